@@ -1,0 +1,141 @@
+"""From graph IR to a Program: every operator lowered to a kernel call, memory planned.
+
+This is the middle of the pipeline: reader -> passes -> lowering -> planning. It knows
+neither files on disk nor C syntax; codegen turns a Program into source files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import passes, planner
+from .errors import UnsupportedError
+from .ir import Graph, Operator
+from .ops import REGISTRY, Alias, KernelCall, Unsupported
+from .ops.base import type_signature
+
+
+@dataclass
+class Step:
+    op: Operator
+    call: KernelCall | None = None  # the kernel that runs, or
+    alias: Alias | None = None  # a pure view: output shares the input's memory
+
+
+@dataclass
+class Program:
+    graph: Graph
+    steps: list[Step]
+    plan: planner.Plan
+    buffers: list[planner.Buffer]
+    scratch: dict[int, int] = field(default_factory=dict)  # step index -> scratch buffer offset
+
+    @property
+    def arena_size(self) -> int:
+        return self.plan.size
+
+    @property
+    def lower_bound(self) -> int:
+        return planner.lower_bound(self.buffers)
+
+    @property
+    def macs(self) -> int:
+        return sum(s.call.macs for s in self.steps if s.call)
+
+    @property
+    def const_bytes(self) -> int:
+        return sum(s.call.const_bytes for s in self.steps if s.call)
+
+    def kernels(self) -> list[str]:
+        return sorted({s.call.kernel for s in self.steps if s.call})
+
+
+def supported_operators() -> list[str]:
+    return sorted(REGISTRY)
+
+
+def lower_graph(graph: Graph) -> list[Step]:
+    """Lower every operator; collect every unsupported one into a single one-line error."""
+    steps, problems = [], []
+    for op in graph.operators:
+        fn = REGISTRY.get(op.name)
+        if fn is None:
+            problems.append(f"#{op.index} {op.name} ({type_signature(op, graph)})")
+            continue
+        try:
+            result = fn(op, graph)
+        except Unsupported as e:
+            problems.append(f"#{op.index} {op.name} ({type_signature(op, graph)}: {e})")
+            continue
+        if isinstance(result, Alias):
+            steps.append(Step(op, alias=result))
+        else:
+            steps.append(Step(op, call=result))
+    if problems:
+        raise UnsupportedError(
+            f"{graph.name}: unsupported operator{'s' if len(problems) > 1 else ''}: "
+            + "; ".join(problems)
+            + f". Supported: {', '.join(supported_operators())} (int8, and 16x8 where TFLite has it)"
+        )
+    return steps
+
+
+def _buffers(graph: Graph, steps: list[Step]) -> tuple[list[planner.Buffer], dict[int, int]]:
+    """Activation buffers with lifetimes; aliased tensors (views) share one buffer."""
+    root = {t.index: t.index for t in graph.activations()}
+
+    def find(i: int) -> int:
+        while root[i] != i:
+            i = root[i]
+        return i
+
+    for s in steps:
+        if s.alias is not None:
+            root[find(s.alias.output)] = find(s.alias.input)
+
+    last = len(steps)
+    life: dict[int, list[int]] = {}
+
+    def touch(t: int, step: int) -> None:
+        r = find(t)
+        lo_hi = life.setdefault(r, [step, step])
+        lo_hi[0], lo_hi[1] = min(lo_hi[0], step), max(lo_hi[1], step)
+
+    for t in graph.inputs:
+        touch(t, 0)
+    for t in graph.outputs:
+        touch(t, last)
+    for k, s in enumerate(steps):
+        for t in s.op.inputs + s.op.outputs:
+            if t >= 0 and t in root:
+                touch(t, k)
+
+    members: dict[int, list[int]] = {}
+    for t in root:
+        if find(t) in life:
+            members.setdefault(find(t), []).append(t)
+    buffers = [
+        planner.Buffer(
+            name=graph.tensors[r].name,
+            size=max(graph.tensors[t].nbytes for t in ts),
+            first=life[r][0],
+            last=life[r][1],
+            tensors=sorted(ts),
+        )
+        for r, ts in members.items()
+    ]
+    scratch_index = {}
+    for k, s in enumerate(steps):
+        if s.call and s.call.scratch_bytes:
+            scratch_index[k] = len(buffers)
+            buffers.append(planner.Buffer(f"scratch{k}", s.call.scratch_bytes, k, k, []))
+    return buffers, scratch_index
+
+
+def build_program(graph: Graph, strategy: str = planner.DEFAULT_STRATEGY) -> Program:
+    graph = passes.run_all(graph)
+    steps = lower_graph(graph)
+    buffers, scratch_index = _buffers(graph, steps)
+    plan = planner.plan(buffers, strategy)
+    scratch = {k: plan.buffers[i].offset for k, i in scratch_index.items()}
+    return Program(graph, steps, plan, buffers, scratch)

@@ -1,0 +1,123 @@
+"""Compile generated C with the host compiler and call it from Python (ctypes).
+
+Tests and `verify` run the real generated C this way, against the TFLite Micro reference.
+Builds are cached by content hash, so recompiling an unchanged model costs nothing.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from . import codegen
+from .compiler import Program, build_program
+from .errors import ToolchainError
+from .ir import DTYPES
+from .reader import read_model
+
+CFLAGS = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-fPIC", "-shared"]
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("PROTOBRAIN_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "protobrain")
+    path = Path(base) / "host"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def host_cc() -> str:
+    cc = os.environ.get("CC", "cc")
+    if shutil.which(cc) is None:
+        raise ToolchainError(f"host C compiler '{cc}' not found; install gcc (apt-get install gcc) or set CC")
+    return cc
+
+
+def build_shared_library(program: Program, source: str = "", extra_cflags: list[str] | None = None) -> Path:
+    texts = codegen.render(program, source)
+    kfiles = codegen.kernel_files(program)
+    flags = CFLAGS + list(extra_cflags or [])
+    key = codegen.digest(texts | {f.name: f.read_text() for f in kfiles}, " ".join(flags))
+    lib = cache_dir() / f"{program.graph.name}-{key}.so"
+    if lib.exists():
+        return lib
+    with tempfile.TemporaryDirectory(prefix="pb-build-") as tmp:
+        out = Path(tmp)
+        codegen.write(program, out / "src", source)
+        sources = sorted(str(p) for p in (out / "src").glob("*.c"))
+        tmp_lib = out / "model.so"
+        proc = subprocess.run([host_cc(), *flags, "-o", str(tmp_lib), *sources],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise ToolchainError(f"generated C failed to compile: {proc.stderr.strip().splitlines()[0] if proc.stderr.strip() else proc.returncode}")
+        shutil.move(str(tmp_lib), lib)
+    return lib
+
+
+class CompiledModel:
+    """The generated C of one model, loaded into this process."""
+
+    def __init__(self, program: Program, lib_path: Path):
+        self.program = program
+        self.lib_path = lib_path
+        self._lib = ctypes.CDLL(str(lib_path))
+        g = program.graph
+        self.inputs = [g.tensors[i] for i in g.inputs]
+        self.outputs = [g.tensors[i] for i in g.outputs]
+        self._invoke = getattr(self._lib, f"pb_{g.name}_invoke")
+        self._invoke.restype = ctypes.c_int
+        self._run_range = getattr(self._lib, f"pb_{g.name}_run_range")
+        self._arena = getattr(self._lib, f"pb_{g.name}_arena")
+        self._arena.restype = ctypes.POINTER(ctypes.c_uint8)
+
+    @property
+    def name(self) -> str:
+        return self.program.graph.name
+
+    def _check_input(self, x, t):
+        x = np.asarray(x)
+        want = np.dtype(DTYPES[t.dtype])
+        if x.dtype != want or x.size != t.size:
+            raise ValueError(f"input must be {t.dtype} with shape {t.shape}, got {x.dtype} {x.shape}")
+        return np.ascontiguousarray(x.reshape(t.shape))
+
+    def run(self, *xs: np.ndarray) -> np.ndarray | list[np.ndarray]:
+        """Run one inference; returns the output (or a list, for several outputs)."""
+        if len(xs) != len(self.inputs):
+            raise ValueError(f"{self.name} takes {len(self.inputs)} input(s), got {len(xs)}")
+        ins = [self._check_input(x, t) for x, t in zip(xs, self.inputs)]
+        outs = [np.zeros(t.shape, dtype=DTYPES[t.dtype]) for t in self.outputs]
+        rc = self._invoke(*[a.ctypes.data_as(ctypes.c_void_p) for a in ins + outs])
+        if rc != 0:
+            raise RuntimeError(f"{self.name}: invoke returned {rc}")
+        return outs[0] if len(outs) == 1 else outs
+
+    def run_layers(self, *xs: np.ndarray) -> dict[int, np.ndarray]:
+        """Run step by step and capture every operator's output tensor (index -> array)."""
+        g = self.program.graph
+        arena = self._arena()
+        for x, t in zip(xs, self.inputs):
+            x = self._check_input(x, t)
+            ctypes.memmove(ctypes.addressof(arena.contents) + self.program.plan.offset_of(t.index), x.ctypes.data, x.nbytes)
+        captured = {}
+        for k, step in enumerate(self.program.steps):
+            self._run_range(k, k + 1)
+            for i in step.op.outputs:
+                t = g.tensors[i]
+                off = self.program.plan.offset_of(i)
+                raw = ctypes.string_at(ctypes.addressof(arena.contents) + off, t.nbytes)
+                captured[i] = np.frombuffer(raw, dtype=DTYPES[t.dtype]).reshape(t.shape).copy()
+        return captured
+
+
+def compile_model(path: str | Path, strategy: str = "best", extra_cflags: list[str] | None = None) -> CompiledModel:
+    """Generate C for a .tflite model, compile it for this host and load it."""
+    graph = read_model(path)
+    program = build_program(graph, strategy)
+    return CompiledModel(program, build_shared_library(program, str(path), extra_cflags))

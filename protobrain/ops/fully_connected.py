@@ -1,0 +1,61 @@
+"""FULLY_CONNECTED: int8 or 16x8, per-tensor or per-channel weights, optional bias."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..quantization import activation_range, f32, quantize_multiplier
+from .base import KernelCall, const, register, require, require_types, tensors
+
+
+@register("FULLY_CONNECTED")
+def lower(op, g):
+    require_types(op, g, {("int8", "int8"), ("int16", "int8")})
+    (inp, flt, *rest), (out,) = tensors(op, g)
+    bias = rest[0] if rest else None
+    require(flt.is_const, "non-constant weights")
+    require(op.options.get("weights_format", 0) == 0, "shuffled weights format")
+    require(out.dtype == inp.dtype, f"output type {out.dtype}")
+    require(inp.quant is not None and flt.quant is not None and out.quant is not None, "missing quantization")
+    out_depth, depth = flt.shape
+    require(inp.size % depth == 0, f"input size {inp.size} not a multiple of {depth}")
+    wide = inp.dtype == "int16"
+
+    s_in, s_out = f32(inp.quant.s), f32(out.quant.s)
+    fields = {
+        "batches": inp.size // depth,
+        "accum_depth": depth,
+        "output_depth": out_depth,
+        "input_offset": -inp.quant.zp,
+        "filter_offset": -int(flt.quant.zero_point[0]),
+        "output_offset": out.quant.zp,
+        "filter": const("filter", flt.data, "int8_t"),
+    }
+    if flt.quant.per_channel:
+        # Per channel: the double product, as PopulateConvolutionQuantizationParams takes it.
+        pairs = [quantize_multiplier(float(s_in) * float(s) / float(s_out)) for s in flt.quant.scale]
+        fields.update(mult=0, shift=0, mults=const("mults", [m for m, _ in pairs], "int32_t"),
+                      shifts=const("shifts", [s for _, s in pairs], "int32_t"))
+    else:
+        # Per tensor: TFLite multiplies the two float32 scales in float32 first.
+        m, s = quantize_multiplier(float(np.float32(s_in * f32(flt.quant.s))) / float(s_out))
+        fields.update(mult=m, shift=s, mults="NULL", shifts="NULL")
+    fields["act_min"], fields["act_max"] = activation_range(
+        op.options.get("fused_activation_function", "NONE"), s_out, out.quant.zp, out.dtype)
+    fields["bias"] = fields["bias64"] = "NULL"
+    if bias is not None:
+        require(bias.is_const and bias.dtype in ("int32", "int64"), f"bias type {bias.dtype}")
+        if wide:
+            fields["bias64"] = const("bias", bias.data.astype(np.int64), "int64_t")
+        else:
+            require(bias.dtype == "int32", "int64 bias with int8 activations")
+            fields["bias"] = const("bias", bias.data, "int32_t")
+    return KernelCall(
+        kernel="pb_fully_connected",
+        function="pb_fully_connected_s16" if wide else "pb_fully_connected_s8",
+        struct="pb_fully_connected_params_t",
+        fields=fields,
+        inputs=[op.inputs[0]],
+        outputs=[op.outputs[0]],
+        macs=inp.size // depth * depth * out_depth,
+    )

@@ -1,0 +1,55 @@
+/* protobrain: fixed-point arithmetic shared by all kernels.
+ * Integer-only, matching TensorFlow Lite Micro's reference arithmetic bit for bit. */
+#ifndef PB_COMMON_H
+#define PB_COMMON_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#define PB_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define PB_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define PB_CLAMP(x, lo, hi) PB_MIN(PB_MAX((x), (lo)), (hi))
+
+/* (a * b * 2) >> 32 with rounding to nearest; saturates the one overflowing case. */
+static inline int32_t pb_sat_rounding_doubling_high_mul(int32_t a, int32_t b)
+{
+    int64_t ab;
+    int32_t nudge;
+    if (a == b && a == INT32_MIN) {
+        return INT32_MAX;
+    }
+    ab = (int64_t)a * (int64_t)b;
+    nudge = ab >= 0 ? (1 << 30) : (1 - (1 << 30));
+    /* C division truncates toward zero, as the reference expects. */
+    return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
+}
+
+/* x / 2^exponent, rounding half away from zero. */
+static inline int32_t pb_rounding_divide_by_pot(int32_t x, int exponent)
+{
+    const int32_t mask = (int32_t)(((int64_t)1 << exponent) - 1);
+    const int32_t remainder = x & mask;
+    const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+    return (x >> exponent) + (remainder > threshold ? 1 : 0);
+}
+
+/* x * multiplier * 2^shift, multiplier in Q0.31 (TFLite's MultiplyByQuantizedMultiplier). */
+static inline int32_t pb_mul_by_quantized_mult(int32_t x, int32_t multiplier, int shift)
+{
+    const int left_shift = shift > 0 ? shift : 0;
+    const int right_shift = shift > 0 ? 0 : -shift;
+    /* Shift in unsigned arithmetic: wraps like the reference instead of being undefined. */
+    const int32_t shifted = (int32_t)((uint32_t)x << left_shift);
+    return pb_rounding_divide_by_pot(pb_sat_rounding_doubling_high_mul(shifted, multiplier), right_shift);
+}
+
+/* The 64-bit accumulator variant used by 16x8 kernels. */
+static inline int32_t pb_mul_by_quantized_mult64(int64_t x, int32_t multiplier, int shift)
+{
+    const int32_t reduced = multiplier < 0x7FFF0000 ? ((multiplier + (1 << 15)) >> 16) : 0x7FFF;
+    const int total_shift = 15 - shift;
+    const int64_t rounded = x * (int64_t)reduced + ((int64_t)1 << (total_shift - 1));
+    return (int32_t)(rounded >> total_shift);
+}
+
+#endif /* PB_COMMON_H */
