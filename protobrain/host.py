@@ -19,7 +19,7 @@ from . import codegen
 from .compiler import Program, build_program
 from .errors import ToolchainError
 from .ir import DTYPES
-from .reader import read_model
+from .reader import read_model, read_model_bytes
 
 CFLAGS = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-fPIC", "-shared"]
 
@@ -121,3 +121,9 @@ def compile_model(path: str | Path, strategy: str = "best", extra_cflags: list[s
     graph = read_model(path)
     program = build_program(graph, strategy)
     return CompiledModel(program, build_shared_library(program, str(path), extra_cflags))
+
+
+def compile_bytes(data: bytes, name: str = "model", strategy: str = "best") -> CompiledModel:
+    """Like compile_model, for a model already in memory."""
+    program = build_program(read_model_bytes(data, name), strategy)
+    return CompiledModel(program, build_shared_library(program, f"<{name}>"))
