@@ -168,5 +168,38 @@ def generate(model, out_dir, name, planner):
     })
 
 
+@main.command()
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("-n", "n_random", default=100, show_default=True, help="Random inputs (plus 3 edge inputs: all min, all max, zeros).")
+@click.option("--inputs", "npy", multiple=True, type=click.Path(dir_okay=False, exists=True),
+              help=".npy file of inputs (one or many, in the model's input dtype); repeatable.")
+@click.option("--seed", default=0, show_default=True)
+@_PLANNER
+def verify(model, n_random, npy, seed, planner):
+    """Compile MODEL's generated C for this host and compare every output byte with TFLite Micro.
+
+    Exits 1 on any mismatch and names the first differing index.
+    """
+    from .host import CompiledModel, build_shared_library
+    from .reference import Reference
+    from .verify import compare, test_inputs
+
+    program = _build(model, planner)
+    compiled = CompiledModel(program, build_shared_library(program, str(model)))
+    cases = test_inputs(compiled.inputs, n_random, seed, list(npy))
+    result = compare(compiled.run, Reference(model), cases, program.graph.name)
+    table = Table(title=f"{program.graph.name}: generated C (host) vs TFLite Micro", title_justify="left")
+    for col in ("inputs", "values compared", "mismatching inputs", "result"):
+        table.add_column(col)
+    table.add_row(str(result.cases), f"{result.values:,}", str(len(result.mismatches)),
+                  "[green]bit-exact[/green]" if result.ok else "[red]MISMATCH[/red]")
+    console.print(table)
+    if not result.ok:
+        m = result.mismatches[0]
+        click.echo(f"protobrain: mismatch: input case {m.case}, output {m.output}: {m.count} values differ, "
+                   f"first at index {m.index} (generated {m.got} vs TFLite Micro {m.want})", err=True)
+        sys.exit(1)
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,44 @@
+# protobrain: `make demo` runs the main job, `make test` the test suite.
+# Both set up everything they need on a fresh Debian machine: system packages
+# (apt-get) and a virtual environment in .venv/ with the Python packages.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+MODELS ?= ../shared/models
+OUT    ?= out
+JOBS   ?= 2
+
+.PHONY: setup system venv test test-fast demo clean help
+
+help:
+	@echo "make demo   - compile every reference model to C, check it bit-exact against TFLite Micro"
+	@echo "make test   - full test suite (installs what it needs first)"
+	@echo "make setup  - only install: Debian packages and the .venv virtual environment"
+	@echo "make clean  - remove build outputs (keeps .venv)"
+
+setup: system venv
+
+system:
+	@scripts/setup-system.sh
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[train,test]'
+	@touch $@
+
+test: setup
+	$(BIN)/python -m pytest -n $(JOBS) -q -p no:cacheprovider
+
+test-fast: setup
+	$(BIN)/python -m pytest -n $(JOBS) -q -p no:cacheprovider -m "not slow"
+
+demo: setup
+	$(BIN)/python scripts/demo.py --models $(MODELS) --out $(OUT)
+
+clean:
+	rm -rf $(OUT) build *.egg-info
