@@ -1,0 +1,178 @@
+"""Firmware: generated model code + board support + protocol server, compiled for a board.
+
+`build()` renders the firmware templates for a board, compiles everything with the
+board's cross toolchain, and checks flash and RAM use against the board's memory before
+anything is flashed: a model that does not fit fails here with the numbers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from . import __version__, codegen
+from .boards import Board
+from .compiler import Program
+from .errors import ProtobrainError, ToolchainError
+from .resources import templates_dir
+
+STACK_BYTES = 8192
+OPT_FLAGS = ["-O2", "-ffunction-sections", "-fdata-sections"]
+WARN_FLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror"]
+PROTOCOL_SOURCES = ["pb_protocol.c", "pb_protocol.h", "pb_board.h"]
+
+
+class DoesNotFit(ProtobrainError):
+    pass
+
+
+@dataclass
+class FirmwareImage:
+    board: Board
+    elf: Path
+    bin: Path
+    text: int  # code and const data (flash)
+    data: int  # initialised data (flash and RAM)
+    bss: int  # zeroed RAM, including arena and stack
+    stack: int
+    models: list[dict]
+
+    @property
+    def flash_bytes(self) -> int:
+        return self.text + self.data
+
+    @property
+    def ram_bytes(self) -> int:
+        return self.data + self.bss
+
+
+def model_info(program: Program, model_bytes: bytes) -> dict:
+    g = program.graph
+
+    def io(i):
+        t = g.tensors[i]
+        return {"shape": list(t.shape), "dtype": t.dtype, "bytes": t.nbytes,
+                "scale": float(t.quant.s) if t.quant else None, "zero_point": t.quant.zp if t.quant else None}
+
+    return {
+        "name": g.name,
+        "sha256": hashlib.sha256(model_bytes).hexdigest()[:16],
+        "inputs": [io(i) for i in g.inputs],
+        "outputs": [io(i) for i in g.outputs],
+        "arena": program.arena_size,
+        "macs": program.macs,
+    }
+
+
+def _board_sources(board: Board) -> list[str]:
+    uart = {"cmsdk": "uart_cmsdk.c", "nrf51": "uart_nrf51.c", "ns16550": "uart_ns16550.c"}[board.uart["kind"]]
+    if board.arch == "arm":
+        return [uart, "timer_cortexm.c", "startup_cortexm.c"]
+    return [uart, "timer_riscv.c", "startup_riscv.S"]
+
+
+def _c_string(text: str) -> str:
+    return json.dumps(text)  # a JSON string literal is a valid C string literal for ASCII text
+
+
+def render_firmware(board: Board, programs: list[Program], model_blobs: list[bytes], out: Path) -> list[dict]:
+    """Write every source file of the firmware into `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    infos = [model_info(p, b) for p, b in zip(programs, model_blobs)]
+    for p, blob in zip(programs, model_blobs):
+        codegen.write(p, out, source=p.graph.name)
+    for info in infos:
+        for kind in ("inputs", "outputs"):
+            if sum(t["bytes"] for t in info[kind]) > 60000:
+                raise ProtobrainError(f"{info['name']}: {kind} of {sum(t['bytes'] for t in info[kind])} bytes exceed the protocol's 60,000-byte frame")
+    buffer_bytes = max(max(1 + sum(t["bytes"] for t in i["inputs"]), 9 + sum(t["bytes"] for t in i["outputs"])) for i in infos)
+    buffer_bytes = max(buffer_bytes, 64)
+    info = {"protocol": 1, "firmware": f"protobrain {__version__}", "board": board.name, "core": board.core,
+            "clock_hz": board.clock_hz, "models": infos}
+    fw = templates_dir() / "firmware"
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(fw)), undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    ctx = {
+        "board": board, "version": __version__, "stack_size": STACK_BYTES, "buffer_bytes": buffer_bytes,
+        "info_c_string": _c_string(json.dumps(info, separators=(",", ":"))),
+        "models": [{"name": i["name"], "input_bytes": [t["bytes"] for t in i["inputs"]],
+                    "output_bytes": [t["bytes"] for t in i["outputs"]]} for i in infos],
+    }
+    (out / "main.c").write_text(env.get_template("main.c.j2").render(ctx))
+    (out / "pb_board_config.h").write_text(env.get_template("pb_board_config.h.j2").render(ctx))
+    (out / "link.ld").write_text(env.get_template("link.ld.j2").render(ctx))
+    for f in PROTOCOL_SOURCES + _board_sources(board):
+        shutil.copyfile(fw / f, out / f)
+    (out / "info.json").write_text(json.dumps(info, indent=2) + "\n")
+    return infos
+
+
+def toolchain(board: Board, tool: str) -> str:
+    exe = board.toolchain_prefix + tool
+    if shutil.which(exe) is None:
+        pkg = "gcc-arm-none-eabi libnewlib-arm-none-eabi" if board.arch == "arm" else "gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf"
+        raise ToolchainError(f"{exe} not found; install it with: apt-get install {pkg} (or run make setup)")
+    return exe
+
+
+def _libc_flags(board: Board) -> list[str]:
+    if board.arch == "arm":
+        return ["--specs=nano.specs", "--specs=nosys.specs"]
+    return ["--specs=picolibc.specs"]
+
+
+def compile_firmware(board: Board, src: Path) -> tuple[Path, Path]:
+    cc = toolchain(board, "gcc")
+    sources = sorted(str(p) for p in src.iterdir() if p.suffix in (".c", ".S"))
+    elf = src / "firmware.elf"
+    cmd = [cc, *board.cflags, *WARN_FLAGS, *OPT_FLAGS, *_libc_flags(board), "-nostartfiles",
+           "-Wl,--gc-sections", f"-T{src / 'link.ld'}", "-I", str(src), "-o", str(elf), *sources]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        overflow = [ln for ln in proc.stderr.splitlines() if "overflowed by" in ln or "will not fit" in ln]
+        if overflow:
+            raise DoesNotFit(f"does not fit {board.name}: {overflow[0].split(': ', 1)[-1]}")
+        first = next((ln for ln in proc.stderr.splitlines() if "error" in ln), proc.stderr.strip()[:300])
+        raise ToolchainError(f"firmware failed to compile for {board.name}: {first}")
+    binary = src / "firmware.bin"
+    subprocess.run([toolchain(board, "objcopy"), "-O", "binary", str(elf), str(binary)], check=True)
+    return elf, binary
+
+
+def section_sizes(board: Board, elf: Path) -> tuple[int, int, int]:
+    out = subprocess.run([toolchain(board, "size"), "-B", str(elf)], capture_output=True, text=True, check=True).stdout
+    text, data, bss = (int(v) for v in out.splitlines()[1].split()[:3])
+    return text, data, bss
+
+
+def check_fit(board: Board, programs: list[Program]) -> None:
+    """Before compiling: the planned arenas alone must fit in RAM, the weights in flash."""
+    ram = sum(p.arena_size for p in programs) + STACK_BYTES
+    flash = sum(p.const_bytes for p in programs)
+    problems = []
+    if ram > board.ram.length:
+        problems.append(f"RAM needs {ram:,} B (arenas {' + '.join(f'{p.arena_size:,}' for p in programs)} + stack {STACK_BYTES:,}) but {board.name} has {board.ram.length:,} B")
+    if flash > board.flash.length:
+        problems.append(f"flash needs {flash:,} B of weights but {board.name} has {board.flash.length:,} B")
+    if problems:
+        names = ", ".join(p.graph.name for p in programs)
+        raise DoesNotFit(f"{names} does not fit {board.name}: " + "; ".join(problems))
+
+
+def build(board: Board, programs: list[Program], model_blobs: list[bytes], out: Path) -> FirmwareImage:
+    check_fit(board, programs)
+    if out.exists():
+        shutil.rmtree(out)
+    infos = render_firmware(board, programs, model_blobs, out)
+    elf, binary = compile_firmware(board, out)
+    text, data, bss = section_sizes(board, elf)
+    image = FirmwareImage(board, elf, binary, text, data, bss, STACK_BYTES, infos)
+    if image.flash_bytes > board.flash.length or image.ram_bytes > board.ram.length:
+        raise DoesNotFit(f"does not fit {board.name}: flash {image.flash_bytes:,}/{board.flash.length:,} B, RAM {image.ram_bytes:,}/{board.ram.length:,} B")
+    return image

@@ -1,0 +1,68 @@
+/* protobrain serial protocol: framed binary messages with a length and a CRC-32.
+ *
+ *   0xA5 0x5A | type u8 | seq u8 | length u16 LE | payload[length] | crc32 LE
+ *
+ * The CRC-32 (IEEE, as zlib computes it) covers type, seq, length and payload.
+ * The parser consumes one byte at a time and never blocks or reads out of bounds:
+ * garbage is skipped until the next sync pair, a too-long frame is refused at once,
+ * and a truncated frame is completed by whatever bytes come next (then fails its CRC).
+ */
+#ifndef PB_PROTOCOL_H
+#define PB_PROTOCOL_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#define PB_SYNC0 0xA5u
+#define PB_SYNC1 0x5Au
+#define PB_HEADER_BYTES 6u /* sync0, sync1, type, seq, length lo, length hi */
+#define PB_TRAILER_BYTES 4u
+
+/* Commands (host to device). A reply carries the command's type with bit 7 set. */
+enum {
+    PB_CMD_PING = 0x01,   /* echo the payload back */
+    PB_CMD_INFO = 0x02,   /* firmware and model description (JSON text) */
+    PB_CMD_INVOKE = 0x03, /* payload: model index u8, input bytes */
+    PB_REPLY_FLAG = 0x80,
+    PB_REPLY_ERROR = 0xFF /* payload: error code u8, then the offending type u8 */
+};
+
+enum {
+    PB_ERR_BAD_CRC = 1,
+    PB_ERR_BAD_LENGTH = 2,
+    PB_ERR_UNKNOWN_COMMAND = 3,
+    PB_ERR_UNKNOWN_MODEL = 4,
+    PB_ERR_BAD_INPUT_SIZE = 5
+};
+
+typedef enum {
+    PB_PARSE_MORE = 0,  /* need more bytes */
+    PB_PARSE_FRAME = 1, /* a whole, valid frame is in the parser */
+    PB_PARSE_ERROR = 2  /* a frame was rejected; `error` says why */
+} pb_parse_result_t;
+
+typedef struct {
+    uint8_t *buffer; /* payload storage, capacity bytes */
+    uint16_t capacity;
+    /* state */
+    uint8_t state;
+    uint8_t type, seq;
+    uint16_t length, got;
+    uint32_t crc_rx;
+    uint8_t crc_got;
+    uint32_t crc;
+    uint8_t error;
+} pb_parser_t;
+
+uint32_t pb_crc32_update(uint32_t crc, const uint8_t *data, size_t n);
+void pb_parser_init(pb_parser_t *p, uint8_t *buffer, uint16_t capacity);
+pb_parse_result_t pb_parser_feed(pb_parser_t *p, uint8_t byte);
+
+/* Writes a whole frame through `put`, one byte at a time. */
+typedef void (*pb_put_fn)(uint8_t byte);
+void pb_send_frame(pb_put_fn put, uint8_t type, uint8_t seq, const uint8_t *payload, uint16_t length);
+/* Same, with the payload given in two parts (e.g. a header and a tensor). */
+void pb_send_frame2(pb_put_fn put, uint8_t type, uint8_t seq, const uint8_t *a, uint16_t na,
+                    const uint8_t *b, uint16_t nb);
+
+#endif
