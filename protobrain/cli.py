@@ -168,36 +168,123 @@ def generate(model, out_dir, name, planner):
     })
 
 
+def _boards_help() -> str:
+    from .boards import board_names
+
+    return "Board name: " + ", ".join(board_names()) + ", or host (this computer)."
+
+
+def _load_programs(models, planner):
+    from .compiler import build_program
+    from .reader import read_model
+
+    progs, blobs = [], []
+    for m in models:
+        progs.append(build_program(read_model(m), planner))
+        blobs.append(Path(m).read_bytes())
+    names = [p.graph.name for p in progs]
+    dup = {n for n in names if names.count(n) > 1}
+    if dup:
+        raise ProtobrainError(f"two models are both named {', '.join(sorted(dup))}; rename one of the files")
+    return progs, blobs
+
+
+def _print_image(image) -> None:
+    b = image.board
+    console.print(f"firmware     {image.elf}")
+    console.print(f"flash        {image.flash_bytes:,} / {b.flash.length:,} B ({100 * image.flash_bytes / b.flash.length:.1f}%)")
+    console.print(f"RAM          {image.ram_bytes:,} / {b.ram.length:,} B ({100 * image.ram_bytes / b.ram.length:.1f}%), "
+                  f"of which stack {image.stack:,} B and arenas " + " + ".join(f"{m['arena']:,}" for m in image.models) + " B")
+
+
 @main.command()
-@click.argument("model", type=click.Path(dir_okay=False))
-@click.option("-n", "n_random", default=100, show_default=True, help="Random inputs (plus 3 edge inputs: all min, all max, zeros).")
+@click.argument("models", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--board", "-b", required=True, help="Target board (see boards/).")
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False), help="Build folder.")
+@_PLANNER
+def build(models, board, out_dir, planner):
+    """Build firmware with MODELS for a board; prints flash and RAM against its limits.
+
+    A model set that does not fit the board fails here, with the numbers, before any flashing.
+    """
+    from .boards import load_board
+    from .firmware import build as build_firmware
+
+    b = load_board(board)
+    progs, blobs = _load_programs(models, planner)
+    image = build_firmware(b, progs, blobs, Path(out_dir))
+    console.print(f"built {', '.join(p.graph.name for p in progs)} for {b.name} ({b.description})")
+    _print_image(image)
+
+
+@main.command()
+@click.option("--board", "-b", required=True, help="Target board (see boards/).")
+@click.option("--firmware", "fw_dir", required=True, type=click.Path(file_okay=False, exists=True), help="Build folder from `protobrain build`.")
+@click.option("--serial", type=click.Choice(["tcp", "pty"]), default="tcp", show_default=True, help="Simulated boards: how QEMU exposes the UART.")
+def flash(board, fw_dir, serial):
+    """Start the firmware: simulated boards run in QEMU until Ctrl-C; prints the serial port."""
+    from .boards import load_board
+    from .qemu import QemuBoard
+
+    b = load_board(board)
+    elf = Path(fw_dir) / "firmware.elf"
+    if not elf.exists():
+        raise ProtobrainError(f"{elf} not found; build it first with: protobrain build MODEL --board {board} -o {fw_dir}")
+    if not b.simulated:
+        raise ProtobrainError(f"{b.name} is a real board: flash it with its vendor tools (PlatformIO export comes next); then use --port with verify")
+    with QemuBoard(b, elf, serial=serial) as q:
+        console.print(f"{b.name} running in QEMU (pid {q.proc.pid}); serial: {q.port}")
+        console.print("press Ctrl-C to stop")
+        try:
+            q.proc.wait()
+        except KeyboardInterrupt:
+            pass
+
+
+@main.command()
+@click.argument("models", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--board", "-b", default="host", show_default=True, help="host, or a board: firmware is built and started unless --firmware/--port say otherwise.")
+@click.option("--firmware", "fw_dir", type=click.Path(file_okay=False), help="Use this built firmware instead of building one.")
+@click.option("--port", help="Serial port of a running board (/dev/ttyACM0, /dev/pts/N, socket://host:port).")
+@click.option("--serial", type=click.Choice(["tcp", "pty"]), default="tcp", show_default=True, help="Simulated boards: how QEMU exposes the UART.")
+@click.option("-n", "n_random", default=100, show_default=True, help="Random inputs per model (plus 3 edge inputs: all min, all max, zeros).")
 @click.option("--inputs", "npy", multiple=True, type=click.Path(dir_okay=False, exists=True),
               help=".npy file of inputs (one or many, in the model's input dtype); repeatable.")
 @click.option("--seed", default=0, show_default=True)
+@click.option("--layers", is_flag=True, help="Host only: compare every intermediate tensor and name the first layer that differs.")
 @_PLANNER
-def verify(model, n_random, npy, seed, planner):
-    """Compile MODEL's generated C for this host and compare every output byte with TFLite Micro.
+def verify(models, board, fw_dir, port, serial, n_random, npy, seed, layers, planner):
+    """Run MODELS on the host or a board and compare every output byte with TFLite Micro.
 
-    Exits 1 on any mismatch and names the first differing index.
+    Exits 1 on any mismatch, naming the first differing index.
     """
-    from .host import CompiledModel, build_shared_library
     from .reference import Reference
     from .verify import compare, test_inputs
+    from . import runner
 
-    program = _build(model, planner)
-    compiled = CompiledModel(program, build_shared_library(program, str(model)))
-    cases = test_inputs(compiled.inputs, n_random, seed, list(npy))
-    result = compare(compiled.run, Reference(model), cases, program.graph.name)
-    table = Table(title=f"{program.graph.name}: generated C (host) vs TFLite Micro", title_justify="left")
-    for col in ("inputs", "values compared", "mismatching inputs", "result"):
+    progs, blobs = _load_programs(models, planner)
+    table = Table(title=f"verify on {board}: generated code vs TFLite Micro", title_justify="left")
+    for col in ("model", "inputs", "values compared", "mismatching inputs", "count/inference", "result"):
         table.add_column(col)
-    table.add_row(str(result.cases), f"{result.values:,}", str(len(result.mismatches)),
-                  "[green]bit-exact[/green]" if result.ok else "[red]MISMATCH[/red]")
+    failures = []
+    with runner.open_target(board, progs, blobs, fw_dir=fw_dir, port=port, serial=serial, console=console) as target:
+        for prog, path in zip(progs, models):
+            run = target.runner(prog)
+            cases = test_inputs([prog.graph.tensors[i] for i in prog.graph.inputs], n_random, seed, list(npy))
+            if layers:
+                runner.first_bad_layer(prog, path, cases, console)
+            result = compare(run, Reference(path), cases, prog.graph.name)
+            count = target.last_count_text()
+            table.add_row(prog.graph.name, str(result.cases), f"{result.values:,}", str(len(result.mismatches)), count,
+                          "[green]bit-exact[/green]" if result.ok else "[red]MISMATCH[/red]")
+            if not result.ok:
+                failures.append(result)
     console.print(table)
-    if not result.ok:
-        m = result.mismatches[0]
-        click.echo(f"protobrain: mismatch: input case {m.case}, output {m.output}: {m.count} values differ, "
-                   f"first at index {m.index} (generated {m.got} vs TFLite Micro {m.want})", err=True)
+    for r in failures:
+        m = r.mismatches[0]
+        click.echo(f"protobrain: mismatch in {r.model}: input case {m.case}, output {m.output}: {m.count} values differ, "
+                   f"first at index {m.index} (device {m.got} vs TFLite Micro {m.want})", err=True)
+    if failures:
         sys.exit(1)
 
 

@@ -16,13 +16,16 @@ from .reader import read_model_bytes
 class Reference:
     """TFLite Micro running one model; `run(x)` returns its output like CompiledModel.run."""
 
-    def __init__(self, model: bytes | str | Path, arena_size: int | None = None):
+    def __init__(self, model: bytes | str | Path, arena_size: int | None = None, preserve_all_tensors: bool = False):
         from tflite_micro.python.tflite_micro import runtime
 
         data = Path(model).read_bytes() if isinstance(model, (str, Path)) else bytes(model)
         self._data = data
-        self._interp = runtime.Interpreter.from_bytes(data, arena_size=arena_size)
+        config = (runtime.InterpreterConfig.kPreserveAllTensors if preserve_all_tensors
+                  else runtime.InterpreterConfig.kAllocationRecording)
+        self._interp = runtime.Interpreter.from_bytes(data, arena_size=arena_size, intrepreter_config=config)
         graph = read_model_bytes(data)
+        self._graph = graph
         self.input_details = [self._interp.get_input_details(i) for i in range(len(graph.inputs))]
         self.output_details = [self._interp.get_output_details(i) for i in range(len(graph.outputs))]
 
@@ -32,6 +35,15 @@ class Reference:
         self._interp.invoke()
         outs = [np.array(self._interp.get_output(i)) for i in range(len(self.output_details))]
         return outs[0] if len(outs) == 1 else outs
+
+    def run_layers(self, *xs: np.ndarray) -> dict[int, np.ndarray]:
+        """Every operator output tensor after one inference (needs preserve_all_tensors)."""
+        self.run(*xs)
+        out = {}
+        for op in self._graph.operators:
+            for t in op.outputs:
+                out[t] = np.array(self._interp.GetTensor(t, 0)["tensor_data"])
+        return out
 
     def arena_bytes(self) -> int | None:
         """Total arena TFLite Micro allocated for this model, from print_allocations()."""

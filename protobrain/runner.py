@@ -1,0 +1,104 @@
+"""Where generated code runs for verify: this host (ctypes) or a board over serial."""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .compiler import Program
+from .errors import ProtobrainError
+
+
+class HostTarget:
+    def __init__(self):
+        self._count = "-"
+
+    def runner(self, program: Program):
+        from .host import CompiledModel, build_shared_library
+
+        return CompiledModel(program, build_shared_library(program, program.graph.name)).run
+
+    def last_count_text(self) -> str:
+        return "-"
+
+
+class DeviceTarget:
+    def __init__(self, device):
+        self.device = device
+        self.counts: list[int] = []
+        self.kind = ""
+
+    def runner(self, program: Program):
+        index = self.device.model_index(program.graph.name)
+
+        def run(*xs):
+            r = self.device.invoke(index, *xs)
+            self.counts.append(r.count)
+            self.kind = r.count_kind
+            return r.outputs[0] if len(r.outputs) == 1 else r.outputs
+
+        self.counts = []
+        return run
+
+    def last_count_text(self) -> str:
+        if not self.counts:
+            return "-"
+        return f"{int(np.median(self.counts)):,} {self.kind}"
+
+
+@contextlib.contextmanager
+def open_target(board: str, programs: list[Program], blobs: list[bytes], fw_dir=None, port=None,
+                serial="tcp", console=None):
+    if board == "host":
+        if port or fw_dir:
+            raise ProtobrainError("--port and --firmware need --board NAME (the board the firmware was built for)")
+        yield HostTarget()
+        return
+    from .boards import load_board
+    from .device import Device
+
+    b = load_board(board)
+    if port:
+        with Device(port) as dev:
+            yield DeviceTarget(dev)
+        return
+    from .firmware import build
+    from .qemu import QemuBoard
+
+    if not b.simulated:
+        raise ProtobrainError(f"{b.name} is a real board: flash it, then pass its serial port with --port")
+    with tempfile.TemporaryDirectory(prefix="pb-fw-") as tmp:
+        if fw_dir:
+            elf = Path(fw_dir) / "firmware.elf"
+            if not elf.exists():
+                raise ProtobrainError(f"{elf} not found; build with: protobrain build MODEL --board {board} -o {fw_dir}")
+        else:
+            if console:
+                console.print(f"building firmware for {b.name} ...")
+            elf = build(b, programs, blobs, Path(tmp) / "fw").elf
+        with QemuBoard(b, elf, serial=serial) as q, Device(q.port) as dev:
+            if console:
+                console.print(f"{b.name} running in QEMU, serial {q.port}")
+            yield DeviceTarget(dev)
+
+
+def first_bad_layer(program: Program, model_path, cases, console) -> None:
+    """Compare every intermediate tensor with TFLite Micro's; report the first that differs."""
+    from .host import CompiledModel, build_shared_library
+    from .reference import Reference
+
+    compiled = CompiledModel(program, build_shared_library(program, program.graph.name))
+    ref = Reference(model_path, preserve_all_tensors=True)
+    for k, xs in enumerate(cases):
+        ours = compiled.run_layers(*xs)
+        theirs = ref.run_layers(*xs)
+        for step in program.steps:
+            for t in step.op.outputs:
+                if t in theirs and ours[t].tobytes() != np.asarray(theirs[t]).astype(ours[t].dtype).tobytes():
+                    console.print(f"[red]first differing layer[/red]: input case {k}, operator #{step.op.index} "
+                                  f"{step.op.name}, tensor {t} ({program.graph.tensors[t].name})")
+                    return
+    console.print(f"{program.graph.name}: every intermediate tensor matches TFLite Micro on {len(cases)} inputs")
