@@ -44,17 +44,19 @@ class QemuBoard:
     def _wait_ready(self, serial: str) -> str:
         deadline = time.monotonic() + 10
         if serial == "pty":
-            # QEMU announces "char device redirected to /dev/pts/N (label serial0)" on stderr.
+            # QEMU announces "char device redirected to /dev/pts/N (label serial0)".
             import selectors
 
             sel = selectors.DefaultSelector()
+            sel.register(self.proc.stdout, selectors.EVENT_READ)
             sel.register(self.proc.stderr, selectors.EVENT_READ)
             while time.monotonic() < deadline:
                 if self.proc.poll() is not None:
                     break
-                if sel.select(timeout=0.2):
-                    line = self.proc.stderr.readline()
+                for key, _ in sel.select(timeout=0.2):
+                    line = key.fileobj.readline()
                     if "/dev/pts/" in line:
+                        sel.close()
                         return line.split("redirected to ")[1].split()[0]
             self.stop()
             raise ToolchainError(f"QEMU did not report its pty: {' '.join(self.cmd)}")

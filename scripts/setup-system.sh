@@ -7,9 +7,12 @@ set -euo pipefail
 declare -A NEED=(
   [cc]=gcc
   [arm-none-eabi-gcc]=gcc-arm-none-eabi
+  [riscv64-unknown-elf-gcc]=gcc-riscv64-unknown-elf
+  [qemu-system-arm]=qemu-system-arm
+  [qemu-system-riscv32]=qemu-system-misc
 )
 # packages with no tool to probe: checked with dpkg
-EXTRA_PKGS=(libnewlib-arm-none-eabi)
+EXTRA_PKGS=(libnewlib-arm-none-eabi picolibc-riscv64-unknown-elf)
 
 missing=()
 for tool in "${!NEED[@]}"; do
