@@ -32,10 +32,10 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 test: setup
-	$(BIN)/python -m pytest -n $(JOBS) -q -p no:cacheprovider
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile -q -p no:cacheprovider
 
 test-fast: setup
-	$(BIN)/python -m pytest -n $(JOBS) -q -p no:cacheprovider -m "not slow"
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile -q -p no:cacheprovider -m "not slow"
 
 demo: setup
 	$(BIN)/python scripts/demo.py --models $(MODELS) --out $(OUT)
