@@ -31,16 +31,14 @@ def lower(op, g):
         "output_offset": out.quant.zp,
         "filter": const("filter", flt.data, "int8_t"),
     }
+    # One (multiplier, shift) per channel, from the double product of the scales, as
+    # TFLite Micro computes it (a float32 product first is off by one on ad01_int8).
+    pairs = [quantize_multiplier(float(s_in) * float(s) / float(s_out)) for s in flt.quant.scale]
     if flt.quant.per_channel:
-        # Per channel: the double product, as PopulateConvolutionQuantizationParams takes it.
-        pairs = [quantize_multiplier(float(s_in) * float(s) / float(s_out)) for s in flt.quant.scale]
         fields.update(mult=0, shift=0, mults=const("mults", [m for m, _ in pairs], "int32_t"),
                       shifts=const("shifts", [s for _, s in pairs], "int32_t"))
     else:
-        # Per tensor: the same double product (TFLite Micro no longer multiplies in float32
-        # first; that older rounding differs by one on ad01_int8 in 3 of 203 inputs).
-        m, s = quantize_multiplier(float(s_in) * float(f32(flt.quant.s)) / float(s_out))
-        fields.update(mult=m, shift=s, mults="NULL", shifts="NULL")
+        fields.update(mult=pairs[0][0], shift=pairs[0][1], mults="NULL", shifts="NULL")
     fields["act_min"], fields["act_max"] = activation_range(
         op.options.get("fused_activation_function", "NONE"), s_out, out.quant.zp, out.dtype)
     fields["bias"] = fields["bias64"] = "NULL"
