@@ -56,7 +56,7 @@ class KernelCall:
     fields: dict
     inputs: list[int]
     outputs: list[int]
-    macs: int = 0
+    macs: int = 0  # multiply-accumulates of CONV/DEPTHWISE/FULLY_CONNECTED (MLPerf Tiny's count)
     scratch_bytes: int = 0  # planned in the arena alongside activations (0 = none)
 
     @property
