@@ -71,7 +71,8 @@ def model_info(program: Program, model_bytes: bytes) -> dict:
 
 
 def _board_sources(board: Board) -> list[str]:
-    uart = {"cmsdk": "uart_cmsdk.c", "nrf51": "uart_nrf51.c", "ns16550": "uart_ns16550.c"}[board.uart["kind"]]
+    uart = {"cmsdk": "uart_cmsdk.c", "nrf": "uart_nrf.c", "ns16550": "uart_ns16550.c",
+            "stm32": "uart_stm32.c"}[board.uart["kind"]]
     if board.arch == "arm":
         return [uart, "timer_cortexm.c", "startup_cortexm.c"]
     return [uart, "timer_riscv.c", "startup_riscv.S"]
@@ -99,6 +100,7 @@ def render_firmware(board: Board, programs: list[Program], model_blobs: list[byt
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(fw)), undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     ctx = {
+        "uart_brr": _stm32_brr(board) if board.uart["kind"] == "stm32" else 0,
         "board": board, "version": __version__, "stack_size": STACK_BYTES, "buffer_bytes": buffer_bytes,
         "info_c_string": _c_string(json.dumps(info, separators=(",", ":"))),
         "models": [{"name": i["name"], "input_bytes": [t["bytes"] for t in i["inputs"]],
@@ -111,6 +113,14 @@ def render_firmware(board: Board, programs: list[Program], model_blobs: list[byt
         shutil.copyfile(fw / f, out / f)
     (out / "info.json").write_text(json.dumps(info, indent=2) + "\n")
     return infos
+
+
+def _stm32_brr(board: Board, baud: int = 115200) -> int:
+    """BRR for 115200 baud. A low-power UART divides by 256 more finely than a USART."""
+    clock = board.uart.get("clock_hz", board.clock_hz)
+    if board.uart.get("lpuart"):
+        return (256 * clock + baud // 2) // baud
+    return (clock + baud // 2) // baud
 
 
 def toolchain(board: Board, tool: str) -> str:

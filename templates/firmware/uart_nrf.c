@@ -1,4 +1,4 @@
-/* Nordic nRF51 UART (BBC micro:bit v1). */
+/* Nordic nRF51/nRF52 UART (legacy UART peripheral; pins from the board file). */
 #include "pb_board.h"
 
 #define REG(off) (*(volatile uint32_t *)(PB_UART_BASE + (off)))
@@ -15,8 +15,8 @@
 
 void pb_uart_init(void)
 {
-    PSELTXD = 24u; /* micro:bit USB serial pins */
-    PSELRXD = 25u;
+    PSELTXD = PB_UART_TX_PIN;
+    PSELRXD = PB_UART_RX_PIN;
     BAUDRATE = 0x01D7E000u; /* 115200 */
     ENABLE = 4u;
     EVENTS_TXDRDY = 0u;
