@@ -31,6 +31,7 @@ class Board:
     timer: str
     run: dict
     platformio: dict = field(default_factory=dict)
+    renode: dict = field(default_factory=dict)
     path: Path | None = None
 
     @property

@@ -242,6 +242,28 @@ def flash(board, fw_dir, serial):
 
 
 @main.command()
+@click.option("--board", "-b", required=True, help="A board Renode has a platform for (disco_f746ng, nrf52840_dk, nucleo_f446re).")
+@click.option("--firmware", "fw_dir", required=True, type=click.Path(file_okay=False, exists=True), help="Build folder from `protobrain build`.")
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder for the .resc and .robot files.")
+def renode(board, fw_dir, out_dir):
+    """Write a Renode script (.resc) and a Robot test (.robot) that boot the firmware and check its UART."""
+    import json
+
+    from .boards import load_board
+    from .renode import write_renode
+
+    b = load_board(board)
+    elf = Path(fw_dir) / "firmware.elf"
+    if not elf.exists():
+        raise ProtobrainError(f"{elf} not found; build it first with: protobrain build MODEL --board {board} -o {fw_dir}")
+    info = Path(fw_dir) / "info.json"
+    models = [m["name"] for m in json.loads(info.read_text())["models"]] if info.exists() else []
+    for f in write_renode(b, elf, Path(out_dir), models):
+        console.print(f"wrote {f}")
+    console.print("run with: renode-test " + str(Path(out_dir) / f"{b.name.replace('-', '_')}.robot") + "  (Renode is not installed here)")
+
+
+@main.command()
 @click.argument("models", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--board", "-b", default="host", show_default=True, help="host, or a board: firmware is built and started unless --firmware/--port say otherwise.")
 @click.option("--firmware", "fw_dir", type=click.Path(file_okay=False), help="Use this built firmware instead of building one.")
