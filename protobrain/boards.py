@@ -24,6 +24,7 @@ class Board:
     arch: str  # "arm" or "riscv"
     cflags: list[str]
     clock_hz: int
+    stack_bytes: int
     features: list[str]
     flash: Region
     ram: Region

@@ -22,7 +22,6 @@ from .compiler import Program
 from .errors import ProtobrainError, ToolchainError
 from .resources import templates_dir
 
-STACK_BYTES = 8192
 OPT_FLAGS = ["-O2", "-ffunction-sections", "-fdata-sections"]
 WARN_FLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror"]
 PROTOCOL_SOURCES = ["pb_protocol.c", "pb_protocol.h", "pb_board.h"]
@@ -101,7 +100,7 @@ def render_firmware(board: Board, programs: list[Program], model_blobs: list[byt
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     ctx = {
         "uart_brr": _stm32_brr(board) if board.uart["kind"] == "stm32" else 0,
-        "board": board, "version": __version__, "stack_size": STACK_BYTES, "buffer_bytes": buffer_bytes,
+        "board": board, "version": __version__, "stack_size": board.stack_bytes, "buffer_bytes": buffer_bytes,
         "info_c_string": _c_string(json.dumps(info, separators=(",", ":"))),
         "models": [{"name": i["name"], "input_bytes": [t["bytes"] for t in i["inputs"]],
                     "output_bytes": [t["bytes"] for t in i["outputs"]]} for i in infos],
@@ -163,11 +162,11 @@ def section_sizes(board: Board, elf: Path) -> tuple[int, int, int]:
 
 def check_fit(board: Board, programs: list[Program]) -> None:
     """Before compiling: the planned arenas alone must fit in RAM, the weights in flash."""
-    ram = sum(p.arena_size for p in programs) + STACK_BYTES
+    ram = sum(p.arena_size for p in programs) + board.stack_bytes
     flash = sum(p.const_bytes for p in programs)
     problems = []
     if ram > board.ram.length:
-        problems.append(f"RAM needs {ram:,} B (arenas {' + '.join(f'{p.arena_size:,}' for p in programs)} + stack {STACK_BYTES:,}) but {board.name} has {board.ram.length:,} B")
+        problems.append(f"RAM needs {ram:,} B (arenas {' + '.join(f'{p.arena_size:,}' for p in programs)} + stack {board.stack_bytes:,}) but {board.name} has {board.ram.length:,} B")
     if flash > board.flash.length:
         problems.append(f"flash needs {flash:,} B of weights but {board.name} has {board.flash.length:,} B")
     if problems:
@@ -182,7 +181,7 @@ def build(board: Board, programs: list[Program], model_blobs: list[bytes], out: 
     infos = render_firmware(board, programs, model_blobs, out)
     elf, binary = compile_firmware(board, out)
     text, data, bss = section_sizes(board, elf)
-    image = FirmwareImage(board, elf, binary, text, data, bss, STACK_BYTES, infos)
+    image = FirmwareImage(board, elf, binary, text, data, bss, board.stack_bytes, infos)
     if image.flash_bytes > board.flash.length or image.ram_bytes > board.ram.length:
         raise DoesNotFit(f"does not fit {board.name}: flash {image.flash_bytes:,}/{board.flash.length:,} B, RAM {image.ram_bytes:,}/{board.ram.length:,} B")
     return image
