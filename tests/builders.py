@@ -16,7 +16,8 @@ BUILDER_VERSION = "1"
 
 
 def cache_root() -> Path:
-    base = os.environ.get("PROTOBRAIN_CACHE") or os.path.join(os.path.expanduser("~/.cache"), "protobrain")
+    base = os.environ.get("PROTOBRAIN_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "protobrain")
     p = Path(base) / "test-models"
     p.mkdir(parents=True, exist_ok=True)
     return p
