@@ -25,6 +25,41 @@ MODELS = ["hello_world_int8", "micro_speech_quantized", "kws_ref_model", "ad01_i
           "pretrainedResnet_quant", "vww_96_int8"]
 
 
+def run_on_board(board_name: str, paths: list[Path], rows: list[dict], out: Path, n: int, progress, task) -> None:
+    """One firmware with every model that compiled, started in QEMU, verified over serial."""
+    from protobrain.boards import load_board
+    from protobrain.device import Device
+    from protobrain.firmware import build
+    from protobrain.qemu import QemuBoard
+
+    board = load_board(board_name)
+    ok = [(p, r) for p, r in zip(paths, rows[:len(paths)]) if r["result"] == "bit-exact"]
+    progs = [build_program(read_model(p)) for p, _ in ok]
+    progress.update(task, description=f"building firmware for {board.name}")
+    image = build(board, progs, [p.read_bytes() for p, _ in ok], out / f"firmware-{board.name}")
+    rows.append({"model": f"(firmware for {board.name}: all models)", "flash": image.flash_bytes,
+                 "arena": image.ram_bytes, "result": "", "board": "", "summary": True})
+    with QemuBoard(board, image.elf) as q, Device(q.port) as dev:
+        for (path, row), prog in zip(ok, progs):
+            progress.update(task, description=f"{prog.graph.name}: verifying on {board.name} over serial")
+            index = dev.model_index(prog.graph.name)
+            counts = []
+
+            def run(*xs):
+                res = dev.invoke(index, *xs)
+                counts.append(res.count)
+                return res.outputs[0] if len(res.outputs) == 1 else res.outputs
+
+            result = compare(run, Reference(path), test_inputs(compiled_inputs(prog), n, seed=11), prog.graph.name)
+            row["board"] = "bit-exact" if result.ok else f"MISMATCH ({len(result.mismatches)} inputs)"
+            row["cycles"] = int(sorted(counts)[len(counts) // 2])
+            progress.advance(task)
+
+
+def compiled_inputs(prog):
+    return [prog.graph.tensors[i] for i in prog.graph.inputs]
+
+
 def run_one(path: Path, out: Path, n: int) -> dict:
     t0 = time.perf_counter()
     program = build_program(read_model(path))
@@ -45,7 +80,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--models", type=Path, default=Path("../shared/models"))
     ap.add_argument("--out", type=Path, default=Path("out"))
-    ap.add_argument("-n", type=int, default=50, help="random inputs per model")
+    ap.add_argument("-n", type=int, default=50, help="random inputs per model on the host")
+    ap.add_argument("--board", default="qemu-mps2-an386", help="simulated board to verify on too ('' to skip)")
+    ap.add_argument("--board-n", type=int, default=3, help="random inputs per model on the board")
     args = ap.parse_args()
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
     paths = [args.models / f"{m}.tflite" for m in MODELS if (args.models / f"{m}.tflite").exists()]
@@ -54,7 +91,7 @@ def main() -> int:
         return 2
     rows, failed = [], False
     with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("compiling and verifying", total=len(paths))
+        task = progress.add_task("compiling and verifying", total=len(paths) * (2 if args.board else 1))
         for p in paths:
             progress.update(task, description=f"{p.stem}: generate, compile, compare with TFLite Micro")
             try:
@@ -63,9 +100,18 @@ def main() -> int:
                 rows.append({"model": p.stem, "result": "error (below)", "error": str(e)})
             failed |= rows[-1]["result"] != "bit-exact"
             progress.advance(task)
+        if args.board:
+            try:
+                run_on_board(args.board, paths, rows, args.out, args.board_n, progress, task)
+            except ProtobrainError as e:
+                console.print(f"{args.board}: {e}")
+                failed = True
+            failed |= any(r.get("board", "bit-exact") != "bit-exact" for r in rows if "error" not in r and not r.get("summary"))
 
     cols = [("model", "model"), ("ops", "ops"), ("MACs", "macs"), ("flash B", "flash"), ("RAM B", "arena"),
-            ("lower bound B", "bound"), ("TFLM arena B", "tflm"), ("gen s", "gen_s"), ("inputs", "cases"), ("result", "result")]
+            ("lower bound B", "bound"), ("TFLM arena B", "tflm"), ("gen s", "gen_s"), ("inputs", "cases"), ("host vs TFLM", "result")]
+    if args.board:
+        cols += [(f"{args.board} vs TFLM", "board"), ("cycles (QEMU)", "cycles")]
     table = Table(title="protobrain on the reference models")
     for title, _ in cols:
         table.add_column(title)
@@ -73,8 +119,9 @@ def main() -> int:
     def fmt(v):
         return f"{v:,}" if isinstance(v, int) else f"{v:.2f}" if isinstance(v, float) else str(v)
 
-    md = ["# protobrain demo report", "", "Generated C compiled for this host, compared byte for byte with "
-          "TensorFlow Lite Micro on random and edge inputs.", "",
+    md = ["# protobrain demo report", "", "Generated C compiled for this host, and firmware with every model run on "
+          f"{args.board or 'no board'} in QEMU, compared byte for byte with TensorFlow Lite Micro on random and edge "
+          "inputs. Cycles are SysTick counts at the board clock under QEMU's instruction-counted virtual time.", "",
           "| " + " | ".join(t for t, _ in cols) + " |", "|" + "---|" * len(cols)]
     for r in rows:
         cells = [fmt(r.get(k, "")) for _, k in cols]
