@@ -221,8 +221,11 @@ def build(models, board, out_dir, planner):
 @click.option("--board", "-b", required=True, help="Target board (see boards/).")
 @click.option("--firmware", "fw_dir", required=True, type=click.Path(file_okay=False, exists=True), help="Build folder from `protobrain build`.")
 @click.option("--serial", type=click.Choice(["tcp", "pty"]), default="tcp", show_default=True, help="Simulated boards: how QEMU exposes the UART.")
-def flash(board, fw_dir, serial):
-    """Start the firmware: simulated boards run in QEMU until Ctrl-C; prints the serial port."""
+@click.option("--tool", type=click.Choice(["pyocd", "openocd"]), default=None, help="Real boards: flash tool (default: the first installed one the board file names).")
+@click.option("--port", help="Real boards: serial port to check after flashing (PING and INFO).")
+def flash(board, fw_dir, serial, tool, port):
+    """Put the firmware on a board: simulated boards run in QEMU until Ctrl-C (prints the
+    serial port); real boards are flashed with pyOCD or OpenOCD as the board file says."""
     from .boards import load_board
     from .qemu import QemuBoard
 
@@ -231,7 +234,17 @@ def flash(board, fw_dir, serial):
     if not elf.exists():
         raise ProtobrainError(f"{elf} not found; build it first with: protobrain build MODEL --board {board} -o {fw_dir}")
     if not b.simulated:
-        raise ProtobrainError(f"{b.name} is a real board: flash it with its vendor tools (PlatformIO export comes next); then use --port with verify")
+        from .device import Device
+        from .flashing import flash_real_board
+
+        cmd = flash_real_board(b, elf, tool)
+        console.print(f"flashed {b.name}: {' '.join(cmd)}")
+        if port:
+            with Device(port) as dev:
+                info = dev.info()
+                console.print(f"{port}: {info['firmware']} on {info['board']}, models: "
+                              + ", ".join(m["name"] for m in info["models"]))
+        return
     with QemuBoard(b, elf, serial=serial) as q:
         console.print(f"{b.name} running in QEMU (pid {q.proc.pid}); serial: {q.port}")
         console.print("press Ctrl-C to stop")
