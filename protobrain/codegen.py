@@ -116,9 +116,11 @@ def render(program: Program, source: str = "") -> dict[str, str]:
                 fields.append((key, c_literal(value)))
         params.append({"struct": call.struct, "name": pname, "fields": fields})
         args = [f"&{pname}"]
-        for i in call.inputs:
-            t = g.tensors[i]
-            args.append(f"(const {t.ctype} *)A({program.plan.offset_of(i)})")
+        ins = [f"(const {g.tensors[i].ctype} *)A({program.plan.offset_of(i)})" for i in call.inputs]
+        if call.inputs_as_array:
+            args.append("(const void *const[]){ " + ", ".join(ins) + " }")
+        else:
+            args += ins
         for i in call.outputs:
             t = g.tensors[i]
             args.append(f"({t.ctype} *)A({program.plan.offset_of(i)})")

@@ -85,7 +85,7 @@ def render_firmware(board: Board, programs: list[Program], model_blobs: list[byt
     """Write every source file of the firmware into `out`."""
     out.mkdir(parents=True, exist_ok=True)
     infos = [model_info(p, b) for p, b in zip(programs, model_blobs)]
-    for p, blob in zip(programs, model_blobs):
+    for p in programs:
         codegen.write(p, out, source=p.graph.name)
     for info in infos:
         for kind in ("inputs", "outputs"):

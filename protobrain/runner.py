@@ -13,9 +13,6 @@ from .errors import ProtobrainError
 
 
 class HostTarget:
-    def __init__(self):
-        self._count = "-"
-
     def runner(self, program: Program):
         from .host import CompiledModel, build_shared_library
 

@@ -43,7 +43,9 @@ def const(name: str, values, ctype: str) -> ConstArray:
 
 @dataclass
 class KernelCall:
-    """One straight-line call: `function(&params, inputs..., outputs...)`.
+    """One straight-line call: `function(&params, inputs..., outputs...)`, or with
+    inputs_as_array `function(&params, (const void *const[]){inputs...}, outputs...)`
+    for kernels that take a variable number of inputs.
 
     fields: designated-initializer fields of the params struct; values are Python ints,
     floats, C expression strings, or ConstArray (rendered as the array's name).
@@ -58,6 +60,7 @@ class KernelCall:
     outputs: list[int]
     macs: int = 0  # multiply-accumulates of CONV/DEPTHWISE/FULLY_CONNECTED (MLPerf Tiny's count)
     scratch_bytes: int = 0  # planned in the arena alongside activations (0 = none)
+    inputs_as_array: bool = False  # pass the inputs as one `const void *const[]` argument
 
     @property
     def consts(self) -> list[ConstArray]:

@@ -12,7 +12,7 @@ import numpy as np
 
 from .base import KernelCall, const, register, require, tensors
 
-MAX_INPUTS = 10  # TFLite Micro's limit, and the number of pb_concat_<n> entry points
+MAX_INPUTS = 10  # TFLite Micro's limit (and the size of the params arrays)
 _ELEM = {"bool": 1, "int8": 1, "int16": 2, "int32": 4, "int64": 8, "float32": 4}
 _CTYPE = {"bool": "uint8_t", "int8": "int8_t", "int16": "int16_t", "int32": "int32_t", "int64": "int64_t",
           "float32": "float"}
@@ -75,10 +75,11 @@ def lower(op, g):
     }
     return KernelCall(
         kernel="pb_concat",
-        function=f"pb_concat_{len(runtime)}",
+        function="pb_concat",
         struct="pb_concat_params_t",
         fields=fields,
         inputs=runtime,
+        inputs_as_array=True,
         outputs=[op.outputs[0]],
         macs=0,
     )

@@ -15,27 +15,7 @@ typedef struct {
     const void *const_data;                     /* constant inputs, back to back; may be NULL */
 } pb_concat_params_t;
 
-/* pb_concat_<n>: n run-time inputs (in order), then the output. */
-void pb_concat_1(const pb_concat_params_t *p, const void *in0, void *output);
-void pb_concat_2(const pb_concat_params_t *p, const void *in0, const void *in1, void *output);
-void pb_concat_3(const pb_concat_params_t *p, const void *in0, const void *in1, const void *in2,
-                 void *output);
-void pb_concat_4(const pb_concat_params_t *p, const void *in0, const void *in1, const void *in2,
-                 const void *in3, void *output);
-void pb_concat_5(const pb_concat_params_t *p, const void *in0, const void *in1, const void *in2,
-                 const void *in3, const void *in4, void *output);
-void pb_concat_6(const pb_concat_params_t *p, const void *in0, const void *in1, const void *in2,
-                 const void *in3, const void *in4, const void *in5, void *output);
-void pb_concat_7(const pb_concat_params_t *p, const void *in0, const void *in1, const void *in2,
-                 const void *in3, const void *in4, const void *in5, const void *in6, void *output);
-void pb_concat_8(const pb_concat_params_t *p, const void *in0, const void *in1, const void *in2,
-                 const void *in3, const void *in4, const void *in5, const void *in6,
-                 const void *in7, void *output);
-void pb_concat_9(const pb_concat_params_t *p, const void *in0, const void *in1, const void *in2,
-                 const void *in3, const void *in4, const void *in5, const void *in6,
-                 const void *in7, const void *in8, void *output);
-void pb_concat_10(const pb_concat_params_t *p, const void *in0, const void *in1, const void *in2,
-                  const void *in3, const void *in4, const void *in5, const void *in6,
-                  const void *in7, const void *in8, const void *in9, void *output);
+/* runtime: the run-time inputs in order (constant inputs live in const_data). */
+void pb_concat(const pb_concat_params_t *p, const void *const *runtime, void *output);
 
 #endif
