@@ -8,20 +8,35 @@
 
 #define PB_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define PB_MAX(a, b) ((a) > (b) ? (a) : (b))
-#define PB_CLAMP(x, lo, hi) PB_MIN(PB_MAX((x), (lo)), (hi))
 
-/* (a * b * 2) >> 32 with rounding to nearest; saturates the one overflowing case. */
+/* Branch-free select and clamp: with no data-dependent branches in the arithmetic, an
+ * inference runs the same instructions whatever its input (constant running time). */
+static inline int32_t pb_select(int32_t condition, int32_t if_true, int32_t if_false)
+{
+    const int32_t mask = -condition; /* condition is 0 or 1 */
+    return (if_true & mask) | (if_false & ~mask);
+}
+
+static inline int32_t pb_clamp(int32_t x, int32_t lo, int32_t hi)
+{
+    x = pb_select(x < lo, lo, x);
+    return pb_select(x > hi, hi, x);
+}
+#define PB_CLAMP(x, lo, hi) pb_clamp((x), (lo), (hi))
+
+/* (a * b * 2) >> 32 with rounding to nearest; saturates the one overflowing case.
+ * Written without branches, so an inference takes the same time whatever the data. */
 static inline int32_t pb_sat_rounding_doubling_high_mul(int32_t a, int32_t b)
 {
-    int64_t ab;
-    int32_t nudge;
-    if (a == b && a == INT32_MIN) {
-        return INT32_MAX;
-    }
-    ab = (int64_t)a * (int64_t)b;
-    nudge = ab >= 0 ? (1 << 30) : (1 - (1 << 30));
-    /* C division truncates toward zero, as the reference expects. */
-    return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
+    const int64_t ab = (int64_t)a * (int64_t)b;
+    const int64_t negative = -(int64_t)(ab < 0); /* all ones or zero */
+    const int64_t nudge = ((int64_t)1 << 30) + (negative & ((int64_t)1 - ((int64_t)1 << 31)));
+    /* Only INT32_MIN * INT32_MIN overflows: the quotient is then 2^31, one above INT32_MAX. */
+    const int64_t overflow = (int64_t)((a == INT32_MIN) & (b == INT32_MIN));
+    const int64_t sum = ab + nudge;
+    /* Division by 2^31 truncating toward zero, as the reference does: bias negatives first. */
+    const int64_t quotient = (sum + (-(int64_t)(sum < 0) & (((int64_t)1 << 31) - 1))) >> 31;
+    return (int32_t)(quotient - overflow);
 }
 
 /* x / 2^exponent, rounding half away from zero. */
@@ -29,7 +44,7 @@ static inline int32_t pb_rounding_divide_by_pot(int32_t x, int exponent)
 {
     const int32_t mask = (int32_t)(((int64_t)1 << exponent) - 1);
     const int32_t remainder = x & mask;
-    const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+    const int32_t threshold = (mask >> 1) + (int32_t)((uint32_t)x >> 31);
     return (x >> exponent) + (remainder > threshold ? 1 : 0);
 }
 

@@ -27,20 +27,18 @@ static inline int pb_clz32(uint32_t x)
 static inline int32_t pb_rounding_half_sum(int32_t a, int32_t b)
 {
     const int64_t sum = (int64_t)a + (int64_t)b;
-    return (int32_t)((sum + (sum >= 0 ? 1 : -1)) / 2);
+    const int64_t negative = -(int64_t)(sum < 0); /* all ones or zero */
+    const int64_t rounded = sum + 1 + 2 * negative; /* +1, or -1 for negatives */
+    /* halve truncating toward zero, without a branch */
+    return (int32_t)((rounded + (-(int64_t)(rounded < 0) & 1)) >> 1);
 }
 
 /* x * 2^exponent (0 < exponent < 31), saturating at the int32 limits. */
 static inline int32_t pb_saturating_shl(int32_t x, int exponent)
 {
     const int32_t threshold = (int32_t)((1u << (31 - exponent)) - 1u);
-    if (x > threshold) {
-        return INT32_MAX;
-    }
-    if (x < -threshold) {
-        return INT32_MIN;
-    }
-    return (int32_t)((uint32_t)x << exponent);
+    const int32_t shifted = (int32_t)((uint32_t)x << exponent);
+    return pb_select(x > threshold, INT32_MAX, pb_select(x < -threshold, INT32_MIN, shifted));
 }
 
 /* Two's complement wrapping add/sub, well defined in C. */

@@ -26,7 +26,8 @@ static inline int32_t pb_pool_average(int32_t sum, int32_t count)
     if (count == 0) {
         return 0;
     }
-    return sum > 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
+    /* round half away from zero; the select keeps it free of data-dependent branches */
+    return (sum + pb_select(sum > 0, count / 2, -(count / 2))) / count;
 }
 
 void pb_avg_pool_s8(const pb_avg_pool_params_t *p, const int8_t *input, int8_t *output)

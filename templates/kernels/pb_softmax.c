@@ -12,11 +12,10 @@ static int32_t pb_softmax_row_s8(const pb_softmax_params_t *p, const int8_t *in,
     for (c = 0; c < p->depth; ++c) {
         max = PB_MAX(max, (int32_t)in[c]);
     }
+    /* The table has all 256 entries, so every term is computed and masked: no branch. */
     for (c = 0; c < p->depth; ++c) {
         const int32_t diff = in[c] - max;
-        if (diff >= p->diff_min) {
-            sum += pb_rounding_divide_by_pot(p->exp_table[-diff], 12);
-        }
+        sum += pb_select(diff >= p->diff_min, pb_rounding_divide_by_pot(p->exp_table[-diff], 12), 0);
     }
     /* 1/sum: normalise sum to [1, 2), take 1/(1 + x), remember the power of two. */
     headroom = pb_clz32((uint32_t)sum);
@@ -37,13 +36,9 @@ void pb_softmax_s8(const pb_softmax_params_t *p, const int8_t *input, int8_t *ou
         const int exponent = bits + 31 - 8;
         for (c = 0; c < p->depth; ++c) {
             const int32_t diff = in[c] - max;
-            if (diff >= p->diff_min) {
-                const int32_t v = pb_rounding_divide_by_pot(
-                    pb_sat_rounding_doubling_high_mul(scale, p->exp_table[-diff]), exponent) - 128;
-                out[c] = (int8_t)PB_CLAMP(v, -128, 127);
-            } else {
-                out[c] = -128;
-            }
+            const int32_t v = pb_rounding_divide_by_pot(
+                pb_sat_rounding_doubling_high_mul(scale, p->exp_table[-diff]), exponent) - 128;
+            out[c] = (int8_t)pb_select(diff >= p->diff_min, PB_CLAMP(v, -128, 127), -128);
         }
     }
 }
@@ -60,13 +55,9 @@ void pb_softmax_s8_s16(const pb_softmax_params_t *p, const int8_t *input, int16_
         const int exponent = bits + 31 - 16;
         for (c = 0; c < p->depth; ++c) {
             const int32_t diff = in[c] - max;
-            if (diff >= p->diff_min) {
-                const int32_t v = pb_rounding_divide_by_pot(
-                    pb_sat_rounding_doubling_high_mul(scale, p->exp_table[-diff]), exponent) - 32768;
-                out[c] = (int16_t)PB_CLAMP(v, -32768, 32767);
-            } else {
-                out[c] = -32768;
-            }
+            const int32_t v = pb_rounding_divide_by_pot(
+                pb_sat_rounding_doubling_high_mul(scale, p->exp_table[-diff]), exponent) - 32768;
+            out[c] = (int16_t)pb_select(diff >= p->diff_min, PB_CLAMP(v, -32768, 32767), -32768);
         }
     }
 }
