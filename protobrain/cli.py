@@ -286,7 +286,7 @@ def renode(board, fw_dir, out_dir):
 @click.option("--inputs", "npy", multiple=True, type=click.Path(dir_okay=False, exists=True),
               help=".npy file of inputs (one or many, in the model's input dtype); repeatable.")
 @click.option("--seed", default=0, show_default=True)
-@click.option("--layers", is_flag=True, help="Host only: compare every intermediate tensor and name the first layer that differs.")
+@click.option("--layers", is_flag=True, help="Also compare every intermediate tensor (on the host or the device) and name the first layer that differs.")
 @_PLANNER
 def verify(models, board, fw_dir, port, serial, n_random, npy, seed, layers, planner):
     """Run MODELS on the host or a board and compare every output byte with TFLite Micro.
@@ -301,13 +301,13 @@ def verify(models, board, fw_dir, port, serial, n_random, npy, seed, layers, pla
     table = Table(title=f"verify on {board}: generated code vs TFLite Micro", title_justify="left")
     for col in ("model", "inputs", "values compared", "mismatching inputs", "count/inference", "result"):
         table.add_column(col)
-    failures = []
+    failures, layer_failures = [], []
     with runner.open_target(board, progs, blobs, fw_dir=fw_dir, port=port, serial=serial, console=console) as target:
         for prog, path in zip(progs, models):
             run = target.runner(prog)
             cases = test_inputs([prog.graph.tensors[i] for i in prog.graph.inputs], n_random, seed, list(npy))
-            if layers:
-                runner.first_bad_layer(prog, path, cases, console)
+            if layers and not runner.first_bad_layer(prog, path, cases, console, target.layer_runner(prog)):
+                layer_failures.append(prog.graph.name)
             result = compare(run, Reference(path), cases, prog.graph.name)
             count = target.last_count_text()
             table.add_row(prog.graph.name, str(result.cases), f"{result.values:,}", str(len(result.mismatches)), count,
@@ -319,8 +319,57 @@ def verify(models, board, fw_dir, port, serial, n_random, npy, seed, layers, pla
         m = r.mismatches[0]
         click.echo(f"protobrain: mismatch in {r.model}: input case {m.case}, output {m.output}: {m.count} values differ, "
                    f"first at index {m.index} (device {m.got} vs TFLite Micro {m.want})", err=True)
-    if failures:
+    if failures or layer_failures:
         sys.exit(1)
+
+
+@main.command()
+@click.argument("models", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--board", "-b", required=True, help="Board to measure on (see protobrain build --help for the list).")
+@click.option("-o", "--output", "out_dir", default="bench", show_default=True, type=click.Path(file_okay=False),
+              help="Folder for bench.json, bench.md and bench.png.")
+@click.option("-n", "n_inputs", default=20, show_default=True, type=click.IntRange(1, 1000),
+              help="Different inputs per model (the spread of the count over them is reported).")
+@click.option("--port", help="Real board: its serial port (the firmware must be flashed already).")
+@click.option("--firmware", "fw_dir", type=click.Path(file_okay=False), help="Real board: the build folder of the flashed firmware.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON on stdout.")
+@click.option("--seed", default=0, show_default=True)
+@_PLANNER
+def bench(models, board, out_dir, n_inputs, port, fw_dir, as_json, seed, planner):
+    """Measure MODELS on a board: instructions (QEMU plugin) or cycles per model and layer,
+    RAM, flash, stack, and the spread of the count over different inputs."""
+    from rich.progress import Progress
+
+    from .bench import run_bench, write_reports
+    from .boards import load_board
+
+    b = load_board(board)
+    progs, blobs = _load_programs(models, planner)
+    err = Console(stderr=True, highlight=False)
+    with Progress(console=err, transient=True) as progress:
+        report = run_bench(b, progs, list(models), blobs, n_inputs=n_inputs, seed=seed, port=port,
+                           fw_dir=Path(fw_dir) if fw_dir else None, progress=progress)
+    files = write_reports(report, Path(out_dir))
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        _print_bench(report)
+        console.print("wrote " + ", ".join(str(f) for f in files))
+    if not all(m.bit_exact for m in report.models):
+        click.echo("protobrain: error: outputs differ from TFLite Micro; run protobrain verify --layers", err=True)
+        sys.exit(1)
+
+
+def _print_bench(report) -> None:
+    unit = report.models[0].count_kind
+    table = Table(title=f"bench on {report.board} ({report.core}): {unit}", title_justify="left")
+    for col in ("model", "MACs", unit, "per MAC", "spread", "arena", "TFLM arena", "weights", "code", "stack", "heap"):
+        table.add_column(col, justify="left" if col in ("model", "heap") else "right")
+    for m in report.models:
+        table.add_row(m.name, f"{m.macs:,}", f"{m.count:,}", f"{m.per_mac:.2f}" if m.per_mac else "-", f"{m.spread:,}",
+                      f"{m.arena:,}", f"{m.tflm_arena:,}" if m.tflm_arena else "-", f"{m.weights_flash:,}",
+                      f"{m.code_flash:,}", f"{m.stack_used:,}", ", ".join(m.heap_symbols) or "none")
+    console.print(table)
 
 
 if __name__ == "__main__":

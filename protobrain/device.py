@@ -34,6 +34,15 @@ class InvokeResult:
     count_kind: str
 
 
+@dataclass
+class Profile:
+    """What the device measured during its last inference."""
+    stack_used: int  # bytes: high-water mark since boot
+    stack_size: int
+    count_kind: str
+    step_counts: list[int]  # timer counts per step (differences of the stamps)
+
+
 class Device:
     def __init__(self, port: str, baudrate: int = 115200, timeout: float = 10.0, retries: int = 3):
         self.port_name = port
@@ -131,3 +140,30 @@ class Device:
             outputs.append(arr.reshape(o["shape"]).copy())
             offset += o["bytes"]
         return InvokeResult(outputs, count, protocol.COUNT_KINDS.get(kind, str(kind)))
+
+    def profile(self) -> Profile:
+        payload = self.request(protocol.CMD_PROFILE)
+        used, size, kind, n = struct.unpack_from("<IIBH", payload, 0)
+        stamps = struct.unpack_from(f"<{n}I", payload, 11)
+        steps = [(b - a) & 0xFFFFFFFF for a, b in zip((0,) + stamps[:-1], stamps)]
+        return Profile(used, size, protocol.COUNT_KINDS.get(kind, str(kind)), steps)
+
+    # --- arena access: run a model step by step and read every intermediate tensor -------
+    def _chunk(self) -> int:
+        return int(self.info().get("buffer_bytes", 64)) - 8
+
+    def write_arena(self, model: int, offset: int, data: bytes) -> None:
+        for k in range(0, len(data), self._chunk()):
+            part = data[k:k + self._chunk()]
+            self.request(protocol.CMD_WRITE_ARENA, struct.pack("<BI", model, offset + k) + part)
+
+    def read_arena(self, model: int, offset: int, length: int) -> bytes:
+        out = bytearray()
+        while len(out) < length:
+            n = min(self._chunk(), length - len(out))
+            out += self.request(protocol.CMD_READ_ARENA, struct.pack("<BIH", model, offset + len(out), n))
+        return bytes(out)
+
+    def run_steps(self, model: int, first: int, last: int) -> int:
+        payload = self.request(protocol.CMD_RUN_STEPS, struct.pack("<BHH", model, first, last))
+        return struct.unpack_from("<Q", payload, 1)[0]

@@ -24,6 +24,8 @@ from .resources import templates_dir
 
 OPT_FLAGS = ["-O2", "-ffunction-sections", "-fdata-sections"]
 WARN_FLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror"]
+# Generated model code calls this after every step: per-step timing and plugin markers.
+STEP_HOOK = "-DPB_STEP_HOOK=pb_step_done"
 PROTOCOL_SOURCES = ["pb_protocol.c", "pb_protocol.h", "pb_board.h"]
 
 
@@ -65,6 +67,7 @@ def model_info(program: Program, model_bytes: bytes) -> dict:
         "inputs": [io(i) for i in g.inputs],
         "outputs": [io(i) for i in g.outputs],
         "arena": program.arena_size,
+        "steps": len(program.steps),
         "macs": program.macs,
     }
 
@@ -92,15 +95,17 @@ def render_firmware(board: Board, programs: list[Program], model_blobs: list[byt
             if sum(t["bytes"] for t in info[kind]) > 60000:
                 raise ProtobrainError(f"{info['name']}: {kind} of {sum(t['bytes'] for t in info[kind])} bytes exceed the protocol's 60,000-byte frame")
     buffer_bytes = max(max(1 + sum(t["bytes"] for t in i["inputs"]), 9 + sum(t["bytes"] for t in i["outputs"])) for i in infos)
-    buffer_bytes = max(buffer_bytes, 64)
-    info = {"protocol": 1, "firmware": f"protobrain {__version__}", "board": board.name, "core": board.core,
-            "clock_hz": board.clock_hz, "models": infos}
+    max_steps = max(i["steps"] for i in infos)
+    buffer_bytes = max(buffer_bytes, 64, 11 + 4 * max_steps)  # the PROFILE reply fits too
+    info = {"protocol": 2, "firmware": f"protobrain {__version__}", "board": board.name, "core": board.core,
+            "clock_hz": board.clock_hz, "buffer_bytes": buffer_bytes, "stack_bytes": board.stack_bytes, "models": infos}
     fw = templates_dir() / "firmware"
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(fw)), undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     ctx = {
         "uart_brr": _stm32_brr(board) if board.uart["kind"] == "stm32" else 0,
         "board": board, "version": __version__, "stack_size": board.stack_bytes, "buffer_bytes": buffer_bytes,
+        "max_steps": max_steps,
         "info_c_string": _c_string(json.dumps(info, separators=(",", ":"))),
         "models": [{"name": i["name"], "input_bytes": [t["bytes"] for t in i["inputs"]],
                     "output_bytes": [t["bytes"] for t in i["outputs"]]} for i in infos],
@@ -140,7 +145,7 @@ def compile_firmware(board: Board, src: Path) -> tuple[Path, Path]:
     cc = toolchain(board, "gcc")
     sources = sorted(str(p) for p in src.iterdir() if p.suffix in (".c", ".S"))
     elf = src / "firmware.elf"
-    cmd = [cc, *board.cflags, *WARN_FLAGS, *OPT_FLAGS, *_libc_flags(board), "-nostartfiles",
+    cmd = [cc, *board.cflags, *WARN_FLAGS, *OPT_FLAGS, *_libc_flags(board), "-nostartfiles", STEP_HOOK,
            "-Wl,--gc-sections", f"-T{src / 'link.ld'}", "-I", str(src), "-o", str(elf), *sources]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:

@@ -100,20 +100,14 @@ class CompiledModel:
 
     def run_layers(self, *xs: np.ndarray) -> dict[int, np.ndarray]:
         """Run step by step and capture every operator's output tensor (index -> array)."""
-        g = self.program.graph
-        arena = self._arena()
-        for x, t in zip(xs, self.inputs):
-            x = self._check_input(x, t)
-            ctypes.memmove(ctypes.addressof(arena.contents) + self.program.plan.offset_of(t.index), x.ctypes.data, x.nbytes)
-        captured = {}
-        for k, step in enumerate(self.program.steps):
-            self._run_range(k, k + 1)
-            for i in step.op.outputs:
-                t = g.tensors[i]
-                off = self.program.plan.offset_of(i)
-                raw = ctypes.string_at(ctypes.addressof(arena.contents) + off, t.nbytes)
-                captured[i] = np.frombuffer(raw, dtype=DTYPES[t.dtype]).reshape(t.shape).copy()
-        return captured
+        from .runner import capture_layers
+
+        base = ctypes.addressof(self._arena().contents)
+        xs = [self._check_input(x, t) for x, t in zip(xs, self.inputs)]
+        return capture_layers(self.program, xs,
+                              lambda off, data: ctypes.memmove(base + off, data, len(data)),
+                              lambda k: self._run_range(k, k + 1),
+                              lambda off, n: ctypes.string_at(base + off, n))
 
 
 def compile_model(path: str | Path, strategy: str = "best", extra_cflags: list[str] | None = None) -> CompiledModel:

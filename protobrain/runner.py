@@ -12,11 +12,39 @@ from .compiler import Program
 from .errors import ProtobrainError
 
 
+def capture_layers(program: Program, xs, write, run_step, read) -> dict[int, np.ndarray]:
+    """Run a model step by step through three primitives and capture every step's output.
+
+    write(offset, bytes) fills the arena, run_step(k) runs step k, read(offset, n) reads the
+    arena back: the same walk on the host (ctypes) and on a device (serial commands)."""
+    from .ir import DTYPES
+
+    g = program.graph
+    for x, i in zip(xs, g.inputs):
+        t = g.tensors[i]
+        x = np.ascontiguousarray(np.asarray(x, dtype=DTYPES[t.dtype]).reshape(t.shape))
+        write(program.plan.offset_of(i), x.tobytes())
+    captured = {}
+    for k, step in enumerate(program.steps):
+        run_step(k)
+        for i in step.op.outputs:
+            t = g.tensors[i]
+            raw = read(program.plan.offset_of(i), t.nbytes)
+            captured[i] = np.frombuffer(raw, dtype=DTYPES[t.dtype]).reshape(t.shape).copy()
+    return captured
+
+
 class HostTarget:
-    def runner(self, program: Program):
+    def _compiled(self, program: Program):
         from .host import CompiledModel, build_shared_library
 
-        return CompiledModel(program, build_shared_library(program, program.graph.name)).run
+        return CompiledModel(program, build_shared_library(program, program.graph.name))
+
+    def runner(self, program: Program):
+        return self._compiled(program).run
+
+    def layer_runner(self, program: Program):
+        return self._compiled(program).run_layers
 
     def last_count_text(self) -> str:
         return "-"
@@ -39,6 +67,12 @@ class DeviceTarget:
 
         self.counts = []
         return run
+
+    def layer_runner(self, program: Program):
+        dev, index = self.device, self.device.model_index(program.graph.name)
+        return lambda *xs: capture_layers(program, xs, lambda off, data: dev.write_arena(index, off, data),
+                                          lambda k: dev.run_steps(index, k, k + 1),
+                                          lambda off, n: dev.read_arena(index, off, n))
 
     def last_count_text(self) -> str:
         if not self.counts:
@@ -82,20 +116,21 @@ def open_target(board: str, programs: list[Program], blobs: list[bytes], fw_dir=
             yield DeviceTarget(dev)
 
 
-def first_bad_layer(program: Program, model_path, cases, console) -> None:
-    """Compare every intermediate tensor with TFLite Micro's; report the first that differs."""
-    from .host import CompiledModel, build_shared_library
+def first_bad_layer(program: Program, model_path, cases, console, run_layers) -> bool:
+    """Compare every intermediate tensor with TFLite Micro's; report the first that differs.
+
+    Returns True when every tensor matched."""
     from .reference import Reference
 
-    compiled = CompiledModel(program, build_shared_library(program, program.graph.name))
     ref = Reference(model_path, preserve_all_tensors=True)
     for k, xs in enumerate(cases):
-        ours = compiled.run_layers(*xs)
+        ours = run_layers(*xs)
         theirs = ref.run_layers(*xs)
         for step in program.steps:
             for t in step.op.outputs:
                 if t in theirs and ours[t].tobytes() != np.asarray(theirs[t]).astype(ours[t].dtype).tobytes():
                     console.print(f"[red]first differing layer[/red]: input case {k}, operator #{step.op.index} "
                                   f"{step.op.name}, tensor {t} ({program.graph.tensors[t].name})")
-                    return
+                    return False
     console.print(f"{program.graph.name}: every intermediate tensor matches TFLite Micro on {len(cases)} inputs")
+    return True

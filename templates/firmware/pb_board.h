@@ -6,7 +6,7 @@
 
 #include "pb_board_config.h"
 
-/* What pb_timer_stop() counts. */
+/* What pb_timer_elapsed() counts. */
 enum {
     PB_COUNT_NONE = 0,          /* no timer on this core */
     PB_COUNT_DWT_CYCLES = 1,    /* DWT CYCCNT: real core cycles */
@@ -20,7 +20,7 @@ uint8_t pb_uart_getc(void); /* blocks until a byte arrives */
 
 void pb_timer_init(void);
 void pb_timer_start(void);
-uint64_t pb_timer_stop(void);
+uint64_t pb_timer_elapsed(void); /* counts since pb_timer_start() */
 uint8_t pb_timer_kind(void);
 
 void pb_system_reset(void);

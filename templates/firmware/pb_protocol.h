@@ -23,6 +23,10 @@ enum {
     PB_CMD_PING = 0x01,   /* echo the payload back */
     PB_CMD_INFO = 0x02,   /* firmware and model description (JSON text) */
     PB_CMD_INVOKE = 0x03, /* payload: model index u8, input bytes */
+    PB_CMD_PROFILE = 0x04, /* per-step timer stamps of the last inference, stack high-water mark */
+    PB_CMD_WRITE_ARENA = 0x05, /* payload: model u8, offset u32, bytes */
+    PB_CMD_RUN_STEPS = 0x06, /* payload: model u8, first step u16, last step u16 (exclusive) */
+    PB_CMD_READ_ARENA = 0x07, /* payload: model u8, offset u32, length u16 */
     PB_REPLY_FLAG = 0x80,
     PB_REPLY_ERROR = 0xFF /* payload: error code u8, then the offending type u8 */
 };
@@ -32,7 +36,8 @@ enum {
     PB_ERR_BAD_LENGTH = 2,
     PB_ERR_UNKNOWN_COMMAND = 3,
     PB_ERR_UNKNOWN_MODEL = 4,
-    PB_ERR_BAD_INPUT_SIZE = 5
+    PB_ERR_BAD_INPUT_SIZE = 5,
+    PB_ERR_OUT_OF_RANGE = 6 /* arena offset/length or step range outside the model */
 };
 
 typedef enum {

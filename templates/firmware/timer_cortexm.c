@@ -79,7 +79,7 @@ void pb_timer_start(void)
     }
 }
 
-uint64_t pb_timer_stop(void)
+uint64_t pb_timer_elapsed(void)
 {
     uint32_t lo, wraps;
     if (kind == PB_COUNT_DWT_CYCLES) {

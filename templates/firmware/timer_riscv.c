@@ -28,7 +28,7 @@ void pb_timer_start(void)
     start = read_mcycle();
 }
 
-uint64_t pb_timer_stop(void)
+uint64_t pb_timer_elapsed(void)
 {
     return read_mcycle() - start;
 }
