@@ -21,7 +21,9 @@ done
 for pkg in "${EXTRA_PKGS[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -eq 0 ]; then
+  exec "$(dirname "$0")/fetch-qemu-plugin-header.sh"
+fi
 
 echo "setup: installing Debian packages: ${missing[*]}"
 SUDO=""
@@ -33,3 +35,4 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+exec "$(dirname "$0")/fetch-qemu-plugin-header.sh"

@@ -1,0 +1,268 @@
+"""Benchmarks measured on the device itself: instructions (QEMU plugin) or cycles (real
+board) per model and per layer, memory against TFLite Micro and the lower bound, flash
+split into weights and code, stack high-water mark, and the spread of the count over
+different inputs (constant running time means zero spread).
+
+On a simulated board every model gets its own firmware (so flash and RAM are that model's
+alone) and runs under the instruction-counting plugin. On a real board (`port`) the
+firmware the user flashed is measured with its timer: DWT cycles, or SysTick.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .boards import Board
+from .compiler import Program
+from .errors import ProtobrainError
+
+# Allocator entry points: any of them defined in the ELF means a heap was linked.
+HEAP_SYMBOLS = {"malloc", "free", "calloc", "realloc", "_malloc_r", "_free_r", "_calloc_r", "_realloc_r",
+                "_sbrk", "_sbrk_r", "sbrk"}
+
+
+class BenchError(ProtobrainError):
+    pass
+
+
+@dataclass
+class LayerFigures:
+    step: int
+    op: str
+    macs: int
+    count: int  # instructions or cycles, first input
+    spread: int  # max - min over all inputs
+
+    @property
+    def per_mac(self) -> float | None:
+        return self.count / self.macs if self.macs else None
+
+
+@dataclass
+class ModelFigures:
+    name: str
+    macs: int
+    count_kind: str  # "instructions" (simulator) or the device timer's kind
+    count: int  # whole inference, first input
+    count_min: int
+    count_max: int
+    inputs: int
+    bit_exact: bool
+    arena: int
+    lower_bound: int
+    tflm_arena: int | None
+    weights_flash: int
+    code_flash: int
+    ram: int
+    stack_used: int
+    stack_size: int
+    heap_symbols: list[str]
+    layers: list[LayerFigures] = field(default_factory=list)
+
+    @property
+    def spread(self) -> int:
+        return self.count_max - self.count_min
+
+    @property
+    def per_mac(self) -> float | None:
+        return self.count / self.macs if self.macs else None
+
+    @property
+    def layer_sum(self) -> int:
+        return sum(layer.count for layer in self.layers)
+
+
+@dataclass
+class BenchReport:
+    board: str
+    core: str
+    clock_hz: int
+    models: list[ModelFigures]
+
+    def to_json(self) -> dict:
+        def model(m: ModelFigures) -> dict:
+            d = asdict(m)
+            d.update(spread=m.spread, per_mac=m.per_mac, layer_sum=m.layer_sum)
+            for layer, obj in zip(d["layers"], m.layers):
+                layer["per_mac"] = obj.per_mac
+            return d
+
+        return {"board": self.board, "core": self.core, "clock_hz": self.clock_hz,
+                "models": [model(m) for m in self.models]}
+
+
+def weights_bytes(symbols, model: str) -> int:
+    """Flash held by one model's weights, biases, multipliers, tables and layer parameters."""
+    prefix = re.compile(rf"pb_{re.escape(model)}_op\d+")
+    return sum(s.size for name, s in symbols.items() if prefix.match(name))
+
+
+def _measure_session(board: Board, programs: list[Program], paths: list[str], dev, counter,
+                     n_inputs: int, seed: int, progress) -> list[tuple]:
+    """Per model: (whole counts per input, per-step counts per input, bit_exact, count kind)."""
+    from .reference import Reference
+    from .verify import test_inputs
+
+    results = []
+    for prog, path in zip(programs, paths):
+        index = dev.model_index(prog.graph.name)
+        ref = Reference(path)
+        tensors = [prog.graph.tensors[i] for i in prog.graph.inputs]
+        cases = test_inputs(tensors, max(n_inputs - 3, 0), seed)[:n_inputs]
+        wholes, steps, exact, kind = [], [], True, "instructions"
+        task = progress.add_task(f"{prog.graph.name} on {board.name}", total=len(cases)) if progress else None
+        if counter:
+            counter.new_marks()  # drop marks from anything before
+        for xs in cases:
+            result = dev.invoke(index, *xs)
+            want = ref.run(*xs)
+            want = want if isinstance(want, list) else [want]
+            exact &= all(a.tobytes() == np.asarray(b).astype(a.dtype).tobytes() for a, b in zip(result.outputs, want))
+            if counter:
+                marks = counter.new_marks()
+                if len(marks) != len(prog.steps) + 2:
+                    raise BenchError(f"{prog.graph.name}: the plugin logged {len(marks)} marks for "
+                                     f"{len(prog.steps)} steps; rebuild the firmware with this protobrain")
+                wholes.append(marks[-1] - marks[0])
+                steps.append([b - a for a, b in zip(marks[:-2], marks[1:-1])])
+            else:
+                profile = dev.profile()
+                wholes.append(result.count)
+                steps.append(profile.step_counts)
+                kind = result.count_kind
+            if progress:
+                progress.advance(task)
+        results.append((wholes, steps, exact, kind))
+    return results
+
+
+def run_bench(board: Board, programs: list[Program], paths: list[str], blobs: list[bytes], *, n_inputs: int = 20,
+              seed: int = 0, port: str | None = None, fw_dir: Path | None = None, progress=None) -> BenchReport:
+    from .firmware import build, section_sizes
+    from .icount import elf_symbols
+    from .reference import Reference
+
+    if port and not fw_dir:
+        raise BenchError("with --port, also give --firmware DIR: the build folder of the flashed firmware "
+                         "(its ELF gives flash, weights and heap figures)")
+    if not port and not board.simulated:
+        raise BenchError(f"{board.name} is a real board: flash it, then pass --port and --firmware")
+    figures: list[ModelFigures] = []
+    with tempfile.TemporaryDirectory(prefix="pb-bench-") as tmp:
+        # one session per model on a simulator (its own firmware); one session for all on a real board
+        groups = [([p], [path], [blob]) for p, path, blob in zip(programs, paths, blobs)] if not port \
+            else [(programs, paths, blobs)]
+        for k, (progs, gpaths, gblobs) in enumerate(groups):
+            if port:
+                elf = Path(fw_dir) / "firmware.elf"
+                if not elf.exists():
+                    raise BenchError(f"{elf} not found; build with: protobrain build MODEL --board {board.name} -o {fw_dir}")
+            else:
+                elf = build(board, progs, gblobs, Path(tmp) / f"fw{k}").elf
+            text, data, bss = section_sizes(board, elf)
+            symbols = elf_symbols(board, elf)
+            heap = sorted(HEAP_SYMBOLS & set(symbols))
+            measured, stack = _run_group(board, progs, gpaths, elf, port, Path(tmp) / f"marks{k}.txt",
+                                         n_inputs, seed, progress)
+            all_weights = sum(weights_bytes(symbols, p.graph.name) for p in progs)
+            for prog, path, (wholes, steps, exact, kind) in zip(progs, gpaths, measured):
+                layers = []
+                for j, step in enumerate(prog.steps):
+                    per_input = [s[j] for s in steps if j < len(s)]
+                    layers.append(LayerFigures(j, step.op.name, step.call.macs if step.call else 0,
+                                               per_input[0] if per_input else 0,
+                                               max(per_input) - min(per_input) if per_input else 0))
+                figures.append(ModelFigures(
+                    name=prog.graph.name, macs=prog.macs, count_kind=kind, count=wholes[0],
+                    count_min=min(wholes), count_max=max(wholes), inputs=len(wholes), bit_exact=exact,
+                    arena=prog.arena_size, lower_bound=prog.lower_bound, tflm_arena=Reference(path).arena_bytes(),
+                    weights_flash=weights_bytes(symbols, prog.graph.name), code_flash=text + data - all_weights,
+                    ram=data + bss, stack_used=stack[0], stack_size=stack[1], heap_symbols=heap, layers=layers))
+    return BenchReport(board.name, board.core, board.clock_hz, figures)
+
+
+def _run_group(board, progs, paths, elf, port, marks_log, n_inputs, seed, progress):
+    from .device import Device
+
+    if port:
+        with Device(port) as dev:
+            measured = _measure_session(board, progs, paths, dev, None, n_inputs, seed, progress)
+            p = dev.profile()
+        return measured, (p.stack_used, p.stack_size)
+    from .icount import InstructionCounter
+    from .qemu import QemuBoard
+
+    counter = InstructionCounter(board, elf, marks_log)
+    with QemuBoard(board, elf, extra_args=counter.qemu_args) as q, Device(q.port) as dev:
+        measured = _measure_session(board, progs, paths, dev, counter, n_inputs, seed, progress)
+        p = dev.profile()
+    return measured, (p.stack_used, p.stack_size)
+
+
+# --- reports ------------------------------------------------------------------------------
+
+def _n(v) -> str:
+    return "-" if v is None else f"{v:,}"
+
+
+def _f(v) -> str:
+    return "-" if v is None else f"{v:.2f}"
+
+
+def markdown(report: BenchReport) -> str:
+    unit = report.models[0].count_kind if report.models else "instructions"
+    lines = [f"# protobrain bench on {report.board} ({report.core}, {report.clock_hz / 1e6:g} MHz)", "",
+             f"Counts are {unit}, exact and repeatable; spread is max - min over the inputs.", "",
+             f"| model | MACs | {unit} | per MAC | spread | inputs | bit-exact | arena (B) | lower bound (B) "
+             "| TFLM arena (B) | weights (B) | code (B) | RAM (B) | stack used (B) | heap |",
+             "|---|" + "---:|" * 13 + "---|"]
+    for m in report.models:
+        lines.append(f"| {m.name} | {m.macs:,} | {m.count:,} | {_f(m.per_mac)} | {m.spread:,} | {m.inputs} | "
+                     f"{'yes' if m.bit_exact else 'NO'} | {m.arena:,} | {m.lower_bound:,} | {_n(m.tflm_arena)} | "
+                     f"{m.weights_flash:,} | {m.code_flash:,} | {m.ram:,} | {m.stack_used:,} / {m.stack_size:,} | "
+                     f"{', '.join(m.heap_symbols) or 'none'} |")
+    for m in report.models:
+        lines += ["", f"## {m.name}: per layer", "",
+                  f"Sum of layers {m.layer_sum:,} of {m.count:,} (the rest is the call and marker overhead).", "",
+                  f"| step | operator | MACs | {unit} | per MAC | spread |", "|---:|---|---:|---:|---:|---:|"]
+        for layer in m.layers:
+            lines.append(f"| {layer.step} | {layer.op} | {layer.macs:,} | {layer.count:,} | {_f(layer.per_mac)} | "
+                         f"{layer.spread:,} |")
+    return "\n".join(lines) + "\n"
+
+
+def chart(report: BenchReport, path: Path) -> None:
+    """Per-layer bars, one panel per model."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(report.models)
+    fig, axes = plt.subplots(n, 1, figsize=(10, 2.6 * n + 0.6), squeeze=False)
+    for ax, m in zip(axes[:, 0], report.models):
+        counts = [layer.count for layer in m.layers]
+        ax.bar(range(len(counts)), counts, color=["#3b7dd8" if layer.macs else "#9aa5b1" for layer in m.layers])
+        ax.set_title(f"{m.name}: {m.count:,} {m.count_kind}, {_f(m.per_mac)} per MAC", fontsize=10)
+        ax.set_ylabel(m.count_kind)
+        ax.set_xticks(range(len(counts)))
+        ax.set_xticklabels([f"{layer.step}:{layer.op[:10]}" for layer in m.layers], rotation=90, fontsize=6)
+    fig.suptitle(f"protobrain bench on {report.board} (blue: layers with MACs)", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_reports(report: BenchReport, out_dir: Path) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = [out_dir / "bench.json", out_dir / "bench.md", out_dir / "bench.png"]
+    files[0].write_text(json.dumps(report.to_json(), indent=2) + "\n")
+    files[1].write_text(markdown(report))
+    chart(report, files[2])
+    return files

@@ -1,0 +1,183 @@
+"""Measurement on the device: exact instruction counts (QEMU plugin), per-layer figures,
+memory figures, constant running time, and the step-by-step arena commands behind
+`verify --layers` on a board."""
+
+import json
+import struct
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from builders import convert
+from conftest import shared_model
+
+from protobrain import protocol
+from protobrain.boards import load_board
+from protobrain.compiler import build_program
+from protobrain.reader import read_model_bytes
+
+BOARD = "qemu-mps2-an386"
+
+
+def _small_net(tf):
+    x = tf.keras.Input((12, 12, 2), batch_size=1)
+    y = tf.keras.layers.Conv2D(6, 3, padding="same", activation="relu")(x)
+    y = tf.keras.layers.DepthwiseConv2D(3, strides=2)(y)
+    y = tf.keras.layers.AveragePooling2D(2)(y)
+    y = tf.keras.layers.Reshape((24,))(y)
+    y = tf.keras.layers.Dense(5)(y)
+    y = tf.keras.layers.Softmax()(y)
+    return tf.keras.Model(x, y)
+
+
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory):
+    def make():
+        import tensorflow as tf
+
+        return _small_net(tf)
+
+    data = convert(make, [(12, 12, 2)], key="bench-small-net-3")
+    path = tmp_path_factory.mktemp("model") / "bench_net.tflite"
+    path.write_bytes(data)
+    return path
+
+
+def _needs_tools(board):
+    import shutil
+
+    from protobrain.errors import ToolchainError
+    from protobrain.icount import find_header
+
+    b = load_board(board)
+    missing = [t for t in (b.toolchain_prefix + "gcc", b.run["qemu"] if "qemu" in b.run else "qemu-system-arm")
+               if shutil.which(t) is None]
+    if missing:
+        pytest.skip(f"{', '.join(missing)} not installed (make setup installs it)")
+    try:
+        find_header()
+    except ToolchainError as e:
+        pytest.skip(str(e))
+    return b
+
+
+def _bench(board, path, n=6):
+    from protobrain.bench import run_bench
+
+    data = path.read_bytes()
+    prog = build_program(read_model_bytes(data, path.stem))
+    return prog, run_bench(board, [prog], [str(path)], [data], n_inputs=n)
+
+
+def test_instruction_counts_are_exact_repeatable_and_layers_add_up(small_model):
+    board = _needs_tools(BOARD)
+    prog, first = _bench(board, small_model)
+    _, second = _bench(board, small_model)
+    a, b = first.models[0], second.models[0]
+    assert a.count_kind == "instructions" and a.bit_exact
+    # identical from run to run, whole inference and every layer
+    assert a.count == b.count and a.count_min == b.count_min and a.count_max == b.count_max
+    assert [layer.count for layer in a.layers] == [layer.count for layer in b.layers]
+    # layers add up to the whole inference, less the few instructions after the last layer
+    assert 0 <= a.count - a.layer_sum <= 100
+    assert len(a.layers) == len(prog.steps)
+    # every layer that computes costs instructions; MACs as the compiler counts them
+    assert all(layer.count > 0 for layer in a.layers)
+    assert sum(layer.macs for layer in a.layers) == a.macs == prog.macs
+    # the kernels are branch-free in their arithmetic: the same count for every input
+    assert a.spread == 0, [(layer.op, layer.spread) for layer in a.layers if layer.spread]
+
+
+def test_memory_and_flash_figures(small_model):
+    board = _needs_tools(BOARD)
+    prog, report = _bench(board, small_model, n=2)
+    m = report.models[0]
+    assert m.heap_symbols == []  # no allocator linked
+    assert 0 < m.stack_used < m.stack_size == board.stack_bytes
+    assert m.arena == prog.arena_size >= m.lower_bound
+    assert m.tflm_arena and m.tflm_arena > m.arena
+    assert prog.const_bytes <= m.weights_flash < prog.const_bytes + 2048  # weights plus layer parameters
+    assert m.code_flash > 1000 and m.ram >= m.arena + board.stack_bytes
+
+
+def test_bench_writes_json_markdown_and_chart(small_model, tmp_path):
+    _needs_tools(BOARD)
+    out = tmp_path / "bench"
+    proc = subprocess.run([sys.executable, "-m", "protobrain.cli", "bench", str(small_model), "-b", BOARD,
+                           "-o", str(out), "-n", "3", "--json"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    printed = json.loads(proc.stdout)
+    saved = json.loads((out / "bench.json").read_text())
+    assert printed == saved
+    m = saved["models"][0]
+    assert m["inputs"] == 3 and m["spread"] == 0 and m["count"] > 0
+    assert abs(m["per_mac"] - m["count"] / m["macs"]) < 1e-9
+    md = (out / "bench.md").read_text()
+    assert f"| {m['name']} | {m['macs']:,} | {m['count']:,} |" in md
+    assert (out / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bench_refuses_a_real_board_without_a_port(small_model, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "protobrain.cli", "bench", str(small_model), "-b", "nucleo_f446re",
+                           "-o", str(tmp_path / "b")], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "real board" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "b").exists()
+
+
+def test_device_layers_match_the_host_layers_exactly(small_model):
+    """WRITE_ARENA / RUN_STEPS / READ_ARENA walk the model on the device like the host does."""
+    from protobrain.device import Device, DeviceError
+    from protobrain.firmware import build
+    from protobrain.host import CompiledModel, build_shared_library
+    from protobrain.qemu import QemuBoard
+    from protobrain.runner import DeviceTarget
+    from protobrain.verify import test_inputs
+
+    board = _needs_tools(BOARD)
+    data = small_model.read_bytes()
+    prog = build_program(read_model_bytes(data, small_model.stem))
+    host = CompiledModel(prog, build_shared_library(prog, prog.graph.name))
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        elf = build(board, [prog], [data], Path(tmp) / "fw").elf
+        with QemuBoard(board, elf) as q, Device(q.port) as dev:
+            run_layers = DeviceTarget(dev).layer_runner(prog)
+            for xs in test_inputs([prog.graph.tensors[i] for i in prog.graph.inputs], 3, seed=2):
+                ours, theirs = run_layers(*xs), host.run_layers(*xs)
+                assert ours.keys() == theirs.keys()
+                assert all(ours[k].tobytes() == theirs[k].tobytes() for k in ours)
+            # out-of-range requests are refused, and the device keeps serving
+            arena = prog.arena_size
+            with pytest.raises(DeviceError, match="out of range"):
+                dev.request(protocol.CMD_READ_ARENA, struct.pack("<BIH", 0, arena - 2, 4))
+            with pytest.raises(DeviceError, match="out of range"):
+                dev.request(protocol.CMD_WRITE_ARENA, struct.pack("<BI", 0, 0xFFFFFFF0) + b"xy")
+            with pytest.raises(DeviceError, match="out of range"):
+                dev.run_steps(0, 0, len(prog.steps) + 1)
+            with pytest.raises(DeviceError, match="unknown model"):
+                dev.run_steps(9, 0, 1)
+            profile = dev.profile()
+            assert profile.stack_used > 0 and profile.count_kind.startswith("cycles")
+            assert dev.ping(b"still here") == b"still here"
+
+
+def test_verify_layers_on_the_device_names_no_layer_when_all_match(small_model):
+    _needs_tools(BOARD)
+    proc = subprocess.run([sys.executable, "-m", "protobrain.cli", "verify", str(small_model), "--board", BOARD,
+                           "-n", "2", "--layers"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "every intermediate tensor matches TFLite Micro on 5 inputs" in proc.stdout
+
+
+def test_shared_model_counts_match_across_runs_on_the_m7():
+    """A real model (micro_speech) on another core: exact and repeatable there too."""
+    path = shared_model("micro_speech_quantized")
+    board = _needs_tools("qemu-mps2-an500")
+    _, a = _bench(board, path, n=3)
+    _, b = _bench(board, path, n=3)
+    assert a.models[0].count == b.models[0].count and a.models[0].bit_exact
+    assert [x.count for x in a.models[0].layers] == [x.count for x in b.models[0].layers]
