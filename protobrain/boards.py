@@ -31,6 +31,7 @@ class Board:
     uart: dict
     timer: str
     run: dict
+    soc: str = ""  # chip bring-up beyond the core (clocks, resets, pins, boot loader): "rp2040"
     platformio: dict = field(default_factory=dict)
     renode: dict = field(default_factory=dict)
     path: Path | None = None

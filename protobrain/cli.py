@@ -221,11 +221,15 @@ def build(models, board, out_dir, planner):
 @click.option("--board", "-b", required=True, help="Target board (see boards/).")
 @click.option("--firmware", "fw_dir", required=True, type=click.Path(file_okay=False, exists=True), help="Build folder from `protobrain build`.")
 @click.option("--serial", type=click.Choice(["tcp", "pty"]), default="tcp", show_default=True, help="Simulated boards: how QEMU exposes the UART.")
-@click.option("--tool", type=click.Choice(["pyocd", "openocd"]), default=None, help="Real boards: flash tool (default: the first installed one the board file names).")
+@click.option("--tool", type=click.Choice(["platformio", "pyocd", "openocd", "uf2"]), default=None,
+              help="Real boards: flash tool (default: UF2 copy for boards with a USB boot drive, else the first installed of PlatformIO/pyOCD/OpenOCD the board file names).")
+@click.option("--drive", type=click.Path(file_okay=False, exists=True), help="UF2 boards: mount point of the boot drive (found automatically under /media otherwise).")
 @click.option("--port", help="Real boards: serial port to check after flashing (PING and INFO).")
-def flash(board, fw_dir, serial, tool, port):
+def flash(board, fw_dir, serial, tool, drive, port):
     """Put the firmware on a board: simulated boards run in QEMU until Ctrl-C (prints the
-    serial port); real boards are flashed with pyOCD or OpenOCD as the board file says."""
+    serial port); real boards are flashed as the board file says: a UF2 copy to the USB
+    boot drive (Raspberry Pi Pico), PlatformIO upload (a project is written next to the
+    firmware), or pyOCD / OpenOCD through a debug probe."""
     from .boards import load_board
     from .qemu import QemuBoard
 
@@ -235,10 +239,16 @@ def flash(board, fw_dir, serial, tool, port):
         raise ProtobrainError(f"{elf} not found; build it first with: protobrain build MODEL --board {board} -o {fw_dir}")
     if not b.simulated:
         from .device import Device
-        from .flashing import flash_real_board
+        from .flashing import copy_uf2, flash_real_board
 
-        cmd = flash_real_board(b, elf, tool)
-        console.print(f"flashed {b.name}: {' '.join(cmd)}")
+        if tool == "uf2" or (tool is None and b.run.get("method") == "uf2"):
+            if "uf2_family" not in b.run:
+                raise ProtobrainError(f"{b.name} has no UF2 boot loader; use --tool pyocd or --tool openocd")
+            dest = copy_uf2(b, Path(fw_dir) / "firmware.uf2", drive)
+            console.print(f"copied {dest.name} to {dest.parent}: {b.name} flashes itself and restarts")
+        else:
+            cmd = flash_real_board(b, elf, tool)
+            console.print(f"flashed {b.name}: {' '.join(cmd)}")
         if port:
             with Device(port) as dev:
                 info = dev.info()

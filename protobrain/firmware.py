@@ -74,9 +74,10 @@ def model_info(program: Program, model_bytes: bytes) -> dict:
 
 def _board_sources(board: Board) -> list[str]:
     uart = {"cmsdk": "uart_cmsdk.c", "nrf": "uart_nrf.c", "ns16550": "uart_ns16550.c",
-            "stm32": "uart_stm32.c"}[board.uart["kind"]]
+            "stm32": "uart_stm32.c", "pl011": "uart_pl011.c"}[board.uart["kind"]]
+    soc = [f"soc_{board.soc}.c"] if board.soc else []
     if board.arch == "arm":
-        return [uart, "timer_cortexm.c", "startup_cortexm.c"]
+        return [uart, "timer_cortexm.c", "startup_cortexm.c", *soc]
     return [uart, "timer_riscv.c", "startup_riscv.S"]
 
 
@@ -115,6 +116,11 @@ def render_firmware(board: Board, programs: list[Program], model_blobs: list[byt
     (out / "link.ld").write_text(env.get_template("link.ld.j2").render(ctx))
     for f in PROTOCOL_SOURCES + _board_sources(board):
         shutil.copyfile(fw / f, out / f)
+    if board.soc == "rp2040":
+        from . import rp2040
+
+        image = rp2040.build_boot2(board, toolchain(board, "gcc"), toolchain(board, "objcopy"))
+        (out / "boot2_image.c").write_text(rp2040.boot2_c_source(image))
     (out / "info.json").write_text(json.dumps(info, indent=2) + "\n")
     return infos
 
@@ -135,7 +141,7 @@ def toolchain(board: Board, tool: str) -> str:
     return exe
 
 
-def _libc_flags(board: Board) -> list[str]:
+def libc_flags(board: Board) -> list[str]:
     if board.arch == "arm":
         return ["--specs=nano.specs", "--specs=nosys.specs"]
     return ["--specs=picolibc.specs"]
@@ -145,7 +151,7 @@ def compile_firmware(board: Board, src: Path) -> tuple[Path, Path]:
     cc = toolchain(board, "gcc")
     sources = sorted(str(p) for p in src.iterdir() if p.suffix in (".c", ".S"))
     elf = src / "firmware.elf"
-    cmd = [cc, *board.cflags, *WARN_FLAGS, *OPT_FLAGS, *_libc_flags(board), "-nostartfiles", STEP_HOOK,
+    cmd = [cc, *board.cflags, *WARN_FLAGS, *OPT_FLAGS, *libc_flags(board), "-nostartfiles", STEP_HOOK,
            "-Wl,--gc-sections", f"-T{src / 'link.ld'}", "-I", str(src), "-o", str(elf), *sources]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -156,6 +162,10 @@ def compile_firmware(board: Board, src: Path) -> tuple[Path, Path]:
         raise ToolchainError(f"firmware failed to compile for {board.name}: {first}")
     binary = src / "firmware.bin"
     subprocess.run([toolchain(board, "objcopy"), "-O", "binary", str(elf), str(binary)], check=True)
+    if "uf2_family" in board.run:  # drag-and-drop image for the board's USB boot loader
+        from . import uf2
+
+        (src / "firmware.uf2").write_bytes(uf2.encode(binary.read_bytes(), board.flash.origin, board.run["uf2_family"]))
     return elf, binary
 
 

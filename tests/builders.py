@@ -60,3 +60,21 @@ def convert(make_model, input_shapes, *, mode="int8", per_channel=True, float_io
     tmp.write_bytes(data)
     tmp.replace(path)
     return data
+
+
+def small_net_bytes() -> bytes:
+    """A small int8 net with a kernel of each main family: CONV_2D, DEPTHWISE_CONV_2D,
+    AVERAGE_POOL_2D, RESHAPE, FULLY_CONNECTED, SOFTMAX. Input 12x12x2."""
+    def make():
+        import tensorflow as tf
+
+        x = tf.keras.Input((12, 12, 2), batch_size=1)
+        y = tf.keras.layers.Conv2D(6, 3, padding="same", activation="relu")(x)
+        y = tf.keras.layers.DepthwiseConv2D(3, strides=2)(y)
+        y = tf.keras.layers.AveragePooling2D(2)(y)
+        y = tf.keras.layers.Reshape((24,))(y)
+        y = tf.keras.layers.Dense(5)(y)
+        y = tf.keras.layers.Softmax()(y)
+        return tf.keras.Model(x, y)
+
+    return convert(make, [(12, 12, 2)], key="small-net")

@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 import pytest
-from builders import convert
+from builders import small_net_bytes
 from conftest import shared_model
 
 from protobrain import protocol
@@ -20,27 +20,10 @@ from protobrain.reader import read_model_bytes
 BOARD = "qemu-mps2-an386"
 
 
-def _small_net(tf):
-    x = tf.keras.Input((12, 12, 2), batch_size=1)
-    y = tf.keras.layers.Conv2D(6, 3, padding="same", activation="relu")(x)
-    y = tf.keras.layers.DepthwiseConv2D(3, strides=2)(y)
-    y = tf.keras.layers.AveragePooling2D(2)(y)
-    y = tf.keras.layers.Reshape((24,))(y)
-    y = tf.keras.layers.Dense(5)(y)
-    y = tf.keras.layers.Softmax()(y)
-    return tf.keras.Model(x, y)
-
-
 @pytest.fixture(scope="module")
 def small_model(tmp_path_factory):
-    def make():
-        import tensorflow as tf
-
-        return _small_net(tf)
-
-    data = convert(make, [(12, 12, 2)], key="bench-small-net-3")
     path = tmp_path_factory.mktemp("model") / "bench_net.tflite"
-    path.write_bytes(data)
+    path.write_bytes(small_net_bytes())
     return path
 
 

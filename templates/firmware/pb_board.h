@@ -14,6 +14,7 @@ enum {
     PB_COUNT_MCYCLE = 3         /* RISC-V mcycle CSR */
 };
 
+void pb_soc_init(void); /* clocks, resets and pins, on chips that need them (PB_HAS_SOC_INIT) */
 void pb_uart_init(void);
 void pb_uart_putc(uint8_t byte);
 uint8_t pb_uart_getc(void); /* blocks until a byte arrives */
