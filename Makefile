@@ -10,11 +10,12 @@ MODELS ?= ../shared/models
 OUT    ?= out
 JOBS   ?= 2
 
-.PHONY: setup system venv test test-fast demo clean help
+.PHONY: setup system venv test test-fast demo bench clean help
 
 help:
 	@echo "make demo   - compile every reference model to C, check it bit-exact against TFLite Micro"
 	@echo "make test   - full test suite (installs what it needs first)"
+	@echo "make bench  - exact instruction counts of every reference model on the simulated M4, M7, M33, M55: BENCHMARKS.md"
 	@echo "make setup  - only install: Debian packages and the .venv virtual environment"
 	@echo "make clean  - remove build outputs (keeps .venv)"
 
@@ -40,5 +41,8 @@ test-fast: setup
 demo: setup
 	$(BIN)/python scripts/demo.py --models $(MODELS) --out $(OUT)
 
+bench: setup
+	$(BIN)/python scripts/bench.py --models $(MODELS) --out bench --markdown BENCHMARKS.md
+
 clean:
-	rm -rf $(OUT) build *.egg-info
+	rm -rf $(OUT) bench build *.egg-info

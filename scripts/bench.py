@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""`make bench`: measure every reference model on the simulated Cortex-M boards with
+exact instruction counts, and write BENCHMARKS.md (plus bench.json/md/png per board)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from protobrain.bench import run_bench, write_reports
+from protobrain.boards import load_board
+from protobrain.compiler import build_program
+from protobrain.errors import ProtobrainError
+from protobrain.reader import read_model
+
+MODELS = ["hello_world_int8", "micro_speech_quantized", "kws_ref_model", "ad01_int8",
+          "pretrainedResnet_quant", "vww_96_int8"]
+BOARDS = ["qemu-mps2-an386", "qemu-mps2-an500", "qemu-mps2-an505", "qemu-mps3-an547"]
+
+
+def board_section(report, board) -> list[str]:
+    lines = [f"## {board.name}: {board.description}", "",
+             "| model | MACs | instructions | instr/MAC | spread (20 inputs) | RAM (B) | arena (B) | lower bound (B) "
+             "| TFLM arena (B) | flash (B) | weights (B) | code (B) | stack used (B) | bit-exact |",
+             "|---|" + "---:|" * 12 + "---|"]
+    for m in report.models:
+        lines.append(f"| {m.name} | {m.macs:,} | {m.count:,} | {m.per_mac:.2f} | {m.spread:,} | {m.ram:,} | "
+                     f"{m.arena:,} | {m.lower_bound:,} | {m.tflm_arena:,} | {m.weights_flash + m.code_flash:,} | "
+                     f"{m.weights_flash:,} | {m.code_flash:,} | {m.stack_used:,} | {'yes' if m.bit_exact else 'NO'} |")
+    heap = sorted({s for m in report.models for s in m.heap_symbols})
+    lines += ["", f"Heap allocator linked: {', '.join(heap) if heap else 'none (checked with nm on every ELF)'}.", ""]
+    return lines
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--models", default="../shared/models", help="folder with the reference .tflite models")
+    ap.add_argument("--out", default="bench", help="folder for the per-board reports")
+    ap.add_argument("--boards", nargs="+", default=BOARDS)
+    ap.add_argument("-n", type=int, default=20, help="inputs per model")
+    ap.add_argument("--markdown", default="BENCHMARKS.md")
+    args = ap.parse_args()
+    console = Console(stderr=True)
+    paths = [Path(args.models) / f"{m}.tflite" for m in MODELS]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        console.print(f"bench: error: reference models not found: {', '.join(missing)} (use --models DIR)")
+        return 2
+    progs = [build_program(read_model(p)) for p in paths]
+    blobs = [p.read_bytes() for p in paths]
+    started = time.monotonic()
+    lines = ["# Benchmarks", "",
+             "Measured by `make bench` (`scripts/bench.py`, `protobrain bench` for each board): every reference model",
+             "gets its own firmware, runs in QEMU under protobrain's instruction-counting TCG plugin, and is",
+             f"checked bit-exact against TensorFlow Lite Micro on each of {args.n} inputs (random plus all-min,",
+             "all-max and zeros). Instructions are exact counts of executed guest instructions between markers",
+             "the firmware stores around the inference; they repeat exactly from run to run. Spread is the",
+             "largest minus the smallest count over the inputs (constant running time means zero).",
+             "Arena is protobrain's planned activation memory, next to the arena TensorFlow Lite Micro",
+             "allocates for the same model. RAM is the whole firmware's .data + .bss (arena, serial I/O",
+             "buffer, 8 KB stack); flash is .text + .data, split below into the model's weights (with",
+             "layer parameters) and everything else.", ""]
+    summary = ["| board | model | MACs | instructions | instr/MAC | spread | arena (B) | TFLM arena (B) | RAM (B) | flash (B) |",
+               "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    sections = []
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    with Progress(*columns, console=console) as progress:
+        for name in args.boards:
+            board = load_board(name)
+            try:
+                report = run_bench(board, progs, [str(p) for p in paths], blobs, n_inputs=args.n, progress=progress)
+            except ProtobrainError as e:
+                console.print(f"bench: error on {name}: {e}")
+                return 2
+            write_reports(report, Path(args.out) / name)
+            sections += board_section(report, board)
+            for m in report.models:
+                summary.append(f"| {name} | {m.name} | {m.macs:,} | {m.count:,} | {m.per_mac:.2f} | {m.spread:,} | "
+                               f"{m.arena:,} | {m.tflm_arena:,} | {m.ram:,} | {m.weights_flash + m.code_flash:,} |")
+    lines += summary + [""] + sections
+    lines += [f"Per-layer tables and charts: `{args.out}/<board>/bench.md` and `bench.png` after `make bench`.",
+              f"Run took {time.monotonic() - started:.0f} s on this machine.", ""]
+    Path(args.markdown).write_text("\n".join(lines))
+    console.print(f"wrote {args.markdown} and {args.out}/<board>/bench.{{json,md,png}}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
