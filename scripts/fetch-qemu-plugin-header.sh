@@ -19,7 +19,7 @@ fi
 
 version=$(dpkg-query -W -f='${source:Version}' qemu-system-arm)
 LIST=/etc/apt/sources.list.d/protobrain-src.sources
-if ! grep -rqs "deb-src" /etc/apt/sources.list /etc/apt/sources.list.d/; then
+if ! grep -rqsE "^(Types:.*deb-src|deb-src )" /etc/apt/sources.list /etc/apt/sources.list.d/; then
   echo "setup: adding deb-src entries ($LIST) to fetch the qemu $version source"
   for f in /etc/apt/sources.list.d/*.sources; do
     [ -f "$f" ] && sed -n 's/^Types: deb$/Types: deb-src/; p' "$f"
