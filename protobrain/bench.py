@@ -16,7 +16,6 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 
 from .boards import Board
 from .compiler import Program
@@ -103,42 +102,52 @@ def weights_bytes(symbols, model: str) -> int:
     return sum(s.size for name, s in symbols.items() if prefix.match(name))
 
 
+@dataclass
+class _Measured:
+    """One model's raw measurements in a session."""
+    wholes: list[int]  # whole-inference count per input
+    steps: list[list[int]]  # per-step counts per input
+    bit_exact: bool
+    kind: str
+    tflm_arena: int | None
+
+
 def _measure_session(board: Board, programs: list[Program], paths: list[str], dev, counter,
-                     n_inputs: int, seed: int, progress) -> list[tuple]:
-    """Per model: (whole counts per input, per-step counts per input, bit_exact, count kind)."""
+                     n_inputs: int, seed: int, progress) -> list[_Measured]:
+    """Invoke each model on n_inputs inputs, checked against TFLite Micro (verify.compare),
+    recording the plugin's marks (simulator) or the device's own per-step timer stamps."""
     from .reference import Reference
-    from .verify import test_inputs
+    from .verify import compare, test_inputs
 
     results = []
     for prog, path in zip(programs, paths):
         index = dev.model_index(prog.graph.name)
         ref = Reference(path)
-        tensors = [prog.graph.tensors[i] for i in prog.graph.inputs]
-        cases = test_inputs(tensors, max(n_inputs - 3, 0), seed)[:n_inputs]
-        wholes, steps, exact, kind = [], [], True, "instructions"
+        cases = test_inputs([prog.graph.tensors[i] for i in prog.graph.inputs], max(n_inputs - 3, 0), seed)[:n_inputs]
+        m = _Measured([], [], True, "instructions", ref.arena_bytes())
         task = progress.add_task(f"{prog.graph.name} on {board.name}", total=len(cases)) if progress else None
         if counter:
             counter.new_marks()  # drop marks from anything before
-        for xs in cases:
+
+        def run(*xs):
             result = dev.invoke(index, *xs)
-            want = ref.run(*xs)
-            want = want if isinstance(want, list) else [want]
-            exact &= all(a.tobytes() == np.asarray(b).astype(a.dtype).tobytes() for a, b in zip(result.outputs, want))
             if counter:
                 marks = counter.new_marks()
                 if len(marks) != len(prog.steps) + 2:
                     raise BenchError(f"{prog.graph.name}: the plugin logged {len(marks)} marks for "
                                      f"{len(prog.steps)} steps; rebuild the firmware with this protobrain")
-                wholes.append(marks[-1] - marks[0])
-                steps.append([b - a for a, b in zip(marks[:-2], marks[1:-1])])
+                m.wholes.append(marks[-1] - marks[0])
+                m.steps.append([b - a for a, b in zip(marks[:-2], marks[1:-1])])
             else:
-                profile = dev.profile()
-                wholes.append(result.count)
-                steps.append(profile.step_counts)
-                kind = result.count_kind
+                m.wholes.append(result.count)
+                m.steps.append(dev.profile().step_counts)
+                m.kind = result.count_kind
             if progress:
                 progress.advance(task)
-        results.append((wholes, steps, exact, kind))
+            return result.outputs[0] if len(result.outputs) == 1 else result.outputs
+
+        m.bit_exact = compare(run, ref, cases, prog.graph.name).ok
+        results.append(m)
     return results
 
 
@@ -146,7 +155,6 @@ def run_bench(board: Board, programs: list[Program], paths: list[str], blobs: li
               seed: int = 0, port: str | None = None, fw_dir: Path | None = None, progress=None) -> BenchReport:
     from .firmware import build, section_sizes
     from .icount import elf_symbols
-    from .reference import Reference
 
     if port and not fw_dir:
         raise BenchError("with --port, also give --firmware DIR: the build folder of the flashed firmware "
@@ -171,17 +179,17 @@ def run_bench(board: Board, programs: list[Program], paths: list[str], blobs: li
             measured, stack = _run_group(board, progs, gpaths, elf, port, Path(tmp) / f"marks{k}.txt",
                                          n_inputs, seed, progress)
             all_weights = sum(weights_bytes(symbols, p.graph.name) for p in progs)
-            for prog, path, (wholes, steps, exact, kind) in zip(progs, gpaths, measured):
+            for prog, m in zip(progs, measured):
                 layers = []
                 for j, step in enumerate(prog.steps):
-                    per_input = [s[j] for s in steps if j < len(s)]
+                    per_input = [s[j] for s in m.steps if j < len(s)]
                     layers.append(LayerFigures(j, step.op.name, step.call.macs if step.call else 0,
                                                per_input[0] if per_input else 0,
                                                max(per_input) - min(per_input) if per_input else 0))
                 figures.append(ModelFigures(
-                    name=prog.graph.name, macs=prog.macs, count_kind=kind, count=wholes[0],
-                    count_min=min(wholes), count_max=max(wholes), inputs=len(wholes), bit_exact=exact,
-                    arena=prog.arena_size, lower_bound=prog.lower_bound, tflm_arena=Reference(path).arena_bytes(),
+                    name=prog.graph.name, macs=prog.macs, count_kind=m.kind, count=m.wholes[0],
+                    count_min=min(m.wholes), count_max=max(m.wholes), inputs=len(m.wholes), bit_exact=m.bit_exact,
+                    arena=prog.arena_size, lower_bound=prog.lower_bound, tflm_arena=m.tflm_arena,
                     weights_flash=weights_bytes(symbols, prog.graph.name), code_flash=text + data - all_weights,
                     ram=data + bss, stack_used=stack[0], stack_size=stack[1], heap_symbols=heap, layers=layers))
     return BenchReport(board.name, board.core, board.clock_hz, figures)
@@ -215,11 +223,10 @@ def _f(v) -> str:
     return "-" if v is None else f"{v:.2f}"
 
 
-def markdown(report: BenchReport) -> str:
+def model_table(report: BenchReport) -> list[str]:
+    """One Markdown row per model: every whole-model figure."""
     unit = report.models[0].count_kind if report.models else "instructions"
-    lines = [f"# protobrain bench on {report.board} ({report.core}, {report.clock_hz / 1e6:g} MHz)", "",
-             f"Counts are {unit}, exact and repeatable; spread is max - min over the inputs.", "",
-             f"| model | MACs | {unit} | per MAC | spread | inputs | bit-exact | arena (B) | lower bound (B) "
+    lines = [f"| model | MACs | {unit} | per MAC | spread | inputs | bit-exact | arena (B) | lower bound (B) "
              "| TFLM arena (B) | weights (B) | code (B) | RAM (B) | stack used (B) | heap |",
              "|---|" + "---:|" * 13 + "---|"]
     for m in report.models:
@@ -227,6 +234,14 @@ def markdown(report: BenchReport) -> str:
                      f"{'yes' if m.bit_exact else 'NO'} | {m.arena:,} | {m.lower_bound:,} | {_n(m.tflm_arena)} | "
                      f"{m.weights_flash:,} | {m.code_flash:,} | {m.ram:,} | {m.stack_used:,} / {m.stack_size:,} | "
                      f"{', '.join(m.heap_symbols) or 'none'} |")
+    return lines
+
+
+def markdown(report: BenchReport) -> str:
+    unit = report.models[0].count_kind if report.models else "instructions"
+    lines = [f"# protobrain bench on {report.board} ({report.core}, {report.clock_hz / 1e6:g} MHz)", "",
+             f"Counts are {unit}, exact and repeatable; spread is max - min over the inputs.", "",
+             *model_table(report)]
     for m in report.models:
         lines += ["", f"## {m.name}: per layer", "",
                   f"Sum of layers {m.layer_sum:,} of {m.count:,} (the rest is the call and marker overhead).", "",

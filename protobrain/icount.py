@@ -97,14 +97,15 @@ class InstructionCounter:
             args += [f"skip_lo={skip.address:#x}", f"skip_hi={skip.address + skip.size:#x}"]
         self.qemu_args = ["-plugin", ",".join([str(build_plugin())] + args)]
         self.log = log
-        self._read = 0
+        self._offset = 0  # bytes of the log already read
 
     def new_marks(self) -> list[int]:
         """Instruction counts at each mark logged since the last call."""
         if not self.log.exists():
             return []
-        # a line is only complete once the plugin has written its newline
-        whole = self.log.read_text().split("\n")[:-1]
-        fresh = whole[self._read:]
-        self._read = len(whole)
-        return [int(v) for v in fresh]
+        with self.log.open("rb") as f:
+            f.seek(self._offset)
+            text = f.read()
+        whole = text[:text.rfind(b"\n") + 1]  # a line is complete once the plugin wrote its newline
+        self._offset += len(whole)
+        return [int(v) for v in whole.split()]

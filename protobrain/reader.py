@@ -97,7 +97,7 @@ def read_model_bytes(buf: bytes, name: str = "model", source: str = "<bytes>") -
         return _parse(buf, name)
     except ModelError as e:
         raise ModelError(f"{source}: {e}") from None
-    except Exception as e:  # flatbuffers raises bare IndexError/struct.error on damaged files
+    except Exception:  # flatbuffers raises bare IndexError/struct.error on damaged files
         raise ModelError(
             f"{source} is damaged or truncated ({len(buf)} bytes; its flatbuffer offsets point outside the file); re-export the model"
         ) from None

@@ -24,3 +24,9 @@ def kernels_dir() -> Path:
 
 def boards_dir() -> Path:
     return _find("boards")
+
+
+# The reference int8 models (MLPerf Tiny's four, TFLite Micro's two examples) that
+# `make demo`, `make bench` and the tests read from a models folder (../shared/models).
+REFERENCE_MODELS = ["hello_world_int8", "micro_speech_quantized", "kws_ref_model", "ad01_int8",
+                    "pretrainedResnet_quant", "vww_96_int8"]

@@ -35,10 +35,16 @@ def capture_layers(program: Program, xs, write, run_step, read) -> dict[int, np.
 
 
 class HostTarget:
+    def __init__(self):
+        self._loaded = {}  # model name -> CompiledModel: build and load each model once
+
     def _compiled(self, program: Program):
         from .host import CompiledModel, build_shared_library
 
-        return CompiledModel(program, build_shared_library(program, program.graph.name))
+        name = program.graph.name
+        if name not in self._loaded:
+            self._loaded[name] = CompiledModel(program, build_shared_library(program, name))
+        return self._loaded[name]
 
     def runner(self, program: Program):
         return self._compiled(program).run

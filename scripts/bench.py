@@ -12,29 +12,18 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from protobrain.bench import run_bench, write_reports
+from protobrain.bench import model_table, run_bench, write_reports
 from protobrain.boards import load_board
 from protobrain.compiler import build_program
 from protobrain.errors import ProtobrainError
 from protobrain.reader import read_model
+from protobrain.resources import REFERENCE_MODELS as MODELS
 
-MODELS = ["hello_world_int8", "micro_speech_quantized", "kws_ref_model", "ad01_int8",
-          "pretrainedResnet_quant", "vww_96_int8"]
 BOARDS = ["qemu-mps2-an386", "qemu-mps2-an500", "qemu-mps2-an505", "qemu-mps3-an547"]
 
 
 def board_section(report, board) -> list[str]:
-    lines = [f"## {board.name}: {board.description}", "",
-             "| model | MACs | instructions | instr/MAC | spread (20 inputs) | RAM (B) | arena (B) | lower bound (B) "
-             "| TFLM arena (B) | flash (B) | weights (B) | code (B) | stack used (B) | bit-exact |",
-             "|---|" + "---:|" * 12 + "---|"]
-    for m in report.models:
-        lines.append(f"| {m.name} | {m.macs:,} | {m.count:,} | {m.per_mac:.2f} | {m.spread:,} | {m.ram:,} | "
-                     f"{m.arena:,} | {m.lower_bound:,} | {m.tflm_arena:,} | {m.weights_flash + m.code_flash:,} | "
-                     f"{m.weights_flash:,} | {m.code_flash:,} | {m.stack_used:,} | {'yes' if m.bit_exact else 'NO'} |")
-    heap = sorted({s for m in report.models for s in m.heap_symbols})
-    lines += ["", f"Heap allocator linked: {', '.join(heap) if heap else 'none (checked with nm on every ELF)'}.", ""]
-    return lines
+    return [f"## {board.name}: {board.description}", "", *model_table(report), ""]
 
 
 def main() -> int:
@@ -64,7 +53,7 @@ def main() -> int:
              "Arena is protobrain's planned activation memory, next to the arena TensorFlow Lite Micro",
              "allocates for the same model. RAM is the whole firmware's .data + .bss (arena, serial I/O",
              "buffer, 8 KB stack); flash is .text + .data, split below into the model's weights (with",
-             "layer parameters) and everything else.", ""]
+             "layer parameters) and everything else. Heap: the allocator symbols found in the ELF (`nm`).", ""]
     summary = ["| board | model | MACs | instructions | instr/MAC | spread | arena (B) | TFLM arena (B) | RAM (B) | flash (B) |",
                "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     sections = []

@@ -18,11 +18,10 @@ from protobrain.compiler import build_program
 from protobrain.errors import ProtobrainError
 from protobrain.host import CompiledModel, build_shared_library
 from protobrain.reader import read_model
+from protobrain.resources import REFERENCE_MODELS as MODELS
 from protobrain.reference import Reference
 from protobrain.verify import compare, test_inputs
 
-MODELS = ["hello_world_int8", "micro_speech_quantized", "kws_ref_model", "ad01_int8",
-          "pretrainedResnet_quant", "vww_96_int8"]
 
 
 def run_on_board(board_name: str, paths: list[Path], rows: list[dict], out: Path, n: int, progress, task) -> None:

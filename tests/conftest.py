@@ -9,16 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from protobrain.resources import REFERENCE_MODELS
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 warnings.filterwarnings("ignore", category=UserWarning)
 sys.path.insert(0, str(Path(__file__).parent))
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_MODELS = Path(os.environ.get("PROTOBRAIN_MODELS", REPO.parent / "shared" / "models"))
-SHARED_MODEL_NAMES = [
-    "hello_world_int8", "micro_speech_quantized", "kws_ref_model",
-    "ad01_int8", "pretrainedResnet_quant", "vww_96_int8",
-]
+SHARED_MODEL_NAMES = REFERENCE_MODELS
 
 
 def shared_model(name: str) -> Path:
@@ -53,3 +52,17 @@ def check_model_bytes(data: bytes, name: str, n_random: int = 20, seed: int = 0)
     compiled = compile_bytes(data, name)
     assert_bit_exact(compiled, Reference(data), n_random=n_random, seed=seed)
     return compiled
+
+
+def needs_simulator(board_name: str):
+    """The board, or a skip naming the missing cross compiler / QEMU."""
+    import shutil
+
+    from protobrain.boards import load_board
+
+    b = load_board(board_name)
+    tools = [b.toolchain_prefix + "gcc", b.run.get("qemu", "qemu-system-arm")]
+    missing = [t for t in tools if shutil.which(t) is None]
+    if missing:
+        pytest.skip(f"{', '.join(missing)} not installed (make setup installs it)")
+    return b

@@ -7,13 +7,11 @@ import struct
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 from builders import small_net_bytes
-from conftest import shared_model
+from conftest import needs_simulator, shared_model
 
 from protobrain import protocol
-from protobrain.boards import load_board
 from protobrain.compiler import build_program
 from protobrain.reader import read_model_bytes
 
@@ -28,16 +26,11 @@ def small_model(tmp_path_factory):
 
 
 def _needs_tools(board):
-    import shutil
-
+    """The board's simulator and compiler, and the plugin API header."""
     from protobrain.errors import ToolchainError
     from protobrain.icount import find_header
 
-    b = load_board(board)
-    missing = [t for t in (b.toolchain_prefix + "gcc", b.run["qemu"] if "qemu" in b.run else "qemu-system-arm")
-               if shutil.which(t) is None]
-    if missing:
-        pytest.skip(f"{', '.join(missing)} not installed (make setup installs it)")
+    b = needs_simulator(board)
     try:
         find_header()
     except ToolchainError as e:

@@ -2,9 +2,7 @@
 
 import subprocess
 import sys
-from pathlib import Path
 
-import pytest
 from conftest import shared_model
 
 CLI = [sys.executable, "-m", "protobrain.cli"]

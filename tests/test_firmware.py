@@ -1,13 +1,10 @@
 """Firmware on simulated boards: bit-exact over serial, robust to malformed frames."""
 
-import os
 import random
-import shutil
-from pathlib import Path
 
-import numpy as np
 import pytest
 from conftest import SHARED_MODEL_NAMES, shared_model
+from conftest import needs_simulator as needs
 
 from protobrain import protocol
 from protobrain.boards import board_names, load_board
@@ -15,15 +12,6 @@ from protobrain.compiler import build_program
 from protobrain.reader import read_model
 
 SIMULATED = [b for b in board_names() if load_board(b).simulated]
-
-
-def needs(board):
-    b = load_board(board)
-    tools = [b.toolchain_prefix + "gcc", b.run.get("qemu", "qemu-system-arm")]
-    missing = [t for t in tools if shutil.which(t) is None]
-    if missing:
-        pytest.skip(f"{', '.join(missing)} not installed (make setup installs it)")
-    return b
 
 
 def pack(board, programs):

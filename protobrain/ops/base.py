@@ -8,7 +8,7 @@ Everything that can be computed before run time is computed here, in Python.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
