@@ -1,0 +1,1 @@
+"""Audio feature extraction shared by the speech models: integer log-mel frontend."""
