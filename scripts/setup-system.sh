@@ -10,6 +10,7 @@ declare -A NEED=(
   [riscv64-unknown-elf-gcc]=gcc-riscv64-unknown-elf
   [qemu-system-arm]=qemu-system-arm
   [qemu-system-riscv32]=qemu-system-misc
+  [espeak-ng]=espeak-ng          # speech datasets for `protobrain train speech|synth`
 )
 # packages with no tool to probe: checked with dpkg
 EXTRA_PKGS=(libnewlib-arm-none-eabi picolibc-riscv64-unknown-elf)

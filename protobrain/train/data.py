@@ -1,0 +1,161 @@
+"""Datasets as the trainers see them: float inputs, integer labels, class names.
+
+Loaders for a folder per class (images or WAV files) and for scikit-learn's digits.
+Every problem a user can fix (empty folder, unreadable file, one class, mixed sample
+rates) is a `DataError` with one line saying what is wrong and what to do.
+"""
+
+from __future__ import annotations
+
+import wave
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ProtobrainError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
+
+
+class DataError(ProtobrainError):
+    """The training data cannot be used as given."""
+
+
+@dataclass
+class Dataset:
+    x: np.ndarray                      # float32 inputs, (n, *input_shape)
+    y: np.ndarray                      # int64 labels, (n,)
+    classes: list[str]
+    groups: np.ndarray | None = None   # per-example group (speaker family, ...) for held-out splits
+    meta: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.x.shape[1:])
+
+    def subset(self, idx) -> "Dataset":
+        return Dataset(self.x[idx], self.y[idx], self.classes,
+                       None if self.groups is None else self.groups[idx], dict(self.meta))
+
+    def save(self, path: Path) -> None:
+        extra = {} if self.groups is None else {"groups": self.groups}
+        np.savez_compressed(path, x=self.x, y=self.y, classes=np.array(self.classes), **extra)
+
+    @classmethod
+    def load(cls, path: Path) -> "Dataset":
+        with np.load(path, allow_pickle=False) as f:
+            return cls(f["x"], f["y"], [str(c) for c in f["classes"]],
+                       f["groups"] if "groups" in f else None)
+
+
+def check_classes(y: np.ndarray, classes: list[str], where: str) -> None:
+    present = np.unique(y)
+    if len(present) < 2:
+        raise DataError(f"{where}: only one class ({classes[int(present[0])] if len(present) else 'none'}); "
+                        "a classifier needs at least two: add a folder per class")
+
+
+def stratified_split(y: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (train, test): the same fraction of every class in the test part."""
+    rng = np.random.default_rng(seed)
+    train, test = [], []
+    for c in np.unique(y):
+        idx = rng.permutation(np.flatnonzero(y == c))
+        k = int(round(len(idx) * test_fraction))
+        k = min(max(k, 1), len(idx) - 1) if len(idx) > 1 else 0
+        test.extend(idx[:k])
+        train.extend(idx[k:])
+    return np.sort(np.array(train, dtype=np.int64)), np.sort(np.array(test, dtype=np.int64))
+
+
+def load_digits() -> Dataset:
+    """scikit-learn's handwritten digits: 1,797 8x8 grey images, 10 classes, no download."""
+    from sklearn.datasets import load_digits as sk_digits
+
+    d = sk_digits()
+    x = (d.images.astype(np.float32) / 16.0)[..., None]
+    return Dataset(x, d.target.astype(np.int64), [str(c) for c in d.target_names], meta={"source": "sklearn digits"})
+
+
+def _class_folders(root: Path, suffixes: set[str], kind: str) -> list[tuple[str, list[Path]]]:
+    if not root.is_dir():
+        raise DataError(f"{root}: not a folder; give a folder with one subfolder of {kind} per class")
+    out = []
+    for sub in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        files = sorted(f for f in sub.iterdir() if f.is_file() and f.suffix.lower() in suffixes)
+        if not files:
+            raise DataError(f"{sub}: no {kind} ({', '.join(sorted(suffixes))}) in this class folder; "
+                            "add some or remove the folder")
+        out.append((sub.name, files))
+    if not out:
+        raise DataError(f"{root}: no class folders; put the {kind} of each class in its own subfolder")
+    if len(out) < 2:
+        raise DataError(f"{root}: only one class ({out[0][0]}); a classifier needs at least two class folders")
+    return out
+
+
+def load_image_folder(root: str | Path) -> Dataset:
+    """A folder per class of images. All images must have the same size; colour
+    images keep 3 channels, greyscale ones 1 (the net's input follows the data)."""
+    from PIL import Image, UnidentifiedImageError
+
+    root = Path(root)
+    xs, ys, classes, size, mode = [], [], [], None, None
+    for label, (name, files) in enumerate(_class_folders(root, IMAGE_SUFFIXES, "images")):
+        classes.append(name)
+        for f in files:
+            try:
+                with Image.open(f) as im:
+                    im_mode = "L" if im.mode in ("L", "1", "I;16", "I") else "RGB"
+                    arr = np.asarray(im.convert(im_mode))
+            except (UnidentifiedImageError, OSError) as e:
+                raise DataError(f"{f}: cannot read this image ({e.__class__.__name__}); fix or remove it") from None
+            if size is None:
+                size, mode = arr.shape[:2], im_mode
+            if arr.shape[:2] != size:
+                raise DataError(f"{f}: image is {arr.shape[1]}x{arr.shape[0]}, the others are {size[1]}x{size[0]}; "
+                                "resize all images of the dataset to one size")
+            if im_mode != mode:
+                arr = np.asarray(Image.fromarray(arr).convert(mode))
+            xs.append(arr.reshape(*size, -1))
+            ys.append(label)
+    x = np.stack(xs).astype(np.float32) / 255.0
+    return Dataset(x, np.array(ys, dtype=np.int64), classes, meta={"source": str(root)})
+
+
+def read_wav(path: Path) -> tuple[np.ndarray, int]:
+    """A mono 16-bit WAV as int16 samples and its sample rate."""
+    try:
+        with wave.open(str(path), "rb") as w:
+            if w.getsampwidth() != 2:
+                raise DataError(f"{path}: {8 * w.getsampwidth()}-bit samples; protobrain reads 16-bit PCM WAV "
+                                "(convert with: sox IN -b 16 OUT.wav)")
+            data = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+            if w.getnchannels() > 1:
+                data = data.reshape(-1, w.getnchannels())[:, 0]
+            return data.astype(np.int16), w.getframerate()
+    except (wave.Error, EOFError) as e:
+        raise DataError(f"{path}: not a readable WAV file ({e}); fix or remove it") from None
+
+
+def load_wav_folder(root: str | Path) -> tuple[list[np.ndarray], np.ndarray, list[str], int]:
+    """A folder per keyword of WAV files: (clips, labels, class names, sample rate).
+    All files must share one sample rate."""
+    root = Path(root)
+    clips, ys, classes, rate, first = [], [], [], None, None
+    for label, (name, files) in enumerate(_class_folders(root, {".wav"}, "WAV files")):
+        classes.append(name)
+        for f in files:
+            clip, r = read_wav(f)
+            if rate is None:
+                rate, first = r, f
+            elif r != rate:
+                raise DataError(f"{f}: {r} Hz, but {first} is {rate} Hz; resample all files to one rate "
+                                f"(sox IN -r {rate} OUT.wav)")
+            clips.append(clip)
+            ys.append(label)
+    return clips, np.array(ys, dtype=np.int64), classes, rate
