@@ -382,5 +382,14 @@ def _print_bench(report) -> None:
     console.print(table)
 
 
+def _register_training() -> None:
+    from .train.cli import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
+_register_training()
+
 if __name__ == "__main__":
     main()

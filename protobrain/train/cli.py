@@ -1,0 +1,218 @@
+"""Command-line entry points of the training pipelines: train, quantize, sweep, data audit.
+
+Registered on the main `protobrain` group; TensorFlow is imported only when one runs.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from ..errors import ProtobrainError
+
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+
+_WIDTH = click.option("--width", default=1.0, show_default=True, type=click.FloatRange(0.25, 2.0),
+                      help="Width multiplier: scales the channels of every layer.")
+_SEED = click.option("--seed", default=0, show_default=True, help="Same seed, same data split and same model.")
+_EPOCHS = click.option("--epochs", type=click.IntRange(1, 10000), default=None,
+                       help="Training epochs (default: the task's own).")
+_QUIET = click.option("--quiet", is_flag=True, help="No progress bars.")
+
+
+def _needs_tensorflow() -> None:
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError:
+        raise ProtobrainError("training needs TensorFlow: pip install 'protobrain[train]'") from None
+
+
+def _config(width, seed, epochs, quiet, default_epochs, mode="int8"):
+    from .classifier import TrainConfig
+
+    return TrainConfig(width=width, seed=seed, epochs=epochs or default_epochs, mode=mode, progress=not quiet)
+
+
+def _print_scores(result, title: str) -> None:
+    mode = result.run.info["mode"]
+    table = Table(title=title, title_justify="left")
+    for col in ("held-out set", "examples", "float", f"{mode} (generated C)", "change"):
+        table.add_column(col, justify="left" if col == "held-out set" else "right")
+    for name, s in result.scores.items():
+        n = result.run.info.get("sizes", {}).get(name, "")
+        table.add_row(name, f"{n:,}" if n != "" else "", f"{s.float_acc:.2%}", f"{s.quant_acc:.2%}",
+                      f"{100 * (s.quant_acc - s.float_acc):+.2f} pt")
+    console.print(table)
+    console.print(f"wrote {result.run.path}/ (model.keras, model.tflite, run.json)")
+
+
+@click.group()
+def train():
+    """Train one of a protobrain's nets and quantize it (needs protobrain[train])."""
+
+
+@train.command("vision")
+@click.option("--data", "data_dir", type=click.Path(file_okay=False),
+              help="Folder with one subfolder of images (PNG/JPEG) per class. Default: scikit-learn's digits.")
+@click.option("-o", "--output", "out_dir", default="runs/vision", show_default=True, type=click.Path(file_okay=False))
+@_WIDTH
+@_EPOCHS
+@_SEED
+@_QUIET
+def train_vision_cmd(data_dir, out_dir, width, epochs, seed, quiet):
+    """A small ConvNet image classifier; prints float and int8 accuracy on held-out images."""
+    _needs_tensorflow()
+    from .vision import load, train_vision
+
+    ds = load(data_dir)
+    result = train_vision(ds, _config(width, seed, epochs, quiet, 40), out_dir)
+    _print_scores(result, f"vision: {len(ds):,} images, {len(ds.classes)} classes, input {ds.input_shape}")
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, exists=True))
+@click.option("--mode", type=click.Choice(["int8", "16x8"]), default="int8", show_default=True,
+              help="int8: int8 weights and activations; 16x8: int8 weights, int16 activations (audio).")
+@click.option("--per-tensor", is_flag=True, help="One weight scale per tensor instead of per output channel.")
+@click.option("-o", "--output", "out_path", type=click.Path(dir_okay=False),
+              help="Write the quantized model here (default: RUN_DIR/model.tflite).")
+def quantize(run_dir, mode, per_tensor, out_path):
+    """Quantize a trained run (full integer, calibrated on its training data) and print
+    float and quantized accuracy side by side on its held-out data."""
+    _needs_tensorflow()
+    from .classifier import evaluate
+    from .quantize import to_tflite
+    from .run import Run
+
+    run = Run.open(run_dir)
+    if run.task not in ("vision", "speech"):
+        raise ProtobrainError(f"{run_dir}: quantize handles classifier runs (vision, speech), not {run.task}")
+    model = run.keras_model()
+    train_set, test_set = run.split("train"), run.split("test")
+    tflite = to_tflite(model, train_set.x, mode, per_channel=not per_tensor, seed=run.info.get("seed", 0))
+    scores = evaluate(model, tflite, {"test": test_set}, run.task)
+    target = Path(out_path) if out_path else run.path / "model.tflite"
+    target.write_bytes(tflite)
+    table = Table(title=f"{run.task}: float vs {mode} on {len(test_set):,} held-out examples", title_justify="left")
+    for col in ("model", "accuracy", "size (bytes)"):
+        table.add_column(col, justify="left" if col == "model" else "right")
+    table.add_row("float (Keras)", f"{scores['test'].float_acc:.2%}", f"{4 * model.count_params():,} (weights)")
+    table.add_row(f"{mode} (generated C)", f"{scores['test'].quant_acc:.2%}", f"{len(tflite):,} (.tflite)")
+    console.print(table)
+    if target == run.path / "model.tflite":
+        run.update(mode=mode, accuracy={**run.info.get("accuracy", {}),
+                                        "test": {"float": scores["test"].float_acc, mode: scores["test"].quant_acc}})
+    console.print(f"wrote {target}")
+
+
+def _parse_widths(value: str) -> list[float]:
+    from .nets import WIDTH_RANGE
+
+    try:
+        widths = sorted({float(v) for v in value.split(",") if v.strip()})
+    except ValueError:
+        raise click.BadParameter(f"'{value}': give widths as numbers separated by commas, e.g. 0.25,0.5,1") from None
+    if not widths or any(not WIDTH_RANGE[0] <= w <= WIDTH_RANGE[1] for w in widths):
+        raise click.BadParameter(f"'{value}': widths must lie between {WIDTH_RANGE[0]} and {WIDTH_RANGE[1]}")
+    return widths
+
+
+@click.command()
+@click.argument("task", type=click.Choice(["vision", "speech"]))
+@click.option("--widths", default="0.25,0.5,1", show_default=True, help="Width multipliers to train, comma-separated.")
+@click.option("--data", "data_dir", type=click.Path(file_okay=False), help="As for `protobrain train TASK`.")
+@click.option("-b", "--board", default="qemu-mps2-an386", show_default=True,
+              help="Simulated board whose exact instruction counts are reported.")
+@click.option("-o", "--output", "out_dir", default="runs/sweep", show_default=True, type=click.Path(file_okay=False))
+@_EPOCHS
+@_SEED
+@_QUIET
+def sweep(task, widths, data_dir, board, out_dir, epochs, seed, quiet):
+    """Train TASK at several widths; measure int8 accuracy and instructions; plot one against the other."""
+    _needs_tensorflow()
+    from .sweep import markdown, run_sweep
+
+    widths = _parse_widths(widths)
+    if task == "vision":
+        from .vision import load, train_vision
+
+        ds = load(data_dir)
+        cfg = _config(1.0, seed, epochs, quiet, 40)
+        train_fn = lambda c, out: train_vision(ds, c, out)  # noqa: E731
+    else:
+        from .speech import load, train_speech
+
+        ds = load(data_dir, seed=seed, progress=not quiet)
+        cfg = _config(1.0, seed, epochs, quiet, 12)
+        train_fn = lambda c, out: train_speech(ds, c, out)  # noqa: E731
+    points = run_sweep(task, train_fn, widths, cfg, Path(out_dir), board)
+    console.print(markdown(task, points, board))
+    console.print(f"wrote {out_dir}/sweep.md, sweep.json, sweep.png")
+
+
+@click.group()
+def data():
+    """Look into training data."""
+
+
+@data.command("audit")
+@click.argument("task", type=click.Choice(["vision", "speech"]), default="vision")
+@click.option("--data", "data_dir", type=click.Path(file_okay=False), help="As for `protobrain train TASK`.")
+@click.option("--flip", default=0.0, show_default=True, type=click.FloatRange(0.0, 0.5),
+              help="Flip this fraction of labels on purpose first, and report how many the ranking finds.")
+@click.option("--top", default=20, show_default=True, type=click.IntRange(1, 10000), help="Examples to list.")
+@click.option("--folds", default=4, show_default=True, type=click.IntRange(2, 20))
+@click.option("-o", "--output", "out_dir", default="runs/audit", show_default=True, type=click.Path(file_okay=False))
+@_EPOCHS
+@_SEED
+@_QUIET
+def audit(task, data_dir, flip, top, folds, out_dir, epochs, seed, quiet):
+    """Rank training examples by held-out loss; list (and picture) the likeliest mislabeled."""
+    _needs_tensorflow()
+    import json
+
+    import numpy as np
+
+    from .audit import flip_labels, held_out_losses, picture
+
+    if task == "vision":
+        from .nets import vision_net as build
+        from .vision import load
+
+        ds, default_epochs = load(data_dir), 30
+    else:
+        from .nets import dscnn as build
+        from .speech import load
+
+        ds, default_epochs = load(data_dir, seed=seed, progress=not quiet).train, 8
+    flipped = np.array([], dtype=np.int64)
+    if flip:
+        ds.y, flipped = flip_labels(ds.y, flip, len(ds.classes), seed)
+    result = held_out_losses(ds, build, _config(1.0, seed, epochs, quiet, default_epochs), folds)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    png = picture(ds, result, out / "audit.png")
+    table = Table(title=f"{task}: {top} likeliest mislabeled of {len(ds):,}", title_justify="left")
+    for col in ("rank", "example", "label", "net says", "loss") + (("flipped on purpose",) if flip else ()):
+        table.add_column(col, justify="right" if col in ("rank", "example", "loss") else "left")
+    flipped_set = set(flipped.tolist())
+    for r, i in enumerate(result.ranking[:top], 1):
+        row = [str(r), str(i), ds.classes[ds.y[i]], ds.classes[result.predicted[i]], f"{result.losses[i]:.2f}"]
+        table.add_row(*row, *(["yes" if i in flipped_set else ""] if flip else []))
+    console.print(table)
+    summary = {"task": task, "examples": len(ds), "folds": folds, "seed": seed,
+               "ranking": result.ranking.tolist(), "losses": result.losses.round(5).tolist()}
+    if flip:
+        caught = len(flipped_set & set(result.top(0.10).tolist()))
+        summary.update(flipped=flipped.tolist(), caught_in_top_10pct=caught)
+        console.print(f"{caught} of {len(flipped)} flipped labels ({caught / max(1, len(flipped)):.0%}) "
+                      f"are in the top 10% of the ranking")
+    (out / "audit.json").write_text(json.dumps(summary) + "\n")
+    console.print(f"wrote {png}, {out / 'audit.json'}")
+
+
+COMMANDS = [train, quantize, sweep, data]
