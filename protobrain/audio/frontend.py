@@ -278,6 +278,24 @@ def features(audio: np.ndarray, config: FrontendConfig = FrontendConfig()) -> np
     return _frames_to_features(frames, config)
 
 
+def features_batch(clips: np.ndarray, config: FrontendConfig = FrontendConfig(), chunk: int = 256) -> np.ndarray:
+    """Features of equal-length clips (n, samples) -> (n, frames, n_mels), computed in
+    blocks of `chunk` clips (bounds memory); each row equals `features(clip)`."""
+    clips = np.asarray(clips)
+    if clips.dtype != np.int16 or clips.ndim != 2:
+        raise ProtobrainError(f"clips must be int16 (n, samples), got {clips.dtype} {clips.shape}")
+    n = config.frames(clips.shape[1])
+    out = np.zeros((len(clips), n, config.n_mels), dtype=np.int16)
+    if n == 0:
+        return out
+    for start in range(0, len(clips), chunk):
+        block = clips[start:start + chunk]
+        frames = np.lib.stride_tricks.sliding_window_view(block, config.window, axis=1)[:, ::config.hop][:, :n]
+        out[start:start + len(block)] = _frames_to_features(
+            frames.reshape(-1, config.window), config).reshape(len(block), n, config.n_mels)
+    return out
+
+
 def to_float(feats: np.ndarray, config: FrontendConfig = FrontendConfig()) -> np.ndarray:
     """What the nets see: log2 of mel energy in int16-sample units (feature / 2^log_frac_bits)."""
     return np.asarray(feats, dtype=np.float32) / np.float32(1 << config.log_frac_bits)

@@ -50,16 +50,18 @@ def dscnn(input_shape, n_classes: int, width: float = 1.0, blocks: int = 4, base
 
     check_width(width)
     c = channels(base, width)
+    # BatchNormalization momentum 0.9 (not Keras' 0.99): the moving statistics used at
+    # inference settle within a few hundred steps, which small datasets need.
     inp = keras.Input(shape=input_shape)
     x = layers.Conv2D(c, (10, 4), strides=(2, 2), padding="same", use_bias=False)(inp)
-    x = layers.BatchNormalization()(x)
+    x = layers.BatchNormalization(momentum=0.9)(x)
     x = layers.ReLU()(x)
     for _ in range(blocks):
         x = layers.DepthwiseConv2D(3, padding="same", use_bias=False)(x)
-        x = layers.BatchNormalization()(x)
+        x = layers.BatchNormalization(momentum=0.9)(x)
         x = layers.ReLU()(x)
         x = layers.Conv2D(c, 1, use_bias=False)(x)
-        x = layers.BatchNormalization()(x)
+        x = layers.BatchNormalization(momentum=0.9)(x)
         x = layers.ReLU()(x)
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dropout(0.2)(x)
