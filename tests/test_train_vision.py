@@ -144,3 +144,21 @@ def test_sweep_rejects_bad_widths():
     assert r.exit_code == 2 and "between 0.25 and 2" in r.output
     r = CliRunner().invoke(main, ["sweep", "vision", "--widths", "half"])
     assert r.exit_code == 2 and "numbers separated by commas" in r.output
+
+
+def test_sweep_cost_follows_width_squared(tmp_path):
+    from conftest import needs_simulator
+
+    needs_simulator("qemu-mps2-an386")
+    r = CliRunner().invoke(main, ["sweep", "vision", "--widths", "0.5,1", "--epochs", "3", "-o", str(tmp_path),
+                                  "--quiet"])
+    assert r.exit_code == 0, r.output
+    points = {p["width"]: p for p in json.loads((tmp_path / "sweep.json").read_text())["points"]}
+    half, full = points[0.5], points[1.0]
+    mac_ratio = half["conv_macs"] / full["conv_macs"]
+    instr_ratio = half["conv_instructions"] / full["conv_instructions"]
+    assert 0.25 <= mac_ratio < 0.3          # width squared, plus the first layer's linear term
+    assert 0.25 <= instr_ratio < 0.5        # half the channels: well under half the instructions
+    assert half["instructions"] < full["instructions"] and half["params"] < full["params"]
+    assert "| 0.5 |" in (tmp_path / "sweep.md").read_text()
+    assert (tmp_path / "sweep.png").read_bytes()[:4] == b"\x89PNG"
