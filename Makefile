@@ -10,12 +10,13 @@ MODELS ?= ../shared/models
 OUT    ?= out
 JOBS   ?= 2
 
-.PHONY: setup system venv test test-fast demo bench clean help
+.PHONY: setup system venv test test-fast demo bench eval clean help
 
 help:
 	@echo "make demo   - compile every reference model to C, check it bit-exact against TFLite Micro"
 	@echo "make test   - full test suite (installs what it needs first)"
 	@echo "make bench  - exact instruction counts of every reference model on the simulated M4, M7, M33, M55: BENCHMARKS.md"
+	@echo "make eval   - train the vision, speech and synth nets at full size and measure them: EVAL.md"
 	@echo "make setup  - only install: Debian packages and the .venv virtual environment"
 	@echo "make clean  - remove build outputs (keeps .venv)"
 
@@ -44,5 +45,8 @@ demo: setup
 bench: setup
 	$(BIN)/python scripts/bench.py --models $(MODELS) --out bench --markdown BENCHMARKS.md
 
+eval: setup
+	$(BIN)/python scripts/eval.py --out eval --markdown EVAL.md
+
 clean:
-	rm -rf $(OUT) bench build *.egg-info
+	rm -rf $(OUT) bench eval build *.egg-info
