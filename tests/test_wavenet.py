@@ -1,0 +1,367 @@
+"""WaveNet vocoder: float step model vs training model, the fused C step vs TFLite Micro
+(int8 and 16x8, every logit and every state value over hundreds of consecutive steps),
+strict compilation for the host and Cortex-M4, sampling twins, configuration errors.
+
+Tiny configurations with random weights: no training needed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from protobrain import fused
+from protobrain import wavenet as wn
+from protobrain.errors import ProtobrainError
+from protobrain.reader import read_model_bytes
+
+# Depths 1, 4 (power of two) and 3 (not): every ring-buffer head update the generator emits.
+# Widths 10, 7 and 9: dot products with a tail after the groups of four, odd channel counts.
+CFG = wn.WaveNetConfig(layers=4, dilation_cycle=(1, 4, 3), residual=10, skip=7, hidden=9, classes=64,
+                       cond_dim=5, hop=10)
+STEP_OPS = {"FULLY_CONNECTED", "ADD", "MUL", "TANH", "LOGISTIC", "RELU", "RESHAPE"}
+
+
+@pytest.fixture(scope="module")
+def net():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    trained = wn.training_model(CFG)
+    rng = np.random.default_rng(0)
+    for layer in trained.layers:  # non-zero biases, so every bias path is exercised
+        w = layer.get_weights()
+        if len(w) == 2:
+            layer.set_weights([w[0], rng.uniform(-0.2, 0.2, w[1].shape).astype(np.float32)])
+    step = wn.step_model(CFG, trained)
+    seqs = wn.random_sequences(CFG, n=2, frames=8, seed=1)
+    return {"trained": trained, "step": step, "seqs": seqs, "steps": wn.representative_steps(CFG, trained, seqs)}
+
+
+@pytest.fixture(scope="module", params=["int8", "16x8"])
+def exported(request, net):
+    mode = request.param
+    data = wn.to_tflite(CFG, net["step"], net["steps"], mode=mode)
+    sig = wn.step_signature(CFG, data)
+    model = fused.fuse(data, sig, name=f"wn_test_{mode.replace('x', '_')}")
+    return {"mode": mode, "data": data, "sig": sig, "model": model, "step": fused.FusedStep(model)}
+
+
+# ---- configuration ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"layers": 0}, {"layers": -2}, {"dilation_cycle": (1, 0, 4)}, {"dilation_cycle": (1, 2.5)},
+    {"dilation_cycle": (1, "2")}, {"dilation_cycle": ()}, {"dilation_cycle": 4}, {"residual": 0},
+    {"classes": 1}, {"hop": 1.5},
+])
+def test_bad_config_is_one_line_error(kwargs):
+    with pytest.raises(wn.WaveNetConfigError) as e:
+        wn.WaveNetConfig(**kwargs)
+    assert "\n" not in str(e.value) and "WaveNetConfig" in str(e.value)
+    assert isinstance(e.value, ValueError) and isinstance(e.value, ProtobrainError)
+
+
+def test_config_properties():
+    assert CFG.dilations == (1, 4, 3, 1)
+    assert CFG.receptive_field == 10
+    d = wn.WaveNetConfig()
+    assert d.dilations == (1, 2, 4, 8, 16, 32) * 2 and d.receptive_field == 127
+    assert d.cond_size == 12 * 2 * 24
+
+
+def test_mulaw_roundtrip():
+    c = np.arange(256)
+    assert np.array_equal(wn.mulaw_encode(wn.mulaw_decode(c)), c)
+
+
+# ---- float: the step model is the training model, one sample at a time ---------------------
+
+
+def test_float_step_model_matches_training_model(net):
+    audio, frames = wn.random_sequences(CFG, n=1, frames=4, seed=7)[0]
+    want = net["trained"].predict_on_batch([audio[None, :, None], wn.upsample(frames, CFG.hop)[None]])[0]
+    proj = wn.cond_projection(CFG, net["trained"], frames)
+    R, step = CFG.residual, net["step"]
+    names = [t.name for t in step.inputs]
+    rings = [np.zeros((d, R), np.float32) for d in CFG.dilations]
+    heads = [0] * CFG.layers
+    got = []
+    for t in range(len(audio)):
+        row = proj[t // CFG.hop]
+        feed = {"sample": np.array([[audio[t]]], np.float32)}
+        for i in range(CFG.layers):
+            feed[f"cond{i}_f"] = row[None, 2 * i * R:(2 * i + 1) * R]
+            feed[f"cond{i}_g"] = row[None, (2 * i + 1) * R:(2 * i + 2) * R]
+            feed[f"past{i}"] = rings[i][heads[i]][None].copy()
+        outs = step([feed[n] for n in names])
+        got.append(np.asarray(outs[0])[0])
+        for i in range(CFG.layers):
+            rings[i][heads[i]] = np.asarray(outs[1 + i])[0]
+            heads[i] = (heads[i] + 1) % CFG.dilation(i)
+    assert np.abs(np.array(got) - want).max() < 1e-4
+
+
+def test_representative_steps_are_the_step_models_inputs(net):
+    """The calibration data (computed in one pass) equals what step-by-step running feeds."""
+    audio, frames = net["seqs"][0]
+    steps = net["steps"][:len(audio)]
+    xs = wn.layer_inputs(CFG, net["trained"], audio, frames)
+    outs = net["step"]([steps[5][t.name] for t in net["step"].inputs])
+    for i in range(CFG.layers):
+        np.testing.assert_allclose(np.asarray(outs[1 + i])[0], xs[i][5], atol=1e-5)
+        if 5 >= CFG.dilation(i):
+            np.testing.assert_allclose(steps[5][f"past{i}"][0], xs[i][5 - CFG.dilation(i)], atol=1e-6)
+
+
+# ---- quantized: fused C vs TFLite Micro ------------------------------------------------------
+
+
+def test_step_model_operators(exported):
+    g = read_model_bytes(exported["data"])
+    assert {op.name for op in g.operators} <= STEP_OPS
+    dtype = "int8" if exported["mode"] == "int8" else "int16"
+    for pair in exported["sig"].state:  # ring buffers move raw integers: quantization is tied
+        a, b = g.tensors[g.inputs[pair.input]], g.tensors[g.outputs[pair.output]]
+        assert a.dtype == b.dtype == dtype
+        assert a.quant.s == b.quant.s and a.quant.zp == b.quant.zp
+
+
+def test_fused_step_bit_exact_with_tflite_micro(exported, net):
+    model, step = exported["model"], exported["step"]
+    ref = fused.ReferenceStepper(exported["data"], exported["sig"])
+    audio, frames = wn.random_sequences(CFG, n=1, frames=16, seed=11)[0]
+    cond_q = model.quantize_cond(wn.cond_projection(CFG, net["trained"], frames))
+    sample_q = wn.quantize(audio, model.sample_scale, model.sample_zero_point, model.np_dtype)
+    info = np.iinfo(model.np_dtype)
+    rng = np.random.default_rng(5)
+    step.reset()
+    steps = 260
+    for t in range(steps):
+        if t < 160:  # teacher-forced audio and real conditioning
+            s, c = int(sample_q[t]), cond_q[t // CFG.hop]
+        else:  # anything at all: full-range integers
+            s = int(rng.integers(info.min, info.max + 1))
+            c = rng.integers(info.min, info.max + 1, model.cond_size).astype(model.np_dtype)
+        got = step.step(s, c)
+        want, xs = ref.step(s, c)
+        diff = int(np.sum(got != want))
+        assert diff == 0, f"step {t}: {diff} of {got.size} logits differ"
+        for k, x in enumerate(xs):
+            mine = step.newest(k)
+            assert np.array_equal(mine, x), f"step {t}: state x{k} differs in {int(np.sum(mine != x))} values"
+
+
+def test_fused_code_is_one_specialised_function(exported):
+    model = exported["model"]
+    c = model.texts[f"{model.name}.c"]
+    assert c.count(f"void pb_{model.name}_step(") == 1
+    assert "_params_t" not in c and "pb_fully_connected_s" not in c and "memmove" not in c
+    assert model.fused_operators == sum(1 for s in model.program.steps if s.call)
+    assert model.tflite_operators == len(read_model_bytes(exported["data"]).operators)
+
+
+def test_compiles_strictly_for_host(exported, tmp_path):
+    fused.write(exported["model"], tmp_path)
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no host C compiler")
+    proc = subprocess.run([cc, "-std=c99", "-pedantic", "-Wall", "-Wextra", "-Werror", "-O2", "-c",
+                           str(tmp_path / f"{exported['model'].name}.c"), "-o", str(tmp_path / "step.o")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_compiles_for_cortex_m4(exported, tmp_path):
+    if shutil.which("arm-none-eabi-gcc") is None:
+        pytest.skip("arm-none-eabi-gcc not installed (make setup installs it)")
+    fused.write(exported["model"], tmp_path)
+    proc = subprocess.run(["arm-none-eabi-gcc", "-std=c99", "-mcpu=cortex-m4", "-mthumb", "-O2", "-Wall", "-Wextra",
+                           "-Werror", "-c", str(tmp_path / f"{exported['model'].name}.c"),
+                           "-o", str(tmp_path / "step.o")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+_M4_MAIN = r"""
+#include <stdint.h>
+#include <string.h>
+#include "{name}.h"
+
+extern uint32_t __data_load__, __data_start__, __data_end__, __bss_start__, __bss_end__, __stack_top__;
+int main(void);
+void reset_handler(void);
+void fault_handler(void);
+
+/* Semihosting SYS_EXIT: QEMU exits with 0 for ApplicationExit, 1 for anything else. */
+static void semihost_exit(uint32_t reason)
+{{
+    register uint32_t r0 __asm__("r0") = 0x18u;
+    register uint32_t r1 __asm__("r1") = reason;
+    __asm__ volatile("bkpt 0xAB" : : "r"(r0), "r"(r1) : "memory");
+    for (;;) {{
+    }}
+}}
+
+void reset_handler(void)
+{{
+    memcpy(&__data_start__, &__data_load__, (size_t)((uint8_t *)&__data_end__ - (uint8_t *)&__data_start__));
+    memset(&__bss_start__, 0, (size_t)((uint8_t *)&__bss_end__ - (uint8_t *)&__bss_start__));
+    semihost_exit(main() == 0 ? 0x20026u : 0x20023u);
+}}
+
+void fault_handler(void)
+{{
+    semihost_exit(0x20023u);
+}}
+
+typedef void (*vector_t)(void);
+__attribute__((section(".vectors"), used)) const vector_t vectors[16] = {{
+    (vector_t)(uintptr_t)&__stack_top__, reset_handler, fault_handler, fault_handler, fault_handler,
+    fault_handler, fault_handler, 0, 0, 0, 0, fault_handler, fault_handler, 0, fault_handler, fault_handler}};
+
+static const {T} samples[{n}] = {{{samples}}};
+static const {T} conds[{n}][{cond}] = {{{conds}}};
+static const {T} want_logits[{n}][{classes}] = {{{logits}}};
+static const {T} want_state[{n}][{width}] = {{{states}}};
+static const int32_t widths[{k}] = {{{widths}}};
+
+int main(void)
+{{
+    static pb_{name}_state st;
+    {T} logits[{classes}];
+    int32_t i, k, off;
+    pb_{name}_reset(&st);
+    for (i = 0; i < {n}; ++i) {{
+        pb_{name}_step(&st, samples[i], conds[i], logits);
+        if (memcmp(logits, want_logits[i], sizeof(logits)) != 0) {{
+            return 1;
+        }}
+        for (k = 0, off = 0; k < {k}; off += widths[k], ++k) {{
+            if (memcmp(pb_{name}_newest(&st, k), want_state[i] + off, (size_t)widths[k] * sizeof({T})) != 0) {{
+                return 1;
+            }}
+        }}
+    }}
+    return 0;
+}}
+"""
+
+
+def _rows(a) -> str:
+    return ",\n".join("{" + ", ".join(str(int(v)) for v in row) + "}" for row in np.asarray(a).reshape(len(a), -1))
+
+
+def test_fused_step_bit_exact_on_simulated_cortex_m4(exported, net, tmp_path):
+    """On a Cortex-M4 the fused step takes its DSP path (SXTB16/SMLAD): run it in QEMU
+    (mps2-an386) against TFLite Micro's outputs for 120 consecutive steps."""
+    import jinja2
+
+    from protobrain.boards import load_board
+    from protobrain.resources import templates_dir
+
+    missing = [t for t in ("arm-none-eabi-gcc", "qemu-system-arm") if shutil.which(t) is None]
+    if missing:
+        pytest.skip(f"{', '.join(missing)} not installed (make setup installs them)")
+    model = exported["model"]
+    ref = fused.ReferenceStepper(exported["data"], exported["sig"])
+    info = np.iinfo(model.np_dtype)
+    rng = np.random.default_rng(8)
+    audio, frames = wn.random_sequences(CFG, n=1, frames=6, seed=4)[0]
+    cond_q = model.quantize_cond(wn.cond_projection(CFG, net["trained"], frames))
+    sample_q = wn.quantize(audio, model.sample_scale, model.sample_zero_point, model.np_dtype)
+    n = 120
+    samples, conds, logits, states = [], [], [], []
+    for t in range(n):
+        if t < 60:
+            s, c = int(sample_q[t]), cond_q[t // CFG.hop]
+        else:
+            s = int(rng.integers(info.min, info.max + 1))
+            c = rng.integers(info.min, info.max + 1, model.cond_size).astype(model.np_dtype)
+        want, xs = ref.step(s, c)
+        samples.append(s)
+        conds.append(c)
+        logits.append(want)
+        states.append(np.concatenate(xs))
+    board = load_board("qemu-mps2-an386")
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir() / "firmware")),
+                             trim_blocks=True, lstrip_blocks=True)
+    (tmp_path / "link.ld").write_text(env.get_template("link.ld.j2").render(board=board, stack_size=8192))
+    fused.write(model, tmp_path)
+    (tmp_path / "main.c").write_text(_M4_MAIN.format(
+        name=model.name, T=model.ctype, n=n, cond=model.cond_size, classes=model.classes,
+        width=sum(model.state_widths), k=len(model.state_widths), widths=", ".join(map(str, model.state_widths)),
+        samples=", ".join(map(str, samples)), conds=_rows(conds), logits=_rows(logits), states=_rows(states)))
+    elf = tmp_path / "check.elf"
+    proc = subprocess.run(["arm-none-eabi-gcc", *board.cflags, "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror",
+                           "--specs=nano.specs", "--specs=nosys.specs", "-nostartfiles", f"-T{tmp_path / 'link.ld'}",
+                           "-o", str(elf), str(tmp_path / "main.c"), str(tmp_path / f"{model.name}.c")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    run = subprocess.run(["qemu-system-arm", "-machine", board.run["machine"], "-nographic", "-monitor", "none",
+                          "-serial", "null", "-semihosting-config", "enable=on,target=native", "-kernel", str(elf)],
+                         capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert run.returncode == 0, f"the fused step on the simulated Cortex-M4 differs from TFLite Micro ({run.stderr.strip()[:200]})"
+
+
+# ---- sampling ----------------------------------------------------------------------------
+
+
+def test_sampling_twins_identical(exported):
+    model, step = exported["model"], exported["step"]
+    sampler = model.sampler
+    info = np.iinfo(model.np_dtype)
+    rng = np.random.default_rng(3)
+    state_c = state_py = 12345
+    for k in range(600):
+        spread = [4, 40, info.max - info.min][k % 3]
+        centre = int(rng.integers(info.min + spread // 2, info.max - spread // 2 + 1))
+        logits = np.clip(centre + rng.integers(-spread // 2, spread // 2 + 1, model.classes),
+                         info.min, info.max).astype(model.np_dtype)
+        tq = [0, 1, 64, 256, 700, 100000][k % 6]
+        c_class, state_c = step.sample(logits, tq, state_c)
+        py_class, state_py = sampler.pick(logits, tq, state_py)
+        assert (c_class, state_c) == (py_class, state_py), f"draw {k}"
+        if tq == 0:
+            assert c_class == int(np.argmax(logits))
+
+
+def test_sampling_weights_follow_softmax(exported):
+    sampler = exported["model"].sampler
+    logits = np.arange(exported["model"].classes).astype(exported["model"].np_dtype)
+    for tq in (128, 256, 512):
+        w = sampler.weights(logits, tq) / 65535.0
+        real = np.exp(-(logits.max() - logits.astype(np.float64)) * float(np.float32(sampler.logits_scale)) * 256 / tq)
+        big = real > 1e-2
+        assert np.all(np.abs(w[big] / real[big] - 1) < 0.02)
+
+
+def test_generation_identical_on_device_and_host_twin(exported, net):
+    """The fused C generating audio (step, sample, mu-law, feed back) equals TFLite Micro
+    stepped from Python with the numpy sampler: same int16 samples."""
+    model, step = exported["model"], exported["step"]
+    frames = np.random.default_rng(2).standard_normal((24, CFG.cond_dim)).astype(np.float32)
+    cond_q = model.quantize_cond(wn.cond_projection(CFG, net["trained"], frames))
+    ref = fused.ReferenceStepper(exported["data"], exported["sig"])
+    for temperature, seed in ((1.0, 9), (0.0, 1)):
+        got = fused.generate(step, cond_q, CFG.hop, temperature=temperature, seed=seed)
+        want = fused.reference_generate(ref, model.sampler, cond_q, CFG.hop, temperature=temperature, seed=seed)
+        assert got.dtype == np.int16 and got.shape == (24 * CFG.hop,)
+        assert np.array_equal(got, want)
+    audio = wn.generate(CFG, net["trained"], step, frames[:2], temperature=0.8, seed=4)
+    assert audio.shape == (2 * CFG.hop,) and audio.dtype == np.int16
+
+
+def test_state_pairs_must_share_quantization(exported):
+    sig = exported["sig"]
+    g = read_model_bytes(exported["data"])
+    scales = [(g.tensors[g.outputs[p.output]].quant.s, g.tensors[g.outputs[p.output]].quant.zp) for p in sig.state]
+    a, b = next((i, j) for i in range(len(scales)) for j in range(len(scales)) if scales[i] != scales[j])
+    swapped = list(sig.state)
+    swapped[a] = fused.StatePair(sig.state[a].input, sig.state[b].output, sig.state[a].depth)
+    swapped[b] = fused.StatePair(sig.state[b].input, sig.state[a].output, sig.state[b].depth)
+    with pytest.raises(ProtobrainError, match="differ") as e:
+        fused.fuse(exported["data"], fused.StepSignature(sig.sample, sig.cond, sig.logits, tuple(swapped)), name="bad")
+    assert "\n" not in str(e.value)
