@@ -95,6 +95,47 @@ def train_speech_cmd(data_dir, size, out_dir, width, epochs, seed, quiet):
                           f"{len(data.train.classes)} classes")
 
 
+@train.command("synth")
+@click.option("-o", "--output", "out_dir", default="runs/synth", show_default=True, type=click.Path(file_okay=False))
+@click.option("--steps", type=click.IntRange(1, 1_000_000), default=None,
+              help="Optimiser steps (default: 4000 full, 80 small).")
+@click.option("--size", type=click.Choice(["full", "small"]), default="full", show_default=True,
+              help="full: 10-layer vocoder on 40 words; small: a tiny net on 3 words (a quick look).")
+@click.option("--mode", type=click.Choice(["int8", "16x8"]), default="int8", show_default=True,
+              help="Quantization of the per-step model.")
+@click.option("--speech", "speech_run", type=click.Path(file_okay=False, exists=True),
+              help="A `train speech` run: check that it hears each generated keyword as that keyword.")
+@_SEED
+@_QUIET
+def train_synth_cmd(out_dir, steps, size, mode, speech_run, seed, quiet):
+    """A WaveNet vocoder on espeak-ng speech, conditioned on per-frame log-mel features;
+    stores each keyword's frames and says them with the quantized fused C step."""
+    _needs_tensorflow()
+    from dataclasses import replace
+
+    from .synth import SMALL, SynthConfig, recognize, say, train_synth, write_wavs
+
+    base = SMALL if size == "small" else SynthConfig()
+    cfg = replace(base, seed=seed, mode=mode, progress=not quiet, **({"steps": steps} if steps else {}))
+    result = train_synth(cfg, out_dir)
+    audio = say(result.path)
+    wavs = write_wavs(audio, result.path / "say")
+    heard = recognize(speech_run, audio) if speech_run else {}
+    console.print(f"synth: {result.info['params']:,} parameters, {result.info['step_macs']:,} MACs per sample, "
+                  f"training loss {result.info['loss_first']:.2f} -> {result.info['loss_last']:.2f}")
+    table = Table(title="keywords said by the quantized fused step", title_justify="left")
+    for col in ("keyword", "stored frames (bytes)", "generated", *(["heard as"] if heard else [])):
+        table.add_column(col)
+    for w, a in audio.items():
+        table.add_row(w, str(result.info["keyword_frame_bytes"][w]), f"{len(a) / 8000:.2f} s",
+                      *([heard[w] + (" (ok)" if heard[w] == w else "")] if heard else []))
+    console.print(table)
+    if heard:
+        ok = sum(heard[w] == w for w in audio)
+        console.print(f"{ok} of {len(audio)} keywords recognized by the int8 speech net")
+    console.print(f"wrote {result.path}/ (vocoder.keras, step.tflite, keywords.npz) and {len(wavs)} WAV files in {wavs[0].parent}")
+
+
 @click.command()
 @click.argument("run_dir", type=click.Path(file_okay=False, exists=True))
 @click.option("--mode", type=click.Choice(["int8", "16x8"]), default="int8", show_default=True,

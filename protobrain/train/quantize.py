@@ -7,6 +7,7 @@ for the host), the code that runs on the device, not on a Python interpreter.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import sys
 import tempfile
@@ -60,8 +61,10 @@ def native_stderr_captured():
         for fd in saved:
             os.dup2(log.fileno(), fd)
         failed = False
+        printed = io.StringIO()     # Python-level prints (saved-model notices) go here
         try:
-            yield
+            with contextlib.redirect_stdout(printed):
+                yield
         except Exception:
             failed = True
             raise
@@ -73,7 +76,7 @@ def native_stderr_captured():
                 os.close(keep)
             if failed:
                 log.seek(0)
-                sys.stderr.write(log.read().decode(errors="replace")[-4000:])
+                sys.stderr.write(printed.getvalue()[-2000:] + log.read().decode(errors="replace")[-4000:])
 
 
 class QuantizedClassifier:

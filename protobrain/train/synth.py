@@ -1,0 +1,247 @@
+"""`protobrain train synth`: a WaveNet vocoder on espeak-ng speech, conditioned on the
+same integer log-mel frames the speech net hears, so a device can store each keyword as
+a few hundred bytes of frames and say it.
+
+Training is teacher-forced on random segments of one espeak voice speaking many words at
+several speeds and pitches: the input is the previous sample (8-bit mu-law), the target
+the next sample's mu-law class, and every sample sees the log-mel frame it belongs to
+(frame k covers samples k*hop .. (k+1)*hop - 1). Generation runs the int8 per-step model
+as protobrain's fused C step (protobrain.fused) sample by sample.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..audio.frontend import FrontendConfig, features_batch, to_float
+from ..errors import ProtobrainError
+from ..wavenet import WaveNetConfig, mulaw_decode, mulaw_encode
+from . import espeak, progress
+
+FRONTEND = FrontendConfig()
+SILENCE_FLOOR = -15.0  # log2 mel energy; frames whose loudest bin is below this are silence
+
+
+@dataclass
+class SynthConfig:
+    wavenet: WaveNetConfig = field(default_factory=lambda: WaveNetConfig(
+        layers=10, dilation_cycle=(1, 2, 4, 8, 16), residual=24, skip=48, hidden=64))
+    accent: str = "en-us"
+    variant: str = ""                 # the accent's own default voice
+    words: tuple[str, ...] = espeak.KEYWORDS + espeak.UNKNOWN_WORDS
+    speeds: tuple[int, ...] = (130, 150, 170)
+    pitches: tuple[int, ...] = (40, 50, 60)
+    renditions: int = 6               # per word (speed and pitch drawn at random)
+    steps: int = 4000                 # optimiser steps
+    batch: int = 16
+    segment: int = 1600               # samples per training segment (0.2 s)
+    lr: float = 2e-3
+    seed: int = 0
+    mode: str = "int8"
+    temperature: float = 0.8
+    progress: bool = True
+
+    @property
+    def voice(self) -> espeak.Voice:
+        return espeak.Voice(self.accent, self.variant, espeak.family(self.variant) if self.variant else "male")
+
+
+# A quick configuration (tests, first looks): a tiny net on three words.
+SMALL = SynthConfig(wavenet=WaveNetConfig(layers=3, dilation_cycle=(1, 2, 4), residual=8, skip=8, hidden=16),
+                    words=("yes", "no", "up"), renditions=2, steps=80, batch=4, segment=800, lr=5e-3)
+
+
+def frames_of(clips: np.ndarray) -> np.ndarray:
+    """Float log-mel frames (n, frames, mels) of int16 clips: the conditioning."""
+    return to_float(features_batch(np.asarray(clips, np.int16), FRONTEND), FRONTEND)
+
+
+def speech_frames(frames: np.ndarray, margin: int = 1) -> slice:
+    """The span of frames that hold speech (plus `margin` on each side)."""
+    loud = np.flatnonzero(frames.max(axis=1) > SILENCE_FLOOR + 6.0)
+    if loud.size == 0:
+        return slice(0, 0)
+    return slice(max(0, loud[0] - margin), min(len(frames), loud[-1] + 1 + margin))
+
+
+def training_clips(cfg: SynthConfig) -> espeak.ClipSet:
+    from .speech import cache_dir
+
+    return espeak.make_clips(cfg.words, [cfg.voice], speeds=cfg.speeds, pitches=cfg.pitches,
+                             per_voice=cfg.renditions, seed=cfg.seed, progress=cfg.progress, cache=cache_dir())
+
+
+class Segments:
+    """Random training segments: (previous samples, per-sample frames, next-sample class)."""
+
+    def __init__(self, clips: np.ndarray, cfg: SynthConfig):
+        self.cfg = cfg
+        self.audio = mulaw_decode(mulaw_encode(clips.astype(np.float64) / 32768.0)).astype(np.float32)
+        self.target = mulaw_encode(clips.astype(np.float64) / 32768.0)
+        self.frames = frames_of(clips)
+        hop, seg = cfg.wavenet.hop, cfg.segment
+        n_samples = self.frames.shape[1] * hop            # samples that have a frame
+        self.spans = []
+        for f in self.frames:
+            s = speech_frames(f)
+            lo = max(1, s.start * hop - seg // 2)
+            hi = max(lo, min(n_samples - seg, s.stop * hop - seg // 2))
+            self.spans.append((lo, hi))
+
+    def batch(self, rng: np.random.Generator):
+        cfg, hop, seg = self.cfg, self.cfg.wavenet.hop, self.cfg.segment
+        a = np.zeros((cfg.batch, seg, 1), np.float32)
+        c = np.zeros((cfg.batch, seg, cfg.wavenet.cond_dim), np.float32)
+        y = np.zeros((cfg.batch, seg), np.int64)
+        for b in range(cfg.batch):
+            i = rng.integers(len(self.audio))
+            lo, hi = self.spans[i]
+            s = int(rng.integers(lo, hi + 1))
+            a[b, :, 0] = self.audio[i, s - 1:s - 1 + seg]
+            y[b] = self.target[i, s:s + seg]
+            c[b] = self.frames[i][(s + np.arange(seg)) // hop]
+        return a, c, y
+
+
+def train_vocoder(cfg: SynthConfig, clips: np.ndarray):
+    """Teacher-forced training; returns the Keras training model and the loss curve."""
+    import tensorflow as tf
+
+    from ..wavenet import training_model
+    from .run import seed_everything
+
+    seed_everything(cfg.seed)
+    data = Segments(clips, cfg)
+    model = training_model(cfg.wavenet)
+    opt = tf.keras.optimizers.Adam(tf.keras.optimizers.schedules.CosineDecay(cfg.lr, cfg.steps, alpha=0.05))
+    loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    @tf.function(reduce_retracing=True)
+    def step(a, c, y):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model([a, c], training=True))
+        grads = tape.gradient(loss, model.trainable_variables)
+        opt.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+
+    rng = np.random.default_rng(cfg.seed)
+    curve = []
+    with progress.task("training synth", cfg.steps, cfg.progress) as advance:
+        for k in range(cfg.steps):
+            curve.append(float(step(*data.batch(rng))))
+            if k % 20 == 19:
+                advance(20, status=f"loss={np.mean(curve[-20:]):.3f}")
+    return model, curve
+
+
+def calibration_sequences(cfg: SynthConfig, clips: np.ndarray, n: int = 6):
+    """Real (audio, frames) pairs for int8 calibration: whole spoken spans of some clips."""
+    frames = frames_of(clips[:n])
+    audio = mulaw_decode(mulaw_encode(clips[:n].astype(np.float64) / 32768.0)).astype(np.float32)
+    out = []
+    hop = cfg.wavenet.hop
+    for a, f in zip(audio, frames):
+        s = speech_frames(f)
+        out.append((a[s.start * hop:s.stop * hop], f[s]))
+    return out
+
+
+def keyword_frames(cfg: SynthConfig, words=espeak.KEYWORDS) -> dict[str, np.ndarray]:
+    """What a device stores to say each keyword: its int16 log-mel frames (speech span
+    only), from the synth voice at middle speed and pitch."""
+    out = {}
+    for w in words:
+        clip = espeak._centred(espeak.synthesize(w, cfg.voice, speed=150, pitch=50))
+        feats = features_batch(clip[None], FRONTEND)[0]
+        out[w] = feats[speech_frames(to_float(feats, FRONTEND))]
+    return out
+
+
+@dataclass
+class SynthResult:
+    path: Path
+    info: dict
+    recognized: dict[str, str] = field(default_factory=dict)   # keyword -> what the speech net heard
+
+
+def train_synth(cfg: SynthConfig, out_dir: str | Path) -> SynthResult:
+    """Train, quantize the per-step model, fuse it, and store the keywords' frames."""
+    from ..wavenet import export
+    from .quantize import native_stderr_captured
+
+    if cfg.mode not in ("int8", "16x8"):
+        raise ProtobrainError(f"--mode {cfg.mode}: choose int8 or 16x8")
+    clips = training_clips(cfg)
+    model, curve = train_vocoder(cfg, clips.clips)
+    with native_stderr_captured():
+        tflite, _ = export(cfg.wavenet, model, mode=cfg.mode, sequences=calibration_sequences(cfg, clips.clips),
+                           seed=cfg.seed)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save(out / "vocoder.keras")
+    (out / "step.tflite").write_bytes(tflite)
+    kw = keyword_frames(cfg, [w for w in cfg.words if w in espeak.KEYWORDS])
+    window = max(1, min(50, len(curve) // 4))     # loss averaged over the first and last steps
+    np.savez(out / "keywords.npz", **kw)
+    info = {"task": "synth", "wavenet": asdict(cfg.wavenet), "voice": cfg.voice.name, "steps": cfg.steps,
+            "batch": cfg.batch, "segment": cfg.segment, "seed": cfg.seed, "mode": cfg.mode,
+            "temperature": cfg.temperature, "params": int(model.count_params()),
+            "step_macs": cfg.wavenet.step_macs(), "loss_first": float(np.mean(curve[:window])),
+            "loss_last": float(np.mean(curve[-window:])), "clips": len(clips),
+            "keyword_frame_bytes": {w: int(f.size) for w, f in kw.items()}}   # stored as int8 on a device
+    (out / "run.json").write_text(json.dumps(info, indent=2) + "\n")
+    return SynthResult(out, info)
+
+
+def say(run_dir: str | Path, words=None, seed: int = 1) -> dict[str, np.ndarray]:
+    """Audio (int16, 8 kHz) of each stored keyword, generated by the quantized fused step."""
+    from tensorflow import keras
+
+    from ..fused import FusedStep
+    from ..wavenet import WaveNetConfig, fuse, generate
+
+    run_dir = Path(run_dir)
+    info = json.loads((run_dir / "run.json").read_text())
+    wcfg = WaveNetConfig(**{**info["wavenet"], "dilation_cycle": tuple(info["wavenet"]["dilation_cycle"])})
+    model = keras.models.load_model(run_dir / "vocoder.keras", compile=False)
+    fused = FusedStep(fuse(wcfg, (run_dir / "step.tflite").read_bytes(), name="synth"))
+    frames = dict(np.load(run_dir / "keywords.npz"))
+    out = {}
+    for w in (words or frames):
+        out[w] = generate(wcfg, model, fused, to_float(frames[w], FRONTEND), temperature=info["temperature"],
+                          seed=seed)
+    return out
+
+
+def recognize(speech_run: str | Path, audio: dict[str, np.ndarray]) -> dict[str, str]:
+    """What the int8 speech net (generated C) hears in each clip."""
+    from .quantize import QuantizedClassifier
+    from .run import Run
+    from .speech import clip_features, fit_length
+
+    run = Run.open(speech_run)
+    net = QuantizedClassifier(run.tflite(), "speech")
+    words = list(audio)
+    x = clip_features(np.stack([fit_length(audio[w]) for w in words]))
+    pred = net.predict(x)
+    return {w: run.info["classes"][p] for w, p in zip(words, pred)}
+
+
+def write_wavs(audio: dict[str, np.ndarray], folder: Path, rate: int = 8000) -> list[Path]:
+    import wave
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for w, a in audio.items():
+        p = folder / f"{w}.wav"
+        with wave.open(str(p), "wb") as f:
+            f.setnchannels(1)
+            f.setsampwidth(2)
+            f.setframerate(rate)
+            f.writeframes(np.asarray(a, "<i2").tobytes())
+        paths.append(p)
+    return paths
