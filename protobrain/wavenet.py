@@ -320,7 +320,7 @@ def to_tflite(cfg: WaveNetConfig, step, steps: list[dict], mode: str = "int8", m
     Afterwards every past{l} input gets exactly the quantization of the x{l} output, so the
     ring buffers move raw integers from output to input with no requantization (see
     tie_state_quantization)."""
-    import tensorflow as tf
+    from .converter import convert_integer
 
     if mode not in ("int8", "16x8"):
         raise WaveNetConfigError(f"mode must be 'int8' or '16x8', got {mode!r}")
@@ -333,18 +333,7 @@ def to_tflite(cfg: WaveNetConfig, step, steps: list[dict], mode: str = "int8", m
         for d in chosen:
             yield {k: np.asarray(v, np.float32) for k, v in d.items()}
 
-    conv = tf.lite.TFLiteConverter.from_keras_model(step)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = representative
-    if mode == "16x8":
-        conv.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
-        io_type = tf.int16
-    else:
-        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        io_type = tf.int8
-    conv.inference_input_type = io_type
-    conv.inference_output_type = io_type
-    data = conv.convert()
+    data = convert_integer(step, representative, mode)
     return tie_state_quantization(data, cfg)
 
 

@@ -70,8 +70,6 @@ def speech(out: Path, seed: int) -> list[str]:
 
 
 def audit(out: Path, seed: int) -> list[str]:
-    import numpy as np
-
     from protobrain.train.audit import flip_labels, held_out_losses, picture
     from protobrain.train.classifier import TrainConfig
     from protobrain.train.nets import vision_net
@@ -90,7 +88,7 @@ def audit(out: Path, seed: int) -> list[str]:
             f"- flipped labels in the top 10% of the ranking: **{caught} of {len(flipped)} ({caught / len(flipped):.0%})** "
             f"(target >= 70%: {'met' if caught >= 0.7 * len(flipped) else 'NOT met'})",
             f"- lowest-ranked flipped example: rank {worst + 1:,} of {len(ds):,}",
-            f"- the 24 most suspicious:", "", f"![most suspicious digits]({png.as_posix()})", ""]
+            "- the 24 most suspicious:", "", f"![most suspicious digits]({png.as_posix()})", ""]
 
 
 def sweep(out: Path, seed: int) -> list[str]:
@@ -107,6 +105,36 @@ def sweep(out: Path, seed: int) -> list[str]:
     png.write_bytes((out / "sweep" / "sweep.png").read_bytes())
     return ["## Width sweep: vision on the simulated Cortex-M4", "", markdown("vision", points, board),
             f"![accuracy against instructions]({png.as_posix()})", ""]
+
+
+def synth(out: Path, seed: int) -> list[str]:
+    from protobrain.train.synth import SynthConfig, recognize, say, train_synth, write_wavs
+
+    speech_run = out / "speech"
+    if not (speech_run / "run.json").exists():
+        raise ProtobrainError(f"{speech_run}: no speech run to listen with; run the speech section first")
+    cfg = SynthConfig(seed=seed)
+    r = train_synth(cfg, out / "synth")
+    audio = say(r.path)
+    write_wavs(audio, r.path / "say")
+    heard = recognize(speech_run, audio)
+    ok = sum(heard[w] == w for w in audio)
+    w = cfg.wavenet
+    lines = ["## Synth: keywords said by the int8 WaveNet, heard by the int8 speech net", "",
+             f"WaveNet vocoder: {w.layers} layers (dilations {', '.join(map(str, w.dilations))}), residual {w.residual}, "
+             f"skip {w.skip}, hidden {w.hidden}, 256-way mu-law output; {r.info['params']:,} parameters, "
+             f"{r.info['step_macs']:,} MACs per sample. Trained teacher-forced for {cfg.steps:,} steps "
+             f"(batch {cfg.batch} x {cfg.segment} samples) on espeak-ng voice `{cfg.voice.name}` speaking "
+             f"{len(cfg.words)} words x {cfg.renditions} renditions; loss {r.info['loss_first']:.2f} -> "
+             f"{r.info['loss_last']:.2f}. Conditioning: the 20 integer log-mel frames per 20 ms the device stores "
+             "per keyword. Generation: the int8 per-step model as one fused C step, sampling at temperature "
+             f"{cfg.temperature}.", "",
+             "| keyword | stored frames (values) | heard as (int8 speech net) |", "|---|---:|---|"]
+    for word in audio:
+        lines.append(f"| {word} | {r.info['keyword_frame_bytes'][word]} | {heard[word]}{' ✓' if heard[word] == word else ''} |")
+    lines += ["", f"Recognized: **{ok} of {len(audio)}** (target >= 8 of 10: {'met' if ok >= 8 else 'NOT met'}). "
+              f"The WAV files are in `{(r.path / 'say').as_posix()}/`.", ""]
+    return lines
 
 
 def main() -> int:
@@ -126,14 +154,7 @@ def main() -> int:
     parts_file = out / "sections.json"
     parts = json.loads(parts_file.read_text()) if parts_file.exists() else {}
     for name in only:
-        if name == "synth":
-            try:
-                from protobrain.train.synth import eval_section
-            except ImportError:
-                continue
-            fn = eval_section
-        else:
-            fn = globals()[name]
+        fn = globals()[name]
         t0 = time.time()
         console.print(f"eval: {name} ...")
         try:

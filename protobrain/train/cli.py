@@ -98,7 +98,7 @@ def train_speech_cmd(data_dir, size, out_dir, width, epochs, seed, quiet):
 @train.command("synth")
 @click.option("-o", "--output", "out_dir", default="runs/synth", show_default=True, type=click.Path(file_okay=False))
 @click.option("--steps", type=click.IntRange(1, 1_000_000), default=None,
-              help="Optimiser steps (default: 4000 full, 80 small).")
+              help="Optimiser steps (default: 3000 full, 80 small).")
 @click.option("--size", type=click.Choice(["full", "small"]), default="full", show_default=True,
               help="full: 10-layer vocoder on 40 words; small: a tiny net on 3 words (a quick look).")
 @click.option("--mode", type=click.Choice(["int8", "16x8"]), default="int8", show_default=True,

@@ -6,17 +6,10 @@ for the host), the code that runs on the device, not on a Python interpreter.
 
 from __future__ import annotations
 
-import contextlib
-import io
-import os
-import sys
-import tempfile
-
 import numpy as np
 
-from ..errors import ProtobrainError
+from ..converter import convert_integer
 
-MODES = ("int8", "16x8")
 
 
 def to_tflite(model, representative: np.ndarray, mode: str = "int8", per_channel: bool = True,
@@ -24,59 +17,13 @@ def to_tflite(model, representative: np.ndarray, mode: str = "int8", per_channel
     """Quantize a float Keras model: int8 weights (per channel), int8 (or int16 for
     `16x8`) activations and inputs/outputs, calibrated on `samples` inputs drawn from
     `representative`."""
-    import tensorflow as tf
-
-    if mode not in MODES:
-        raise ProtobrainError(f"--mode {mode}: choose one of {', '.join(MODES)}")
-    rng = np.random.default_rng(seed)
-    pick = rng.permutation(len(representative))[:samples]
+    pick = np.random.default_rng(seed).permutation(len(representative))[:samples]
 
     def calibration():
         for i in pick:
             yield [representative[i:i + 1].astype(np.float32)]
 
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = calibration
-    if mode == "16x8":
-        conv.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
-        conv.inference_input_type = conv.inference_output_type = tf.int16
-    else:
-        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        conv.inference_input_type = conv.inference_output_type = tf.int8
-    if not per_channel:
-        conv._experimental_disable_per_channel = True
-    with native_stderr_captured():
-        return conv.convert()
-
-
-@contextlib.contextmanager
-def native_stderr_captured():
-    """The TFLite converter writes progress lines straight to file descriptors 1 and 2;
-    keep them out of the user's terminal unless the conversion fails."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = {fd: os.dup(fd) for fd in (1, 2)}
-    with tempfile.TemporaryFile() as log:
-        for fd in saved:
-            os.dup2(log.fileno(), fd)
-        failed = False
-        printed = io.StringIO()     # Python-level prints (saved-model notices) go here
-        try:
-            with contextlib.redirect_stdout(printed):
-                yield
-        except Exception:
-            failed = True
-            raise
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            for fd, keep in saved.items():
-                os.dup2(keep, fd)
-                os.close(keep)
-            if failed:
-                log.seek(0)
-                sys.stderr.write(printed.getvalue()[-2000:] + log.read().decode(errors="replace")[-4000:])
+    return convert_integer(model, calibration, mode, per_channel)
 
 
 class QuantizedClassifier:

@@ -5,7 +5,6 @@ costs on the device (exact instruction counts on a simulated board) and what it 
 from __future__ import annotations
 
 import json
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable

@@ -36,7 +36,7 @@ class SynthConfig:
     speeds: tuple[int, ...] = (130, 150, 170)
     pitches: tuple[int, ...] = (40, 50, 60)
     renditions: int = 6               # per word (speed and pitch drawn at random)
-    steps: int = 4000                 # optimiser steps
+    steps: int = 3000                 # optimiser steps (about 25 CPU-minutes on 2 cores)
     batch: int = 16
     segment: int = 1600               # samples per training segment (0.2 s)
     lr: float = 2e-3
@@ -171,13 +171,13 @@ class SynthResult:
 def train_synth(cfg: SynthConfig, out_dir: str | Path) -> SynthResult:
     """Train, quantize the per-step model, fuse it, and store the keywords' frames."""
     from ..wavenet import export
-    from .quantize import native_stderr_captured
+    from ..converter import native_output_captured
 
     if cfg.mode not in ("int8", "16x8"):
         raise ProtobrainError(f"--mode {cfg.mode}: choose int8 or 16x8")
     clips = training_clips(cfg)
     model, curve = train_vocoder(cfg, clips.clips)
-    with native_stderr_captured():
+    with native_output_captured():
         tflite, _ = export(cfg.wavenet, model, mode=cfg.mode, sequences=calibration_sequences(cfg, clips.clips),
                            seed=cfg.seed)
     out = Path(out_dir)
