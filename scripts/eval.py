@@ -131,7 +131,7 @@ def synth(out: Path, seed: int) -> list[str]:
              f"{cfg.temperature}.", "",
              "| keyword | stored frames (values) | heard as (int8 speech net) |", "|---|---:|---|"]
     for word in audio:
-        lines.append(f"| {word} | {r.info['keyword_frame_bytes'][word]} | {heard[word]}{' ✓' if heard[word] == word else ''} |")
+        lines.append(f"| {word} | {r.info['keyword_frame_values'][word]} | {heard[word]}{' ✓' if heard[word] == word else ''} |")
     lines += ["", f"Recognized: **{ok} of {len(audio)}** (target >= 8 of 10: {'met' if ok >= 8 else 'NOT met'}). "
               f"The WAV files are in `{(r.path / 'say').as_posix()}/`.", ""]
     return lines

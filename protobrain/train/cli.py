@@ -124,10 +124,10 @@ def train_synth_cmd(out_dir, steps, size, mode, speech_run, seed, quiet):
     console.print(f"synth: {result.info['params']:,} parameters, {result.info['step_macs']:,} MACs per sample, "
                   f"training loss {result.info['loss_first']:.2f} -> {result.info['loss_last']:.2f}")
     table = Table(title="keywords said by the quantized fused step", title_justify="left")
-    for col in ("keyword", "stored frames (bytes)", "generated", *(["heard as"] if heard else [])):
+    for col in ("keyword", "stored frame values", "generated", *(["heard as"] if heard else [])):
         table.add_column(col)
     for w, a in audio.items():
-        table.add_row(w, str(result.info["keyword_frame_bytes"][w]), f"{len(a) / 8000:.2f} s",
+        table.add_row(w, str(result.info["keyword_frame_values"][w]), f"{len(a) / 8000:.2f} s",
                       *([heard[w] + (" (ok)" if heard[w] == w else "")] if heard else []))
     console.print(table)
     if heard:

@@ -192,7 +192,7 @@ def train_synth(cfg: SynthConfig, out_dir: str | Path) -> SynthResult:
             "temperature": cfg.temperature, "params": int(model.count_params()),
             "step_macs": cfg.wavenet.step_macs(), "loss_first": float(np.mean(curve[:window])),
             "loss_last": float(np.mean(curve[-window:])), "clips": len(clips),
-            "keyword_frame_bytes": {w: int(f.size) for w, f in kw.items()}}   # stored as int8 on a device
+            "keyword_frame_values": {w: int(f.size) for w, f in kw.items()}}   # 20 mels x speech frames
     (out / "run.json").write_text(json.dumps(info, indent=2) + "\n")
     return SynthResult(out, info)
 
