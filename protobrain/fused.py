@@ -50,11 +50,7 @@ Sampling (`pb_<name>_sample`, twin: Sampler.pick) is integer-only:
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import math
-import shutil
-import subprocess
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,7 +59,7 @@ import numpy as np
 from . import __version__, planner
 from .codegen import _env, c_array_body, c_literal
 from .compiler import Program, build_program
-from .errors import ProtobrainError, ToolchainError, UnsupportedError
+from .errors import ProtobrainError, UnsupportedError
 from .ops.base import ConstArray
 from .ops.elementwise import broadcast_loops
 from .quantization import INT_RANGES, f32
@@ -654,26 +650,9 @@ def write(model: FusedModel, out_dir: str | Path) -> list[Path]:
 
 def build(model: FusedModel, extra_cflags: list[str] | None = None) -> Path:
     """Compile the fused step into a shared library for this host (cached by content)."""
-    from .host import CFLAGS, cache_dir, host_cc
+    from .host import compile_sources
 
-    flags = CFLAGS + list(extra_cflags or [])
-    h = hashlib.sha256(" ".join(flags).encode())
-    for k, v in sorted(all_files(model).items()):
-        h.update(k.encode() + b"\0" + v.encode())
-    lib = cache_dir() / f"fused-{model.name}-{h.hexdigest()[:16]}.so"
-    if lib.exists():
-        return lib
-    with tempfile.TemporaryDirectory(prefix="pb-fused-") as tmp:
-        src = Path(tmp)
-        write(model, src)
-        tmp_lib = src / "fused.so"
-        proc = subprocess.run([host_cc(), *flags, "-o", str(tmp_lib), str(src / f"{model.name}.c")],
-                              capture_output=True, text=True)
-        if proc.returncode != 0:
-            first = next((ln for ln in proc.stderr.splitlines() if "error" in ln), proc.stderr.strip()[:300])
-            raise ToolchainError(f"fused step failed to compile: {first}")
-        shutil.move(str(tmp_lib), lib)
-    return lib
+    return compile_sources(f"fused-{model.name}", all_files(model), extra_cflags, what="fused step")
 
 
 class FusedStep:

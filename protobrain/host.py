@@ -39,25 +39,31 @@ def host_cc() -> str:
     return cc
 
 
-def build_shared_library(program: Program, source: str = "", extra_cflags: list[str] | None = None) -> Path:
-    texts = codegen.render(program, source)
-    kfiles = codegen.kernel_files(program)
+def compile_sources(stem: str, files: dict[str, str], extra_cflags: list[str] | None = None,
+                    what: str = "generated C") -> Path:
+    """Compile every .c of `files` ({file name: text}) into one shared library for this
+    host, cached by the content of all files and the flags; returns its path."""
     flags = CFLAGS + list(extra_cflags or [])
-    key = codegen.digest(texts | {f.name: f.read_text() for f in kfiles}, " ".join(flags))
-    lib = cache_dir() / f"{program.graph.name}-{key}.so"
+    lib = cache_dir() / f"{stem}-{codegen.digest(files, ' '.join(flags))}.so"
     if lib.exists():
         return lib
     with tempfile.TemporaryDirectory(prefix="pb-build-") as tmp:
-        out = Path(tmp)
-        codegen.write(program, out / "src", source)
-        sources = sorted(str(p) for p in (out / "src").glob("*.c"))
-        tmp_lib = out / "model.so"
-        proc = subprocess.run([host_cc(), *flags, "-o", str(tmp_lib), *sources],
-                              capture_output=True, text=True)
+        src = Path(tmp)
+        for name, text in files.items():
+            (src / name).write_text(text)
+        sources = sorted(str(src / name) for name in files if name.endswith(".c"))
+        tmp_lib = src / "lib.so"
+        proc = subprocess.run([host_cc(), *flags, "-o", str(tmp_lib), *sources], capture_output=True, text=True)
         if proc.returncode != 0:
-            raise ToolchainError(f"generated C failed to compile: {proc.stderr.strip().splitlines()[0] if proc.stderr.strip() else proc.returncode}")
+            first = next((ln for ln in proc.stderr.splitlines() if "error" in ln), proc.stderr.strip()[:300])
+            raise ToolchainError(f"{what} failed to compile: {first or proc.returncode}")
         shutil.move(str(tmp_lib), lib)
     return lib
+
+
+def build_shared_library(program: Program, source: str = "", extra_cflags: list[str] | None = None) -> Path:
+    files = codegen.render(program, source) | {f.name: f.read_text() for f in codegen.kernel_files(program)}
+    return compile_sources(program.graph.name, files, extra_cflags)
 
 
 class CompiledModel:

@@ -37,15 +37,12 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import shutil
-import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import ProtobrainError, ToolchainError
+from ..errors import ProtobrainError
 
 GUARD_BITS = 8        # extra fractional bits through the FFT: ~48 dB more dynamic range than Q15
 LOG_TABLE_BITS = 8    # mantissa bits that index log2_table (256 entries)
@@ -432,19 +429,7 @@ class HostFrontend:
 
 def build_host(config: FrontendConfig = FrontendConfig()) -> HostFrontend:
     """Compile the generated C into a shared library (cached by content hash) and load it."""
-    from ..codegen import digest
-    from ..host import CFLAGS, cache_dir, host_cc
+    from ..host import compile_sources
 
-    texts = render_texts(config)
-    lib = cache_dir() / f"frontend-{digest(texts, ' '.join(CFLAGS))}.so"
-    if not lib.exists():
-        with tempfile.TemporaryDirectory(prefix="pb-frontend-") as tmp:
-            c_file = next(p for p in render_c(config, tmp) if p.suffix == ".c")
-            tmp_lib = Path(tmp) / "frontend.so"
-            proc = subprocess.run([host_cc(), *CFLAGS, "-o", str(tmp_lib), str(c_file)],
-                                  capture_output=True, text=True)
-            if proc.returncode != 0:
-                first = proc.stderr.strip().splitlines()[0] if proc.stderr.strip() else proc.returncode
-                raise ToolchainError(f"generated frontend C failed to compile: {first}")
-            shutil.move(str(tmp_lib), lib)
+    lib = compile_sources("frontend", render_texts(config), what="generated frontend C")
     return HostFrontend(lib, config)

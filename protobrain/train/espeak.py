@@ -294,7 +294,7 @@ def all_voices(accents: list[str] | None = None, variant_names: list[str] | None
 # Synthesis
 
 
-def _resample(audio: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
+def resample(audio: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
     from scipy.signal import resample_poly
 
     if rate_in == rate_out or audio.size == 0:
@@ -338,7 +338,7 @@ def synthesize(text: str, voice: Voice, speed: int = 160, pitch: int = 50,
     if voice.variant and voice.variant not in _variants(_exe()):
         raise DataError(f"no espeak-ng voice variant {voice.variant!r}; see: espeak-ng --voices=variant")
     data, rate = _espeak_wav(text, voice.name, speed, pitch)
-    out = np.rint(_resample(data, rate, sample_rate))
+    out = np.rint(resample(data, rate, sample_rate))
     return np.clip(out, -32768, 32767).astype(np.int16)
 
 
@@ -368,7 +368,7 @@ def trim(audio: np.ndarray, fraction: float = TRIM_FRACTION, floor: int = TRIM_F
     return audio[loud[0]:loud[-1] + 1]
 
 
-def _centred(audio: np.ndarray, length: int = CLIP_LENGTH) -> np.ndarray:
+def centred(audio: np.ndarray, length: int = CLIP_LENGTH) -> np.ndarray:
     word = trim(audio)
     return fit_clip(word, length, (length - len(word)) // 2)
 
@@ -465,7 +465,7 @@ def make_clips(words, voices, speeds=(120, 150, 180, 210), pitches=(25, 50, 75),
 
     def job(i: int) -> np.ndarray:
         word, voice = jobs[i]
-        return _centred(synthesize(word, voice, int(speed_draw[i]), int(pitch_draw[i])))
+        return centred(synthesize(word, voice, int(speed_draw[i]), int(pitch_draw[i])))
 
     clips = np.zeros((n, CLIP_LENGTH), dtype=np.int16)
     with _progress.task("synthesizing speech", n, progress) as advance:

@@ -151,7 +151,7 @@ def folder_dataset(root: str | Path, seed: int = 0, augment_copies: int = 2) -> 
     clips, labels, classes, rate = load_wav_folder(root)
     check_classes(labels, classes, str(root))
     if rate != SAMPLE_RATE:
-        clips = [espeak._resample(c, rate, SAMPLE_RATE) for c in clips]
+        clips = [espeak.resample(c, rate, SAMPLE_RATE) for c in clips]
     clips = np.stack([fit_length(c) for c in clips])
     tr, te = stratified_split(labels, 0.2, seed)
     tr_clips, tr_labels = _with_augmented(clips[tr], labels[tr], augment_copies, seed)

@@ -155,7 +155,7 @@ def keyword_frames(cfg: SynthConfig, words=espeak.KEYWORDS) -> dict[str, np.ndar
     only), from the synth voice at middle speed and pitch."""
     out = {}
     for w in words:
-        clip = espeak._centred(espeak.synthesize(w, cfg.voice, speed=150, pitch=50))
+        clip = espeak.centred(espeak.synthesize(w, cfg.voice, speed=150, pitch=50))
         feats = features_batch(clip[None], FRONTEND)[0]
         out[w] = feats[speech_frames(to_float(feats, FRONTEND))]
     return out
