@@ -82,6 +82,28 @@ def mul_by_quantized_mult(x: int, multiplier: int, shift: int) -> int:
     return rdpot(srdhm(wrap32(x * (1 << left)), multiplier), right)
 
 
+def mul_by_quantized_mult_array(x, multiplier: int, shift: int) -> np.ndarray:
+    """mul_by_quantized_mult on every element of an integer array (int64 out), for values
+    whose shifted form fits int32 (|x| * 2^max(shift, 0) < 2^31) and 0 <= multiplier < 2^31:
+    then no product saturates or wraps and int64 holds every intermediate exactly."""
+    if not 0 <= multiplier <= INT32_MAX:
+        raise ValueError(f"multiplier {multiplier} outside [0, 2^31)")
+    left, right = max(shift, 0), max(-shift, 0)
+    if right > 31:
+        raise ValueError(f"shift {shift} below -31")
+    x = np.asarray(x).astype(np.int64) << left
+    if x.size and (x.min() < INT32_MIN or x.max() > INT32_MAX):
+        raise ValueError(f"values shifted left by {left} overflow int32")
+    ab = x * multiplier
+    # srdhm: (ab + nudge) / 2^31 truncated toward zero
+    v = ab + np.where(ab >= 0, 1 << 30, 1 - (1 << 30))
+    high = np.where(v >= 0, v >> 31, -((-v) >> 31))
+    # rdpot: rounding (half away from zero) right shift
+    mask = (1 << right) - 1
+    threshold = (mask >> 1) + (high < 0)
+    return (high >> right) + ((high & mask) > threshold)
+
+
 def clz32(x: int) -> int:
     x &= 0xFFFFFFFF
     return 32 - x.bit_length()

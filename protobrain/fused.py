@@ -717,8 +717,11 @@ class FusedStep:
 def generate(fused: FusedStep, cond_q_frames, hop: int, temperature: float = 1.0, seed: int = 1,
              reset: bool = True) -> np.ndarray:
     """int16 audio: `hop` samples per row of quantized conditioning (n_frames, cond_size),
-    generated on this host by the fused C (pb_<name>_generate)."""
-    frames = np.asarray(cond_q_frames).reshape(-1, fused.model.cond_size)
+    generated on this host by the fused C (pb_<name>_generate). cond_q_frames may also be
+    any iterable of rows, e.g. a generator computing each row when its frame starts."""
+    frames = cond_q_frames
+    if isinstance(frames, (np.ndarray, list, tuple)):
+        frames = np.asarray(frames).reshape(-1, fused.model.cond_size)
     if reset:
         fused.reset()
     rng, out = seed & 0xFFFFFFFF, []

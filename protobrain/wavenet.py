@@ -30,6 +30,14 @@ model sees the frames upsampled by repetition, which is the same thing). Each of
 is needed; each block has its own quantization, read from the converted model
 (`cond_quantization`, `quantize_cond`).
 
+A device computes the projection in integers: `cond_model` is the projection as a Keras
+model (one Dense per block), `cond_tflite` converts it to a full-integer .tflite whose
+outputs carry exactly the step model's cond quantization, so its integer outputs are the
+step's cond_q with no requantization (`cond_output_order` says which output fills which
+block). The frontend's int16 features reach its input through
+protobrain.audio.frontend.FeatureQuantizer; `generate_integer` is the host twin of the
+whole integer path (features -> cond model -> fused step).
+
 TensorFlow/Keras is imported lazily, only by the functions that build or convert models.
 """
 
@@ -250,6 +258,30 @@ def cond_projection(cfg: WaveNetConfig, trained, frames) -> np.ndarray:
     return np.concatenate(blocks, axis=1).astype(np.float32)
 
 
+def cond_names(cfg: WaveNetConfig) -> list[str]:
+    """The conditioning blocks: step model inputs and cond model outputs, in Keras order."""
+    return [f"cond{i}_{k}" for i in range(cfg.layers) for k in ("f", "g")]
+
+
+def cond_model(cfg: WaveNetConfig, trained):
+    """cond_projection as a Keras model, for full-integer conversion (cond_tflite): input
+    "frame" (1, cond_dim); outputs cond{l}_f, cond{l}_g (1, R), one Dense each with
+    `trained`'s filter_cond_l / gate_cond_l weights: what the step model's inputs of the
+    same names take."""
+    import keras
+    from keras import layers
+
+    src = {layer.name: layer for layer in trained.layers}
+    frame = keras.Input((cfg.cond_dim,), batch_size=1, name="frame")
+    outs = []
+    for i in range(cfg.layers):  # the order of cond_names
+        for kind, tag in (("filter", "f"), ("gate", "g")):
+            dense = layers.Dense(cfg.residual, name=f"cond{i}_{tag}")
+            outs.append(dense(frame))
+            dense.set_weights(src[f"{kind}_cond_{i}"].get_weights())
+    return keras.Model(frame, outs, name="wavenet_cond")
+
+
 def upsample(frames, hop: int) -> np.ndarray:
     """Per-frame features to the sample rate by repetition: (n, dim) -> (n * hop, dim)."""
     return np.repeat(np.asarray(frames, np.float32), hop, axis=0)
@@ -354,14 +386,18 @@ def signature_tensors(data: bytes) -> tuple[dict[str, int], dict[str, int]]:
 
 
 def _named_outputs(cfg: WaveNetConfig, outs: dict[str, int]) -> dict[str, int]:
-    """Output names of the Keras model -> tensor index. The converter names the outputs
+    """Output names of the step model -> tensor index."""
+    return _outputs_by_name(step_output_names(cfg), outs, "step model", "wavenet.to_tflite")
+
+
+def _outputs_by_name(names: list[str], outs: dict[str, int], what: str, how: str) -> dict[str, int]:
+    """Output names of a Keras model -> tensor index. The converter names the outputs
     either after the Keras outputs or output_0, output_1, ... in Keras order."""
-    names = step_output_names(cfg)
     if set(names) <= set(outs):
         return {n: outs[n] for n in names}
     if all(f"output_{k}" in outs for k in range(len(names))):
         return {n: outs[f"output_{k}"] for k, n in enumerate(names)}
-    raise ProtobrainError(f"step model outputs {sorted(outs)} do not match {names}; convert it with wavenet.to_tflite")
+    raise ProtobrainError(f"{what} outputs {sorted(outs)} do not match {names}; convert it with {how}")
 
 
 def step_signature(cfg: WaveNetConfig, data: bytes):
@@ -406,6 +442,33 @@ def _quant_positions(buf: bytes, tensor_index: int) -> tuple[list[int], list[int
     return pos[0], pos[1]
 
 
+def _patch_quantization(data: bytes, new: dict[int, tuple[float, int]], what: str) -> bytes:
+    """Overwrite the per-tensor (scale, zero point) of the given tensors in the flatbuffer,
+    in place, and check that no other tensor changed: refuse rather than corrupt when the
+    model shares a quantization vector between tensors."""
+    from .reader import read_model_bytes
+
+    g = read_model_bytes(data)
+    buf = bytearray(data)
+    for index, (scale, zero_point) in new.items():
+        scale_pos, zp_pos = _quant_positions(data, index)
+        if not scale_pos or not zp_pos:
+            raise ProtobrainError(f"{what}: tensor {index} ({g.tensors[index].name}) is not per-tensor quantized "
+                                  "with a stored zero point")
+        struct.pack_into("<f", buf, scale_pos[0], float(np.float32(scale)))
+        struct.pack_into("<q", buf, zp_pos[0], int(zero_point))
+    g2 = read_model_bytes(bytes(buf))
+    for t in g2.tensors:
+        if t.index in new:
+            continue
+        old = g.tensors[t.index].quant
+        same = (old is None) == (t.quant is None) and (old is None or (
+            np.array_equal(old.scale, t.quant.scale) and np.array_equal(old.zero_point, t.quant.zero_point)))
+        if not same:
+            raise ProtobrainError(f"{what} also changed tensor {t.index}; the model shares quantization vectors")
+    return bytes(buf)
+
+
 def tie_state_quantization(data: bytes, cfg: WaveNetConfig) -> bytes:
     """Give every past{l} input the scale and zero point of the x{l} output, in place.
 
@@ -420,33 +483,16 @@ def tie_state_quantization(data: bytes, cfg: WaveNetConfig) -> bytes:
     g = read_model_bytes(data)
     ins, outs = signature_tensors(data)
     outs = _named_outputs(cfg, outs)
-    buf = bytearray(data)
-    before = {t.index: t.quant for t in g.tensors}
-    patched = set()
+    new = {}
     for i in range(cfg.layers):
         past, x = g.tensors[ins[f"past{i}"]], g.tensors[outs[f"x{i}"]]
         for op in g.consumers(past.index):
             if op.name != "FULLY_CONNECTED" or op.inputs[0] != past.index or (len(op.inputs) > 2 and op.inputs[2] >= 0):
                 raise ProtobrainError(f"past{i} feeds {op.name} #{op.index}; expected bias-free FULLY_CONNECTED only")
-        scale_pos, zp_pos = _quant_positions(bytes(buf), past.index)
-        if not scale_pos or not zp_pos:
-            raise ProtobrainError(f"past{i} is not per-tensor quantized with a stored zero point")
-        (ps,), (pz,) = scale_pos, zp_pos
-        if not _quant_positions(bytes(buf), x.index)[0]:
+        if not _quant_positions(data, x.index)[0]:
             raise ProtobrainError(f"x{i} is not per-tensor quantized")
-        struct.pack_into("<f", buf, ps, float(np.float32(x.quant.scale[0])))
-        struct.pack_into("<q", buf, pz, int(x.quant.zero_point[0]))
-        patched.add(past.index)
-    g2 = read_model_bytes(bytes(buf))
-    for t in g2.tensors:
-        old = before[t.index]
-        if t.index in patched:
-            continue
-        same = (old is None) == (t.quant is None) and (old is None or (
-            np.array_equal(old.scale, t.quant.scale) and np.array_equal(old.zero_point, t.quant.zero_point)))
-        if not same:  # a scale vector shared with another tensor: refuse rather than corrupt
-            raise ProtobrainError(f"tying past/x quantization also changed tensor {t.index}; the model shares quantization vectors")
-    return bytes(buf)
+        new[past.index] = (float(np.float32(x.quant.scale[0])), int(x.quant.zero_point[0]))
+    return _patch_quantization(data, new, "tying past/x quantization")
 
 
 def cond_quantization(data: bytes, sig) -> list[tuple[float, int]]:
@@ -473,6 +519,131 @@ def quantize_cond(cfg: WaveNetConfig, proj, quants: list[tuple[float, int]], dty
     for k, (s, zp) in enumerate(quants):
         out[:, k * R:(k + 1) * R] = quantize(proj[:, k * R:(k + 1) * R], s, zp, dtype)
     return out
+
+
+# ---- integer conditioning: the projection as its own integer model ----------------------------
+
+
+def cond_tflite(cfg: WaveNetConfig, trained, frames, step_data: bytes, mode: str = "int8", seed: int = 0,
+                max_frames: int = 2000) -> bytes:
+    """The conditioning projection (cond_model) as a full-integer .tflite for a device.
+
+    Calibrated on `frames` (n, cond_dim) float features (at most max_frames of them, drawn
+    at random), which sets the input's quantization. Every output cond{l}_{f,g} then gets
+    exactly the scale and zero point of the step model's input of the same name, so its
+    integers go straight into the fused step's cond_q (order: cond_output_order). Valid
+    because each output is written by one FULLY_CONNECTED, whose Prepare reads the output
+    scale and zero point from the tensor, and nothing else reads it (checked here); the
+    bias is quantized with the input and weight scales only.
+    """
+    from .converter import convert_integer
+    from .reader import read_model_bytes
+
+    if mode not in ("int8", "16x8"):
+        raise WaveNetConfigError(f"mode must be 'int8' or '16x8', got {mode!r}")
+    frames = np.asarray(frames, np.float32).reshape(-1, cfg.cond_dim)
+    if not len(frames):
+        raise WaveNetConfigError("no calibration frames; pass the features the vocoder is conditioned on")
+    rng = np.random.default_rng(seed)
+    if len(frames) > max_frames:
+        frames = frames[np.sort(rng.choice(len(frames), max_frames, replace=False))]
+
+    def representative():
+        for f in frames:
+            yield {"frame": f[None]}
+
+    data = convert_integer(cond_model(cfg, trained), representative, mode)
+    step_in, _ = signature_tensors(step_data)
+    step_graph = read_model_bytes(step_data)
+    missing = [n for n in cond_names(cfg) if n not in step_in]
+    if missing:
+        raise ProtobrainError(f"step model lacks inputs {missing}; it was not exported for this WaveNetConfig")
+    g = read_model_bytes(data)
+    _, outs = signature_tensors(data)
+    outs = _outputs_by_name(cond_names(cfg), outs, "cond model", "wavenet.cond_tflite")
+    new = {}
+    for name, index in outs.items():
+        producer = g.producer(index)
+        if producer is None or producer.name != "FULLY_CONNECTED" or g.consumers(index):
+            raise ProtobrainError(f"cond model output {name} is not written by a FULLY_CONNECTED alone; "
+                                  "its quantization cannot be replaced")
+        want = step_graph.tensors[step_in[name]]
+        if want.quant is None or want.quant.per_channel or want.dtype != g.tensors[index].dtype:
+            raise ProtobrainError(f"step input {name} is not a per-tensor quantized {g.tensors[index].dtype} tensor; "
+                                  "convert both models in the same mode")
+        new[index] = (float(want.quant.s), int(want.quant.zp))
+    return _patch_quantization(data, new, "giving the cond outputs the step's cond quantization")
+
+
+def cond_output_order(cfg: WaveNetConfig, cond_data: bytes, step_data: bytes) -> list[int]:
+    """For each conditioning block of the fused step, in cond_q order (sig.cond), the
+    position among the cond model's graph outputs (CompiledModel.run's order) that fills it.
+    Checks that sizes and quantization agree, i.e. that cond_data was made by cond_tflite
+    for this step model."""
+    from .reader import read_model_bytes
+
+    sig = step_signature(cfg, step_data)
+    step_graph = read_model_bytes(step_data)
+    step_in, _ = signature_tensors(step_data)
+    name_of = {index: name for name, index in step_in.items()}
+    g = read_model_bytes(cond_data)
+    _, outs = signature_tensors(cond_data)
+    outs = _outputs_by_name(cond_names(cfg), outs, "cond model", "wavenet.cond_tflite")
+    order = []
+    for p in sig.cond:
+        want = step_graph.tensors[step_graph.inputs[p]]
+        name = name_of[want.index]
+        got = g.tensors[outs[name]]
+        if (got.size != want.size or got.dtype != want.dtype or got.quant is None
+                or np.float32(got.quant.s) != np.float32(want.quant.s) or got.quant.zp != want.quant.zp):
+            raise ProtobrainError(f"cond model output {name} ({got.dtype}, scale {got.quant.s if got.quant else None}) "
+                                  f"does not match the step input ({want.dtype}, scale {want.quant.s}); "
+                                  "build the cond model with wavenet.cond_tflite for this step model")
+        order.append(g.outputs.index(outs[name]))
+    return order
+
+
+def cond_feature_quantizer(cond_data: bytes, config=None):
+    """The FeatureQuantizer from int16 frontend features (protobrain.audio.frontend, default
+    FrontendConfig) into the cond model's input."""
+    from .audio.frontend import FeatureQuantizer, FrontendConfig
+    from .reader import read_model_bytes
+
+    g = read_model_bytes(cond_data)
+    t = g.tensors[g.inputs[0]]
+    if len(g.inputs) != 1 or t.quant is None or t.quant.per_channel or t.dtype not in ("int8", "int16"):
+        raise ProtobrainError("cond model must have one per-tensor quantized int8/int16 input; "
+                              "build it with cond_tflite")
+    return FeatureQuantizer.for_input(t.quant.s, t.quant.zp, t.dtype, config or FrontendConfig())
+
+
+def cond_frame(cond_net, feats_q, fq, order: list[int]) -> np.ndarray:
+    """One frame's cond_q, as a device computes it: int16 frontend features -> fq -> the
+    integer cond model (a CompiledModel, or anything with the same run(), e.g. the TFLite
+    Micro Reference) -> its outputs concatenated in `order` (cond_output_order)."""
+    outs = cond_net.run(fq(np.asarray(feats_q).reshape(1, -1)))
+    outs = outs if isinstance(outs, list) else [outs]
+    return np.concatenate([np.asarray(outs[j]).reshape(-1) for j in order])
+
+
+def generate_integer(cfg: WaveNetConfig, cond_net, fused_step, feats_q, fq, order: list[int],
+                     temperature: float = 1.0, seed: int = 1) -> np.ndarray:
+    """Audio (int16) for (n_frames, cond_dim) int16 frontend features, integers only: the
+    host twin of a device. Each frame's cond_q comes from cond_frame, computed when its
+    frame starts, then the fused step generates `hop` samples (fused.generate: same
+    sampling, temperature and rng as the float-conditioned path)."""
+    from .fused import generate as fused_generate
+
+    feats_q = np.asarray(feats_q)
+    if feats_q.dtype != np.int16 or feats_q.ndim != 2 or feats_q.shape[1] != cfg.cond_dim:
+        raise ProtobrainError(f"features must be int16 (n_frames, {cfg.cond_dim}), got {feats_q.dtype} {feats_q.shape}")
+    model = fused_step.model
+    if fq.dtype != model.dtype:
+        raise ProtobrainError(f"feature quantizer gives {fq.dtype} but the fused step is {model.dtype}")
+    if len(order) != len(model.cond_blocks):
+        raise ProtobrainError(f"order has {len(order)} entries, the fused step {len(model.cond_blocks)} cond blocks")
+    rows = (cond_frame(cond_net, f, fq, order) for f in feats_q)
+    return fused_generate(fused_step, rows, cfg.hop, temperature=temperature, seed=seed)
 
 
 # ---- end to end ------------------------------------------------------------------------------

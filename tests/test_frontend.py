@@ -9,8 +9,9 @@ import subprocess
 import numpy as np
 import pytest
 
-from protobrain.audio.frontend import (FrontendConfig, StreamingFrontend, build_host, features, mel_edges,
-                                       render_c, tables, to_float)
+from protobrain import fixedpoint
+from protobrain.audio.frontend import (FeatureQuantizer, FrontendConfig, StreamingFrontend, build_host, features,
+                                       mel_edges, render_c, tables, to_float)
 from protobrain.errors import ProtobrainError
 from protobrain.host import host_cc
 
@@ -232,6 +233,66 @@ def test_rejects_non_int16_audio(bad):
         features(bad)
     with pytest.raises(ProtobrainError, match="1-D int16"):
         StreamingFrontend().push(bad)
+
+
+# ---------------------------------------------------------------- requantization into a net's input
+
+ALL_INT16 = np.arange(-32768, 32768).astype(np.int16)
+# (scale, zero point, dtype): int8 over the feature range, 16x8's symmetric int16, a power of two
+# (exact ties everywhere), scales far from the usual ones, and saturation at both ends
+INPUT_QUANTS = [(43.0 / 255, -34, "int8"), (0.1, 100, "int8"), (1 / 128, 3, "int8"), (50.0, -128, "int8"),
+                (27.0 / 32767, 0, "int16"), (0.0123, 0, "int16"), (3e-5, 7, "int16"), (1 / 256, -5, "int16")]
+
+
+def _float_quantize(q, scale, zp, dtype) -> np.ndarray:
+    """round(q / 256 / scale) + zp, halves away from zero, saturated: the float reference."""
+    v = q.astype(np.float64) / 256 / float(np.float32(scale))
+    r = np.sign(v) * np.floor(np.abs(v) + 0.5) + zp
+    info = np.iinfo(dtype)
+    return np.clip(r, info.min, info.max).astype(np.int64)
+
+
+@pytest.mark.parametrize("scale,zp,dtype", INPUT_QUANTS)
+def test_feature_quantizer_c_matches_numpy_on_every_int16(host, scale, zp, dtype):
+    fq = FeatureQuantizer.for_input(scale, zp, dtype)
+    want = fq(ALL_INT16)
+    assert want.dtype == np.dtype(dtype)
+    assert_same(host.quantize(ALL_INT16.reshape(256, 256), fq), want.reshape(256, 256), f"{dtype} scale {scale}")
+    # and it is TFLite's MultiplyByQuantizedMultiplier (scalar model) on the pre-shifted value
+    info = np.iinfo(dtype)
+    some = ALL_INT16[::97]
+    scalar = [min(max(zp + fixedpoint.mul_by_quantized_mult(int(q) << 16, fq.multiplier, fq.shift - 16), info.min),
+                  info.max) for q in some]
+    assert np.array_equal(want[::97], scalar)
+
+
+@pytest.mark.parametrize("scale,zp,dtype", INPUT_QUANTS)
+def test_feature_quantizer_agrees_with_float(scale, zp, dtype):
+    got = FeatureQuantizer.for_input(scale, zp, dtype)(ALL_INT16).astype(np.int64)
+    want = _float_quantize(ALL_INT16, scale, zp, dtype)
+    diff = np.abs(got - want)
+    assert diff.max() <= 1 and np.mean(diff > 0) < 1e-3, f"{int(np.sum(diff > 0))} of 65536 differ"
+    assert np.any(got != got[0])  # not degenerate: the features do reach the input
+
+
+def test_feature_quantizer_uses_log_frac_bits():
+    q = np.array([-2560, 0, 1024, 2560], np.int16)
+    assert FeatureQuantizer.for_input(0.5, 0, "int8")(q).tolist() == [-20, 0, 8, 20]  # Q8: q / 256 / 0.5
+    assert FeatureQuantizer.for_input(0.5, 0, "int8", WIDE)(q).tolist() == [-5, 0, 2, 5]  # Q10
+
+
+@pytest.mark.parametrize("scale,dtype,match", [(1e-9, "int8", "too fine"), (300.0, "int8", "too coarse"),
+                                               (0.0, "int8", "positive"), (0.1, "uint8", "int8 or int16")])
+def test_feature_quantizer_rejects_unusable_inputs(scale, dtype, match):
+    with pytest.raises(ProtobrainError, match=match):
+        FeatureQuantizer.for_input(scale, 0, dtype)
+
+
+def test_feature_quantizer_needs_int16_features(host):
+    fq = FeatureQuantizer.for_input(0.2, 0, "int8")
+    for call in (fq, lambda x: host.quantize(x, fq)):
+        with pytest.raises(ProtobrainError, match="int16"):
+            call(np.zeros(4, np.int32))
 
 
 # ---------------------------------------------------------------- generated C

@@ -298,6 +298,72 @@ def to_float(feats: np.ndarray, config: FrontendConfig = FrontendConfig()) -> np
     return np.asarray(feats, dtype=np.float32) / np.float32(1 << config.log_frac_bits)
 
 
+_QUANT_DTYPES = {"int8": np.int8, "int16": np.int16}
+FEATURE_PRESHIFT = 16  # features enter the multiply as q * 2^16: 16 more bits before rounding
+MIN_FEATURE_SHIFT, MAX_FEATURE_SHIFT = FEATURE_PRESHIFT - 31, FEATURE_PRESHIFT - 1
+
+
+@dataclass(frozen=True)
+class FeatureQuantizer:
+    """Integer requantization of int16 features (Q(log_frac_bits)) into a net's quantized input.
+
+    (multiplier, shift) = QuantizeMultiplier(1 / (2^log_frac_bits * scale)), and
+
+        y = saturate(zero_point + MultiplyByQuantizedMultiplier(q * 2^16, multiplier, shift - 16))
+
+    with TFLite's double-rounding Q31 arithmetic (protobrain.fixedpoint). The 2^16 pre-shift
+    (|q| * 2^16 <= 2^31 fits int32) is there because TFLite's two roundings (the high multiply,
+    then the right shift) are only exact enough for wide accumulators: applied to a bare int16
+    with a right shift of 1 they would miss round(q * real) for a quarter of all values. So y
+    equals round(q / 2^log_frac_bits / scale) + zero_point but within 2^-16 of a rounding tie.
+    The C twin is <prefix>_quantize_s8 / _s16 of the generated frontend; a device needs no float."""
+
+    multiplier: int
+    shift: int
+    zero_point: int
+    dtype: str  # "int8" or "int16"
+
+    def __post_init__(self):
+        if self.dtype not in _QUANT_DTYPES:
+            raise ProtobrainError(f"FeatureQuantizer.dtype must be int8 or int16, got {self.dtype!r}")
+        if not 0 <= self.multiplier < 1 << 31 or not MIN_FEATURE_SHIFT <= self.shift <= MAX_FEATURE_SHIFT:
+            raise ProtobrainError(f"FeatureQuantizer: multiplier {self.multiplier} / shift {self.shift} out of range "
+                                  f"(0 <= multiplier < 2^31, {MIN_FEATURE_SHIFT} <= shift <= {MAX_FEATURE_SHIFT})")
+        info = np.iinfo(_QUANT_DTYPES[self.dtype])
+        if not info.min <= self.zero_point <= info.max:
+            raise ProtobrainError(f"FeatureQuantizer: zero point {self.zero_point} outside {self.dtype}")
+
+    @classmethod
+    def for_input(cls, scale: float, zero_point: int, dtype: str,
+                  config: FrontendConfig = FrontendConfig()) -> "FeatureQuantizer":
+        """The quantizer into an input of this (scale, zero point); the scale is taken as
+        float32, as a .tflite stores it."""
+        from ..quantization import quantize_multiplier
+
+        s = float(np.float32(scale))
+        if not (s > 0 and np.isfinite(s)):
+            raise ProtobrainError(f"FeatureQuantizer: input scale must be positive and finite, got {scale}")
+        multiplier, shift = quantize_multiplier(1.0 / (float(1 << config.log_frac_bits) * s))
+        if shift > MAX_FEATURE_SHIFT:
+            raise ProtobrainError(f"FeatureQuantizer: input scale {s} is too fine for Q{config.log_frac_bits} "
+                                  f"features (every non-zero feature would saturate {dtype})")
+        if shift < MIN_FEATURE_SHIFT:
+            raise ProtobrainError(f"FeatureQuantizer: input scale {s} is too coarse for Q{config.log_frac_bits} "
+                                  "features (every feature would quantize to the zero point)")
+        return cls(int(multiplier), int(shift), int(zero_point), dtype)
+
+    def __call__(self, feats: np.ndarray) -> np.ndarray:
+        from ..fixedpoint import mul_by_quantized_mult_array
+
+        q = np.asarray(feats)
+        if q.dtype != np.int16:
+            raise ProtobrainError(f"features must be the frontend's int16 values, got {q.dtype}")
+        info = np.iinfo(_QUANT_DTYPES[self.dtype])
+        x = q.astype(np.int64) << FEATURE_PRESHIFT
+        y = mul_by_quantized_mult_array(x, self.multiplier, self.shift - FEATURE_PRESHIFT) + self.zero_point
+        return np.clip(y, info.min, info.max).astype(_QUANT_DTYPES[self.dtype])
+
+
 class StreamingFrontend:
     """Features of audio arriving in chunks; any chunking gives exactly `features(clip)`."""
 
@@ -377,11 +443,13 @@ class HostFrontend:
 
         self._state = State()
         ptr, n = ctypes.c_void_p, ctypes.c_int
+        i32 = ctypes.c_int32
         for name, args in (("compute", [ptr, n, ptr, n]), ("push", [ptr, ptr, n, ptr, n]),
-                           ("frame", [ptr, ptr]), ("reset", [ptr])):
+                           ("frame", [ptr, ptr]), ("reset", [ptr]), ("quantize_s8", [ptr, n, i32, i32, i32, ptr]),
+                           ("quantize_s16", [ptr, n, i32, i32, i32, ptr])):
             fn = getattr(self._lib, f"pb_frontend_{name}")
             fn.argtypes = args
-            fn.restype = None if name in ("frame", "reset") else ctypes.c_int
+            fn.restype = ctypes.c_int if name in ("compute", "push") else None
         self.reset()
 
     def _out(self, frames: int) -> np.ndarray:
@@ -407,6 +475,17 @@ class HostFrontend:
 
     def reset(self) -> None:
         self._lib.pb_frontend_reset(ctypes.byref(self._state))
+
+    def quantize(self, feats: np.ndarray, fq: FeatureQuantizer) -> np.ndarray:
+        """pb_frontend_quantize_s8 / _s16 on int16 features of any shape (same shape out)."""
+        q = np.asarray(feats)
+        if q.dtype != np.int16:
+            raise ProtobrainError(f"features must be the frontend's int16 values, got {q.dtype}")
+        q = np.ascontiguousarray(q)
+        out = np.zeros(q.shape, _QUANT_DTYPES[fq.dtype])
+        fn = self._lib.pb_frontend_quantize_s8 if fq.dtype == "int8" else self._lib.pb_frontend_quantize_s16
+        fn(q.ctypes.data, q.size, fq.multiplier, fq.shift, fq.zero_point, out.ctypes.data)
+        return out
 
     @property
     def n_tail(self) -> int:
