@@ -10,10 +10,11 @@ MODELS ?= ../shared/models
 OUT    ?= out
 JOBS   ?= 2
 
-.PHONY: setup system venv test test-fast demo bench eval clean help
+.PHONY: setup system venv test test-fast demo models bench eval clean help
 
 help:
-	@echo "make demo   - compile every reference model to C, check it bit-exact against TFLite Micro"
+	@echo "make demo   - the protobrain: train three nets, bundle them, run see/listen/speak/loop in QEMU: out/REPORT.md"
+	@echo "make models - compile every reference model to C, check it bit-exact against TFLite Micro: out/models/REPORT.md"
 	@echo "make test   - full test suite (installs what it needs first)"
 	@echo "make bench  - exact instruction counts of every reference model on the simulated M4, M7, M33, M55: BENCHMARKS.md"
 	@echo "make eval   - train the vision, speech and synth nets at full size and measure them: EVAL.md"
@@ -40,7 +41,10 @@ test-fast: setup
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile -q -p no:cacheprovider -m "not slow"
 
 demo: setup
-	$(BIN)/python scripts/demo.py --models $(MODELS) --out $(OUT)
+	$(BIN)/python scripts/demo.py --out $(OUT)
+
+models: setup
+	$(BIN)/python scripts/models.py --models $(MODELS) --out $(OUT)/models
 
 bench: setup
 	$(BIN)/python scripts/bench.py --models $(MODELS) --out bench --markdown BENCHMARKS.md

@@ -389,7 +389,15 @@ def _register_training() -> None:
         main.add_command(command)
 
 
+def _register_protobrain() -> None:
+    from .bundle_cli import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
 _register_training()
+_register_protobrain()
 
 if __name__ == "__main__":
     main()

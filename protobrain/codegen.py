@@ -84,8 +84,11 @@ def _env() -> jinja2.Environment:
     )
 
 
-def render(program: Program, source: str = "") -> dict[str, str]:
-    """All generated files as {filename: text}; kernel files are copied separately."""
+def render(program: Program, source: str = "", shared_arena: str | None = None) -> dict[str, str]:
+    """All generated files as {filename: text}; kernel files are copied separately.
+
+    shared_arena: the name of an arena the firmware defines for several nets (uint64_t
+    array), instead of a static arena of this net's own."""
     g = program.graph
     name = g.name
     prefix = f"pb_{name}"
@@ -154,6 +157,7 @@ def render(program: Program, source: str = "") -> dict[str, str]:
         "consts": consts,
         "calls": calls,
         "kernels": program.kernels(),
+        "shared_arena": shared_arena,
     }
     env = _env()
     return {
@@ -173,10 +177,10 @@ def kernel_files(program: Program) -> list[Path]:
     return files
 
 
-def write(program: Program, out_dir: str | Path, source: str = "") -> list[Path]:
+def write(program: Program, out_dir: str | Path, source: str = "", shared_arena: str | None = None) -> list[Path]:
     """Write every file, all or nothing: files appear in out_dir only once all are rendered."""
     out_dir = Path(out_dir)
-    texts = render(program, source)
+    texts = render(program, source, shared_arena)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out_dir.parent, prefix=".pb-") as tmp:
         tmp = Path(tmp)

@@ -34,6 +34,18 @@ class DoesNotFit(ProtobrainError):
 
 
 @dataclass
+class Apps:
+    """What a firmware serves beyond the model commands (the protobrain bundle's listen and
+    speak): extra generated sources, the apps template's context, INFO fields, and the
+    largest request or reply they exchange. Their nets share one arena."""
+
+    files: dict[str, str]
+    context: dict
+    info: dict
+    buffer_bytes: int
+
+
+@dataclass
 class FirmwareImage:
     board: Board
     elf: Path
@@ -85,21 +97,26 @@ def _c_string(text: str) -> str:
     return json.dumps(text)  # a JSON string literal is a valid C string literal for ASCII text
 
 
-def render_firmware(board: Board, programs: list[Program], model_blobs: list[bytes], out: Path) -> list[dict]:
+SHARED_ARENA = "pb_shared_arena"
+
+
+def render_firmware(board: Board, programs: list[Program], model_blobs: list[bytes], out: Path,
+                    apps: Apps | None = None) -> list[dict]:
     """Write every source file of the firmware into `out`."""
     out.mkdir(parents=True, exist_ok=True)
     infos = [model_info(p, b) for p, b in zip(programs, model_blobs)]
     for p in programs:
-        codegen.write(p, out, source=p.graph.name)
+        codegen.write(p, out, source=p.graph.name, shared_arena=SHARED_ARENA if apps else None)
     for info in infos:
         for kind in ("inputs", "outputs"):
             if sum(t["bytes"] for t in info[kind]) > 60000:
                 raise ProtobrainError(f"{info['name']}: {kind} of {sum(t['bytes'] for t in info[kind])} bytes exceed the protocol's 60,000-byte frame")
     buffer_bytes = max(max(1 + sum(t["bytes"] for t in i["inputs"]), 9 + sum(t["bytes"] for t in i["outputs"])) for i in infos)
     max_steps = max(i["steps"] for i in infos)
-    buffer_bytes = max(buffer_bytes, 64, 11 + 4 * max_steps)  # the PROFILE reply fits too
+    buffer_bytes = max(buffer_bytes, 64, 11 + 4 * max_steps, apps.buffer_bytes if apps else 0)  # PROFILE fits too
     info = {"protocol": 2, "firmware": f"protobrain {__version__}", "board": board.name, "core": board.core,
-            "clock_hz": board.clock_hz, "buffer_bytes": buffer_bytes, "stack_bytes": board.stack_bytes, "models": infos}
+            "clock_hz": board.clock_hz, "buffer_bytes": buffer_bytes, "stack_bytes": board.stack_bytes, "models": infos,
+            **(apps.info if apps else {})}
     fw = templates_dir() / "firmware"
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(fw)), undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
@@ -110,12 +127,17 @@ def render_firmware(board: Board, programs: list[Program], model_blobs: list[byt
         "info_c_string": _c_string(json.dumps(info, separators=(",", ":"))),
         "models": [{"name": i["name"], "input_bytes": [t["bytes"] for t in i["inputs"]],
                     "output_bytes": [t["bytes"] for t in i["outputs"]]} for i in infos],
+        "apps": apps.context if apps else None,
+        "shared_arena": SHARED_ARENA if apps else None,
+        "shared_arena_bytes": shared_arena_bytes(programs) if apps else 0,
     }
     (out / "main.c").write_text(env.get_template("main.c.j2").render(ctx))
     (out / "pb_board_config.h").write_text(env.get_template("pb_board_config.h.j2").render(ctx))
     (out / "link.ld").write_text(env.get_template("link.ld.j2").render(ctx))
     for f in PROTOCOL_SOURCES + _board_sources(board):
         shutil.copyfile(fw / f, out / f)
+    for fname, text in (apps.files if apps else {}).items():
+        (out / fname).write_text(text)
     if board.soc == "rp2040":
         from . import rp2040
 
@@ -175,13 +197,20 @@ def section_sizes(board: Board, elf: Path) -> tuple[int, int, int]:
     return text, data, bss
 
 
-def check_fit(board: Board, programs: list[Program]) -> None:
+def shared_arena_bytes(programs: list[Program]) -> int:
+    """One arena for nets that never run at the same time: the largest plan, 8-byte words."""
+    return (max(p.arena_size for p in programs) + 7) // 8 * 8 + 8
+
+
+def check_fit(board: Board, programs: list[Program], shared: bool = False) -> None:
     """Before compiling: the planned arenas alone must fit in RAM, the weights in flash."""
-    ram = sum(p.arena_size for p in programs) + board.stack_bytes
+    arenas = shared_arena_bytes(programs) if shared else sum(p.arena_size for p in programs)
+    ram = arenas + board.stack_bytes
     flash = sum(p.const_bytes for p in programs)
     problems = []
     if ram > board.ram.length:
-        problems.append(f"RAM needs {ram:,} B (arenas {' + '.join(f'{p.arena_size:,}' for p in programs)} + stack {board.stack_bytes:,}) but {board.name} has {board.ram.length:,} B")
+        what = f"shared arena {arenas:,}" if shared else f"arenas {' + '.join(f'{p.arena_size:,}' for p in programs)}"
+        problems.append(f"RAM needs {ram:,} B ({what} + stack {board.stack_bytes:,}) but {board.name} has {board.ram.length:,} B")
     if flash > board.flash.length:
         problems.append(f"flash needs {flash:,} B of weights but {board.name} has {board.flash.length:,} B")
     if problems:
@@ -189,11 +218,12 @@ def check_fit(board: Board, programs: list[Program]) -> None:
         raise DoesNotFit(f"{names} does not fit {board.name}: " + "; ".join(problems))
 
 
-def build(board: Board, programs: list[Program], model_blobs: list[bytes], out: Path) -> FirmwareImage:
-    check_fit(board, programs)
+def build(board: Board, programs: list[Program], model_blobs: list[bytes], out: Path,
+          apps: Apps | None = None) -> FirmwareImage:
+    check_fit(board, programs, shared=apps is not None)
     if out.exists():
         shutil.rmtree(out)
-    infos = render_firmware(board, programs, model_blobs, out)
+    infos = render_firmware(board, programs, model_blobs, out, apps)
     elf, binary = compile_firmware(board, out)
     text, data, bss = section_sizes(board, elf)
     image = FirmwareImage(board, elf, binary, text, data, bss, board.stack_bytes, infos)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The main job, end to end on every reference model: read, plan, generate C, compile it,
+"""`make models`: end to end on every reference model: read, plan, generate C, compile it,
 and check it byte for byte against TensorFlow Lite Micro. Writes <out>/REPORT.md."""
 
 from __future__ import annotations

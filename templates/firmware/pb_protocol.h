@@ -27,6 +27,11 @@ enum {
     PB_CMD_WRITE_ARENA = 0x05, /* payload: model u8, offset u32, bytes */
     PB_CMD_RUN_STEPS = 0x06, /* payload: model u8, first step u16, last step u16 (exclusive) */
     PB_CMD_READ_ARENA = 0x07, /* payload: model u8, offset u32, length u16 */
+    /* The protobrain bundle (apps.c.j2): */
+    PB_CMD_LISTEN_RESET = 0x08, /* forget all audio heard so far */
+    PB_CMD_LISTEN = 0x09,     /* payload: int16 LE samples; reply: the speech net's scores */
+    PB_CMD_SPEAK = 0x0A,      /* payload: keyword u8, temperature_q8 u16, seed u32 */
+    PB_CMD_SPEAK_NEXT = 0x0B, /* reply: the next frame of int16 samples (none when done) */
     PB_REPLY_FLAG = 0x80,
     PB_REPLY_ERROR = 0xFF /* payload: error code u8, then the offending type u8 */
 };

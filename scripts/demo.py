@@ -1,0 +1,376 @@
+#!/usr/bin/env python3
+"""`make demo`: the protobrain, end to end.
+
+Trains the three nets at demo size (or reuses runs already built: the full-size runs of
+`make eval` in eval/ when they exist, else the demo-size runs in <out>/runs), bundles them
+into one firmware for a simulated Cortex-M4, starts it in QEMU, and runs the four demos
+over serial: see, listen, speak and loop. Every device result is checked byte for byte
+against the host's twin (the same generated C compiled for this machine). Then the
+synthesizer's cost per sample is measured on every simulated core. Writes <out>/REPORT.md
+with its pictures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+
+from protobrain.errors import ProtobrainError
+
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+
+# Each core at a clock it usually runs at in a product, and a part that does.
+CORE_CLOCKS = {
+    "cortex-m0": (48_000_000, "STM32F072"),
+    "cortex-m3": (72_000_000, "STM32F103"),
+    "cortex-m4": (168_000_000, "STM32F407"),
+    "cortex-m7": (216_000_000, "STM32F746"),
+    "cortex-m33": (110_000_000, "STM32L552"),
+    "cortex-m55": (400_000_000, "Alif Ensemble E7 (HP core)"),
+    "rv32imac": (108_000_000, "GD32VF103"),
+}
+# One simulated board per core.
+CORE_BOARDS = ["qemu-microbit", "qemu-mps2-an385", "qemu-mps2-an386", "qemu-mps2-an500", "qemu-mps2-an505",
+               "qemu-mps3-an547", "qemu-riscv32-virt"]
+SEE_IMAGES = 6          # held-out digits the device classifies
+LISTEN_WORDS = 3        # keywords in the listen demo's recording
+
+
+def step(text: str) -> float:
+    console.print(f"[bold]demo:[/] {text}")
+    return time.time()
+
+
+# ---- the nets ----------------------------------------------------------------------------------
+
+
+def demo_speech_config():
+    from protobrain.train.espeak import KEYWORDS, UNKNOWN_WORDS
+    from protobrain.train.speech import SpeechDataConfig
+
+    return replace(SpeechDataConfig(), keywords=KEYWORDS, unknown_words=UNKNOWN_WORDS[:12],
+                   accents=("en-us", "en-gb", "en-gb-scotland", "en-029"),
+                   variants=("m1", "m2", "m3", "m5", "m7", "f1", "f2", "f3", "f4", "Andy", "linda", "croak",
+                             "klatt", "klatt2", "whisper"),
+                   per_voice=1, unknown_per_word=16, silence=150, augment_copies=1)
+
+
+def demo_synth_config():
+    from protobrain.train.espeak import KEYWORDS
+    from protobrain.train.synth import SynthConfig
+
+    return replace(SynthConfig(), words=KEYWORDS, renditions=6, steps=500)
+
+
+def ensure_runs(runs: Path, eval_dir: Path, seed: int) -> dict[str, Path]:
+    """The three runs: full-size ones from `make eval`, else demo-size ones (trained once)."""
+    from protobrain.train.classifier import TrainConfig
+
+    found = {}
+    for task in ("vision", "speech", "synth"):
+        full = eval_dir / task
+        if (full / "run.json").is_file():
+            found[task] = full
+            console.print(f"  {task}: reusing the full-size run in {full}")
+            continue
+        demo = runs / task
+        found[task] = demo
+        if (demo / "run.json").is_file():
+            console.print(f"  {task}: reusing {demo}")
+            continue
+        t0 = step(f"training the {task} net at demo size")
+        if task == "vision":
+            from protobrain.train.vision import load, train_vision
+
+            train_vision(load(None), TrainConfig(epochs=25, seed=seed), demo)
+        elif task == "speech":
+            from protobrain.train.speech import load, train_speech
+
+            train_speech(load(None, seed, cfg=demo_speech_config()), TrainConfig(epochs=10, seed=seed), demo)
+        else:
+            from protobrain.train.synth import train_synth
+
+            train_synth(replace(demo_synth_config(), seed=seed), demo)
+        console.print(f"  {task}: trained in {time.time() - t0:.0f} s")
+    return found
+
+
+# ---- the demos ---------------------------------------------------------------------------------
+
+
+def see_demo(pb, twin, runs, out: Path) -> dict:
+    from PIL import Image
+
+    from protobrain.demo import read_image
+    from protobrain.train.run import Run
+
+    test = Run.open(runs["vision"]).split("test")
+    shape = pb.spec["vision"]["input_shape"]
+    rows, exact = [], True
+    for i in range(min(SEE_IMAGES, len(test.y))):
+        img = np.clip(test.x[i].reshape(shape[0], shape[1], -1) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        path = out / "see" / f"digit{i}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(img[..., 0] if img.shape[-1] == 1 else img).save(path)
+        x = read_image(path, shape)
+        r = pb.see(x)
+        q = np.clip(np.round(x / pb.info["models"][0]["inputs"][0]["scale"]) + pb.info["models"][0]["inputs"][0]["zero_point"],
+                    -128, 127).astype(np.int8)
+        exact &= bool(np.array_equal(twin.see(q.reshape(pb.info["models"][0]["inputs"][0]["shape"])), r.raw))
+        rows.append({"image": path.name, "true": test.classes[int(test.y[i])], "seen": r.label, "score": r.score,
+                     "count": r.count})
+    return {"rows": rows, "bit_exact": exact, "unit": pb.unit}
+
+
+def listen_recording(rate: int, seed: int, keywords: list[str]) -> tuple[np.ndarray, list[str]]:
+    """Keywords spoken in the held-out Caribbean accent (en-029, never trained on), with
+    silence between."""
+    from protobrain.train.espeak import TEST_ACCENTS, Voice, synthesize, trim
+
+    rng = np.random.default_rng(seed)
+    said = [str(w) for w in rng.choice(keywords, LISTEN_WORDS, replace=False)]
+    voice = Voice(TEST_ACCENTS[0], "", "male")
+    parts = [np.zeros(rate // 2, np.int16)]
+    for w in said:
+        parts += [trim(synthesize(w, voice, sample_rate=rate)), np.zeros(rate // 2, np.int16)]
+    return np.concatenate(parts), said
+
+
+def net_rows(parts, runs) -> list[dict]:
+    """Per net: accuracy from its run, MACs, planned arena and flash."""
+    rows = []
+    for prog, task in zip(parts.programs, ("vision", "speech", "synth")):
+        info = parts.infos[task]
+        acc = info.get("accuracy", {}).get("test", {}).get("int8")
+        rows.append({"net": prog.graph.name, "macs": prog.macs, "arena": prog.arena_size, "flash": prog.const_bytes,
+                     "accuracy": acc})
+    fm = parts.fused
+    rows.append({"net": "synth step (fused)", "macs": fm.macs, "arena": fm.arena_size,
+                 "flash": fm.program.const_bytes, "accuracy": None,
+                 "state": fm.ring_elements * np.dtype(fm.np_dtype).itemsize})
+    return rows
+
+
+def synth_per_core(parts, boards: list[str], out: Path, frames: int = 2) -> list[dict]:
+    """Instructions per synthesized sample on each simulated core: the bundle built for
+    that board, `frames` frames of the first keyword (the cost is the same every sample)."""
+    from protobrain import bundle as pb_bundle
+    from protobrain.boards import load_board
+    from protobrain.demo import Protobrain
+
+    rows = []
+    for name in boards:
+        board = load_board(name)
+        clock, part = CORE_CLOCKS.get(board.core, (board.clock_hz, board.name))
+        row = {"board": name, "core": board.core, "clock_hz": clock, "part": part}
+        step(f"synth cost per sample on {name} ({board.core})")
+        try:
+            b = pb_bundle.build(parts, board, out / "cores" / name)
+            with Protobrain.open(b.path) as pb:
+                spoken = pb.speak(pb.spec["synth"]["keywords"][0], seed=1, max_frames=frames)
+            row["per_sample"] = spoken.per_sample
+            row["realtime"] = spoken.per_sample / (clock / spoken.sample_rate)
+        except ProtobrainError as e:
+            row["error"] = str(e)
+            console.print(f"  {name}: {e}")
+        rows.append(row)
+    return rows
+
+
+# ---- the report --------------------------------------------------------------------------------
+
+
+def _n(v) -> str:
+    return f"{v:,}" if isinstance(v, (int, np.integer)) else f"{v:,.0f}" if isinstance(v, float) else str(v)
+
+
+def charts(report: dict, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    nets = report["nets"]
+    names = [n["net"] for n in nets]
+    fig, ax = plt.subplots(1, 4, figsize=(15, 3.6))
+    acc = [100 * (n["accuracy"] or 0) for n in nets[:2]]
+    ax[0].bar(names[:2], acc, color=["C0", "C1"])
+    ax[0].set_ylim(0, 100)
+    ax[0].set_title("held-out int8 accuracy (%)")
+    for i, a in enumerate(acc):
+        ax[0].text(i, a + 1, f"{a:.1f}", ha="center", fontsize=8)
+    per = {"vision": report["see"]["rows"][0]["count"] if report["see"]["rows"] else 0,
+           "speech": report["listen"]["per_inference"], "synth / sample": report["speak"]["per_sample"]}
+    ax[1].bar(list(per), list(per.values()), color=["C0", "C1", "C2"])
+    ax[1].set_yscale("log")
+    ax[1].set_title("instructions per inference (M4)")
+    x = np.arange(len(nets))
+    ax[2].bar(x - 0.2, [n["arena"] / 1024 for n in nets], 0.4, label="RAM (arena)")
+    ax[2].bar(x + 0.2, [n["flash"] / 1024 for n in nets], 0.4, label="flash (weights)")
+    ax[2].set_xticks(x, [n.replace(" (fused)", "") for n in names], fontsize=7)
+    ax[2].set_title("KiB per net")
+    ax[2].legend(fontsize=7)
+    cores = [c for c in report["cores"] if "realtime" in c]
+    ax[3].bar([c["core"].replace("cortex-", "") for c in cores], [c["realtime"] for c in cores], color="C2")
+    ax[3].axhline(1.0, color="k", lw=0.8, ls="--")
+    ax[3].set_yscale("log")
+    ax[3].set_title("synth: x real time at usual clock")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_report(report: dict, out: Path) -> Path:
+    charts(report, out / "protobrain.png")
+    mem, see, listen, speak = report["memory"], report["see"], report["listen"], report["speak"]
+    ok = lambda b: "yes" if b else "**NO**"  # noqa: E731
+    md = ["# The protobrain: see, listen, speak", "",
+          f"One firmware with three nets for {report['board']}, run in QEMU and driven over its serial port. "
+          f"Runs: " + ", ".join(f"{k} `{v}`" for k, v in report["runs"].items()) + ". "
+          f"Every device result below was compared byte for byte with the host's twin (the same generated C "
+          f"compiled for this machine). Instructions are exact counts from QEMU's instruction-counting plugin.",
+          "", "![the protobrain](protobrain.png)", "", "## Nets", "",
+          "| net | held-out int8 accuracy | MACs | planned arena (B) | weights in flash (B) |", "|---|---:|---:|---:|---:|"]
+    for n in report["nets"]:
+        acc = f"{100 * n['accuracy']:.2f}%" if n["accuracy"] is not None else ""
+        md.append(f"| {n['net']} | {acc} | {_n(n['macs'])} | {_n(n['arena'])} | {_n(n['flash'])} |")
+    md += ["", "## Memory", "",
+           f"The nets never run at the same time, so they share one arena: **{_n(mem['shared_arena'])} B**, "
+           f"the largest plan ({_n(mem['largest_plan'])} B, rounded to 8-byte words plus one guard word), where "
+           f"separate arenas would take {_n(mem['sum_of_plans'])} B.", "",
+           "| part | bytes |", "|---|---:|",
+           f"| shared arena | {_n(mem['shared_arena'])} |", f"| frontend state, feature window, sample buffers | {_n(mem['frontend'])} |",
+           f"| synth state: ring buffers, step scratch, cond and sample buffers | {_n(mem['synth'])} |",
+           f"| stack | {_n(mem['stack'])} |", f"| **RAM total** (.data + .bss, incl. protocol buffer) | {_n(mem['ram'])} |",
+           f"| flash total | {_n(mem['flash'])} |", "",
+           "## see", "", f"Bit-exact with the host: {ok(see['bit_exact'])}.", "",
+           "| image | true | seen | score | instructions |", "|---|---|---|---:|---:|"]
+    for r in see["rows"]:
+        md.append(f"| {r['image']} | {r['true']} | {r['seen']} | {r['score']:.2f} | {_n(r['count'])} |")
+    md += ["", "## listen", "",
+           f"Said (espeak-ng, held-out Caribbean accent): {', '.join(listen['said'])}. Heard: "
+           f"{', '.join(f'{w} at {t:.2f} s ({p:.2f})' for t, w, p in listen['detections']) or 'nothing'}. "
+           f"{listen['inferences']} inferences of the speech net, {_n(listen['per_inference'])} instructions each. "
+           f"Bit-exact with the host: {ok(listen['bit_exact'])}.", "", "![listen](listen.png)", "",
+           "## speak", "",
+           f"`{speak['word']}`: {speak['seconds']:.2f} s of audio (`speak-{speak['word']}.wav`), "
+           f"{_n(speak['per_sample'])} instructions per sample including the per-frame conditioning. "
+           f"Bit-exact with the host: {ok(speak['bit_exact'])}.", "",
+           "## loop: the device speaks each keyword, then listens to it", "",
+           "| said | heard | score |", "|---|---|---:|"]
+    for r in report["loop"]:
+        md.append(f"| {r['said']} | {r['heard']}{' ✓' if r['heard'] == r['said'] else ''} | {r['score']:.2f} |")
+    right = sum(r["heard"] == r["said"] for r in report["loop"])
+    md += ["", f"Heard right: **{right} of {len(report['loop'])}**.", "",
+           "## The synthesizer on every simulated core", "",
+           "Instructions per sample (exact, QEMU) against the budget at 8 kHz at a clock the core usually runs at. "
+           "Above 1x the device renders to a buffer before playing.", "",
+           "| core | board | instructions per sample | usual clock | budget per sample | x real time |",
+           "|---|---|---:|---|---:|---:|"]
+    for c in report["cores"]:
+        budget = c["clock_hz"] / 8000
+        if "error" in c:
+            md.append(f"| {c['core']} | {c['board']} | {c['error']} | | | |")
+            continue
+        verdict = "real time" if c["realtime"] <= 1 else f"{c['realtime']:.2f}x (misses by {c['realtime']:.1f}x)"
+        md.append(f"| {c['core']} | {c['board']} | {_n(c['per_sample'])} | {c['clock_hz'] / 1e6:.0f} MHz "
+                  f"({c['part']}) | {_n(budget)} | {verdict} |")
+    md += ["", f"_Whole demo: {report['seconds'] / 60:.1f} min on this machine._", ""]
+    path = out / "REPORT.md"
+    path.write_text("\n".join(md))
+    return path
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--out", type=Path, default=Path("out"))
+    ap.add_argument("--eval", type=Path, default=Path("eval"), help="full-size runs of make eval, used when present")
+    ap.add_argument("--board", default="qemu-mps2-an386")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--cores", default=",".join(CORE_BOARDS), help="boards for the synth's cost per sample")
+    args = ap.parse_args()
+    t_start = time.time()
+    try:
+        return run(args, t_start)
+    except ProtobrainError as e:
+        console.print(f"demo: error: {e}")
+        return 2
+
+
+def run(args, t_start: float) -> int:
+    from protobrain import bundle as pb_bundle
+    from protobrain.boards import load_board
+    from protobrain.bundle_cli import print_memory, run_loop
+    from protobrain.demo import Protobrain, plot_listen, write_wav
+
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    report = {"board": args.board}
+    runs = ensure_runs(out / "runs", args.eval, args.seed)
+    report["runs"] = {k: str(v) for k, v in runs.items()}
+
+    step(f"bundling the three nets for {args.board}")
+    parts = pb_bundle.load_parts(runs["vision"], runs["speech"], runs["synth"])
+    board = load_board(args.board)
+    bundle = pb_bundle.build(parts, board, out / "protobrain")
+    print_memory(bundle.memory, board.name)
+    twin = pb_bundle.Twin(parts)
+
+    step("starting the protobrain in QEMU")
+    with Protobrain.open(bundle.path) as pb:
+        step("see: the device classifies held-out digits")
+        report["see"] = see_demo(pb, twin, runs, out)
+        for r in report["see"]["rows"]:
+            console.print(f"  {r['image']}: true {r['true']}, seen [bold]{r['seen']}[/] ({r['score']:.2f}), "
+                          f"{r['count']:,} {pb.unit}")
+
+        step("listen: keywords in a held-out accent stream to the device")
+        rate = pb.spec["speech"]["sample_rate"]
+        keywords = [c for c in pb.spec["speech"]["classes"] if c not in ("silence", "unknown")]
+        audio, said = listen_recording(rate, args.seed, keywords)
+        write_wav(out / "listen.wav", audio, rate)
+        heard = pb.listen(audio)
+        plot_listen(heard, audio, rate, out / "listen.png", f"said: {', '.join(said)}")
+        want = twin.listen(audio)
+        exact = len(want) == len(heard.raw) and all(f == g and np.array_equal(a, b)
+                                                    for (f, a), (g, b) in zip(want, heard.raw))
+        report["listen"] = {"said": said, "detections": heard.detections, "per_inference": heard.per_inference,
+                            "inferences": len(heard.times), "bit_exact": exact}
+        console.print(f"  said {', '.join(said)}; heard "
+                      f"{', '.join(w for _, w, _ in heard.detections) or 'nothing'}")
+
+        step("speak: the device vocodes a keyword")
+        word = pb.spec["synth"]["keywords"][0]
+        spoken = pb.speak(word, seed=1)
+        write_wav(out / f"speak-{word}.wav", spoken.pcm, spoken.sample_rate)
+        tq = round(256 * pb.spec["synth"]["temperature"])
+        report["speak"] = {"word": word, "seconds": len(spoken.pcm) / spoken.sample_rate,
+                           "per_sample": spoken.per_sample,
+                           "bit_exact": bool(np.array_equal(twin.speak(word, tq, 1), spoken.pcm))}
+        console.print(f"  {word}: {report['speak']['seconds']:.2f} s, {spoken.per_sample:,.0f} instructions per sample")
+
+        step("loop: the device speaks every keyword and listens to itself")
+        report["loop"] = run_loop(pb, seed=1, out_dir=out / "loop",
+                                  progress=lambda row: console.print(f"  said {row['said']}, heard {row['heard']}"))
+
+    report["memory"] = bundle.memory.to_json()
+    report["nets"] = net_rows(parts, runs)
+    report["cores"] = synth_per_core(parts, [c for c in args.cores.split(",") if c], out)
+    report["seconds"] = time.time() - t_start
+    (out / "report.json").write_text(json.dumps(report, indent=1, default=str) + "\n")
+    write_report(report, out)
+    console.print(f"demo: report in {out / 'REPORT.md'} ({report['seconds'] / 60:.1f} min)")
+    ok = report["see"]["bit_exact"] and report["listen"]["bit_exact"] and report["speak"]["bit_exact"]
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,191 @@
+"""The protobrain bundle: three small trained nets in one firmware on a simulated Cortex-M4,
+every demo's device result compared byte for byte with the host twin, the shared arena,
+and the errors a user meets."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow")
+
+from conftest import needs_simulator  # noqa: E402
+from protobrain import bundle as pb_bundle  # noqa: E402
+from protobrain.errors import ProtobrainError  # noqa: E402
+
+BOARD = "qemu-mps2-an386"
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """A vision, a speech and a synth run, each trained small."""
+    from protobrain.train.classifier import TrainConfig
+    from protobrain.train.speech import SMALL as SPEECH_SMALL, load as load_speech, train_speech
+    from protobrain.train.synth import SMALL as SYNTH_SMALL, train_synth
+    from protobrain.train.vision import load as load_vision, train_vision
+
+    root = tmp_path_factory.mktemp("runs")
+    train_vision(load_vision(None), TrainConfig(epochs=4, width=0.5, progress=False), root / "vision")
+    train_speech(load_speech(None, 0, progress=False, cfg=SPEECH_SMALL), TrainConfig(epochs=2, width=0.5, progress=False),
+                 root / "speech")
+    train_synth(replace(SYNTH_SMALL, progress=False), root / "synth")
+    return {t: root / t for t in ("vision", "speech", "synth")}
+
+
+@pytest.fixture(scope="module")
+def parts(runs):
+    return pb_bundle.load_parts(runs["vision"], runs["speech"], runs["synth"], stride=3)
+
+
+@pytest.fixture(scope="module")
+def twin(parts):
+    return pb_bundle.Twin(parts)
+
+
+@pytest.fixture(scope="module")
+def built(parts, tmp_path_factory):
+    board = needs_simulator(BOARD)
+    return pb_bundle.build(parts, board, tmp_path_factory.mktemp("bundle") / "protobrain")
+
+
+@pytest.fixture(scope="module")
+def device(built):
+    from protobrain.demo import Protobrain
+
+    with Protobrain.open(built.path) as pb:
+        yield pb
+
+
+def test_nets_share_one_arena_of_the_largest_plan(built, parts):
+    mem = built.memory
+    plans = [p.arena_size for p in parts.programs]
+    assert mem.shared_arena == (max(plans) + 7) // 8 * 8 + 8
+    assert mem.sum_of_plans > mem.largest_plan, "the test needs nets whose plans add up to more than the largest"
+    # Everything else in RAM is the apps' state, the protocol buffer and the stack: no second arena.
+    info = built.image.models
+    buffer = max(64, *(sum(t["bytes"] for t in m["inputs"]) + 1 for m in info))
+    rest = mem.ram - mem.shared_arena - mem.frontend - mem.synth - mem.stack
+    assert 0 <= rest < 16384 + buffer, f"{rest} B of RAM beyond the arena, apps and stack"
+    assert rest < mem.sum_of_plans - mem.largest_plan + 16384
+    for name in pb_bundle.MODEL_NAMES:
+        text = (built.path / f"{name}.c").read_text()
+        assert "extern uint64_t pb_shared_arena[]" in text and "static uint64_t arena[" not in text
+
+
+def test_see_is_bit_exact_with_the_host(device, twin):
+    rng = np.random.default_rng(0)
+    shape = device.spec["vision"]["input_shape"]
+    t = device.info["models"][0]["inputs"][0]
+    for _ in range(3):
+        x = rng.random(shape).astype(np.float32)
+        seen = device.see(x)
+        q = np.clip(np.round(x / t["scale"]) + t["zero_point"], -128, 127).astype(np.int8).reshape(t["shape"])
+        assert np.array_equal(seen.raw, twin.see(q))
+        assert seen.label in device.spec["vision"]["classes"] and 0.0 <= seen.score <= 1.0
+        assert seen.count > 1000 and seen.unit == "instructions"
+
+
+def _speech(seconds: float, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    n = int(8000 * seconds)
+    t = np.arange(n) / 8000
+    tone = 6000 * np.sin(2 * np.pi * (300 + 400 * t) * t) * (np.sin(2 * np.pi * 1.5 * t) > 0)
+    return np.clip(tone + rng.normal(0, 300, n), -32768, 32767).astype(np.int16)
+
+
+def test_listen_streams_bit_exact_with_the_host(device, twin):
+    audio = _speech(1.7, 1)
+    heard = device.listen(audio)
+    want = twin.listen(audio)
+    assert len(want) == len(heard.raw) > 3
+    for (frame_w, scores_w), (frame_d, scores_d) in zip(want, heard.raw):
+        assert frame_w == frame_d and np.array_equal(scores_w, scores_d)
+    assert heard.per_inference > 1000
+    assert np.allclose(heard.scores.sum(axis=1), 1.0, atol=0.05)   # softmax probabilities
+
+
+def test_listen_any_chunking_gives_the_same_scores(device, twin):
+    audio = _speech(1.3, 2)
+    device.dev.listen_reset()
+    raw = []
+    for start in range(0, len(audio), 333):
+        raw += [(f, s) for f, _, s in device.dev.listen(audio[start:start + 333]).results]
+    want = twin.listen(audio)
+    assert [f for f, _ in raw] == [f for f, _ in want]
+    assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(raw, want))
+
+
+def test_speak_is_bit_exact_with_the_host(device, twin, parts):
+    word = next(iter(parts.keywords))
+    for seed, temperature in ((1, None), (7, 0.0)):
+        spoken = device.speak(word, temperature, seed)
+        tq = round(256 * (device.spec["synth"]["temperature"] if temperature is None else temperature))
+        want = twin.speak(word, tq, seed)
+        assert len(spoken.pcm) == len(parts.keywords[word]) * parts.frontend.hop
+        assert np.array_equal(spoken.pcm, want)
+        assert spoken.per_sample > 100 and spoken.unit == "instructions"
+
+
+def test_device_refuses_bad_requests_and_keeps_serving(device):
+    from protobrain import protocol
+    from protobrain.device import DeviceError
+
+    dev = device.dev
+    with pytest.raises(DeviceError, match="out of range"):
+        dev.speak(200, 256, 1)
+    with pytest.raises(DeviceError, match="input size"):
+        dev.request(protocol.CMD_SPEAK, b"\x00\x01")
+    with pytest.raises(DeviceError, match="input size"):
+        dev.request(protocol.CMD_LISTEN, b"\x01\x02\x03")        # odd byte count
+    with pytest.raises(DeviceError, match="bad length|input size"):
+        dev.request(protocol.CMD_LISTEN, bytes(2 * 801))         # more than max_samples
+    dev.listen_reset()
+    samples, count = dev.speak_next()                            # nothing being spoken: empty reply
+    assert len(samples) == 0
+    assert dev.ping(b"still here") == b"still here"
+
+
+def test_bundle_refuses_runs_in_the_wrong_order(runs, tmp_path):
+    with pytest.raises(ProtobrainError, match="speech run where a vision run belongs"):
+        pb_bundle.load_parts(runs["speech"], runs["vision"], runs["synth"])
+    with pytest.raises(ProtobrainError, match="not a training run"):
+        pb_bundle.load_parts(tmp_path, runs["speech"], runs["synth"])
+
+
+def test_cli_errors_are_one_line(runs, tmp_path):
+    from click.testing import CliRunner
+
+    from protobrain.cli import main
+
+    out = tmp_path / "b"
+    r = CliRunner().invoke(main, ["bundle", str(runs["synth"]), str(runs["speech"]), str(runs["vision"]),
+                                  "--board", BOARD, "-o", str(out)])
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1 and "synth run where a vision" in r.output
+    assert not out.exists()
+    r = CliRunner().invoke(main, ["demo", "speak", "yes", "-o", str(tmp_path / "x.wav"), "--bundle", str(tmp_path)])
+    assert r.exit_code == 2 and "not a protobrain bundle" in r.output
+    assert not (tmp_path / "x.wav").exists()
+
+
+def test_cli_demos_on_the_simulator(built, tmp_path):
+    from click.testing import CliRunner
+    from PIL import Image
+
+    from protobrain.cli import main
+
+    img = tmp_path / "digit.png"
+    Image.fromarray((np.arange(64).reshape(8, 8) * 4).astype(np.uint8)).save(img)
+    r = CliRunner().invoke(main, ["demo", "see", str(img), "--bundle", str(built.path)])
+    assert r.exit_code == 0, r.output
+    assert "instructions" in r.output and "score" in r.output
+    wav = tmp_path / "said.wav"
+    r = CliRunner().invoke(main, ["demo", "speak", "no", "-o", str(wav), "--bundle", str(built.path)])
+    assert r.exit_code == 0, r.output
+    assert wav.stat().st_size > 1000 and "x real time" in r.output
+    r = CliRunner().invoke(main, ["demo", "listen", str(wav), "--bundle", str(built.path)])
+    assert r.exit_code == 0, r.output
+    assert wav.with_suffix(".png").stat().st_size > 1000
+    r = CliRunner().invoke(main, ["demo", "speak", "banana", "-o", str(tmp_path / "b.wav"), "--bundle", str(built.path)])
+    assert r.exit_code == 2 and "cannot say 'banana'" in r.output
