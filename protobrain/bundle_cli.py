@@ -164,17 +164,23 @@ def loop(bundle_dir, port, seed, out_dir):
 
 
 def run_loop(pb, seed: int = 1, out_dir=None, progress=None) -> list[dict]:
-    """Speak every stored keyword, then listen to it with a quarter second of silence around."""
+    """Speak every stored keyword, then listen to it: the word centred in the speech net's
+    window (as in training), with a quarter second of silence either side."""
     from .demo import write_wav
 
     rate = pb.spec["synth"]["sample_rate"]
-    pad = np.zeros(rate // 4, np.int16)
+    sp = pb.spec["speech"]
+    window = (sp["window"] - 1) * sp["hop"] + sp["window_samples"]   # samples the speech net sees
     rows = []
     for word in pb.spec["synth"]["keywords"]:
         spoken = pb.speak(word, seed=seed)
         if out_dir:
             write_wav(Path(out_dir) / f"{word}.wav", spoken.pcm, rate)
-        heard_word, score = heard_as(pb.listen(np.concatenate([pad, spoken.pcm, pad])))
+        pcm = spoken.pcm[:window]
+        clip = np.zeros(window + rate // 2, np.int16)
+        start = rate // 4 + (window - len(pcm)) // 2
+        clip[start:start + len(pcm)] = pcm
+        heard_word, score = heard_as(pb.listen(clip))
         rows.append({"said": word, "heard": heard_word, "score": score, "per_sample": spoken.per_sample,
                      "unit": spoken.unit})
         if progress:
