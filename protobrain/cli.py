@@ -217,19 +217,90 @@ def build(models, board, out_dir, planner):
     _print_image(image)
 
 
+@main.group()
+def export():
+    """Export the generated code for another build system: a PlatformIO project or library."""
+
+
+def _check_new_output(out_dir: str, force: bool) -> None:
+    from .platformio import check_output
+
+    check_output(Path(out_dir), force)
+
+
+@export.command("platformio")
+@click.argument("models", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--board", "-b", "boards", multiple=True, required=True,
+              help="A board whose file has a [platformio] section; repeat for several (one environment each).")
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(), help="Project folder (new or empty).")
+@click.option("--force", is_flag=True, help="Replace an existing non-empty output folder.")
+@_PLANNER
+def export_platformio(models, boards, out_dir, force, planner):
+    """A PlatformIO project of MODELS, one environment per board, bare-metal (no framework).
+
+    `pio run` in it builds the firmware `protobrain build` makes (same sources, flags,
+    linker script); `pio run -e BOARD -t upload` flashes it.
+    """
+    from .boards import load_board
+    from .platformio import export_project, require_platformio
+
+    bs = [load_board(b) for b in boards]
+    for b in bs:
+        require_platformio(b)
+    _check_new_output(out_dir, force)
+    progs, blobs = _load_programs(models, planner)
+    bs = export_project(bs, progs, blobs, Path(out_dir), force)
+    names = ", ".join(p.graph.name for p in progs)
+    console.print(f"exported {names} to {out_dir}: a PlatformIO project, one environment per board, no framework")
+    for b in bs:
+        arena = sum(p.arena_size for p in progs)
+        console.print(f"  env:{b.name:<16} {b.platformio['platform']} / {b.platformio['board']:<16} "
+                      f"RAM for arena and stack {arena + b.stack_bytes:,} / {b.ram.length:,} B")
+    first = bs[0].name
+    console.print(f"build        pio run -d {out_dir}")
+    console.print(f"upload       pio run -d {out_dir} -e {first} -t upload")
+    console.print(f"verify       protobrain verify {' '.join(models)} --board {first} --port PORT")
+
+
+@export.command("library")
+@click.argument("models", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(), help="Library folder (new or empty).")
+@click.option("--name", default=None, help="Library name (default: the model's name; protobrain_models for several models).")
+@click.option("--force", is_flag=True, help="Replace an existing non-empty output folder.")
+@_PLANNER
+def export_library(models, out_dir, name, force, planner):
+    """A PlatformIO library (library.json) of MODELS' generated C, for your own project:
+    put it in lib/ or lib_deps, include <model>.h and call pb_<model>_invoke()."""
+    from .platformio import export_library as write_library
+
+    _check_new_output(out_dir, force)
+    progs, _ = _load_programs(models, planner)
+    lib = write_library(progs, list(models), Path(out_dir), name, force)
+    console.print(f"exported library {lib} to {out_dir}: library.json, include/ (the API), src/ (model, weights, kernels)")
+    for p in progs:
+        console.print(f"  {p.graph.name}: #include \"{p.graph.name}.h\", pb_{p.graph.name}_invoke(...); "
+                      f"arena {p.arena_size:,} B, weights {p.const_bytes:,} B")
+
+
 @main.command()
+@click.argument("models", nargs=-1, type=click.Path(dir_okay=False))
 @click.option("--board", "-b", required=True, help="Target board (see boards/).")
 @click.option("--firmware", "fw_dir", required=True, type=click.Path(file_okay=False, exists=True), help="Build folder from `protobrain build`.")
 @click.option("--serial", type=click.Choice(["tcp", "pty"]), default="tcp", show_default=True, help="Simulated boards: how QEMU exposes the UART.")
 @click.option("--tool", type=click.Choice(["platformio", "pyocd", "openocd", "uf2"]), default=None,
               help="Real boards: flash tool (default: UF2 copy for boards with a USB boot drive, else the first installed of PlatformIO/pyOCD/OpenOCD the board file names).")
 @click.option("--drive", type=click.Path(file_okay=False, exists=True), help="UF2 boards: mount point of the boot drive (found automatically under /media otherwise).")
-@click.option("--port", help="Real boards: serial port to check after flashing (PING and INFO).")
-def flash(board, fw_dir, serial, tool, drive, port):
+@click.option("--port", help="Real boards: the board's serial port; after flashing, the firmware there must answer as the one built "
+                             "(board, models, model hashes), and MODELS given are verified bit-exact over it.")
+@click.option("-n", "n_random", default=20, show_default=True, help="With MODELS and --port: random inputs per model (plus 3 edge inputs).")
+@_PLANNER
+def flash(models, board, fw_dir, serial, tool, drive, port, n_random, planner):
     """Put the firmware on a board: simulated boards run in QEMU until Ctrl-C (prints the
     serial port); real boards are flashed as the board file says: a UF2 copy to the USB
     boot drive (Raspberry Pi Pico), PlatformIO upload (a project is written next to the
-    firmware), or pyOCD / OpenOCD through a debug probe."""
+    firmware), or pyOCD / OpenOCD through a debug probe. With --port, the flashed board is
+    then checked over its serial port, and MODELS (the built ones) run bit-exact against
+    TFLite Micro as `protobrain verify` runs them."""
     from .boards import load_board
     from .qemu import QemuBoard
 
@@ -239,8 +310,12 @@ def flash(board, fw_dir, serial, tool, drive, port):
         raise ProtobrainError(f"{elf} not found; build it first with: protobrain build MODEL --board {board} -o {fw_dir}")
     if not b.simulated:
         from .device import Device
-        from .flashing import copy_uf2, flash_real_board
+        from .flashing import check_flashed, copy_uf2, flash_real_board, wait_for_port
+        from .runner import DeviceTarget
 
+        if models and not port:
+            raise ProtobrainError("MODELS are verified on the board over its serial port; pass --port (e.g. /dev/ttyACM0)")
+        progs = _load_programs(models, planner)[0] if models else []
         if tool == "uf2" or (tool is None and b.run.get("method") == "uf2"):
             if "uf2_family" not in b.run:
                 raise ProtobrainError(f"{b.name} has no UF2 boot loader; use --tool pyocd or --tool openocd")
@@ -250,11 +325,16 @@ def flash(board, fw_dir, serial, tool, drive, port):
             cmd = flash_real_board(b, elf, tool)
             console.print(f"flashed {b.name}: {' '.join(cmd)}")
         if port:
+            wait_for_port(port)
             with Device(port) as dev:
-                info = dev.info()
+                info = check_flashed(b, dev.info(), Path(fw_dir))
                 console.print(f"{port}: {info['firmware']} on {info['board']}, models: "
-                              + ", ".join(m["name"] for m in info["models"]))
+                              + ", ".join(f"{m['name']} ({m['sha256']})" for m in info["models"]) + ": the firmware just built")
+                if progs and not _verify_on(DeviceTarget(dev), b.name, progs, models, n_random):
+                    sys.exit(1)
         return
+    if models:
+        raise ProtobrainError(f"{b.name} is simulated: check MODELS with protobrain verify MODEL --board {b.name} --firmware {fw_dir}")
     with QemuBoard(b, elf, serial=serial) as q:
         console.print(f"{b.name} running in QEMU (pid {q.proc.pid}); serial: {q.port}")
         console.print("press Ctrl-C to stop")
@@ -303,34 +383,43 @@ def verify(models, board, fw_dir, port, serial, n_random, npy, seed, layers, pla
 
     Exits 1 on any mismatch, naming the first differing index.
     """
-    from .reference import Reference
-    from .verify import compare, test_inputs
     from . import runner
 
     progs, blobs = _load_programs(models, planner)
+    with runner.open_target(board, progs, blobs, fw_dir=fw_dir, port=port, serial=serial, console=console) as target:
+        ok = _verify_on(target, board, progs, models, n_random, npy, seed, layers)
+    if not ok:
+        sys.exit(1)
+
+
+def _verify_on(target, board: str, progs, models, n_random: int, npy=(), seed: int = 0, layers: bool = False) -> bool:
+    """Compare every output byte of MODELS on a target with TFLite Micro; print the table
+    and the first mismatch of each model. True when everything was bit-exact."""
+    from . import runner
+    from .reference import Reference
+    from .verify import compare, test_inputs
+
     table = Table(title=f"verify on {board}: generated code vs TFLite Micro", title_justify="left")
     for col in ("model", "inputs", "values compared", "mismatching inputs", "count/inference", "result"):
         table.add_column(col)
     failures, layer_failures = [], []
-    with runner.open_target(board, progs, blobs, fw_dir=fw_dir, port=port, serial=serial, console=console) as target:
-        for prog, path in zip(progs, models):
-            run = target.runner(prog)
-            cases = test_inputs([prog.graph.tensors[i] for i in prog.graph.inputs], n_random, seed, list(npy))
-            if layers and not runner.first_bad_layer(prog, path, cases, console, target.layer_runner(prog)):
-                layer_failures.append(prog.graph.name)
-            result = compare(run, Reference(path), cases, prog.graph.name)
-            count = target.last_count_text()
-            table.add_row(prog.graph.name, str(result.cases), f"{result.values:,}", str(len(result.mismatches)), count,
-                          "[green]bit-exact[/green]" if result.ok else "[red]MISMATCH[/red]")
-            if not result.ok:
-                failures.append(result)
+    for prog, path in zip(progs, models):
+        run = target.runner(prog)
+        cases = test_inputs([prog.graph.tensors[i] for i in prog.graph.inputs], n_random, seed, list(npy))
+        if layers and not runner.first_bad_layer(prog, path, cases, console, target.layer_runner(prog)):
+            layer_failures.append(prog.graph.name)
+        result = compare(run, Reference(path), cases, prog.graph.name)
+        count = target.last_count_text()
+        table.add_row(prog.graph.name, str(result.cases), f"{result.values:,}", str(len(result.mismatches)), count,
+                      "[green]bit-exact[/green]" if result.ok else "[red]MISMATCH[/red]")
+        if not result.ok:
+            failures.append(result)
     console.print(table)
     for r in failures:
         m = r.mismatches[0]
         click.echo(f"protobrain: mismatch in {r.model}: input case {m.case}, output {m.output}: {m.count} values differ, "
                    f"first at index {m.index} (device {m.got} vs TFLite Micro {m.want})", err=True)
-    if failures or layer_failures:
-        sys.exit(1)
+    return not failures and not layer_failures
 
 
 @main.command()

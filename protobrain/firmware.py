@@ -169,12 +169,17 @@ def libc_flags(board: Board) -> list[str]:
     return ["--specs=picolibc.specs"]
 
 
+def compile_flags(board: Board) -> list[str]:
+    """Every flag the firmware is compiled and linked with, but the linker script and the
+    include folder: `protobrain build` and exported PlatformIO projects both use these."""
+    return [*board.cflags, *WARN_FLAGS, *OPT_FLAGS, *libc_flags(board), "-nostartfiles", STEP_HOOK, "-Wl,--gc-sections"]
+
+
 def compile_firmware(board: Board, src: Path) -> tuple[Path, Path]:
     cc = toolchain(board, "gcc")
     sources = sorted(str(p) for p in src.iterdir() if p.suffix in (".c", ".S"))
     elf = src / "firmware.elf"
-    cmd = [cc, *board.cflags, *WARN_FLAGS, *OPT_FLAGS, *libc_flags(board), "-nostartfiles", STEP_HOOK,
-           "-Wl,--gc-sections", f"-T{src / 'link.ld'}", "-I", str(src), "-o", str(elf), *sources]
+    cmd = [cc, *compile_flags(board), f"-T{src / 'link.ld'}", "-I", str(src), "-o", str(elf), *sources]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         overflow = [ln for ln in proc.stderr.splitlines() if "overflowed by" in ln or "will not fit" in ln]

@@ -1,10 +1,14 @@
-"""Putting firmware on a real board with the board file's flash tool: pyOCD or OpenOCD
-through a debug probe, or a UF2 copy to the board's USB boot drive (RP2040)."""
+"""Putting firmware on a real board with the board file's flash tool: PlatformIO upload,
+pyOCD or OpenOCD through a debug probe, or a UF2 copy to the board's USB boot drive
+(RP2040); then checking over the board's serial port that it runs the firmware built."""
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 from .boards import Board
@@ -83,3 +87,43 @@ def flash_real_board(board: Board, elf: Path, tool: str | None = None) -> list[s
             return cmd
     raise ToolchainError(f"no flash tool for {board.name} found; install one: pip install platformio, pip install pyocd "
                          f"(target {board.run.get('pyocd_target', '?')}) or apt-get install openocd")
+
+
+def wait_for_port(port: str, timeout: float = 10.0) -> None:
+    """A board's USB serial port can vanish while the probe resets it: wait for a device
+    path to come back (URLs such as socket://... are used as they are)."""
+    if "://" in port or not port.startswith("/"):
+        return
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(port):
+        if time.monotonic() > deadline:
+            from .device import LinkError
+
+            raise LinkError(f"serial port {port} did not appear within {timeout:.0f} s of flashing; "
+                            "is the board plugged in (ls /dev/ttyACM* /dev/ttyUSB*)?")
+        time.sleep(0.2)
+
+
+def check_flashed(board: Board, info: dict, fw_dir: Path) -> dict:
+    """The INFO a board answered must be that of the firmware in fw_dir (its info.json):
+    same board, firmware version, and models with the same file hashes."""
+    from .device import DeviceError
+
+    expected_file = Path(fw_dir) / "info.json"
+    expected = json.loads(expected_file.read_text()) if expected_file.exists() else {"board": board.name}
+
+    def models(d):
+        return [(m.get("name"), m.get("sha256")) for m in d.get("models", [])]
+
+    problems = []
+    if info.get("board") != expected.get("board", board.name):
+        problems.append(f"board {info.get('board')} (built for {expected.get('board', board.name)})")
+    if "firmware" in expected and info.get("firmware") != expected["firmware"]:
+        problems.append(f"firmware {info.get('firmware')} (built {expected['firmware']})")
+    if "models" in expected and models(info) != models(expected):
+        problems.append("models " + ", ".join(f"{n} {h}" for n, h in models(info))
+                        + " (built " + ", ".join(f"{n} {h}" for n, h in models(expected)) + ")")
+    if problems:
+        raise DeviceError(f"the board answers with other firmware than {fw_dir}: " + "; ".join(problems)
+                          + "; did the upload go to another board, or fail?")
+    return info

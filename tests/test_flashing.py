@@ -164,6 +164,9 @@ def test_platformio_upload_builds_a_project_of_the_firmware(tmp_path, monkeypatc
     assert (project / env["board_build.ldscript"]).read_text() == (tmp_path / "fw" / "link.ld").read_text()
     assert "-DPB_STEP_HOOK=pb_step_done" in env["build_flags"] and "-Werror" in env["build_flags"]
     built = {p.name for p in (tmp_path / "fw").iterdir() if p.suffix in (".c", ".h")}
-    assert built <= {p.name for p in (project / "src").iterdir()} and "main.c" in built
+    sources = {p.name for p in (project / "src" / board.name).iterdir()}
+    assert built | {"link.ld"} == sources | {"net.h"} and "main.c" in sources  # the model's API header is in include/
+    assert (project / "include" / "net.h").read_text() == (tmp_path / "fw" / "net.h").read_text()
+    assert env["build_src_filter"] == f"+<{board.name}/>" and "-mfloat-abi=hard" in env["custom_link_flags"]
     # pyOCD is still there when asked for
     assert flash_real_board(board, image.elf, "pyocd")[0] == "pyocd"
