@@ -66,7 +66,7 @@ def demo_synth_config():
     from protobrain.train.espeak import KEYWORDS
     from protobrain.train.synth import SynthConfig
 
-    return replace(SynthConfig(), words=KEYWORDS, renditions=6, steps=500)
+    return replace(SynthConfig(), words=KEYWORDS, renditions=6, steps=900, lr=3e-3)
 
 
 def ensure_runs(runs: Path, eval_dir: Path, seed: int) -> dict[str, Path]:
@@ -93,7 +93,7 @@ def ensure_runs(runs: Path, eval_dir: Path, seed: int) -> dict[str, Path]:
         elif task == "speech":
             from protobrain.train.speech import load, train_speech
 
-            train_speech(load(None, seed, cfg=demo_speech_config()), TrainConfig(epochs=10, seed=seed), demo)
+            train_speech(load(None, seed, cfg=demo_speech_config()), TrainConfig(epochs=14, seed=seed), demo)
         else:
             from protobrain.train.synth import train_synth
 
