@@ -66,7 +66,7 @@ def demo_synth_config():
     from protobrain.train.espeak import KEYWORDS
     from protobrain.train.synth import SynthConfig
 
-    return replace(SynthConfig(), words=KEYWORDS, renditions=6, steps=900, lr=3e-3)
+    return replace(SynthConfig(), words=KEYWORDS, renditions=6, steps=600, lr=3e-3)
 
 
 def ensure_runs(runs: Path, eval_dir: Path, seed: int) -> dict[str, Path]:
