@@ -12,7 +12,8 @@ from . import passes, planner
 from .errors import UnsupportedError
 from .ir import Graph, Operator
 from .ops import REGISTRY, Alias, KernelCall, Unsupported
-from .ops.base import type_signature
+from .ops.base import ARITY, type_signature
+from .quantization import OutOfRange
 
 
 @dataclass
@@ -63,9 +64,16 @@ def lower_graph(graph: Graph) -> list[Step]:
             problems.append(f"#{op.index} {op.name} ({type_signature(op, graph)})")
             continue
         try:
+            _check_arity(op)
             result = fn(op, graph)
-        except Unsupported as e:
+        except (Unsupported, OutOfRange) as e:
             problems.append(f"#{op.index} {op.name} ({type_signature(op, graph)}: {e})")
+            continue
+        consts = [i for i in (result.inputs if isinstance(result, KernelCall) else [result.input])
+                  if graph.tensors[i].is_const]
+        if consts:
+            problems.append(f"#{op.index} {op.name} ({type_signature(op, graph)}: constant data input tensor "
+                            f"{consts[0]}; fold it in the converter)")
             continue
         if isinstance(result, Alias):
             steps.append(Step(op, alias=result))
@@ -78,6 +86,16 @@ def lower_graph(graph: Graph) -> list[Step]:
             + f". Supported: {', '.join(supported_operators())} (int8, and 16x8 where TFLite has it)"
         )
     return steps
+
+
+def _check_arity(op: Operator) -> None:
+    """The operand counts TFLite Micro accepts; the leading `least` inputs must be present."""
+    least, most = ARITY.get(op.name, (1, 1))
+    if not least <= len(op.inputs) <= most or any(i < 0 for i in op.inputs[:least]):
+        want = f"{least}" if least == most else f"{least} to {most}"
+        raise Unsupported(f"{len(op.inputs)} inputs {op.inputs}, expects {want} (the first {least} present)")
+    if len(op.outputs) != 1:
+        raise Unsupported(f"{len(op.outputs)} outputs, expects 1")
 
 
 def _buffers(graph: Graph, steps: list[Step]) -> tuple[list[planner.Buffer], dict[int, int]]:

@@ -13,13 +13,22 @@ import numpy as np
 INT_RANGES = {"int8": (-128, 127), "int16": (-32768, 32767), "int32": (-(2**31), 2**31 - 1)}
 
 
+class OutOfRange(ValueError):
+    """A parameter with no integer form (NaN, infinite): TFLite Micro's arithmetic is
+    undefined there, so the operator cannot be compiled. Lowering reports it as unsupported."""
+
+
 def round_half_away(x: float) -> int:
     """TfLiteRound / std::round: halves go away from zero."""
+    if not math.isfinite(x):
+        raise OutOfRange(f"{x} has no integer value")
     return int(math.floor(abs(x) + 0.5)) * (1 if x >= 0 else -1)
 
 
 def quantize_multiplier(real: float) -> tuple[int, int]:
     """A double multiplier as (Q0.31 significand, power-of-two exponent), TFLite's QuantizeMultiplier."""
+    if not math.isfinite(real):
+        raise OutOfRange(f"requantization multiplier {real} is not finite")
     if real == 0.0:
         return 0, 0
     q, shift = math.frexp(real)
@@ -30,7 +39,8 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
     if shift < -31:
         return 0, 0
     if shift > 30:
-        return (1 << 31) - 1, 30
+        # TFLite clamps to (2^31 - 1, 30); its int32 arithmetic then overflows on any input.
+        raise OutOfRange(f"requantization multiplier {real:.6g} is 2^30 or more")
     return q_fixed, shift
 
 
@@ -51,7 +61,11 @@ def activation_range(activation: str, scale, zero_point: int, dtype: str) -> tup
     qmin, qmax = INT_RANGES[dtype]
 
     def q(v: float) -> int:
-        return zero_point + round_half_away(float(f32(v) / f32(scale)))
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            x = float(f32(v) / f32(scale))
+        if not math.isfinite(x):
+            raise OutOfRange(f"activation bound {v} overflows at output scale {float(scale):g}")
+        return zero_point + round_half_away(x)
 
     if activation == "NONE":
         return qmin, qmax
@@ -61,7 +75,7 @@ def activation_range(activation: str, scale, zero_point: int, dtype: str) -> tup
         return max(qmin, q(0.0)), min(qmax, q(6.0))
     if activation == "RELU_N1_TO_1":
         return max(qmin, q(-1.0)), min(qmax, q(1.0))
-    raise ValueError(f"fused activation {activation}")
+    raise OutOfRange(f"fused activation {activation} does not clamp")
 
 
 def out_size(padding: str, in_size: int, filt: int, stride: int, dilation: int) -> int:

@@ -83,11 +83,16 @@ Lowering = Callable[[Operator, Graph], "KernelCall | Alias"]
 
 REGISTRY: dict[str, Lowering] = {}
 
+# (fewest, most) inputs of each operator, as TFLite Micro's kernels accept them; the
+# compiler checks this (and that the first `fewest` are present) before lowering.
+ARITY: dict[str, tuple[int, int]] = {}
 
-def register(*names: str):
+
+def register(*names: str, inputs: tuple[int, int] = (1, 1)):
     def wrap(fn: Lowering) -> Lowering:
         for n in names:
             REGISTRY[n] = fn
+            ARITY[n] = inputs
         return fn
 
     return wrap
@@ -111,6 +116,21 @@ def require_types(op: Operator, g: Graph, allowed: set[tuple[str, ...]]) -> None
     sig = tuple(t.dtype if t is not None else "none" for t in ins + outs)
     if not any(sig[: len(a)] == a for a in allowed):
         raise Unsupported("types " + ",".join(sig))
+
+
+def require_int32_accumulator(weights, filter_offset: int, input_offset: int, bias, shifts) -> None:
+    """int8 kernels sum (x + input_offset) * (w + filter_offset) over each output's taps, add
+    the bias, requantize and add the output zero point, all in int32 as TFLite Micro does.
+    Refuse parameters for which some int8 input overflows that: undefined behaviour in the
+    reference too. weights: one row of taps per output channel; shifts: one or per channel."""
+    w = np.asarray(weights, np.int64).reshape(len(weights), -1) + int(filter_offset)
+    xmax = max(abs(-128 + int(input_offset)), abs(127 + int(input_offset)))
+    peak = [int(v) * xmax for v in np.abs(w).sum(axis=1)]
+    if bias is not None:
+        peak = [p + abs(int(b)) for p, b in zip(peak, np.asarray(bias, np.int64).reshape(-1))]
+    shifts = np.broadcast_to(np.asarray(shifts, np.int64).reshape(-1), (len(peak),))
+    worst = max((p << max(int(s), 0) for p, s in zip(peak, shifts)), default=0)
+    require(worst + 128 < 2**31, f"the int32 accumulator can reach {worst} (weights, bias and scales overflow it)")
 
 
 def ctype_of(t: Tensor) -> str:

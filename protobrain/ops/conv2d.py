@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..quantization import activation_range, f32, out_size, quantize_multiplier, same_padding
-from .base import KernelCall, const, register, require, require_types, tensors
+from .base import KernelCall, const, register, require, require_int32_accumulator, require_types, tensors
 
 CLAMPING_ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
 
@@ -81,6 +81,11 @@ def quant_params(op, inp, flt, out, channels: int, axis: int) -> dict:
     return fields
 
 
+def shifts_of(fields: dict):
+    """The requantization shift(s) quant_params chose: per channel, or the one per tensor."""
+    return fields["shifts"].values if hasattr(fields["shifts"], "values") else [fields["shift"]]
+
+
 def bias_fields(bias, channels: int, allowed: tuple[str, ...]) -> tuple[dict, str | None]:
     """The bias as an int32 or int64 const array; returns (fields, bias dtype or None)."""
     fields = {"bias": "NULL", "bias64": "NULL"}
@@ -96,7 +101,7 @@ def bias_fields(bias, channels: int, allowed: tuple[str, ...]) -> tuple[dict, st
     return fields, bias.dtype
 
 
-@register("CONV_2D")
+@register("CONV_2D", inputs=(2, 3))
 def lower(op, g):
     require_types(op, g, {("int8", "int8"), ("int16", "int8")})
     ins, (out,) = tensors(op, g)
@@ -107,7 +112,7 @@ def lower(op, g):
     (n, ih, iw, ic), (on, oh, ow, occ) = nhwc_shapes(inp, flt, out)
     oc, fh, fw, fc = flt.shape
     require(on == n and occ == oc, f"output shape {out.shape} for input {inp.shape}, filter {flt.shape}")
-    require(fc >= 1 and ic % fc == 0, f"input depth {ic} not a multiple of filter depth {fc}")
+    require(fc >= 1 and ic >= fc and ic % fc == 0, f"input depth {ic} not a multiple of filter depth {fc}")
     groups = ic // fc
     require(oc % groups == 0, f"{oc} filters in {groups} groups")
     wide = inp.dtype == "int16"
@@ -120,6 +125,8 @@ def lower(op, g):
     b, bias_type = bias_fields(bias, oc, ("int32", "int64") if wide else ("int32",))
     fields.update(b)
     if not wide:
+        require_int32_accumulator(flt.data.reshape(oc, -1), 0, fields["input_offset"],
+                                  None if bias is None else bias.data, shifts_of(fields))
         function = "pb_conv_s8"
     elif bias_type == "int32":
         # TFLite Micro runs 16x8 with int32 bias on a 32-bit accumulator and requantization.

@@ -1,4 +1,4 @@
-"""DEPTHWISE_CONV_2D: int8 (per-tensor or per-channel weights) and 16x8 (int64 or no bias).
+"""DEPTHWISE_CONV_2D: int8 (per-tensor or per-channel weights) and 16x8 (int64 bias).
 
 Depth multiplier, strides, dilations, SAME/VALID (or explicit) padding and the fused
 activations that clamp; parameters computed as TFLite Micro's Prepare computes them.
@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import KernelCall, const, register, require, require_types, tensors
-from .conv2d import bias_fields, nhwc_shapes, quant_params, spatial_params
+from .base import KernelCall, const, register, require, require_int32_accumulator, require_types, tensors
+from .conv2d import bias_fields, nhwc_shapes, quant_params, shifts_of, spatial_params
 
 
-@register("DEPTHWISE_CONV_2D")
+@register("DEPTHWISE_CONV_2D", inputs=(2, 3))
 def lower(op, g):
     require_types(op, g, {("int8", "int8"), ("int16", "int8")})
     ins, (out,) = tensors(op, g)
     inp, flt = ins[0], ins[1]
     bias = ins[2] if len(ins) > 2 else None
     require(flt.is_const, "non-constant filter")
+    require(bias is not None, "omitted bias (TFLite Micro's depthwise Prepare crashes without one)")
     require(out.dtype == inp.dtype, f"output type {out.dtype}")
     (n, ih, iw, ic), (on, oh, ow, occ) = nhwc_shapes(inp, flt, out)
     one, fh, fw, oc = flt.shape
@@ -37,6 +38,9 @@ def lower(op, g):
     # 16x8 depthwise reads its bias as int64 whatever its declared type: accept only int64.
     b, _ = bias_fields(bias, oc, ("int64",) if wide else ("int32",))
     fields.update(b)
+    if not wide:
+        require_int32_accumulator(flt.data.reshape(-1, oc).T, 0, fields["input_offset"], bias.data,
+                                  shifts_of(fields))
     return KernelCall(
         kernel="pb_depthwise_conv",
         function="pb_depthwise_conv_s16" if wide else "pb_depthwise_conv_s8",

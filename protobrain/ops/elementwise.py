@@ -90,7 +90,7 @@ def _add_sub_params(s1, s2, so, wide: bool) -> dict:
             "input2_mult": m2, "input2_shift": sh2, "output_mult": mo, "output_shift": sho}
 
 
-@register("ADD", "SUB", "MUL")
+@register("ADD", "SUB", "MUL", inputs=(2, 2))
 def lower(op, g):
     require(len(op.inputs) == 2 and min(op.inputs) >= 0, f"{len(op.inputs)} inputs")
     require_types(op, g, {("int8", "int8", "int8"), ("int16", "int16", "int16")})

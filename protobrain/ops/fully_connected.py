@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..quantization import activation_range, f32, quantize_multiplier
-from .base import KernelCall, const, register, require, require_types, tensors
+from .base import KernelCall, const, register, require, require_int32_accumulator, require_types, tensors
 
 
-@register("FULLY_CONNECTED")
+@register("FULLY_CONNECTED", inputs=(2, 3))
 def lower(op, g):
     require_types(op, g, {("int8", "int8"), ("int16", "int8")})
     (inp, flt, *rest), (out,) = tensors(op, g)
@@ -17,8 +17,24 @@ def lower(op, g):
     require(op.options.get("weights_format", 0) == 0, "shuffled weights format")
     require(out.dtype == inp.dtype, f"output type {out.dtype}")
     require(inp.quant is not None and flt.quant is not None and out.quant is not None, "missing quantization")
+    require(len(flt.shape) == 2 and flt.shape[1] >= 1, f"weights shape {flt.shape} (expects [outputs, depth])")
     out_depth, depth = flt.shape
     require(inp.size % depth == 0, f"input size {inp.size} not a multiple of {depth}")
+    # TFLite Micro takes the batches and the depth from the output shape: they must agree.
+    require(len(out.shape) >= 1 and out.shape[-1] == out_depth and out.size == inp.size // depth * out_depth,
+            f"output shape {out.shape} for input {inp.shape} and weights {flt.shape}")
+    if flt.quant.per_channel:
+        # One scale per output channel (the kernel reads one multiplier per output).
+        require(len(flt.quant.scale) == out_depth and flt.quant.axis == 0,
+                f"{len(flt.quant.scale)} weight scales along axis {flt.quant.axis} for {out_depth} outputs")
+    elif bias is not None:
+        # GetQuantizedConvolutionMultipler: the bias scale must be close to input * weight scale.
+        product = float(f32(inp.quant.s)) * float(f32(flt.quant.s))
+        bias_scale = float(f32(bias.quant.s)) if bias.quant is not None else 0.0
+        require(abs(product - bias_scale) / float(f32(out.quant.s)) <= 0.02,
+                f"bias scale {bias_scale:g} far from input * weight scale {product:g}")
+    if bias is not None:
+        require(bias.size == out_depth, f"bias of {bias.size} values for {out_depth} outputs")
     wide = inp.dtype == "int16"
 
     s_in, s_out = f32(inp.quant.s), f32(out.quant.s)
@@ -49,6 +65,9 @@ def lower(op, g):
         else:
             require(bias.dtype == "int32", "int64 bias with int8 activations")
             fields["bias"] = const("bias", bias.data, "int32_t")
+    if not wide:
+        require_int32_accumulator(flt.data, fields["filter_offset"], fields["input_offset"],
+                                  None if bias is None else bias.data, [s for _, s in pairs])
     return KernelCall(
         kernel="pb_fully_connected",
         function="pb_fully_connected_s16" if wide else "pb_fully_connected_s8",

@@ -62,7 +62,7 @@ def refold_for_count(mult: int, shift: int, count: int) -> tuple[int, int]:
     return int((mult << k) // count), shift - k
 
 
-@register("MEAN")
+@register("MEAN", inputs=(2, 2))
 def lower(op, g):
     (inp, axis_t), (out,) = tensors(op, g)
     require(inp.dtype in _FUNCS, f"type {inp.dtype}")

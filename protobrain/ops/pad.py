@@ -42,7 +42,7 @@ def pad_value_bits(value, dtype: str) -> int:
     return int(value)
 
 
-@register("PAD", "PADV2")
+@register("PAD", "PADV2", inputs=(2, 3))
 def lower(op, g):
     ins, (out,) = tensors(op, g)
     inp, paddings = ins[0], ins[1]
@@ -52,8 +52,9 @@ def lower(op, g):
     require(paddings is not None and paddings.is_const, "non-constant paddings")
     rank = len(inp.shape)
     require(1 <= rank <= MAX_DIMS, f"rank {rank}")
+    require(paddings.dtype in ("int32", "int64"), f"paddings type {paddings.dtype}")
+    require(np.asarray(paddings.data).size == 2 * rank, f"paddings of shape {paddings.shape} for rank {rank}")
     pads = np.asarray(paddings.data).reshape(-1, 2).tolist()
-    require(len(pads) == rank, f"paddings for {len(pads)} dims, input has {rank}")
     require(all(lo >= 0 and hi >= 0 for lo, hi in pads), "negative padding")
     expect = tuple(n + lo + hi for n, (lo, hi) in zip(inp.shape, pads))
     require(tuple(out.shape) == expect, f"output shape {out.shape}, expected {expect}")

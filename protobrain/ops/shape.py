@@ -9,7 +9,9 @@ from __future__ import annotations
 from .base import Alias, register, require, tensors
 
 
-@register("RESHAPE", "SQUEEZE", "EXPAND_DIMS")
+@register("RESHAPE", inputs=(1, 2))
+@register("SQUEEZE")
+@register("EXPAND_DIMS", inputs=(2, 2))
 def lower(op, g):
     ins, outs = tensors(op, g)
     require(len(outs) == 1 and ins and ins[0] is not None, "expects one data input and one output")

@@ -24,7 +24,8 @@ def _int16_luts() -> tuple[np.ndarray, np.ndarray]:
     return fp.softmax_exp_lut(), fp.softmax_recip_lut()
 
 
-def _exp_table_s8(beta: float, input_scale: float) -> tuple[list[int], int]:
+@lru_cache(maxsize=256)
+def _exp_table_s8(beta: float, input_scale: float) -> tuple[tuple[int, ...], int]:
     # PreprocessSoftmaxScaling: beta * scale into Q5.26, capped, as a multiplier > 1.
     real = min(float(beta) * float(input_scale) * float(1 << (31 - _SCALED_DIFF_INTEGER_BITS)),
                float((1 << 31) - 1))
@@ -40,7 +41,7 @@ def _exp_table_s8(beta: float, input_scale: float) -> tuple[list[int], int]:
             table.append(fp.exp_on_negative_values(scaled, _SCALED_DIFF_INTEGER_BITS))
         else:
             table.append(0)
-    return table, diff_min
+    return tuple(table), diff_min
 
 
 @register("SOFTMAX")
@@ -48,7 +49,8 @@ def lower(op, g):
     require_types(op, g, {("int8", "int8"), ("int8", "int16"), ("int16", "int16")})
     (inp,), (out,) = tensors(op, g)
     require(inp.quant is not None and out.quant is not None, "missing quantization")
-    require(len(inp.shape) >= 1 and inp.size == out.size, "shape")
+    require(len(inp.shape) >= 1 and tuple(inp.shape) == tuple(out.shape),
+            f"input shape {inp.shape} differs from output shape {out.shape}")
     depth = inp.shape[-1]
     outer = inp.size // depth if depth else 0
     beta = f32(op.options.get("beta", 1.0))
@@ -66,7 +68,7 @@ def lower(op, g):
             function = "pb_softmax_s8_s16"
         # The int32 sum of Q12.19 exps must not overflow: at most 4095 terms of <= 2^19.
         require(depth < 4096, f"depth {depth} too large for the fixed-point sum")
-        table, diff_min = _exp_table_s8(beta, s_in)
+        table, diff_min = _exp_table_s8(float(beta), float(s_in))
         fields.update(diff_min=diff_min, exp_table=const("exp", np.array(table, np.int64), "int32_t"))
     else:
         require(inp.quant.zp == 0 and out.quant.zp == 0, "int16 zero points must be 0")

@@ -67,7 +67,7 @@ def slice_loops(shape, starts, counts, strides):
     return base, merged
 
 
-@register("STRIDED_SLICE")
+@register("STRIDED_SLICE", inputs=(4, 4))
 def lower(op, g):
     ins, (out,) = tensors(op, g)
     require(len(ins) == 4, f"{len(ins)} inputs")

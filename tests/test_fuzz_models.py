@@ -1,0 +1,372 @@
+"""Hostile models: thousands of structurally mutated .tflite files (protobrain.fuzz).
+
+Every mutant is refused with a clear one-line error, or compiles; no traceback, no hang.
+A sample of the distinct programs that compile is built with AddressSanitizer and UBSan
+and compared byte for byte with TFLite Micro on random and edge inputs. "Matches" for a
+mutant protobrain compiles: TFLite Micro's C++ interpreter loads and runs it and every
+output byte agrees, with the sanitized C clean; a mutant TFLite Micro refuses (or aborts
+on) must have been refused by protobrain too. protobrain may refuse more than TFLite Micro.
+
+The fuzz runs on the reference models in ../shared/models when present, and always on
+protobrain's hand-written seed models (protobrain.fuzz.builtin_seeds), so a clone without
+the models folder still fuzzes something. The regression tests below each pin one bug the
+fuzzer found.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import struct
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from conftest import SHARED_MODEL_NAMES, SHARED_MODELS, check_model_bytes
+
+from protobrain.errors import ModelError, ProtobrainError, UnsupportedError
+from protobrain.fuzz import (ModelMap, Mutator, builtin_seeds, fuzz, load_seeds, pick_sample, run_case,
+                             sanitizers_available, verify_valid, write_model)
+from protobrain.reader import read_model_bytes
+
+SEED = 20261122
+CASES = int(os.environ.get("PROTOBRAIN_FUZZ_CASES", "5000"))
+VERIFY, VERIFY_SAME = 20, 4  # distinct valid programs, and mutants whose program equals their seed's
+
+
+@pytest.fixture(scope="module")
+def run():
+    seeds = load_seeds(SHARED_MODELS)
+    t0 = time.perf_counter()
+    report = fuzz(seeds, CASES, seed=SEED)
+    return seeds, report, time.perf_counter() - t0
+
+
+def test_no_crash_and_no_hang(run):
+    seeds, report, seconds = run
+    assert report.cases == CASES >= 5000
+    assert not report.findings, "\n".join(
+        [f.line() for f in report.findings[:10]] + [report.findings[0].outcome.traceback])
+    assert report.outcomes["error"] + report.outcomes["valid"] == CASES
+    assert report.slowest[0] < 2.0, f"slowest case {report.slowest}"
+
+
+def test_mutations_reach_every_kind_and_both_outcomes(run):
+    seeds, report, _ = run
+    kinds = set(Mutator.KINDS)
+    assert set(report.by_kind) == kinds
+    for kind, counts in report.by_kind.items():
+        assert sum(counts.values()) >= CASES // 200, (kind, counts)
+    # Hostile enough to be refused mostly, mild enough that many still compile.
+    assert report.outcomes["error"] > CASES // 2 and report.outcomes["valid"] > CASES // 20
+    assert len(report.valid) >= VERIFY
+    for name in seeds:
+        assert sum(report.by_seed[name].values()) >= CASES // len(seeds) - 1
+
+
+def test_shared_models_are_fuzzed(run):
+    seeds, report, _ = run
+    missing = [n for n in SHARED_MODEL_NAMES if n not in seeds]
+    if missing:
+        pytest.skip(f"reference models {', '.join(missing)} not in {SHARED_MODELS} (set PROTOBRAIN_MODELS); "
+                    "only the built-in seed models were fuzzed")
+    for n in SHARED_MODEL_NAMES:
+        assert report.by_seed[n]["valid"] > 0 and report.by_seed[n]["error"] > 0, n
+
+
+def test_valid_mutants_match_tflite_micro_under_sanitizers(run):
+    seeds, report, _ = run
+    if (why := sanitizers_available()) is not None:
+        pytest.skip(f"{why} (install gcc with libasan and libubsan: make setup)")
+    sample = pick_sample(report, VERIFY, same_program=VERIFY_SAME, seed=SEED)
+    assert len(sample) >= VERIFY
+    verdicts = verify_valid(sample, seed=SEED)
+    bad = [f"{v.mutant.seed} case {v.mutant.case} [{v.mutant.mutation.kind}] {v.mutant.mutation.detail}: "
+           f"{v.status}: {v.message}" for v in verdicts if not v.ok]
+    assert not bad, "\n".join(bad)
+    assert len({v.mutant.seed for v in verdicts}) >= min(3, len(seeds))
+
+
+def test_errors_reach_the_command_line_as_one_line(run, tmp_path):
+    """What a user sees for a few refused mutants: one line, exit status 2, no traceback."""
+    seeds, report, _ = run
+    name = sorted(seeds)[0]
+    mut = Mutator(seeds[name], name)
+    import random
+
+    rng = random.Random(SEED)
+    picked = {}
+    while len(picked) < 3:
+        m = mut.mutate(rng)
+        data = m.apply(seeds[name])
+        out = run_case(data)
+        if out.kind == "error" and m.kind not in picked:
+            picked[m.kind] = data
+    for kind, data in picked.items():
+        path = tmp_path / f"{kind}.tflite"
+        path.write_bytes(data)
+        proc = subprocess.run([sys.executable, "-m", "protobrain.cli", "inspect", "--no-reference", str(path)],
+                              capture_output=True, text=True, timeout=120)
+        lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+        assert proc.returncode == 2 and len(lines) == 1 and lines[0].startswith("protobrain: error:"), (kind, proc.stderr)
+        assert "Traceback" not in proc.stderr
+
+
+def test_builtin_seed_models_match_tflite_micro():
+    """The hand-written seeds are real models: bit-exact before any mutation."""
+    for name, data in builtin_seeds().items():
+        check_model_bytes(data, name, n_random=10)
+
+
+# ---- the harness itself --------------------------------------------------------------------
+
+
+def test_run_case_classifies_hangs_and_crashes(monkeypatch):
+    import protobrain.compiler
+
+    data = builtin_seeds()["tiny_cnn"]
+    monkeypatch.setattr(protobrain.compiler, "build_program", lambda g: time.sleep(5))
+    t0 = time.perf_counter()
+    out = run_case(data, timeout=0.2)
+    assert out.kind == "hang" and time.perf_counter() - t0 < 3
+
+    def boom(g):
+        raise KeyError(7)
+
+    monkeypatch.setattr(protobrain.compiler, "build_program", boom)
+    out = run_case(data)
+    assert out.kind == "crash" and "KeyError" in out.message and "boom" in out.traceback
+
+    def two_lines(g):
+        raise ProtobrainError("first\nsecond")
+
+    monkeypatch.setattr(protobrain.compiler, "build_program", two_lines)
+    assert run_case(data).kind == "crash"
+
+
+def test_mutations_are_deterministic():
+    import random
+
+    seeds = builtin_seeds()
+    a = fuzz(seeds, 200, seed=3)
+    b = fuzz(seeds, 200, seed=3)
+    assert a.summary()["outcomes"] == b.summary()["outcomes"] and list(a.valid) == list(b.valid)
+    m1 = Mutator(seeds["tiny_mix"]).mutate(random.Random(5))
+    m2 = Mutator(seeds["tiny_mix"]).mutate(random.Random(5))
+    assert m1 == m2
+
+
+# ---- regressions: one per bug the fuzzer found -----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cnn():
+    data = builtin_seeds()["tiny_cnn"]
+    return data, ModelMap(data)
+
+
+@pytest.fixture(scope="module")
+def mix():
+    data = builtin_seeds()["tiny_mix"]
+    return data, ModelMap(data)
+
+
+def patch(data: bytes, *edits) -> bytes:
+    """edits: (position, struct format, value)."""
+    buf = bytearray(data)
+    for pos, fmt, value in edits:
+        struct.pack_into("<" + fmt, buf, pos, value)
+    return bytes(buf)
+
+
+def option(m: ModelMap, op: int, name: str) -> int:
+    return next(pos for n, pos, _, _ in m.operators[op].options if n == name)
+
+
+def refused(data: bytes, error=ProtobrainError) -> str:
+    """The one-line message protobrain refuses `data` with (an `error`)."""
+    from protobrain.compiler import build_program
+
+    out = run_case(data)
+    assert out.kind == "error", (out.kind, out.message, out.traceback)
+    with pytest.raises(error) as e:
+        build_program(read_model_bytes(data))
+    msg = str(e.value)
+    assert msg.strip() and "\n" not in msg
+    return msg
+
+
+def test_unknown_enum_option_value(cnn):
+    data, m = cnn  # was: ValueError "fused activation 127" from activation_range
+    msg = refused(patch(data, (option(m, 0, "FusedActivationFunction"), "b", 127)), ModelError)
+    assert "fused_activation_function 127 is not a TFLite value" in msg
+
+
+@pytest.mark.parametrize("scale", [0.0, -0.0, -0.5, math.nan, math.inf, -math.inf])
+def test_non_positive_or_non_finite_scales(cnn, scale):
+    data, m = cnn  # was: ZeroDivisionError / OverflowError / ValueError while lowering
+    msg = refused(patch(data, (m.tensors[12].scale.at(0), "f", scale)), ModelError)
+    assert "tensor 12 has quantization scale" in msg and "positive finite" in msg
+
+
+def test_tiny_output_scale_overflows_the_multiplier(cnn):
+    data, m = cnn  # was: OverflowError converting an infinite float32 activation bound
+    msg = refused(patch(data, (m.tensors[3].scale.at(0), "f", 1.4e-45)), UnsupportedError)
+    assert "CONV_2D" in msg and "2^30 or more" in msg
+
+
+@pytest.mark.parametrize("what", ["graph_inputs", "graph_outputs"])
+def test_omitted_subgraph_input_or_output(cnn, what):
+    data, m = cnn  # was: KeyError -1 in the memory planner
+    assert "(omitted)" in refused(patch(data, (getattr(m, what).at(0), "i", -1)), ModelError)
+
+
+def test_constant_subgraph_input(cnn):
+    data, m = cnn  # was: KeyError in the memory planner
+    assert "is a constant" in refused(patch(data, (m.graph_inputs.at(0), "i", 1)), ModelError)
+
+
+def test_operator_without_output(cnn):
+    data, m = cnn  # was: ValueError "not enough values to unpack"
+    msg = refused(patch(data, (m.operators[5].outputs.len_pos, "I", 0)))
+    assert "0 outputs" in msg or "never written" in msg
+
+
+def test_fully_connected_with_4d_weights():
+    # was: ValueError "too many values to unpack" (found as a DEPTHWISE_CONV_2D turned FULLY_CONNECTED)
+    msg = refused(_fc_model([0.01], [1, 2, 3], [1, 3], weights_shape=[3, 1, 1, 4]), UnsupportedError)
+    assert "FULLY_CONNECTED" in msg and "weights shape (3, 1, 1, 4)" in msg
+
+
+def test_wrong_operand_count(mix):
+    data, m = mix  # was: ValueError unpacking MEAN's (input, axis) from one input
+    msg = refused(patch(data, (m.operators[7].inputs.len_pos, "I", 1)), UnsupportedError)
+    assert "MEAN" in msg and "1 inputs" in msg
+
+
+def test_constant_tensor_as_runtime_input(mix):
+    data, m = mix  # was: KeyError at code generation (a constant has no arena offset)
+    msg = refused(patch(data, (m.operators[9].inputs.at(0), "i", 4)), UnsupportedError)
+    assert "constant data input tensor 4" in msg
+
+
+def test_convolution_with_zero_input_depth(cnn):
+    data, m = cnn  # was: ZeroDivisionError (groups = 0)
+    msg = refused(patch(data, (m.tensors[0].shape.at(3), "i", 0)), UnsupportedError)
+    assert "CONV_2D" in msg
+
+
+def _fc_model(weight_scales, bias_values, out_shape, bias_scale=None, weights_shape=(3, 4)):
+    """input [1, 4] -> FULLY_CONNECTED with 3 outputs -> out_shape."""
+    rng = np.random.default_rng(0)
+    ws = np.asarray(weight_scales, np.float32)
+    tensors = [
+        {"shape": [1, 4], "type": "int8", "scale": 0.1, "zp": 0},
+        {"shape": list(weights_shape), "type": "int8", "scale": ws, "zp": 0,
+         "data": rng.integers(-100, 100, weights_shape).astype(np.int8)},
+        {"shape": [len(bias_values)], "type": "int32", "scale": 0.1 * float(ws[0]) if bias_scale is None else bias_scale,
+         "zp": 0, "data": np.asarray(bias_values, np.int32)},
+        {"shape": out_shape, "type": "int8", "scale": 0.2, "zp": 0},
+    ]
+    ops = [("FULLY_CONNECTED", [0, 1, 2], [3], "FullyConnectedOptions", {"FusedActivationFunction": 0})]
+    return write_model(tensors, ops, [0], [3])
+
+
+def test_fully_connected_guards_its_arrays():
+    """Each was accepted, and the generated C read or wrote past an array (ASan)."""
+    ok = _fc_model([0.01], [1, 2, 3], [1, 3])
+    assert run_case(ok).kind == "valid"
+    assert "2 weight scales along axis 0 for 3 outputs" in refused(_fc_model([0.01, 0.02], [1, 2, 3], [1, 3]))
+    assert "bias of 2 values for 3 outputs" in refused(_fc_model([0.01], [1, 2], [1, 3]))
+    assert "output shape (1, 2)" in refused(_fc_model([0.01], [1, 2, 3], [1, 2]))
+
+
+def test_fully_connected_bias_scale_checked_like_tflite_micro():
+    # TFLite Micro's GetQuantizedConvolutionMultipler refuses it; protobrain compiled it.
+    assert "bias scale" in refused(_fc_model([0.01], [1, 2, 3], [1, 3], bias_scale=0.5))
+
+
+def test_int32_accumulator_overflow(cnn):
+    data, m = cnn  # was: signed overflow in the generated C (UBSan) and in the reference
+    bias = m.buffers[struct.unpack_from("<I", data, m.tensors[11].buffer_pos)[0]]
+    assert "int32 accumulator" in refused(patch(data, (bias.data_pos, "i", 2**31 - 100)), UnsupportedError)
+
+
+@pytest.mark.parametrize("zp", [2**40, -(2**63), 128, -129])
+def test_zero_point_outside_its_type(cnn, zp):
+    data, m = cnn  # was: generated C that does not compile (an int64 literal in an int32 field)
+    assert "zero point" in refused(patch(data, (m.tensors[0].zero_point.at(0), "q", zp)), ModelError)
+
+
+def test_scale_without_zero_point_is_not_quantized(cnn):
+    data, m = cnn  # TFLite Micro treats it as unquantized; protobrain took zero point 0
+    g = read_model_bytes(patch(data, (m.tensors[12].zero_point.len_pos, "I", 0)))
+    assert g.tensors[12].quant is None
+    assert "missing quantization" in refused(patch(data, (m.tensors[12].zero_point.len_pos, "I", 0)))
+
+
+def test_graph_output_never_written(mix):
+    data, m = mix  # the last operator dropped: the output was uninitialized memory
+    vec = next(v for n, v in m.vectors if n == "operators")
+    assert "never written" in refused(patch(data, (vec.len_pos, "I", vec.length - 1)), ModelError)
+
+
+def test_operator_reads_a_tensor_before_it_is_written(cnn):
+    data, m = cnn
+    msg = refused(patch(data, (m.operators[0].inputs.at(0), "i", 6)), ModelError)
+    assert "reads tensor 6" in msg and "before any operator writes it" in msg
+
+
+def test_softmax_shape_must_match(cnn):
+    data, m = cnn  # output [5, 1]: TFLite Micro took the depth from it, protobrain from the input
+    t = m.tensors[13].shape
+    assert "SOFTMAX" in refused(patch(data, (t.at(0), "i", 5), (t.at(1), "i", 1)), UnsupportedError)
+
+
+def test_depthwise_without_bias(cnn):
+    data, m = cnn  # TFLite Micro's depthwise Prepare crashes on it; protobrain compiled it
+    assert "omitted bias" in refused(patch(data, (m.operators[1].inputs.at(2), "i", -1)), UnsupportedError)
+
+
+def test_options_of_another_operator(cnn):
+    data, m = cnn  # TFLite Micro reads the wrong union as no options; protobrain read the table
+    msg = refused(patch(data, (m.operators[1].options_type_pos, "B", 1)), ModelError)
+    assert "carries Conv2DOptions instead of DepthwiseConv2DOptions" in msg
+
+
+def test_second_subgraph(cnn):
+    data, m = cnn  # TFLite Micro allocates every subgraph: a damaged second one crashes it
+    vec = next(v for n, v in m.vectors if n == "subgraphs")
+    assert "2 subgraphs" in refused(patch(data, (vec.len_pos, "I", 2)), ModelError)
+
+
+def test_huge_dimension(cnn):
+    data, m = cnn
+    assert "more than 2 GiB" in refused(patch(data, (m.tensors[3].shape.at(1), "i", 2**31 - 1)), ModelError)
+
+
+def test_damaged_metadata():
+    path = SHARED_MODELS / "kws_ref_model.tflite"
+    if not path.exists():
+        pytest.skip(f"reference model {path} not found (set PROTOBRAIN_MODELS)")
+    data = path.read_bytes()  # byte 62 lies in its min_runtime_version metadata entry: TFLite Micro crashed
+    assert "damaged" in refused(patch(data, (62, "B", 0xFF)), ModelError)
+
+
+def test_names_from_the_file_stay_on_one_line():
+    # was: a flipped string length made a tensor name swallow the file, and the error quoting
+    # it ran over many lines
+    tensors = [{"shape": [1, 4], "type": "int8", "scale": 0.1, "zp": 0, "name": "input"},
+               {"shape": [1, 4], "type": "int8", "scale": 0.1, "zp": 0, "name": "evil\nname\x07*/"},
+               {"shape": [1, 4], "type": "int8", "scale": 0.1, "zp": 0, "name": "output"}]
+    data = write_model(tensors, [("RELU", [1], [2], None, {})], [0], [2])
+    msg = refused(data, ModelError)
+    assert "reads tensor 1 ('evil?name?*/')" in msg
+
+
+def test_pad_with_paddings_of_the_wrong_shape(mix):
+    data, m = mix  # was: ValueError "cannot reshape array of size 3 into shape (2)"
+    msg = refused(patch(data, (m.operators[0].inputs.at(1), "i", 4)), UnsupportedError)
+    assert "PAD" in msg and "paddings type int8" in msg
