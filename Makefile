@@ -10,7 +10,7 @@ MODELS ?= ../shared/models
 OUT    ?= out
 JOBS   ?= 2
 
-.PHONY: setup system venv test test-fast demo models bench eval clean help
+.PHONY: setup system venv test test-fast demo models bench eval fuzz clean help
 
 help:
 	@echo "make demo   - the protobrain: train three nets, bundle them, run see/listen/speak/loop in QEMU: out/REPORT.md"
@@ -18,6 +18,7 @@ help:
 	@echo "make test   - full test suite (installs what it needs first)"
 	@echo "make bench  - exact instruction counts of every reference model on the simulated M4, M7, M33, M55: BENCHMARKS.md"
 	@echo "make eval   - train the vision, speech and synth nets at full size and measure them: EVAL.md"
+	@echo "make fuzz   - 100,000 hostile models, libFuzzer on the serial protocol (1,000,000 executions), a 10,000-round QEMU soak"
 	@echo "make setup  - only install: Debian packages and the .venv virtual environment"
 	@echo "make clean  - remove build outputs (keeps .venv)"
 
@@ -51,6 +52,11 @@ bench: setup
 
 eval: setup
 	$(BIN)/python scripts/eval.py --out eval --markdown EVAL.md
+
+fuzz: setup
+	$(BIN)/python scripts/fuzz_models.py --models $(MODELS) --out build/fuzz-models
+	$(BIN)/python scripts/fuzz_protocol.py --models $(MODELS) --out build/fuzz --runs 1000000
+	$(BIN)/python scripts/soak.py --models $(MODELS) --out build/soak -n 10000
 
 clean:
 	rm -rf $(OUT) bench eval build *.egg-info

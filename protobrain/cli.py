@@ -195,6 +195,7 @@ def _print_image(image) -> None:
     console.print(f"flash        {image.flash_bytes:,} / {b.flash.length:,} B ({100 * image.flash_bytes / b.flash.length:.1f}%)")
     console.print(f"RAM          {image.ram_bytes:,} / {b.ram.length:,} B ({100 * image.ram_bytes / b.ram.length:.1f}%), "
                   f"of which stack {image.stack:,} B and arenas " + " + ".join(f"{m['arena']:,}" for m in image.models) + " B")
+    console.print(f"stack bound  {image.stack_note}", markup=False)
 
 
 @main.command()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import jinja2
 
-from . import __version__, codegen
+from . import __version__, codegen, stackbound
 from .boards import Board
 from .compiler import Program
 from .errors import ProtobrainError, ToolchainError
@@ -55,6 +55,8 @@ class FirmwareImage:
     bss: int  # zeroed RAM, including arena and stack
     stack: int
     models: list[dict]
+    stack_bound: int | None = None  # worst-case stack depth from the call graph; None: no static bound
+    stack_note: str = ""  # the deepest call chain, or why there is no bound
 
     @property
     def flash_bytes(self) -> int:
@@ -179,7 +181,8 @@ def compile_firmware(board: Board, src: Path) -> tuple[Path, Path]:
     cc = toolchain(board, "gcc")
     sources = sorted(str(p) for p in src.iterdir() if p.suffix in (".c", ".S"))
     elf = src / "firmware.elf"
-    cmd = [cc, *compile_flags(board), f"-T{src / 'link.ld'}", "-I", str(src), "-o", str(elf), *sources]
+    # -fcallgraph-info=su: per-function stack use (as -fstack-usage) and call edges, for stackbound
+    cmd = [cc, *compile_flags(board), "-fcallgraph-info=su", f"-T{src / 'link.ld'}", "-I", str(src), "-o", str(elf), *sources]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         overflow = [ln for ln in proc.stderr.splitlines() if "overflowed by" in ln or "will not fit" in ln]
@@ -234,4 +237,24 @@ def build(board: Board, programs: list[Program], model_blobs: list[bytes], out: 
     image = FirmwareImage(board, elf, binary, text, data, bss, board.stack_bytes, infos)
     if image.flash_bytes > board.flash.length or image.ram_bytes > board.ram.length:
         raise DoesNotFit(f"does not fit {board.name}: flash {image.flash_bytes:,}/{board.flash.length:,} B, RAM {image.ram_bytes:,}/{board.ram.length:,} B")
+    check_no_heap(board, elf)
+    bound = stackbound.analyse(board.arch, toolchain(board, "objdump"), elf, out, [i["name"] for i in infos],
+                               has_fpu="fpu" in board.features)
+    image.stack_bound, image.stack_note = bound.bytes, str(bound)
+    if bound.bytes is not None:
+        static_ram = data + bss - board.stack_bytes  # bss includes the reserved stack section
+        if bound.bytes > board.stack_bytes:
+            raise DoesNotFit(f"does not fit {board.name}: worst-case stack {bound} exceeds the reserved {board.stack_bytes:,} B")
+        if bound.bytes + static_ram > board.ram.length:
+            raise DoesNotFit(f"does not fit {board.name}: worst-case stack {bound.bytes:,} B + data and bss {static_ram:,} B exceed RAM {board.ram.length:,} B")
     return image
+
+
+def check_no_heap(board: Board, elf: Path) -> None:
+    """The firmware must not allocate: fail if the linked image defines any allocator symbol."""
+    from .bench import HEAP_SYMBOLS
+
+    out = subprocess.run([toolchain(board, "nm"), "--defined-only", str(elf)], capture_output=True, text=True, check=True).stdout
+    heap = sorted(HEAP_SYMBOLS & {ln.split()[-1] for ln in out.splitlines() if ln.strip()})
+    if heap:
+        raise DoesNotFit(f"firmware for {board.name} links a heap allocator ({', '.join(heap)}); protobrain firmware must use static memory only")

@@ -11,9 +11,12 @@ declare -A NEED=(
   [qemu-system-arm]=qemu-system-arm
   [qemu-system-riscv32]=qemu-system-misc
   [espeak-ng]=espeak-ng          # speech datasets for `protobrain train speech|synth`
+  [clang]=clang                  # `make fuzz`: libFuzzer on the firmware's serial protocol
+  [cppcheck]=cppcheck            # static analysis of the generated C (tests/test_static_analysis.py)
 )
 # packages with no tool to probe: checked with dpkg
-EXTRA_PKGS=(libnewlib-arm-none-eabi picolibc-riscv64-unknown-elf)
+EXTRA_PKGS=(libnewlib-arm-none-eabi picolibc-riscv64-unknown-elf
+            libclang-rt-dev)  # libFuzzer and the sanitizer runtimes for clang
 
 missing=()
 for tool in "${!NEED[@]}"; do
