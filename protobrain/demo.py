@@ -122,13 +122,17 @@ class Protobrain:
         return self.counter.new_marks() if self.counter else []
 
     # --- see ----------------------------------------------------------------------------
+    def quantize_image(self, image: np.ndarray) -> np.ndarray:
+        """Floats in [0, 1] of the vision net's input shape -> its quantized input tensor."""
+        t = self.info["models"][self.spec["vision"]["model"]]["inputs"][0]
+        x = np.asarray(image, np.float32).reshape(t["shape"])
+        info = np.iinfo(np.int8 if t["dtype"] == "int8" else np.int16)
+        return np.clip(np.round(x / t["scale"]) + t["zero_point"], info.min, info.max).astype(info.dtype)
+
     def see(self, image: np.ndarray) -> Seen:
         """Classify an image given as floats in [0, 1] of the vision net's input shape."""
         m = self.info["models"][self.spec["vision"]["model"]]
-        t = m["inputs"][0]
-        x = np.asarray(image, np.float32).reshape(t["shape"])
-        info = np.iinfo(np.int8 if t["dtype"] == "int8" else np.int16)
-        q = np.clip(np.round(x / t["scale"]) + t["zero_point"], info.min, info.max).astype(info.dtype)
+        q = self.quantize_image(image)
         self._marks()
         res = self.dev.invoke(self.spec["vision"]["model"], q)
         marks = self._marks()

@@ -121,9 +121,7 @@ def see_demo(pb, twin, runs, out: Path) -> dict:
         Image.fromarray(img[..., 0] if img.shape[-1] == 1 else img).save(path)
         x = read_image(path, shape)
         r = pb.see(x)
-        q = np.clip(np.round(x / pb.info["models"][0]["inputs"][0]["scale"]) + pb.info["models"][0]["inputs"][0]["zero_point"],
-                    -128, 127).astype(np.int8)
-        exact &= bool(np.array_equal(twin.see(q.reshape(pb.info["models"][0]["inputs"][0]["shape"])), r.raw))
+        exact &= bool(np.array_equal(twin.see(pb.quantize_image(x)), r.raw))
         rows.append({"image": path.name, "true": test.classes[int(test.y[i])], "seen": r.label, "score": r.score,
                      "count": r.count})
     return {"rows": rows, "bit_exact": exact, "unit": pb.unit}

@@ -10,7 +10,6 @@ small models are written directly as flatbuffers to reach those paths.
 from __future__ import annotations
 
 import hashlib
-import importlib
 
 import numpy as np
 import pytest
@@ -318,128 +317,19 @@ def test_float32(key, shapes, fn, expect):
 
 
 def tiny_model(tensors: list[dict], ops: list[tuple], inputs: list[int], outputs: list[int]) -> bytes:
-    """Write a one-subgraph .tflite directly.
+    """Write a one-subgraph .tflite directly, with protobrain.fuzz's flatbuffer writer.
 
     tensors: dicts with shape, dtype ("int8", ...), optional scale/zp, optional data.
     ops: (BUILTIN_NAME, input indices, output indices, OptionsTypeName or None, {field: value}).
     """
-    import flatbuffers
-    import tflite
-    from tflite.BuiltinOperator import BuiltinOperator
-    from tflite.BuiltinOptions import BuiltinOptions
-    from tflite.TensorType import TensorType
+    from protobrain.fuzz import write_model
 
-    b = flatbuffers.Builder(1024)
+    def camel(field: str) -> str:
+        return "".join(w.capitalize() for w in field.split("_"))
 
-    def ivec(start_fn, values):
-        start_fn(b, len(values))
-        for v in reversed(values):
-            b.PrependInt32(int(v))
-        return b.EndVector()
-
-    buffers = [None]  # buffer 0: empty
-    tensor_offs = []
-    for k, t in enumerate(tensors):
-        buf_index = 0
-        if t.get("data") is not None:
-            buffers.append(np.ascontiguousarray(t["data"]).tobytes())
-            buf_index = len(buffers) - 1
-        name = b.CreateString(f"t{k}")
-        shape = ivec(tflite.TensorStartShapeVector, list(t["shape"]))
-        quant = None
-        if t.get("scale") is not None:
-            tflite.QuantizationParametersStartScaleVector(b, 1)
-            b.PrependFloat32(float(t["scale"]))
-            scale = b.EndVector()
-            tflite.QuantizationParametersStartZeroPointVector(b, 1)
-            b.PrependInt64(int(t.get("zp", 0)))
-            zp = b.EndVector()
-            tflite.QuantizationParametersStart(b)
-            tflite.QuantizationParametersAddScale(b, scale)
-            tflite.QuantizationParametersAddZeroPoint(b, zp)
-            quant = tflite.QuantizationParametersEnd(b)
-        tflite.TensorStart(b)
-        tflite.TensorAddShape(b, shape)
-        tflite.TensorAddType(b, getattr(TensorType, t["dtype"].upper()))
-        tflite.TensorAddBuffer(b, buf_index)
-        tflite.TensorAddName(b, name)
-        if quant is not None:
-            tflite.TensorAddQuantization(b, quant)
-        tensor_offs.append(tflite.TensorEnd(b))
-
-    codes = sorted({op[0] for op in ops})
-    op_offs = []
-    for name, ins, outs, opt_type, opt_fields in ops:
-        opt = None
-        if opt_type is not None:
-            mod = importlib.import_module(f"tflite.{opt_type}")
-            camel = {f: "".join(w.capitalize() for w in f.split("_")) for f in opt_fields}
-            vecs = {f: ivec(getattr(mod, f"{opt_type}Start{camel[f]}Vector"), v)
-                    for f, v in opt_fields.items() if isinstance(v, (list, tuple))}
-            getattr(mod, f"{opt_type}Start")(b)
-            for f, v in opt_fields.items():
-                getattr(mod, f"{opt_type}Add{camel[f]}")(b, vecs.get(f, v))
-            opt = getattr(mod, f"{opt_type}End")(b)
-        in_vec = ivec(tflite.OperatorStartInputsVector, ins)
-        out_vec = ivec(tflite.OperatorStartOutputsVector, outs)
-        tflite.OperatorStart(b)
-        tflite.OperatorAddOpcodeIndex(b, codes.index(name))
-        tflite.OperatorAddInputs(b, in_vec)
-        tflite.OperatorAddOutputs(b, out_vec)
-        if opt is not None:
-            tflite.OperatorAddBuiltinOptionsType(b, getattr(BuiltinOptions, opt_type))
-            tflite.OperatorAddBuiltinOptions(b, opt)
-        op_offs.append(tflite.OperatorEnd(b))
-
-    def tvec(start_fn, offs):
-        start_fn(b, len(offs))
-        for o in reversed(offs):
-            b.PrependUOffsetTRelative(o)
-        return b.EndVector()
-
-    sg_tensors = tvec(tflite.SubGraphStartTensorsVector, tensor_offs)
-    sg_ops = tvec(tflite.SubGraphStartOperatorsVector, op_offs)
-    sg_in = ivec(tflite.SubGraphStartInputsVector, inputs)
-    sg_out = ivec(tflite.SubGraphStartOutputsVector, outputs)
-    tflite.SubGraphStart(b)
-    tflite.SubGraphAddTensors(b, sg_tensors)
-    tflite.SubGraphAddOperators(b, sg_ops)
-    tflite.SubGraphAddInputs(b, sg_in)
-    tflite.SubGraphAddOutputs(b, sg_out)
-    subgraph = tflite.SubGraphEnd(b)
-
-    code_offs = []
-    for name in codes:
-        value = getattr(BuiltinOperator, name)
-        tflite.OperatorCodeStart(b)
-        tflite.OperatorCodeAddDeprecatedBuiltinCode(b, min(value, 127))
-        tflite.OperatorCodeAddBuiltinCode(b, value)
-        tflite.OperatorCodeAddVersion(b, 1)
-        code_offs.append(tflite.OperatorCodeEnd(b))
-
-    buf_offs = []
-    for raw in buffers:
-        data = None
-        if raw is not None:
-            b.StartVector(1, len(raw), 16)
-            for byte in reversed(raw):
-                b.PrependUint8(byte)
-            data = b.EndVector()
-        tflite.BufferStart(b)
-        if data is not None:
-            tflite.BufferAddData(b, data)
-        buf_offs.append(tflite.BufferEnd(b))
-
-    codes_vec = tvec(tflite.ModelStartOperatorCodesVector, code_offs)
-    sgs_vec = tvec(tflite.ModelStartSubgraphsVector, [subgraph])
-    bufs_vec = tvec(tflite.ModelStartBuffersVector, buf_offs)
-    tflite.ModelStart(b)
-    tflite.ModelAddVersion(b, 3)
-    tflite.ModelAddOperatorCodes(b, codes_vec)
-    tflite.ModelAddSubgraphs(b, sgs_vec)
-    tflite.ModelAddBuffers(b, bufs_vec)
-    b.Finish(tflite.ModelEnd(b), file_identifier=b"TFL3")
-    return bytes(b.Output())
+    written = [{**{k: v for k, v in t.items() if k != "dtype"}, "type": t["dtype"]} for t in tensors]
+    return write_model(written, [(name, ins, outs, opt, {camel(f): v for f, v in (fields or {}).items()})
+                                 for name, ins, outs, opt, fields in ops], inputs, outputs)
 
 
 def q(shape, dtype="int8", scale=0.05, zp=0, data=None):
