@@ -57,6 +57,24 @@ _PLANNER = click.option(
 )
 
 
+_KERNELS = click.option(
+    "--kernels", default="auto", show_default=True, type=click.Choice(["auto", "portable", "dsp", "mve"]),
+    help="Kernel tier: auto takes the fastest the board's core has (mve on M55, dsp on M4/M7/M33, "
+         "portable elsewhere and on the host); dsp on the host runs the DSP kernels' C form.",
+)
+
+
+def _tier(kernels: str, *boards) -> str:
+    """The kernel tier for these boards ("host" or a board name): the fastest all of them run."""
+    from .boards import load_board
+    from .ops.fast import TIERS, tier_for
+
+    if kernels != "auto":
+        return kernels
+    tiers = [tier_for(load_board(b).features) if b != "host" else "portable" for b in boards]
+    return min(tiers, key=TIERS.index) if tiers else "portable"
+
+
 def _build(model: str, planner: str):
     from .compiler import build_program
     from .reader import read_model
@@ -174,13 +192,13 @@ def _boards_help() -> str:
     return "Board name: " + ", ".join(board_names()) + ", or host (this computer)."
 
 
-def _load_programs(models, planner):
+def _load_programs(models, planner, tier="portable"):
     from .compiler import build_program
     from .reader import read_model
 
     progs, blobs = [], []
     for m in models:
-        progs.append(build_program(read_model(m), planner))
+        progs.append(build_program(read_model(m), planner, tier))
         blobs.append(Path(m).read_bytes())
     names = [p.graph.name for p in progs]
     dup = {n for n in names if names.count(n) > 1}
@@ -203,7 +221,8 @@ def _print_image(image) -> None:
 @click.option("--board", "-b", required=True, help="Target board (see boards/).")
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False), help="Build folder.")
 @_PLANNER
-def build(models, board, out_dir, planner):
+@_KERNELS
+def build(models, board, out_dir, planner, kernels):
     """Build firmware with MODELS for a board; prints flash and RAM against its limits.
 
     A model set that does not fit the board fails here, with the numbers, before any flashing.
@@ -212,9 +231,9 @@ def build(models, board, out_dir, planner):
     from .firmware import build as build_firmware
 
     b = load_board(board)
-    progs, blobs = _load_programs(models, planner)
+    progs, blobs = _load_programs(models, planner, _tier(kernels, board))
     image = build_firmware(b, progs, blobs, Path(out_dir))
-    console.print(f"built {', '.join(p.graph.name for p in progs)} for {b.name} ({b.description})")
+    console.print(f"built {', '.join(p.graph.name for p in progs)} for {b.name} ({b.description}), {progs[0].tier if progs else 'portable'} kernels")
     _print_image(image)
 
 
@@ -236,7 +255,8 @@ def _check_new_output(out_dir: str, force: bool) -> None:
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(), help="Project folder (new or empty).")
 @click.option("--force", is_flag=True, help="Replace an existing non-empty output folder.")
 @_PLANNER
-def export_platformio(models, boards, out_dir, force, planner):
+@_KERNELS
+def export_platformio(models, boards, out_dir, force, planner, kernels):
     """A PlatformIO project of MODELS, one environment per board, bare-metal (no framework).
 
     `pio run` in it builds the firmware `protobrain build` makes (same sources, flags,
@@ -249,7 +269,7 @@ def export_platformio(models, boards, out_dir, force, planner):
     for b in bs:
         require_platformio(b)
     _check_new_output(out_dir, force)
-    progs, blobs = _load_programs(models, planner)
+    progs, blobs = _load_programs(models, planner, _tier(kernels, *boards))
     bs = export_project(bs, progs, blobs, Path(out_dir), force)
     names = ", ".join(p.graph.name for p in progs)
     console.print(f"exported {names} to {out_dir}: a PlatformIO project, one environment per board, no framework")
@@ -295,7 +315,8 @@ def export_library(models, out_dir, name, force, planner):
                              "(board, models, model hashes), and MODELS given are verified bit-exact over it.")
 @click.option("-n", "n_random", default=20, show_default=True, help="With MODELS and --port: random inputs per model (plus 3 edge inputs).")
 @_PLANNER
-def flash(models, board, fw_dir, serial, tool, drive, port, n_random, planner):
+@_KERNELS
+def flash(models, board, fw_dir, serial, tool, drive, port, n_random, planner, kernels):
     """Put the firmware on a board: simulated boards run in QEMU until Ctrl-C (prints the
     serial port); real boards are flashed as the board file says: a UF2 copy to the USB
     boot drive (Raspberry Pi Pico), PlatformIO upload (a project is written next to the
@@ -316,7 +337,7 @@ def flash(models, board, fw_dir, serial, tool, drive, port, n_random, planner):
 
         if models and not port:
             raise ProtobrainError("MODELS are verified on the board over its serial port; pass --port (e.g. /dev/ttyACM0)")
-        progs = _load_programs(models, planner)[0] if models else []
+        progs = _load_programs(models, planner, _tier(kernels, board))[0] if models else []
         if tool == "uf2" or (tool is None and b.run.get("method") == "uf2"):
             if "uf2_family" not in b.run:
                 raise ProtobrainError(f"{b.name} has no UF2 boot loader; use --tool pyocd or --tool openocd")
@@ -379,14 +400,15 @@ def renode(board, fw_dir, out_dir):
 @click.option("--seed", default=0, show_default=True)
 @click.option("--layers", is_flag=True, help="Also compare every intermediate tensor (on the host or the device) and name the first layer that differs.")
 @_PLANNER
-def verify(models, board, fw_dir, port, serial, n_random, npy, seed, layers, planner):
+@_KERNELS
+def verify(models, board, fw_dir, port, serial, n_random, npy, seed, layers, planner, kernels):
     """Run MODELS on the host or a board and compare every output byte with TFLite Micro.
 
     Exits 1 on any mismatch, naming the first differing index.
     """
     from . import runner
 
-    progs, blobs = _load_programs(models, planner)
+    progs, blobs = _load_programs(models, planner, _tier(kernels, board))
     with runner.open_target(board, progs, blobs, fw_dir=fw_dir, port=port, serial=serial, console=console) as target:
         ok = _verify_on(target, board, progs, models, n_random, npy, seed, layers)
     if not ok:
@@ -435,7 +457,8 @@ def _verify_on(target, board: str, progs, models, n_random: int, npy=(), seed: i
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON on stdout.")
 @click.option("--seed", default=0, show_default=True)
 @_PLANNER
-def bench(models, board, out_dir, n_inputs, port, fw_dir, as_json, seed, planner):
+@_KERNELS
+def bench(models, board, out_dir, n_inputs, port, fw_dir, as_json, seed, planner, kernels):
     """Measure MODELS on a board: instructions (QEMU plugin) or cycles per model and layer,
     RAM, flash, stack, and the spread of the count over different inputs."""
     from rich.progress import Progress
@@ -444,7 +467,7 @@ def bench(models, board, out_dir, n_inputs, port, fw_dir, as_json, seed, planner
     from .boards import load_board
 
     b = load_board(board)
-    progs, blobs = _load_programs(models, planner)
+    progs, blobs = _load_programs(models, planner, _tier(kernels, board))
     err = Console(stderr=True, highlight=False)
     with Progress(console=err, transient=True) as progress:
         report = run_bench(b, progs, list(models), blobs, n_inputs=n_inputs, seed=seed, port=port,

@@ -12,6 +12,7 @@ from . import passes, planner
 from .errors import UnsupportedError
 from .ir import Graph, Operator
 from .ops import REGISTRY, Alias, KernelCall, Unsupported
+from .ops import fast
 from .ops.base import ARITY, type_signature
 from .quantization import OutOfRange
 
@@ -30,6 +31,7 @@ class Program:
     plan: planner.Plan
     buffers: list[planner.Buffer]
     scratch: dict[int, int] = field(default_factory=dict)  # step index -> scratch buffer offset
+    tier: str = "portable"  # kernel tier the calls were generated for (ops/fast.py)
 
     @property
     def arena_size(self) -> int:
@@ -150,10 +152,14 @@ def _buffers(graph: Graph, steps: list[Step]) -> tuple[list[planner.Buffer], dic
     return buffers, scratch_index
 
 
-def build_program(graph: Graph, strategy: str = planner.DEFAULT_STRATEGY) -> Program:
+def build_program(graph: Graph, strategy: str = planner.DEFAULT_STRATEGY, tier: str = "portable") -> Program:
+    """tier: "portable" (plain C, any core), "dsp" or "mve" (ops/fast.py; fast.tier_for(board.features))."""
     graph = passes.run_all(graph)
     steps = lower_graph(graph)
+    for s in steps:
+        if s.call is not None:
+            s.call = fast.accelerate(s.call, tier)
     buffers, scratch_index = _buffers(graph, steps)
     plan = planner.plan(buffers, strategy)
     scratch = {k: plan.buffers[i].offset for k, i in scratch_index.items()}
-    return Program(graph, steps, plan, buffers, scratch)
+    return Program(graph, steps, plan, buffers, scratch, tier)

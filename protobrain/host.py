@@ -116,14 +116,16 @@ class CompiledModel:
                               lambda off, n: ctypes.string_at(base + off, n))
 
 
-def compile_model(path: str | Path, strategy: str = "best", extra_cflags: list[str] | None = None) -> CompiledModel:
-    """Generate C for a .tflite model, compile it for this host and load it."""
+def compile_model(path: str | Path, strategy: str = "best", extra_cflags: list[str] | None = None,
+                  tier: str = "portable") -> CompiledModel:
+    """Generate C for a .tflite model, compile it for this host and load it. A "dsp" tier
+    runs the DSP kernels' C form (pb_simd.h without the extension): same layouts and results."""
     graph = read_model(path)
-    program = build_program(graph, strategy)
+    program = build_program(graph, strategy, tier)
     return CompiledModel(program, build_shared_library(program, str(path), extra_cflags))
 
 
-def compile_bytes(data: bytes, name: str = "model", strategy: str = "best") -> CompiledModel:
+def compile_bytes(data: bytes, name: str = "model", strategy: str = "best", tier: str = "portable") -> CompiledModel:
     """Like compile_model, for a model already in memory."""
-    program = build_program(read_model_bytes(data, name), strategy)
+    program = build_program(read_model_bytes(data, name), strategy, tier)
     return CompiledModel(program, build_shared_library(program, f"<{name}>"))

@@ -67,4 +67,23 @@ static inline int32_t pb_mul_by_quantized_mult64(int64_t x, int32_t multiplier, 
     return (int32_t)(rounded >> total_shift);
 }
 
+/* First and one-past-last filter tap k with 0 <= origin + k * dilation < size: the taps
+ * of a window that fall inside the input (the rest read padding). */
+static inline void pb_tap_range(int32_t origin, int32_t dilation, int32_t taps, int32_t size,
+                                int32_t *first, int32_t *last)
+{
+    int32_t lo = 0, hi = taps;
+    if (origin < 0) {
+        lo = (-origin + dilation - 1) / dilation;
+    }
+    if (origin + (hi - 1) * dilation >= size) {
+        hi = size - origin <= 0 ? 0 : (size - origin + dilation - 1) / dilation;
+    }
+    if (hi < lo) {
+        hi = lo;
+    }
+    *first = lo;
+    *last = hi;
+}
+
 #endif /* PB_COMMON_H */

@@ -12,11 +12,11 @@ void pb_conv_s8(const pb_conv_params_t *p, const int8_t *input, int8_t *output)
         for (oy = 0; oy < p->out_h; ++oy) {
             const int32_t iy0 = oy * p->stride_h - p->pad_top;
             int32_t ky0, ky1;
-            pb_conv_tap_range(iy0, p->dilation_h, p->filter_h, p->in_h, &ky0, &ky1);
+            pb_tap_range(iy0, p->dilation_h, p->filter_h, p->in_h, &ky0, &ky1);
             for (ox = 0; ox < p->out_w; ++ox) {
                 const int32_t ix0 = ox * p->stride_w - p->pad_left;
                 int32_t kx0, kx1;
-                pb_conv_tap_range(ix0, p->dilation_w, p->filter_w, p->in_w, &kx0, &kx1);
+                pb_tap_range(ix0, p->dilation_w, p->filter_w, p->in_w, &kx0, &kx1);
                 for (oc = 0; oc < p->out_c; ++oc) {
                     const int32_t group_c0 = (oc / p->group_out_c) * p->filter_c;
                     const int8_t *w_oc = p->filter + oc * filter_step;
@@ -58,11 +58,11 @@ void pb_conv_s16(const pb_conv_params_t *p, const int16_t *input, int16_t *outpu
         for (oy = 0; oy < p->out_h; ++oy) {
             const int32_t iy0 = oy * p->stride_h - p->pad_top;
             int32_t ky0, ky1;
-            pb_conv_tap_range(iy0, p->dilation_h, p->filter_h, p->in_h, &ky0, &ky1);
+            pb_tap_range(iy0, p->dilation_h, p->filter_h, p->in_h, &ky0, &ky1);
             for (ox = 0; ox < p->out_w; ++ox) {
                 const int32_t ix0 = ox * p->stride_w - p->pad_left;
                 int32_t kx0, kx1;
-                pb_conv_tap_range(ix0, p->dilation_w, p->filter_w, p->in_w, &kx0, &kx1);
+                pb_tap_range(ix0, p->dilation_w, p->filter_w, p->in_w, &kx0, &kx1);
                 for (oc = 0; oc < p->out_c; ++oc) {
                     const int32_t group_c0 = (oc / p->group_out_c) * p->filter_c;
                     const int8_t *w_oc = p->filter + oc * filter_step;
@@ -104,11 +104,11 @@ void pb_conv_s16_b32(const pb_conv_params_t *p, const int16_t *input, int16_t *o
         for (oy = 0; oy < p->out_h; ++oy) {
             const int32_t iy0 = oy * p->stride_h - p->pad_top;
             int32_t ky0, ky1;
-            pb_conv_tap_range(iy0, p->dilation_h, p->filter_h, p->in_h, &ky0, &ky1);
+            pb_tap_range(iy0, p->dilation_h, p->filter_h, p->in_h, &ky0, &ky1);
             for (ox = 0; ox < p->out_w; ++ox) {
                 const int32_t ix0 = ox * p->stride_w - p->pad_left;
                 int32_t kx0, kx1;
-                pb_conv_tap_range(ix0, p->dilation_w, p->filter_w, p->in_w, &kx0, &kx1);
+                pb_tap_range(ix0, p->dilation_w, p->filter_w, p->in_w, &kx0, &kx1);
                 for (oc = 0; oc < p->out_c; ++oc) {
                     const int32_t group_c0 = (oc / p->group_out_c) * p->filter_c;
                     const int8_t *w_oc = p->filter + oc * filter_step;

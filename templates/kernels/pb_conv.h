@@ -25,24 +25,6 @@ typedef struct {
     const int64_t *bias64;     /* int64 bias (16x8 only), may be NULL */
 } pb_conv_params_t;
 
-/* First and one-past-last filter tap k with 0 <= origin + k * dilation < size. */
-static inline void pb_conv_tap_range(int32_t origin, int32_t dilation, int32_t taps, int32_t size,
-                                     int32_t *first, int32_t *last)
-{
-    int32_t lo = 0, hi = taps;
-    if (origin < 0) {
-        lo = (-origin + dilation - 1) / dilation;
-    }
-    if (origin + (hi - 1) * dilation >= size) {
-        hi = size - origin <= 0 ? 0 : (size - origin + dilation - 1) / dilation;
-    }
-    if (hi < lo) {
-        hi = lo;
-    }
-    *first = lo;
-    *last = hi;
-}
-
 void pb_conv_s8(const pb_conv_params_t *p, const int8_t *input, int8_t *output);
 /* 16x8 with int64 bias (or none): 64-bit accumulator and requantization. */
 void pb_conv_s16(const pb_conv_params_t *p, const int16_t *input, int16_t *output);

@@ -12,11 +12,11 @@ void pb_depthwise_conv_s8(const pb_depthwise_conv_params_t *p, const int8_t *inp
         for (oy = 0; oy < p->out_h; ++oy) {
             const int32_t iy0 = oy * p->stride_h - p->pad_top;
             int32_t ky0, ky1;
-            pb_dw_tap_range(iy0, p->dilation_h, p->filter_h, p->in_h, &ky0, &ky1);
+            pb_tap_range(iy0, p->dilation_h, p->filter_h, p->in_h, &ky0, &ky1);
             for (ox = 0; ox < p->out_w; ++ox) {
                 const int32_t ix0 = ox * p->stride_w - p->pad_left;
                 int32_t kx0, kx1;
-                pb_dw_tap_range(ix0, p->dilation_w, p->filter_w, p->in_w, &kx0, &kx1);
+                pb_tap_range(ix0, p->dilation_w, p->filter_w, p->in_w, &kx0, &kx1);
                 for (ic = 0; ic < p->in_c; ++ic) {
                     for (m = 0; m < p->depth_multiplier; ++m) {
                         const int32_t oc = ic * p->depth_multiplier + m;
@@ -57,11 +57,11 @@ void pb_depthwise_conv_s16(const pb_depthwise_conv_params_t *p, const int16_t *i
         for (oy = 0; oy < p->out_h; ++oy) {
             const int32_t iy0 = oy * p->stride_h - p->pad_top;
             int32_t ky0, ky1;
-            pb_dw_tap_range(iy0, p->dilation_h, p->filter_h, p->in_h, &ky0, &ky1);
+            pb_tap_range(iy0, p->dilation_h, p->filter_h, p->in_h, &ky0, &ky1);
             for (ox = 0; ox < p->out_w; ++ox) {
                 const int32_t ix0 = ox * p->stride_w - p->pad_left;
                 int32_t kx0, kx1;
-                pb_dw_tap_range(ix0, p->dilation_w, p->filter_w, p->in_w, &kx0, &kx1);
+                pb_tap_range(ix0, p->dilation_w, p->filter_w, p->in_w, &kx0, &kx1);
                 for (ic = 0; ic < p->in_c; ++ic) {
                     for (m = 0; m < p->depth_multiplier; ++m) {
                         const int32_t oc = ic * p->depth_multiplier + m;

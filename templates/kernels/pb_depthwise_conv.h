@@ -24,24 +24,6 @@ typedef struct {
     const int64_t *bias64;     /* int16 activations; may be NULL */
 } pb_depthwise_conv_params_t;
 
-/* First and one-past-last filter tap k with 0 <= origin + k * dilation < size. */
-static inline void pb_dw_tap_range(int32_t origin, int32_t dilation, int32_t taps, int32_t size,
-                                   int32_t *first, int32_t *last)
-{
-    int32_t lo = 0, hi = taps;
-    if (origin < 0) {
-        lo = (-origin + dilation - 1) / dilation;
-    }
-    if (origin + (hi - 1) * dilation >= size) {
-        hi = size - origin <= 0 ? 0 : (size - origin + dilation - 1) / dilation;
-    }
-    if (hi < lo) {
-        hi = lo;
-    }
-    *first = lo;
-    *last = hi;
-}
-
 void pb_depthwise_conv_s8(const pb_depthwise_conv_params_t *p, const int8_t *input, int8_t *output);
 void pb_depthwise_conv_s16(const pb_depthwise_conv_params_t *p, const int16_t *input, int16_t *output);
 

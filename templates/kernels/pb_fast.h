@@ -1,0 +1,67 @@
+/* Fast int8 kernels: CONV_2D and FULLY_CONNECTED as one blocked matrix multiply over
+ * im2col rows, and DEPTHWISE_CONV_2D over four channels at a time.
+ *
+ * The generator (protobrain/ops/fast.py) lays the weights out for the tier it chose per
+ * board and folds every constant it can:
+ *   - the input offset into the bias (bias' = bias - zero_point * sum(w)), so the inner
+ *     loops multiply raw int8 values; taps that fall in the padding hold the zero point
+ *     itself, which contributes nothing;
+ *   - the output offset and the rounding of the final shift into one per-channel constant,
+ *     when the accumulator's bound (known from the weights) leaves room for it.
+ * Results are bit-exact with TensorFlow Lite Micro's reference kernels. */
+#ifndef PB_FAST_H
+#define PB_FAST_H
+
+#include "pb_common.h"
+#include "pb_tier.h"
+
+/* Requantization: FAST is one rounded high multiply and one rounding shift with the
+ * output offset folded in (valid when the generator proved nothing overflows); EXACT is
+ * TFLite's MultiplyByQuantizedMultiplier step by step. */
+#define PB_REQUANT_EXACT 0
+#define PB_REQUANT_FAST 1
+
+/* Per output channel, four words: bias', multiplier, shift, rounding constant.
+ * FAST: shift is the right shift (>= 1), rounding = 2^(shift-1) + output_offset * 2^shift.
+ * EXACT: shift is TFLite's signed shift, rounding unused. */
+#define PB_QUANT_WORDS 4
+
+typedef struct {
+    int32_t rows;               /* output pixels (batches * out_h * out_w), or FC batches */
+    int32_t in_h, in_w, in_c;   /* input of one batch */
+    int32_t out_h, out_w, out_c;
+    int32_t filter_h, filter_w;
+    int32_t stride_h, stride_w;
+    int32_t dilation_h, dilation_w;
+    int32_t pad_top, pad_left;
+    int32_t depth;              /* taps per output: filter_h * filter_w * in_c */
+    int32_t depth_pad;          /* depth rounded up to the tier's block (zero weights beyond) */
+    int32_t pad_value;          /* the input zero point: what padding taps read */
+    int32_t output_offset;
+    int32_t act_min, act_max;
+    int32_t requant;            /* PB_REQUANT_FAST or PB_REQUANT_EXACT */
+    const int32_t *weights;     /* packed for the tier, see pb_fast.c */
+    const int32_t *quant;       /* PB_QUANT_WORDS per output channel, out_c rounded up to even */
+} pb_fast_mm_params_t;
+
+typedef struct {
+    int32_t batches;
+    int32_t in_h, in_w, channels;
+    int32_t out_h, out_w;
+    int32_t filter_h, filter_w;
+    int32_t stride_h, stride_w;
+    int32_t dilation_h, dilation_w;
+    int32_t pad_top, pad_left;
+    int32_t input_offset, output_offset;
+    int32_t act_min, act_max;
+    int32_t requant;
+    const int32_t *weights;     /* packed for the tier, see pb_fast.c */
+    const int32_t *quant;       /* PB_QUANT_WORDS per channel, then one bias per channel
+                                   with no offset folded in (for taps cut by the border) */
+} pb_fast_dw_params_t;
+
+/* scratch: planned in the arena by the generator (ops/fast.py says how many bytes). */
+void pb_fast_mm_s8(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output, void *scratch);
+void pb_fast_dw_s8(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output);
+
+#endif /* PB_FAST_H */
