@@ -64,15 +64,18 @@ _KERNELS = click.option(
 )
 
 
-def _tier(kernels: str, *boards) -> str:
-    """The kernel tier for these boards ("host" or a board name): the fastest all of them run."""
+def _tier(kernels: str, *boards) -> tuple[str, int | None]:
+    """The kernel tier for these boards ("host" or a board name), the fastest all of them
+    run, and the smallest flash among them (what the tier may spend on faster weights)."""
     from .boards import load_board
     from .ops.fast import TIERS, tier_for
 
+    loaded = [load_board(b) for b in boards if b != "host"]
+    budget = min((b.flash.length for b in loaded), default=None)
     if kernels != "auto":
-        return kernels
-    tiers = [tier_for(load_board(b).features) if b != "host" else "portable" for b in boards]
-    return min(tiers, key=TIERS.index) if tiers else "portable"
+        return kernels, budget
+    tiers = [tier_for(b.features) for b in loaded] + ["portable"] * (len(boards) - len(loaded))
+    return min(tiers, key=TIERS.index) if tiers else "portable", budget
 
 
 def _build(model: str, planner: str):
@@ -192,13 +195,14 @@ def _boards_help() -> str:
     return "Board name: " + ", ".join(board_names()) + ", or host (this computer)."
 
 
-def _load_programs(models, planner, tier="portable"):
+def _load_programs(models, planner, target=("portable", None)):
+    """target: (kernel tier, flash budget) from _tier."""
     from .compiler import build_program
     from .reader import read_model
 
     progs, blobs = [], []
     for m in models:
-        progs.append(build_program(read_model(m), planner, tier))
+        progs.append(build_program(read_model(m), planner, *target))
         blobs.append(Path(m).read_bytes())
     names = [p.graph.name for p in progs]
     dup = {n for n in names if names.count(n) > 1}

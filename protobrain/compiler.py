@@ -152,13 +152,15 @@ def _buffers(graph: Graph, steps: list[Step]) -> tuple[list[planner.Buffer], dic
     return buffers, scratch_index
 
 
-def build_program(graph: Graph, strategy: str = planner.DEFAULT_STRATEGY, tier: str = "portable") -> Program:
-    """tier: "portable" (plain C, any core), "dsp" or "mve" (ops/fast.py; fast.tier_for(board.features))."""
+def build_program(graph: Graph, strategy: str = planner.DEFAULT_STRATEGY, tier: str = "portable",
+                  flash_budget: int | None = None) -> Program:
+    """tier: "portable" (plain C, any core), "dsp" or "mve" (ops/fast.py; fast.tier_for(board.features)).
+    flash_budget: the board's flash bytes, which lets the DSP tier trade flash for speed."""
     graph = passes.run_all(graph)
     steps = lower_graph(graph)
-    for s in steps:
-        if s.call is not None:
-            s.call = fast.accelerate(s.call, tier)
+    lowered = [s for s in steps if s.call is not None]
+    for s, call in zip(lowered, fast.accelerate_all([s.call for s in lowered], tier, flash_budget)):
+        s.call = call
     buffers, scratch_index = _buffers(graph, steps)
     plan = planner.plan(buffers, strategy)
     scratch = {k: plan.buffers[i].offset for k, i in scratch_index.items()}

@@ -88,36 +88,44 @@ def _pack_words(b: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(b.astype(np.int8).reshape(-1)).view("<i4").astype(np.int64)
 
 
-def _mm_weights(w2d: np.ndarray, tier: str) -> tuple[np.ndarray, int]:
+def _mm_weights(w2d: np.ndarray, tier: str, wide: bool) -> tuple[np.ndarray, int]:
     oc, depth = w2d.shape
     block = _DEPTH_BLOCK[tier]
     dp = -(-depth // block) * block
     ocp = oc + (oc % 2)
     w = np.zeros((ocp, dp), np.int8)
     w[:oc, :depth] = w2d
-    if tier == "dsp":  # [pair][block of 4][2 channels][4]
-        w = w.reshape(ocp // 2, 2, dp // 4, 4).transpose(0, 2, 1, 3)
-    return _pack_words(w), dp
+    if tier != "dsp":
+        return _pack_words(w), dp
+    w = w.reshape(ocp // 2, 2, dp // 4, 4).transpose(0, 2, 1, 3)  # [pair][block of 4][2 channels][4]
+    if not wide:
+        return _pack_words(w), dp
+    # int16 pairs in SXTB16 order, (w0, w2) then (w1, w3), so the kernel needs no widening
+    v = w.astype(np.int64)
+    return _wrap32(np.stack([(v[..., 0] & 0xFFFF) | (v[..., 2] << 16),
+                             (v[..., 1] & 0xFFFF) | (v[..., 3] << 16)], axis=-1)).reshape(-1), dp
 
 
-def _mm_call(call: KernelCall, tier: str, w2d: np.ndarray, geometry: dict, input_offset: int) -> KernelCall:
+def _mm_call(call: KernelCall, tier: str, w2d: np.ndarray, geometry: dict, input_offset: int,
+             wide: bool) -> KernelCall:
     f = call.fields
     oc, depth = w2d.shape
     bias = _values(f["bias"])
     mults, shifts = _per_channel(f, oc)
     folded = (bias if bias is not None else 0) + input_offset * w2d.astype(np.int64).sum(axis=1)
-    words, dp = _mm_weights(w2d, tier)
+    wide = wide and tier == "dsp"
+    words, dp = _mm_weights(w2d, tier, wide)
     q, mode = _quant(folded, mults, shifts, _peaks(w2d, bias, input_offset), f["output_offset"], oc + oc % 2)
     fields = {**geometry, "out_c": oc, "depth": depth, "depth_pad": dp, "pad_value": -input_offset,
               "output_offset": f["output_offset"], "act_min": f["act_min"], "act_max": f["act_max"],
-              "requant": mode, "weights": const("weights", words, "int32_t"),
+              "requant": mode, "wide_weights": int(wide), "weights": const("weights", words, "int32_t"),
               "quant": const("quant", q.reshape(-1), "int32_t")}
     scratch = 5 * dp if tier == "dsp" else 2 * dp
     return KernelCall("pb_fast", "pb_fast_mm_s8", "pb_fast_mm_params_t", fields, call.inputs, call.outputs,
                       macs=call.macs, scratch_bytes=scratch)
 
 
-def _conv(call: KernelCall, tier: str) -> KernelCall | None:
+def _conv(call: KernelCall, tier: str, wide: bool) -> KernelCall | None:
     f = call.fields
     if f["group_out_c"] != f["out_c"] or f["filter_c"] != f["in_c"]:
         return None
@@ -126,10 +134,10 @@ def _conv(call: KernelCall, tier: str) -> KernelCall | None:
     geometry = {k: f[k] for k in ("in_h", "in_w", "in_c", "out_h", "out_w", "filter_h", "filter_w", "stride_h",
                                   "stride_w", "dilation_h", "dilation_w", "pad_top", "pad_left")}
     geometry["rows"] = f["batches"] * f["out_h"] * f["out_w"]
-    return _mm_call(call, tier, w2d, geometry, f["input_offset"])
+    return _mm_call(call, tier, w2d, geometry, f["input_offset"], wide)
 
 
-def _fully_connected(call: KernelCall, tier: str) -> KernelCall | None:
+def _fully_connected(call: KernelCall, tier: str, wide: bool) -> KernelCall | None:
     f = call.fields
     if f["filter_offset"] != 0:
         return None
@@ -138,10 +146,10 @@ def _fully_connected(call: KernelCall, tier: str) -> KernelCall | None:
     geometry = {"rows": f["batches"], "in_h": 1, "in_w": 1, "in_c": depth, "out_h": 1, "out_w": 1,
                 "filter_h": 1, "filter_w": 1, "stride_h": 1, "stride_w": 1, "dilation_h": 1, "dilation_w": 1,
                 "pad_top": 0, "pad_left": 0}
-    return _mm_call(call, tier, w2d, geometry, f["input_offset"])
+    return _mm_call(call, tier, w2d, geometry, f["input_offset"], wide)
 
 
-def _depthwise(call: KernelCall, tier: str) -> KernelCall | None:
+def _depthwise(call: KernelCall, tier: str, wide: bool) -> KernelCall | None:
     f = call.fields
     c = f["in_c"]
     if f["depth_multiplier"] != 1 or c % _DW_CHANNELS[tier]:
@@ -172,10 +180,21 @@ def _depthwise(call: KernelCall, tier: str) -> KernelCall | None:
 _FAST = {"pb_conv_s8": _conv, "pb_fully_connected_s8": _fully_connected, "pb_depthwise_conv_s8": _depthwise}
 
 
-def accelerate(call: KernelCall, tier: str) -> KernelCall:
-    """The tier's fast call for this portable call, or the call itself where none applies."""
+def accelerate(call: KernelCall, tier: str, wide_weights: bool = False) -> KernelCall:
+    """The tier's fast call for this portable call, or the call itself where none applies.
+    wide_weights: (DSP tier) store matrix-multiply weights as int16, twice the flash."""
     if tier not in TIERS:
         raise ValueError(f"unknown kernel tier {tier!r}; choose one of {', '.join(TIERS)}")
     fn = _FAST.get(call.function) if tier != "portable" else None
-    fast = fn(call, tier) if fn else None
+    fast = fn(call, tier, wide_weights) if fn else None
     return fast or call
+
+
+def accelerate_all(calls: list[KernelCall], tier: str, flash_budget: int | None = None) -> list[KernelCall]:
+    """accelerate every call; on the DSP tier the weights are stored as int16 when the
+    widened matrix-multiply weights take at most half of flash_budget (bytes; None: the
+    flash is not known, keep int8)."""
+    mm = [c for c in calls if c.function in ("pb_conv_s8", "pb_fully_connected_s8")]
+    widened = 2 * sum(c.fields["filter"].nbytes for c in mm)
+    wide = tier == "dsp" and flash_budget is not None and widened <= flash_budget // 2
+    return [accelerate(c, tier, wide) for c in calls]

@@ -90,8 +90,8 @@ static void pb_fast_im2col(const pb_fast_mm_params_t *p, const int8_t *input, in
 
 /* ---- MVE tier ------------------------------------------------------------------------ */
 
-/* Two rows by two output channels; 16 MACs per VMLADAVA. depth_pad is a multiple of 16.
- * data: the two int8 im2col rows, depth_pad apart. */
+/* Two rows (or one: out1 NULL) by two output channels; 16 MACs per VMLADAVA. depth_pad is
+ * a multiple of 16. data: the two int8 im2col rows, depth_pad apart. */
 static PB_ALWAYS_INLINE void pb_fast_mm_rows(const pb_fast_mm_params_t *p, const void *data,
                                              int8_t *out0, int8_t *out1, int mode, int full_range)
 {
@@ -103,19 +103,29 @@ static PB_ALWAYS_INLINE void pb_fast_mm_rows(const pb_fast_mm_params_t *p, const
     for (oc = 0; oc < p->out_c; oc += 2, w += 2 * n, q += 2 * PB_QUANT_WORDS) {
         int32_t a00 = q[0], a10 = q[0];
         int32_t a01 = q[PB_QUANT_WORDS], a11 = q[PB_QUANT_WORDS];
-        for (k = 0; k < n; k += 16) {
-            const int8x16_t v0 = vldrbq_s8(x0 + k), v1 = vldrbq_s8(x1 + k);
-            const int8x16_t wa = vldrbq_s8(w + k), wb = vldrbq_s8(w + n + k);
-            a00 = vmladavaq_s8(a00, v0, wa);
-            a10 = vmladavaq_s8(a10, v1, wa);
-            a01 = vmladavaq_s8(a01, v0, wb);
-            a11 = vmladavaq_s8(a11, v1, wb);
+        if (out1 != NULL) {
+            for (k = 0; k < n; k += 16) {
+                const int8x16_t v0 = vldrbq_s8(x0 + k), v1 = vldrbq_s8(x1 + k);
+                const int8x16_t wa = vldrbq_s8(w + k), wb = vldrbq_s8(w + n + k);
+                a00 = vmladavaq_s8(a00, v0, wa);
+                a10 = vmladavaq_s8(a10, v1, wa);
+                a01 = vmladavaq_s8(a01, v0, wb);
+                a11 = vmladavaq_s8(a11, v1, wb);
+            }
+            pb_fast_store(out1 + oc, a10, q, p, mode, full_range);
+        } else {
+            for (k = 0; k < n; k += 16) {
+                const int8x16_t v0 = vldrbq_s8(x0 + k);
+                a00 = vmladavaq_s8(a00, v0, vldrbq_s8(w + k));
+                a01 = vmladavaq_s8(a01, v0, vldrbq_s8(w + n + k));
+            }
         }
         pb_fast_store(out0 + oc, a00, q, p, mode, full_range);
-        pb_fast_store(out1 + oc, a10, q, p, mode, full_range);
         if (oc + 1 < p->out_c) {
             pb_fast_store(out0 + oc + 1, a01, q + PB_QUANT_WORDS, p, mode, full_range);
-            pb_fast_store(out1 + oc + 1, a11, q + PB_QUANT_WORDS, p, mode, full_range);
+            if (out1 != NULL) {
+                pb_fast_store(out1 + oc + 1, a11, q + PB_QUANT_WORDS, p, mode, full_range);
+            }
         }
     }
 }
@@ -124,7 +134,9 @@ static PB_ALWAYS_INLINE void pb_fast_mm_rows(const pb_fast_mm_params_t *p, const
 static void pb_fast_mm_prepare(const pb_fast_mm_params_t *p, const int8_t *input, int32_t r0, int32_t r1, void *scratch)
 {
     pb_fast_im2col(p, input, r0, (int8_t *)scratch);
-    pb_fast_im2col(p, input, r1, (int8_t *)scratch + p->depth_pad);
+    if (r1 != r0) {
+        pb_fast_im2col(p, input, r1, (int8_t *)scratch + p->depth_pad);
+    }
 }
 
 #else
@@ -143,96 +155,157 @@ static void pb_fast_widen(const int8_t *row, int32_t blocks, uint32_t *cols, int
     }
 }
 
-/* The inner loop over the depth for two rows and two output channels. x: the interleaved
- * widened rows up to x_end (a multiple of 8 words: two blocks of 4 depth values per turn);
- * w: the channel pair's weights, two words per block. */
-static PB_ALWAYS_INLINE void pb_fast_mm_block(const uint32_t *x, const uint32_t *x_end, const uint32_t *w,
-                                              int32_t *a00, int32_t *a10, int32_t *a01, int32_t *a11)
-{
+/* The inner loops over the depth, for two output channels and one or two rows. x: the
+ * interleaved widened rows (four words per block of 4 depth values: row 0's pairs, then
+ * row 1's), up to x_end, two blocks per turn. Weights per block: int8 (two words, one per
+ * channel, widened here by SXTB16) or, with wide weights, int16 pairs already in SXTB16
+ * order (four words). On the DSP extension they are written out so every operand stays in
+ * a register; elsewhere the same arithmetic in C. Per 16 MACs: int8 weights 15
+ * instructions, wide weights 12. */
 #if defined(PB_SIMD_DSP)
-    /* Written out so that every operand stays in a register: 15 instructions per block
-     * (3 LDRD, 4 SXTB16, 8 SMLAD) for 16 MACs, plus the loop's compare and branch. */
-    int32_t c00 = *a00, c10 = *a10, c01 = *a01, c11 = *a11;
+
+#define PB_MM_OUT [c00] "+r"(c00), [c10] "+r"(c10), [c01] "+r"(c01), [c11] "+r"(c11), [x] "+r"(x), [w] "+r"(w), \
+                  [wa] "=&r"(wa), [wb] "=&r"(wb), [xa] "=&r"(xa), [xb] "=&r"(xb), [t] "=&r"(t), [u] "=&r"(u)
+
+#define PB_MM_8x2                                          \
+    "ldrd   %[wa], %[wb], [%[w]], #8\n\t"                  \
+    "ldrd   %[xa], %[xb], [%[x]], #8\n\t"                  \
+    "sxtb16 %[t], %[wa], ror #8\n\t"                       \
+    "sxtb16 %[wa], %[wa]\n\t"                              \
+    "sxtb16 %[u], %[wb], ror #8\n\t"                       \
+    "sxtb16 %[wb], %[wb]\n\t"                              \
+    "smlad  %[c00], %[xa], %[wa], %[c00]\n\t"              \
+    "smlad  %[c00], %[xb], %[t], %[c00]\n\t"               \
+    "smlad  %[c01], %[xa], %[wb], %[c01]\n\t"              \
+    "smlad  %[c01], %[xb], %[u], %[c01]\n\t"               \
+    "ldrd   %[xa], %[xb], [%[x]], #8\n\t"                  \
+    "smlad  %[c10], %[xa], %[wa], %[c10]\n\t"              \
+    "smlad  %[c10], %[xb], %[t], %[c10]\n\t"               \
+    "smlad  %[c11], %[xa], %[wb], %[c11]\n\t"              \
+    "smlad  %[c11], %[xb], %[u], %[c11]\n\t"
+
+#define PB_MM_16x2                                         \
+    "ldrd   %[xa], %[xb], [%[x]], #8\n\t"                  \
+    "ldrd   %[wa], %[wb], [%[w]], #8\n\t"                  \
+    "ldrd   %[t], %[u], [%[x]], #8\n\t"                    \
+    "smlad  %[c00], %[xa], %[wa], %[c00]\n\t"              \
+    "smlad  %[c00], %[xb], %[wb], %[c00]\n\t"              \
+    "smlad  %[c10], %[t], %[wa], %[c10]\n\t"               \
+    "smlad  %[c10], %[u], %[wb], %[c10]\n\t"               \
+    "ldrd   %[wa], %[wb], [%[w]], #8\n\t"                  \
+    "smlad  %[c01], %[xa], %[wa], %[c01]\n\t"              \
+    "smlad  %[c01], %[xb], %[wb], %[c01]\n\t"              \
+    "smlad  %[c11], %[t], %[wa], %[c11]\n\t"               \
+    "smlad  %[c11], %[u], %[wb], %[c11]\n\t"
+
+#define PB_MM_8x1                                          \
+    "ldrd   %[wa], %[wb], [%[w]], #8\n\t"                  \
+    "ldrd   %[xa], %[xb], [%[x]], #16\n\t"                 \
+    "sxtb16 %[t], %[wa], ror #8\n\t"                       \
+    "sxtb16 %[wa], %[wa]\n\t"                              \
+    "sxtb16 %[u], %[wb], ror #8\n\t"                       \
+    "sxtb16 %[wb], %[wb]\n\t"                              \
+    "smlad  %[c00], %[xa], %[wa], %[c00]\n\t"              \
+    "smlad  %[c00], %[xb], %[t], %[c00]\n\t"               \
+    "smlad  %[c01], %[xa], %[wb], %[c01]\n\t"              \
+    "smlad  %[c01], %[xb], %[u], %[c01]\n\t"
+
+#define PB_MM_16x1                                         \
+    "ldrd   %[xa], %[xb], [%[x]], #16\n\t"                 \
+    "ldrd   %[wa], %[wb], [%[w]], #8\n\t"                  \
+    "ldrd   %[t], %[u], [%[w]], #8\n\t"                    \
+    "smlad  %[c00], %[xa], %[wa], %[c00]\n\t"              \
+    "smlad  %[c00], %[xb], %[wb], %[c00]\n\t"              \
+    "smlad  %[c01], %[xa], %[t], %[c01]\n\t"               \
+    "smlad  %[c01], %[xb], %[u], %[c01]\n\t"
+
+#define PB_MM_LOOP(body)                                                                                \
+    __asm__("1:\n\t" body body "cmp    %[x], %[x_end]\n\tbne    1b\n\t"                                 \
+            : PB_MM_OUT : [x_end] "r"(x_end) : "cc", "memory")
+
+static PB_ALWAYS_INLINE void pb_fast_mm_block(const uint32_t *x, const uint32_t *x_end, const uint32_t *w,
+                                              int32_t *acc, int wide, int two_rows)
+{
+    int32_t c00 = acc[0], c10 = acc[1], c01 = acc[2], c11 = acc[3];
     uint32_t wa, wb, xa, xb, t, u;
-    __asm__ volatile(
-        "1:\n\t"
-        "ldrd   %[wa], %[wb], [%[w]], #8\n\t"
-        "ldrd   %[xa], %[xb], [%[x]], #8\n\t"
-        "sxtb16 %[t], %[wa], ror #8\n\t"
-        "sxtb16 %[wa], %[wa]\n\t"
-        "sxtb16 %[u], %[wb], ror #8\n\t"
-        "sxtb16 %[wb], %[wb]\n\t"
-        "smlad  %[c00], %[xa], %[wa], %[c00]\n\t"
-        "smlad  %[c00], %[xb], %[t], %[c00]\n\t"
-        "smlad  %[c01], %[xa], %[wb], %[c01]\n\t"
-        "smlad  %[c01], %[xb], %[u], %[c01]\n\t"
-        "ldrd   %[xa], %[xb], [%[x]], #8\n\t"
-        "smlad  %[c10], %[xa], %[wa], %[c10]\n\t"
-        "smlad  %[c10], %[xb], %[t], %[c10]\n\t"
-        "smlad  %[c11], %[xa], %[wb], %[c11]\n\t"
-        "smlad  %[c11], %[xb], %[u], %[c11]\n\t"
-        "ldrd   %[wa], %[wb], [%[w]], #8\n\t"
-        "ldrd   %[xa], %[xb], [%[x]], #8\n\t"
-        "sxtb16 %[t], %[wa], ror #8\n\t"
-        "sxtb16 %[wa], %[wa]\n\t"
-        "sxtb16 %[u], %[wb], ror #8\n\t"
-        "sxtb16 %[wb], %[wb]\n\t"
-        "smlad  %[c00], %[xa], %[wa], %[c00]\n\t"
-        "smlad  %[c00], %[xb], %[t], %[c00]\n\t"
-        "smlad  %[c01], %[xa], %[wb], %[c01]\n\t"
-        "smlad  %[c01], %[xb], %[u], %[c01]\n\t"
-        "ldrd   %[xa], %[xb], [%[x]], #8\n\t"
-        "smlad  %[c10], %[xa], %[wa], %[c10]\n\t"
-        "smlad  %[c10], %[xb], %[t], %[c10]\n\t"
-        "smlad  %[c11], %[xa], %[wb], %[c11]\n\t"
-        "smlad  %[c11], %[xb], %[u], %[c11]\n\t"
-        "cmp    %[x], %[x_end]\n\t"
-        "bne    1b\n\t"
-        : [c00] "+r"(c00), [c10] "+r"(c10), [c01] "+r"(c01), [c11] "+r"(c11), [x] "+r"(x), [w] "+r"(w),
-          [wa] "=&r"(wa), [wb] "=&r"(wb), [xa] "=&r"(xa), [xb] "=&r"(xb), [t] "=&r"(t), [u] "=&r"(u)
-        : [x_end] "r"(x_end)
-        : "cc", "memory");
-    *a00 = c00;
-    *a10 = c10;
-    *a01 = c01;
-    *a11 = c11;
-#else
-    int32_t c00 = *a00, c10 = *a10, c01 = *a01, c11 = *a11;
-    for (; x != x_end; x += 4, w += 2) {
-        const uint32_t wa = pb_sxtb16(w[0]), t = pb_sxtb16_hi(w[0]);
-        const uint32_t wb = pb_sxtb16(w[1]), u = pb_sxtb16_hi(w[1]);
-        c00 = pb_smlad(x[1], t, pb_smlad(x[0], wa, c00));
-        c01 = pb_smlad(x[1], u, pb_smlad(x[0], wb, c01));
-        c10 = pb_smlad(x[3], t, pb_smlad(x[2], wa, c10));
-        c11 = pb_smlad(x[3], u, pb_smlad(x[2], wb, c11));
+    if (wide && two_rows) {
+        PB_MM_LOOP(PB_MM_16x2);
+    } else if (two_rows) {
+        PB_MM_LOOP(PB_MM_8x2);
+    } else if (wide) {
+        PB_MM_LOOP(PB_MM_16x1);
+    } else {
+        PB_MM_LOOP(PB_MM_8x1);
     }
-    *a00 = c00;
-    *a10 = c10;
-    *a01 = c01;
-    *a11 = c11;
-#endif
+    acc[0] = c00;
+    acc[1] = c10;
+    acc[2] = c01;
+    acc[3] = c11;
 }
 
-/* Two rows by two output channels over the whole depth (padded to a multiple of 8). */
+#else
+
+static PB_ALWAYS_INLINE void pb_fast_mm_block(const uint32_t *x, const uint32_t *x_end, const uint32_t *w,
+                                              int32_t *acc, int wide, int two_rows)
+{
+    int32_t c00 = acc[0], c10 = acc[1], c01 = acc[2], c11 = acc[3];
+    for (; x != x_end; x += 4) {
+        uint32_t a0, a1, b0, b1; /* channel 0's and channel 1's (w0,w2), (w1,w3) */
+        if (wide) {
+            a0 = w[0], a1 = w[1], b0 = w[2], b1 = w[3];
+            w += 4;
+        } else {
+            a0 = pb_sxtb16(w[0]), a1 = pb_sxtb16_hi(w[0]), b0 = pb_sxtb16(w[1]), b1 = pb_sxtb16_hi(w[1]);
+            w += 2;
+        }
+        c00 = pb_smlad(x[1], a1, pb_smlad(x[0], a0, c00));
+        c01 = pb_smlad(x[1], b1, pb_smlad(x[0], b0, c01));
+        if (two_rows) {
+            c10 = pb_smlad(x[3], a1, pb_smlad(x[2], a0, c10));
+            c11 = pb_smlad(x[3], b1, pb_smlad(x[2], b0, c11));
+        }
+    }
+    acc[0] = c00;
+    acc[1] = c10;
+    acc[2] = c01;
+    acc[3] = c11;
+}
+
+#endif /* PB_SIMD_DSP */
+
+/* One or two rows (out1 NULL: one) by every output channel, two channels at a time, over
+ * the whole depth (padded to a multiple of 8). */
 static PB_ALWAYS_INLINE void pb_fast_mm_rows(const pb_fast_mm_params_t *p, const void *data,
                                              int8_t *out0, int8_t *out1, int mode, int full_range)
 {
     const uint32_t *cols = (const uint32_t *)data;
     const uint32_t *cols_end = cols + p->depth_pad;
     const uint32_t *w = (const uint32_t *)p->weights;
+    const int32_t pair_words = p->wide_weights ? p->depth_pad : p->depth_pad >> 1;
     const int32_t *q = p->quant;
     int32_t oc;
-    for (oc = 0; oc < p->out_c; oc += 2, q += 2 * PB_QUANT_WORDS) {
-        const uint32_t *x = cols;
-        int32_t a00 = q[0], a10 = q[0];
-        int32_t a01 = q[PB_QUANT_WORDS], a11 = q[PB_QUANT_WORDS];
-        pb_fast_mm_block(x, cols_end, w, &a00, &a10, &a01, &a11);
-        w += p->depth_pad >> 1;
-        pb_fast_store(out0 + oc, a00, q, p, mode, full_range);
-        pb_fast_store(out1 + oc, a10, q, p, mode, full_range);
+    for (oc = 0; oc < p->out_c; oc += 2, q += 2 * PB_QUANT_WORDS, w += pair_words) {
+        int32_t acc[4];
+        acc[0] = acc[1] = q[0];
+        acc[2] = acc[3] = q[PB_QUANT_WORDS];
+        if (out1 != NULL) {
+            if (p->wide_weights) {
+                pb_fast_mm_block(cols, cols_end, w, acc, 1, 1);
+            } else {
+                pb_fast_mm_block(cols, cols_end, w, acc, 0, 1);
+            }
+            pb_fast_store(out1 + oc, acc[1], q, p, mode, full_range);
+        } else if (p->wide_weights) {
+            pb_fast_mm_block(cols, cols_end, w, acc, 1, 0);
+        } else {
+            pb_fast_mm_block(cols, cols_end, w, acc, 0, 0);
+        }
+        pb_fast_store(out0 + oc, acc[0], q, p, mode, full_range);
         if (oc + 1 < p->out_c) {
-            pb_fast_store(out0 + oc + 1, a01, q + PB_QUANT_WORDS, p, mode, full_range);
-            pb_fast_store(out1 + oc + 1, a11, q + PB_QUANT_WORDS, p, mode, full_range);
+            pb_fast_store(out0 + oc + 1, acc[2], q + PB_QUANT_WORDS, p, mode, full_range);
+            if (out1 != NULL) {
+                pb_fast_store(out1 + oc + 1, acc[3], q + PB_QUANT_WORDS, p, mode, full_range);
+            }
         }
     }
 }
@@ -246,8 +319,10 @@ static void pb_fast_mm_prepare(const pb_fast_mm_params_t *p, const int8_t *input
     const int32_t blocks = p->depth_pad >> 2;
     pb_fast_im2col(p, input, r0, row);
     pb_fast_widen(row, blocks, cols, 0);
-    pb_fast_im2col(p, input, r1, row);
-    pb_fast_widen(row, blocks, cols, 1);
+    if (r1 != r0) {
+        pb_fast_im2col(p, input, r1, row);
+        pb_fast_widen(row, blocks, cols, 1);
+    }
 }
 
 #endif /* PB_TIER_MVE */
@@ -273,8 +348,8 @@ void pb_fast_mm_s8(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *ou
     const int variant = p->requant != PB_REQUANT_FAST ? 0 : (p->act_min == -128 && p->act_max == 127) ? 1 : 2;
     int32_t r;
     for (r = 0; r < p->rows; r += 2) {
-        const int32_t r1 = r + 1 < p->rows ? r + 1 : r; /* an odd last row is computed twice */
-        int8_t *out0 = output + r * p->out_c, *out1 = output + r1 * p->out_c;
+        const int32_t r1 = r + 1 < p->rows ? r + 1 : r;
+        int8_t *out0 = output + r * p->out_c, *out1 = r1 != r ? output + r1 * p->out_c : NULL;
         pb_fast_mm_prepare(p, input, r, r1, scratch);
         if (variant == 1) {
             pb_fast_mm_fast_full(p, scratch, out0, out1);

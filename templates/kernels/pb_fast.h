@@ -40,6 +40,7 @@ typedef struct {
     int32_t output_offset;
     int32_t act_min, act_max;
     int32_t requant;            /* PB_REQUANT_FAST or PB_REQUANT_EXACT */
+    int32_t wide_weights;       /* DSP tier: weights stored as int16 (twice the flash, faster) */
     const int32_t *weights;     /* packed for the tier, see pb_fast.c */
     const int32_t *quant;       /* PB_QUANT_WORDS per output channel, out_c rounded up to even */
 } pb_fast_mm_params_t;
