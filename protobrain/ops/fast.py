@@ -25,8 +25,9 @@ TIERS = ("portable", "dsp", "mve")
 
 # Depth is padded to a multiple of this (zero weights), so inner loops have no tail.
 _DEPTH_BLOCK = {"dsp": 8, "mve": 16}
-# Depthwise channels per step.
+# Depthwise channels per step, and the most taps a window may have (PB_FAST_DW_MAX_TAPS).
 _DW_CHANNELS = {"dsp": 4, "mve": 8}
+DW_MAX_TAPS = 64
 
 REQUANT_EXACT, REQUANT_FAST = 0, 1
 
@@ -120,7 +121,8 @@ def _mm_call(call: KernelCall, tier: str, w2d: np.ndarray, geometry: dict, input
               "output_offset": f["output_offset"], "act_min": f["act_min"], "act_max": f["act_max"],
               "requant": mode, "wide_weights": int(wide), "weights": const("weights", words, "int32_t"),
               "quant": const("quant", q.reshape(-1), "int32_t")}
-    scratch = 5 * dp if tier == "dsp" else 2 * dp
+    # the im2col rows (widened on the DSP tier), then two int32 accumulators per channel
+    scratch = (5 * dp if tier == "dsp" else 2 * dp) + 8 * (oc + oc % 2)
     return KernelCall("pb_fast", "pb_fast_mm_s8", "pb_fast_mm_params_t", fields, call.inputs, call.outputs,
                       macs=call.macs, scratch_bytes=scratch)
 
@@ -152,9 +154,9 @@ def _fully_connected(call: KernelCall, tier: str, wide: bool) -> KernelCall | No
 def _depthwise(call: KernelCall, tier: str, wide: bool) -> KernelCall | None:
     f = call.fields
     c = f["in_c"]
-    if f["depth_multiplier"] != 1 or c % _DW_CHANNELS[tier]:
-        return None
     taps = f["filter_h"] * f["filter_w"]
+    if f["depth_multiplier"] != 1 or c % _DW_CHANNELS[tier] or taps > DW_MAX_TAPS:
+        return None
     w = np.asarray(f["filter"].values, np.int8).reshape(taps, c)
     bias = _values(f["bias"])
     bias = np.zeros(c, np.int64) if bias is None else bias.astype(np.int64)
@@ -172,9 +174,9 @@ def _depthwise(call: KernelCall, tier: str, wide: bool) -> KernelCall | None:
                                 "stride_w", "dilation_h", "dilation_w", "pad_top", "pad_left", "input_offset",
                                 "output_offset", "act_min", "act_max")}
     fields.update(channels=c, requant=mode, weights=const("weights", words, "int32_t"),
-                  quant=const("quant", quant, "int32_t"))
+                  quant=const("quant", quant, "int32_t"), pad=const("pad", _pack_words(np.full(c, -f["input_offset"])), "int32_t"))
     return KernelCall("pb_fast", "pb_fast_dw_s8", "pb_fast_dw_params_t", fields, call.inputs, call.outputs,
-                      macs=call.macs)
+                      macs=call.macs, scratch_bytes=4 * c)  # one pixel's int32 accumulators
 
 
 _FAST = {"pb_conv_s8": _conv, "pb_fully_connected_s8": _fully_connected, "pb_depthwise_conv_s8": _depthwise}

@@ -52,11 +52,47 @@ static PB_ALWAYS_INLINE int8_t pb_fast_clamp(int32_t v, int32_t act_min, int32_t
     return (int8_t)v;
 }
 
-/* Requantize, clamp and store one output. */
-static PB_ALWAYS_INLINE void pb_fast_store(int8_t *out, int32_t acc, const int32_t *q, const pb_fast_mm_params_t *p,
-                                           int mode, int full_range)
+/* Requantize n accumulators of consecutive channels (q: their quant words) into int8
+ * outputs. Kept apart from the multiply loops, so each stays within the registers. */
+static PB_ALWAYS_INLINE void pb_fast_requant_run(const int32_t *acc, int32_t stride, const int32_t *q, int32_t n,
+                                                 int8_t *out, int32_t output_offset, int32_t act_min,
+                                                 int32_t act_max, int mode, int full_range)
 {
-    *out = pb_fast_clamp(pb_fast_requant(acc, q, mode, p->output_offset), p->act_min, p->act_max, full_range);
+    int32_t c;
+    for (c = 0; c < n; ++c, acc += stride, q += PB_QUANT_WORDS) {
+        out[c] = pb_fast_clamp(pb_fast_requant(*acc, q, mode, output_offset), act_min, act_max, full_range);
+    }
+}
+
+static void pb_fast_requant_fast_full(const int32_t *acc, int32_t stride, const int32_t *q, int32_t n, int8_t *out,
+                                      int32_t output_offset, int32_t act_min, int32_t act_max)
+{
+    pb_fast_requant_run(acc, stride, q, n, out, output_offset, act_min, act_max, PB_REQUANT_FAST, 1);
+}
+
+static void pb_fast_requant_fast_clamped(const int32_t *acc, int32_t stride, const int32_t *q, int32_t n, int8_t *out,
+                                         int32_t output_offset, int32_t act_min, int32_t act_max)
+{
+    pb_fast_requant_run(acc, stride, q, n, out, output_offset, act_min, act_max, PB_REQUANT_FAST, 0);
+}
+
+static void pb_fast_requant_exact(const int32_t *acc, int32_t stride, const int32_t *q, int32_t n, int8_t *out,
+                                  int32_t output_offset, int32_t act_min, int32_t act_max)
+{
+    pb_fast_requant_run(acc, stride, q, n, out, output_offset, act_min, act_max, PB_REQUANT_EXACT, 0);
+}
+
+/* One requantization pass, with the layer's mode and clamp compiled in. */
+static void pb_fast_requant_all(const int32_t *acc, int32_t stride, const int32_t *q, int32_t n, int8_t *out,
+                                int32_t requant, int32_t output_offset, int32_t act_min, int32_t act_max)
+{
+    if (requant != PB_REQUANT_FAST) {
+        pb_fast_requant_exact(acc, stride, q, n, out, output_offset, act_min, act_max);
+    } else if (act_min == -128 && act_max == 127) {
+        pb_fast_requant_fast_full(acc, stride, q, n, out, output_offset, act_min, act_max);
+    } else {
+        pb_fast_requant_fast_clamped(acc, stride, q, n, out, output_offset, act_min, act_max);
+    }
 }
 
 /* ---- im2col -------------------------------------------------------------------------- */
@@ -90,20 +126,20 @@ static void pb_fast_im2col(const pb_fast_mm_params_t *p, const int8_t *input, in
 
 /* ---- MVE tier ------------------------------------------------------------------------ */
 
-/* Two rows (or one: out1 NULL) by two output channels; 16 MACs per VMLADAVA. depth_pad is
- * a multiple of 16. data: the two int8 im2col rows, depth_pad apart. */
-static PB_ALWAYS_INLINE void pb_fast_mm_rows(const pb_fast_mm_params_t *p, const void *data,
-                                             int8_t *out0, int8_t *out1, int mode, int full_range)
+/* Accumulators of two rows (or one) by every output channel, two channels at a time; 16
+ * MACs per VMLADAVA. depth_pad is a multiple of 16. data: the two int8 im2col rows,
+ * depth_pad apart. acc: two words per channel (row 0, row 1). */
+static void pb_fast_mm_accumulate(const pb_fast_mm_params_t *p, const void *data, int32_t *acc, int two_rows)
 {
     const int32_t n = p->depth_pad;
     const int8_t *x0 = (const int8_t *)data, *x1 = x0 + n;
     const int8_t *w = (const int8_t *)p->weights;
     const int32_t *q = p->quant;
     int32_t oc, k;
-    for (oc = 0; oc < p->out_c; oc += 2, w += 2 * n, q += 2 * PB_QUANT_WORDS) {
+    for (oc = 0; oc < p->out_c; oc += 2, w += 2 * n, q += 2 * PB_QUANT_WORDS, acc += 4) {
         int32_t a00 = q[0], a10 = q[0];
         int32_t a01 = q[PB_QUANT_WORDS], a11 = q[PB_QUANT_WORDS];
-        if (out1 != NULL) {
+        if (two_rows) {
             for (k = 0; k < n; k += 16) {
                 const int8x16_t v0 = vldrbq_s8(x0 + k), v1 = vldrbq_s8(x1 + k);
                 const int8x16_t wa = vldrbq_s8(w + k), wb = vldrbq_s8(w + n + k);
@@ -112,7 +148,6 @@ static PB_ALWAYS_INLINE void pb_fast_mm_rows(const pb_fast_mm_params_t *p, const
                 a01 = vmladavaq_s8(a01, v0, wb);
                 a11 = vmladavaq_s8(a11, v1, wb);
             }
-            pb_fast_store(out1 + oc, a10, q, p, mode, full_range);
         } else {
             for (k = 0; k < n; k += 16) {
                 const int8x16_t v0 = vldrbq_s8(x0 + k);
@@ -120,15 +155,15 @@ static PB_ALWAYS_INLINE void pb_fast_mm_rows(const pb_fast_mm_params_t *p, const
                 a01 = vmladavaq_s8(a01, v0, vldrbq_s8(w + n + k));
             }
         }
-        pb_fast_store(out0 + oc, a00, q, p, mode, full_range);
-        if (oc + 1 < p->out_c) {
-            pb_fast_store(out0 + oc + 1, a01, q + PB_QUANT_WORDS, p, mode, full_range);
-            if (out1 != NULL) {
-                pb_fast_store(out1 + oc + 1, a11, q + PB_QUANT_WORDS, p, mode, full_range);
-            }
-        }
+        acc[0] = a00;
+        acc[1] = a10;
+        acc[2] = a01;
+        acc[3] = a11;
     }
 }
+
+/* Scratch bytes ahead of the accumulators: the two int8 rows. */
+#define PB_FAST_ROWS_BYTES(depth_pad) (2 * (depth_pad))
 
 /* im2col rows r0 and r1 into the scratch, as pb_fast_mm_rows reads them. */
 static void pb_fast_mm_prepare(const pb_fast_mm_params_t *p, const int8_t *input, int32_t r0, int32_t r1, void *scratch)
@@ -273,10 +308,9 @@ static PB_ALWAYS_INLINE void pb_fast_mm_block(const uint32_t *x, const uint32_t 
 
 #endif /* PB_SIMD_DSP */
 
-/* One or two rows (out1 NULL: one) by every output channel, two channels at a time, over
- * the whole depth (padded to a multiple of 8). */
-static PB_ALWAYS_INLINE void pb_fast_mm_rows(const pb_fast_mm_params_t *p, const void *data,
-                                             int8_t *out0, int8_t *out1, int mode, int full_range)
+/* Accumulators of two rows (or one) by every output channel, two channels at a time, over
+ * the whole depth (padded to a multiple of 8). acc: two words per channel (row 0, row 1). */
+static void pb_fast_mm_accumulate(const pb_fast_mm_params_t *p, const void *data, int32_t *acc, int two_rows)
 {
     const uint32_t *cols = (const uint32_t *)data;
     const uint32_t *cols_end = cols + p->depth_pad;
@@ -284,31 +318,25 @@ static PB_ALWAYS_INLINE void pb_fast_mm_rows(const pb_fast_mm_params_t *p, const
     const int32_t pair_words = p->wide_weights ? p->depth_pad : p->depth_pad >> 1;
     const int32_t *q = p->quant;
     int32_t oc;
-    for (oc = 0; oc < p->out_c; oc += 2, q += 2 * PB_QUANT_WORDS, w += pair_words) {
-        int32_t acc[4];
+    for (oc = 0; oc < p->out_c; oc += 2, q += 2 * PB_QUANT_WORDS, w += pair_words, acc += 4) {
         acc[0] = acc[1] = q[0];
         acc[2] = acc[3] = q[PB_QUANT_WORDS];
-        if (out1 != NULL) {
+        if (two_rows) {
             if (p->wide_weights) {
                 pb_fast_mm_block(cols, cols_end, w, acc, 1, 1);
             } else {
                 pb_fast_mm_block(cols, cols_end, w, acc, 0, 1);
             }
-            pb_fast_store(out1 + oc, acc[1], q, p, mode, full_range);
         } else if (p->wide_weights) {
             pb_fast_mm_block(cols, cols_end, w, acc, 1, 0);
         } else {
             pb_fast_mm_block(cols, cols_end, w, acc, 0, 0);
         }
-        pb_fast_store(out0 + oc, acc[0], q, p, mode, full_range);
-        if (oc + 1 < p->out_c) {
-            pb_fast_store(out0 + oc + 1, acc[2], q + PB_QUANT_WORDS, p, mode, full_range);
-            if (out1 != NULL) {
-                pb_fast_store(out1 + oc + 1, acc[3], q + PB_QUANT_WORDS, p, mode, full_range);
-            }
-        }
     }
 }
+
+/* Scratch bytes ahead of the accumulators: the widened rows and the int8 row. */
+#define PB_FAST_ROWS_BYTES(depth_pad) (5 * (depth_pad))
 
 /* im2col rows r0 and r1, widened and interleaved into the scratch (depth_pad words),
  * through an int8 row after them (depth_pad bytes). */
@@ -327,71 +355,44 @@ static void pb_fast_mm_prepare(const pb_fast_mm_params_t *p, const int8_t *input
 
 #endif /* PB_TIER_MVE */
 
-/* One pair of im2col rows through the multiply, with the layer's constants folded in. */
-static void pb_fast_mm_fast_full(const pb_fast_mm_params_t *p, const void *data, int8_t *out0, int8_t *out1)
-{
-    pb_fast_mm_rows(p, data, out0, out1, PB_REQUANT_FAST, 1);
-}
-
-static void pb_fast_mm_fast_clamped(const pb_fast_mm_params_t *p, const void *data, int8_t *out0, int8_t *out1)
-{
-    pb_fast_mm_rows(p, data, out0, out1, PB_REQUANT_FAST, 0);
-}
-
-static void pb_fast_mm_exact(const pb_fast_mm_params_t *p, const void *data, int8_t *out0, int8_t *out1)
-{
-    pb_fast_mm_rows(p, data, out0, out1, PB_REQUANT_EXACT, 0);
-}
-
 void pb_fast_mm_s8(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output, void *scratch)
 {
-    const int variant = p->requant != PB_REQUANT_FAST ? 0 : (p->act_min == -128 && p->act_max == 127) ? 1 : 2;
+    int32_t *acc = (int32_t *)((uint8_t *)scratch + PB_FAST_ROWS_BYTES(p->depth_pad));
     int32_t r;
     for (r = 0; r < p->rows; r += 2) {
         const int32_t r1 = r + 1 < p->rows ? r + 1 : r;
-        int8_t *out0 = output + r * p->out_c, *out1 = r1 != r ? output + r1 * p->out_c : NULL;
         pb_fast_mm_prepare(p, input, r, r1, scratch);
-        if (variant == 1) {
-            pb_fast_mm_fast_full(p, scratch, out0, out1);
-        } else if (variant == 2) {
-            pb_fast_mm_fast_clamped(p, scratch, out0, out1);
-        } else {
-            pb_fast_mm_exact(p, scratch, out0, out1);
+        pb_fast_mm_accumulate(p, scratch, acc, r1 != r);
+        pb_fast_requant_all(acc, 2, p->quant, p->out_c, output + r * p->out_c, p->requant, p->output_offset,
+                            p->act_min, p->act_max);
+        if (r1 != r) {
+            pb_fast_requant_all(acc + 1, 2, p->quant, p->out_c, output + r1 * p->out_c, p->requant,
+                                p->output_offset, p->act_min, p->act_max);
         }
     }
 }
 
 /* ---- DEPTHWISE_CONV_2D ----------------------------------------------------------------- */
 
-static PB_ALWAYS_INLINE void pb_fast_dw_store(const pb_fast_dw_params_t *p, int8_t *out, int32_t acc, int32_t c,
-                                              int mode, int full_range)
-{
-    *out = pb_fast_clamp(pb_fast_requant(acc, p->quant + PB_QUANT_WORDS * c, mode, p->output_offset),
-                         p->act_min, p->act_max, full_range);
-}
-
-/* The bias one channel starts from: with the input offset folded over every tap for an
- * interior pixel, or plain for a pixel whose window the border cuts (its taps add the
- * offset themselves). */
-static PB_ALWAYS_INLINE int32_t pb_fast_dw_bias(const pb_fast_dw_params_t *p, int32_t c, int interior)
-{
-    return interior ? p->quant[PB_QUANT_WORDS * c] : p->quant[PB_QUANT_WORDS * p->channels + c];
-}
+/* Both tiers fill acc (one word per channel) for one output pixel; a requantization pass
+ * then writes the pixel. */
 
 #if defined(PB_TIER_MVE)
 
 /* Eight channels per step (channels a multiple of 8): int8 widened to int16 lanes, bottom
- * and top lanes multiplied into two int32x4 accumulators (even and odd channels). */
+ * and top lanes multiplied into two int32x4 accumulators (even and odd channels). Taps
+ * cut by the border are skipped, so such pixels add the input offset to each tap and
+ * start from the plain bias instead of the folded one. */
 static PB_ALWAYS_INLINE void pb_fast_dw_pixel(const pb_fast_dw_params_t *p, const int8_t *in_b, int32_t iy0,
                                               int32_t ix0, int32_t ky0, int32_t ky1, int32_t kx0, int32_t kx1,
-                                              int8_t *out, int interior, int mode, int full_range)
+                                              int32_t *acc, int interior)
 {
     const int32_t C = p->channels;
     const int8_t *wt = (const int8_t *)p->weights;
     int32_t c, ky, kx, i;
     for (c = 0; c < C; c += 8) {
         int32x4_t even = vdupq_n_s32(0), odd = vdupq_n_s32(0);
-        int32_t acc[8]; /* channels c, c+2, c+4, c+6, then c+1, c+3, c+5, c+7 */
+        int32_t lanes[8]; /* channels c, c+2, c+4, c+6, then c+1, c+3, c+5, c+7 */
         for (ky = ky0; ky < ky1; ++ky) {
             const int32_t iy = iy0 + ky * p->dilation_h;
             for (kx = kx0; kx < kx1; ++kx) {
@@ -405,84 +406,18 @@ static PB_ALWAYS_INLINE void pb_fast_dw_pixel(const pb_fast_dw_params_t *p, cons
                 odd = vaddq_s32(odd, vmulltq_int_s16(x, w));
             }
         }
-        vstrwq_s32(acc, even);
-        vstrwq_s32(acc + 4, odd);
+        vstrwq_s32(lanes, even);
+        vstrwq_s32(lanes + 4, odd);
         for (i = 0; i < 8; ++i) {
-            const int32_t lane = (i >> 1) + 4 * (i & 1);
-            const int32_t a = (int32_t)((uint32_t)acc[lane] + (uint32_t)pb_fast_dw_bias(p, c + i, interior));
-            pb_fast_dw_store(p, out + c + i, a, c + i, mode, full_range);
+            const int32_t bias = interior ? p->quant[PB_QUANT_WORDS * (c + i)] : p->quant[PB_QUANT_WORDS * C + c + i];
+            acc[c + i] = (int32_t)((uint32_t)lanes[(i >> 1) + 4 * (i & 1)] + (uint32_t)bias);
         }
     }
 }
 
-#else
-
-/* Four channels per step: SXTB16 splits them into (c0,c2) and (c1,c3) int16 pairs, and
- * SMLABB/SMLATT multiply each lane by its weight; the weights of a group of four channels
- * are contiguous over the taps. */
-static PB_ALWAYS_INLINE void pb_fast_dw_pixel(const pb_fast_dw_params_t *p, const int8_t *in_b, int32_t iy0,
-                                              int32_t ix0, int32_t ky0, int32_t ky1, int32_t kx0, int32_t kx1,
-                                              int8_t *out, int interior, int mode, int full_range)
+void pb_fast_dw_s8(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output, void *scratch)
 {
-    const int32_t C = p->channels, taps = p->filter_h * p->filter_w;
-    const int32_t row_step = p->dilation_h * p->in_w * C, col_step = p->dilation_w * C;
-    const uint32_t offsets = ((uint32_t)p->input_offset & 0xFFFFu) * 0x10001u;
-    const int8_t *x0 = in_b + ((iy0 + ky0 * p->dilation_h) * p->in_w + ix0 + kx0 * p->dilation_w) * C;
-    const uint32_t *w0 = (const uint32_t *)p->weights + 2 * (ky0 * p->filter_w + kx0);
-    int32_t c, ky, kx;
-    for (c = 0; c < C; c += 4, x0 += 4, w0 += 2 * taps) {
-        const int8_t *xr = x0;
-        const uint32_t *wr = w0;
-        int32_t a0 = pb_fast_dw_bias(p, c, interior), a1 = pb_fast_dw_bias(p, c + 1, interior);
-        int32_t a2 = pb_fast_dw_bias(p, c + 2, interior), a3 = pb_fast_dw_bias(p, c + 3, interior);
-        for (ky = ky0; ky < ky1; ++ky, xr += row_step, wr += 2 * p->filter_w) {
-            for (kx = 0; kx < kx1 - kx0; ++kx) {
-                const uint32_t v = pb_load32(xr + kx * col_step);
-                const uint32_t wa = wr[2 * kx], wb = wr[2 * kx + 1];
-                uint32_t lo = pb_sxtb16(v), hi = pb_sxtb16_hi(v);
-                if (!interior) {
-                    lo = pb_sadd16(lo, offsets);
-                    hi = pb_sadd16(hi, offsets);
-                }
-                a0 = pb_smlabb(lo, wa, a0);
-                a2 = pb_smlatt(lo, wa, a2);
-                a1 = pb_smlabb(hi, wb, a1);
-                a3 = pb_smlatt(hi, wb, a3);
-            }
-        }
-        pb_fast_dw_store(p, out + c, a0, c, mode, full_range);
-        pb_fast_dw_store(p, out + c + 1, a1, c + 1, mode, full_range);
-        pb_fast_dw_store(p, out + c + 2, a2, c + 2, mode, full_range);
-        pb_fast_dw_store(p, out + c + 3, a3, c + 3, mode, full_range);
-    }
-}
-
-#endif /* PB_TIER_MVE */
-
-/* The common case, compiled with its constants: a 3x3 window wholly inside the input,
- * fast requantization, no clamp beyond int8. */
-static void pb_fast_dw_3x3(const pb_fast_dw_params_t *p, const int8_t *in_b, int32_t iy0, int32_t ix0, int8_t *out)
-{
-    pb_fast_dw_pixel(p, in_b, iy0, ix0, 0, 3, 0, 3, out, 1, PB_REQUANT_FAST, 1);
-}
-
-static void pb_fast_dw_interior(const pb_fast_dw_params_t *p, const int8_t *in_b, int32_t iy0, int32_t ix0, int8_t *out)
-{
-    pb_fast_dw_pixel(p, in_b, iy0, ix0, 0, p->filter_h, 0, p->filter_w, out, 1, p->requant,
-                     p->act_min == -128 && p->act_max == 127);
-}
-
-static void pb_fast_dw_border(const pb_fast_dw_params_t *p, const int8_t *in_b, int32_t iy0, int32_t ix0,
-                              int32_t ky0, int32_t ky1, int32_t kx0, int32_t kx1, int8_t *out)
-{
-    pb_fast_dw_pixel(p, in_b, iy0, ix0, ky0, ky1, kx0, kx1, out, 0, p->requant,
-                     p->act_min == -128 && p->act_max == 127);
-}
-
-void pb_fast_dw_s8(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output)
-{
-    const int hot = p->filter_h == 3 && p->filter_w == 3 && p->requant == PB_REQUANT_FAST
-                    && p->act_min == -128 && p->act_max == 127;
+    int32_t *acc = (int32_t *)scratch;
     int32_t b, oy, ox;
     for (b = 0; b < p->batches; ++b) {
         const int8_t *in_b = input + b * p->in_h * p->in_w * p->channels;
@@ -494,14 +429,127 @@ void pb_fast_dw_s8(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *ou
                 const int32_t ix0 = ox * p->stride_w - p->pad_left;
                 int32_t kx0, kx1;
                 pb_tap_range(ix0, p->dilation_w, p->filter_w, p->in_w, &kx0, &kx1);
-                if (ky0 != 0 || ky1 != p->filter_h || kx0 != 0 || kx1 != p->filter_w) {
-                    pb_fast_dw_border(p, in_b, iy0, ix0, ky0, ky1, kx0, kx1, output);
-                } else if (hot) {
-                    pb_fast_dw_3x3(p, in_b, iy0, ix0, output);
+                if (ky0 == 0 && ky1 == p->filter_h && kx0 == 0 && kx1 == p->filter_w) {
+                    pb_fast_dw_pixel(p, in_b, iy0, ix0, 0, p->filter_h, 0, p->filter_w, acc, 1);
                 } else {
-                    pb_fast_dw_interior(p, in_b, iy0, ix0, output);
+                    pb_fast_dw_pixel(p, in_b, iy0, ix0, ky0, ky1, kx0, kx1, acc, 0);
                 }
+                pb_fast_requant_all(acc, 1, p->quant, p->channels, output, p->requant, p->output_offset,
+                                    p->act_min, p->act_max);
             }
         }
     }
 }
+
+#else
+
+/* Four channels per step: SXTB16 splits them into (c0,c2) and (c1,c3) int16 pairs, and
+ * SMLABB/SMLATT multiply each lane by its weight. taps: where each tap of this pixel's
+ * window reads, the zero-point row p->pad for taps in the padding, so every pixel starts
+ * from the bias with the input offset folded in. A group's weights are contiguous. */
+static PB_ALWAYS_INLINE void pb_fast_dw_taps(const pb_fast_dw_params_t *p, const int8_t *const *taps, int32_t n,
+                                             int32_t *acc)
+{
+    const uint32_t *w = (const uint32_t *)p->weights;
+    const int32_t *q = p->quant;
+    int32_t c, t;
+    for (c = 0; c < p->channels; c += 4, w += 2 * n, q += 4 * PB_QUANT_WORDS, acc += 4) {
+        int32_t a0 = q[0], a1 = q[PB_QUANT_WORDS], a2 = q[2 * PB_QUANT_WORDS], a3 = q[3 * PB_QUANT_WORDS];
+        for (t = 0; t < n; ++t) {
+            const uint32_t v = pb_load32(taps[t] + c);
+            const uint32_t lo = pb_sxtb16(v), hi = pb_sxtb16_hi(v);
+            const uint32_t wa = w[2 * t], wb = w[2 * t + 1];
+            a0 = pb_smlabb(lo, wa, a0);
+            a2 = pb_smlatt(lo, wa, a2);
+            a1 = pb_smlabb(hi, wb, a1);
+            a3 = pb_smlatt(hi, wb, a3);
+        }
+        acc[0] = a0;
+        acc[1] = a1;
+        acc[2] = a2;
+        acc[3] = a3;
+    }
+}
+
+#if defined(PB_SIMD_DSP)
+
+/* One tap of a 3x3 window for four channels: 9 instructions for 4 MACs. */
+#define PB_DW_TAP(index)                                   \
+    "ldr    %[x], [%[taps], #" #index " * 4]\n\t"          \
+    "ldr    %[x], [%[x], %[c]]\n\t"                        \
+    "sxtb16 %[lo], %[x]\n\t"                               \
+    "sxtb16 %[hi], %[x], ror #8\n\t"                       \
+    "ldrd   %[wa], %[wb], [%[w]], #8\n\t"                  \
+    "smlabb %[a0], %[lo], %[wa], %[a0]\n\t"                \
+    "smlatt %[a2], %[lo], %[wa], %[a2]\n\t"                \
+    "smlabb %[a1], %[hi], %[wb], %[a1]\n\t"                \
+    "smlatt %[a3], %[hi], %[wb], %[a3]\n\t"
+
+static void pb_fast_dw_3x3(const pb_fast_dw_params_t *p, const int8_t *const *taps, int32_t *acc)
+{
+    const uint32_t *w = (const uint32_t *)p->weights;
+    const int32_t *q = p->quant;
+    int32_t c;
+    for (c = 0; c < p->channels; c += 4, q += 4 * PB_QUANT_WORDS, acc += 4) {
+        int32_t a0 = q[0], a1 = q[PB_QUANT_WORDS], a2 = q[2 * PB_QUANT_WORDS], a3 = q[3 * PB_QUANT_WORDS];
+        uint32_t x, lo, hi, wa, wb;
+        __asm__(PB_DW_TAP(0) PB_DW_TAP(1) PB_DW_TAP(2) PB_DW_TAP(3) PB_DW_TAP(4) PB_DW_TAP(5) PB_DW_TAP(6)
+                PB_DW_TAP(7) PB_DW_TAP(8)
+                : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(w), [x] "=&r"(x),
+                  [lo] "=&r"(lo), [hi] "=&r"(hi), [wa] "=&r"(wa), [wb] "=&r"(wb)
+                : [taps] "r"(taps), [c] "r"(c)
+                : "memory");
+        acc[0] = a0;
+        acc[1] = a1;
+        acc[2] = a2;
+        acc[3] = a3;
+    }
+}
+
+#else
+
+static void pb_fast_dw_3x3(const pb_fast_dw_params_t *p, const int8_t *const *taps, int32_t *acc)
+{
+    pb_fast_dw_taps(p, taps, 9, acc);
+}
+
+#endif /* PB_SIMD_DSP */
+
+static void pb_fast_dw_any(const pb_fast_dw_params_t *p, const int8_t *const *taps, int32_t *acc)
+{
+    pb_fast_dw_taps(p, taps, p->filter_h * p->filter_w, acc);
+}
+
+void pb_fast_dw_s8(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output, void *scratch)
+{
+    int32_t *acc = (int32_t *)scratch;
+    const int8_t *taps[PB_FAST_DW_MAX_TAPS];
+    int32_t b, oy, ox, ky, kx;
+    for (b = 0; b < p->batches; ++b) {
+        const int8_t *in_b = input + b * p->in_h * p->in_w * p->channels;
+        for (oy = 0; oy < p->out_h; ++oy) {
+            const int32_t iy0 = oy * p->stride_h - p->pad_top;
+            for (ox = 0; ox < p->out_w; ++ox, output += p->channels) {
+                const int32_t ix0 = ox * p->stride_w - p->pad_left;
+                int32_t n = 0;
+                for (ky = 0; ky < p->filter_h; ++ky) {
+                    const int32_t iy = iy0 + ky * p->dilation_h;
+                    for (kx = 0; kx < p->filter_w; ++kx, ++n) {
+                        const int32_t ix = ix0 + kx * p->dilation_w;
+                        const int inside = iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w;
+                        taps[n] = inside ? in_b + (iy * p->in_w + ix) * p->channels : (const int8_t *)p->pad;
+                    }
+                }
+                if (n == 9) {
+                    pb_fast_dw_3x3(p, taps, acc);
+                } else {
+                    pb_fast_dw_any(p, taps, acc);
+                }
+                pb_fast_requant_all(acc, 1, p->quant, p->channels, output, p->requant, p->output_offset,
+                                    p->act_min, p->act_max);
+            }
+        }
+    }
+}
+
+#endif /* PB_TIER_MVE */

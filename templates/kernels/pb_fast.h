@@ -59,10 +59,14 @@ typedef struct {
     const int32_t *weights;     /* packed for the tier, see pb_fast.c */
     const int32_t *quant;       /* PB_QUANT_WORDS per channel, then one bias per channel
                                    with no offset folded in (for taps cut by the border) */
+    const int32_t *pad;         /* channels bytes of the input zero point: padding taps read it */
 } pb_fast_dw_params_t;
+
+/* Most taps (filter_h * filter_w) a depthwise window may have on the fast path. */
+#define PB_FAST_DW_MAX_TAPS 64
 
 /* scratch: planned in the arena by the generator (ops/fast.py says how many bytes). */
 void pb_fast_mm_s8(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output, void *scratch);
-void pb_fast_dw_s8(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output);
+void pb_fast_dw_s8(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output, void *scratch);
 
 #endif /* PB_FAST_H */
