@@ -16,14 +16,31 @@ from protobrain.bench import model_table, run_bench, write_reports
 from protobrain.boards import load_board
 from protobrain.compiler import build_program
 from protobrain.errors import ProtobrainError
+from protobrain.ops.fast import TIERS, tier_for
 from protobrain.reader import read_model
 from protobrain.resources import REFERENCE_MODELS as MODELS
 
 BOARDS = ["qemu-mps2-an386", "qemu-mps2-an500", "qemu-mps2-an505", "qemu-mps3-an547"]
 
 
-def board_section(report, board) -> list[str]:
-    return [f"## {board.name}: {board.description}", "", *model_table(report), ""]
+def board_section(report, board, tier) -> list[str]:
+    return [f"## {board.name}: {board.description} ({tier} kernels)", "", *model_table(report), ""]
+
+
+def tiers_of(board) -> list[str]:
+    """Every kernel tier the board's core runs, slowest first."""
+    best = tier_for(board.features)
+    return list(TIERS[: TIERS.index(best) + 1])
+
+
+def tier_table(per_mac: dict, boards: list[str], models: list[str]) -> list[str]:
+    """Instructions per MAC by model, board and kernel tier (per_mac[(board, tier, model)])."""
+    cols = [(b, t) for b in boards for t in TIERS if any(k[:2] == (b, t) for k in per_mac)]
+    lines = ["| model | " + " | ".join(f"{b} {t}" for b, t in cols) + " |", "|---|" + "---:|" * len(cols)]
+    for m in models:
+        lines.append(f"| {m} | " + " | ".join(f"{per_mac[(b, t, m)]:.2f}" if (b, t, m) in per_mac else "-"
+                                              for b, t in cols) + " |")
+    return lines
 
 
 def main() -> int:
@@ -40,7 +57,7 @@ def main() -> int:
     if missing:
         console.print(f"bench: error: reference models not found: {', '.join(missing)} (use --models DIR)")
         return 2
-    progs = [build_program(read_model(p)) for p in paths]
+    graphs = [read_model(p) for p in paths]
     blobs = [p.read_bytes() for p in paths]
     started = time.monotonic()
     lines = ["# Benchmarks", "",
@@ -53,29 +70,45 @@ def main() -> int:
              "Arena is protobrain's planned activation memory, next to the arena TensorFlow Lite Micro",
              "allocates for the same model. RAM is the whole firmware's .data + .bss (arena, serial I/O",
              "buffer, 8 KB stack); flash is .text + .data, split below into the model's weights (with",
-             "layer parameters) and everything else. Heap: the allocator symbols found in the ELF (`nm`).", ""]
-    summary = ["| board | model | MACs | instructions | instr/MAC | spread | arena (B) | TFLM arena (B) | RAM (B) | flash (B) |",
-               "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "layer parameters) and everything else. Heap: the allocator symbols found in the ELF (`nm`).",
+             "",
+             "Kernel tiers (`protobrain/ops/fast.py`): portable C on any core; dsp, the Arm DSP extension",
+             "(SXTB16/SMLAD, M4/M7/M33/M55), with int16 weights where they fit in half the board's flash;",
+             "mve, Helium (M55). Each board is measured with every tier its core runs; the summary and the",
+             "per-board sections show its fastest.", ""]
+    summary = ["| board | kernels | model | MACs | instructions | instr/MAC | spread | arena (B) | TFLM arena (B) | RAM (B) "
+               "| flash (B) |",
+               "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     sections = []
+    per_mac = {}
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     with Progress(*columns, console=console) as progress:
         for name in args.boards:
             board = load_board(name)
-            try:
-                report = run_bench(board, progs, [str(p) for p in paths], blobs, n_inputs=args.n, progress=progress)
-            except ProtobrainError as e:
-                console.print(f"bench: error on {name}: {e}")
-                return 2
-            write_reports(report, Path(args.out) / name)
-            sections += board_section(report, board)
+            for tier in tiers_of(board):
+                progs = [build_program(g, tier=tier, flash_budget=board.flash.length) for g in graphs]
+                try:
+                    report = run_bench(board, progs, [str(p) for p in paths], blobs, n_inputs=args.n,
+                                       progress=progress)
+                except ProtobrainError as e:
+                    console.print(f"bench: error on {name} ({tier} kernels): {e}")
+                    return 2
+                write_reports(report, Path(args.out) / name / tier)
+                for m in report.models:
+                    per_mac[(name, tier, m.name)] = m.per_mac
+            # the board's fastest tier is the last measured: its figures are the board's
+            sections += board_section(report, board, tier)
             for m in report.models:
-                summary.append(f"| {name} | {m.name} | {m.macs:,} | {m.count:,} | {m.per_mac:.2f} | {m.spread:,} | "
+                summary.append(f"| {name} | {tier} | {m.name} | {m.macs:,} | {m.count:,} | {m.per_mac:.2f} | {m.spread:,} | "
                                f"{m.arena:,} | {m.tflm_arena:,} | {m.ram:,} | {m.weights_flash + m.code_flash:,} |")
-    lines += summary + [""] + sections
-    lines += [f"Per-layer tables and charts: `{args.out}/<board>/bench.md` and `bench.png` after `make bench`.",
+    names = [m.name for m in report.models]
+    lines += summary + ["", "## Instructions per MAC by kernel tier", "",
+                        "Whole network, every input checked bit-exact against TensorFlow Lite Micro.", "",
+                        *tier_table(per_mac, args.boards, names), ""] + sections
+    lines += [f"Per-layer tables and charts: `{args.out}/<board>/<tier>/bench.md` and `bench.png` after `make bench`.",
               f"Run took {time.monotonic() - started:.0f} s on this machine.", ""]
     Path(args.markdown).write_text("\n".join(lines))
-    console.print(f"wrote {args.markdown} and {args.out}/<board>/bench.{{json,md,png}}")
+    console.print(f"wrote {args.markdown} and {args.out}/<board>/<tier>/bench.{{json,md,png}}")
     return 0
 
 

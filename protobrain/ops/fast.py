@@ -11,8 +11,9 @@ this module takes its call and, for the tier the board's core allows, rewrites i
 Everything that does not depend on the input moves here, to generation time: weights in
 the tier's block order, the input offset folded into the bias, the output offset and
 rounding folded into one constant per channel when the accumulator's bound allows it.
-Calls the fast kernels do not cover (grouped convolution, depth multiplier > 1, a
-non-zero weight zero point, 16x8) stay portable.
+The int8 ADD of two same-shape tensors becomes two 256-entry tables and one requantization
+(fast_add.py). Calls the fast kernels do not cover (grouped convolution, depth multiplier
+> 1, a non-zero weight zero point, 16x8) stay portable.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import ConstArray, KernelCall, const
+from .fast_add import accelerate_add
 
 TIERS = ("portable", "dsp", "mve")
 
@@ -179,7 +181,12 @@ def _depthwise(call: KernelCall, tier: str, wide: bool) -> KernelCall | None:
                       macs=call.macs, scratch_bytes=4 * c)  # one pixel's int32 accumulators
 
 
-_FAST = {"pb_conv_s8": _conv, "pb_fully_connected_s8": _fully_connected, "pb_depthwise_conv_s8": _depthwise}
+def _add(call: KernelCall, tier: str, wide: bool) -> KernelCall | None:
+    return accelerate_add(call, tier)
+
+
+_FAST = {"pb_conv_s8": _conv, "pb_fully_connected_s8": _fully_connected, "pb_depthwise_conv_s8": _depthwise,
+         "pb_add_s8": _add}
 
 
 def accelerate(call: KernelCall, tier: str, wide_weights: bool = False) -> KernelCall:
