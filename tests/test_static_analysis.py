@@ -24,7 +24,9 @@ def code_files(folder: Path) -> list[str]:
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory) -> list[Path]:
-    """Every shared model's generated C, one folder each, and a firmware's main.c and parser."""
+    """Every shared model's generated C, one folder each; three of them again with the DSP
+    tier's fast kernels (their plain-C form, int8 and int16 weights); and a firmware's
+    main.c and parser."""
     from protobrain.boards import load_board
     from protobrain.firmware import render_firmware
 
@@ -34,6 +36,10 @@ def generated(tmp_path_factory) -> list[Path]:
         path = shared_model(name)
         codegen.write(build_program(read_model(path)), root / name, source=name)
         folders.append(root / name)
+    for name, budget in (("kws_ref_model", 1 << 30), ("pretrainedResnet_quant", None), ("ad01_int8", 1 << 30)):
+        program = build_program(read_model(shared_model(name)), tier="dsp", flash_budget=budget)
+        codegen.write(program, root / f"{name}-dsp", source=name)
+        folders.append(root / f"{name}-dsp")
     hello = shared_model("hello_world_int8")
     render_firmware(load_board("qemu-mps2-an386"), [build_program(read_model(hello))], [hello.read_bytes()],
                     root / "firmware")

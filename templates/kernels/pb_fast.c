@@ -35,7 +35,7 @@ static PB_ALWAYS_INLINE int32_t pb_fast_requant(int32_t acc, const int32_t *q, i
          * acc the bound allows (no saturation case); then a rounding shift, half away from
          * zero, with the output offset already inside q[3]. */
         const int32_t v = pb_smmulr((int32_t)((uint32_t)acc << 1), q[1]);
-        return (v + (v >> 31) + q[3]) >> q[2];
+        return (v - (int32_t)((uint32_t)v >> 31) + q[3]) >> q[2];
     }
     return pb_mul_by_quantized_mult(acc, q[1], q[2]) + output_offset;
 }
