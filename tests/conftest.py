@@ -36,21 +36,44 @@ def assert_bit_exact(compiled, reference, n_random: int = 20, seed: int = 0, ext
     result = compare(compiled.run, reference, cases, compiled.name)
     if not result.ok:
         m = result.mismatches[0]
+        tier = getattr(getattr(compiled, "program", None), "tier", "portable")
         pytest.fail(
-            f"{compiled.name}: {len(result.mismatches)} of {result.cases} input cases differ; case {m.case}, "
-            f"output {m.output}: {m.count} values differ, first at flat index {m.index}: "
+            f"{compiled.name} ({tier} kernels): {len(result.mismatches)} of {result.cases} input cases differ; "
+            f"case {m.case}, output {m.output}: {m.count} values differ, first at flat index {m.index}: "
             f"protobrain {m.got} vs TFLite Micro {m.want}"
         )
     return result.cases
 
 
+class RecordedReference:
+    """A reference that runs each distinct input once: several compilations of one model
+    (kernel tiers) are checked against the same TFLite Micro outputs at the cost of one."""
+
+    def __init__(self, reference):
+        self.reference = reference
+        self._outputs = {}
+
+    def run(self, *xs):
+        import numpy as np
+
+        key = tuple((a.dtype.str, a.shape, a.tobytes()) for a in map(np.asarray, xs))
+        if key not in self._outputs:
+            self._outputs[key] = self.reference.run(*xs)
+        out = self._outputs[key]
+        return [o.copy() for o in out] if isinstance(out, list) else out.copy()
+
+
 def check_model_bytes(data: bytes, name: str, n_random: int = 20, seed: int = 0):
-    """Compile a model's generated C for the host and compare it with TFLite Micro."""
+    """Compile a model's generated C for the host and compare it with TFLite Micro, with
+    the portable kernels and again with the DSP tier's fast kernels (their plain-C form on
+    the host: same layouts and arithmetic), so every operator case covers both."""
     from protobrain.host import compile_bytes
     from protobrain.reference import Reference
 
+    reference = RecordedReference(Reference(data))
     compiled = compile_bytes(data, name)
-    assert_bit_exact(compiled, Reference(data), n_random=n_random, seed=seed)
+    assert_bit_exact(compiled, reference, n_random=n_random, seed=seed)
+    assert_bit_exact(compile_bytes(data, name, tier="dsp"), reference, n_random=n_random, seed=seed)
     return compiled
 
 

@@ -1,0 +1,384 @@
+"""The fast kernel tier (protobrain/ops/fast.py, templates/kernels/pb_fast.c).
+
+The fast kernels compute the same int8 CONV_2D, FULLY_CONNECTED and DEPTHWISE_CONV_2D as
+the portable ones, from constants re-laid out and folded at generation time. What can go
+wrong is checked here: which calls a tier takes over (a call it cannot compute must stay
+portable), the folded requantization constants (checked against TFLite's arithmetic over
+the whole accumulator range, not only the inputs a test happens to draw), and the
+operator sweep run bit-exact on the simulated cores the DSP and MVE tiers are for.
+On the host, every operator case also runs the DSP tier's C form (conftest.check_model_bytes).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import test_op_conv as op_conv
+import test_op_fully_connected as op_fc
+from builders import convert
+from conftest import needs_simulator
+
+from protobrain.compiler import build_program
+from protobrain.fixedpoint import mul_by_quantized_mult_array
+from protobrain.ops import fast
+from protobrain.ops.base import ConstArray
+from protobrain.reader import read_model_bytes
+
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+FAST_FUNCTIONS = {"pb_fast_mm_s8", "pb_fast_dw_s8"}
+ACCELERATED_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"}
+
+
+# ---- the operator sweep's models (built and cached by the op test modules' builders) ---------
+
+
+def conv_bytes(s) -> bytes:
+    data = convert(op_conv._maker(op_conv.conv_layer, s), [(*s["hw"], s["cin"])], mode=s["mode"],
+                   per_channel=s["pc"], key=op_conv._key("conv2d", s))
+    return data if s["bias"] else op_conv._drop_bias(data)
+
+
+def dw_bytes(s) -> bytes:
+    return convert(op_conv._maker(op_conv.dw_layer, s), [(*s["hw"], s["cin"])], mode=s["mode"],
+                   per_channel=s["pc"], key=op_conv._key("dwconv2d", s))
+
+
+def fc_bytes(features, units, act, bias, mode, per_channel) -> bytes:
+    """The model test_op_fully_connected builds for one CASES row (same cache key)."""
+    def make():
+        import tensorflow as tf
+
+        x = tf.keras.Input((features,), batch_size=1)
+        return tf.keras.Model(x, tf.keras.layers.Dense(units, activation=act, use_bias=bias)(x))
+
+    return convert(make, [(features,)], mode=mode, per_channel=per_channel, key=f"fc-{features}-{units}-{act}-{bias}")
+
+
+def fc_3d_bytes() -> bytes:
+    """test_fully_connected_batched_3d_input's model: six rows through one FULLY_CONNECTED."""
+    def make():
+        import tensorflow as tf
+
+        x = tf.keras.Input((6, 8), batch_size=1)
+        return tf.keras.Model(x, tf.keras.layers.Dense(4)(x))
+
+    return convert(make, [(6, 8)], key="fc-3d")
+
+
+def conv_batch2_bytes() -> bytes:
+    """test_batch_of_two's CONV_2D model (batch 2: the fast kernel's rows span batches)."""
+    s = dict(hw=(6, 7), cin=3, filters=4, dm=2, kernel=3, strides=2, padding="same", dilation=1, act=None,
+             bias=True, groups=1)
+    return op_conv._convert_custom(op_conv._maker(op_conv.conv_layer, s, batch_size=2), (6, 7, 3),
+                                   key="batch2-conv", batch=2)
+
+
+def _specs(cases, mode=None):
+    return [p.values[0] for p in cases if mode is None or p.values[0]["mode"] == mode]
+
+
+def _expect_conv(s, tier):
+    return s["mode"] == "int8" and s["groups"] == 1
+
+
+def _expect_dw(s, tier):
+    return s["mode"] == "int8" and s["dm"] == 1 and s["cin"] % {"dsp": 4, "mve": 8}[tier] == 0
+
+
+def sweep_models(mode="int8"):
+    """(name, model bytes, expected(tier) -> bool: the tier runs it on pb_fast, description)."""
+    models = []
+    for k, s in enumerate(_specs(op_conv.CONV_CASES, mode)):
+        models.append((f"conv{k:02d}", conv_bytes(s), lambda t, s=s: _expect_conv(s, t), op_conv._key("conv2d", s)))
+    for k, s in enumerate(_specs(op_conv.DW_CASES, mode)):
+        models.append((f"dw{k:02d}", dw_bytes(s), lambda t, s=s: _expect_dw(s, t), op_conv._key("dwconv2d", s)))
+    for k, row in enumerate(r for r in op_fc.CASES if mode is None or r[4] == mode):
+        models.append((f"fc{k:02d}", fc_bytes(*row), lambda t, row=row: row[4] == "int8", f"fc{row}"))
+    if mode in (None, "int8"):
+        models.append(("fc3d", fc_3d_bytes(), lambda t: True, "fc-3d"))
+        models.append(("convbatch2", conv_batch2_bytes(), lambda t: True, "batch2-conv"))
+    return models
+
+
+def _calls(data: bytes, tier: str = "portable"):
+    program = build_program(read_model_bytes(data, "m"), tier=tier)
+    return [s.call for s in program.steps if s.call is not None and s.op.name in ACCELERATED_OPS]
+
+
+def _only_call(data: bytes):
+    (call,) = _calls(data)
+    return call
+
+
+# ---- which calls each tier takes ---------------------------------------------------------
+
+
+def _narrow_depthwise(call, channels: int):
+    """A real depthwise call cut to its first `channels` channels: the sweep has no layer
+    with a channel count that is a multiple of 4 but not of 8."""
+    f = dict(call.fields)
+    taps = f["filter_h"] * f["filter_w"]
+    filt = np.asarray(f["filter"].values, np.int8).reshape(taps, f["in_c"])[:, :channels]
+    f["filter"] = ConstArray(f["filter"].name, "int8_t", filt.reshape(-1))
+    for key in ("mults", "shifts", "bias"):
+        if isinstance(f[key], ConstArray):
+            f[key] = ConstArray(f[key].name, f[key].ctype, np.asarray(f[key].values)[:channels])
+    f["in_c"] = channels
+    return dataclasses.replace(call, fields=f)
+
+
+def test_tier_for_board_features():
+    assert fast.tier_for(["fpu", "dsp", "mve"]) == "mve"
+    assert fast.tier_for(["fpu", "dsp"]) == "dsp"
+    assert fast.tier_for(["fpu"]) == "portable"
+    assert fast.tier_for([]) == "portable"
+
+
+def test_unknown_tier_is_refused():
+    call = _only_call(conv_bytes(_specs(op_conv.CONV_CASES)[2]))
+    with pytest.raises(ValueError, match="unknown kernel tier 'helium'"):
+        fast.accelerate(call, "helium")
+    with pytest.raises(ValueError, match="unknown kernel tier"):
+        build_program(read_model_bytes(conv_bytes(_specs(op_conv.CONV_CASES)[2]), "m"), tier="neon")
+
+
+def test_portable_tier_changes_nothing():
+    """Every sweep call, all modes: the portable tier returns the call object itself."""
+    calls = [c for _, data, _, _ in sweep_models(mode=None) for c in _calls(data)]
+    assert len(calls) > 100
+    assert all(fast.accelerate(c, "portable") is c for c in calls)
+    assert not any(c.function in FAST_FUNCTIONS for c in calls)
+
+
+@pytest.mark.parametrize("tier", ["dsp", "mve"])
+def test_which_sweep_calls_are_accelerated(tier):
+    """Grouped convolution, depth multiplier > 1, depthwise channels not a multiple of the
+    tier's step and 16x8 stay portable; every other int8 call becomes a pb_fast call."""
+    fast_kinds, portable_kinds = set(), set()
+    for name, data, expected, desc in sweep_models(mode=None):
+        for portable in _calls(data):
+            call = fast.accelerate(portable, tier)
+            if expected(tier):
+                assert call.kernel == "pb_fast" and call.function in FAST_FUNCTIONS, f"{desc} stayed portable"
+                assert call.inputs == portable.inputs and call.outputs == portable.outputs
+                assert call.macs == portable.macs
+                fast_kinds.add(call.function)
+            else:
+                assert call is portable, f"{desc} was rewritten to {call.function}"
+                portable_kinds.add(portable.function)
+    assert fast_kinds == FAST_FUNCTIONS
+    # 16x8 CONV_2D and DEPTHWISE_CONV_2D, grouped CONV_2D, depth multiplier > 1, three channels
+    assert {"pb_conv_s8", "pb_depthwise_conv_s8"} <= portable_kinds
+    assert len(portable_kinds) >= 4, portable_kinds
+
+
+def test_depthwise_channel_step_per_tier():
+    """4 channels: a DSP step, but not a whole MVE step (8); 8 channels: both; 3: neither."""
+    s8 = next(s for s in _specs(op_conv.DW_CASES, "int8") if s["cin"] == 8 and s["dm"] == 1)
+    call8 = _only_call(dw_bytes(s8))
+    assert call8.fields["in_c"] == 8 and call8.fields["depth_multiplier"] == 1
+    call4 = _narrow_depthwise(call8, 4)
+    call3 = _narrow_depthwise(call8, 3)
+    assert fast.accelerate(call4, "dsp").function == "pb_fast_dw_s8"
+    assert fast.accelerate(call4, "mve") is call4
+    assert fast.accelerate(call8, "mve").function == "pb_fast_dw_s8"
+    assert fast.accelerate(call3, "dsp") is call3 and fast.accelerate(call3, "mve") is call3
+
+
+def test_depth_multiplier_and_groups_stay_portable():
+    dm2 = next(s for s in _specs(op_conv.DW_CASES, "int8") if s["cin"] == 8 and s["dm"] == 2)
+    grouped = next(s for s in _specs(op_conv.CONV_CASES, "int8") if s["groups"] > 1)
+    for tier in ("dsp", "mve"):
+        call = _only_call(dw_bytes(dm2))
+        assert fast.accelerate(call, tier) is call
+        call = _only_call(conv_bytes(grouped))
+        assert call.fields["filter_c"] < call.fields["in_c"]
+        assert fast.accelerate(call, tier) is call
+
+
+def test_fully_connected_with_a_weight_zero_point_stays_portable():
+    call = _only_call(fc_bytes(*op_fc.CASES[1]))
+    assert call.fields["filter_offset"] == 0
+    assert fast.accelerate(call, "dsp").function == "pb_fast_mm_s8"
+    shifted = dataclasses.replace(call, fields={**call.fields, "filter_offset": 3})
+    assert fast.accelerate(shifted, "dsp") is shifted
+    assert fast.accelerate(shifted, "mve") is shifted
+
+
+# ---- the folded requantization constants --------------------------------------------------
+
+
+def _per_channel(f, n):
+    if isinstance(f["mults"], ConstArray):
+        return np.asarray(f["mults"].values, np.int64), np.asarray(f["shifts"].values, np.int64)
+    return np.full(n, f["mult"], np.int64), np.full(n, f["shift"], np.int64)
+
+
+def _layer(call):
+    """(weights [channel, taps], bias, input offset, output offset, mults, shifts) of a
+    portable call, read from its own fields."""
+    f = call.fields
+    if call.function == "pb_depthwise_conv_s8":
+        c = f["in_c"]
+        w = np.asarray(f["filter"].values, np.int64).reshape(-1, c).T
+    elif call.function == "pb_conv_s8":
+        w = np.asarray(f["filter"].values, np.int64).reshape(f["out_c"], -1)
+    else:
+        w = np.asarray(f["filter"].values, np.int64).reshape(f["output_depth"], f["accum_depth"])
+    n = w.shape[0]
+    bias = np.asarray(f["bias"].values, np.int64) if isinstance(f["bias"], ConstArray) else np.zeros(n, np.int64)
+    mults, shifts = _per_channel(f, n)
+    return w, bias, f["input_offset"], f["output_offset"], mults, shifts
+
+
+def _quant_words(fast_call, channels):
+    q = np.asarray(fast_call.fields["quant"].values, np.int64)
+    return q[: 4 * channels].reshape(channels, 4), q
+
+
+def _fast_requant(acc, q):
+    """pb_fast.c's FAST requantization, in int64 with each int32 step range-checked:
+    v = (2*acc*mult + 2^31) >> 32 (SMMULR), then (v + (v >> 31) + rounding) >> right_shift."""
+    bias, mult, rs, rounding = (int(x) for x in q)
+    doubled = 2 * acc
+    assert np.all(np.abs(doubled) < 2**31), "2 * acc overflows int32"
+    v = (doubled * mult + 2**31) >> 32
+    s = v + (v >> 31) + rounding
+    assert s.min() >= INT32_MIN and s.max() <= INT32_MAX, "v + rounding overflows int32"
+    assert 1 <= rs <= 31
+    return s >> rs
+
+
+def _int8_layer_calls():
+    return [(desc, c) for _, data, _, desc in sweep_models("int8") for c in _calls(data)]
+
+
+@pytest.mark.parametrize("tier", ["dsp", "mve"])
+def test_requantization_words_reproduce_tflite(tier):
+    """For every accelerated int8 layer of the sweep: bias' is the bias with the input offset
+    folded in, and where the mode is FAST, the one-multiply form equals TFLite's
+    MultiplyByQuantizedMultiplier plus the output offset for random accumulators all over
+    the range the weights allow (and at its ends)."""
+    rng = np.random.default_rng(1)
+    fast_channels = 0
+    for desc, portable in _int8_layer_calls():
+        call = fast.accelerate(portable, tier)
+        if call is portable:
+            continue
+        w, bias, in_off, out_off, mults, shifts = _layer(portable)
+        n = w.shape[0]
+        q, words = _quant_words(call, n)
+        # bias': the accumulator of raw int8 inputs equals TFLite's of offset inputs
+        x = rng.integers(-128, 127, size=w.shape[1], endpoint=True)
+        assert np.array_equal(q[:, 0] + w @ x, bias + w @ (x + in_off)), desc
+        assert np.array_equal(q[:, 1], mults), desc
+        if call.function == "pb_fast_dw_s8":  # the unfolded bias follows, for border pixels
+            assert np.array_equal(words[4 * n:], bias), desc
+        if call.fields["requant"] == fast.REQUANT_EXACT:
+            assert np.array_equal(q[:, 2], shifts), desc
+            continue
+        assert call.fields["requant"] == fast.REQUANT_FAST
+        xmax = max(abs(-128 + in_off), abs(127 + in_off))
+        peaks = np.abs(w).sum(axis=1) * xmax + np.abs(bias)
+        for c in range(n):
+            peak = int(peaks[c])
+            acc = np.concatenate([rng.integers(-peak, peak, size=4000, endpoint=True),
+                                  [-peak, peak, 0, 1, -1]]).astype(np.int64)
+            want = mul_by_quantized_mult_array(acc, int(mults[c]), int(shifts[c])) + out_off
+            got = _fast_requant(acc, q[c])
+            bad = np.flatnonzero(got != want)
+            assert bad.size == 0, (f"{desc} channel {c}: acc {acc[bad[0]]} gives {got[bad[0]]}, "
+                                   f"TFLite {want[bad[0]]} (words {q[c].tolist()})")
+            fast_channels += 1
+    assert fast_channels > 100, "too few FAST channels checked for the test to mean anything"
+
+
+def test_requantization_falls_back_to_exact_when_unproven():
+    """A left shift, or an accumulator bound past 2^30, keeps TFLite's step-by-step form."""
+    s = next(s for s in _specs(op_conv.CONV_CASES, "int8") if not s["pc"] and s["bias"] and s["groups"] == 1)
+    call = _only_call(conv_bytes(s))  # per-tensor: scalar mult and shift
+    assert not isinstance(call.fields["mults"], ConstArray) and isinstance(call.fields["bias"], ConstArray)
+    assert fast.accelerate(call, "dsp").fields["requant"] == fast.REQUANT_FAST
+    left = fast.accelerate(dataclasses.replace(call, fields={**call.fields, "shift": 1}), "dsp")
+    assert left.fields["requant"] == fast.REQUANT_EXACT
+    q, _ = _quant_words(left, call.fields["out_c"])
+    assert np.all(q[:, 2] == 1)
+    b = call.fields["bias"]
+    big = ConstArray(b.name, b.ctype, np.full_like(np.asarray(b.values), 2**30 + 1))
+    huge = fast.accelerate(dataclasses.replace(call, fields={**call.fields, "bias": big}), "dsp")
+    assert huge.fields["requant"] == fast.REQUANT_EXACT
+
+
+# ---- the sweep on the simulated cores the tiers are for ------------------------------------
+
+
+def _build_fitting(board, programs, blobs, out):
+    """Firmwares for all programs: one if it fits, else halves, recursively."""
+    from protobrain.firmware import DoesNotFit, build
+
+    try:
+        return [(programs, blobs, build(board, programs, blobs, out))]
+    except DoesNotFit:
+        if len(programs) == 1:
+            raise
+        h = len(programs) // 2
+        return (_build_fitting(board, programs[:h], blobs[:h], out.with_name(out.name + "a"))
+                + _build_fitting(board, programs[h:], blobs[h:], out.with_name(out.name + "b")))
+
+
+@pytest.mark.parametrize("board_name,tier", [("qemu-mps2-an386", "dsp"), ("qemu-mps3-an547", "mve")])
+def test_sweep_bit_exact_on_simulated_core(board_name, tier, tmp_path):
+    """Every int8 CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED case of the operator sweep,
+    generated for the board's tier, run in QEMU: each output byte equals TFLite Micro's."""
+    from protobrain.device import Device
+    from protobrain.qemu import QemuBoard
+    from protobrain.reference import Reference
+    from protobrain.verify import compare, test_inputs
+
+    board = needs_simulator(board_name)
+    assert fast.tier_for(board.features) == tier
+    models = sweep_models("int8")
+    # with the board's flash as the budget, as `protobrain build` does: int16 weights on the M4
+    programs = [build_program(read_model_bytes(data, name), tier=tier, flash_budget=board.flash.length)
+                for name, data, _, _ in models]
+    n_fast = 0
+    for (name, _, expected, desc), prog in zip(models, programs):
+        assert prog.tier == tier
+        layers = [s for s in prog.steps if s.op.name in ACCELERATED_OPS]
+        assert layers, desc
+        if expected(tier):
+            assert all(s.call.kernel == "pb_fast" for s in layers), f"{desc}: {prog.kernels()}"
+            n_fast += 1
+        else:
+            assert "pb_fast" not in prog.kernels(), f"{desc}: {prog.kernels()}"
+    assert n_fast >= 50
+    wide = [s.call.fields["wide_weights"] for p in programs for s in p.steps
+            if s.call is not None and s.call.function == "pb_fast_mm_s8"]
+    assert all(wide) if tier == "dsp" else not any(wide)
+
+    by_name = {name: (data, desc) for name, data, _, desc in models}
+    failures, verified = [], 0
+    for progs, blobs, image in _build_fitting(board, programs, [m[1] for m in models], tmp_path / "fw"):
+        with QemuBoard(board, image.elf) as q, Device(q.port) as dev:
+            assert [m["name"] for m in dev.info()["models"]] == [p.graph.name for p in progs]
+            for prog in progs:
+                data, desc = by_name[prog.graph.name]
+                index = dev.model_index(prog.graph.name)
+
+                def run(*xs, index=index):
+                    out = dev.invoke(index, *xs).outputs
+                    return out[0] if len(out) == 1 else out
+
+                cases = test_inputs([prog.graph.tensors[i] for i in prog.graph.inputs], 3, seed=0)
+                result = compare(run, Reference(data), cases, prog.graph.name)
+                verified += result.cases
+                if not result.ok:
+                    m = result.mismatches[0]
+                    failures.append(f"{prog.graph.name} [{desc}] on {board_name}/{tier} ({', '.join(prog.kernels())}): "
+                                    f"{len(result.mismatches)} of {result.cases} cases differ; case {m.case} "
+                                    f"output {m.output}: {m.count} values, first at index {m.index}: "
+                                    f"device {m.got} vs TFLite Micro {m.want}")
+    assert not failures, "\n".join(failures)
+    assert verified == 6 * len(models)
