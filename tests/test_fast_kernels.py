@@ -382,3 +382,21 @@ def test_sweep_bit_exact_on_simulated_core(board_name, tier, tmp_path):
                                     f"device {m.got} vs TFLite Micro {m.want}")
     assert not failures, "\n".join(failures)
     assert verified == 6 * len(models)
+
+
+@pytest.mark.parametrize("tier", ["dsp", "mve"])
+@pytest.mark.parametrize("name", ["kws_ref_model", "vww_96_int8", "pretrainedResnet_quant", "ad01_int8"])
+def test_scratch_keeps_ram_within_bound(name, tier):
+    """The fast kernels' scratch (im2col rows, accumulators) is planned with the activations:
+    the arena stays within the activation lower bound plus the largest scratch buffer."""
+    from conftest import shared_model
+
+    from protobrain.reader import read_model
+
+    path = shared_model(name)
+    portable = build_program(read_model(path))
+    program = build_program(read_model(path), tier=tier, flash_budget=4 << 20)
+    scratch = [s.call.scratch_bytes for s in program.steps if s.call is not None and s.call.scratch_bytes]
+    assert scratch, "no step of the fast tier uses scratch"
+    assert program.arena_size <= portable.lower_bound + max(scratch)
+    assert set(program.scratch) == {k for k, s in enumerate(program.steps) if s.call and s.call.scratch_bytes}
