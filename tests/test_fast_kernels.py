@@ -274,8 +274,8 @@ def test_requantization_words_reproduce_tflite(tier):
         x = rng.integers(-128, 127, size=w.shape[1], endpoint=True)
         assert np.array_equal(q[:, 0] + w @ x, bias + w @ (x + in_off)), desc
         assert np.array_equal(q[:, 1], mults), desc
-        if call.function == "pb_fast_dw_s8":  # the unfolded bias follows, for border pixels
-            assert np.array_equal(words[4 * n:], bias), desc
+        if call.function == "pb_fast_dw_s8":  # MVE: the unfolded bias follows, for border pixels
+            assert np.array_equal(words[4 * n:], bias if tier == "mve" else []), desc
         if call.fields["requant"] == fast.REQUANT_EXACT:
             assert np.array_equal(q[:, 2], shifts), desc
             continue

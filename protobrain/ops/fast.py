@@ -165,7 +165,9 @@ def _depthwise(call: KernelCall, tier: str, wide: bool) -> KernelCall | None:
     mults, shifts = _per_channel(f, c)
     folded = bias + f["input_offset"] * w.astype(np.int64).sum(axis=0)
     q, mode = _quant(folded, mults, shifts, _peaks(w.T, bias, f["input_offset"]), f["output_offset"], c)
-    quant = np.concatenate([q.reshape(-1), _wrap32(bias)])
+    # MVE skips the taps a border cuts, so those pixels start from the plain bias; the DSP
+    # tier reads a zero-point row for them instead and needs only the folded one
+    quant = np.concatenate([q.reshape(-1), _wrap32(bias)]) if tier == "mve" else q.reshape(-1)
     if tier == "dsp":  # per group of 4 channels, per tap: int16 pairs (w0, w2), (w1, w3)
         g = w.astype(np.int64).reshape(taps, c // 4, 4).transpose(1, 0, 2)
         lo, hi = g[..., [0, 1]], g[..., [2, 3]]

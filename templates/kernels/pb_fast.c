@@ -7,7 +7,7 @@
  *     two words = 4 int8 of channel 2b, then 4 int8 of channel 2b+1.
  *   mm scratch: two im2col rows widened to int16 and interleaved per block of 4 values
  *     (x0,x2 | x1,x3 of row 0, then of row 1: SXTB16 order), then one int8 im2col row.
- *   dw weights: per tap and group of 4 channels, two words of int16 pairs (w0,w2), (w1,w3).
+ *   dw weights: per group of 4 channels, per tap, two words of int16 pairs (w0,w2), (w1,w3).
  *
  * MVE tier (Cortex-M55, Helium)
  *   mm weights: row-major [out_c][depth_pad] int8, depth_pad a multiple of 16.

@@ -57,8 +57,8 @@ typedef struct {
     int32_t act_min, act_max;
     int32_t requant;
     const int32_t *weights;     /* packed for the tier, see pb_fast.c */
-    const int32_t *quant;       /* PB_QUANT_WORDS per channel, then one bias per channel
-                                   with no offset folded in (for taps cut by the border) */
+    const int32_t *quant;       /* PB_QUANT_WORDS per channel; on the MVE tier then one bias per
+                                   channel with no offset folded in (for taps cut by the border) */
     const int32_t *pad;         /* channels bytes of the input zero point: padding taps read it */
 } pb_fast_dw_params_t;
 
