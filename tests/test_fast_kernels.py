@@ -27,7 +27,10 @@ from protobrain.ops.base import ConstArray
 from protobrain.reader import read_model_bytes
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
-FAST_FUNCTIONS = {"pb_fast_mm_s8", "pb_fast_dw_s8"}
+# each tier's matrix-multiply and depthwise functions, and its kernel file
+TIER_FUNCTIONS = {"dsp": {"pb_fast_mm_s8", "pb_fast_dw_s8"}, "mve": {"pb_fast_mve_mm_s8", "pb_fast_mve_dw_s8"}}
+TIER_KERNEL = {"dsp": "pb_fast", "mve": "pb_fast_mve"}
+FAST_FUNCTIONS = TIER_FUNCTIONS["dsp"] | TIER_FUNCTIONS["mve"]
 ACCELERATED_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"}
 
 
@@ -161,14 +164,15 @@ def test_which_sweep_calls_are_accelerated(tier):
         for portable in _calls(data):
             call = fast.accelerate(portable, tier)
             if expected(tier):
-                assert call.kernel == "pb_fast" and call.function in FAST_FUNCTIONS, f"{desc} stayed portable"
+                assert call.kernel == TIER_KERNEL[tier] and call.function in TIER_FUNCTIONS[tier], \
+                    f"{desc} stayed portable"
                 assert call.inputs == portable.inputs and call.outputs == portable.outputs
                 assert call.macs == portable.macs
                 fast_kinds.add(call.function)
             else:
                 assert call is portable, f"{desc} was rewritten to {call.function}"
                 portable_kinds.add(portable.function)
-    assert fast_kinds == FAST_FUNCTIONS
+    assert fast_kinds == TIER_FUNCTIONS[tier]
     # 16x8 CONV_2D and DEPTHWISE_CONV_2D, grouped CONV_2D, depth multiplier > 1, three channels
     assert {"pb_conv_s8", "pb_depthwise_conv_s8"} <= portable_kinds
     assert len(portable_kinds) >= 4, portable_kinds
@@ -183,7 +187,7 @@ def test_depthwise_channel_step_per_tier():
     call3 = _narrow_depthwise(call8, 3)
     assert fast.accelerate(call4, "dsp").function == "pb_fast_dw_s8"
     assert fast.accelerate(call4, "mve") is call4
-    assert fast.accelerate(call8, "mve").function == "pb_fast_dw_s8"
+    assert fast.accelerate(call8, "mve").function == "pb_fast_mve_dw_s8"
     assert fast.accelerate(call3, "dsp") is call3 and fast.accelerate(call3, "mve") is call3
 
 
@@ -274,8 +278,10 @@ def test_requantization_words_reproduce_tflite(tier):
         x = rng.integers(-128, 127, size=w.shape[1], endpoint=True)
         assert np.array_equal(q[:, 0] + w @ x, bias + w @ (x + in_off)), desc
         assert np.array_equal(q[:, 1], mults), desc
-        if call.function == "pb_fast_dw_s8":  # MVE: the unfolded bias follows, for border pixels
-            assert np.array_equal(words[4 * n:], bias if tier == "mve" else []), desc
+        if call.function == "pb_fast_mve_dw_s8":  # the unfolded bias follows, for border pixels
+            assert np.array_equal(words[4 * n:], bias), desc
+        elif call.function == "pb_fast_dw_s8":
+            assert len(words) == 4 * n, desc
         if call.fields["requant"] == fast.REQUANT_EXACT:
             assert np.array_equal(q[:, 2], shifts), desc
             continue
@@ -349,13 +355,13 @@ def test_sweep_bit_exact_on_simulated_core(board_name, tier, tmp_path):
         layers = [s for s in prog.steps if s.op.name in ACCELERATED_OPS]
         assert layers, desc
         if expected(tier):
-            assert all(s.call.kernel == "pb_fast" for s in layers), f"{desc}: {prog.kernels()}"
+            assert all(s.call.kernel == TIER_KERNEL[tier] for s in layers), f"{desc}: {prog.kernels()}"
             n_fast += 1
         else:
-            assert "pb_fast" not in prog.kernels(), f"{desc}: {prog.kernels()}"
+            assert TIER_KERNEL[tier] not in prog.kernels(), f"{desc}: {prog.kernels()}"
     assert n_fast >= 50
     wide = [s.call.fields["wide_weights"] for p in programs for s in p.steps
-            if s.call is not None and s.call.function == "pb_fast_mm_s8"]
+            if s.call is not None and s.call.function in ("pb_fast_mm_s8", "pb_fast_mve_mm_s8")]
     assert all(wide) if tier == "dsp" else not any(wide)
 
     by_name = {name: (data, desc) for name, data, _, desc in models}

@@ -1,180 +1,23 @@
-/* Fast int8 CONV_2D / FULLY_CONNECTED (one blocked matrix multiply) and DEPTHWISE_CONV_2D.
+/* Fast int8 CONV_2D / FULLY_CONNECTED (one blocked matrix multiply) and DEPTHWISE_CONV_2D,
+ * DSP tier (the Helium tier is pb_fast_mve.c).
  *
- * Data layouts, chosen by the generator for the tier in pb_tier.h:
- *
- * DSP tier (Cortex-M4/M7/M33; plain C with the same arithmetic on other targets)
+ * Data layouts (protobrain/ops/fast.py), for Cortex-M4/M7/M33 and, in plain C with the same
+ * arithmetic, for any other target:
  *   mm weights: output channels in pairs, depth in blocks of 4: for pair b and block j,
  *     two words = 4 int8 of channel 2b, then 4 int8 of channel 2b+1.
  *   mm scratch: two im2col rows widened to int16 and interleaved per block of 4 values
  *     (x0,x2 | x1,x3 of row 0, then of row 1: SXTB16 order), then one int8 im2col row.
  *   dw weights: per group of 4 channels, per tap, two words of int16 pairs (w0,w2), (w1,w3).
  *
- * MVE tier (Cortex-M55, Helium)
- *   mm weights: row-major [out_c][depth_pad] int8, depth_pad a multiple of 16.
- *   mm scratch: two int8 im2col rows of depth_pad.
- *   dw weights: [tap][channels] int8, as TFLite stores them.
- *
  * Inner loops never branch on data, so an inference takes the same time whatever its
  * input. */
 #include "pb_fast.h"
+#include "pb_fast_common.h"
 #include "pb_simd.h"
 
 #if defined(PB_TIER_MVE)
-#if !defined(__ARM_FEATURE_MVE)
-#error "this model was generated for the Helium (MVE) tier: compile with -mcpu=cortex-m55, or regenerate it for this core's board"
+#error "pb_fast.c holds the DSP tier; a model generated for the MVE tier uses pb_fast_mve.c"
 #endif
-#include <arm_mve.h>
-#endif
-
-/* ---- requantization and the output clamp ----------------------------------------- */
-
-static PB_ALWAYS_INLINE int32_t pb_fast_requant(int32_t acc, const int32_t *q, int32_t mode, int32_t output_offset)
-{
-    if (mode == PB_REQUANT_FAST) {
-        /* (acc * m + 2^30) >> 31 is TFLite's rounding doubling high multiply for every
-         * acc the bound allows (no saturation case); then a rounding shift, half away from
-         * zero, with the output offset already inside q[3]. */
-        const int32_t v = pb_smmulr((int32_t)((uint32_t)acc << 1), q[1]);
-        return (v - (int32_t)((uint32_t)v >> 31) + q[3]) >> q[2];
-    }
-    return pb_mul_by_quantized_mult(acc, q[1], q[2]) + output_offset;
-}
-
-/* full_range is a constant at every call site: the compiler drops the clamp when the
- * activation range is all of int8 (no activation, or ReLU with zero point -128). */
-static PB_ALWAYS_INLINE int8_t pb_fast_clamp(int32_t v, int32_t act_min, int32_t act_max, int full_range)
-{
-    v = pb_ssat8(v);
-    if (!full_range) {
-        v = PB_MAX(v, act_min);
-        v = PB_MIN(v, act_max);
-    }
-    return (int8_t)v;
-}
-
-/* Requantize n accumulators of consecutive channels (q: their quant words) into int8
- * outputs. Kept apart from the multiply loops, so each stays within the registers. */
-static PB_ALWAYS_INLINE void pb_fast_requant_run(const int32_t *acc, int32_t stride, const int32_t *q, int32_t n,
-                                                 int8_t *out, int32_t output_offset, int32_t act_min,
-                                                 int32_t act_max, int mode, int full_range)
-{
-    int32_t c;
-    for (c = 0; c < n; ++c, acc += stride, q += PB_QUANT_WORDS) {
-        out[c] = pb_fast_clamp(pb_fast_requant(*acc, q, mode, output_offset), act_min, act_max, full_range);
-    }
-}
-
-static void pb_fast_requant_fast_full(const int32_t *acc, int32_t stride, const int32_t *q, int32_t n, int8_t *out,
-                                      int32_t output_offset, int32_t act_min, int32_t act_max)
-{
-    pb_fast_requant_run(acc, stride, q, n, out, output_offset, act_min, act_max, PB_REQUANT_FAST, 1);
-}
-
-static void pb_fast_requant_fast_clamped(const int32_t *acc, int32_t stride, const int32_t *q, int32_t n, int8_t *out,
-                                         int32_t output_offset, int32_t act_min, int32_t act_max)
-{
-    pb_fast_requant_run(acc, stride, q, n, out, output_offset, act_min, act_max, PB_REQUANT_FAST, 0);
-}
-
-static void pb_fast_requant_exact(const int32_t *acc, int32_t stride, const int32_t *q, int32_t n, int8_t *out,
-                                  int32_t output_offset, int32_t act_min, int32_t act_max)
-{
-    pb_fast_requant_run(acc, stride, q, n, out, output_offset, act_min, act_max, PB_REQUANT_EXACT, 0);
-}
-
-/* One requantization pass, with the layer's mode and clamp compiled in. */
-static void pb_fast_requant_all(const int32_t *acc, int32_t stride, const int32_t *q, int32_t n, int8_t *out,
-                                int32_t requant, int32_t output_offset, int32_t act_min, int32_t act_max)
-{
-    if (requant != PB_REQUANT_FAST) {
-        pb_fast_requant_exact(acc, stride, q, n, out, output_offset, act_min, act_max);
-    } else if (act_min == -128 && act_max == 127) {
-        pb_fast_requant_fast_full(acc, stride, q, n, out, output_offset, act_min, act_max);
-    } else {
-        pb_fast_requant_fast_clamped(acc, stride, q, n, out, output_offset, act_min, act_max);
-    }
-}
-
-/* ---- im2col -------------------------------------------------------------------------- */
-
-/* Row `row` of the im2col matrix: the taps of one output pixel in filter order, padding
- * taps set to the zero point, then zeros up to depth_pad (their weights are zero). */
-static void pb_fast_im2col(const pb_fast_mm_params_t *p, const int8_t *input, int32_t row, int8_t *dst)
-{
-    const int32_t per_batch = p->out_h * p->out_w;
-    const int32_t b = row / per_batch, pixel = row - b * per_batch;
-    const int32_t oy = pixel / p->out_w, ox = pixel - oy * p->out_w;
-    const int8_t *in_b = input + b * p->in_h * p->in_w * p->in_c;
-    const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
-    int32_t ky, kx;
-    for (ky = 0; ky < p->filter_h; ++ky) {
-        const int32_t iy = iy0 + ky * p->dilation_h;
-        for (kx = 0; kx < p->filter_w; ++kx) {
-            const int32_t ix = ix0 + kx * p->dilation_w;
-            if (iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w) {
-                memcpy(dst, in_b + (iy * p->in_w + ix) * p->in_c, (size_t)p->in_c);
-            } else {
-                memset(dst, p->pad_value, (size_t)p->in_c);
-            }
-            dst += p->in_c;
-        }
-    }
-    memset(dst, 0, (size_t)(p->depth_pad - p->depth));
-}
-
-#if defined(PB_TIER_MVE)
-
-/* ---- MVE tier ------------------------------------------------------------------------ */
-
-/* Accumulators of two rows (or one) by every output channel, two channels at a time; 16
- * MACs per VMLADAVA. depth_pad is a multiple of 16. data: the two int8 im2col rows,
- * depth_pad apart. acc: two words per channel (row 0, row 1). */
-static void pb_fast_mm_accumulate(const pb_fast_mm_params_t *p, const void *data, int32_t *acc, int two_rows)
-{
-    const int32_t n = p->depth_pad;
-    const int8_t *x0 = (const int8_t *)data, *x1 = x0 + n;
-    const int8_t *w = (const int8_t *)p->weights;
-    const int32_t *q = p->quant;
-    int32_t oc, k;
-    for (oc = 0; oc < p->out_c; oc += 2, w += 2 * n, q += 2 * PB_QUANT_WORDS, acc += 4) {
-        int32_t a00 = q[0], a10 = q[0];
-        int32_t a01 = q[PB_QUANT_WORDS], a11 = q[PB_QUANT_WORDS];
-        if (two_rows) {
-            for (k = 0; k < n; k += 16) {
-                const int8x16_t v0 = vldrbq_s8(x0 + k), v1 = vldrbq_s8(x1 + k);
-                const int8x16_t wa = vldrbq_s8(w + k), wb = vldrbq_s8(w + n + k);
-                a00 = vmladavaq_s8(a00, v0, wa);
-                a10 = vmladavaq_s8(a10, v1, wa);
-                a01 = vmladavaq_s8(a01, v0, wb);
-                a11 = vmladavaq_s8(a11, v1, wb);
-            }
-        } else {
-            for (k = 0; k < n; k += 16) {
-                const int8x16_t v0 = vldrbq_s8(x0 + k);
-                a00 = vmladavaq_s8(a00, v0, vldrbq_s8(w + k));
-                a01 = vmladavaq_s8(a01, v0, vldrbq_s8(w + n + k));
-            }
-        }
-        acc[0] = a00;
-        acc[1] = a10;
-        acc[2] = a01;
-        acc[3] = a11;
-    }
-}
-
-/* Scratch bytes ahead of the accumulators: the two int8 rows. */
-#define PB_FAST_ROWS_BYTES(depth_pad) (2 * (depth_pad))
-
-/* im2col rows r0 and r1 into the scratch, as pb_fast_mm_rows reads them. */
-static void pb_fast_mm_prepare(const pb_fast_mm_params_t *p, const int8_t *input, int32_t r0, int32_t r1, void *scratch)
-{
-    pb_fast_im2col(p, input, r0, (int8_t *)scratch);
-    if (r1 != r0) {
-        pb_fast_im2col(p, input, r1, (int8_t *)scratch + p->depth_pad);
-    }
-}
-
-#else
 
 /* ---- DSP tier ------------------------------------------------------------------------ */
 
@@ -353,8 +196,6 @@ static void pb_fast_mm_prepare(const pb_fast_mm_params_t *p, const int8_t *input
     }
 }
 
-#endif /* PB_TIER_MVE */
-
 void pb_fast_mm_s8(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output, void *scratch)
 {
     int32_t *acc = (int32_t *)((uint8_t *)scratch + PB_FAST_ROWS_BYTES(p->depth_pad));
@@ -377,71 +218,6 @@ void pb_fast_mm_s8(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *ou
 /* Both tiers fill acc (one word per channel) for one output pixel; a requantization pass
  * then writes the pixel. */
 
-#if defined(PB_TIER_MVE)
-
-/* Eight channels per step (channels a multiple of 8): int8 widened to int16 lanes, bottom
- * and top lanes multiplied into two int32x4 accumulators (even and odd channels). Taps
- * cut by the border are skipped, so such pixels add the input offset to each tap and
- * start from the plain bias instead of the folded one. */
-static PB_ALWAYS_INLINE void pb_fast_dw_pixel(const pb_fast_dw_params_t *p, const int8_t *in_b, int32_t iy0,
-                                              int32_t ix0, int32_t ky0, int32_t ky1, int32_t kx0, int32_t kx1,
-                                              int32_t *acc, int interior)
-{
-    const int32_t C = p->channels;
-    const int8_t *wt = (const int8_t *)p->weights;
-    int32_t c, ky, kx, i;
-    for (c = 0; c < C; c += 8) {
-        int32x4_t even = vdupq_n_s32(0), odd = vdupq_n_s32(0);
-        int32_t lanes[8]; /* channels c, c+2, c+4, c+6, then c+1, c+3, c+5, c+7 */
-        for (ky = ky0; ky < ky1; ++ky) {
-            const int32_t iy = iy0 + ky * p->dilation_h;
-            for (kx = kx0; kx < kx1; ++kx) {
-                const int32_t ix = ix0 + kx * p->dilation_w;
-                int16x8_t x = vldrbq_s16(in_b + (iy * p->in_w + ix) * C + c);
-                const int16x8_t w = vldrbq_s16(wt + (ky * p->filter_w + kx) * C + c);
-                if (!interior) {
-                    x = vaddq_n_s16(x, (int16_t)p->input_offset);
-                }
-                even = vaddq_s32(even, vmullbq_int_s16(x, w));
-                odd = vaddq_s32(odd, vmulltq_int_s16(x, w));
-            }
-        }
-        vstrwq_s32(lanes, even);
-        vstrwq_s32(lanes + 4, odd);
-        for (i = 0; i < 8; ++i) {
-            const int32_t bias = interior ? p->quant[PB_QUANT_WORDS * (c + i)] : p->quant[PB_QUANT_WORDS * C + c + i];
-            acc[c + i] = (int32_t)((uint32_t)lanes[(i >> 1) + 4 * (i & 1)] + (uint32_t)bias);
-        }
-    }
-}
-
-void pb_fast_dw_s8(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output, void *scratch)
-{
-    int32_t *acc = (int32_t *)scratch;
-    int32_t b, oy, ox;
-    for (b = 0; b < p->batches; ++b) {
-        const int8_t *in_b = input + b * p->in_h * p->in_w * p->channels;
-        for (oy = 0; oy < p->out_h; ++oy) {
-            const int32_t iy0 = oy * p->stride_h - p->pad_top;
-            int32_t ky0, ky1;
-            pb_tap_range(iy0, p->dilation_h, p->filter_h, p->in_h, &ky0, &ky1);
-            for (ox = 0; ox < p->out_w; ++ox, output += p->channels) {
-                const int32_t ix0 = ox * p->stride_w - p->pad_left;
-                int32_t kx0, kx1;
-                pb_tap_range(ix0, p->dilation_w, p->filter_w, p->in_w, &kx0, &kx1);
-                if (ky0 == 0 && ky1 == p->filter_h && kx0 == 0 && kx1 == p->filter_w) {
-                    pb_fast_dw_pixel(p, in_b, iy0, ix0, 0, p->filter_h, 0, p->filter_w, acc, 1);
-                } else {
-                    pb_fast_dw_pixel(p, in_b, iy0, ix0, ky0, ky1, kx0, kx1, acc, 0);
-                }
-                pb_fast_requant_all(acc, 1, p->quant, p->channels, output, p->requant, p->output_offset,
-                                    p->act_min, p->act_max);
-            }
-        }
-    }
-}
-
-#else
 
 /* Four channels per step: SXTB16 splits them into (c0,c2) and (c1,c3) int16 pairs, and
  * SMLABB/SMLATT multiply each lane by its weight. taps: where each tap of this pixel's
@@ -551,5 +327,3 @@ void pb_fast_dw_s8(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *ou
         }
     }
 }
-
-#endif /* PB_TIER_MVE */
