@@ -112,6 +112,15 @@ class _Measured:
     tflm_arena: int | None
 
 
+def inference_counts(prog: Program, marks: list[int]) -> tuple[int, list[int]]:
+    """The plugin's marks of one inference (before it, after each step, after it) as the
+    whole inference's count and each step's count."""
+    if len(marks) != len(prog.steps) + 2:
+        raise BenchError(f"{prog.graph.name}: the plugin logged {len(marks)} marks for "
+                         f"{len(prog.steps)} steps; rebuild the firmware with this protobrain")
+    return marks[-1] - marks[0], [b - a for a, b in zip(marks[:-2], marks[1:-1])]
+
+
 def _measure_session(board: Board, programs: list[Program], paths: list[str], dev, counter,
                      n_inputs: int, seed: int, progress) -> list[_Measured]:
     """Invoke each model on n_inputs inputs, checked against TFLite Micro (verify.compare),
@@ -132,12 +141,9 @@ def _measure_session(board: Board, programs: list[Program], paths: list[str], de
         def run(*xs):
             result = dev.invoke(index, *xs)
             if counter:
-                marks = counter.new_marks()
-                if len(marks) != len(prog.steps) + 2:
-                    raise BenchError(f"{prog.graph.name}: the plugin logged {len(marks)} marks for "
-                                     f"{len(prog.steps)} steps; rebuild the firmware with this protobrain")
-                m.wholes.append(marks[-1] - marks[0])
-                m.steps.append([b - a for a, b in zip(marks[:-2], marks[1:-1])])
+                whole, steps = inference_counts(prog, counter.new_marks())
+                m.wholes.append(whole)
+                m.steps.append(steps)
             else:
                 m.wholes.append(result.count)
                 m.steps.append(dev.profile().step_counts)

@@ -499,6 +499,53 @@ def _print_bench(report) -> None:
     console.print(table)
 
 
+@main.command()
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--board", "-b", required=True, help="A simulated (QEMU) board, e.g. qemu-mps2-an386.")
+@click.option("-o", "--output", "out_dir", default="profile", show_default=True, type=click.Path(file_okay=False),
+              help="Folder for profile.txt (annotated disassembly), profile.json (per function and per PC) "
+                   "and firmware.elf (the profiled firmware).")
+@click.option("--top", default=8, show_default=True, type=click.IntRange(1, 1000),
+              help="How many of the hottest functions profile.txt disassembles.")
+@click.option("--seed", default=0, show_default=True, help="Seed of the random input the inference runs on.")
+@_PLANNER
+@_KERNELS
+def profile(model, board, out_dir, top, seed, planner, kernels):
+    """Count every instruction of one inference of MODEL on a simulated board, by function
+    and by instruction.
+
+    Builds the firmware `protobrain bench` builds, runs one inference in QEMU under the
+    instruction-counting plugin in profile mode, and prints the functions by instructions
+    executed (the total is the inference's exact count, as bench measures it). Writes the
+    hottest functions' disassembly with per-instruction counts to profile.txt in the output folder.
+    """
+    from .boards import load_board
+    from .profile import check_board, run_profile, write_reports
+
+    b = load_board(board)
+    check_board(b)
+    if not Path(model).is_file():
+        raise ProtobrainError(f"model file {model} not found")
+    progs, blobs = _load_programs([model], planner, _tier(kernels, board))
+    out = Path(out_dir)
+    elf = out / "firmware.elf"
+    result = run_profile(b, progs[0], blobs[0], elf, seed=seed)
+    console.print(f"profile of {result.model} on {result.board} ({result.core}, {result.tier} kernels): "
+                  f"{result.total:,} instructions in one inference")
+    table = Table(title="functions by instructions executed", title_justify="left")
+    for col in ("#", "function", "instructions", "share", "cumulative"):
+        table.add_column(col, justify="left" if col == "function" else "right")
+    running = 0
+    for k, f in enumerate(result.functions, 1):
+        running += f.count
+        table.add_row(str(k), f.name, f"{f.count:,}", f"{100 * f.count / result.total:.1f}%",
+                      f"{100 * running / result.total:.1f}%")
+    console.print(table)
+    files = write_reports(b, result, elf, out, top)
+    console.print(f"total        {result.total:,} instructions (= the counted inference, marks before and after it)")
+    console.print("wrote " + ", ".join(str(f) for f in files + [elf]))
+
+
 def _register_training() -> None:
     from .train.cli import COMMANDS
 

@@ -3,6 +3,9 @@
 The firmware calls pb_mark() before an inference, after every step and after the last;
 the plugin appends its running instruction count to a file at each mark. Differences of
 consecutive marks are per-step instruction counts, identical from run to run.
+
+In profile mode the plugin also counts executions per guest PC between two marks (by
+their index in the run) and writes them as "pc count" lines: read_profile reads them.
 """
 
 from __future__ import annotations
@@ -81,10 +84,38 @@ def elf_symbols(board: Board, elf: Path) -> dict[str, Symbol]:
     return symbols
 
 
+def function_symbols(board: Board, elf: Path) -> list[tuple[int, int, str]]:
+    """Code symbols (nm types t/T/w/W) as (address, size, name), sorted by address, Thumb bit cleared."""
+    from .firmware import toolchain
+
+    out = subprocess.run([toolchain(board, "nm"), "-S", "--defined-only", str(elf)],
+                         capture_output=True, text=True, check=True).stdout
+    found = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 4 and parts[2] in "tTwW":
+            address, size = int(parts[0], 16) & ~1, int(parts[1], 16)
+            if size and (address, size) not in found:
+                found[(address, size)] = parts[3]
+    return sorted((a, n, name) for (a, n), name in found.items())
+
+
+def read_profile(path: Path) -> dict[int, int]:
+    """The plugin's per-PC counts: {pc: executions}."""
+    counts = {}
+    for line in path.read_text().splitlines():
+        pc, count = line.split()
+        counts[int(pc, 16)] = int(count)
+    return counts
+
+
 class InstructionCounter:
     """The plugin's arguments for one firmware, and the marks it has logged so far."""
 
-    def __init__(self, board: Board, elf: Path, log: Path):
+    def __init__(self, board: Board, elf: Path, log: Path, profile: Path | None = None,
+                 profile_marks: tuple[int, int | None] = (0, None)):
+        """profile: also count per PC, from mark profile_marks[0] to mark profile_marks[1]
+        (indices from the start of the run; None: the last mark), into this file."""
         symbols = elf_symbols(board, elf)
         for name in ("pb_marker", "pb_mark"):
             if name not in symbols:
@@ -95,6 +126,9 @@ class InstructionCounter:
         skip = symbols.get("SysTick_Handler")
         if skip:
             args += [f"skip_lo={skip.address:#x}", f"skip_hi={skip.address + skip.size:#x}"]
+        if profile is not None:
+            first, last = profile_marks
+            args += [f"profile={profile}", f"from={first}"] + ([f"to={last}"] if last is not None else [])
         self.qemu_args = ["-plugin", ",".join([str(build_plugin())] + args)]
         self.log = log
         self._offset = 0  # bytes of the log already read
