@@ -106,7 +106,7 @@ def _disassemble(objdump: str, elf: Path, arch: str):
                 is_branch = re.match(r"^(bl|blx|b)(\.[nw])?$|^b(eq|ne|cs|cc|mi|pl|hi|ls|ge|lt|gt|le)(\.[nw])?$", op)
                 if op.startswith("blx") and re.match(r"^r\d+$|^ip$", args.split()[0] if args else ""):
                     indirect.add(name)
-                elif op.startswith("bx") and args.split()[0] != "lr":
+                elif op.startswith("bx") and args and args.split()[0] != "lr":  # (no args: data, not code)
                     indirect.add(name)
             else:
                 is_branch = op in ("jal", "j", "call", "tail") or op.startswith(("b", "c.j"))

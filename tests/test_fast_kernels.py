@@ -237,6 +237,14 @@ def _layer(call):
     return w, bias, f["input_offset"], f["output_offset"], mults, shifts
 
 
+def _doubled(fast_call, tier) -> bool:
+    """DSP tier, FAST mode: depthwise and int16 matrix-multiply weights are stored as 2 * w
+    and the bias as 2 * bias', so the accumulator is the rounded high multiply's operand."""
+    f = fast_call.fields
+    return (tier == "dsp" and f["requant"] == fast.REQUANT_FAST
+            and (fast_call.function == "pb_fast_dw_s8" or bool(f.get("wide_weights"))))
+
+
 def _quant_words(fast_call, channels):
     q = np.asarray(fast_call.fields["quant"].values, np.int64)
     return q[: 4 * channels].reshape(channels, 4), q
@@ -264,7 +272,8 @@ def test_requantization_words_reproduce_tflite(tier):
     """For every accelerated int8 layer of the sweep: bias' is the bias with the input offset
     folded in, and where the mode is FAST, the one-multiply form equals TFLite's
     MultiplyByQuantizedMultiplier plus the output offset for random accumulators all over
-    the range the weights allow (and at its ends)."""
+    the range the weights allow (and at its ends). The MVE tier's vector form (quant groups
+    of four lanes) is checked for every channel, whatever its mode."""
     rng = np.random.default_rng(1)
     fast_channels = 0
     for desc, portable in _int8_layer_calls():
@@ -273,14 +282,15 @@ def test_requantization_words_reproduce_tflite(tier):
             continue
         w, bias, in_off, out_off, mults, shifts = _layer(portable)
         n = w.shape[0]
+        if tier == "mve":
+            fast_channels += _check_mve_groups(call, desc, rng, w, bias, in_off, out_off, mults, shifts)
+            continue
         q, words = _quant_words(call, n)
         # bias': the accumulator of raw int8 inputs equals TFLite's of offset inputs
         x = rng.integers(-128, 127, size=w.shape[1], endpoint=True)
         assert np.array_equal(q[:, 0] + w @ x, bias + w @ (x + in_off)), desc
         assert np.array_equal(q[:, 1], mults), desc
-        if call.function == "pb_fast_mve_dw_s8":  # the unfolded bias follows, for border pixels
-            assert np.array_equal(words[4 * n:], bias), desc
-        elif call.function == "pb_fast_dw_s8":
+        if call.function == "pb_fast_dw_s8":
             assert len(words) == 4 * n, desc
         if call.fields["requant"] == fast.REQUANT_EXACT:
             assert np.array_equal(q[:, 2], shifts), desc
@@ -299,6 +309,39 @@ def test_requantization_words_reproduce_tflite(tier):
                                    f"TFLite {want[bad[0]]} (words {q[c].tolist()})")
             fast_channels += 1
     assert fast_channels > 100, "too few FAST channels checked for the test to mean anything"
+
+
+def _check_mve_groups(call, desc, rng, w, bias, in_off, out_off, mults, shifts) -> int:
+    """The MVE tier's quant groups ([lanes/4][bias', mult, -right, left, mask][4]): per
+    channel, bias' folds the input offset, and fast_mve.requant_reference (the kernel's
+    VQRDMULH / VRSHL sequence) equals TFLite plus the output offset and the clamp."""
+    from protobrain.ops import fast_mve
+
+    n = w.shape[0]
+    g = np.asarray(call.fields["quant"].values, np.int64).reshape(-1, 5, 4).transpose(0, 2, 1).reshape(-1, 5)
+    if call.function == "pb_fast_mve_dw_s8":  # lanes per 8 channels: even channels, then odd
+        lane_of = np.argsort(np.arange(n).reshape(-1, 4, 2).transpose(0, 2, 1).reshape(-1))
+    else:
+        lane_of = np.arange(n)
+    q = g[lane_of]
+    x = rng.integers(-128, 127, size=w.shape[1], endpoint=True)
+    assert np.array_equal(q[:, 0] + w @ x, bias + w @ (x + in_off)), desc
+    assert np.array_equal(q[:, 1], mults), desc
+    fast_mode = call.fields["requant"] == fast_mve.REQUANT_FAST
+    assert fast_mode == bool(np.all(shifts <= -1)), desc
+    lo, hi = call.fields["act_min"], call.fields["act_max"]
+    xmax = max(abs(-128 + in_off), abs(127 + in_off))
+    peaks = np.abs(w).sum(axis=1) * xmax + np.abs(bias)
+    for c in range(n):
+        peak = int(peaks[c])
+        acc = np.concatenate([rng.integers(-peak, peak, size=4000, endpoint=True),
+                              [-peak, peak, 0, 1, -1]]).astype(np.int64)
+        want = np.clip(mul_by_quantized_mult_array(acc, int(mults[c]), int(shifts[c])) + out_off, lo, hi)
+        got = fast_mve.requant_reference(acc, q[c], out_off, lo, hi)
+        bad = np.flatnonzero(got != want)
+        assert bad.size == 0, (f"{desc} channel {c}: acc {acc[bad[0]]} gives {got[bad[0]]}, "
+                               f"TFLite {want[bad[0]]} (words {q[c].tolist()})")
+    return n
 
 
 def test_requantization_falls_back_to_exact_when_unproven():

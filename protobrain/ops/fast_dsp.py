@@ -7,17 +7,19 @@ from __future__ import annotations
 import numpy as np
 
 from .base import KernelCall, const
-from .fast_common import depthwise_parts, depthwise_supported, matmul, matmul_fields, pack_words, wrap32
+from .fast_common import (REQUANT_FAST, depthwise_parts, depthwise_supported, matmul, matmul_fields, pack_words,
+                          wrap32)
 
 DEPTH_BLOCK = 8  # depth padded to this (zero weights), so inner loops have no tail
 DW_CHANNELS = 4  # depthwise channels per step
 
 
 def _mm_weights(w2d: np.ndarray, wide: bool) -> tuple[np.ndarray, int]:
+    """[out_c][depth] weights (int8, or int16 when wide) in the kernel's block order."""
     oc, depth = w2d.shape
     dp = -(-depth // DEPTH_BLOCK) * DEPTH_BLOCK
     ocp = oc + (oc % 2)
-    w = np.zeros((ocp, dp), np.int8)
+    w = np.zeros((ocp, dp), np.int16 if wide else np.int8)
     w[:oc, :depth] = w2d
     w = w.reshape(ocp // 2, 2, dp // 4, 4).transpose(0, 2, 1, 3)  # [pair][block of 4][2 channels][4]
     if not wide:
@@ -32,29 +34,42 @@ def _matmul(call: KernelCall, wide: bool) -> KernelCall | None:
     mm = matmul(call)
     if mm is None:
         return None
-    words, dp = _mm_weights(mm.w2d, wide)
-    fields = matmul_fields(call, mm, dp)
+    fields = matmul_fields(call, mm, DEPTH_BLOCK * -(-mm.depth // DEPTH_BLOCK))
+    w2d = mm.w2d
+    if wide and fields["requant"] == REQUANT_FAST:
+        # int16 weights hold 2 * w, and the bias is doubled too: the accumulator is then
+        # 2 * acc, the operand of the rounded high multiply, with no shift per output (the
+        # FAST bound keeps 2 * acc within int32)
+        w2d = w2d.astype(np.int16) * 2
+        q = np.asarray(fields["quant"].values, np.int64).reshape(-1, 4)
+        q[:, 0] = wrap32(2 * q[:, 0])
+        fields["quant"] = const("quant", q.reshape(-1), "int32_t")
+    words, dp = _mm_weights(w2d, wide)
     fields.update(wide_weights=int(wide), weights=const("weights", words, "int32_t"))
-    ocp = mm.out_c + mm.out_c % 2
-    # two im2col rows widened to int16 (4 bytes per depth), one int8 row, then two int32
-    # accumulators per channel
+    # two im2col rows widened to int16 (4 bytes per depth value), and the int8 row they are
+    # widened from when the taps do not split into blocks of 4 (in_c not a multiple of 4)
+    scratch = 4 * dp + (dp if mm.geometry["in_c"] % 4 else 0)
     return KernelCall("pb_fast", "pb_fast_mm_s8", "pb_fast_mm_params_t", fields, call.inputs, call.outputs,
-                      macs=call.macs, scratch_bytes=5 * dp + 8 * ocp)
+                      macs=call.macs, scratch_bytes=scratch)
 
 
 def _depthwise(call: KernelCall) -> KernelCall | None:
     if not depthwise_supported(call, DW_CHANNELS):
         return None
-    w, _, q, _, fields = depthwise_parts(call)
+    w, _, q, mode, fields = depthwise_parts(call)
     taps, c = w.shape
+    w = w.astype(np.int64)
+    if mode == REQUANT_FAST:  # doubled weights and bias, as for wide matrix-multiply weights
+        w = 2 * w
+        q[:, 0] = wrap32(2 * q[:, 0])
     # per group of 4 channels, per tap: int16 pairs (w0, w2), (w1, w3); padding taps read
     # a zero-point row, so every pixel starts from the folded bias
-    g = w.astype(np.int64).reshape(taps, c // 4, 4).transpose(1, 0, 2)
+    g = w.reshape(taps, c // 4, 4).transpose(1, 0, 2)
     lo, hi = g[..., [0, 1]], g[..., [2, 3]]
     words = wrap32((lo & 0xFFFF) | (hi << 16)).reshape(-1)
     fields.update(weights=const("weights", words, "int32_t"), quant=const("quant", q.reshape(-1), "int32_t"))
     return KernelCall("pb_fast", "pb_fast_dw_s8", "pb_fast_dw_params_t", fields, call.inputs, call.outputs,
-                      macs=call.macs, scratch_bytes=4 * c)  # one pixel's int32 accumulators
+                      macs=call.macs)  # no scratch: the accumulators stay in registers
 
 
 def accelerate(call: KernelCall, wide: bool) -> KernelCall | None:

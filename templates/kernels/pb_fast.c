@@ -4,10 +4,15 @@
  * Data layouts (protobrain/ops/fast.py), for Cortex-M4/M7/M33 and, in plain C with the same
  * arithmetic, for any other target:
  *   mm weights: output channels in pairs, depth in blocks of 4: for pair b and block j,
- *     two words = 4 int8 of channel 2b, then 4 int8 of channel 2b+1.
+ *     two words = 4 int8 of channel 2b, then 4 int8 of channel 2b+1; or, wide, four words
+ *     of int16 pairs (w0,w2), (w1,w3) per channel, holding 2 * w when the requantization
+ *     is FAST (the bias is doubled too, so the accumulator is the high multiply's operand).
  *   mm scratch: two im2col rows widened to int16 and interleaved per block of 4 values
- *     (x0,x2 | x1,x3 of row 0, then of row 1: SXTB16 order), then one int8 im2col row.
+ *     (x0,x2 | x1,x3 of row 0, then of row 1: SXTB16 order), then, when in_c is not a
+ *     multiple of 4, the int8 im2col row they are widened from.
  *   dw weights: per group of 4 channels, per tap, two words of int16 pairs (w0,w2), (w1,w3).
+ *   Requantization follows each block's multiply, from the registers (no accumulator
+ *   buffer).
  *
  * Inner loops never branch on data, so an inference takes the same time whatever its
  * input. */
@@ -21,6 +26,8 @@
 
 /* ---- DSP tier ------------------------------------------------------------------------ */
 
+/* ---- CONV_2D / FULLY_CONNECTED: the im2col rows, widened ---------------------------- */
+
 /* Widen one int8 im2col row into slot r (0 or 1) of the interleaved int16 scratch. */
 static void pb_fast_widen(const int8_t *row, int32_t blocks, uint32_t *cols, int32_t r)
 {
@@ -32,6 +39,68 @@ static void pb_fast_widen(const int8_t *row, int32_t blocks, uint32_t *cols, int
         dst[1] = pb_sxtb16_hi(v);
     }
 }
+
+/* in_c a multiple of 4: every block of 4 depth values lies in one tap, so row `row` is
+ * widened straight from the input pixels (or the zero point) into slot r, without the int8
+ * row in between. */
+static void pb_fast_widen_taps(const pb_fast_mm_params_t *p, const int8_t *input, int32_t row, uint32_t *cols,
+                               int32_t r)
+{
+    const int32_t per_batch = p->out_h * p->out_w;
+    const int32_t b = row / per_batch, pixel = row - b * per_batch;
+    const int32_t oy = pixel / p->out_w, ox = pixel - oy * p->out_w;
+    const int8_t *in_b = input + b * p->in_h * p->in_w * p->in_c;
+    const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
+    const uint32_t pad = 0x01010101u * (uint8_t)p->pad_value;
+    const uint32_t pad_lo = pb_sxtb16(pad), pad_hi = pb_sxtb16_hi(pad);
+    uint32_t *dst = cols + 2 * r;
+    int32_t ky, kx, j;
+    for (ky = 0; ky < p->filter_h; ++ky) {
+        const int32_t iy = iy0 + ky * p->dilation_h;
+        for (kx = 0; kx < p->filter_w; ++kx) {
+            const int32_t ix = ix0 + kx * p->dilation_w;
+            if (iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w) {
+                const int8_t *src = in_b + (iy * p->in_w + ix) * p->in_c;
+                for (j = 0; j < p->in_c; j += 4, dst += 4) {
+                    const uint32_t v = pb_load32(src + j);
+                    dst[0] = pb_sxtb16(v);
+                    dst[1] = pb_sxtb16_hi(v);
+                }
+            } else {
+                for (j = 0; j < p->in_c; j += 4, dst += 4) {
+                    dst[0] = pad_lo;
+                    dst[1] = pad_hi;
+                }
+            }
+        }
+    }
+    for (j = p->depth; j < p->depth_pad; j += 4, dst += 4) {
+        dst[0] = dst[1] = 0;
+    }
+}
+
+/* Scratch: the two widened rows (depth_pad words), then one int8 im2col row (depth_pad
+ * bytes) when in_c is not a multiple of 4. */
+static void pb_fast_mm_prepare(const pb_fast_mm_params_t *p, const int8_t *input, int32_t r0, int32_t r1,
+                               uint32_t *cols)
+{
+    int8_t *row = (int8_t *)(cols + p->depth_pad);
+    if ((p->in_c & 3) == 0) {
+        pb_fast_widen_taps(p, input, r0, cols, 0);
+        if (r1 != r0) {
+            pb_fast_widen_taps(p, input, r1, cols, 1);
+        }
+        return;
+    }
+    pb_fast_im2col(p, input, r0, row);
+    pb_fast_widen(row, p->depth_pad >> 2, cols, 0);
+    if (r1 != r0) {
+        pb_fast_im2col(p, input, r1, row);
+        pb_fast_widen(row, p->depth_pad >> 2, cols, 1);
+    }
+}
+
+/* ---- the multiply ---------------------------------------------------------------------- */
 
 /* The inner loops over the depth, for two output channels and one or two rows. x: the
  * interleaved widened rows (four words per block of 4 depth values: row 0's pairs, then
@@ -97,9 +166,18 @@ static void pb_fast_widen(const int8_t *row, int32_t blocks, uint32_t *cols, int
     "smlad  %[c01], %[xa], %[t], %[c01]\n\t"               \
     "smlad  %[c01], %[xb], %[u], %[c01]\n\t"
 
+/* Two blocks first when depth_pad / 8 is odd, then four blocks per turn (a layer constant,
+ * so the same branch every call): the loop's compare and branch are 2 of 50 instructions. */
 #define PB_MM_LOOP(body)                                                                                \
-    __asm__("1:\n\t" body body "cmp    %[x], %[x_end]\n\tbne    1b\n\t"                                 \
-            : PB_MM_OUT : [x_end] "r"(x_end) : "cc", "memory")
+    do {                                                                                                \
+        if (((uintptr_t)x_end - (uintptr_t)x) & 32) {                                                   \
+            __asm__(body body : PB_MM_OUT : : "memory");                                                 \
+        }                                                                                               \
+        if (x != x_end) {                                                                               \
+            __asm__("1:\n\t" body body body body "cmp    %[x], %[x_end]\n\tbne    1b\n\t"             \
+                    : PB_MM_OUT : [x_end] "r"(x_end) : "cc", "memory");                                  \
+        }                                                                                               \
+    } while (0)
 
 static PB_ALWAYS_INLINE void pb_fast_mm_block(const uint32_t *x, const uint32_t *x_end, const uint32_t *w,
                                               int32_t *acc, int wide, int two_rows)
@@ -151,108 +229,182 @@ static PB_ALWAYS_INLINE void pb_fast_mm_block(const uint32_t *x, const uint32_t 
 
 #endif /* PB_SIMD_DSP */
 
-/* Accumulators of two rows (or one) by every output channel, two channels at a time, over
- * the whole depth (padded to a multiple of 8). acc: two words per channel (row 0, row 1). */
-static void pb_fast_mm_accumulate(const pb_fast_mm_params_t *p, const void *data, int32_t *acc, int two_rows)
+/* The layer's requantization constants, read once: int8 output stores may alias anything,
+ * so the compiler would otherwise read them again after each store. */
+typedef struct {
+    int32_t output_offset, act_min, act_max;
+} pb_fast_out_t;
+
+/* One channel's quant words (multiplier, shift, rounding). */
+typedef struct {
+    int32_t mult, shift, round;
+} pb_fast_q_t;
+
+static PB_ALWAYS_INLINE pb_fast_q_t pb_fast_q(const int32_t *q)
 {
-    const uint32_t *cols = (const uint32_t *)data;
-    const uint32_t *cols_end = cols + p->depth_pad;
-    const uint32_t *w = (const uint32_t *)p->weights;
-    const int32_t pair_words = p->wide_weights ? p->depth_pad : p->depth_pad >> 1;
-    const int32_t *q = p->quant;
-    int32_t oc;
-    for (oc = 0; oc < p->out_c; oc += 2, q += 2 * PB_QUANT_WORDS, w += pair_words, acc += 4) {
-        acc[0] = acc[1] = q[0];
-        acc[2] = acc[3] = q[PB_QUANT_WORDS];
+    pb_fast_q_t v;
+    v.mult = q[1];
+    v.shift = q[2];
+    v.round = q[3];
+    return v;
+}
+
+/* One requantized output. With doubled weights and bias (FAST mode, int16 weights) the
+ * accumulator already is 2 * acc, the operand of the rounded high multiply. */
+static PB_ALWAYS_INLINE int8_t pb_fast_out(int32_t acc, pb_fast_q_t q, pb_fast_out_t o, int mode, int doubled,
+                                           int full_range)
+{
+    int32_t v;
+    if (mode != PB_REQUANT_FAST) {
+        v = pb_mul_by_quantized_mult(acc, q.mult, q.shift) + o.output_offset;
+    } else {
+        v = pb_smmulr(doubled ? acc : (int32_t)((uint32_t)acc << 1), q.mult);
+        v = (v - (int32_t)((uint32_t)v >> 31) + q.round) >> q.shift;
+    }
+    return pb_fast_clamp(v, o.act_min, o.act_max, full_range);
+}
+
+/* Two channels (both, or only the first: `pair`) of one or two rows: multiply, then
+ * requantize from the registers; each channel's quant words serve both rows. */
+static PB_ALWAYS_INLINE void pb_fast_mm_pair(const uint32_t *cols, const uint32_t *cols_end, const uint32_t *w,
+                                             const int32_t *q, int8_t *out0, int8_t *out1, pb_fast_out_t o,
+                                             int two_rows, int pair, int wide, int mode, int doubled, int full_range)
+{
+    pb_fast_q_t q0, q1;
+    int32_t acc[4];
+    acc[0] = acc[1] = q[0];
+    acc[2] = acc[3] = q[PB_QUANT_WORDS];
+    pb_fast_mm_block(cols, cols_end, w, acc, wide, two_rows);
+    /* read after the multiply, so they take no registers during it */
+    q0 = pb_fast_q(q);
+    q1 = pb_fast_q(q + PB_QUANT_WORDS);
+    out0[0] = pb_fast_out(acc[0], q0, o, mode, doubled, full_range);
+    if (two_rows) {
+        out1[0] = pb_fast_out(acc[1], q0, o, mode, doubled, full_range);
+    }
+    if (pair) {
+        out0[1] = pb_fast_out(acc[2], q1, o, mode, doubled, full_range);
         if (two_rows) {
-            if (p->wide_weights) {
-                pb_fast_mm_block(cols, cols_end, w, acc, 1, 1);
-            } else {
-                pb_fast_mm_block(cols, cols_end, w, acc, 0, 1);
-            }
-        } else if (p->wide_weights) {
-            pb_fast_mm_block(cols, cols_end, w, acc, 1, 0);
-        } else {
-            pb_fast_mm_block(cols, cols_end, w, acc, 0, 0);
+            out1[1] = pb_fast_out(acc[3], q1, o, mode, doubled, full_range);
         }
     }
 }
 
-/* Scratch bytes ahead of the accumulators: the widened rows and the int8 row. */
-#define PB_FAST_ROWS_BYTES(depth_pad) (5 * (depth_pad))
-
-/* im2col rows r0 and r1, widened and interleaved into the scratch (depth_pad words),
- * through an int8 row after them (depth_pad bytes). */
-static void pb_fast_mm_prepare(const pb_fast_mm_params_t *p, const int8_t *input, int32_t r0, int32_t r1, void *scratch)
+/* Every output channel of rows r (out0) and r + 1 (out1, when two_rows). */
+static PB_ALWAYS_INLINE void pb_fast_mm_channels(const pb_fast_mm_params_t *p, const uint32_t *cols, int8_t *out0,
+                                                 int8_t *out1, pb_fast_out_t o, int two_rows, int wide, int mode,
+                                                 int doubled, int full_range)
 {
-    uint32_t *cols = (uint32_t *)scratch;
-    int8_t *row = (int8_t *)(cols + p->depth_pad);
-    const int32_t blocks = p->depth_pad >> 2;
-    pb_fast_im2col(p, input, r0, row);
-    pb_fast_widen(row, blocks, cols, 0);
-    if (r1 != r0) {
-        pb_fast_im2col(p, input, r1, row);
-        pb_fast_widen(row, blocks, cols, 1);
+    const uint32_t *w = (const uint32_t *)p->weights;
+    const uint32_t *cols_end = cols + p->depth_pad;
+    const int32_t pair_words = wide ? p->depth_pad : p->depth_pad >> 1;
+    const int32_t *q = p->quant;
+    const int32_t even = p->out_c & ~1;
+    int32_t oc;
+    for (oc = 0; oc < even; oc += 2, w += pair_words, q += 2 * PB_QUANT_WORDS) {
+        pb_fast_mm_pair(cols, cols_end, w, q, out0 + oc, out1 + oc, o, two_rows, 1, wide, mode, doubled, full_range);
+    }
+    if (even != p->out_c) {
+        pb_fast_mm_pair(cols, cols_end, w, q, out0 + oc, out1 + oc, o, two_rows, 0, wide, mode, doubled, full_range);
     }
 }
+
+static PB_ALWAYS_INLINE void pb_fast_mm_rows(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output,
+                                             uint32_t *cols, int wide, int mode, int doubled, int full_range)
+{
+    pb_fast_out_t o;
+    int32_t r;
+    o.output_offset = p->output_offset;
+    o.act_min = p->act_min;
+    o.act_max = p->act_max;
+    for (r = 0; r + 1 < p->rows; r += 2) {
+        pb_fast_mm_prepare(p, input, r, r + 1, cols);
+        pb_fast_mm_channels(p, cols, output + r * p->out_c, output + (r + 1) * p->out_c, o, 1, wide, mode, doubled,
+                            full_range);
+    }
+    if (r < p->rows) {
+        pb_fast_mm_prepare(p, input, r, r, cols);
+        pb_fast_mm_channels(p, cols, output + r * p->out_c, output + r * p->out_c, o, 0, wide, mode, doubled,
+                            full_range);
+    }
+}
+
+/* One instance per weight width and requantization form, the layer's constants folded in. */
+#define PB_FAST_MM_VARIANT(name, wide, mode, doubled, full_range)                                    \
+    static void name(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output, uint32_t *cols) \
+    {                                                                                                \
+        pb_fast_mm_rows(p, input, output, cols, wide, mode, doubled, full_range);                    \
+    }
+
+PB_FAST_MM_VARIANT(pb_fast_mm_wide_doubled_full, 1, PB_REQUANT_FAST, 1, 1)
+PB_FAST_MM_VARIANT(pb_fast_mm_wide_doubled_clamped, 1, PB_REQUANT_FAST, 1, 0)
+PB_FAST_MM_VARIANT(pb_fast_mm_wide_exact, 1, PB_REQUANT_EXACT, 0, 0)
+PB_FAST_MM_VARIANT(pb_fast_mm_int8_fast_full, 0, PB_REQUANT_FAST, 0, 1)
+PB_FAST_MM_VARIANT(pb_fast_mm_int8_fast_clamped, 0, PB_REQUANT_FAST, 0, 0)
+PB_FAST_MM_VARIANT(pb_fast_mm_int8_exact, 0, PB_REQUANT_EXACT, 0, 0)
 
 void pb_fast_mm_s8(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output, void *scratch)
 {
-    int32_t *acc = (int32_t *)((uint8_t *)scratch + PB_FAST_ROWS_BYTES(p->depth_pad));
-    int32_t r;
-    for (r = 0; r < p->rows; r += 2) {
-        const int32_t r1 = r + 1 < p->rows ? r + 1 : r;
-        pb_fast_mm_prepare(p, input, r, r1, scratch);
-        pb_fast_mm_accumulate(p, scratch, acc, r1 != r);
-        pb_fast_requant_all(acc, 2, p->quant, p->out_c, output + r * p->out_c, p->requant, p->output_offset,
-                            p->act_min, p->act_max);
-        if (r1 != r) {
-            pb_fast_requant_all(acc + 1, 2, p->quant, p->out_c, output + r1 * p->out_c, p->requant,
-                                p->output_offset, p->act_min, p->act_max);
+    uint32_t *cols = (uint32_t *)scratch;
+    const int full_range = p->act_min == -128 && p->act_max == 127;
+    if (p->wide_weights) {
+        /* the generator doubles wide weights exactly when the mode is FAST */
+        if (p->requant != PB_REQUANT_FAST) {
+            pb_fast_mm_wide_exact(p, input, output, cols);
+        } else if (full_range) {
+            pb_fast_mm_wide_doubled_full(p, input, output, cols);
+        } else {
+            pb_fast_mm_wide_doubled_clamped(p, input, output, cols);
         }
+    } else if (p->requant != PB_REQUANT_FAST) {
+        pb_fast_mm_int8_exact(p, input, output, cols);
+    } else if (full_range) {
+        pb_fast_mm_int8_fast_full(p, input, output, cols);
+    } else {
+        pb_fast_mm_int8_fast_clamped(p, input, output, cols);
     }
 }
 
 /* ---- DEPTHWISE_CONV_2D ----------------------------------------------------------------- */
 
-/* Both tiers fill acc (one word per channel) for one output pixel; a requantization pass
- * then writes the pixel. */
-
-
 /* Four channels per step: SXTB16 splits them into (c0,c2) and (c1,c3) int16 pairs, and
- * SMLABB/SMLATT multiply each lane by its weight. taps: where each tap of this pixel's
- * window reads, the zero-point row p->pad for taps in the padding, so every pixel starts
- * from the bias with the input offset folded in. A group's weights are contiguous. */
-static PB_ALWAYS_INLINE void pb_fast_dw_taps(const pb_fast_dw_params_t *p, const int8_t *const *taps, int32_t n,
-                                             int32_t *acc)
+ * SMLABB/SMLATT multiply each lane by its weight. Every tap is read at base + offs[t]:
+ * for pixels whose window lies inside the input, base is the window's first pixel and
+ * offs one table for the whole layer; border pixels get their own table, where taps in
+ * the padding point at the zero-point row p->pad, so every pixel starts from the bias with
+ * the input offset folded in. A group's weights are contiguous, two words per tap. */
+
+static PB_ALWAYS_INLINE const int8_t *pb_fast_dw_tap(const int8_t *base, intptr_t off)
 {
-    const uint32_t *w = (const uint32_t *)p->weights;
-    const int32_t *q = p->quant;
-    int32_t c, t;
-    for (c = 0; c < p->channels; c += 4, w += 2 * n, q += 4 * PB_QUANT_WORDS, acc += 4) {
-        int32_t a0 = q[0], a1 = q[PB_QUANT_WORDS], a2 = q[2 * PB_QUANT_WORDS], a3 = q[3 * PB_QUANT_WORDS];
-        for (t = 0; t < n; ++t) {
-            const uint32_t v = pb_load32(taps[t] + c);
-            const uint32_t lo = pb_sxtb16(v), hi = pb_sxtb16_hi(v);
-            const uint32_t wa = w[2 * t], wb = w[2 * t + 1];
-            a0 = pb_smlabb(lo, wa, a0);
-            a2 = pb_smlatt(lo, wa, a2);
-            a1 = pb_smlabb(hi, wb, a1);
-            a3 = pb_smlatt(hi, wb, a3);
-        }
-        acc[0] = a0;
-        acc[1] = a1;
-        acc[2] = a2;
-        acc[3] = a3;
+    return (const int8_t *)((uintptr_t)base + (uintptr_t)off);
+}
+
+static PB_ALWAYS_INLINE void pb_fast_dw_group(const int8_t *base, const intptr_t *offs, int32_t n,
+                                              const uint32_t *w, int32_t *acc)
+{
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    int32_t t;
+    for (t = 0; t < n; ++t) {
+        const uint32_t v = pb_load32(pb_fast_dw_tap(base, offs[t]));
+        const uint32_t lo = pb_sxtb16(v), hi = pb_sxtb16_hi(v);
+        const uint32_t wa = w[2 * t], wb = w[2 * t + 1];
+        a0 = pb_smlabb(lo, wa, a0);
+        a2 = pb_smlatt(lo, wa, a2);
+        a1 = pb_smlabb(hi, wb, a1);
+        a3 = pb_smlatt(hi, wb, a3);
     }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
 }
 
 #if defined(PB_SIMD_DSP)
 
 /* One tap of a 3x3 window for four channels: 9 instructions for 4 MACs. */
 #define PB_DW_TAP(index)                                   \
-    "ldr    %[x], [%[taps], #" #index " * 4]\n\t"          \
-    "ldr    %[x], [%[x], %[c]]\n\t"                        \
+    "ldr    %[x], [%[offs], #" #index " * 4]\n\t"          \
+    "ldr    %[x], [%[base], %[x]]\n\t"                     \
     "sxtb16 %[lo], %[x]\n\t"                               \
     "sxtb16 %[hi], %[x], ror #8\n\t"                       \
     "ldrd   %[wa], %[wb], [%[w]], #8\n\t"                  \
@@ -261,69 +413,135 @@ static PB_ALWAYS_INLINE void pb_fast_dw_taps(const pb_fast_dw_params_t *p, const
     "smlabb %[a1], %[hi], %[wb], %[a1]\n\t"                \
     "smlatt %[a3], %[hi], %[wb], %[a3]\n\t"
 
-static void pb_fast_dw_3x3(const pb_fast_dw_params_t *p, const int8_t *const *taps, int32_t *acc)
+static PB_ALWAYS_INLINE void pb_fast_dw_group_3x3(const int8_t *base, const intptr_t *offs, const uint32_t *w,
+                                                  int32_t *acc)
 {
-    const uint32_t *w = (const uint32_t *)p->weights;
-    const int32_t *q = p->quant;
-    int32_t c;
-    for (c = 0; c < p->channels; c += 4, q += 4 * PB_QUANT_WORDS, acc += 4) {
-        int32_t a0 = q[0], a1 = q[PB_QUANT_WORDS], a2 = q[2 * PB_QUANT_WORDS], a3 = q[3 * PB_QUANT_WORDS];
-        uint32_t x, lo, hi, wa, wb;
-        __asm__(PB_DW_TAP(0) PB_DW_TAP(1) PB_DW_TAP(2) PB_DW_TAP(3) PB_DW_TAP(4) PB_DW_TAP(5) PB_DW_TAP(6)
-                PB_DW_TAP(7) PB_DW_TAP(8)
-                : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(w), [x] "=&r"(x),
-                  [lo] "=&r"(lo), [hi] "=&r"(hi), [wa] "=&r"(wa), [wb] "=&r"(wb)
-                : [taps] "r"(taps), [c] "r"(c)
-                : "memory");
-        acc[0] = a0;
-        acc[1] = a1;
-        acc[2] = a2;
-        acc[3] = a3;
-    }
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    uint32_t x, lo, hi, wa, wb;
+    __asm__(PB_DW_TAP(0) PB_DW_TAP(1) PB_DW_TAP(2) PB_DW_TAP(3) PB_DW_TAP(4) PB_DW_TAP(5) PB_DW_TAP(6)
+            PB_DW_TAP(7) PB_DW_TAP(8)
+            : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(w), [x] "=&r"(x),
+              [lo] "=&r"(lo), [hi] "=&r"(hi), [wa] "=&r"(wa), [wb] "=&r"(wb)
+            : [offs] "r"(offs), [base] "r"(base)
+            : "memory");
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
 }
 
 #else
 
-static void pb_fast_dw_3x3(const pb_fast_dw_params_t *p, const int8_t *const *taps, int32_t *acc)
+static PB_ALWAYS_INLINE void pb_fast_dw_group_3x3(const int8_t *base, const intptr_t *offs, const uint32_t *w,
+                                                  int32_t *acc)
 {
-    pb_fast_dw_taps(p, taps, 9, acc);
+    pb_fast_dw_group(base, offs, 9, w, acc);
 }
 
 #endif /* PB_SIMD_DSP */
 
-static void pb_fast_dw_any(const pb_fast_dw_params_t *p, const int8_t *const *taps, int32_t *acc)
+/* One output pixel: per group of 4 channels, the taps, then the 4 outputs requantized
+ * from the registers (FAST mode: doubled weights and bias, as for wide mm weights). */
+static PB_ALWAYS_INLINE void pb_fast_dw_pixel(const pb_fast_dw_params_t *p, const int8_t *base, const intptr_t *offs,
+                                              int32_t n, int8_t *out, pb_fast_out_t o, int three_by_three, int mode,
+                                              int full_range)
 {
-    pb_fast_dw_taps(p, taps, p->filter_h * p->filter_w, acc);
+    const uint32_t *w = (const uint32_t *)p->weights;
+    const int32_t *q = p->quant;
+    const int8_t *end = base + p->channels;
+    const int doubled = mode == PB_REQUANT_FAST;
+    for (; base != end; base += 4, out += 4, w += 2 * n, q += 4 * PB_QUANT_WORDS) {
+        int32_t acc[4];
+        acc[0] = q[0];
+        acc[1] = q[PB_QUANT_WORDS];
+        acc[2] = q[2 * PB_QUANT_WORDS];
+        acc[3] = q[3 * PB_QUANT_WORDS];
+        if (three_by_three) {
+            pb_fast_dw_group_3x3(base, offs, w, acc);
+        } else {
+            pb_fast_dw_group(base, offs, n, w, acc);
+        }
+        out[0] = pb_fast_out(acc[0], pb_fast_q(q), o, mode, doubled, full_range);
+        out[1] = pb_fast_out(acc[1], pb_fast_q(q + PB_QUANT_WORDS), o, mode, doubled, full_range);
+        out[2] = pb_fast_out(acc[2], pb_fast_q(q + 2 * PB_QUANT_WORDS), o, mode, doubled, full_range);
+        out[3] = pb_fast_out(acc[3], pb_fast_q(q + 3 * PB_QUANT_WORDS), o, mode, doubled, full_range);
+    }
 }
 
-void pb_fast_dw_s8(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output, void *scratch)
+static PB_ALWAYS_INLINE void pb_fast_dw_pixels(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output,
+                                               int three_by_three, int mode, int full_range)
 {
-    int32_t *acc = (int32_t *)scratch;
-    const int8_t *taps[PB_FAST_DW_MAX_TAPS];
-    int32_t b, oy, ox, ky, kx;
+    const int32_t C = p->channels, n = p->filter_h * p->filter_w;
+    const int32_t span_h = (p->filter_h - 1) * p->dilation_h, span_w = (p->filter_w - 1) * p->dilation_w;
+    intptr_t inner[PB_FAST_DW_MAX_TAPS], edge[PB_FAST_DW_MAX_TAPS];
+    pb_fast_out_t o;
+    int32_t b, oy, ox, ky, kx, t;
+    o.output_offset = p->output_offset;
+    o.act_min = p->act_min;
+    o.act_max = p->act_max;
+    for (ky = 0, t = 0; ky < p->filter_h; ++ky) {
+        for (kx = 0; kx < p->filter_w; ++kx, ++t) {
+            inner[t] = (intptr_t)(ky * p->dilation_h * p->in_w + kx * p->dilation_w) * C;
+        }
+    }
     for (b = 0; b < p->batches; ++b) {
-        const int8_t *in_b = input + b * p->in_h * p->in_w * p->channels;
+        const int8_t *in_b = input + b * p->in_h * p->in_w * C;
         for (oy = 0; oy < p->out_h; ++oy) {
             const int32_t iy0 = oy * p->stride_h - p->pad_top;
-            for (ox = 0; ox < p->out_w; ++ox, output += p->channels) {
+            const int rows_inside = iy0 >= 0 && iy0 + span_h < p->in_h;
+            for (ox = 0; ox < p->out_w; ++ox, output += C) {
                 const int32_t ix0 = ox * p->stride_w - p->pad_left;
-                int32_t n = 0;
-                for (ky = 0; ky < p->filter_h; ++ky) {
+                if (rows_inside && ix0 >= 0 && ix0 + span_w < p->in_w) {
+                    pb_fast_dw_pixel(p, in_b + (iy0 * p->in_w + ix0) * C, inner, n, output, o, three_by_three,
+                                     mode, full_range);
+                    continue;
+                }
+                for (ky = 0, t = 0; ky < p->filter_h; ++ky) {
                     const int32_t iy = iy0 + ky * p->dilation_h;
-                    for (kx = 0; kx < p->filter_w; ++kx, ++n) {
+                    for (kx = 0; kx < p->filter_w; ++kx, ++t) {
                         const int32_t ix = ix0 + kx * p->dilation_w;
-                        const int inside = iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w;
-                        taps[n] = inside ? in_b + (iy * p->in_w + ix) * p->channels : (const int8_t *)p->pad;
+                        edge[t] = iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w
+                                      ? (intptr_t)(iy * p->in_w + ix) * C
+                                      : (intptr_t)((uintptr_t)p->pad - (uintptr_t)in_b);
                     }
                 }
-                if (n == 9) {
-                    pb_fast_dw_3x3(p, taps, acc);
-                } else {
-                    pb_fast_dw_any(p, taps, acc);
-                }
-                pb_fast_requant_all(acc, 1, p->quant, p->channels, output, p->requant, p->output_offset,
-                                    p->act_min, p->act_max);
+                pb_fast_dw_pixel(p, in_b, edge, n, output, o, three_by_three, mode, full_range);
             }
         }
+    }
+}
+
+/* One instance per window form and requantization form, the layer's constants folded in. */
+#define PB_FAST_DW_VARIANT(name, three_by_three, mode, full_range)                       \
+    static void name(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output) \
+    {                                                                                    \
+        pb_fast_dw_pixels(p, input, output, three_by_three, mode, full_range);           \
+    }
+
+PB_FAST_DW_VARIANT(pb_fast_dw_3x3_fast_full, 1, PB_REQUANT_FAST, 1)
+PB_FAST_DW_VARIANT(pb_fast_dw_3x3_fast_clamped, 1, PB_REQUANT_FAST, 0)
+PB_FAST_DW_VARIANT(pb_fast_dw_3x3_exact, 1, PB_REQUANT_EXACT, 0)
+PB_FAST_DW_VARIANT(pb_fast_dw_any_fast_full, 0, PB_REQUANT_FAST, 1)
+PB_FAST_DW_VARIANT(pb_fast_dw_any_fast_clamped, 0, PB_REQUANT_FAST, 0)
+PB_FAST_DW_VARIANT(pb_fast_dw_any_exact, 0, PB_REQUANT_EXACT, 0)
+
+void pb_fast_dw_s8(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output)
+{
+    const int full_range = p->act_min == -128 && p->act_max == 127;
+    const int fast = p->requant == PB_REQUANT_FAST;
+    if (p->filter_h * p->filter_w == 9) {
+        if (!fast) {
+            pb_fast_dw_3x3_exact(p, input, output);
+        } else if (full_range) {
+            pb_fast_dw_3x3_fast_full(p, input, output);
+        } else {
+            pb_fast_dw_3x3_fast_clamped(p, input, output);
+        }
+    } else if (!fast) {
+        pb_fast_dw_any_exact(p, input, output);
+    } else if (full_range) {
+        pb_fast_dw_any_fast_full(p, input, output);
+    } else {
+        pb_fast_dw_any_fast_clamped(p, input, output);
     }
 }

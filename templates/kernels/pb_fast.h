@@ -67,6 +67,6 @@ typedef struct {
 
 /* scratch: planned in the arena by the generator (ops/fast.py says how many bytes). */
 void pb_fast_mm_s8(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output, void *scratch);
-void pb_fast_dw_s8(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output, void *scratch);
+void pb_fast_dw_s8(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output); /* no scratch */
 
 #endif /* PB_FAST_H */

@@ -77,8 +77,36 @@ static inline void pb_fast_requant_all(const int32_t *acc, int32_t stride, const
 
 /* ---- im2col -------------------------------------------------------------------------- */
 
+/* n bytes, usually few (one tap or one filter row): word moves, then the odd bytes,
+ * inline; a library call costs more than the copy itself at these sizes. */
+static PB_ALWAYS_INLINE void pb_fast_copy(int8_t *dst, const int8_t *src, int32_t n)
+{
+    if (n >= 64) {
+        memcpy(dst, src, (size_t)n);
+        return;
+    }
+    for (; n >= 4; n -= 4, dst += 4, src += 4) {
+        pb_store32(dst, pb_load32(src));
+    }
+    for (; n > 0; --n) {
+        *dst++ = *src++;
+    }
+}
+
+static PB_ALWAYS_INLINE void pb_fast_fill(int8_t *dst, int32_t value, int32_t n)
+{
+    const uint32_t word = 0x01010101u * (uint8_t)value;
+    for (; n >= 4; n -= 4, dst += 4) {
+        pb_store32(dst, word);
+    }
+    for (; n > 0; --n) {
+        *dst++ = (int8_t)value;
+    }
+}
+
 /* Row `row` of the im2col matrix: the taps of one output pixel in filter order, padding
- * taps set to the zero point, then zeros up to depth_pad (their weights are zero). */
+ * taps set to the zero point, then zeros up to depth_pad (their weights are zero). A
+ * filter row wholly inside the input is one contiguous run of filter_w * in_c bytes. */
 static inline void pb_fast_im2col(const pb_fast_mm_params_t *p, const int8_t *input, int32_t row, int8_t *dst)
 {
     const int32_t per_batch = p->out_h * p->out_w;
@@ -86,20 +114,29 @@ static inline void pb_fast_im2col(const pb_fast_mm_params_t *p, const int8_t *in
     const int32_t oy = pixel / p->out_w, ox = pixel - oy * p->out_w;
     const int8_t *in_b = input + b * p->in_h * p->in_w * p->in_c;
     const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
+    const int32_t run = p->filter_w * p->in_c;
+    const int whole_rows = p->dilation_w == 1 && ix0 >= 0 && ix0 + p->filter_w <= p->in_w;
     int32_t ky, kx;
     for (ky = 0; ky < p->filter_h; ++ky) {
         const int32_t iy = iy0 + ky * p->dilation_h;
-        for (kx = 0; kx < p->filter_w; ++kx) {
-            const int32_t ix = ix0 + kx * p->dilation_w;
-            if (iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w) {
-                memcpy(dst, in_b + (iy * p->in_w + ix) * p->in_c, (size_t)p->in_c);
-            } else {
-                memset(dst, p->pad_value, (size_t)p->in_c);
+        if (iy < 0 || iy >= p->in_h) {
+            pb_fast_fill(dst, p->pad_value, run);
+            dst += run;
+        } else if (whole_rows) {
+            pb_fast_copy(dst, in_b + (iy * p->in_w + ix0) * p->in_c, run);
+            dst += run;
+        } else {
+            for (kx = 0; kx < p->filter_w; ++kx, dst += p->in_c) {
+                const int32_t ix = ix0 + kx * p->dilation_w;
+                if (ix >= 0 && ix < p->in_w) {
+                    pb_fast_copy(dst, in_b + (iy * p->in_w + ix) * p->in_c, p->in_c);
+                } else {
+                    pb_fast_fill(dst, p->pad_value, p->in_c);
+                }
             }
-            dst += p->in_c;
         }
     }
-    memset(dst, 0, (size_t)(p->depth_pad - p->depth));
+    pb_fast_fill(dst, 0, p->depth_pad - p->depth);
 }
 
 #endif /* PB_FAST_COMMON_H */
