@@ -16,13 +16,111 @@
  *
  * Inner loops never branch on data, so an inference takes the same time whatever its
  * input. */
+#include <string.h>
+
 #include "pb_fast.h"
-#include "pb_fast_common.h"
 #include "pb_simd.h"
 
 #if defined(PB_TIER_MVE)
 #error "pb_fast.c holds the DSP tier; a model generated for the MVE tier uses pb_fast_mve.c"
 #endif
+
+/* ---- the output clamp and the int8 im2col row -------------------------------------- */
+
+/* full_range is a constant at every call site: the compiler drops the clamp when the
+ * activation range is all of int8 (no activation, or ReLU with zero point -128). */
+static PB_ALWAYS_INLINE int8_t pb_fast_clamp(int32_t v, int32_t act_min, int32_t act_max, int full_range)
+{
+    v = pb_ssat8(v);
+    if (!full_range) {
+        v = PB_MAX(v, act_min);
+        v = PB_MIN(v, act_max);
+    }
+    return (int8_t)v;
+}
+
+/* n bytes, usually few (one tap or one filter row): word moves, then the odd bytes,
+ * inline; a library call costs more than the copy itself at these sizes. */
+static PB_ALWAYS_INLINE void pb_fast_copy(int8_t *dst, const int8_t *src, int32_t n)
+{
+    if (n >= 64) {
+        memcpy(dst, src, (size_t)n);
+        return;
+    }
+    for (; n >= 4; n -= 4, dst += 4, src += 4) {
+        pb_store32(dst, pb_load32(src));
+    }
+    for (; n > 0; --n) {
+        *dst++ = *src++;
+    }
+}
+
+static PB_ALWAYS_INLINE void pb_fast_fill(int8_t *dst, int32_t value, int32_t n)
+{
+    const uint32_t word = 0x01010101u * (uint8_t)value;
+    for (; n >= 4; n -= 4, dst += 4) {
+        pb_store32(dst, word);
+    }
+    for (; n > 0; --n) {
+        *dst++ = (int8_t)value;
+    }
+}
+
+/* Zeros from `depth` up to depth_pad (a multiple of 4, at most 16 beyond depth rounded down
+ * to 4) as whole words, written before the taps, which then overwrite the leading bytes of
+ * the first word. Straight-line stores: a loop here would become a memset call per row. */
+static PB_ALWAYS_INLINE void pb_fast_zero_tail(int8_t *row, int32_t depth, int32_t depth_pad)
+{
+    const int32_t k = depth & ~3;
+    if (k < depth_pad) {
+        pb_store32(row + k, 0);
+    }
+    if (k + 4 < depth_pad) {
+        pb_store32(row + k + 4, 0);
+    }
+    if (k + 8 < depth_pad) {
+        pb_store32(row + k + 8, 0);
+    }
+    if (k + 12 < depth_pad) {
+        pb_store32(row + k + 12, 0);
+    }
+}
+
+/* Row `row` of the im2col matrix: the taps of one output pixel in filter order, padding
+ * taps set to the zero point, then zeros up to depth_pad (their weights are zero). A
+ * filter row wholly inside the input is one contiguous run of filter_w * in_c bytes. */
+static void pb_fast_im2col(const pb_fast_mm_params_t *p, const int8_t *input, int32_t row, int8_t *dst)
+{
+    const int32_t per_batch = p->out_h * p->out_w;
+    const int32_t b = row / per_batch, pixel = row - b * per_batch;
+    const int32_t oy = pixel / p->out_w, ox = pixel - oy * p->out_w;
+    const int8_t *in_b = input + b * p->in_h * p->in_w * p->in_c;
+    const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
+    const int32_t run = p->filter_w * p->in_c;
+    const int whole_rows = p->dilation_w == 1 && ix0 >= 0 && ix0 + p->filter_w <= p->in_w;
+    int32_t ky, kx;
+    pb_fast_zero_tail(dst, p->depth, p->depth_pad);
+    for (ky = 0; ky < p->filter_h; ++ky) {
+        const int32_t iy = iy0 + ky * p->dilation_h;
+        if (iy < 0 || iy >= p->in_h) {
+            pb_fast_fill(dst, p->pad_value, run);
+            dst += run;
+        } else if (whole_rows) {
+            pb_fast_copy(dst, in_b + (iy * p->in_w + ix0) * p->in_c, run);
+            dst += run;
+        } else {
+            for (kx = 0; kx < p->filter_w; ++kx, dst += p->in_c) {
+                const int32_t ix = ix0 + kx * p->dilation_w;
+                if (ix >= 0 && ix < p->in_w) {
+                    pb_fast_copy(dst, in_b + (iy * p->in_w + ix) * p->in_c, p->in_c);
+                } else {
+                    pb_fast_fill(dst, p->pad_value, p->in_c);
+                }
+            }
+        }
+    }
+}
+
 
 /* ---- DSP tier ------------------------------------------------------------------------ */
 
@@ -40,43 +138,89 @@ static void pb_fast_widen(const int8_t *row, int32_t blocks, uint32_t *cols, int
     }
 }
 
+/* n int8 values (a multiple of 4) widened into the interleaved slots at dst, 16 bytes
+ * apart per block of 4. A pointer-bounded loop with nothing to reload: the stores may
+ * alias any int8 data, so a bound read through p would be read again every turn. */
+static PB_ALWAYS_INLINE void pb_fast_widen_run(const int8_t *src, int32_t n, uint32_t *dst)
+{
+    const int8_t *end = src + n;
+#if defined(PB_SIMD_DSP)
+    if ((n & 7) == 0 && n != 0) {
+        /* two blocks per turn, 9 instructions: taps start at multiples of in_c (a multiple
+         * of 8 here) from an 8-aligned tensor, and the slots are word-aligned, as LDRD and
+         * STRD need */
+        uint32_t v, u, a, b;
+        /* volatile: its only effect is the stores (the outputs are dead after it) */
+        __asm__ volatile("1:\n\t"
+                 "ldrd   %[v], %[u], [%[src]], #8\n\t"
+                 "sxtb16 %[a], %[v]\n\t"
+                 "sxtb16 %[b], %[v], ror #8\n\t"
+                 "strd   %[a], %[b], [%[dst]], #16\n\t"
+                 "sxtb16 %[a], %[u]\n\t"
+                 "sxtb16 %[b], %[u], ror #8\n\t"
+                 "strd   %[a], %[b], [%[dst]], #16\n\t"
+                 "cmp    %[src], %[end]\n\t"
+                 "bne    1b\n\t"
+                 : [src] "+r"(src), [dst] "+r"(dst), [v] "=&r"(v), [u] "=&r"(u), [a] "=&r"(a), [b] "=&r"(b)
+                 : [end] "r"(end)
+                 : "cc", "memory");
+        return;
+    }
+#endif
+    for (; src != end; src += 4, dst += 4) {
+        const uint32_t v = pb_load32(src);
+        dst[0] = pb_sxtb16(v);
+        dst[1] = pb_sxtb16_hi(v);
+    }
+}
+
+static PB_ALWAYS_INLINE uint32_t *pb_fast_widen_fill(uint32_t lo, uint32_t hi, int32_t n, uint32_t *dst)
+{
+    uint32_t *end = dst + n; /* n values: n / 4 blocks of four words */
+    for (; dst != end; dst += 4) {
+        dst[0] = lo;
+        dst[1] = hi;
+    }
+    return dst;
+}
+
 /* in_c a multiple of 4: every block of 4 depth values lies in one tap, so row `row` is
  * widened straight from the input pixels (or the zero point) into slot r, without the int8
- * row in between. */
+ * row in between. A filter row wholly inside the input is one contiguous run. */
 static void pb_fast_widen_taps(const pb_fast_mm_params_t *p, const int8_t *input, int32_t row, uint32_t *cols,
                                int32_t r)
 {
-    const int32_t per_batch = p->out_h * p->out_w;
+    const int32_t per_batch = p->out_h * p->out_w, in_c = p->in_c, in_w = p->in_w;
     const int32_t b = row / per_batch, pixel = row - b * per_batch;
     const int32_t oy = pixel / p->out_w, ox = pixel - oy * p->out_w;
-    const int8_t *in_b = input + b * p->in_h * p->in_w * p->in_c;
+    const int8_t *in_b = input + b * p->in_h * in_w * in_c;
     const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
+    const int32_t filter_h = p->filter_h, filter_w = p->filter_w, run = filter_w * in_c;
+    const int whole_rows = p->dilation_w == 1 && ix0 >= 0 && ix0 + filter_w <= in_w;
     const uint32_t pad = 0x01010101u * (uint8_t)p->pad_value;
     const uint32_t pad_lo = pb_sxtb16(pad), pad_hi = pb_sxtb16_hi(pad);
     uint32_t *dst = cols + 2 * r;
-    int32_t ky, kx, j;
-    for (ky = 0; ky < p->filter_h; ++ky) {
+    int32_t ky, kx;
+    for (ky = 0; ky < filter_h; ++ky) {
         const int32_t iy = iy0 + ky * p->dilation_h;
-        for (kx = 0; kx < p->filter_w; ++kx) {
-            const int32_t ix = ix0 + kx * p->dilation_w;
-            if (iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w) {
-                const int8_t *src = in_b + (iy * p->in_w + ix) * p->in_c;
-                for (j = 0; j < p->in_c; j += 4, dst += 4) {
-                    const uint32_t v = pb_load32(src + j);
-                    dst[0] = pb_sxtb16(v);
-                    dst[1] = pb_sxtb16_hi(v);
-                }
-            } else {
-                for (j = 0; j < p->in_c; j += 4, dst += 4) {
-                    dst[0] = pad_lo;
-                    dst[1] = pad_hi;
+        if (iy < 0 || iy >= p->in_h) {
+            dst = pb_fast_widen_fill(pad_lo, pad_hi, run, dst);
+        } else if (whole_rows) {
+            pb_fast_widen_run(in_b + (iy * in_w + ix0) * in_c, run, dst);
+            dst += run;
+        } else {
+            for (kx = 0; kx < filter_w; ++kx) {
+                const int32_t ix = ix0 + kx * p->dilation_w;
+                if (ix >= 0 && ix < in_w) {
+                    pb_fast_widen_run(in_b + (iy * in_w + ix) * in_c, in_c, dst);
+                    dst += in_c;
+                } else {
+                    dst = pb_fast_widen_fill(pad_lo, pad_hi, in_c, dst);
                 }
             }
         }
     }
-    for (j = p->depth; j < p->depth_pad; j += 4, dst += 4) {
-        dst[0] = dst[1] = 0;
-    }
+    pb_fast_widen_fill(0, 0, p->depth_pad - p->depth, dst);
 }
 
 /* Scratch: the two widened rows (depth_pad words), then one int8 im2col row (depth_pad
@@ -166,21 +310,21 @@ static void pb_fast_mm_prepare(const pb_fast_mm_params_t *p, const int8_t *input
     "smlad  %[c01], %[xa], %[t], %[c01]\n\t"               \
     "smlad  %[c01], %[xb], %[u], %[c01]\n\t"
 
-/* Two blocks first when depth_pad / 8 is odd, then four blocks per turn (a layer constant,
- * so the same branch every call): the loop's compare and branch are 2 of 50 instructions. */
+/* Two blocks first when depth_pad / 8 is odd, then four blocks per turn: the loop's compare
+ * and branch are 2 of 50 instructions. odd: 0 or 1 when the caller knows, -1 to test here. */
 #define PB_MM_LOOP(body)                                                                                \
     do {                                                                                                \
-        if (((uintptr_t)x_end - (uintptr_t)x) & 32) {                                                   \
+        if (odd < 0 ? (((uintptr_t)x_end - (uintptr_t)x) & 32) != 0 : odd) {                           \
             __asm__(body body : PB_MM_OUT : : "memory");                                                 \
         }                                                                                               \
-        if (x != x_end) {                                                                               \
+        if (odd == 0 || x != x_end) { /* odd == 0: depth_pad / 8 even, nonzero: one turn or more */ \
             __asm__("1:\n\t" body body body body "cmp    %[x], %[x_end]\n\tbne    1b\n\t"             \
                     : PB_MM_OUT : [x_end] "r"(x_end) : "cc", "memory");                                  \
         }                                                                                               \
     } while (0)
 
 static PB_ALWAYS_INLINE void pb_fast_mm_block(const uint32_t *x, const uint32_t *x_end, const uint32_t *w,
-                                              int32_t *acc, int wide, int two_rows)
+                                              int32_t *acc, int wide, int two_rows, int odd)
 {
     int32_t c00 = acc[0], c10 = acc[1], c01 = acc[2], c11 = acc[3];
     uint32_t wa, wb, xa, xb, t, u;
@@ -202,9 +346,10 @@ static PB_ALWAYS_INLINE void pb_fast_mm_block(const uint32_t *x, const uint32_t 
 #else
 
 static PB_ALWAYS_INLINE void pb_fast_mm_block(const uint32_t *x, const uint32_t *x_end, const uint32_t *w,
-                                              int32_t *acc, int wide, int two_rows)
+                                              int32_t *acc, int wide, int two_rows, int odd)
 {
     int32_t c00 = acc[0], c10 = acc[1], c01 = acc[2], c11 = acc[3];
+    (void)odd;
     for (; x != x_end; x += 4) {
         uint32_t a0, a1, b0, b1; /* channel 0's and channel 1's (w0,w2), (w1,w3) */
         if (wide) {
@@ -268,13 +413,14 @@ static PB_ALWAYS_INLINE int8_t pb_fast_out(int32_t acc, pb_fast_q_t q, pb_fast_o
  * requantize from the registers; each channel's quant words serve both rows. */
 static PB_ALWAYS_INLINE void pb_fast_mm_pair(const uint32_t *cols, const uint32_t *cols_end, const uint32_t *w,
                                              const int32_t *q, int8_t *out0, int8_t *out1, pb_fast_out_t o,
-                                             int two_rows, int pair, int wide, int mode, int doubled, int full_range)
+                                             int two_rows, int pair, int odd, int wide, int mode, int doubled,
+                                             int full_range)
 {
     pb_fast_q_t q0, q1;
     int32_t acc[4];
     acc[0] = acc[1] = q[0];
     acc[2] = acc[3] = q[PB_QUANT_WORDS];
-    pb_fast_mm_block(cols, cols_end, w, acc, wide, two_rows);
+    pb_fast_mm_block(cols, cols_end, w, acc, wide, two_rows, odd);
     /* read after the multiply, so they take no registers during it */
     q0 = pb_fast_q(q);
     q1 = pb_fast_q(q + PB_QUANT_WORDS);
@@ -301,11 +447,21 @@ static PB_ALWAYS_INLINE void pb_fast_mm_channels(const pb_fast_mm_params_t *p, c
     const int32_t *q = p->quant;
     const int32_t even = p->out_c & ~1;
     int32_t oc;
-    for (oc = 0; oc < even; oc += 2, w += pair_words, q += 2 * PB_QUANT_WORDS) {
-        pb_fast_mm_pair(cols, cols_end, w, q, out0 + oc, out1 + oc, o, two_rows, 1, wide, mode, doubled, full_range);
+    /* the loop twice, so the multiply's first step is a constant in each */
+    if ((p->depth_pad >> 3) & 1) {
+        for (oc = 0; oc < even; oc += 2, w += pair_words, q += 2 * PB_QUANT_WORDS) {
+            pb_fast_mm_pair(cols, cols_end, w, q, out0 + oc, out1 + oc, o, two_rows, 1, 1, wide, mode, doubled,
+                            full_range);
+        }
+    } else {
+        for (oc = 0; oc < even; oc += 2, w += pair_words, q += 2 * PB_QUANT_WORDS) {
+            pb_fast_mm_pair(cols, cols_end, w, q, out0 + oc, out1 + oc, o, two_rows, 1, 0, wide, mode, doubled,
+                            full_range);
+        }
     }
     if (even != p->out_c) {
-        pb_fast_mm_pair(cols, cols_end, w, q, out0 + oc, out1 + oc, o, two_rows, 0, wide, mode, doubled, full_range);
+        pb_fast_mm_pair(cols, cols_end, w, q, out0 + oc, out1 + oc, o, two_rows, 0, -1, wide, mode, doubled,
+                        full_range);
     }
 }
 
