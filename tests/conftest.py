@@ -89,3 +89,17 @@ def needs_simulator(board_name: str):
     if missing:
         pytest.skip(f"{', '.join(missing)} not installed (make setup installs it)")
     return b
+
+
+def needs_instruction_counter(board_name: str):
+    """The board, or a skip naming what exact instruction counts need: the board's simulator
+    and compiler, and the QEMU plugin API header."""
+    from protobrain.errors import ToolchainError
+    from protobrain.icount import find_header
+
+    b = needs_simulator(board_name)
+    try:
+        find_header()
+    except ToolchainError as e:
+        pytest.skip(str(e))
+    return b

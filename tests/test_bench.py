@@ -9,7 +9,7 @@ import sys
 
 import pytest
 from builders import small_net_bytes
-from conftest import needs_simulator, shared_model
+from conftest import needs_instruction_counter, shared_model
 
 from protobrain import protocol
 from protobrain.compiler import build_program
@@ -25,19 +25,6 @@ def small_model(tmp_path_factory):
     return path
 
 
-def _needs_tools(board):
-    """The board's simulator and compiler, and the plugin API header."""
-    from protobrain.errors import ToolchainError
-    from protobrain.icount import find_header
-
-    b = needs_simulator(board)
-    try:
-        find_header()
-    except ToolchainError as e:
-        pytest.skip(str(e))
-    return b
-
-
 def _bench(board, path, n=6):
     from protobrain.bench import run_bench
 
@@ -47,7 +34,7 @@ def _bench(board, path, n=6):
 
 
 def test_instruction_counts_are_exact_repeatable_and_layers_add_up(small_model):
-    board = _needs_tools(BOARD)
+    board = needs_instruction_counter(BOARD)
     prog, first = _bench(board, small_model)
     _, second = _bench(board, small_model)
     a, b = first.models[0], second.models[0]
@@ -66,7 +53,7 @@ def test_instruction_counts_are_exact_repeatable_and_layers_add_up(small_model):
 
 
 def test_memory_and_flash_figures(small_model):
-    board = _needs_tools(BOARD)
+    board = needs_instruction_counter(BOARD)
     prog, report = _bench(board, small_model, n=2)
     m = report.models[0]
     assert m.heap_symbols == []  # no allocator linked
@@ -78,7 +65,7 @@ def test_memory_and_flash_figures(small_model):
 
 
 def test_bench_writes_json_markdown_and_chart(small_model, tmp_path):
-    _needs_tools(BOARD)
+    needs_instruction_counter(BOARD)
     out = tmp_path / "bench"
     proc = subprocess.run([sys.executable, "-m", "protobrain.cli", "bench", str(small_model), "-b", BOARD,
                            "-o", str(out), "-n", "3", "--json"], capture_output=True, text=True)
@@ -111,7 +98,7 @@ def test_device_layers_match_the_host_layers_exactly(small_model):
     from protobrain.runner import DeviceTarget
     from protobrain.verify import test_inputs
 
-    board = _needs_tools(BOARD)
+    board = needs_instruction_counter(BOARD)
     data = small_model.read_bytes()
     prog = build_program(read_model_bytes(data, small_model.stem))
     host = CompiledModel(prog, build_shared_library(prog, prog.graph.name))
@@ -142,7 +129,7 @@ def test_device_layers_match_the_host_layers_exactly(small_model):
 
 
 def test_verify_layers_on_the_device_names_no_layer_when_all_match(small_model):
-    _needs_tools(BOARD)
+    needs_instruction_counter(BOARD)
     proc = subprocess.run([sys.executable, "-m", "protobrain.cli", "verify", str(small_model), "--board", BOARD,
                            "-n", "2", "--layers"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
@@ -152,7 +139,7 @@ def test_verify_layers_on_the_device_names_no_layer_when_all_match(small_model):
 def test_shared_model_counts_match_across_runs_on_the_m7():
     """A real model (micro_speech) on another core: exact and repeatable there too."""
     path = shared_model("micro_speech_quantized")
-    board = _needs_tools("qemu-mps2-an500")
+    board = needs_instruction_counter("qemu-mps2-an500")
     _, a = _bench(board, path, n=3)
     _, b = _bench(board, path, n=3)
     assert a.models[0].count == b.models[0].count and a.models[0].bit_exact

@@ -303,9 +303,7 @@ def test_requantization_words_reproduce_tflite(tier):
         xmax = max(abs(-128 + in_off), abs(127 + in_off))
         peaks = np.abs(w).sum(axis=1) * xmax + np.abs(bias)
         for c in range(n):
-            peak = int(peaks[c])
-            acc = np.concatenate([rng.integers(-peak, peak, size=4000, endpoint=True),
-                                  [-peak, peak, 0, 1, -1]]).astype(np.int64)
+            acc = _accumulators(rng, int(peaks[c]))
             want = mul_by_quantized_mult_array(acc, int(mults[c]), int(shifts[c])) + out_off
             got = _fast_requant(acc, q[c])
             bad = np.flatnonzero(got != want)
@@ -313,6 +311,12 @@ def test_requantization_words_reproduce_tflite(tier):
                                    f"TFLite {want[bad[0]]} (words {q[c].tolist()})")
             fast_channels += 1
     assert fast_channels > 100, "too few FAST channels checked for the test to mean anything"
+
+
+def _accumulators(rng, peak: int) -> np.ndarray:
+    """Accumulators all over [-peak, peak] a channel's weights allow, and its ends."""
+    return np.concatenate([rng.integers(-peak, peak, size=4000, endpoint=True),
+                           [-peak, peak, 0, 1, -1]]).astype(np.int64)
 
 
 def _check_mve_groups(call, desc, rng, w, bias, in_off, out_off, mults, shifts) -> int:
@@ -337,9 +341,7 @@ def _check_mve_groups(call, desc, rng, w, bias, in_off, out_off, mults, shifts) 
     xmax = max(abs(-128 + in_off), abs(127 + in_off))
     peaks = np.abs(w).sum(axis=1) * xmax + np.abs(bias)
     for c in range(n):
-        peak = int(peaks[c])
-        acc = np.concatenate([rng.integers(-peak, peak, size=4000, endpoint=True),
-                              [-peak, peak, 0, 1, -1]]).astype(np.int64)
+        acc = _accumulators(rng, int(peaks[c]))
         want = np.clip(mul_by_quantized_mult_array(acc, int(mults[c]), int(shifts[c])) + out_off, lo, hi)
         got = fast_mve.requant_reference(acc, q[c], out_off, lo, hi)
         bad = np.flatnonzero(got != want)

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 from builders import small_net_bytes
-from conftest import needs_simulator, shared_model
+from conftest import needs_instruction_counter, shared_model
 
 from protobrain.compiler import build_program
 from protobrain.reader import read_model_bytes
@@ -21,19 +21,6 @@ def small_model(tmp_path_factory):
     path = tmp_path_factory.mktemp("model") / "profile_net.tflite"
     path.write_bytes(small_net_bytes())
     return path
-
-
-def _needs_tools(board):
-    """The board's simulator and compiler, and the plugin API header."""
-    from protobrain.errors import ToolchainError
-    from protobrain.icount import find_header
-
-    b = needs_simulator(board)
-    try:
-        find_header()
-    except ToolchainError as e:
-        pytest.skip(str(e))
-    return b
 
 
 def _profile_and_bench(board, path, tier="portable"):
@@ -52,7 +39,7 @@ def _profile_and_bench(board, path, tier="portable"):
 
 @pytest.mark.parametrize("tier", ["portable", "dsp"])
 def test_profile_total_is_the_counted_inference(small_model, tier):
-    board = _needs_tools(BOARD)
+    board = needs_instruction_counter(BOARD)
     prog, profile, bench = _profile_and_bench(board, small_model, tier)
     # the per-PC counts add up to exactly the counting mode's count of the same inference
     assert profile.total == bench.count == sum(profile.pcs.values())
@@ -68,14 +55,14 @@ def test_profile_total_is_the_counted_inference(small_model, tier):
 
 def test_profile_of_a_shared_model_matches_bench():
     path = shared_model("hello_world_int8")
-    board = _needs_tools(BOARD)
+    board = needs_instruction_counter(BOARD)
     _, profile, bench = _profile_and_bench(board, path, "dsp")
     assert profile.total == bench.count == sum(profile.pcs.values())
     assert profile.functions[0].name.startswith("pb_")
 
 
 def test_profile_command_prints_the_table_and_writes_the_annotated_disassembly(small_model, tmp_path):
-    _needs_tools(BOARD)
+    needs_instruction_counter(BOARD)
     out = tmp_path / "prof"
     proc = subprocess.run([sys.executable, "-m", "protobrain.cli", "profile", "-b", BOARD, "-o", str(out),
                            "--top", "3", str(small_model)], capture_output=True, text=True)
