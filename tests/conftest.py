@@ -103,3 +103,13 @@ def needs_instruction_counter(board_name: str):
     except ToolchainError as e:
         pytest.skip(str(e))
     return b
+
+
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory):
+    """builders.small_net_bytes() as a .tflite file (one per test module)."""
+    from builders import small_net_bytes
+
+    path = tmp_path_factory.mktemp("model") / "small_net.tflite"
+    path.write_bytes(small_net_bytes())
+    return path

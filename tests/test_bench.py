@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import pytest
-from builders import small_net_bytes
 from conftest import needs_instruction_counter, shared_model
 
 from protobrain import protocol
@@ -16,13 +15,6 @@ from protobrain.compiler import build_program
 from protobrain.reader import read_model_bytes
 
 BOARD = "qemu-mps2-an386"
-
-
-@pytest.fixture(scope="module")
-def small_model(tmp_path_factory):
-    path = tmp_path_factory.mktemp("model") / "bench_net.tflite"
-    path.write_bytes(small_net_bytes())
-    return path
 
 
 def _bench(board, path, n=6):

@@ -7,20 +7,12 @@ import subprocess
 import sys
 
 import pytest
-from builders import small_net_bytes
 from conftest import needs_instruction_counter, shared_model
 
 from protobrain.compiler import build_program
 from protobrain.reader import read_model_bytes
 
 BOARD = "qemu-mps2-an386"
-
-
-@pytest.fixture(scope="module")
-def small_model(tmp_path_factory):
-    path = tmp_path_factory.mktemp("model") / "profile_net.tflite"
-    path.write_bytes(small_net_bytes())
-    return path
 
 
 def _profile_and_bench(board, path, tier="portable"):

@@ -16,7 +16,7 @@ from __future__ import annotations
 from . import fast_dsp, fast_mve
 from .base import KernelCall
 from .fast_add import accelerate_add
-from .fast_common import DW_MAX_TAPS, REQUANT_EXACT, REQUANT_FAST  # noqa: F401 (the tiers' shared names)
+from .fast_common import REQUANT_EXACT, REQUANT_FAST  # noqa: F401 (the modes, for callers of this module)
 
 TIERS = ("portable", "dsp", "mve")
 MATMUL_FUNCTIONS = ("pb_conv_s8", "pb_fully_connected_s8")

@@ -1,8 +1,9 @@
-/* Fast int8 kernels: CONV_2D and FULLY_CONNECTED as one blocked matrix multiply over
- * im2col rows, and DEPTHWISE_CONV_2D over four channels at a time.
+/* Fast int8 kernels, DSP tier (Cortex-M4/M7/M33; plain C elsewhere): CONV_2D and
+ * FULLY_CONNECTED as one blocked matrix multiply over im2col rows, and DEPTHWISE_CONV_2D
+ * over four channels at a time. The Helium tier has its own (pb_fast_mve.h).
  *
- * The generator (protobrain/ops/fast.py) lays the weights out for the tier it chose per
- * board and folds every constant it can:
+ * The generator (protobrain/ops/fast_dsp.py) lays the weights out and folds every
+ * constant it can:
  *   - the input offset into the bias (bias' = bias - zero_point * sum(w)), so the inner
  *     loops multiply raw int8 values; taps that fall in the padding hold the zero point
  *     itself, which contributes nothing;
@@ -22,7 +23,9 @@
 #define PB_REQUANT_FAST 1
 
 /* Per output channel, four words: bias', multiplier, shift, rounding constant.
- * FAST: shift is the right shift (>= 1), rounding = 2^(shift-1) + output_offset * 2^shift.
+ * FAST: shift is the right shift (>= 1), rounding = 2^(shift-1) + output_offset * 2^shift;
+ * with int16 weights (and always in depthwise) weights and bias' are stored doubled, so
+ * the accumulator is 2 * acc, the rounded high multiply's operand.
  * EXACT: shift is TFLite's signed shift, rounding unused. */
 #define PB_QUANT_WORDS 4
 
@@ -53,19 +56,18 @@ typedef struct {
     int32_t stride_h, stride_w;
     int32_t dilation_h, dilation_w;
     int32_t pad_top, pad_left;
-    int32_t input_offset, output_offset;
+    int32_t output_offset;      /* (the input offset is folded into bias' and the pad row) */
     int32_t act_min, act_max;
     int32_t requant;
-    const int32_t *weights;     /* packed for the tier, see pb_fast.c */
-    const int32_t *quant;       /* PB_QUANT_WORDS per channel; on the MVE tier then one bias per
-                                   channel with no offset folded in (for taps cut by the border) */
+    const int32_t *weights;     /* packed, see pb_fast.c */
+    const int32_t *quant;       /* PB_QUANT_WORDS per channel */
     const int32_t *pad;         /* channels bytes of the input zero point: padding taps read it */
 } pb_fast_dw_params_t;
 
 /* Most taps (filter_h * filter_w) a depthwise window may have on the fast path. */
 #define PB_FAST_DW_MAX_TAPS 64
 
-/* scratch: planned in the arena by the generator (ops/fast.py says how many bytes). */
+/* scratch: planned in the arena by the generator (ops/fast_dsp.py says how many bytes). */
 void pb_fast_mm_s8(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output, void *scratch);
 void pb_fast_dw_s8(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output); /* no scratch */
 
