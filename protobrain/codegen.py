@@ -166,7 +166,7 @@ def render(program: Program, source: str = "", shared_arena: str | None = None) 
         f"{name}_weights.h": env.get_template("weights.h.j2").render(ctx),
         f"{name}_weights.c": env.get_template("weights.c.j2").render(ctx),
     }
-    if "pb_fast" in program.kernels():  # pb_fast.h checks the layouts' tier
+    if set(program.kernels()) & DSP_KERNELS:  # pb_fast_requant.h checks the layouts' tier
         files["pb_tier.h"] = tier_header(program.tier)
     return files
 
@@ -180,13 +180,17 @@ def tier_header(tier: str) -> str:
             "#endif /* PB_TIER_H */\n")
 
 
+# The DSP tier's kernels: they share pb_simd.h and pb_fast_requant.h.
+DSP_KERNELS = {"pb_fast", "pb_fast_dw"}
+
+
 def kernel_files(program: Program) -> list[Path]:
     """The kernel sources a program needs, plus the shared headers."""
     kdir = kernels_dir()
     kernels = program.kernels()
     files = sorted(kdir.glob("pb_common*.h"))
-    if "pb_fast" in kernels:  # the DSP tier (the Helium tier is self-contained)
-        files.append(kdir / "pb_simd.h")
+    if set(kernels) & DSP_KERNELS:  # the DSP tier (the Helium tier is self-contained)
+        files += [kdir / "pb_simd.h", kdir / "pb_fast_requant.h"]
     for k in kernels:
         files += [kdir / f"{k}.h", kdir / f"{k}.c"]
     return files

@@ -69,7 +69,7 @@ def _depthwise(call: KernelCall) -> KernelCall | None:
     words = wrap32((lo & 0xFFFF) | (hi << 16)).reshape(-1)
     del fields["input_offset"]  # folded into bias' and the zero-point row
     fields.update(weights=const("weights", words, "int32_t"), quant=const("quant", q.reshape(-1), "int32_t"))
-    return KernelCall("pb_fast", "pb_fast_dw_s8", "pb_fast_dw_params_t", fields, call.inputs, call.outputs,
+    return KernelCall("pb_fast_dw", "pb_fast_dw_s8", "pb_fast_dw_params_t", fields, call.inputs, call.outputs,
                       macs=call.macs)  # no scratch: the accumulators stay in registers
 
 

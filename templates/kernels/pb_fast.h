@@ -1,6 +1,6 @@
 /* Fast int8 kernels, DSP tier (Cortex-M4/M7/M33; plain C elsewhere): CONV_2D and
- * FULLY_CONNECTED as one blocked matrix multiply over im2col rows, and DEPTHWISE_CONV_2D
- * over four channels at a time. The Helium tier has its own (pb_fast_mve.h).
+ * FULLY_CONNECTED as one blocked matrix multiply over im2col rows. DEPTHWISE_CONV_2D is
+ * pb_fast_dw.h; the Helium tier has its own (pb_fast_mve.h).
  *
  * The generator (protobrain/ops/fast_dsp.py) lays the weights out and folds every
  * constant it can:
@@ -13,21 +13,7 @@
 #ifndef PB_FAST_H
 #define PB_FAST_H
 
-#include "pb_common.h"
-#include "pb_tier.h"
-
-/* Requantization: FAST is one rounded high multiply and one rounding shift with the
- * output offset folded in (valid when the generator proved nothing overflows); EXACT is
- * TFLite's MultiplyByQuantizedMultiplier step by step. */
-#define PB_REQUANT_EXACT 0
-#define PB_REQUANT_FAST 1
-
-/* Per output channel, four words: bias', multiplier, shift, rounding constant.
- * FAST: shift is the right shift (>= 1), rounding = 2^(shift-1) + output_offset * 2^shift;
- * with int16 weights (and always in depthwise) weights and bias' are stored doubled, so
- * the accumulator is 2 * acc, the rounded high multiply's operand.
- * EXACT: shift is TFLite's signed shift, rounding unused. */
-#define PB_QUANT_WORDS 4
+#include "pb_fast_requant.h"
 
 typedef struct {
     int32_t rows;               /* output pixels (batches * out_h * out_w), or FC batches */
@@ -48,27 +34,7 @@ typedef struct {
     const int32_t *quant;       /* PB_QUANT_WORDS per output channel, out_c rounded up to even */
 } pb_fast_mm_params_t;
 
-typedef struct {
-    int32_t batches;
-    int32_t in_h, in_w, channels;
-    int32_t out_h, out_w;
-    int32_t filter_h, filter_w;
-    int32_t stride_h, stride_w;
-    int32_t dilation_h, dilation_w;
-    int32_t pad_top, pad_left;
-    int32_t output_offset;      /* (the input offset is folded into bias' and the pad row) */
-    int32_t act_min, act_max;
-    int32_t requant;
-    const int32_t *weights;     /* packed, see pb_fast.c */
-    const int32_t *quant;       /* PB_QUANT_WORDS per channel */
-    const int32_t *pad;         /* channels bytes of the input zero point: padding taps read it */
-} pb_fast_dw_params_t;
-
-/* Most taps (filter_h * filter_w) a depthwise window may have on the fast path. */
-#define PB_FAST_DW_MAX_TAPS 64
-
 /* scratch: planned in the arena by the generator (ops/fast_dsp.py says how many bytes). */
 void pb_fast_mm_s8(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output, void *scratch);
-void pb_fast_dw_s8(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output); /* no scratch */
 
 #endif /* PB_FAST_H */

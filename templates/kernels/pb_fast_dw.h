@@ -1,0 +1,31 @@
+/* Fast int8 DEPTHWISE_CONV_2D, DSP tier (Cortex-M4/M7/M33; plain C elsewhere). The
+ * generator (protobrain/ops/fast_dsp.py) lays the weights out and folds the input offset
+ * into bias' and the pad row; requantization as in pb_fast_requant.h. Results are
+ * bit-exact with TensorFlow Lite Micro's reference kernels. */
+#ifndef PB_FAST_DW_H
+#define PB_FAST_DW_H
+
+#include "pb_fast_requant.h"
+
+typedef struct {
+    int32_t batches;
+    int32_t in_h, in_w, channels;
+    int32_t out_h, out_w;
+    int32_t filter_h, filter_w;
+    int32_t stride_h, stride_w;
+    int32_t dilation_h, dilation_w;
+    int32_t pad_top, pad_left;
+    int32_t output_offset;      /* (the input offset is folded into bias' and the pad row) */
+    int32_t act_min, act_max;
+    int32_t requant;
+    const int32_t *weights;     /* packed, see pb_fast.c */
+    const int32_t *quant;       /* PB_QUANT_WORDS per channel */
+    const int32_t *pad;         /* channels bytes of the input zero point: padding taps read it */
+} pb_fast_dw_params_t;
+
+/* Most taps (filter_h * filter_w) a depthwise window may have on the fast path. */
+#define PB_FAST_DW_MAX_TAPS 64
+
+void pb_fast_dw_s8(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output); /* no scratch */
+
+#endif /* PB_FAST_DW_H */
