@@ -31,7 +31,7 @@ def _mm_weights(w2d: np.ndarray, wide: bool) -> tuple[np.ndarray, int]:
 
 
 def _matmul(call: KernelCall, wide: bool) -> KernelCall | None:
-    mm = matmul(call)
+    mm = matmul(call, skip_dead=True)
     if mm is None:
         return None
     fields = matmul_fields(call, mm, DEPTH_BLOCK * -(-mm.depth // DEPTH_BLOCK))

@@ -61,7 +61,7 @@ def _direct(f: dict) -> bool:
 
 
 def _matmul(call: KernelCall) -> KernelCall | None:
-    mm = matmul(call)
+    mm = matmul(call, skip_dead=True)
     if mm is None:
         return None
     dp = -(-mm.depth // DEPTH_BLOCK) * DEPTH_BLOCK
@@ -73,9 +73,9 @@ def _matmul(call: KernelCall) -> KernelCall | None:
     fields = matmul_fields(call, mm, dp)
     f = call.fields
     bias = values(f["bias"])
-    folded = (np.asarray(bias, np.int64) if bias is not None else 0) + \
+    folded = (np.asarray(mm.per_computed(bias), np.int64) if bias is not None else 0) + \
         mm.input_offset * mm.w2d.astype(np.int64).sum(axis=1)
-    mults, shifts = per_channel(f, mm.out_c)
+    mults, shifts = (mm.per_computed(v) for v in per_channel(f, mm.out_total))
     pad = ocp - mm.out_c
     groups, mode = quant_groups(np.concatenate([np.broadcast_to(folded, (mm.out_c,)), np.zeros(pad, np.int64)]),
                                 np.concatenate([mults, np.zeros(pad, np.int64)]),

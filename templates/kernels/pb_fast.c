@@ -359,11 +359,12 @@ static PB_ALWAYS_INLINE void pb_fast_mm_block(const uint32_t *x, const uint32_t 
 #endif /* PB_SIMD_DSP */
 
 /* Two channels (both, or only the first: `pair`) of one or two rows: multiply, then
- * requantize from the registers; each channel's quant words serve both rows. */
+ * requantize from the registers; each channel's quant words serve both rows. The second
+ * channel's outputs are `step` bytes after the first's (1 unless channels are skipped). */
 static PB_ALWAYS_INLINE void pb_fast_mm_pair(const uint32_t *cols, const uint32_t *cols_end, const uint32_t *w,
-                                             const int32_t *q, int8_t *out0, int8_t *out1, pb_fast_out_t o,
-                                             int two_rows, int pair, int odd, int wide, int mode, int doubled,
-                                             int full_range)
+                                             const int32_t *q, int8_t *out0, int8_t *out1, int32_t step,
+                                             pb_fast_out_t o, int two_rows, int pair, int odd, int wide, int mode,
+                                             int doubled, int full_range)
 {
     pb_fast_q_t q0, q1;
     int32_t acc[4];
@@ -378,84 +379,107 @@ static PB_ALWAYS_INLINE void pb_fast_mm_pair(const uint32_t *cols, const uint32_
         out1[0] = pb_fast_out(acc[1], q0, o, mode, doubled, full_range);
     }
     if (pair) {
-        out0[1] = pb_fast_out(acc[2], q1, o, mode, doubled, full_range);
+        out0[step] = pb_fast_out(acc[2], q1, o, mode, doubled, full_range);
         if (two_rows) {
-            out1[1] = pb_fast_out(acc[3], q1, o, mode, doubled, full_range);
+            out1[step] = pb_fast_out(acc[3], q1, o, mode, doubled, full_range);
         }
     }
 }
 
-/* Every output channel of rows r (out0) and r + 1 (out1, when two_rows). */
+/* Every computed output channel of rows r (out0) and r + 1 (out1, when two_rows); with
+ * `sparse`, channel c is stored at out_index[c] (the index is padded, so [c + 1] exists). */
 static PB_ALWAYS_INLINE void pb_fast_mm_channels(const pb_fast_mm_params_t *p, const uint32_t *cols, int8_t *out0,
                                                  int8_t *out1, pb_fast_out_t o, int two_rows, int wide, int mode,
-                                                 int doubled, int full_range)
+                                                 int doubled, int full_range, int sparse)
 {
     const uint32_t *w = (const uint32_t *)p->weights;
     const uint32_t *cols_end = cols + p->depth_pad;
     const int32_t pair_words = wide ? p->depth_pad : p->depth_pad >> 1;
     const int32_t *q = p->quant;
+    const int32_t *index = p->out_index;
     const int32_t even = p->out_c & ~1;
+    const int odd = (p->depth_pad >> 3) & 1;
     int32_t oc;
     /* the loop twice, so the multiply's first step is a constant in each */
-    if ((p->depth_pad >> 3) & 1) {
-        for (oc = 0; oc < even; oc += 2, w += pair_words, q += 2 * PB_QUANT_WORDS) {
-            pb_fast_mm_pair(cols, cols_end, w, q, out0 + oc, out1 + oc, o, two_rows, 1, 1, wide, mode, doubled,
-                            full_range);
-        }
-    } else {
-        for (oc = 0; oc < even; oc += 2, w += pair_words, q += 2 * PB_QUANT_WORDS) {
-            pb_fast_mm_pair(cols, cols_end, w, q, out0 + oc, out1 + oc, o, two_rows, 1, 0, wide, mode, doubled,
-                            full_range);
-        }
+#define PB_FAST_MM_PAIRS(odd_)                                                                               \
+    for (oc = 0; oc < even; oc += 2, w += pair_words, q += 2 * PB_QUANT_WORDS) {                           \
+        const int32_t at = sparse ? index[oc] : oc;                                                         \
+        pb_fast_mm_pair(cols, cols_end, w, q, out0 + at, out1 + at, sparse ? index[oc + 1] - at : 1, o,    \
+                        two_rows, 1, odd_, wide, mode, doubled, full_range);                               \
     }
+    if (odd) {
+        PB_FAST_MM_PAIRS(1)
+    } else {
+        PB_FAST_MM_PAIRS(0)
+    }
+#undef PB_FAST_MM_PAIRS
     if (even != p->out_c) {
-        pb_fast_mm_pair(cols, cols_end, w, q, out0 + oc, out1 + oc, o, two_rows, 0, -1, wide, mode, doubled,
+        const int32_t at = sparse ? index[oc] : oc;
+        pb_fast_mm_pair(cols, cols_end, w, q, out0 + at, out1 + at, 0, o, two_rows, 0, -1, wide, mode, doubled,
                         full_range);
     }
 }
 
+/* Rows two at a time. With skipped channels, each row first gets the constant row. */
 static PB_ALWAYS_INLINE void pb_fast_mm_rows(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output,
-                                             uint32_t *cols, int wide, int mode, int doubled, int full_range)
+                                             uint32_t *cols, int wide, int mode, int doubled, int full_range,
+                                             int sparse)
 {
+    const int32_t stride = p->out_stride;
     pb_fast_out_t o;
     int32_t r;
     o.output_offset = p->output_offset;
     o.act_min = p->act_min;
     o.act_max = p->act_max;
-    for (r = 0; r + 1 < p->rows; r += 2) {
-        pb_fast_mm_prepare(p, input, r, r + 1, cols);
-        pb_fast_mm_channels(p, cols, output + r * p->out_c, output + (r + 1) * p->out_c, o, 1, wide, mode, doubled,
-                            full_range);
-    }
-    if (r < p->rows) {
-        pb_fast_mm_prepare(p, input, r, r, cols);
-        pb_fast_mm_channels(p, cols, output + r * p->out_c, output + r * p->out_c, o, 0, wide, mode, doubled,
-                            full_range);
+    for (r = 0; r < p->rows; r += 2) {
+        const int two_rows = r + 1 < p->rows;
+        int8_t *out0 = output + r * stride, *out1 = two_rows ? out0 + stride : out0;
+        pb_fast_mm_prepare(p, input, r, two_rows ? r + 1 : r, cols);
+        if (sparse) {
+            pb_fast_copy(out0, (const int8_t *)p->const_row, stride);
+            pb_fast_copy(out1, (const int8_t *)p->const_row, stride);
+        }
+        if (two_rows) {
+            pb_fast_mm_channels(p, cols, out0, out1, o, 1, wide, mode, doubled, full_range, sparse);
+        } else {
+            pb_fast_mm_channels(p, cols, out0, out1, o, 0, wide, mode, doubled, full_range, sparse);
+        }
     }
 }
 
 /* One instance per weight width and requantization form, the layer's constants folded in. */
-#define PB_FAST_MM_VARIANT(name, wide, mode, doubled, full_range)                                    \
+#define PB_FAST_MM_VARIANT(name, wide, mode, doubled, full_range, sparse)                           \
     static void name(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output, uint32_t *cols) \
     {                                                                                                \
-        pb_fast_mm_rows(p, input, output, cols, wide, mode, doubled, full_range);                    \
+        pb_fast_mm_rows(p, input, output, cols, wide, mode, doubled, full_range, sparse);            \
     }
 
-PB_FAST_MM_VARIANT(pb_fast_mm_wide_doubled_full, 1, PB_REQUANT_FAST, 1, 1)
-PB_FAST_MM_VARIANT(pb_fast_mm_wide_doubled_clamped, 1, PB_REQUANT_FAST, 1, 0)
-PB_FAST_MM_VARIANT(pb_fast_mm_wide_exact, 1, PB_REQUANT_EXACT, 0, 0)
-PB_FAST_MM_VARIANT(pb_fast_mm_int8_fast_full, 0, PB_REQUANT_FAST, 0, 1)
-PB_FAST_MM_VARIANT(pb_fast_mm_int8_fast_clamped, 0, PB_REQUANT_FAST, 0, 0)
-PB_FAST_MM_VARIANT(pb_fast_mm_int8_exact, 0, PB_REQUANT_EXACT, 0, 0)
+/* dense and sparse (skipped channels) instances of the common forms; the rare forms test
+ * for skipped channels as they go */
+PB_FAST_MM_VARIANT(pb_fast_mm_wide_doubled_full, 1, PB_REQUANT_FAST, 1, 1, 0)
+PB_FAST_MM_VARIANT(pb_fast_mm_wide_doubled_clamped, 1, PB_REQUANT_FAST, 1, 0, 0)
+PB_FAST_MM_VARIANT(pb_fast_mm_wide_doubled_full_sparse, 1, PB_REQUANT_FAST, 1, 1, 1)
+PB_FAST_MM_VARIANT(pb_fast_mm_wide_doubled_clamped_sparse, 1, PB_REQUANT_FAST, 1, 0, 1)
+PB_FAST_MM_VARIANT(pb_fast_mm_wide_exact, 1, PB_REQUANT_EXACT, 0, 0, p->out_index != NULL)
+PB_FAST_MM_VARIANT(pb_fast_mm_int8_fast_full, 0, PB_REQUANT_FAST, 0, 1, p->out_index != NULL)
+PB_FAST_MM_VARIANT(pb_fast_mm_int8_fast_clamped, 0, PB_REQUANT_FAST, 0, 0, p->out_index != NULL)
+PB_FAST_MM_VARIANT(pb_fast_mm_int8_exact, 0, PB_REQUANT_EXACT, 0, 0, p->out_index != NULL)
 
 void pb_fast_mm_s8(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output, void *scratch)
 {
     uint32_t *cols = (uint32_t *)scratch;
     const int full_range = p->act_min == -128 && p->act_max == 127;
+    const int sparse = p->out_index != NULL;
     if (p->wide_weights) {
         /* the generator doubles wide weights exactly when the mode is FAST */
         if (p->requant != PB_REQUANT_FAST) {
             pb_fast_mm_wide_exact(p, input, output, cols);
+        } else if (sparse) {
+            if (full_range) {
+                pb_fast_mm_wide_doubled_full_sparse(p, input, output, cols);
+            } else {
+                pb_fast_mm_wide_doubled_clamped_sparse(p, input, output, cols);
+            }
         } else if (full_range) {
             pb_fast_mm_wide_doubled_full(p, input, output, cols);
         } else {

@@ -18,7 +18,9 @@
 typedef struct {
     int32_t rows;               /* output pixels (batches * out_h * out_w), or FC batches */
     int32_t in_h, in_w, in_c;   /* input of one batch */
-    int32_t out_h, out_w, out_c;
+    int32_t out_h, out_w;
+    int32_t out_c;              /* output channels computed (all but those with all-zero weights) */
+    int32_t out_stride;         /* the layer's output channels: one output row's length */
     int32_t filter_h, filter_w;
     int32_t stride_h, stride_w;
     int32_t dilation_h, dilation_w;
@@ -32,6 +34,11 @@ typedef struct {
     int32_t wide_weights;       /* DSP tier: weights stored as int16 (twice the flash, faster) */
     const int32_t *weights;     /* packed for the tier, see pb_fast.c */
     const int32_t *quant;       /* PB_QUANT_WORDS per output channel, out_c rounded up to even */
+    /* NULL when every channel is computed; else the output channel of each computed one,
+     * and the row (out_stride bytes) every output row starts from: the skipped channels'
+     * constants (their accumulator is the bias whatever the input) */
+    const int32_t *out_index;
+    const int32_t *const_row;
 } pb_fast_mm_params_t;
 
 /* scratch: planned in the arena by the generator (ops/fast_dsp.py says how many bytes). */

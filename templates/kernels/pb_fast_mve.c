@@ -215,24 +215,33 @@ static PB_MVE_INLINE void pb_mve_requant2(int32x4_t *va, int32x4_t *vb, const in
     }
 }
 
+/* out: the block's first channel in row 0; stride: the output row length. With index
+ * (skipped channels), the four lanes go to out + index[lane] by a scatter store. */
 static PB_MVE_INLINE void pb_mve_mm_block(const int8_t *x0, const int8_t *x1, const int8_t *w, int32_t nfull,
                                           int32_t tail, const int32_t *g, int32_t *stage, int8_t *out,
-                                          int32_t out_c, int R, int partial, int32_t left, int general,
-                                          pb_mve_out_t o)
+                                          int32_t stride, int R, int partial, int32_t left, int general,
+                                          pb_mve_out_t o, const int32_t *index)
 {
     int32x4_t va, vb;
     pb_mve_mm_dot(x0, x1, w, nfull, tail, stage, R, &va, &vb);
     pb_mve_requant2(&va, &vb, g, general, o);
-    if (partial) {
+    if (index != NULL) {
+        const uint32x4_t at = vldrwq_u32((const uint32_t *)index);
+        const mve_pred16_t p = vctp32q((uint32_t)left); /* all four unless the last block */
+        vstrbq_scatter_offset_p_s32(out, at, va, p);
+        if (R == 2) {
+            vstrbq_scatter_offset_p_s32(out + stride, at, vb, p);
+        }
+    } else if (partial) {
         const mve_pred16_t p = vctp32q((uint32_t)left);
         vstrbq_p_s32(out, va, p);
         if (R == 2) {
-            vstrbq_p_s32(out + out_c, vb, p);
+            vstrbq_p_s32(out + stride, vb, p);
         }
     } else {
         vstrbq_s32(out, va);
         if (R == 2) {
-            vstrbq_s32(out + out_c, vb);
+            vstrbq_s32(out + stride, vb);
         }
     }
 }
@@ -245,13 +254,21 @@ static PB_MVE_INLINE void pb_mve_mm_rows(const pb_fast_mve_mm_params_t *p, const
     const int8_t *w = (const int8_t *)p->weights;
     const int32_t *g = p->quant;
     const int32_t wstep = 4 * p->depth_pad;
-    const int32_t out_c = p->out_c;
+    const int32_t out_c = p->out_c, stride = p->out_stride;
+    const int32_t *index = p->out_index;
     int32_t oc;
+    if (index != NULL) { /* skipped channels: each block's lanes scatter to their channels */
+        for (oc = 0; oc < out_c; oc += 4, w += wstep, g += PB_MVE_GROUP_WORDS) {
+            pb_mve_mm_block(x0, x1, w, nfull, tail, g, stage, out, stride, R, 1, out_c - oc, general, o,
+                            index + oc);
+        }
+        return;
+    }
     for (oc = 0; oc + 4 <= out_c; oc += 4, w += wstep, g += PB_MVE_GROUP_WORDS) {
-        pb_mve_mm_block(x0, x1, w, nfull, tail, g, stage, out + oc, out_c, R, 0, 0, general, o);
+        pb_mve_mm_block(x0, x1, w, nfull, tail, g, stage, out + oc, stride, R, 0, 0, general, o, NULL);
     }
     if (oc < out_c) {
-        pb_mve_mm_block(x0, x1, w, nfull, tail, g, stage, out + oc, out_c, R, 1, out_c - oc, general, o);
+        pb_mve_mm_block(x0, x1, w, nfull, tail, g, stage, out + oc, stride, R, 1, out_c - oc, general, o, NULL);
     }
 }
 
@@ -372,11 +389,18 @@ static PB_MVE_INLINE void pb_mve_mm_run(const pb_fast_mve_mm_params_t *p, const 
     for (r = 0; r + 2 <= p->rows; r += 2) {
         const int8_t *x0 = pb_mve_row(p, input, &q, buf);
         const int8_t *x1 = pb_mve_row(p, input, &q, buf + p->depth_pad);
-        pb_mve_mm_rows(p, x0, x1, output + r * p->out_c, stage, nfull, tail, 2, general, o);
+        if (p->const_row != NULL) { /* the skipped channels' constants, then the computed ones */
+            pb_mve_copy(output + r * p->out_stride, (const int8_t *)p->const_row, p->out_stride);
+            pb_mve_copy(output + (r + 1) * p->out_stride, (const int8_t *)p->const_row, p->out_stride);
+        }
+        pb_mve_mm_rows(p, x0, x1, output + r * p->out_stride, stage, nfull, tail, 2, general, o);
     }
     if (r < p->rows) {
         const int8_t *x0 = pb_mve_row(p, input, &q, buf);
-        pb_mve_mm_rows(p, x0, x0, output + r * p->out_c, stage, nfull, tail, 1, general, o);
+        if (p->const_row != NULL) {
+            pb_mve_copy(output + r * p->out_stride, (const int8_t *)p->const_row, p->out_stride);
+        }
+        pb_mve_mm_rows(p, x0, x0, output + r * p->out_stride, stage, nfull, tail, 1, general, o);
     }
 }
 

@@ -19,7 +19,9 @@
 typedef struct {
     int32_t rows;               /* output pixels (batches * out_h * out_w), or FC batches */
     int32_t in_h, in_w, in_c;   /* input of one batch */
-    int32_t out_h, out_w, out_c;
+    int32_t out_h, out_w;
+    int32_t out_c;              /* output channels computed (all but those with all-zero weights) */
+    int32_t out_stride;         /* the layer's output channels: one output row's length */
     int32_t filter_h, filter_w;
     int32_t stride_h, stride_w;
     int32_t dilation_h, dilation_w;
@@ -34,6 +36,12 @@ typedef struct {
     int32_t wide_weights;       /* always 0 here: int8 weights (the DSP tier's option) */
     const int32_t *weights;     /* [out_c/4][depth_pad/16][4 channels][16] int8 */
     const int32_t *quant;       /* one group per 4 output channels */
+    /* NULL when every channel is computed; else the output channel of each computed one
+     * (padded to a multiple of 4), and the row (out_stride bytes) every output row starts
+     * from: the skipped channels' constants (their accumulator is the bias whatever the
+     * input) */
+    const int32_t *out_index;
+    const int32_t *const_row;
 } pb_fast_mve_mm_params_t;
 
 typedef struct {

@@ -8,9 +8,9 @@
 #include "pb_simd.h"
 #include "pb_tier.h"
 
-/* Requantization: FAST is one rounded high multiply and one rounding shift with the
- * output offset folded in (valid when the generator proved nothing overflows); EXACT is
- * TFLite's MultiplyByQuantizedMultiplier step by step. */
+/* Requantization: FAST is one rounded high multiply (SMMULR of 2 * acc) and one rounding
+ * shift with the output offset folded in (valid when the generator proved nothing
+ * overflows); EXACT is TFLite's MultiplyByQuantizedMultiplier step by step. */
 #define PB_REQUANT_EXACT 0
 #define PB_REQUANT_FAST 1
 
@@ -59,7 +59,7 @@ static PB_ALWAYS_INLINE int8_t pb_fast_out(int32_t acc, pb_fast_q_t q, pb_fast_o
                                            int full_range)
 {
     int32_t v;
-    if (mode != PB_REQUANT_FAST) {
+    if (mode == PB_REQUANT_EXACT) {
         v = pb_mul_by_quantized_mult(acc, q.mult, q.shift) + o.output_offset;
     } else {
         v = pb_smmulr(doubled ? acc : (int32_t)((uint32_t)acc << 1), q.mult);
