@@ -70,36 +70,70 @@ static PB_ALWAYS_INLINE void pb_fast_zero_tail(int8_t *row, int32_t depth, int32
     }
 }
 
-/* Row `row` of the im2col matrix: the taps of one output pixel in filter order, padding
- * taps set to the zero point, then zeros up to depth_pad (their weights are zero). A
- * filter row wholly inside the input is one contiguous run of filter_w * in_c bytes. */
-static void pb_fast_im2col(const pb_fast_mm_params_t *p, const int8_t *input, int32_t row, int8_t *dst)
+/* An output pixel's window, stepped pixel by pixel (no division per row): its batch's
+ * input, its top-left input pixel (maybe in the padding), and the output pixel. */
+typedef struct {
+    const int8_t *in_b;
+    int32_t iy0, ix0, oy, ox;
+} pb_fast_window_t;
+
+static PB_ALWAYS_INLINE void pb_fast_window_next(const pb_fast_mm_params_t *p, pb_fast_window_t *win)
 {
-    const int32_t per_batch = p->out_h * p->out_w;
-    const int32_t b = row / per_batch, pixel = row - b * per_batch;
-    const int32_t oy = pixel / p->out_w, ox = pixel - oy * p->out_w;
-    const int8_t *in_b = input + b * p->in_h * p->in_w * p->in_c;
-    const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
+    win->ix0 += p->stride_w;
+    if (++win->ox == p->out_w) {
+        win->ox = 0;
+        win->ix0 = -p->pad_left;
+        win->iy0 += p->stride_h;
+        if (++win->oy == p->out_h) {
+            win->oy = 0;
+            win->iy0 = -p->pad_top;
+            win->in_b += p->in_h * p->in_w * p->in_c;
+        }
+    }
+}
+
+/* Whether the window lies wholly inside the input with contiguous filter rows
+ * (dilation_w 1), the common case: each filter row is then one run of filter_w * in_c
+ * bytes, `step` bytes after the previous one. */
+static PB_ALWAYS_INLINE int pb_fast_inside(const pb_fast_mm_params_t *p, const pb_fast_window_t *win)
+{
+    return p->dilation_w == 1 && win->ix0 >= 0 && win->ix0 + p->filter_w <= p->in_w && win->iy0 >= 0 &&
+           win->iy0 + (p->filter_h - 1) * p->dilation_h < p->in_h;
+}
+
+static PB_ALWAYS_INLINE const int8_t *pb_fast_window_start(const pb_fast_mm_params_t *p, const pb_fast_window_t *win)
+{
+    return win->in_b + (win->iy0 * p->in_w + win->ix0) * p->in_c;
+}
+
+/* One im2col row: the taps of one output pixel in filter order, padding taps set to the
+ * zero point, then zeros up to depth_pad (their weights are zero). */
+static void pb_fast_im2col(const pb_fast_mm_params_t *p, const pb_fast_window_t *win, int8_t *dst)
+{
     const int32_t run = p->filter_w * p->in_c;
-    const int whole_rows = p->dilation_w == 1 && ix0 >= 0 && ix0 + p->filter_w <= p->in_w;
     int32_t ky, kx;
     pb_fast_zero_tail(dst, p->depth, p->depth_pad);
+    if (pb_fast_inside(p, win)) {
+        const int8_t *src = pb_fast_window_start(p, win);
+        const int32_t step = p->dilation_h * p->in_w * p->in_c;
+        for (ky = 0; ky < p->filter_h; ++ky, dst += run, src += step) {
+            pb_fast_copy(dst, src, run);
+        }
+        return;
+    }
     for (ky = 0; ky < p->filter_h; ++ky) {
-        const int32_t iy = iy0 + ky * p->dilation_h;
+        const int32_t iy = win->iy0 + ky * p->dilation_h;
         if (iy < 0 || iy >= p->in_h) {
             pb_fast_fill(dst, p->pad_value, run);
             dst += run;
-        } else if (whole_rows) {
-            pb_fast_copy(dst, in_b + (iy * p->in_w + ix0) * p->in_c, run);
-            dst += run;
-        } else {
-            for (kx = 0; kx < p->filter_w; ++kx, dst += p->in_c) {
-                const int32_t ix = ix0 + kx * p->dilation_w;
-                if (ix >= 0 && ix < p->in_w) {
-                    pb_fast_copy(dst, in_b + (iy * p->in_w + ix) * p->in_c, p->in_c);
-                } else {
-                    pb_fast_fill(dst, p->pad_value, p->in_c);
-                }
+            continue;
+        }
+        for (kx = 0; kx < p->filter_w; ++kx, dst += p->in_c) {
+            const int32_t ix = win->ix0 + kx * p->dilation_w;
+            if (ix >= 0 && ix < p->in_w) {
+                pb_fast_copy(dst, win->in_b + (iy * p->in_w + ix) * p->in_c, p->in_c);
+            } else {
+                pb_fast_fill(dst, p->pad_value, p->in_c);
             }
         }
     }
@@ -158,6 +192,45 @@ static PB_ALWAYS_INLINE void pb_fast_widen_run(const int8_t *src, int32_t n, uin
     }
 }
 
+/* A window wholly inside the input: filter_h runs of n values (n a multiple of 4), `gap`
+ * bytes apart, widened into the interleaved slots at dst. */
+static PB_ALWAYS_INLINE uint32_t *pb_fast_widen_window(const int8_t *src, int32_t n, int32_t gap, int32_t filter_h,
+                                                       uint32_t *dst)
+{
+#if defined(PB_SIMD_DSP)
+    if ((n & 7) == 0 && n != 0) {
+        /* the whole window in one loop nest, two blocks per turn (LDRD/STRD as in
+         * pb_fast_widen_run) */
+        uint32_t v, u, a, b;
+        const int8_t *end;
+        __asm__ volatile("1:\n\t"
+                         "add    %[end], %[src], %[n]\n"
+                         "2:\n\t"
+                         "ldrd   %[v], %[u], [%[src]], #8\n\t"
+                         "sxtb16 %[a], %[v]\n\t"
+                         "sxtb16 %[b], %[v], ror #8\n\t"
+                         "strd   %[a], %[b], [%[dst]], #16\n\t"
+                         "sxtb16 %[a], %[u]\n\t"
+                         "sxtb16 %[b], %[u], ror #8\n\t"
+                         "strd   %[a], %[b], [%[dst]], #16\n\t"
+                         "cmp    %[src], %[end]\n\t"
+                         "bne    2b\n\t"
+                         "add    %[src], %[src], %[gap]\n\t"
+                         "subs   %[kh], %[kh], #1\n\t"
+                         "bne    1b\n\t"
+                         : [src] "+r"(src), [dst] "+r"(dst), [kh] "+r"(filter_h), [v] "=&r"(v), [u] "=&r"(u),
+                           [a] "=&r"(a), [b] "=&r"(b), [end] "=&r"(end)
+                         : [n] "r"(n), [gap] "r"(gap)
+                         : "cc", "memory");
+        return dst;
+    }
+#endif
+    for (; filter_h > 0; --filter_h, src += n + gap, dst += n) {
+        pb_fast_widen_run(src, n, dst);
+    }
+    return dst;
+}
+
 static PB_ALWAYS_INLINE uint32_t *pb_fast_widen_fill(uint32_t lo, uint32_t hi, int32_t n, uint32_t *dst)
 {
     uint32_t *end = dst + n; /* n values: n / 4 blocks of four words */
@@ -168,39 +241,38 @@ static PB_ALWAYS_INLINE uint32_t *pb_fast_widen_fill(uint32_t lo, uint32_t hi, i
     return dst;
 }
 
-/* in_c a multiple of 4: every block of 4 depth values lies in one tap, so row `row` is
- * widened straight from the input pixels (or the zero point) into slot r, without the int8
- * row in between. A filter row wholly inside the input is one contiguous run. */
-static void pb_fast_widen_taps(const pb_fast_mm_params_t *p, const int8_t *input, int32_t row, uint32_t *cols,
+/* in_c a multiple of 4: every block of 4 depth values lies in one tap, so a pixel's row is
+ * widened straight from the input (or the zero point) into slot r, without the int8 row in
+ * between. */
+static void pb_fast_widen_taps(const pb_fast_mm_params_t *p, const pb_fast_window_t *win, uint32_t *cols,
                                int32_t r)
 {
-    const int32_t per_batch = p->out_h * p->out_w, in_c = p->in_c, in_w = p->in_w;
-    const int32_t b = row / per_batch, pixel = row - b * per_batch;
-    const int32_t oy = pixel / p->out_w, ox = pixel - oy * p->out_w;
-    const int8_t *in_b = input + b * p->in_h * in_w * in_c;
-    const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
-    const int32_t filter_h = p->filter_h, filter_w = p->filter_w, run = filter_w * in_c;
-    const int whole_rows = p->dilation_w == 1 && ix0 >= 0 && ix0 + filter_w <= in_w;
-    const uint32_t pad = 0x01010101u * (uint8_t)p->pad_value;
-    const uint32_t pad_lo = pb_sxtb16(pad), pad_hi = pb_sxtb16_hi(pad);
+    const int32_t in_c = p->in_c, in_w = p->in_w, filter_h = p->filter_h, filter_w = p->filter_w;
+    const int32_t run = filter_w * in_c;
     uint32_t *dst = cols + 2 * r;
+    uint32_t pad_lo, pad_hi;
     int32_t ky, kx;
+    if (pb_fast_inside(p, win)) {
+        dst = pb_fast_widen_window(pb_fast_window_start(p, win), run, p->dilation_h * in_w * in_c - run, filter_h,
+                                   dst);
+        pb_fast_widen_fill(0, 0, p->depth_pad - p->depth, dst);
+        return;
+    }
+    pad_lo = pb_sxtb16(0x01010101u * (uint8_t)p->pad_value);
+    pad_hi = pb_sxtb16_hi(0x01010101u * (uint8_t)p->pad_value);
     for (ky = 0; ky < filter_h; ++ky) {
-        const int32_t iy = iy0 + ky * p->dilation_h;
+        const int32_t iy = win->iy0 + ky * p->dilation_h;
         if (iy < 0 || iy >= p->in_h) {
             dst = pb_fast_widen_fill(pad_lo, pad_hi, run, dst);
-        } else if (whole_rows) {
-            pb_fast_widen_run(in_b + (iy * in_w + ix0) * in_c, run, dst);
-            dst += run;
-        } else {
-            for (kx = 0; kx < filter_w; ++kx) {
-                const int32_t ix = ix0 + kx * p->dilation_w;
-                if (ix >= 0 && ix < in_w) {
-                    pb_fast_widen_run(in_b + (iy * in_w + ix) * in_c, in_c, dst);
-                    dst += in_c;
-                } else {
-                    dst = pb_fast_widen_fill(pad_lo, pad_hi, in_c, dst);
-                }
+            continue;
+        }
+        for (kx = 0; kx < filter_w; ++kx) {
+            const int32_t ix = win->ix0 + kx * p->dilation_w;
+            if (ix >= 0 && ix < in_w) {
+                pb_fast_widen_run(win->in_b + (iy * in_w + ix) * in_c, in_c, dst);
+                dst += in_c;
+            } else {
+                dst = pb_fast_widen_fill(pad_lo, pad_hi, in_c, dst);
             }
         }
     }
@@ -208,22 +280,22 @@ static void pb_fast_widen_taps(const pb_fast_mm_params_t *p, const int8_t *input
 }
 
 /* Scratch: the two widened rows (depth_pad words), then one int8 im2col row (depth_pad
- * bytes) when in_c is not a multiple of 4. */
-static void pb_fast_mm_prepare(const pb_fast_mm_params_t *p, const int8_t *input, int32_t r0, int32_t r1,
-                               uint32_t *cols)
+ * bytes) when in_c is not a multiple of 4. w1 is ignored unless two_rows. */
+static void pb_fast_mm_prepare(const pb_fast_mm_params_t *p, const pb_fast_window_t *w0, const pb_fast_window_t *w1,
+                               int two_rows, uint32_t *cols)
 {
     int8_t *row = (int8_t *)(cols + p->depth_pad);
     if ((p->in_c & 3) == 0) {
-        pb_fast_widen_taps(p, input, r0, cols, 0);
-        if (r1 != r0) {
-            pb_fast_widen_taps(p, input, r1, cols, 1);
+        pb_fast_widen_taps(p, w0, cols, 0);
+        if (two_rows) {
+            pb_fast_widen_taps(p, w1, cols, 1);
         }
         return;
     }
-    pb_fast_im2col(p, input, r0, row);
+    pb_fast_im2col(p, w0, row);
     pb_fast_widen(row, p->depth_pad >> 2, cols, 0);
-    if (r1 != r0) {
-        pb_fast_im2col(p, input, r1, row);
+    if (two_rows) {
+        pb_fast_im2col(p, w1, row);
         pb_fast_widen(row, p->depth_pad >> 2, cols, 1);
     }
 }
@@ -294,21 +366,26 @@ static void pb_fast_mm_prepare(const pb_fast_mm_params_t *p, const int8_t *input
     "smlad  %[c01], %[xa], %[t], %[c01]\n\t"               \
     "smlad  %[c01], %[xb], %[u], %[c01]\n\t"
 
-/* Two blocks first when depth_pad / 8 is odd, then four blocks per turn: the loop's compare
- * and branch are 2 of 50 instructions. odd: 0 or 1 when the caller knows, -1 to test here. */
-#define PB_MM_LOOP(body)                                                                                \
-    do {                                                                                                \
-        if (odd < 0 ? (((uintptr_t)x_end - (uintptr_t)x) & 32) != 0 : odd) {                           \
-            __asm__(body body : PB_MM_OUT : : "memory");                                                 \
-        }                                                                                               \
-        if (odd == 0 || x != x_end) { /* odd == 0: depth_pad / 8 even, nonzero: one turn or more */ \
-            __asm__("1:\n\t" body body body body "cmp    %[x], %[x_end]\n\tbne    1b\n\t"             \
-                    : PB_MM_OUT : [x_end] "r"(x_end) : "cc", "memory");                                  \
-        }                                                                                               \
+/* Eight blocks (32 depth values) per turn: the loop's compare and branch are 2 of 98
+ * instructions. The rest of depth_pad / 8 modulo 4 goes first, as four and two blocks.
+ * rem: that rest (0..3) when the caller knows it, -1 to work it out here. */
+#define PB_MM_LOOP(body)                                                                                   \
+    do {                                                                                                   \
+        const int rest = rem >= 0 ? rem : (int)((((uintptr_t)x_end - (uintptr_t)x) >> 5) & 3);           \
+        if (rest & 2) {                                                                                    \
+            __asm__(body body body body : PB_MM_OUT : : "memory");                                          \
+        }                                                                                                  \
+        if (rest & 1) {                                                                                    \
+            __asm__(body body : PB_MM_OUT : : "memory");                                                    \
+        }                                                                                                  \
+        if (rem == 0 || x != x_end) { /* rem == 0: depth_pad a multiple of 32, one turn or more */       \
+            __asm__("1:\n\t" body body body body body body body body "cmp    %[x], %[x_end]\n\tbne    1b\n\t" \
+                    : PB_MM_OUT : [x_end] "r"(x_end) : "cc", "memory");                                     \
+        }                                                                                                  \
     } while (0)
 
 static PB_ALWAYS_INLINE void pb_fast_mm_block(const uint32_t *x, const uint32_t *x_end, const uint32_t *w,
-                                              int32_t *acc, int wide, int two_rows, int odd)
+                                              int32_t *acc, int wide, int two_rows, int rem)
 {
     int32_t c00 = acc[0], c10 = acc[1], c01 = acc[2], c11 = acc[3];
     uint32_t wa, wb, xa, xb, t, u;
@@ -330,10 +407,10 @@ static PB_ALWAYS_INLINE void pb_fast_mm_block(const uint32_t *x, const uint32_t 
 #else
 
 static PB_ALWAYS_INLINE void pb_fast_mm_block(const uint32_t *x, const uint32_t *x_end, const uint32_t *w,
-                                              int32_t *acc, int wide, int two_rows, int odd)
+                                              int32_t *acc, int wide, int two_rows, int rem)
 {
     int32_t c00 = acc[0], c10 = acc[1], c01 = acc[2], c11 = acc[3];
-    (void)odd;
+    (void)rem;
     for (; x != x_end; x += 4) {
         uint32_t a0, a1, b0, b1; /* channel 0's and channel 1's (w0,w2), (w1,w3) */
         if (wide) {
@@ -363,14 +440,14 @@ static PB_ALWAYS_INLINE void pb_fast_mm_block(const uint32_t *x, const uint32_t 
  * channel's outputs are `step` bytes after the first's (1 unless channels are skipped). */
 static PB_ALWAYS_INLINE void pb_fast_mm_pair(const uint32_t *cols, const uint32_t *cols_end, const uint32_t *w,
                                              const int32_t *q, int8_t *out0, int8_t *out1, int32_t step,
-                                             pb_fast_out_t o, int two_rows, int pair, int odd, int wide, int mode,
+                                             pb_fast_out_t o, int two_rows, int pair, int rem, int wide, int mode,
                                              int doubled, int full_range)
 {
     pb_fast_q_t q0, q1;
     int32_t acc[4];
     acc[0] = acc[1] = q[0];
     acc[2] = acc[3] = q[PB_QUANT_WORDS];
-    pb_fast_mm_block(cols, cols_end, w, acc, wide, two_rows, odd);
+    pb_fast_mm_block(cols, cols_end, w, acc, wide, two_rows, rem);
     /* read after the multiply, so they take no registers during it */
     q0 = pb_fast_q(q);
     q1 = pb_fast_q(q + PB_QUANT_WORDS);
@@ -398,19 +475,26 @@ static PB_ALWAYS_INLINE void pb_fast_mm_channels(const pb_fast_mm_params_t *p, c
     const int32_t *q = p->quant;
     const int32_t *index = p->out_index;
     const int32_t even = p->out_c & ~1;
-    const int odd = (p->depth_pad >> 3) & 1;
+    const int rem = (p->depth_pad >> 3) & 3;
     int32_t oc;
-    /* the loop twice, so the multiply's first step is a constant in each */
-#define PB_FAST_MM_PAIRS(odd_)                                                                               \
+    /* the loop once per rest of the depth in eight-block turns, so it is a constant in each */
+#define PB_FAST_MM_PAIRS(rem_)                                                                               \
     for (oc = 0; oc < even; oc += 2, w += pair_words, q += 2 * PB_QUANT_WORDS) {                           \
         const int32_t at = sparse ? index[oc] : oc;                                                         \
         pb_fast_mm_pair(cols, cols_end, w, q, out0 + at, out1 + at, sparse ? index[oc + 1] - at : 1, o,    \
-                        two_rows, 1, odd_, wide, mode, doubled, full_range);                               \
+                        two_rows, 1, rem_, wide, mode, doubled, full_range);                               \
     }
-    if (odd) {
-        PB_FAST_MM_PAIRS(1)
-    } else {
+    if (!two_rows || !wide || mode != PB_REQUANT_FAST) {
+        /* the last row of an odd count, and the rarer forms: not worth four copies */
+        PB_FAST_MM_PAIRS(-1)
+    } else if (rem == 0) {
         PB_FAST_MM_PAIRS(0)
+    } else if (rem == 1) {
+        PB_FAST_MM_PAIRS(1)
+    } else if (rem == 2) {
+        PB_FAST_MM_PAIRS(2)
+    } else {
+        PB_FAST_MM_PAIRS(3)
     }
 #undef PB_FAST_MM_PAIRS
     if (even != p->out_c) {
@@ -428,13 +512,22 @@ static PB_ALWAYS_INLINE void pb_fast_mm_rows(const pb_fast_mm_params_t *p, const
     const int32_t stride = p->out_stride;
     pb_fast_out_t o;
     int32_t r;
+    pb_fast_window_t win0, win1;
     o.output_offset = p->output_offset;
     o.act_min = p->act_min;
     o.act_max = p->act_max;
+    win0.in_b = input;
+    win0.iy0 = -p->pad_top;
+    win0.ix0 = -p->pad_left;
+    win0.oy = win0.ox = 0;
     for (r = 0; r < p->rows; r += 2) {
         const int two_rows = r + 1 < p->rows;
         int8_t *out0 = output + r * stride, *out1 = two_rows ? out0 + stride : out0;
-        pb_fast_mm_prepare(p, input, r, two_rows ? r + 1 : r, cols);
+        win1 = win0;
+        pb_fast_window_next(p, &win1);
+        pb_fast_mm_prepare(p, &win0, &win1, two_rows, cols);
+        win0 = win1;
+        pb_fast_window_next(p, &win0);
         if (sparse) {
             pb_fast_copy(out0, (const int8_t *)p->const_row, stride);
             pb_fast_copy(out1, (const int8_t *)p->const_row, stride);
