@@ -17,7 +17,7 @@ from test_op_pool_elementwise import _RANGES, _activation, _binary, _convert_two
 from protobrain.compiler import build_program
 from protobrain.host import CompiledModel, build_shared_library
 from protobrain.ops import fast_add
-from protobrain.ops.fast_add import ADD_LUT_EXACT, ADD_LUT_FAST, accelerate_add
+from protobrain.ops.fast_add import ADD_LUT_EXACT, ADD_LUT_FAST, ADD_LUT_FAST_FULL, accelerate_add
 from protobrain.reader import read_model_bytes
 from protobrain.reference import Reference
 
@@ -62,7 +62,8 @@ def _check(data: bytes, name: str, monkeypatch, want_fast: bool | None = True, e
     calls = _lut_calls(prog)
     assert calls, "no ADD was rewritten to pb_add_lut_s8"
     if want_fast is not None:
-        assert all((c.fields["mode"] == ADD_LUT_FAST) == want_fast for c in calls), [c.fields for c in calls]
+        assert all((c.fields["mode"] in (ADD_LUT_FAST, ADD_LUT_FAST_FULL)) == want_fast for c in calls), \
+            [c.fields for c in calls]
     assert_bit_exact(CompiledModel(prog, build_shared_library(prog)), reference, n_random=20,
                      extra_inputs=extra_inputs)
 
@@ -106,7 +107,7 @@ def test_fast_matches_exact_arithmetic():
     from protobrain.ops.elementwise import _add_sub_params
 
     rng = np.random.default_rng(1)
-    fast = 0
+    fast = full_seen = 0
     for _ in range(40):
         s1, s2, so = (np.float32(10.0 ** rng.uniform(-4, 1)) for _ in range(3))
         try:
@@ -116,17 +117,21 @@ def test_fast_matches_exact_arithmetic():
         zp1, zp2, zpo = (int(v) for v in rng.integers(-128, 128, 3))
         t1 = fast_add.contribution_table(-zp1, 20, p["input1_mult"], p["input1_shift"])
         t2 = fast_add.contribution_table(-zp2, 20, p["input2_mult"], p["input2_shift"])
+        # every other case with no activation (FAST_FULL: one SSAT), else ReLU (two USATs)
+        lo = -128 if rng.integers(2) else max(zpo, -128)
         fields = {"output_mult": p["output_mult"], "output_shift": p["output_shift"], "output_offset": zpo,
-                  "act_min": max(zpo, -128), "act_max": 127}
+                  "act_min": lo, "act_max": 127}
         got = fast_add._fast_constants(t1, t2, fields)
         if got is None:
             continue
+        e, rnd, full = got
+        assert full == (lo == -128)
         fast += 1
-        e, rnd = got
+        full_seen += full
         sums = (t1[:, None] + t2[None, :]).reshape(-1)
-        want = fast_add._requant_exact(sums, p["output_mult"], p["output_shift"], zpo, fields["act_min"], 127)
-        assert np.array_equal(fast_add._requant_fast(2 * sums, p["output_mult"], e, rnd, fields["act_min"], 127), want)
-    assert fast >= 10
+        want = fast_add._requant_exact(sums, p["output_mult"], p["output_shift"], zpo, lo, 127)
+        assert np.array_equal(fast_add._requant_fast(2 * sums, p["output_mult"], e, rnd, lo, 127, full), want)
+    assert fast >= 10 and 3 <= full_seen <= fast - 3
 
 
 # ---- where it does not apply -----------------------------------------------------------

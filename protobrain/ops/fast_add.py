@@ -25,7 +25,7 @@ import numpy as np
 from ..fixedpoint import mul_by_quantized_mult, mul_by_quantized_mult_array
 from .base import KernelCall, const
 
-ADD_LUT_EXACT, ADD_LUT_FAST = 0, 1  # PB_ADD_LUT_EXACT / PB_ADD_LUT_FAST in pb_add_lut.h
+ADD_LUT_EXACT, ADD_LUT_FAST, ADD_LUT_FAST_FULL = 0, 1, 2  # PB_ADD_LUT_* in pb_add_lut.h
 
 
 def _ints(field) -> list[int] | None:
@@ -61,32 +61,35 @@ def _requant_exact(sums: np.ndarray, mult: int, shift: int, offset: int, lo: int
     return np.clip(mul_by_quantized_mult_array(sums, mult, shift) + offset, lo, hi)
 
 
-def _requant_fast(doubled: np.ndarray, mult: int, e: int, rnd: int, lo: int, hi: int) -> np.ndarray:
-    """The FAST kernel's arithmetic in int64 (which holds every intermediate exactly)."""
+def _requant_fast(doubled: np.ndarray, mult: int, e: int, rnd: int, lo: int, hi: int, full: bool) -> np.ndarray:
+    """The FAST kernels' arithmetic in int64 (which holds every intermediate exactly)."""
     v = (doubled * mult + (1 << 31)) >> 32  # SMMULR
     s = (v + (v >> 63) + rnd) >> e  # v >> 31 on int32 is v's sign, as v >> 63 on int64
-    return lo + np.clip(s, 0, hi - lo)
+    return np.clip(s, -128, 127) if full else lo + np.clip(s, 0, hi - lo)  # SSAT, or two USATs
 
 
-def _fast_constants(t1, t2, f: dict) -> tuple[int, int] | None:
-    """(e, rounding constant) when the FAST requantization applies, else None."""
+def _fast_constants(t1, t2, f: dict) -> tuple[int, int, bool] | None:
+    """(e, rounding constant, full range) when a FAST requantization applies, else None.
+    Full range (no clamp but int8's): the rounding constant holds the output zero point and
+    one SSAT clamps; otherwise it holds the zero point minus act_min and two USATs clamp."""
     mult, shift = int(f["output_mult"]), int(f["output_shift"])
     off, lo, hi = int(f["output_offset"]), int(f["act_min"]), int(f["act_max"])
     e = -shift
     if not (e >= 1 and 0 < mult < 2**31 and lo <= hi):
         return None
+    full = lo == -128 and hi == 127
+    base = off if full else off - lo
     peak = int(np.abs(t1).max()) + int(np.abs(t2).max())
-    # doubled sum in int32; |SMMULR result| <= peak + 1; v + sign + rounding + (off - lo) * 2^e in int32
-    shifted_offset = abs(off - lo) << e
-    if not (2 * peak < 2**31 and peak + 2 + (1 << (e - 1)) + shifted_offset < 2**31):
+    # doubled sum in int32; |SMMULR result| <= peak + 1; v + sign + rounding + base * 2^e in int32
+    if not (2 * peak < 2**31 and peak + 2 + (1 << (e - 1)) + (abs(base) << e) < 2**31):
         return None
-    rnd = (1 << (e - 1)) + ((off - lo) << e)
+    rnd = (1 << (e - 1)) + (base << e)
     # Belt and braces: the same outputs as the exact arithmetic for all 65536 input pairs.
     sums = (t1[:, None] + t2[None, :]).reshape(-1)
-    if not np.array_equal(_requant_fast(2 * sums, mult, e, rnd, lo, hi),
+    if not np.array_equal(_requant_fast(2 * sums, mult, e, rnd, lo, hi, full),
                           _requant_exact(sums, mult, shift, off, lo, hi)):
         return None
-    return e, rnd
+    return e, rnd, full
 
 
 def accelerate_add(call: KernelCall, tier: str) -> KernelCall | None:
@@ -106,8 +109,8 @@ def accelerate_add(call: KernelCall, tier: str) -> KernelCall | None:
     t2 = contribution_table(int(f["input2_offset"]), 20, int(f["input2_mult"]), int(f["input2_shift"]))
     fast = _fast_constants(t1, t2, f)
     if fast is not None:
-        e, rnd = fast
-        mode, tables, shift = ADD_LUT_FAST, (2 * t1, 2 * t2), e
+        e, rnd, full = fast
+        mode, tables, shift = ADD_LUT_FAST_FULL if full else ADD_LUT_FAST, (2 * t1, 2 * t2), e
     else:
         mode, tables, shift, rnd = ADD_LUT_EXACT, (t1, t2), int(f["output_shift"]), 0
     fields = {

@@ -12,6 +12,12 @@
  * Neither mode branches on data: an inference takes the same time whatever its input. */
 #include "pb_add_lut.h"
 
+#if defined(__GNUC__)
+#define PB_ADD_LUT_INLINE inline __attribute__((always_inline))
+#else
+#define PB_ADD_LUT_INLINE inline
+#endif
+
 #if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SAT) && !defined(PB_SIMD_PORTABLE)
 #include <arm_acle.h>
 
@@ -30,6 +36,11 @@ static inline int32_t pb_add_lut_clamp(int32_t s, int32_t range, int32_t hi)
     const int32_t y = (int32_t)__usat(s, 31);
     return hi - (int32_t)__usat(range - y, 31);
 }
+
+static inline int32_t pb_add_lut_ssat8(int32_t s)
+{
+    return __ssat(s, 8);
+}
 #else
 static inline int32_t pb_add_lut_smmulr(int32_t a, int32_t b)
 {
@@ -40,18 +51,26 @@ static inline int32_t pb_add_lut_clamp(int32_t s, int32_t range, int32_t hi)
 {
     return hi - range + PB_CLAMP(s, 0, range);
 }
+
+static inline int32_t pb_add_lut_ssat8(int32_t s)
+{
+    return PB_CLAMP(s, -128, 127);
+}
 #endif
 
-/* One output, FAST mode. */
-static inline int8_t pb_add_lut_one(const int32_t *t1, const int32_t *t2, uint8_t x, uint8_t y, int32_t m, int32_t e,
-                                    int32_t r, int32_t range, int32_t hi)
+/* One output, FAST mode; full: FAST_FULL (the rounding constant holds the zero point, one
+ * SSAT clamps). */
+static PB_ADD_LUT_INLINE int32_t pb_add_lut_one(const int32_t *t1, const int32_t *t2, uint8_t x, uint8_t y, int32_t m,
+                                               int32_t e, int32_t r, int32_t range, int32_t hi, int full)
 {
     const int32_t v = pb_add_lut_smmulr(t1[x] + t2[y], m);
     const int32_t sign = -(int32_t)((uint32_t)v >> 31); /* v >> 31, without shifting a negative int */
-    return (int8_t)pb_add_lut_clamp((v + sign + r) >> e, range, hi);
+    const int32_t s = (v + sign + r) >> e;
+    return full ? pb_add_lut_ssat8(s) : pb_add_lut_clamp(s, range, hi); /* in int8 range: STRB stores it */
 }
 
-static void pb_add_lut_fast(const pb_add_lut_params_t *p, const uint8_t *a, const uint8_t *b, int8_t *out)
+static PB_ADD_LUT_INLINE void pb_add_lut_fast(const pb_add_lut_params_t *p, const uint8_t *a, const uint8_t *b,
+                                              int8_t *out, int full)
 {
     const int32_t *t1 = p->table1;
     const int32_t *t2 = p->table2;
@@ -61,14 +80,25 @@ static void pb_add_lut_fast(const pb_add_lut_params_t *p, const uint8_t *a, cons
     int32_t i = 0;
     /* Four at a time (the loop count depends on the size only), then the rest. */
     for (; i + 4 <= n; i += 4) {
-        out[i] = pb_add_lut_one(t1, t2, a[i], b[i], m, e, r, range, hi);
-        out[i + 1] = pb_add_lut_one(t1, t2, a[i + 1], b[i + 1], m, e, r, range, hi);
-        out[i + 2] = pb_add_lut_one(t1, t2, a[i + 2], b[i + 2], m, e, r, range, hi);
-        out[i + 3] = pb_add_lut_one(t1, t2, a[i + 3], b[i + 3], m, e, r, range, hi);
+        out[i] = (int8_t)pb_add_lut_one(t1, t2, a[i], b[i], m, e, r, range, hi, full);
+        out[i + 1] = (int8_t)pb_add_lut_one(t1, t2, a[i + 1], b[i + 1], m, e, r, range, hi, full);
+        out[i + 2] = (int8_t)pb_add_lut_one(t1, t2, a[i + 2], b[i + 2], m, e, r, range, hi, full);
+        out[i + 3] = (int8_t)pb_add_lut_one(t1, t2, a[i + 3], b[i + 3], m, e, r, range, hi, full);
     }
     for (; i < n; ++i) {
-        out[i] = pb_add_lut_one(t1, t2, a[i], b[i], m, e, r, range, hi);
+        out[i] = (int8_t)pb_add_lut_one(t1, t2, a[i], b[i], m, e, r, range, hi, full);
     }
+}
+
+/* one instance per clamp form, the form a constant in each */
+static void pb_add_lut_fast_full(const pb_add_lut_params_t *p, const uint8_t *a, const uint8_t *b, int8_t *out)
+{
+    pb_add_lut_fast(p, a, b, out, 1);
+}
+
+static void pb_add_lut_fast_clamped(const pb_add_lut_params_t *p, const uint8_t *a, const uint8_t *b, int8_t *out)
+{
+    pb_add_lut_fast(p, a, b, out, 0);
 }
 
 static void pb_add_lut_exact(const pb_add_lut_params_t *p, const uint8_t *a, const uint8_t *b, int8_t *out)
@@ -89,8 +119,10 @@ void pb_add_lut_s8(const pb_add_lut_params_t *p, const int8_t *input1, const int
 {
     const uint8_t *a = (const uint8_t *)input1;
     const uint8_t *b = (const uint8_t *)input2;
-    if (p->mode == PB_ADD_LUT_FAST) {
-        pb_add_lut_fast(p, a, b, output);
+    if (p->mode == PB_ADD_LUT_FAST_FULL) {
+        pb_add_lut_fast_full(p, a, b, output);
+    } else if (p->mode == PB_ADD_LUT_FAST) {
+        pb_add_lut_fast_clamped(p, a, b, output);
     } else {
         pb_add_lut_exact(p, a, b, output);
     }

@@ -16,15 +16,17 @@
 
 #define PB_ADD_LUT_EXACT 0 /* TFLite's requantization step by step (pb_mul_by_quantized_mult) */
 #define PB_ADD_LUT_FAST 1  /* one rounded high multiply and one rounding shift; see below */
+#define PB_ADD_LUT_FAST_FULL 2 /* FAST with no clamp but int8's: one SSAT */
 
 typedef struct {
     int32_t size;           /* elements */
     const int32_t *table1;  /* [256] input 1 contribution; FAST: doubled */
     const int32_t *table2;  /* [256] input 2 contribution; FAST: doubled */
-    int32_t mode;           /* PB_ADD_LUT_EXACT or PB_ADD_LUT_FAST */
+    int32_t mode;           /* PB_ADD_LUT_EXACT, PB_ADD_LUT_FAST or PB_ADD_LUT_FAST_FULL */
     int32_t output_mult;    /* Q0.31 output multiplier */
     int32_t output_shift;   /* EXACT: TFLite's shift (<= 0); FAST: the right shift e (>= 1) */
-    int32_t output_round;   /* FAST: 2^(e-1) + (output_offset - act_min) * 2^e; EXACT: 0 */
+    int32_t output_round;   /* FAST: 2^(e-1) + (output_offset - act_min) * 2^e; FAST_FULL:
+                               2^(e-1) + output_offset * 2^e; EXACT: 0 */
     int32_t output_offset;  /* output zero point (EXACT adds it; FAST has it in output_round) */
     int32_t act_min, act_max;
 } pb_add_lut_params_t;
