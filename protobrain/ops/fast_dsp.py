@@ -11,6 +11,7 @@ from .fast_common import (REQUANT_FAST, depthwise_parts, depthwise_supported, ma
                           wrap32)
 
 DEPTH_BLOCK = 8  # depth padded to this (zero weights), so inner loops have no tail
+FEW_CHANNELS, SINGLE_ROW_SCRATCH = 8, 1024  # single rows stay portable past this scratch
 DW_CHANNELS = 4  # depthwise channels per step
 
 
@@ -49,6 +50,10 @@ def _matmul(call: KernelCall, wide: bool) -> KernelCall | None:
     # two im2col rows widened to int16 (4 bytes per depth value), and the int8 row they are
     # widened from when the taps do not split into blocks of 4 (in_c not a multiple of 4)
     scratch = 4 * dp + (dp if mm.geometry["in_c"] % 4 else 0)
+    if mm.geometry["rows"] == 1 and mm.out_c <= FEW_CHANNELS and scratch > SINGLE_ROW_SCRATCH:
+        # one row read by a few channel pairs: its widened copy would cost more RAM than
+        # the multiply saves time (micro_speech's 4000 x 4 FULLY_CONNECTED: 16 KB)
+        return None
     return KernelCall("pb_fast", "pb_fast_mm_s8", "pb_fast_mm_params_t", fields, call.inputs, call.outputs,
                       macs=call.macs, scratch_bytes=scratch)
 
