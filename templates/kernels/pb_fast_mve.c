@@ -333,6 +333,24 @@ static void pb_mve_im2col(const pb_fast_mve_mm_params_t *p, const int8_t *input,
     const int32_t row_step = p->dilation_h * p->in_w * C;
     int32_t iy0, ix0, kx0, kx1, ky, kx;
     int32_t at = pb_mve_origin(p, q, &iy0, &ix0);
+    if (p->dilation_w == 1 && ix0 >= 0 && ix0 + fw <= p->in_w && iy0 >= 0 &&
+        iy0 + (p->filter_h - 1) * p->dilation_h < p->in_h) {
+        /* the window wholly inside the input, the common case: one run per filter row, a
+         * single predicated load and store when it fits a vector (shallow first layers) */
+        const int8_t *src = input + at;
+        if (run <= 16) {
+            const mve_pred16_t pr = vctp8q((uint32_t)run);
+            for (ky = 0; ky < p->filter_h; ++ky, dst += run, src += row_step) {
+                vstrbq_p_s8(dst, vldrbq_z_s8(src, pr), pr);
+            }
+        } else {
+            for (ky = 0; ky < p->filter_h; ++ky, dst += run, src += row_step) {
+                pb_mve_copy(dst, src, run);
+            }
+        }
+        pb_mve_fill(dst, vdupq_n_s8(0), p->depth_pad - p->depth);
+        return;
+    }
     if (p->dilation_w == 1) {
         kx0 = ix0 < 0 ? -ix0 : 0;
         kx1 = p->in_w - ix0 < fw ? p->in_w - ix0 : fw;
