@@ -13,6 +13,7 @@ from .fast_common import (REQUANT_FAST, depthwise_parts, depthwise_supported, ma
 DEPTH_BLOCK = 8  # depth padded to this (zero weights), so inner loops have no tail
 FEW_CHANNELS, SINGLE_ROW_SCRATCH = 8, 1024  # single rows stay portable past this scratch
 DW_CHANNELS = 4  # depthwise channels per step
+DW_LINES_MIN = 8  # shortest output line (the longer side) the lines form pays off on
 
 
 def _mm_weights(w2d: np.ndarray, wide: bool) -> tuple[np.ndarray, int]:
@@ -67,15 +68,48 @@ def _depthwise(call: KernelCall) -> KernelCall | None:
     if mode == REQUANT_FAST:  # doubled weights and bias, as for wide matrix-multiply weights
         w = 2 * w
         q[:, 0] = wrap32(2 * q[:, 0])
+    del fields["input_offset"]  # folded into bias' and the zero-point row
+    fields["quant"] = const("quant", q.reshape(-1), "int32_t")
+    if _lines_form(fields, mode, q):
+        return _depthwise_lines(call, w, q, fields)
     # per group of 4 channels, per tap: int16 pairs (w0, w2), (w1, w3); padding taps read
     # a zero-point row, so every pixel starts from the folded bias
     g = w.reshape(taps, c // 4, 4).transpose(1, 0, 2)
     lo, hi = g[..., [0, 1]], g[..., [2, 3]]
     words = wrap32((lo & 0xFFFF) | (hi << 16)).reshape(-1)
-    del fields["input_offset"]  # folded into bias' and the zero-point row
-    fields.update(weights=const("weights", words, "int32_t"), quant=const("quant", q.reshape(-1), "int32_t"))
+    fields.update(lines=0, transposed=0, weights=const("weights", words, "int32_t"))
+    # the generic form needs no scratch; the one word keeps the call's signature
     return KernelCall("pb_fast_dw", "pb_fast_dw_s8", "pb_fast_dw_params_t", fields, call.inputs, call.outputs,
-                      macs=call.macs)  # no scratch: the accumulators stay in registers
+                      macs=call.macs, scratch_bytes=4)
+
+
+def _lines_form(fields: dict, mode: int, q: np.ndarray) -> bool:
+    """pb_fast_dw.c's lines form: 3x3, stride and dilation 1, FAST requantization with every
+    multiplier above 2^30 (so SMMULR's result is negative exactly when the accumulator is),
+    no clamp but int8's, and lines long enough to repay their per-line set-up."""
+    f = fields
+    return (f["filter_h"] == 3 and f["filter_w"] == 3 and f["stride_h"] == 1 and f["stride_w"] == 1
+            and f["dilation_h"] == 1 and f["dilation_w"] == 1 and mode == REQUANT_FAST
+            and bool(np.all(q[:, 1] > 2**30)) and f["act_min"] == -128 and f["act_max"] == 127
+            and max(f["out_h"], f["out_w"]) >= DW_LINES_MIN)
+
+
+def _depthwise_lines(call: KernelCall, w: np.ndarray, q: np.ndarray, fields: dict) -> KernelCall:
+    """Per channel, PB_DW_LINE_WORDS words: bias', then per kernel line (w0, w1) and (w1, w2)
+    int16 pairs, multiplier, rounding, right shift. Lines run along the longer output side."""
+    c = w.shape[1]
+    transposed = fields["out_h"] > fields["out_w"]
+    k = w.reshape(3, 3, c)  # [ky][kx][channel]
+    if transposed:
+        k = k.transpose(1, 0, 2)  # lines are columns: [kx][ky]
+    pairs = [wrap32((k[i, a] & 0xFFFF) | (k[i, a + 1] << 16)) for i in range(3) for a in (0, 1)]
+    words = np.stack([q[:, 0], *pairs, q[:, 1], q[:, 3], q[:, 2]], axis=1).reshape(-1)
+    length = fields["out_h"] if transposed else fields["out_w"]
+    fields.update(lines=1, transposed=int(transposed), weights=const("weights", words, "int32_t"))
+    # a ring of 3 widened lines x 4 channels, int16, as pb_dw_lines() sizes them
+    scratch = 3 * 4 * 2 * (length + 2 + length % 2)
+    return KernelCall("pb_fast_dw", "pb_fast_dw_s8", "pb_fast_dw_params_t", fields, call.inputs, call.outputs,
+                      macs=call.macs, scratch_bytes=scratch)
 
 
 def accelerate(call: KernelCall, wide: bool) -> KernelCall | None:

@@ -1,7 +1,10 @@
 /* Fast int8 DEPTHWISE_CONV_2D, DSP tier (the Helium tier is pb_fast_mve.c).
  *
- * Weights (protobrain/ops/fast_dsp.py): per group of 4 channels, per tap, two words of
- * int16 pairs (w0,w2), (w1,w3).
+ * Two forms, chosen by the generator (protobrain/ops/fast_dsp.py, field `lines`):
+ *   generic: any window; weights per group of 4 channels, per tap, two words of int16
+ *     pairs (w0,w2), (w1,w3); no scratch.
+ *   lines: 3x3 stride 1, FAST requantization, full int8 range; per channel a block of
+ *     PB_DW_LINE_WORDS words; scratch holds 3 widened input lines of 4 channels.
  *
  * Inner loops never branch on data, so an inference takes the same time whatever its
  * input. */
@@ -171,11 +174,237 @@ PB_FAST_DW_VARIANT(pb_fast_dw_any_fast_full, 0, PB_REQUANT_FAST, 1)
 PB_FAST_DW_VARIANT(pb_fast_dw_any_fast_clamped, 0, PB_REQUANT_FAST, 0)
 PB_FAST_DW_VARIANT(pb_fast_dw_any_exact, 0, PB_REQUANT_EXACT, 0)
 
-void pb_fast_dw_s8(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output)
+/* ---- 3x3 stride 1: lines of int16 ------------------------------------------------------ */
+
+/* Per group of 4 channels, input lines (rows, or columns when transposed) are widened to
+ * int16 once each into a ring of 3 slots, each 4 planes of PB_DW_LINE_LEN values padded
+ * with the input zero point, so borders need no case of their own. Then, per channel, each
+ * output line is two adjacent outputs per step: per kernel line one LDRD of (x0,x1),(x2,x3)
+ * and 4 multiplies for 6 MACs, against the channel's (w0,w1),(w1,w2) pairs.
+ *
+ * Requantization (FAST mode only) folds the sign fix and the rounding into one SMMLAR:
+ * (smmulr(acc, m) - (v < 0) + round) >> shift, where v < 0 exactly when acc < 0 because
+ * the generator takes this form only when every multiplier exceeds 2^30. */
+
+typedef struct {
+    int32_t len_in, count_in;     /* input: values per line, lines */
+    int32_t pad_along, pad_across;
+    int32_t step_in, next_in;     /* bytes between values of a line, between lines */
+    int32_t len_out, count_out;   /* output: values per line, lines */
+    int32_t step_out, next_out;
+    int32_t len;                  /* int16 values per widened line (even) */
+} pb_dw_lines_t;
+
+static pb_dw_lines_t pb_dw_lines(const pb_fast_dw_params_t *p)
+{
+    const int32_t C = p->channels;
+    pb_dw_lines_t g;
+    if (p->transposed) {
+        g.len_in = p->in_h, g.count_in = p->in_w, g.pad_along = p->pad_top, g.pad_across = p->pad_left;
+        g.step_in = p->in_w * C, g.next_in = C;
+        g.len_out = p->out_h, g.count_out = p->out_w, g.step_out = p->out_w * C, g.next_out = C;
+    } else {
+        g.len_in = p->in_w, g.count_in = p->in_h, g.pad_along = p->pad_left, g.pad_across = p->pad_top;
+        g.step_in = C, g.next_in = p->in_w * C;
+        g.len_out = p->out_w, g.count_out = p->out_h, g.step_out = C, g.next_out = p->out_w * C;
+    }
+    /* two outputs per step read values x .. x+3: an odd line's last step reads one past */
+    g.len = g.len_out + 2 + (g.len_out & 1);
+    return g;
+}
+
+/* Two input values of 4 channels (words a, b) as one int16 pair per channel: SXTB16 splits
+ * each word PKHBT/PKHTB made of the two values' halves. */
+static PB_ALWAYS_INLINE void pb_dw_pair(uint32_t a, uint32_t b, uint32_t *dst, int32_t plane)
+{
+    const uint32_t lo = (a & 0xFFFFu) | (b << 16), hi = (a >> 16) | (b & 0xFFFF0000u);
+    dst[0] = pb_sxtb16(lo);
+    dst[plane] = pb_sxtb16_hi(lo);
+    dst[2 * plane] = pb_sxtb16(hi);
+    dst[3 * plane] = pb_sxtb16_hi(hi);
+}
+
+/* The input word at position i of a line, or the zero points outside it. */
+static PB_ALWAYS_INLINE uint32_t pb_dw_value(const int8_t *line, int32_t i, int32_t len, int32_t step, uint32_t zw)
+{
+    return i >= 0 && i < len ? pb_load32(line + i * step) : zw;
+}
+
+/* Widens padded line r of 4 channels (input at in, 4 bytes per value) into the 4 planes of
+ * slot. Pairs wholly inside the input go without a bounds check. */
+static void pb_dw_widen(const pb_dw_lines_t *g, const int8_t *in, int32_t r, uint32_t zw, uint32_t *slot)
+{
+    const int32_t line = r - g->pad_across, words = g->len / 2, len = g->len_in, step = g->step_in;
+    const int32_t pad = g->pad_along, first = PB_MIN((pad + 1) / 2, words), last = PB_MIN((len + pad) / 2, words);
+    const int8_t *src;
+    int32_t j;
+    if (line < 0 || line >= g->count_in) {
+        const uint32_t z = pb_sxtb16(zw);  /* (zp, zp) */
+        for (j = 0; j < 2 * g->len; ++j) {
+            slot[j] = z;
+        }
+        return;
+    }
+    in += line * g->next_in;
+    for (j = 0; j < first; ++j) {
+        pb_dw_pair(pb_dw_value(in, 2 * j - pad, len, step, zw), pb_dw_value(in, 2 * j - pad + 1, len, step, zw),
+                   slot + j, words);
+    }
+    for (src = in + (2 * first - pad) * step; j < last; ++j, src += 2 * step) {
+        pb_dw_pair(pb_load32(src), pb_load32(src + step), slot + j, words);
+    }
+    for (; j < words; ++j) {
+        pb_dw_pair(pb_dw_value(in, 2 * j - pad, len, step, zw), pb_dw_value(in, 2 * j - pad + 1, len, step, zw),
+                   slot + j, words);
+    }
+}
+
+#if defined(PB_SIMD_DSP)
+
+/* One kernel line for both outputs: x01 = (x0,x1), x23 = (x2,x3), wa = (w0,w1), wb = (w1,w2). */
+#define PB_DW_MACS(first)                                          \
+    "smlad   %[a0], %[x01], %[wa], " first "\n\t"                  \
+    "smlatb  %[a1], %[x01], %[wa], %[a1]\n\t"                      \
+    "smlabt  %[a0], %[x23], %[wb], %[a0]\n\t"                      \
+    "smlad   %[a1], %[x23], %[wb], %[a1]\n\t"
+
+/* A step: the taps from bias' on (LDM: bias' into a1, then the first pairs), then both
+ * outputs requantized. */
+#define PB_DW_STEP                                            \
+    "ldm     %[k], {%[a1], %[wa], %[wb]}\n\t"                      \
+    "ldrd    %[x01], %[x23], [%[p0]], #4\n\t"                      \
+    PB_DW_MACS("%[a1]")                                            \
+    "ldrd    %[wa], %[wb], [%[k], #12]\n\t"                        \
+    "ldrd    %[x01], %[x23], [%[p1]], #4\n\t"                      \
+    PB_DW_MACS("%[a0]")                                            \
+    "ldrd    %[wa], %[wb], [%[k], #20]\n\t"                        \
+    "ldrd    %[x01], %[x23], [%[p2]], #4\n\t"                      \
+    PB_DW_MACS("%[a0]")                                            \
+    "ldrd    %[wa], %[wb], [%[k], #28]\n\t"                        \
+    "sub     %[x01], %[wb], %[a0], lsr #31\n\t"                    \
+    "smmlar  %[a0], %[a0], %[wa], %[x01]\n\t"                      \
+    "sub     %[x23], %[wb], %[a1], lsr #31\n\t"                    \
+    "smmlar  %[a1], %[a1], %[wa], %[x23]\n\t"                      \
+    "ldr     %[wa], [%[k], #36]\n\t"                               \
+    "asr     %[a0], %[a0], %[wa]\n\t"                              \
+    "asr     %[a1], %[a1], %[wa]\n\t"                              \
+    "ssat    %[a0], #8, %[a0]\n\t"                                 \
+    "ssat    %[a1], #8, %[a1]\n\t"
+
+/* One output line of one channel: k is its PB_DW_LINE_WORDS block; s0..s2 its three
+ * widened input lines; n outputs, step bytes apart from q on. Registers are pinned so the
+ * LDM loads bias' and the first pairs in register order. */
+static void pb_dw_line(const uint32_t *s0, const uint32_t *s1, const uint32_t *s2, int8_t *q, int32_t step,
+                       int32_t n, const int32_t *k)
+{
+    register const uint32_t *p0 __asm__("r0") = s0;
+    register const uint32_t *p1 __asm__("r1") = s1;
+    register const uint32_t *p2 __asm__("r2") = s2;
+    register int8_t *out __asm__("r3") = q;
+    register int32_t a1 __asm__("r4");
+    register uint32_t wa __asm__("r5");
+    register uint32_t wb __asm__("r6");
+    register uint32_t x01 __asm__("r8");
+    register uint32_t x23 __asm__("r9");
+    register int32_t a0 __asm__("r10");
+    register int32_t st __asm__("r11") = step;
+    register int8_t *end __asm__("r12") = q + (n & ~1) * step;
+    register const int32_t *kk __asm__("lr") = k;
+    if (n >= 2) {
+        __asm__ volatile("1:\n\t" PB_DW_STEP
+                         "strb    %[a1], [%[q], %[st]]\n\t"
+                         "strb    %[a0], [%[q]]\n\t"
+                         "add     %[q], %[q], %[st], lsl #1\n\t"
+                         "cmp     %[q], %[end]\n\t"
+                         "bne     1b\n\t"
+                         : [p0] "+r"(p0), [p1] "+r"(p1), [p2] "+r"(p2), [q] "+r"(out), [a0] "=&r"(a0),
+                           [a1] "=&r"(a1), [wa] "=&r"(wa), [wb] "=&r"(wb), [x01] "=&r"(x01), [x23] "=&r"(x23)
+                         : [st] "r"(st), [end] "r"(end), [k] "r"(kk)
+                         : "cc", "memory");
+    }
+    if (n & 1) {  /* the last output of an odd line: a whole step, one store */
+        __asm__ volatile(PB_DW_STEP "strb    %[a0], [%[q]]\n\t"
+                         : [p0] "+r"(p0), [p1] "+r"(p1), [p2] "+r"(p2), [a0] "=&r"(a0), [a1] "=&r"(a1),
+                           [wa] "=&r"(wa), [wb] "=&r"(wb), [x01] "=&r"(x01), [x23] "=&r"(x23)
+                         : [q] "r"(out), [k] "r"(kk)
+                         : "cc", "memory");
+    }
+}
+
+#else
+
+static int32_t pb_dw_lo(uint32_t v)
+{
+    return (int16_t)(uint16_t)v;
+}
+
+static int32_t pb_dw_hi(uint32_t v)
+{
+    return (int16_t)(uint16_t)(v >> 16);
+}
+
+/* The same arithmetic as the DSP form's SMMLAR sequence. */
+static int8_t pb_dw_requant(int32_t acc, const int32_t *k)
+{
+    const uint32_t v = (uint32_t)pb_smmulr(acc, k[7]) + (uint32_t)k[8] - (uint32_t)(acc < 0);
+    return (int8_t)pb_ssat8((int32_t)v >> k[9]);
+}
+
+static void pb_dw_line(const uint32_t *s0, const uint32_t *s1, const uint32_t *s2, int8_t *q, int32_t step,
+                       int32_t n, const int32_t *k)
+{
+    int32_t x, r;
+    for (x = 0; x < n; x += 2, ++s0, ++s1, ++s2) {
+        const uint32_t *rows[3];
+        uint32_t a0 = (uint32_t)k[0], a1 = (uint32_t)k[0];
+        rows[0] = s0, rows[1] = s1, rows[2] = s2;
+        for (r = 0; r < 3; ++r) {
+            const uint32_t x01 = rows[r][0], x23 = rows[r][1];
+            const uint32_t wa = (uint32_t)k[1 + 2 * r], wb = (uint32_t)k[2 + 2 * r];
+            a0 += (uint32_t)(pb_dw_lo(x01) * pb_dw_lo(wa) + pb_dw_hi(x01) * pb_dw_hi(wa) + pb_dw_lo(x23) * pb_dw_hi(wb));
+            a1 += (uint32_t)(pb_dw_hi(x01) * pb_dw_lo(wa) + pb_dw_lo(x23) * pb_dw_lo(wb) + pb_dw_hi(x23) * pb_dw_hi(wb));
+        }
+        q[x * step] = pb_dw_requant((int32_t)a0, k);
+        if (x + 1 < n) {
+            q[(x + 1) * step] = pb_dw_requant((int32_t)a1, k);
+        }
+    }
+}
+
+#endif /* PB_SIMD_DSP */
+
+static void pb_fast_dw_lines(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output, uint32_t *scratch)
+{
+    const pb_dw_lines_t g = pb_dw_lines(p);
+    const uint32_t zw = pb_load32(p->pad);  /* the zero point, 4 channels */
+    const int32_t C = p->channels, slot = 2 * g.len, plane = g.len / 2;  /* in words */
+    int32_t b, c, o, i;
+    for (b = 0; b < p->batches; ++b) {
+        const int8_t *in = input + b * p->in_h * p->in_w * C;
+        int8_t *out = output + b * p->out_h * p->out_w * C;
+        for (c = 0; c < C; c += 4) {
+            pb_dw_widen(&g, in + c, 0, zw, scratch);
+            pb_dw_widen(&g, in + c, 1, zw, scratch + slot);
+            for (o = 0; o < g.count_out; ++o) {
+                const uint32_t *s0 = scratch + (o % 3) * slot, *s1 = scratch + ((o + 1) % 3) * slot;
+                uint32_t *s2 = scratch + ((o + 2) % 3) * slot;
+                pb_dw_widen(&g, in + c, o + 2, zw, s2);
+                for (i = 0; i < 4; ++i) {
+                    pb_dw_line(s0 + i * plane, s1 + i * plane, s2 + i * plane, out + o * g.next_out + c + i,
+                               g.step_out, g.len_out, p->weights + (c + i) * PB_DW_LINE_WORDS);
+                }
+            }
+        }
+    }
+}
+
+void pb_fast_dw_s8(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output, void *scratch)
 {
     const int full_range = p->act_min == -128 && p->act_max == 127;
     const int fast = p->requant == PB_REQUANT_FAST;
-    if (p->filter_h * p->filter_w == 9) {
+    if (p->lines) {
+        pb_fast_dw_lines(p, input, output, (uint32_t *)scratch);
+    } else if (p->filter_h * p->filter_w == 9) {
         if (!fast) {
             pb_fast_dw_3x3_exact(p, input, output);
         } else if (full_range) {

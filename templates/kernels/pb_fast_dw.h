@@ -18,7 +18,9 @@ typedef struct {
     int32_t output_offset;      /* (the input offset is folded into bias' and the pad row) */
     int32_t act_min, act_max;
     int32_t requant;
-    const int32_t *weights;     /* packed, see pb_fast.c */
+    int32_t lines;              /* 1: the 3x3 stride-1 form on int16 lines (weights as PB_DW_LINE_WORDS blocks) */
+    int32_t transposed;         /* lines form: lines run down the columns (out_h > out_w) */
+    const int32_t *weights;     /* packed, see pb_fast_dw.c */
     const int32_t *quant;       /* PB_QUANT_WORDS per channel */
     const int32_t *pad;         /* channels bytes of the input zero point: padding taps read it */
 } pb_fast_dw_params_t;
@@ -26,6 +28,12 @@ typedef struct {
 /* Most taps (filter_h * filter_w) a depthwise window may have on the fast path. */
 #define PB_FAST_DW_MAX_TAPS 64
 
-void pb_fast_dw_s8(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output); /* no scratch */
+/* Lines form, per channel: bias', (w0,w1) and (w1,w2) int16 pairs for each of the three
+ * kernel lines, multiplier, rounding, right shift. */
+#define PB_DW_LINE_WORDS 10
+
+/* scratch: the lines form's widened input lines (ops/fast_dsp.py says how many bytes);
+ * the generic form uses none (NULL is fine). */
+void pb_fast_dw_s8(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output, void *scratch);
 
 #endif /* PB_FAST_DW_H */
