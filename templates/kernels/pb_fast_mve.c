@@ -299,10 +299,20 @@ static PB_MVE_INLINE void pb_mve_copy(int8_t *dst, const int8_t *src, int32_t n)
                      : "q0", "lr", "memory");
 }
 
-/* An output pixel's position, stepped row by row (no divisions per row). */
+/* An output pixel's position and its window's origin (its first tap, maybe in the
+ * padding) as an offset in the input, stepped row by row (no division or multiply per row
+ * but at the end of an output row). */
 typedef struct {
     int32_t b, oy, ox;
+    int32_t iy0, ix0, at;
 } pb_mve_pos_t;
+
+static PB_MVE_INLINE void pb_mve_origin(const pb_fast_mve_mm_params_t *p, pb_mve_pos_t *q)
+{
+    q->iy0 = q->oy * p->stride_h - p->pad_top;
+    q->ix0 = q->ox * p->stride_w - p->pad_left;
+    q->at = ((q->b * p->in_h + q->iy0) * p->in_w + q->ix0) * p->in_c;
+}
 
 static PB_MVE_INLINE void pb_mve_next(const pb_fast_mve_mm_params_t *p, pb_mve_pos_t *q)
 {
@@ -312,45 +322,24 @@ static PB_MVE_INLINE void pb_mve_next(const pb_fast_mve_mm_params_t *p, pb_mve_p
             q->oy = 0;
             ++q->b;
         }
+        pb_mve_origin(p, q);
+    } else {
+        q->ix0 += p->stride_w;
+        q->at += p->stride_w * p->in_c;
     }
 }
 
-/* Offset of the pixel's window in the input (its first tap; may lie in the padding). */
-static PB_MVE_INLINE int32_t pb_mve_origin(const pb_fast_mve_mm_params_t *p, const pb_mve_pos_t *q, int32_t *iy0,
-                                           int32_t *ix0)
-{
-    *iy0 = q->oy * p->stride_h - p->pad_top;
-    *ix0 = q->ox * p->stride_w - p->pad_left;
-    return ((q->b * p->in_h + *iy0) * p->in_w + *ix0) * p->in_c;
-}
-
-/* im2col row: taps in filter order, padding taps the zero point, zeros up to depth_pad.
- * In-bounds taps of one filter row are one contiguous run when dilation_w is 1. */
-static void pb_mve_im2col(const pb_fast_mve_mm_params_t *p, const int8_t *input, const pb_mve_pos_t *q, int8_t *dst)
+/* im2col row of a window that reaches into the padding: taps in filter order, padding
+ * taps the zero point, zeros up to depth_pad. In-bounds taps of one filter row are one
+ * contiguous run when dilation_w is 1. */
+static void pb_mve_im2col_edge(const pb_fast_mve_mm_params_t *p, const int8_t *input, const pb_mve_pos_t *q,
+                               int8_t *dst)
 {
     const int8x16_t pad = vdupq_n_s8((int8_t)p->pad_value);
     const int32_t C = p->in_c, fw = p->filter_w, run = fw * C;
     const int32_t row_step = p->dilation_h * p->in_w * C;
-    int32_t iy0, ix0, kx0, kx1, ky, kx;
-    int32_t at = pb_mve_origin(p, q, &iy0, &ix0);
-    if (p->dilation_w == 1 && ix0 >= 0 && ix0 + fw <= p->in_w && iy0 >= 0 &&
-        iy0 + (p->filter_h - 1) * p->dilation_h < p->in_h) {
-        /* the window wholly inside the input, the common case: one run per filter row, a
-         * single predicated load and store when it fits a vector (shallow first layers) */
-        const int8_t *src = input + at;
-        if (run <= 16) {
-            const mve_pred16_t pr = vctp8q((uint32_t)run);
-            for (ky = 0; ky < p->filter_h; ++ky, dst += run, src += row_step) {
-                vstrbq_p_s8(dst, vldrbq_z_s8(src, pr), pr);
-            }
-        } else {
-            for (ky = 0; ky < p->filter_h; ++ky, dst += run, src += row_step) {
-                pb_mve_copy(dst, src, run);
-            }
-        }
-        pb_mve_fill(dst, vdupq_n_s8(0), p->depth_pad - p->depth);
-        return;
-    }
+    const int32_t iy0 = q->iy0, ix0 = q->ix0;
+    int32_t at = q->at, kx0, kx1, ky, kx;
     if (p->dilation_w == 1) {
         kx0 = ix0 < 0 ? -ix0 : 0;
         kx1 = p->in_w - ix0 < fw ? p->in_w - ix0 : fw;
@@ -378,16 +367,38 @@ static void pb_mve_im2col(const pb_fast_mve_mm_params_t *p, const int8_t *input,
     pb_mve_fill(dst, vdupq_n_s8(0), p->depth_pad - p->depth);
 }
 
+/* im2col row of a window wholly inside the input (dilation_w 1), the common case: one run
+ * per filter row, a single predicated load and store when it fits a vector (shallow first
+ * layers), then zeros up to depth_pad. */
+static PB_MVE_INLINE void pb_mve_im2col_inside(const pb_fast_mve_mm_params_t *p, const int8_t *src, int8_t *dst)
+{
+    const int32_t run = p->filter_w * p->in_c, row_step = p->dilation_h * p->in_w * p->in_c;
+    int32_t ky;
+    if (run <= 16) {
+        const mve_pred16_t pr = vctp8q((uint32_t)run);
+        for (ky = 0; ky < p->filter_h; ++ky, dst += run, src += row_step) {
+            vstrbq_p_s8(dst, vldrbq_z_s8(src, pr), pr);
+        }
+    } else {
+        for (ky = 0; ky < p->filter_h; ++ky, dst += run, src += row_step) {
+            pb_mve_copy(dst, src, run);
+        }
+    }
+    pb_mve_fill(dst, vdupq_n_s8(0), p->depth_pad - p->depth);
+}
+
 /* The row's taps: in place when direct, else its im2col copy in buf. */
 static PB_MVE_INLINE const int8_t *pb_mve_row(const pb_fast_mve_mm_params_t *p, const int8_t *input,
                                               pb_mve_pos_t *q, int8_t *buf)
 {
     const int8_t *x = buf;
     if (p->direct) {
-        int32_t iy0, ix0;
-        x = input + pb_mve_origin(p, q, &iy0, &ix0);
+        x = input + q->at;
+    } else if (p->dilation_w == 1 && q->ix0 >= 0 && q->ix0 + p->filter_w <= p->in_w && q->iy0 >= 0 &&
+               q->iy0 + (p->filter_h - 1) * p->dilation_h < p->in_h) {
+        pb_mve_im2col_inside(p, input + q->at, buf);
     } else {
-        pb_mve_im2col(p, input, q, buf);
+        pb_mve_im2col_edge(p, input, q, buf);
     }
     pb_mve_next(p, q);
     return x;
@@ -402,8 +413,9 @@ static PB_MVE_INLINE void pb_mve_mm_run(const pb_fast_mve_mm_params_t *p, const 
     /* direct rows end at depth (tail under a predicate); im2col rows are padded */
     const int32_t nfull = p->direct ? p->depth / 16 : p->depth_pad / 16;
     const int32_t tail = p->direct ? p->depth % 16 : 0;
-    pb_mve_pos_t q = {0, 0, 0};
+    pb_mve_pos_t q = {0, 0, 0, 0, 0, 0};
     int32_t r;
+    pb_mve_origin(p, &q);
     for (r = 0; r + 2 <= p->rows; r += 2) {
         const int8_t *x0 = pb_mve_row(p, input, &q, buf);
         const int8_t *x1 = pb_mve_row(p, input, &q, buf + p->depth_pad);
