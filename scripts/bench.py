@@ -75,7 +75,10 @@ def main() -> int:
              "Kernel tiers (`protobrain/ops/fast.py`): portable C on any core; dsp, the Arm DSP extension",
              "(SXTB16/SMLAD, M4/M7/M33/M55), with int16 weights where they fit in half the board's flash;",
              "mve, Helium (M55). Each board is measured with every tier its core runs; the summary and the",
-             "per-board sections show its fastest.", ""]
+             "per-board sections show its fastest.", "",
+             "MACs are the model's own: every multiply its layers define. The fast tiers skip output",
+             "channels whose weights are all zero, whose output is a constant (vww_96_int8's pruned deep",
+             "channels, 42% of its MACs), so on that model instructions per MAC count work not done.", ""]
     summary = ["| board | kernels | model | MACs | instructions | instr/MAC | spread | arena (B) | TFLM arena (B) | RAM (B) "
                "| flash (B) |",
                "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
