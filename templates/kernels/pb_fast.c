@@ -156,6 +156,19 @@ static void pb_fast_widen(const int8_t *row, int32_t blocks, uint32_t *cols, int
     }
 }
 
+#if defined(PB_SIMD_DSP)
+/* Eight int8 values from src widened into two interleaved slots at dst (SXTB16 order),
+ * both pointers stepped: LDRD/STRD need word-aligned src and dst. */
+#define PB_WIDEN_8                                  \
+    "ldrd   %[v], %[u], [%[src]], #8\n\t"           \
+    "sxtb16 %[a], %[v]\n\t"                         \
+    "sxtb16 %[b], %[v], ror #8\n\t"                 \
+    "strd   %[a], %[b], [%[dst]], #16\n\t"          \
+    "sxtb16 %[a], %[u]\n\t"                         \
+    "sxtb16 %[b], %[u], ror #8\n\t"                 \
+    "strd   %[a], %[b], [%[dst]], #16\n\t"
+#endif
+
 /* n int8 values (a multiple of 4) widened into the interleaved slots at dst, 16 bytes
  * apart per block of 4. A pointer-bounded loop with nothing to reload: the stores may
  * alias any int8 data, so a bound read through p would be read again every turn. */
@@ -169,14 +182,7 @@ static PB_ALWAYS_INLINE void pb_fast_widen_run(const int8_t *src, int32_t n, uin
          * STRD need */
         uint32_t v, u, a, b;
         /* volatile: its only effect is the stores (the outputs are dead after it) */
-        __asm__ volatile("1:\n\t"
-                 "ldrd   %[v], %[u], [%[src]], #8\n\t"
-                 "sxtb16 %[a], %[v]\n\t"
-                 "sxtb16 %[b], %[v], ror #8\n\t"
-                 "strd   %[a], %[b], [%[dst]], #16\n\t"
-                 "sxtb16 %[a], %[u]\n\t"
-                 "sxtb16 %[b], %[u], ror #8\n\t"
-                 "strd   %[a], %[b], [%[dst]], #16\n\t"
+        __asm__ volatile("1:\n\t" PB_WIDEN_8
                  "cmp    %[src], %[end]\n\t"
                  "bne    1b\n\t"
                  : [src] "+r"(src), [dst] "+r"(dst), [v] "=&r"(v), [u] "=&r"(u), [a] "=&r"(a), [b] "=&r"(b)
@@ -205,14 +211,7 @@ static PB_ALWAYS_INLINE uint32_t *pb_fast_widen_window(const int8_t *src, int32_
         const int8_t *end;
         __asm__ volatile("1:\n\t"
                          "add    %[end], %[src], %[n]\n"
-                         "2:\n\t"
-                         "ldrd   %[v], %[u], [%[src]], #8\n\t"
-                         "sxtb16 %[a], %[v]\n\t"
-                         "sxtb16 %[b], %[v], ror #8\n\t"
-                         "strd   %[a], %[b], [%[dst]], #16\n\t"
-                         "sxtb16 %[a], %[u]\n\t"
-                         "sxtb16 %[b], %[u], ror #8\n\t"
-                         "strd   %[a], %[b], [%[dst]], #16\n\t"
+                         "2:\n\t" PB_WIDEN_8
                          "cmp    %[src], %[end]\n\t"
                          "bne    2b\n\t"
                          "add    %[src], %[src], %[gap]\n\t"
