@@ -129,6 +129,8 @@ def render(program: Program, source: str = "", shared_arena: str | None = None) 
             args.append(f"({t.ctype} *)A({program.plan.offset_of(i)})")
         if k in program.scratch:  # planned scratch memory goes last
             args.append(f"(void *)A({program.scratch[k]})")
+        elif call.takes_scratch:
+            args.append("NULL")
         calls.append({"comment": comment, "code": f"{call.function}({', '.join(args)});"})
 
     tensors = []

@@ -36,7 +36,8 @@ def test_lines_form_is_chosen_for_3x3_stride_1_only(monkeypatch):
     for s, lines in ((_spec(hw=(7, 9)), 1), (_spec(hw=(7, 9), strides=2), 0), (_spec(hw=(7, 9), act="n1to1"), 0)):
         (call,) = _lines_calls(build_program(read_model_bytes(dw_bytes(s), "m"), tier="dsp"))
         assert call.fields["lines"] == lines, s
-        assert call.scratch_bytes >= 4
+        # the lines form plans its ring of lines; the generic form takes none (NULL)
+        assert call.scratch_bytes > 0 if lines else (call.scratch_bytes == 0 and call.takes_scratch), s
         if lines:
             c = call.fields["channels"]
             assert len(call.fields["weights"].values) == 10 * c

@@ -60,6 +60,7 @@ class KernelCall:
     outputs: list[int]
     macs: int = 0  # multiply-accumulates of CONV/DEPTHWISE/FULLY_CONNECTED (MLPerf Tiny's count)
     scratch_bytes: int = 0  # planned in the arena alongside activations (0 = none)
+    takes_scratch: bool = False  # the function has a scratch argument even when none is planned (NULL)
     inputs_as_array: bool = False  # pass the inputs as one `const void *const[]` argument
 
     @property

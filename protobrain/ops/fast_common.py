@@ -148,16 +148,22 @@ def _constant_outputs(call: KernelCall, mm: MatMul) -> np.ndarray:
     return np.clip(np.asarray(v, np.int64) + f["output_offset"], f["act_min"], f["act_max"])
 
 
+def computed_channels(call: KernelCall, mm: MatMul) -> tuple[np.ndarray | None, np.ndarray, np.ndarray, np.ndarray]:
+    """For the computed channels: the bias (None when the layer has none), bias' (the input
+    offset folded in), the multipliers and the shifts."""
+    bias = values(call.fields["bias"])
+    bias = mm.per_computed(bias).astype(np.int64) if bias is not None else None
+    folded = (bias if bias is not None else 0) + mm.input_offset * mm.w2d.astype(np.int64).sum(axis=1)
+    mults, shifts = (mm.per_computed(v) for v in per_channel(call.fields, mm.out_total))
+    return bias, np.broadcast_to(folded, (mm.out_c,)), mults, shifts
+
+
 def matmul_fields(call: KernelCall, mm: MatMul, depth_pad: int) -> dict:
     """pb_fast_mm_params_t's fields but the weights and wide_weights: the folded quant words
     of the computed channels rounded up to even, and where channels are skipped, where the
     computed ones go and the constant row."""
     f = call.fields
-    bias = values(f["bias"])
-    mults, shifts = per_channel(f, mm.out_total)
-    mults, shifts = mm.per_computed(mults), mm.per_computed(shifts)
-    bias = mm.per_computed(bias) if bias is not None else None
-    folded = (bias if bias is not None else 0) + mm.input_offset * mm.w2d.astype(np.int64).sum(axis=1)
+    bias, folded, mults, shifts = computed_channels(call, mm)
     q, mode = quant_words(folded, mults, shifts, peaks(mm.w2d, bias, mm.input_offset), f["output_offset"],
                           mm.out_c + mm.out_c % 2)
     fields = {**mm.geometry, "out_c": mm.out_c, "out_stride": mm.out_total, "depth": mm.depth,

@@ -78,9 +78,9 @@ def _depthwise(call: KernelCall) -> KernelCall | None:
     lo, hi = g[..., [0, 1]], g[..., [2, 3]]
     words = wrap32((lo & 0xFFFF) | (hi << 16)).reshape(-1)
     fields.update(lines=0, transposed=0, weights=const("weights", words, "int32_t"))
-    # the generic form needs no scratch; the one word keeps the call's signature
+    # the generic form needs no scratch: the kernel gets NULL
     return KernelCall("pb_fast_dw", "pb_fast_dw_s8", "pb_fast_dw_params_t", fields, call.inputs, call.outputs,
-                      macs=call.macs, scratch_bytes=4)
+                      macs=call.macs, takes_scratch=True)
 
 
 def _lines_form(fields: dict, mode: int, q: np.ndarray) -> bool:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from .base import KernelCall, const
-from .fast_common import (depthwise_parts, depthwise_supported, matmul, matmul_fields, pack_words, per_channel, values,
-                          wrap32)
+from .fast_common import (computed_channels, depthwise_parts, depthwise_supported, matmul, matmul_fields, pack_words,
+                          per_channel, wrap32)
 
 DEPTH_BLOCK = 16  # taps per VMLADAVA; weights padded to it with zeros
 OC_BLOCK = 4  # output channels per matrix-multiply block (one requantization vector)
@@ -71,13 +71,9 @@ def _matmul(call: KernelCall) -> KernelCall | None:
     # [oc/4][depth/16][4][16]: one pointer walks a block's four channels chunk by chunk
     w = w.reshape(ocp // OC_BLOCK, OC_BLOCK, dp // DEPTH_BLOCK, DEPTH_BLOCK).transpose(0, 2, 1, 3)
     fields = matmul_fields(call, mm, dp)
-    f = call.fields
-    bias = values(f["bias"])
-    folded = (np.asarray(mm.per_computed(bias), np.int64) if bias is not None else 0) + \
-        mm.input_offset * mm.w2d.astype(np.int64).sum(axis=1)
-    mults, shifts = (mm.per_computed(v) for v in per_channel(f, mm.out_total))
+    _, folded, mults, shifts = computed_channels(call, mm)
     pad = ocp - mm.out_c
-    groups, mode = quant_groups(np.concatenate([np.broadcast_to(folded, (mm.out_c,)), np.zeros(pad, np.int64)]),
+    groups, mode = quant_groups(np.concatenate([folded, np.zeros(pad, np.int64)]),
                                 np.concatenate([mults, np.zeros(pad, np.int64)]),
                                 np.concatenate([shifts, np.full(pad, -1, np.int64)]))
     direct = _direct(fields)

@@ -94,7 +94,7 @@ static PB_ALWAYS_INLINE void pb_fast_window_next(const pb_fast_mm_params_t *p, p
 
 /* Whether the window lies wholly inside the input with contiguous filter rows
  * (dilation_w 1), the common case: each filter row is then one run of filter_w * in_c
- * bytes, `step` bytes after the previous one. */
+ * bytes, dilation_h input rows after the previous one. */
 static PB_ALWAYS_INLINE int pb_fast_inside(const pb_fast_mm_params_t *p, const pb_fast_window_t *win)
 {
     return p->dilation_w == 1 && win->ix0 >= 0 && win->ix0 + p->filter_w <= p->in_w && win->iy0 >= 0 &&
