@@ -71,3 +71,32 @@ def test_direct_rows_need_no_copy():
     assert not fast_mve._direct(_conv(filter_w=3, dilation_w=2, out_w=2))
     assert not fast_mve._direct(_conv(pad_left=1))
     assert not fast_mve._direct(_conv(filter_w=3, out_w=6))  # the last window leaves the input
+
+
+@pytest.mark.parametrize("indexed", [False, True])
+def test_block_stream_round_trips(indexed):
+    """The matrix multiply's block stream holds each block's weights, its quant group (three
+    vectors when FAST, five when GENERAL) and, indexed, its lanes' channels; the padded lanes
+    of an indexed layer repeat the block's first channel, so storing all four is harmless."""
+    rng = np.random.default_rng(5)
+    w2d = rng.integers(-127, 127, size=(6, 21), endpoint=True).astype(np.int8)
+    folded, mults = rng.integers(-1000, 1000, 6), rng.integers(1 << 30, 1 << 31, 6)
+    index = np.array([0, 2, 3, 5, 8, 9]) if indexed else None
+    for shifts, mode in ((np.full(6, -3), fast_mve.REQUANT_FAST), (np.array([-3, 1, 0, -2, -5, -1]),
+                                                                   fast_mve.REQUANT_GENERAL)):
+        stream, got_mode = fast_mve.block_stream(w2d, folded, mults, shifts, index)
+        assert got_mode == mode
+        fields = {"depth_pad": 32, "requant": mode, "indexed": int(indexed),
+                  "blocks": type("C", (), {"values": stream})()}
+        w, groups, lanes = fast_mve.stream_blocks(fields)
+        assert stream.size == 2 * (32 + 4 * fast_mve.GROUP_VECTORS[mode] + 4 * indexed)
+        assert np.array_equal(w[:6, :21], w2d) and not w[:6, 21:].any()
+        ref, _ = fast_mve.quant_groups(np.append(folded, [0, 0]), np.append(mults, [0, 0]), np.append(shifts, [-1, -1]))
+        assert np.array_equal(groups[0], ref[0])
+        assert np.array_equal(groups[1, :, :2], ref[1, :, :2])
+        if indexed:  # lanes 6, 7 repeat channel 4 (the second block's first): weights, group and index
+            assert list(lanes) == [0, 2, 3, 5, 8, 9, 8, 8]
+            assert np.array_equal(w[6], w[4]) and np.array_equal(w[7], w[4])
+            assert (groups[1, :, 2] == groups[1, :, 0]).all() and (groups[1, :, 3] == groups[1, :, 0]).all()
+        else:
+            assert lanes is None and not w[6:].any() and not groups[1, 1, 2:].any()

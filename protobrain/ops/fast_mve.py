@@ -3,7 +3,8 @@ out for templates/kernels/pb_fast_mve.c (whose header comment describes the layo
 
 Requantization runs four lanes at a time from "quant groups": per four lanes five int32
 vectors, bias' (the input offset folded in), multiplier, -right shift, left shift and a fix
-mask. FAST (no left shifts, every right shift >= 1) skips the last two at run time."""
+mask. FAST (no left shifts, every right shift >= 1) skips the last two at run time; the
+matrix multiply's block stream (block_stream) then leaves them out."""
 
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ DEPTH_BLOCK = 16  # taps per VMLADAVA; weights padded to it with zeros
 OC_BLOCK = 4  # output channels per matrix-multiply block (one requantization vector)
 DW_CHANNELS = 8  # depthwise channels per step (int16 lanes)
 GROUP_WORDS = 20  # PB_MVE_GROUP_WORDS
-STAGE_BYTES = 32  # PB_MVE_STAGE_BYTES: the accumulators on their way to vector registers
 REQUANT_FAST, REQUANT_GENERAL = 1, 2  # PB_MVE_REQUANT_*
+GROUP_VECTORS = {REQUANT_FAST: 3, REQUANT_GENERAL: 5}  # a matrix-multiply block's quant vectors
+IM2COL_BYTES = 512  # im2col rows per batch: as many as fit (at least two), so the pair loop runs long
 
 
 def quant_groups(bias_folded, mults, shifts) -> tuple[np.ndarray, int]:
@@ -60,29 +62,72 @@ def _direct(f: dict) -> bool:
     return last_x < f["in_w"] and last_y < f["in_h"]
 
 
+def _lanes(n: int, indexed: bool) -> np.ndarray:
+    """Which computed channel each of the ceil(n/4)*4 lanes holds: padded lanes are zero
+    (-1 here) and never stored, but indexed blocks store all four lanes, so there they
+    repeat the block's first channel (stored twice, with the same value)."""
+    lanes = np.arange(-(-n // OC_BLOCK) * OC_BLOCK)
+    pad = lanes >= n
+    lanes[pad] = -1 if not indexed else (lanes[pad] // OC_BLOCK) * OC_BLOCK
+    return lanes
+
+
+def block_stream(w2d: np.ndarray, folded, mults, shifts, index=None) -> tuple[np.ndarray, int]:
+    """The matrix multiply's blocks of four output channels as one int32 stream, and the
+    requant mode. Per block: weights [depth_pad/16][4 channels][16 taps] int8 (zero-padded),
+    the quant group's vectors (FAST: bias', multiplier, -right shift; GENERAL: all five, as
+    quant_groups), then with index the four lanes' output channels. One pointer walks it."""
+    n, depth = w2d.shape
+    dp = -(-depth // DEPTH_BLOCK) * DEPTH_BLOCK
+    lanes = _lanes(n, index is not None)
+    real = lanes >= 0
+    w = np.zeros((len(lanes), dp), np.int8)
+    w[real, :depth] = w2d[lanes[real]]
+    pick = np.where(real, lanes, 0)
+    groups, mode = quant_groups(np.where(real, np.asarray(folded)[pick], 0), np.where(real, mults[pick], 0),
+                                np.where(real, shifts[pick], -1))
+    blocks = len(lanes) // OC_BLOCK
+    parts = [pack_words(w.reshape(blocks, OC_BLOCK, dp // DEPTH_BLOCK, DEPTH_BLOCK).transpose(0, 2, 1, 3))
+             .reshape(blocks, -1), groups[:, :GROUP_VECTORS[mode]].reshape(blocks, -1)]
+    if index is not None:
+        parts.append(np.asarray(index, np.int64)[lanes].reshape(blocks, OC_BLOCK))
+    return np.concatenate(parts, axis=1).reshape(-1), mode
+
+
+def stream_blocks(fields: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """block_stream read back from a call's fields (for tests): weights [blocks*4][depth_pad]
+    int8, quant groups [blocks][5][4] (FAST's last two vectors as quant_groups makes them)
+    and the lanes' output channels [blocks*4] or None."""
+    dp, mode, indexed = fields["depth_pad"], fields["requant"], fields["indexed"]
+    nvec = GROUP_VECTORS[mode]
+    words = np.asarray(fields["blocks"].values, np.int64).reshape(-1, dp + 4 * nvec + (4 if indexed else 0))
+    blocks = words.shape[0]
+    w = np.ascontiguousarray(words[:, :dp]).astype("<i4").view(np.int8)
+    w = w.reshape(blocks, dp // DEPTH_BLOCK, OC_BLOCK, DEPTH_BLOCK).transpose(0, 2, 1, 3).reshape(-1, dp)
+    groups = np.zeros((blocks, 5, 4), np.int64)
+    groups[:, :nvec] = words[:, dp:dp + 4 * nvec].reshape(blocks, nvec, 4)
+    if mode == REQUANT_FAST:
+        groups[:, 4] = -1
+    index = words[:, dp + 4 * nvec:].reshape(-1) if indexed else None
+    return w, groups, index
+
+
 def _matmul(call: KernelCall) -> KernelCall | None:
     mm = matmul(call, skip_dead=True)
     if mm is None:
         return None
     dp = -(-mm.depth // DEPTH_BLOCK) * DEPTH_BLOCK
-    ocp = -(-mm.out_c // OC_BLOCK) * OC_BLOCK
-    w = np.zeros((ocp, dp), np.int8)
-    w[:mm.out_c, :mm.depth] = mm.w2d
-    # [oc/4][depth/16][4][16]: one pointer walks a block's four channels chunk by chunk
-    w = w.reshape(ocp // OC_BLOCK, OC_BLOCK, dp // DEPTH_BLOCK, DEPTH_BLOCK).transpose(0, 2, 1, 3)
     fields = matmul_fields(call, mm, dp)
     _, folded, mults, shifts = computed_channels(call, mm)
-    pad = ocp - mm.out_c
-    groups, mode = quant_groups(np.concatenate([folded, np.zeros(pad, np.int64)]),
-                                np.concatenate([mults, np.zeros(pad, np.int64)]),
-                                np.concatenate([shifts, np.full(pad, -1, np.int64)]))
+    stream, mode = block_stream(mm.w2d, folded, mults, shifts, mm.live)
     direct = _direct(fields)
-    fields.update(direct=int(direct), requant=mode, wide_weights=0,
-                  weights=const("weights", pack_words(w), "int32_t"),
-                  quant=const("quant", groups.reshape(-1), "int32_t"))
-    scratch = STAGE_BYTES + (0 if direct else 2 * dp)
+    batch = max(2, min(fields["rows"] & ~1, (IM2COL_BYTES // dp) & ~1))
+    del fields["quant"], fields["out_index"]  # the DSP tier's forms; here both are in the stream
+    fields.update(direct=int(direct), batch_rows=batch, requant=mode, wide_weights=0,
+                  indexed=int(mm.live is not None), blocks=const("blocks", stream, "int32_t"))
+    # im2col rows, batch_rows of depth_pad bytes; rows read in place need none
     return KernelCall("pb_fast_mve", "pb_fast_mve_mm_s8", "pb_fast_mve_mm_params_t", fields, call.inputs,
-                      call.outputs, macs=call.macs, scratch_bytes=scratch)
+                      call.outputs, macs=call.macs, scratch_bytes=0 if direct else batch * dp, takes_scratch=True)
 
 
 def _depthwise(call: KernelCall) -> KernelCall | None:

@@ -29,18 +29,19 @@ typedef struct {
     int32_t depth;              /* taps per output: filter_h * filter_w * in_c */
     int32_t depth_pad;          /* depth rounded up to 16 (zero weights beyond) */
     int32_t direct;             /* 1: each row's taps are contiguous in the input, read in place */
+    int32_t batch_rows;         /* im2col rows the scratch holds (even, >= 2) */
     int32_t pad_value;          /* the input zero point: what padding taps read */
     int32_t output_offset;
     int32_t act_min, act_max;
     int32_t requant;            /* PB_MVE_REQUANT_FAST or PB_MVE_REQUANT_GENERAL */
     int32_t wide_weights;       /* always 0 here: int8 weights (the DSP tier's option) */
-    const int32_t *weights;     /* [out_c/4][depth_pad/16][4 channels][16] int8 */
-    const int32_t *quant;       /* one group per 4 output channels */
-    /* NULL when every channel is computed; else the output channel of each computed one
-     * (padded to a multiple of 4), and the row (out_stride bytes) every output row starts
-     * from: the skipped channels' constants (their accumulator is the bias whatever the
-     * input) */
-    const int32_t *out_index;
+    int32_t indexed;            /* 1: some channels are skipped; blocks name their lanes' channels */
+    /* per block of four computed channels: weights [depth_pad/16][4 channels][16] int8,
+     * the quant group (FAST: bias', multiplier, -right_shift; GENERAL: all five vectors),
+     * and when indexed the four lanes' output channels (pb_fast_mve.c) */
+    const int32_t *blocks;
+    /* indexed: the row (out_stride bytes) every output row starts from, the skipped
+     * channels' constants (their accumulator is the bias whatever the input); else NULL */
     const int32_t *const_row;
 } pb_fast_mve_mm_params_t;
 
@@ -60,7 +61,7 @@ typedef struct {
     const int32_t *pad;         /* channels bytes of the input zero point: padding taps read it */
 } pb_fast_mve_dw_params_t;
 
-/* scratch: PB_FAST_MVE_MM_SCRATCH bytes planned in the arena (ops/fast_mve.py says how many). */
+/* scratch: batch_rows im2col rows of depth_pad bytes, or NULL when the rows are read in place (direct). */
 void pb_fast_mve_mm_s8(const pb_fast_mve_mm_params_t *p, const int8_t *input, int8_t *output, void *scratch);
 /* scratch: three window rows of (out_w - 1) * stride_w + 2 * dilation_w + 1 pixels. */
 void pb_fast_mve_dw_s8(const pb_fast_mve_dw_params_t *p, const int8_t *input, int8_t *output, void *scratch);
