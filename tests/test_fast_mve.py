@@ -10,6 +10,7 @@ import pytest
 
 from protobrain.fixedpoint import mul_by_quantized_mult_array
 from protobrain.ops import fast_mve
+from protobrain.ops.base import ConstArray
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
@@ -87,7 +88,7 @@ def test_block_stream_round_trips(indexed):
         stream, got_mode = fast_mve.block_stream(w2d, folded, mults, shifts, index)
         assert got_mode == mode
         fields = {"depth_pad": 32, "requant": mode, "indexed": int(indexed),
-                  "blocks": type("C", (), {"values": stream})()}
+                  "blocks": ConstArray("blocks", "int32_t", stream)}
         w, groups, lanes = fast_mve.stream_blocks(fields)
         assert stream.size == 2 * (32 + 4 * fast_mve.GROUP_VECTORS[mode] + 4 * indexed)
         assert np.array_equal(w[:6, :21], w2d) and not w[:6, 21:].any()
