@@ -17,9 +17,9 @@ from .fast_common import (computed_channels, depthwise_parts, depthwise_supporte
 DEPTH_BLOCK = 16  # taps per VMLADAVA; weights padded to it with zeros
 OC_BLOCK = 4  # output channels per matrix-multiply block (one requantization vector)
 DW_CHANNELS = 8  # depthwise channels per step (int16 lanes)
-GROUP_WORDS = 20  # PB_MVE_GROUP_WORDS
 REQUANT_FAST, REQUANT_GENERAL = 1, 2  # PB_MVE_REQUANT_*
-GROUP_VECTORS = {REQUANT_FAST: 3, REQUANT_GENERAL: 5}  # a matrix-multiply block's quant vectors
+# a matrix-multiply block's quant vectors: PB_MVE_FAST_GROUP_WORDS / PB_MVE_GROUP_WORDS words
+GROUP_VECTORS = {REQUANT_FAST: 3, REQUANT_GENERAL: 5}
 IM2COL_BYTES = 512  # im2col rows per batch: as many as fit (at least two), so the pair loop runs long
 
 

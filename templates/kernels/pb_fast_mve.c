@@ -103,7 +103,8 @@ static PB_MVE_INLINE int32x4_t pb_mve_requant(int32x4_t acc, const int32_t *g, i
  * PB_MVE_GROUP_WORDS) and, when indexed, the four lanes' output channels. */
 static PB_MVE_INLINE int32_t pb_mve_block_bytes(const pb_fast_mve_mm_params_t *p)
 {
-    return 4 * p->depth_pad + (p->requant == PB_MVE_REQUANT_FAST ? 48 : 80) + (p->indexed ? 16 : 0);
+    return 4 * (p->depth_pad + (p->requant == PB_MVE_REQUANT_FAST ? PB_MVE_FAST_GROUP_WORDS : PB_MVE_GROUP_WORDS) +
+                (p->indexed ? 4 : 0));
 }
 
 /* One block's accumulators, R rows (1 or 2) by 4 channels, bias not yet added: nfull
@@ -174,7 +175,7 @@ static PB_MVE_INLINE const int8_t *pb_mve_mm_block(const pb_fast_mve_mm_params_t
     va = pb_mve_requant(vaddq_s32(va, vldrwq_s32(g)), g, general, o);
     vb = pb_mve_requant(vaddq_s32(vb, vldrwq_s32(g)), g, general, o);
     if (p->indexed) { /* every lane stored: padded lanes repeat the block's first channel */
-        const uint32x4_t at = vldrwq_u32((const uint32_t *)(g + (general ? PB_MVE_GROUP_WORDS : 12)));
+        const uint32x4_t at = vldrwq_u32((const uint32_t *)(g + (general ? PB_MVE_GROUP_WORDS : PB_MVE_FAST_GROUP_WORDS)));
         vstrbq_scatter_offset_s32(out, at, va);
         if (R == 2) {
             vstrbq_scatter_offset_s32(out + p->out_stride, at, vb);

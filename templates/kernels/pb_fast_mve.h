@@ -15,6 +15,8 @@
 /* Words per quant group of four lanes: bias'[4], multiplier[4], -right_shift[4],
  * left_shift[4], fix mask[4] (-1 where right_shift >= 1, else 0). */
 #define PB_MVE_GROUP_WORDS 20
+/* A FAST layer's multiply keeps the first three (bias', multiplier, -right_shift). */
+#define PB_MVE_FAST_GROUP_WORDS 12
 
 typedef struct {
     int32_t rows;               /* output pixels (batches * out_h * out_w), or FC batches */
