@@ -39,7 +39,16 @@ class Program:
 
     @property
     def lower_bound(self) -> int:
-        return planner.lower_bound(self.buffers)
+        """The activation lower bound: the largest total of tensors alive at one step. The
+        fast kernels' scratch is left out (see largest_scratch), so this is the model's own
+        bound whatever tier runs it; the arena holds both."""
+        return planner.lower_bound([b for b in self.buffers if b.tensors])  # scratch buffers hold no tensor
+
+    @property
+    def largest_scratch(self) -> int:
+        """Bytes of the largest scratch buffer one step's kernel has in the arena. Each lives
+        for its step only, so they share space with each other and with dead activations."""
+        return max((s.call.scratch_bytes for s in self.steps if s.call), default=0)
 
     @property
     def macs(self) -> int:
