@@ -1,7 +1,10 @@
 """Benchmarks measured on the device itself: instructions (QEMU plugin) or cycles (real
-board) per model and per layer, memory against TFLite Micro and the lower bound, flash
-split into weights and code, stack high-water mark, and the spread of the count over
+board) per model and per layer, memory against TFLite Micro and the activation lower bound,
+flash split into weights and code, stack high-water mark, and the spread of the count over
 different inputs (constant running time means zero spread).
+
+Every counted run is checked bit-exact against TFLite Micro; a figure of code that computes
+something else is no figure, so check_bit_exact fails the report when any run differs.
 
 On a simulated board every model gets its own firmware (so flash and RAM are that model's
 alone) and runs under the instruction-counting plugin. On a real board (`port`) the
@@ -20,6 +23,7 @@ from pathlib import Path
 from .boards import Board
 from .compiler import Program
 from .errors import ProtobrainError
+from .verify import Mismatch
 
 # Allocator entry points: any of them defined in the ELF means a heap was linked.
 HEAP_SYMBOLS = {"malloc", "free", "calloc", "realloc", "_malloc_r", "_free_r", "_calloc_r", "_realloc_r",
@@ -28,6 +32,12 @@ HEAP_SYMBOLS = {"malloc", "free", "calloc", "realloc", "_malloc_r", "_free_r", "
 
 class BenchError(ProtobrainError):
     pass
+
+
+class NotBitExactError(BenchError):
+    """A counted run's outputs differ from TFLite Micro's (exit 1, as verify's mismatch)."""
+
+    exit_code = 1
 
 
 @dataclass
@@ -52,9 +62,11 @@ class ModelFigures:
     count_min: int
     count_max: int
     inputs: int
-    bit_exact: bool
-    arena: int
-    lower_bound: int
+    mismatches: list[Mismatch]  # per differing input case and output; empty when bit-exact
+    tier: str  # kernel tier the model was compiled for
+    arena: int  # planned: activations and the fast kernels' scratch
+    activation_lower_bound: int  # live activation tensors only (Program.lower_bound)
+    largest_scratch: int  # the largest scratch buffer one step's kernel uses (Program.largest_scratch)
     tflm_arena: int | None
     weights_flash: int
     code_flash: int
@@ -63,6 +75,10 @@ class ModelFigures:
     stack_size: int
     heap_symbols: list[str]
     layers: list[LayerFigures] = field(default_factory=list)
+
+    @property
+    def bit_exact(self) -> bool:
+        return not self.mismatches
 
     @property
     def spread(self) -> int:
@@ -87,7 +103,7 @@ class BenchReport:
     def to_json(self) -> dict:
         def model(m: ModelFigures) -> dict:
             d = asdict(m)
-            d.update(spread=m.spread, per_mac=m.per_mac, layer_sum=m.layer_sum)
+            d.update(bit_exact=m.bit_exact, spread=m.spread, per_mac=m.per_mac, layer_sum=m.layer_sum)
             for layer, obj in zip(d["layers"], m.layers):
                 layer["per_mac"] = obj.per_mac
             return d
@@ -107,7 +123,7 @@ class _Measured:
     """One model's raw measurements in a session."""
     wholes: list[int]  # whole-inference count per input
     steps: list[list[int]]  # per-step counts per input
-    bit_exact: bool
+    mismatches: list[Mismatch]
     kind: str
     tflm_arena: int | None
 
@@ -133,7 +149,7 @@ def _measure_session(board: Board, programs: list[Program], paths: list[str], de
         index = dev.model_index(prog.graph.name)
         ref = Reference(path)
         cases = test_inputs([prog.graph.tensors[i] for i in prog.graph.inputs], max(n_inputs - 3, 0), seed)[:n_inputs]
-        m = _Measured([], [], True, "instructions", ref.arena_bytes())
+        m = _Measured([], [], [], "instructions", ref.arena_bytes())
         task = progress.add_task(f"{prog.graph.name} on {board.name}", total=len(cases)) if progress else None
         if counter:
             counter.new_marks()  # drop marks from anything before
@@ -152,7 +168,7 @@ def _measure_session(board: Board, programs: list[Program], paths: list[str], de
                 progress.advance(task)
             return result.outputs[0] if len(result.outputs) == 1 else result.outputs
 
-        m.bit_exact = compare(run, ref, cases, prog.graph.name).ok
+        m.mismatches = compare(run, ref, cases, prog.graph.name).mismatches
         results.append(m)
     return results
 
@@ -194,11 +210,32 @@ def run_bench(board: Board, programs: list[Program], paths: list[str], blobs: li
                                                max(per_input) - min(per_input) if per_input else 0))
                 figures.append(ModelFigures(
                     name=prog.graph.name, macs=prog.macs, count_kind=m.kind, count=m.wholes[0],
-                    count_min=min(m.wholes), count_max=max(m.wholes), inputs=len(m.wholes), bit_exact=m.bit_exact,
-                    arena=prog.arena_size, lower_bound=prog.lower_bound, tflm_arena=m.tflm_arena,
+                    count_min=min(m.wholes), count_max=max(m.wholes), inputs=len(m.wholes),
+                    mismatches=m.mismatches, tier=prog.tier, arena=prog.arena_size,
+                    activation_lower_bound=prog.lower_bound, largest_scratch=prog.largest_scratch,
+                    tflm_arena=m.tflm_arena,
                     weights_flash=weights_bytes(symbols, prog.graph.name), code_flash=text + data - all_weights,
                     ram=data + bss, stack_used=stack[0], stack_size=stack[1], heap_symbols=heap, layers=layers))
     return BenchReport(board.name, board.core, board.clock_hz, figures)
+
+
+def mismatch_line(board: str, m: ModelFigures) -> str:
+    """One line naming the row (board, kernel tier, model) and its first differing value."""
+    x = m.mismatches[0]
+    cases = len({y.case for y in m.mismatches})
+    return (f"{m.name} on {board} ({m.tier} kernels) is not bit-exact with TFLite Micro on {cases} of {m.inputs} "
+            f"inputs: first at input case {x.case}, output {x.output}, flat index {x.index}: "
+            f"protobrain {x.got} vs TFLite Micro {x.want}")
+
+
+def check_bit_exact(report: BenchReport) -> None:
+    """Raise NotBitExactError naming the first run that differs (and which other models do)."""
+    failed = [m for m in report.models if not m.bit_exact]
+    if failed:
+        more = f"; also not bit-exact: {', '.join(m.name for m in failed[1:])}" if failed[1:] else ""
+        first = failed[0]
+        raise NotBitExactError(f"{mismatch_line(report.board, first)}{more}; protobrain verify with --board "
+                               f"{report.board} --kernels {first.tier} --layers names the first differing layer")
 
 
 def _run_group(board, progs, paths, elf, port, marks_log, n_inputs, seed, progress):
@@ -229,15 +266,20 @@ def _f(v) -> str:
     return "-" if v is None else f"{v:.2f}"
 
 
+def verdict(m: ModelFigures) -> str:
+    return "yes" if m.bit_exact else "NO"
+
+
 def model_table(report: BenchReport) -> list[str]:
     """One Markdown row per model: every whole-model figure."""
     unit = report.models[0].count_kind if report.models else "instructions"
-    lines = [f"| model | MACs | {unit} | per MAC | spread | inputs | bit-exact | arena (B) | lower bound (B) "
-             "| TFLM arena (B) | weights (B) | code (B) | RAM (B) | stack used (B) | heap |",
-             "|---|" + "---:|" * 13 + "---|"]
+    lines = [f"| model | MACs | {unit} | per MAC | spread | inputs | bit-exact | arena (B) | activation lower bound (B) "
+             "| scratch (B) | TFLM arena (B) | weights (B) | code (B) | RAM (B) | stack used (B) | heap |",
+             "|---|" + "---:|" * 14 + "---|"]
     for m in report.models:
         lines.append(f"| {m.name} | {m.macs:,} | {m.count:,} | {_f(m.per_mac)} | {m.spread:,} | {m.inputs} | "
-                     f"{'yes' if m.bit_exact else 'NO'} | {m.arena:,} | {m.lower_bound:,} | {_n(m.tflm_arena)} | "
+                     f"{verdict(m)} | {m.arena:,} | {m.activation_lower_bound:,} | {m.largest_scratch:,} | "
+                     f"{_n(m.tflm_arena)} | "
                      f"{m.weights_flash:,} | {m.code_flash:,} | {m.ram:,} | {m.stack_used:,} / {m.stack_size:,} | "
                      f"{', '.join(m.heap_symbols) or 'none'} |")
     return lines
@@ -246,8 +288,14 @@ def model_table(report: BenchReport) -> list[str]:
 def markdown(report: BenchReport) -> str:
     unit = report.models[0].count_kind if report.models else "instructions"
     lines = [f"# protobrain bench on {report.board} ({report.core}, {report.clock_hz / 1e6:g} MHz)", "",
-             f"Counts are {unit}, exact and repeatable; spread is max - min over the inputs.", "",
+             f"Counts are {unit}, exact and repeatable; spread is max - min over the inputs. Bit-exact: every",
+             "output byte on every input equals TFLite Micro's. Arena: the planned memory, activations and",
+             "the fast kernels' scratch; activation lower bound: the largest total of activation tensors",
+             "alive at one step; scratch: the largest scratch buffer one layer's kernel uses.", "",
              *model_table(report)]
+    for m in report.models:
+        if not m.bit_exact:
+            lines += ["", f"NOT bit-exact: {mismatch_line(report.board, m)}"]
     for m in report.models:
         lines += ["", f"## {m.name}: per layer", "",
                   f"Sum of layers {m.layer_sum:,} of {m.count:,} (the rest is the call and marker overhead).", "",
@@ -270,7 +318,8 @@ def chart(report: BenchReport, path: Path) -> None:
     for ax, m in zip(axes[:, 0], report.models):
         counts = [layer.count for layer in m.layers]
         ax.bar(range(len(counts)), counts, color=["#3b7dd8" if layer.macs else "#9aa5b1" for layer in m.layers])
-        ax.set_title(f"{m.name}: {m.count:,} {m.count_kind}, {_f(m.per_mac)} per MAC", fontsize=10)
+        exact = "" if m.bit_exact else ", NOT bit-exact"
+        ax.set_title(f"{m.name}: {m.count:,} {m.count_kind}, {_f(m.per_mac)} per MAC{exact}", fontsize=10)
         ax.set_ylabel(m.count_kind)
         ax.set_xticks(range(len(counts)))
         ax.set_xticklabels([f"{layer.step}:{layer.op[:10]}" for layer in m.layers], rotation=90, fontsize=6)

@@ -464,10 +464,14 @@ def _verify_on(target, board: str, progs, models, n_random: int, npy=(), seed: i
 @_KERNELS
 def bench(models, board, out_dir, n_inputs, port, fw_dir, as_json, seed, planner, kernels):
     """Measure MODELS on a board: instructions (QEMU plugin) or cycles per model and layer,
-    RAM, flash, stack, and the spread of the count over different inputs."""
+    RAM, flash, stack, and the spread of the count over different inputs.
+
+    Every counted run is checked against TFLite Micro: when any output differs, bench
+    writes its reports, then exits 1 naming the model and the first differing value.
+    """
     from rich.progress import Progress
 
-    from .bench import run_bench, write_reports
+    from .bench import check_bit_exact, run_bench, write_reports
     from .boards import load_board
 
     b = load_board(board)
@@ -482,19 +486,19 @@ def bench(models, board, out_dir, n_inputs, port, fw_dir, as_json, seed, planner
     else:
         _print_bench(report)
         console.print("wrote " + ", ".join(str(f) for f in files))
-    if not all(m.bit_exact for m in report.models):
-        click.echo("protobrain: error: outputs differ from TFLite Micro; run protobrain verify --layers", err=True)
-        sys.exit(1)
+    check_bit_exact(report)  # after the reports are written, so they show which model differs
 
 
 def _print_bench(report) -> None:
     unit = report.models[0].count_kind
     table = Table(title=f"bench on {report.board} ({report.core}): {unit}", title_justify="left")
-    for col in ("model", "MACs", unit, "per MAC", "spread", "arena", "TFLM arena", "weights", "code", "stack", "heap"):
+    for col in ("model", "MACs", unit, "per MAC", "spread", "bit-exact", "arena", "activation lower bound", "scratch",
+                "TFLM arena", "weights", "code", "stack", "heap"):
         table.add_column(col, justify="left" if col in ("model", "heap") else "right")
     for m in report.models:
         table.add_row(m.name, f"{m.macs:,}", f"{m.count:,}", f"{m.per_mac:.2f}" if m.per_mac else "-", f"{m.spread:,}",
-                      f"{m.arena:,}", f"{m.tflm_arena:,}" if m.tflm_arena else "-", f"{m.weights_flash:,}",
+                      "yes" if m.bit_exact else "[red]NO[/red]", f"{m.arena:,}", f"{m.activation_lower_bound:,}",
+                      f"{m.largest_scratch:,}", f"{m.tflm_arena:,}" if m.tflm_arena else "-", f"{m.weights_flash:,}",
                       f"{m.code_flash:,}", f"{m.stack_used:,}", ", ".join(m.heap_symbols) or "none")
     console.print(table)
 

@@ -1,16 +1,17 @@
 """Measurement on the device: exact instruction counts (QEMU plugin), per-layer figures,
-memory figures, constant running time, and the step-by-step arena commands behind
-`verify --layers` on a board."""
+memory figures, constant running time, the bit-exact verdict that fails a bench, and the
+step-by-step arena commands behind `verify --layers` on a board."""
 
 import json
 import struct
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from conftest import needs_instruction_counter, shared_model
 
-from protobrain import protocol
+from protobrain import planner, protocol
 from protobrain.compiler import build_program
 from protobrain.reader import read_model_bytes
 
@@ -50,14 +51,43 @@ def test_memory_and_flash_figures(small_model):
     m = report.models[0]
     assert m.heap_symbols == []  # no allocator linked
     assert 0 < m.stack_used < m.stack_size == board.stack_bytes
-    assert m.arena == prog.arena_size >= m.lower_bound
+    assert m.arena == prog.arena_size >= m.activation_lower_bound + (m.largest_scratch > 0)
     assert m.tflm_arena and m.tflm_arena > m.arena
     assert prog.const_bytes <= m.weights_flash < prog.const_bytes + 2048  # weights plus layer parameters
     assert m.code_flash > 1000 and m.ram >= m.arena + board.stack_bytes
 
 
+def _table(md: str, first_column: str) -> list[dict[str, str]]:
+    """The rows of the Markdown table whose header starts with first_column, by column name."""
+    lines = md.splitlines()
+    start = next(k for k, line in enumerate(lines) if line.startswith(f"| {first_column} |"))
+    header = [c.strip() for c in lines[start].strip("|").split("|")]
+    rows = []
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        rows.append(dict(zip(header, (c.strip() for c in line.strip("|").split("|")))))
+    return rows
+
+
+def _memory_columns_match(row: dict, path, board, tier: str) -> None:
+    """arena, activation lower bound and scratch in a table row are the model's, each
+    figured on its own: the bound from the portable program (whose kernels use no scratch)."""
+    data = path.read_bytes()
+    prog = build_program(read_model_bytes(data, path.stem), tier=tier, flash_budget=board.flash.length)
+    portable = build_program(read_model_bytes(data, path.stem))
+    scratch = [s.call.scratch_bytes for s in prog.steps if s.call and s.call.scratch_bytes]
+    assert scratch, f"the test wants a tier whose kernels use scratch, not {tier}"
+    assert not any(s.call and s.call.scratch_bytes for s in portable.steps)
+    activations = planner.lower_bound(portable.buffers)
+    assert row["arena (B)"] == f"{prog.arena_size:,}"
+    assert row["activation lower bound (B)"] == f"{activations:,}"
+    assert row["scratch (B)"] == f"{max(scratch):,}"
+    assert prog.arena_size > activations  # the scratch is in the arena, not in the bound
+
+
 def test_bench_writes_json_markdown_and_chart(small_model, tmp_path):
-    needs_instruction_counter(BOARD)
+    board = needs_instruction_counter(BOARD)
     out = tmp_path / "bench"
     proc = subprocess.run([sys.executable, "-m", "protobrain.cli", "bench", str(small_model), "-b", BOARD,
                            "-o", str(out), "-n", "3", "--json"], capture_output=True, text=True)
@@ -67,10 +97,65 @@ def test_bench_writes_json_markdown_and_chart(small_model, tmp_path):
     assert printed == saved
     m = saved["models"][0]
     assert m["inputs"] == 3 and m["spread"] == 0 and m["count"] > 0
+    assert m["bit_exact"] and m["mismatches"] == [] and m["tier"] == "dsp"  # the M4's fastest
     assert abs(m["per_mac"] - m["count"] / m["macs"]) < 1e-9
     md = (out / "bench.md").read_text()
     assert f"| {m['name']} | {m['macs']:,} | {m['count']:,} |" in md
+    [row] = _table(md, "model")
+    assert row["bit-exact"] == "yes"
+    _memory_columns_match(row, small_model, board, "dsp")
+    assert [f"{m[k]:,}" for k in ("arena", "activation_lower_bound", "largest_scratch")] == \
+        [row[k] for k in ("arena (B)", "activation lower bound (B)", "scratch (B)")]
     assert (out / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+class _OneByteOff:
+    """Reference.run with one output byte changed on one input case: a stand-in for a
+    kernel that is wrong on that input. Records the value protobrain will have computed
+    (TFLite Micro's own) and the value the changed reference says instead."""
+
+    def __init__(self, monkeypatch, case: int, index: int):
+        from protobrain.reference import Reference
+
+        self.case, self.index, self.calls, self.values = case, index, 0, None
+        run = Reference.run
+
+        def changed(ref, *xs):
+            out = run(ref, *xs)
+            if self.calls == self.case:
+                flat = out.reshape(-1)
+                was = flat[self.index].item()
+                flat.view(np.uint8)[self.index * flat.itemsize] ^= 1
+                self.values = (was, flat[self.index].item())
+            self.calls += 1
+            return out
+
+        monkeypatch.setattr(Reference, "run", changed)
+
+
+def test_bench_fails_naming_the_model_and_the_first_differing_value(small_model, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from protobrain.cli import main
+
+    needs_instruction_counter(BOARD)
+    off = _OneByteOff(monkeypatch, case=1, index=3)
+    out = tmp_path / "bench"
+    r = CliRunner().invoke(main, ["bench", str(small_model), "-b", BOARD, "-o", str(out), "-n", "3"])
+    assert r.exit_code == 1, r.output
+    got, want = off.values
+    error = r.stderr.strip()
+    assert len(error.splitlines()) == 1, error
+    assert error.startswith(f"protobrain: error: small_net on {BOARD} (dsp kernels) is not bit-exact")
+    assert (f"on 1 of 3 inputs: first at input case 1, output 0, flat index 3: "
+            f"protobrain {got} vs TFLite Micro {want}") in error
+    # the reports are written all the same, and say so
+    saved = json.loads((out / "bench.json").read_text())["models"][0]
+    assert not saved["bit_exact"]
+    assert saved["mismatches"] == [{"case": 1, "output": 0, "index": 3, "got": got, "want": want, "count": 1}]
+    md = (out / "bench.md").read_text()
+    assert _table(md, "model")[0]["bit-exact"] == "NO"
+    assert f"input case 1, output 0, flat index 3: protobrain {got} vs TFLite Micro {want}" in md
 
 
 def test_bench_refuses_a_real_board_without_a_port(small_model, tmp_path):
