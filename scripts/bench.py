@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """`make bench`: measure every reference model on the simulated Cortex-M boards with
-exact instruction counts, and write BENCHMARKS.md (plus bench.json/md/png per board)."""
+exact instruction counts, and write BENCHMARKS.md (plus bench.json/md/png per board).
+
+Exits 1 after writing them when any counted run is not bit-exact with TFLite Micro,
+with one line per such row on stderr."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from protobrain.bench import model_table, run_bench, write_reports
+from protobrain.bench import mismatch_line, model_table, run_bench, verdict, write_reports
 from protobrain.boards import load_board
 from protobrain.compiler import build_program
 from protobrain.errors import ProtobrainError
@@ -27,20 +30,37 @@ def board_section(report, board, tier) -> list[str]:
     return [f"## {board.name}: {board.description} ({tier} kernels)", "", *model_table(report), ""]
 
 
-def tiers_of(board) -> list[str]:
-    """Every kernel tier the board's core runs, slowest first."""
+def tiers_of(board, wanted=TIERS) -> list[str]:
+    """Every kernel tier the board's core runs (of those wanted), slowest first."""
     best = tier_for(board.features)
-    return list(TIERS[: TIERS.index(best) + 1])
+    return [t for t in TIERS[: TIERS.index(best) + 1] if t in wanted]
 
 
-def tier_table(per_mac: dict, boards: list[str], models: list[str]) -> list[str]:
-    """Instructions per MAC by model, board and kernel tier (per_mac[(board, tier, model)])."""
-    cols = [(b, t) for b in boards for t in TIERS if any(k[:2] == (b, t) for k in per_mac)]
-    lines = ["| model | " + " | ".join(f"{b} {t}" for b, t in cols) + " |", "|---|" + "---:|" * len(cols)]
-    for m in models:
-        lines.append(f"| {m} | " + " | ".join(f"{per_mac[(b, t, m)]:.2f}" if (b, t, m) in per_mac else "-"
-                                              for b, t in cols) + " |")
+def tier_table(rows: dict, boards: list[str], models: list[str]) -> list[str]:
+    """Instructions per MAC by model, board and kernel tier (rows[(board, tier, model)] is
+    the model's figures); a run that is not bit-exact says so in its cell, and the last
+    column gives each model's verdict over all its runs."""
+    cols = [(b, t) for b in boards for t in TIERS if any(k[:2] == (b, t) for k in rows)]
+    lines = ["| model | " + " | ".join(f"{b} {t}" for b, t in cols) + " | bit-exact |",
+             "|---|" + "---:|" * len(cols) + "---|"]
+
+    def cell(m) -> str:
+        return f"{m.per_mac:.2f}" + ("" if m.bit_exact else " NOT bit-exact")
+
+    for name in models:
+        runs = {(b, t): rows[(b, t, name)] for b, t in cols if (b, t, name) in rows}
+        failed = [f"{b} {t}" for (b, t), m in runs.items() if not m.bit_exact]
+        lines.append(f"| {name} | " + " | ".join(cell(runs[c]) if c in runs else "-" for c in cols)
+                     + f" | {'NO: ' + ', '.join(failed) if failed else 'yes'} |")
     return lines
+
+
+def inputs_text(n: int) -> str:
+    """The inputs protobrain.bench checks and counts: n - 3 random ones, then the edges."""
+    edges = ["all-min", "all-max", "zeros"]
+    if n > 3:
+        return f"{n} inputs ({n - 3} random, {', '.join(edges[:2])} and {edges[2]})"
+    return f"{n} input{'s' * (n > 1)} ({' and '.join(edges[:n])})"
 
 
 def main() -> int:
@@ -48,11 +68,15 @@ def main() -> int:
     ap.add_argument("--models", default="../shared/models", help="folder with the reference .tflite models")
     ap.add_argument("--out", default="bench", help="folder for the per-board reports")
     ap.add_argument("--boards", nargs="+", default=BOARDS)
+    ap.add_argument("--only", nargs="+", choices=MODELS, metavar="MODEL",
+                    help=f"measure only these reference models (of {', '.join(MODELS)})")
+    ap.add_argument("--tiers", nargs="+", choices=TIERS, default=list(TIERS),
+                    help="kernel tiers to measure, where the board's core runs them (default: all)")
     ap.add_argument("-n", type=int, default=20, help="inputs per model")
     ap.add_argument("--markdown", default="BENCHMARKS.md")
     args = ap.parse_args()
     console = Console(stderr=True)
-    paths = [Path(args.models) / f"{m}.tflite" for m in MODELS]
+    paths = [Path(args.models) / f"{m}.tflite" for m in MODELS if not args.only or m in args.only]
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         console.print(f"bench: error: reference models not found: {', '.join(missing)} (use --models DIR)")
@@ -60,35 +84,48 @@ def main() -> int:
     graphs = [read_model(p) for p in paths]
     blobs = [p.read_bytes() for p in paths]
     started = time.monotonic()
+    measured_tiers = ("every tier its core runs" if set(args.tiers) == set(TIERS)
+                      else f"those of the tiers {', '.join(args.tiers)} its core runs")
     lines = ["# Benchmarks", "",
              "Measured by `make bench` (`scripts/bench.py`, `protobrain bench` for each board): every reference model",
-             "gets its own firmware, runs in QEMU under protobrain's instruction-counting TCG plugin, and is",
-             f"checked bit-exact against TensorFlow Lite Micro on each of {args.n} inputs (random plus all-min,",
-             "all-max and zeros). Instructions are exact counts of executed guest instructions between markers",
+             "gets its own firmware and runs in QEMU under protobrain's instruction-counting TCG plugin on",
+             f"{inputs_text(args.n)}; each counted run is checked bit-exact against TensorFlow",
+             "Lite Micro. Every table gives the verdict (bit-exact: every output byte on every input equals",
+             "TFLite Micro's), and `make bench` fails, naming the row and the first differing value, when",
+             "any run differs.",
+             "Instructions are exact counts of executed guest instructions between markers",
              "the firmware stores around the inference; they repeat exactly from run to run. Spread is the",
              "largest minus the smallest count over the inputs (constant running time means zero).",
-             "Arena is protobrain's planned activation memory, next to the arena TensorFlow Lite Micro",
-             "allocates for the same model. RAM is the whole firmware's .data + .bss (arena, serial I/O",
+             "Arena is protobrain's planned memory: the activations and the fast kernels' scratch, next to",
+             "the arena TensorFlow Lite Micro allocates for the same model. Activation lower bound is the",
+             "largest total of activation tensors alive at one step (no plan keeping tensors whole needs",
+             "less); scratch is the largest scratch buffer one layer's kernel uses (im2col rows, widened",
+             "weights or lines), alive during that layer only, so it shares space with the activations",
+             "not alive then. RAM is the whole firmware's .data + .bss (arena, serial I/O",
              "buffer, 8 KB stack); flash is .text + .data, split below into the model's weights (with",
              "layer parameters) and everything else. Heap: the allocator symbols found in the ELF (`nm`).",
              "",
              "Kernel tiers (`protobrain/ops/fast.py`): portable C on any core; dsp, the Arm DSP extension",
              "(SXTB16/SMLAD, M4/M7/M33/M55), with int16 weights where they fit in half the board's flash;",
-             "mve, Helium (M55). Each board is measured with every tier its core runs; the summary and the",
-             "per-board sections show its fastest.", "",
+             f"mve, Helium (M55). Each board is measured with {measured_tiers}; the summary and the",
+             "per-board sections show the fastest measured.", "",
              "MACs are the model's own: every multiply its layers define. The fast tiers skip output",
              "channels whose weights are all zero, whose output is a constant (vww_96_int8's pruned deep",
              "channels, 42% of its MACs), so on that model instructions per MAC count work not done.", ""]
-    summary = ["| board | kernels | model | MACs | instructions | instr/MAC | spread | arena (B) | TFLM arena (B) | RAM (B) "
-               "| flash (B) |",
-               "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    summary = ["| board | kernels | model | MACs | instructions | instr/MAC | spread | bit-exact | arena (B) "
+               "| activation lower bound (B) | scratch (B) | TFLM arena (B) | RAM (B) | flash (B) |",
+               "|---|---|---|" + "---:|" * 11]
     sections = []
-    per_mac = {}
+    rows = {}  # (board, tier, model) -> ModelFigures
+    failures = []  # one line per row that is not bit-exact
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     with Progress(*columns, console=console) as progress:
         for name in args.boards:
             board = load_board(name)
-            for tier in tiers_of(board):
+            tiers = tiers_of(board, args.tiers)
+            if not tiers:
+                continue
+            for tier in tiers:
                 progs = [build_program(g, tier=tier, flash_budget=board.flash.length) for g in graphs]
                 try:
                     report = run_bench(board, progs, [str(p) for p in paths], blobs, n_inputs=args.n,
@@ -98,21 +135,33 @@ def main() -> int:
                     return 2
                 write_reports(report, Path(args.out) / name / tier)
                 for m in report.models:
-                    per_mac[(name, tier, m.name)] = m.per_mac
+                    rows[(name, tier, m.name)] = m
+                    if not m.bit_exact:
+                        failures.append(mismatch_line(name, m))
             # the board's fastest tier is the last measured: its figures are the board's
             sections += board_section(report, board, tier)
             for m in report.models:
                 summary.append(f"| {name} | {tier} | {m.name} | {m.macs:,} | {m.count:,} | {m.per_mac:.2f} | {m.spread:,} | "
-                               f"{m.arena:,} | {m.tflm_arena:,} | {m.ram:,} | {m.weights_flash + m.code_flash:,} |")
-    names = [m.name for m in report.models]
-    lines += summary + ["", "## Instructions per MAC by kernel tier", "",
-                        "Whole network, every input checked bit-exact against TensorFlow Lite Micro.", "",
-                        *tier_table(per_mac, args.boards, names), ""] + sections
+                               f"{verdict(m)} | {m.arena:,} | {m.activation_lower_bound:,} | {m.largest_scratch:,} | "
+                               f"{m.tflm_arena:,} | {m.ram:,} | {m.weights_flash + m.code_flash:,} |")
+    if not rows:
+        console.print(f"bench: error: no board of {', '.join(args.boards)} runs the tiers {', '.join(args.tiers)}; "
+                      "choose --tiers the boards' cores have")
+        return 2
+    names = [g.name for g in graphs]
+    not_exact = ["", "Not bit-exact (the figures of these rows measure code that computes something else):", "",
+                 *[f"- {line}" for line in failures]] if failures else []
+    lines += summary + not_exact + ["", "## Instructions per MAC by kernel tier", "",
+                                    "Whole network, on the inputs above; a cell says NOT bit-exact where any output",
+                                    "differs from TensorFlow Lite Micro's, and the last column sums up each model.", "",
+                                    *tier_table(rows, args.boards, names), ""] + sections
     lines += [f"Per-layer tables and charts: `{args.out}/<board>/<tier>/bench.md` and `bench.png` after `make bench`.",
               f"Run took {time.monotonic() - started:.0f} s on this machine.", ""]
     Path(args.markdown).write_text("\n".join(lines))
     console.print(f"wrote {args.markdown} and {args.out}/<board>/<tier>/bench.{{json,md,png}}")
-    return 0
+    for line in failures:
+        console.print(f"bench: error: {line}", markup=False, highlight=False, soft_wrap=True)
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 memory figures, constant running time, the bit-exact verdict that fails a bench, and the
 step-by-step arena commands behind `verify --layers` on a board."""
 
+import importlib.util
 import json
 import struct
 import subprocess
@@ -9,7 +10,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import needs_instruction_counter, shared_model
+from conftest import REPO, needs_instruction_counter, shared_model
 
 from protobrain import planner, protocol
 from protobrain.compiler import build_program
@@ -156,6 +157,40 @@ def test_bench_fails_naming_the_model_and_the_first_differing_value(small_model,
     md = (out / "bench.md").read_text()
     assert _table(md, "model")[0]["bit-exact"] == "NO"
     assert f"input case 1, output 0, flat index 3: protobrain {got} vs TFLite Micro {want}" in md
+
+
+def test_make_bench_measures_every_row_then_fails_listing_those_not_bit_exact(tmp_path, monkeypatch, capsys):
+    """scripts/bench.py: writes BENCHMARKS-style Markdown with the verdict in every table,
+    the lower bound and the scratch apart, then exits 1 naming the row that differs."""
+    path = shared_model("hello_world_int8")
+    board = needs_instruction_counter(BOARD)
+    spec = importlib.util.spec_from_file_location("bench_script", REPO / "scripts" / "bench.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    # the first run (portable kernels) is off on its first input; the dsp run is bit-exact
+    off = _OneByteOff(monkeypatch, case=0, index=0)
+    md_path = tmp_path / "BENCHMARKS.md"
+    monkeypatch.setattr(sys, "argv", ["bench.py", "--models", str(path.parent), "--only", "hello_world_int8",
+                                      "--boards", BOARD, "--tiers", "portable", "dsp", "-n", "2",
+                                      "--out", str(tmp_path / "bench"), "--markdown", str(md_path)])
+    assert script.main() == 1
+    got, want = off.values
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("bench: error")]
+    assert errors == [f"bench: error: hello_world_int8 on {BOARD} (portable kernels) is not bit-exact with TFLite "
+                      f"Micro on 1 of 2 inputs: first at input case 0, output 0, flat index 0: "
+                      f"protobrain {got} vs TFLite Micro {want}"]
+    md = md_path.read_text()
+    [summary] = _table(md, "board")  # the board's fastest tier
+    assert (summary["kernels"], summary["bit-exact"]) == ("dsp", "yes")
+    [per_tier] = _table(md, "model")  # the first "| model |" table: instructions per MAC by tier
+    assert per_tier[f"{BOARD} portable"].endswith(" NOT bit-exact")
+    assert not per_tier[f"{BOARD} dsp"].endswith("bit-exact")
+    assert per_tier["bit-exact"] == f"NO: {BOARD} portable"
+    [section] = _table(md.split(f"## {BOARD}:")[1], "model")
+    assert section["bit-exact"] == "yes"
+    for row in (summary, section):
+        _memory_columns_match(row, path, board, "dsp")
+    assert (tmp_path / "bench" / BOARD / "portable" / "bench.md").exists()
 
 
 def test_bench_refuses_a_real_board_without_a_port(small_model, tmp_path):
