@@ -6,8 +6,10 @@ WaveNet synthesizer (a small conditioning net run once per frame, then the fused
 once per sample) with every keyword's feature frames in flash. The three nets never run
 at the same time, so they share one arena: RAM is the largest plan, not the sum.
 
-The host keeps an exact twin of everything the device computes (`Twin`), so every demo
-can be checked byte for byte.
+The host keeps an exact twin of everything the device computes (`Twin`: the same
+generated C, compiled for the host) and a second, independent one (`Tflm`: TensorFlow Lite
+Micro running the .tflite models the bundle is built from), so every demo can be checked
+byte for byte against both.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class Parts:
     blobs: list           # .tflite bytes of MODEL_NAMES, in order
     programs: list        # their compiled Programs
     fused: object         # protobrain.fused.FusedModel of the synth's step
+    step: bytes           # the synth's per-step .tflite that `fused` is generated from
     keywords: dict        # keyword -> int16 frontend features (frames, mels)
     speech_quantizer: FeatureQuantizer
     cond_quantizer: FeatureQuantizer
@@ -108,7 +111,7 @@ def load_parts(vision, speech, synth, stride: int = 4) -> Parts:
     if not keywords:
         raise BundleError(f"{runs['synth']}: no keyword frames (keywords.npz is empty); retrain the synth")
     return Parts(runs=runs, infos=infos, blobs=blobs, programs=programs, fused=fuse(wcfg, step, name=SYNTH_NAME),
-                 keywords=keywords, speech_quantizer=_input_quantizer(programs[1], frontend),
+                 step=step, keywords=keywords, speech_quantizer=_input_quantizer(programs[1], frontend),
                  cond_quantizer=_input_quantizer(programs[2], frontend),
                  cond_order=cond_output_order(wcfg, blobs[2], step), frontend=frontend, stride=stride, wavenet=wcfg)
 
@@ -228,10 +231,37 @@ def build(parts: Parts, board: Board, out: str | Path) -> Bundle:
     return Bundle(out, image, mem)
 
 
-# ---- the host twin -------------------------------------------------------------------------
+# ---- what the device computes, computed on the host -------------------------------------------
 
 
-class Twin:
+class _Host:
+    """The see and listen paths shared by both host computations: each has `nets`, one
+    runner per name in MODEL_NAMES."""
+
+    parts: Parts
+    nets: dict
+
+    def _run(self, name: str, x: np.ndarray):
+        return self.nets[name].run(x)
+
+    def see(self, x_q: np.ndarray) -> np.ndarray:
+        return np.asarray(self._run("vision", x_q)).reshape(-1)
+
+    def listen(self, samples: np.ndarray) -> list[tuple[int, np.ndarray]]:
+        """(newest frame index, speech net output) for every inference the device makes."""
+        from .audio.frontend import features
+
+        feats = features(np.asarray(samples, np.int16), self.parts.frontend)
+        q = self.parts.speech_quantizer(feats)
+        g = self.parts.programs[1].graph
+        shape, w, out = g.tensors[g.inputs[0]].shape, self.parts.window, []
+        for last in range(w - 1, len(q), self.parts.stride):
+            x = q[last - w + 1:last + 1].reshape(shape)
+            out.append((last, np.asarray(self._run("speech", x)).reshape(-1)))
+        return out
+
+
+class Twin(_Host):
     """What the device computes, computed on this host by the same generated C."""
 
     def __init__(self, parts: Parts):
@@ -242,25 +272,41 @@ class Twin:
         self.nets = {name: compile_bytes(blob, name) for name, blob in zip(MODEL_NAMES, parts.blobs)}
         self.step = FusedStep(parts.fused)
 
-    def see(self, x_q: np.ndarray) -> np.ndarray:
-        return np.asarray(self.nets["vision"].run(x_q)).reshape(-1)
-
-    def listen(self, samples: np.ndarray) -> list[tuple[int, np.ndarray]]:
-        """(newest frame index, speech net output) for every inference the device makes."""
-        from .audio.frontend import features
-
-        feats = features(np.asarray(samples, np.int16), self.parts.frontend)
-        q = self.parts.speech_quantizer(feats)
-        net, w, out = self.nets["speech"], self.parts.window, []
-        shape = net.inputs[0].shape
-        for last in range(w - 1, len(q), self.parts.stride):
-            x = q[last - w + 1:last + 1].reshape(shape)
-            out.append((last, np.asarray(net.run(x)).reshape(-1)))
-        return out
-
-    def speak(self, word: str, temperature_q8: int, seed: int) -> np.ndarray:
+    def speak(self, word: str, temperature_q8: int, seed: int, frames: int | None = None) -> np.ndarray:
+        """The samples of `word` (its first `frames` frames only, when given)."""
         from .wavenet import generate_integer
 
         p = self.parts
-        return generate_integer(p.wavenet, self.nets["conditioning"], self.step, p.keywords[word], p.cond_quantizer,
-                                p.cond_order, temperature=temperature_q8 / 256, seed=seed)
+        return generate_integer(p.wavenet, self.nets["conditioning"], self.step, p.keywords[word][:frames],
+                                p.cond_quantizer, p.cond_order, temperature=temperature_q8 / 256, seed=seed)
+
+
+class Tflm(_Host):
+    """What the device computes, with TensorFlow Lite Micro (protobrain.reference) running
+    every .tflite the bundle is built from in place of the generated C: the vision net, the
+    speech net, and for speaking the conditioning net once per frame and the synth's
+    per-step model (step.tflite, which the fused step is generated from) once per sample,
+    its ring buffers held in Python (fused.ReferenceStepper).
+
+    The parts that are no .tflite are protobrain's own Python here: the audio frontend and
+    the feature quantizers (as in the twin), and the synth's integer sampling with its
+    mu-law tables (fused.Sampler, the exact twin of pb_synth_sample; the twin runs the C)."""
+
+    def __init__(self, parts: Parts):
+        from .fused import ReferenceStepper
+        from .reference import Reference
+
+        self.parts = parts
+        self.nets = {name: Reference(blob) for name, blob in zip(MODEL_NAMES, parts.blobs)}
+        self.stepper = ReferenceStepper(parts.step, parts.fused.signature)
+
+    def speak(self, word: str, temperature_q8: int, seed: int, frames: int | None = None) -> np.ndarray:
+        """The samples of `word` (its first `frames` frames only, when given)."""
+        from .fused import reference_generate
+        from .wavenet import cond_frame
+
+        p = self.parts
+        rows = np.array([cond_frame(self.nets["conditioning"], f, p.cond_quantizer, p.cond_order)
+                         for f in p.keywords[word][:frames]])
+        return reference_generate(self.stepper, p.fused.sampler, rows, p.frontend.hop,
+                                  temperature=temperature_q8 / 256, seed=seed)

@@ -163,9 +163,10 @@ def loop(bundle_dir, port, seed, out_dir):
     console.print(f"heard right: {sum(r['heard'] == r['said'] for r in rows)} of {len(rows)}")
 
 
-def run_loop(pb, seed: int = 1, out_dir=None, progress=None) -> list[dict]:
+def run_loop(pb, seed: int = 1, out_dir=None, progress=None, checks=None) -> list[dict]:
     """Speak every stored keyword, then listen to it: the word centred in the speech net's
-    window (as in training), with a quarter second of silence either side."""
+    window (as in training), with a quarter second of silence either side. With `checks`
+    (protobrain.demo.Checks), every utterance and inference is compared as demo "loop"."""
     from .demo import write_wav
 
     rate = pb.spec["synth"]["sample_rate"]
@@ -180,7 +181,11 @@ def run_loop(pb, seed: int = 1, out_dir=None, progress=None) -> list[dict]:
         clip = np.zeros(window + rate // 2, np.int16)
         start = rate // 4 + (window - len(pcm)) // 2
         clip[start:start + len(pcm)] = pcm
-        heard_word, score = heard_as(pb.listen(clip))
+        heard = pb.listen(clip)
+        if checks:
+            checks.speak("loop", spoken)
+            checks.listen("loop", clip, heard, f"{word!r} heard back")
+        heard_word, score = heard_as(heard)
         rows.append({"said": word, "heard": heard_word, "score": score, "per_sample": spoken.per_sample,
                      "unit": spoken.unit})
         if progress:

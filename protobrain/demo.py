@@ -30,6 +30,7 @@ class Seen:
     raw: np.ndarray         # quantized outputs, as the device sent them
     count: int              # instructions (simulator) or timer count (board)
     unit: str
+    sent: np.ndarray | None = None   # the quantized image the device was given
 
 
 @dataclass
@@ -50,6 +51,9 @@ class Spoken:
     sample_rate: int
     per_sample: float       # instructions (or timer count) per sample, conditioning included
     unit: str
+    temperature_q8: int = 0  # what the device was asked: temperature * 256, the seed, and
+    seed: int = 0            # the frames to say (None: the whole word)
+    max_frames: int | None = None
 
 
 def dequantize(raw: np.ndarray, out: dict) -> np.ndarray:
@@ -140,7 +144,7 @@ class Protobrain:
         probs = dequantize(raw, m["outputs"][0])
         k = int(np.argmax(raw))
         count = marks[-1] - marks[0] if len(marks) >= 2 else res.count
-        return Seen(self.spec["vision"]["classes"][k], float(probs[k]), raw, int(count), self.unit)
+        return Seen(self.spec["vision"]["classes"][k], float(probs[k]), raw, int(count), self.unit, q)
 
     # --- listen -------------------------------------------------------------------------
     def listen(self, samples: np.ndarray, progress=None) -> Listened:
@@ -204,7 +208,109 @@ class Protobrain:
             raise DemoError(f"the device kept speaking after {frames} frames of '{word}'")
         n = frames * hop
         per = (instr if self.counter else sum(counts)) / n if n else 0.0
-        return Spoken(word, np.concatenate(pcm) if pcm else np.zeros(0, np.int16), sy["sample_rate"], per, self.unit)
+        return Spoken(word, np.concatenate(pcm) if pcm else np.zeros(0, np.int16), sy["sample_rate"], per, self.unit,
+                      tq, seed, None if whole else frames)
+
+
+# ---- checks ------------------------------------------------------------------------------------
+
+TWIN = "host twin"
+TFLM = "TensorFlow Lite Micro"
+
+
+@dataclass
+class Tally:
+    """How many device results equal one host computation's, byte for byte."""
+
+    agreed: int = 0
+    total: int = 0
+    mismatches: list = field(default_factory=list)   # the results that differ, in words
+
+    @property
+    def ok(self) -> bool:
+        return self.agreed == self.total
+
+
+class Checks:
+    """Device results compared byte for byte with each host computation, counted per demo
+    and per kind of result (images, inferences, utterances).
+
+    `hosts` maps a check's name to what the device should compute: an object with
+    see/listen/speak like protobrain.bundle.Twin (the same C on the host, TWIN) and
+    protobrain.bundle.Tflm (TensorFlow Lite Micro on the .tflite models, TFLM)."""
+
+    def __init__(self, hosts: dict):
+        self.hosts = hosts
+        self.tallies: dict = {}     # demo -> unit -> check name -> Tally
+
+    def _tally(self, demo: str, unit: str, check: str) -> Tally:
+        return self.tallies.setdefault(demo, {}).setdefault(unit, {}).setdefault(check, Tally())
+
+    def see(self, demo: str, seen: Seen, what: str) -> None:
+        for name, host in self.hosts.items():
+            t = self._tally(demo, "images", name)
+            t.total += 1
+            if np.array_equal(np.asarray(host.see(seen.sent)).reshape(-1), seen.raw):
+                t.agreed += 1
+            else:
+                t.mismatches.append(what)
+
+    def listen(self, demo: str, samples: np.ndarray, heard: Listened, what: str) -> None:
+        """Every inference: the newest frame it ran on and its scores."""
+        got = heard.raw
+        for name, host in self.hosts.items():
+            want = host.listen(samples)
+            n = max(len(want), len(got))
+            bad = [i for i in range(n) if i >= min(len(want), len(got)) or want[i][0] != got[i][0]
+                   or not np.array_equal(want[i][1], got[i][1])]
+            t = self._tally(demo, "inferences", name)
+            t.total += n
+            t.agreed += n - len(bad)
+            if bad:
+                t.mismatches.append(f"{what}: inference {', '.join(map(str, bad[:4]))}{', ...' if len(bad) > 4 else ''}"
+                                    f" of {n}" + (f" (the device made {len(got)}, expected {len(want)})"
+                                                  if len(got) != len(want) else ""))
+
+    def speak(self, demo: str, spoken: Spoken, what: str = "") -> None:
+        """The whole utterance (or the frames the device was asked for)."""
+        for name, host in self.hosts.items():
+            want = np.asarray(host.speak(spoken.word, spoken.temperature_q8, spoken.seed, spoken.max_frames))
+            t = self._tally(demo, "utterances", name)
+            t.total += 1
+            if np.array_equal(want, spoken.pcm):
+                t.agreed += 1
+                continue
+            n = min(len(want), len(spoken.pcm))
+            first = next((i for i in range(n) if want[i] != spoken.pcm[i]), n)
+            t.mismatches.append(f"{what or repr(spoken.word)}: from sample {first} of {len(want)}"
+                                + (f" (the device sent {len(spoken.pcm)})" if len(spoken.pcm) != len(want) else ""))
+
+    def ok(self, demo: str | None = None) -> bool:
+        demos = [demo] if demo else list(self.tallies)
+        return all(t.ok for d in demos for by_check in self.tallies.get(d, {}).values() for t in by_check.values())
+
+    def summary(self, demo: str) -> str:
+        """One sentence: "device = host twin = TensorFlow Lite Micro on 6 of 6 images" when
+        every check agrees on every result, else each check's count and what differs."""
+        units = self.tallies.get(demo, {})
+        if not units:
+            return "nothing compared"
+
+        def counts(check: str) -> str:
+            return " and ".join(f"{units[u][check].agreed} of {units[u][check].total} {u}" for u in units)
+
+        if self.ok(demo):
+            return f"device = {' = '.join(self.hosts)} on {counts(next(iter(self.hosts)))}"
+        parts = []
+        for check in self.hosts:
+            wrong = [m for u in units for m in units[u][check].mismatches]
+            parts.append(f"device = {check} on {counts(check)}" + (f" (MISMATCH: {'; '.join(wrong)})" if wrong else ""))
+        return "; ".join(parts)
+
+    def to_json(self) -> dict:
+        return {d: {u: {c: {"agreed": t.agreed, "total": t.total, "mismatches": t.mismatches}
+                        for c, t in by_check.items()} for u, by_check in units.items()}
+                for d, units in self.tallies.items()}
 
 
 # ---- files and pictures ------------------------------------------------------------------------

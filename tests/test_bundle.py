@@ -1,6 +1,6 @@
 """The protobrain bundle: three small trained nets in one firmware on a simulated Cortex-M4,
-every demo's device result compared byte for byte with the host twin, the shared arena,
-and the errors a user meets."""
+every demo's device result compared byte for byte with the host twin and with TensorFlow
+Lite Micro, the shared arena, and the errors a user meets."""
 
 from __future__ import annotations
 
@@ -42,6 +42,11 @@ def parts(runs):
 @pytest.fixture(scope="module")
 def twin(parts):
     return pb_bundle.Twin(parts)
+
+
+@pytest.fixture(scope="module")
+def tflm(parts):
+    return pb_bundle.Tflm(parts)
 
 
 @pytest.fixture(scope="module")
@@ -127,6 +132,87 @@ def test_speak_is_bit_exact_with_the_host(device, twin, parts):
         assert len(spoken.pcm) == len(parts.keywords[word]) * parts.frontend.hop
         assert np.array_equal(spoken.pcm, want)
         assert spoken.per_sample > 100 and spoken.unit == "instructions"
+
+
+class Recorded:
+    """Stands in for demo.Checks while the device runs: keeps every check call to replay."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __getattr__(self, kind):
+        return lambda *args: self.calls.append((kind, args))
+
+    def replay(self, checks):
+        for kind, args in self.calls:
+            getattr(checks, kind)(*args)
+        return checks
+
+
+@pytest.fixture(scope="module")
+def demo_results(device):
+    """What the demo script sends, once: images, a recording, a keyword, then the loop."""
+    from protobrain.bundle_cli import run_loop
+
+    rec = Recorded()
+    rng = np.random.default_rng(5)
+    for i in range(2):
+        rec.see("see", device.see(rng.random(device.spec["vision"]["input_shape"]).astype(np.float32)), f"image {i}")
+    audio = _speech(1.2, 3)
+    rec.listen("listen", audio, device.listen(audio), "the recording")
+    rec.speak("speak", device.speak(device.spec["synth"]["keywords"][0], seed=2))
+    rec.loop_rows = run_loop(device, seed=1, checks=rec)
+    return rec
+
+
+def test_device_equals_tflite_micro_in_every_demo(demo_results, twin, tflm, parts):
+    from protobrain.demo import TFLM, TWIN, Checks
+
+    checks = demo_results.replay(Checks({TWIN: twin, TFLM: tflm}))
+    counts = checks.to_json()
+    assert counts["see"]["images"][TFLM]["total"] == 2
+    assert counts["listen"]["inferences"][TFLM]["total"] > 3
+    assert counts["speak"]["utterances"][TFLM]["total"] == 1
+    assert counts["loop"]["utterances"][TFLM]["total"] == len(demo_results.loop_rows) == len(parts.keywords)
+    assert counts["loop"]["inferences"][TFLM]["total"] >= len(parts.keywords)
+    assert checks.ok(), {d: checks.summary(d) for d in checks.tallies}
+    assert checks.summary("see") == "device = host twin = TensorFlow Lite Micro on 2 of 2 images"
+    # The TFLite Micro side shares no generated C: every net and the synth's step run in TFLite Micro.
+    assert all(type(n).__name__ == "Reference" for n in tflm.nets.values())
+    assert type(tflm.stepper.ref).__name__ == "Reference"
+
+
+def _changed(run, outputs):
+    """`run` with the given outputs (positions; None: the only one) changed in every value."""
+    def wrapped(*xs):
+        outs = run(*xs)
+        if outputs is None:
+            return ~outs
+        return [~o if k in outputs else o for k, o in enumerate(outs)]
+    return wrapped
+
+
+@pytest.mark.parametrize("net, demos", [("vision", {"see"}), ("speech", {"listen", "loop"}),
+                                        ("conditioning", {"speak", "loop"}), ("step", {"speak", "loop"})])
+def test_a_wrong_tflite_micro_result_is_a_reported_mismatch(demo_results, twin, tflm, monkeypatch, net, demos):
+    """One TFLite Micro net's outputs changed: exactly the demos that use it stop equalling
+    TFLite Micro, the twin still agrees, and the summary says what differs."""
+    from protobrain.demo import TFLM, TWIN, Checks
+
+    if net == "step":   # the synth's per-step model: its logits only
+        monkeypatch.setattr(tflm.stepper.ref, "run", _changed(tflm.stepper.ref.run, {tflm.stepper.sig.logits}))
+    elif net == "conditioning":
+        monkeypatch.setattr(tflm.nets[net], "run", _changed(tflm.nets[net].run, {0}))
+    else:
+        monkeypatch.setattr(tflm.nets[net], "run", _changed(tflm.nets[net].run, None))
+    checks = demo_results.replay(Checks({TWIN: twin, TFLM: tflm}))
+    assert not checks.ok()
+    assert {d for d in checks.tallies if not checks.ok(d)} == demos
+    for demo in demos:
+        text = checks.summary(demo)
+        twin_part, tflm_part = text.split(f"; device = {TFLM} on ")
+        assert twin_part.startswith(f"device = {TWIN} on ") and "MISMATCH" not in twin_part, text
+        assert "MISMATCH" in tflm_part, text
 
 
 def test_device_refuses_bad_requests_and_keeps_serving(device):
