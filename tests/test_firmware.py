@@ -5,6 +5,7 @@ import random
 import pytest
 from conftest import SHARED_MODEL_NAMES, shared_model
 from conftest import needs_simulator as needs
+from devices import pack, verify_on_device
 
 from protobrain import protocol
 from protobrain.boards import board_names, load_board
@@ -12,27 +13,6 @@ from protobrain.compiler import build_program
 from protobrain.reader import read_model
 
 SIMULATED = [b for b in board_names() if load_board(b).simulated]
-
-
-def pack(board, programs):
-    """Group models into firmwares that fit the board (arenas, stack, I/O buffer; weights and
-    about 24 KB of code). A model too big on its own is left out."""
-    def need(group):
-        io = max(max(sum(p.graph.tensors[i].nbytes for i in p.graph.inputs),
-                     sum(p.graph.tensors[i].nbytes for i in p.graph.outputs)) for p in group)
-        ram = sum(p.arena_size for p in group) + board.stack_bytes + io + 2048
-        flash = sum(p.const_bytes for p in group) + 24 * 1024
-        return ram <= board.ram.length and flash <= board.flash.length
-
-    groups = []
-    for prog in programs:
-        if not need([prog]):
-            continue
-        if groups and need(groups[-1] + [prog]):
-            groups[-1].append(prog)
-        else:
-            groups.append([prog])
-    return groups
 
 
 @pytest.fixture(scope="module")
@@ -52,16 +32,8 @@ def an386_all_models(tmp_path_factory):
 
 def _verify_on(dev, path, prog, n_random, seed=0):
     from protobrain.reference import Reference
-    from protobrain.verify import compare, test_inputs
 
-    index = dev.model_index(prog.graph.name)
-    cases = test_inputs([prog.graph.tensors[i] for i in prog.graph.inputs], n_random, seed)
-
-    def run(*xs):
-        out = dev.invoke(index, *xs).outputs
-        return out[0] if len(out) == 1 else out
-
-    return compare(run, Reference(path), cases, prog.graph.name)
+    return verify_on_device(dev, Reference(path), prog, n_random, seed)
 
 
 def test_every_shared_model_bit_exact_on_an386(an386_all_models):

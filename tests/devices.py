@@ -1,0 +1,84 @@
+"""Test helpers for firmware on simulated boards: group models into firmwares that fit, run
+one firmware in QEMU, and compare a model on the device with TensorFlow Lite Micro."""
+
+from __future__ import annotations
+
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def pack(board, programs):
+    """Group models into firmwares that fit the board (arenas, stack, I/O buffer; weights and
+    about 24 KB of code, 64 KB with the fast tiers' kernels). A model too big on its own is
+    left out."""
+    def need(group):
+        io = max(max(sum(p.graph.tensors[i].nbytes for i in p.graph.inputs),
+                     sum(p.graph.tensors[i].nbytes for i in p.graph.outputs)) for p in group)
+        ram = sum(p.arena_size for p in group) + board.stack_bytes + io + 2048
+        code = (64 if any(p.tier != "portable" for p in group) else 24) * 1024
+        flash = sum(p.const_bytes for p in group) + code
+        return ram <= board.ram.length and flash <= board.flash.length
+
+    groups = []
+    for prog in programs:
+        if not need([prog]):
+            continue
+        if groups and need(groups[-1] + [prog]):
+            groups[-1].append(prog)
+        else:
+            groups.append([prog])
+    return groups
+
+
+def verify_on_device(dev, reference, prog, n_random: int, seed: int = 0):
+    """The model's n random inputs and its three edge inputs (all-min, all-max, zeros), run on
+    the device and by `reference` (a protobrain.reference.Reference or a RecordedReference)."""
+    from protobrain.verify import compare, test_inputs
+
+    index = dev.model_index(prog.graph.name)
+    cases = test_inputs([prog.graph.tensors[i] for i in prog.graph.inputs], n_random, seed)
+
+    def run(*xs):
+        out = dev.invoke(index, *xs).outputs
+        return out[0] if len(out) == 1 else out
+
+    return compare(run, reference, cases, prog.graph.name)
+
+
+@contextmanager
+def running_firmware(board, programs, blobs, out: Path):
+    """Build one firmware holding `programs` and run it in QEMU: yields a Device."""
+    from protobrain.device import Device
+    from protobrain.firmware import build
+    from protobrain.qemu import QemuBoard
+
+    image = build(board, programs, blobs, out)
+    with QemuBoard(board, image.elf) as q, Device(q.port) as dev:
+        yield dev
+
+
+# One rounding constant per fast tier, corrupted: the DSP requantization adds its rounding
+# term twice (2^shift instead of 2^(shift-1)); Helium's rounding right shift (VRSHL)
+# becomes a plain one (VSHL: no rounding constant at all). A check that does not fail on
+# these cannot see a kernel bug.
+KERNEL_CORRUPTIONS = {
+    "dsp": ("pb_fast_requant.h", "+ q.round) >> q.shift;", "+ q.round + (1 << (q.shift - 1))) >> q.shift;"),
+    "mve": ("pb_fast_mve.c", "vrshl.s32", "vshl.s32"),
+}
+
+
+def corrupt_kernels(monkeypatch, tmp_path: Path, tier: str) -> Path:
+    """A copy of the kernel sources with KERNEL_CORRUPTIONS[tier] applied, which every code
+    generation in this test then uses instead of the real ones."""
+    import protobrain.codegen
+    from protobrain.resources import kernels_dir
+
+    name, old, new = KERNEL_CORRUPTIONS[tier]
+    kdir = tmp_path / "corrupted-kernels"
+    shutil.copytree(kernels_dir(), kdir)
+    source = (kdir / name).read_text()
+    assert old in source, f"{name} no longer contains {old!r}: update KERNEL_CORRUPTIONS"
+    (kdir / name).write_text(source.replace(old, new))
+    monkeypatch.setattr(protobrain.codegen, "kernels_dir", lambda: kdir)
+    return kdir

@@ -1,0 +1,160 @@
+"""The fast kernel tiers on the simulated cores they are made for, over serial, against
+TensorFlow Lite Micro: the DSP tier on the Cortex-M4 (qemu-mps2-an386) and Helium on the
+Cortex-M55 (qemu-mps3-an547). These are the configurations BENCHMARKS.md publishes and
+`build` picks by default on those cores.
+
+- every shared reference model, a handful of inputs each (random, all-min, all-max, zeros);
+- a model of residual ADDs built here, so the lookup-table ADD's Arm-only paths (SMMULR,
+  USAT, SSAT) run on each tier even where ../shared/models is absent;
+- a kernel with one rounding constant corrupted (tests/devices.py) must make the same
+  check fail: the check can see a kernel bug."""
+
+import pytest
+from conftest import SHARED_MODEL_NAMES, RecordedReference, shared_model
+from conftest import needs_simulator as needs
+from devices import corrupt_kernels, pack, running_firmware, verify_on_device
+
+from protobrain.compiler import build_program
+from protobrain.ops.fast_add import ADD_LUT_FAST, ADD_LUT_FAST_FULL
+from protobrain.reader import read_model, read_model_bytes
+from protobrain.reference import Reference
+
+FAST_BOARDS = {"dsp": "qemu-mps2-an386", "mve": "qemu-mps3-an547"}
+N_RANDOM = 3  # random inputs per model, besides the three edge inputs
+MLPERF_TINY = {"kws_ref_model", "vww_96_int8", "pretrainedresnet_quant", "ad01_int8"}  # graph names
+
+
+@pytest.fixture(params=sorted(FAST_BOARDS))
+def tier(request):
+    return request.param
+
+
+def _program(graph, board, tier):
+    """What `protobrain build --board BOARD` generates: the tier, and the board's flash as budget."""
+    prog = build_program(graph, tier=tier, flash_budget=board.flash.length)
+    assert prog.tier == tier
+    return prog
+
+
+def test_reference_models_bit_exact_on_the_fast_tier(tier, tmp_path):
+    board = needs(FAST_BOARDS[tier])
+    paths = {}
+    for name in SHARED_MODEL_NAMES:
+        try:
+            paths[name] = shared_model(name)
+        except pytest.skip.Exception:
+            pass
+    if not paths:
+        pytest.skip("no reference model found (set PROTOBRAIN_MODELS to the folder of the MLPerf Tiny / TFLite Micro models)")
+    by_graph = {}
+    for name, path in paths.items():
+        prog = _program(read_model(path), board, tier)
+        by_graph[prog.graph.name] = (prog, path)
+    groups = pack(board, [prog for prog, _ in by_graph.values()])
+    checked = []
+    for k, group in enumerate(groups):
+        blobs = [by_graph[p.graph.name][1].read_bytes() for p in group]
+        with running_firmware(board, group, blobs, tmp_path / f"fw{k}") as dev:
+            for prog in group:
+                result = verify_on_device(dev, Reference(by_graph[prog.graph.name][1]), prog, N_RANDOM, seed=k)
+                assert result.ok, (f"{prog.graph.name} on {board.name} ({tier} kernels): first mismatch "
+                                   f"{result.mismatches[0]}")
+                assert result.cases == N_RANDOM + 3
+                checked.append(prog.graph.name)
+    # The M4 and M55 boards hold every reference model: none may drop out of the check.
+    assert sorted(checked) == sorted(by_graph), f"not checked on {board.name}: {set(by_graph) - set(checked)}"
+    # The MLPerf Tiny models run the tier's own kernels (micro_speech's depthwise layer with a
+    # depth multiplier, and hello_world's tiny layers, may stay portable).
+    mlperf = [prog for prog, _ in by_graph.values() if prog.graph.name in MLPERF_TINY]
+    assert all(_tier_kernels(prog, tier) for prog in mlperf), {prog.graph.name: prog.kernels() for prog in mlperf}
+
+
+def _tier_kernels(prog, tier) -> list[str]:
+    """The program's kernels that belong to the tier (pb_fast* is DSP, pb_fast_mve* Helium)."""
+    if tier == "mve":
+        return [k for k in prog.kernels() if k.startswith("pb_fast_mve")]
+    return [k for k in prog.kernels() if k.startswith("pb_fast") and not k.startswith("pb_fast_mve")]
+
+
+def residual_net_bytes() -> bytes:
+    """A small int8 ResNet-style block stack: convolutions whose outputs are added back to
+    their inputs. A ReLU after an ADD clamps nothing int8 does not (its output's zero point
+    is -128): the full-range FAST form (SSAT). A clip to [-1, 1] clamps inside int8: the
+    clamped FAST form (USAT)."""
+    from builders import convert
+
+    def make():
+        import keras
+        import tensorflow as tf
+
+        L = tf.keras.layers
+        x = tf.keras.Input((8, 8, 8), batch_size=1)
+        a = L.Conv2D(8, 3, padding="same", activation="relu")(x)
+        a = L.Conv2D(8, 3, padding="same")(a)
+        y = L.ReLU()(L.Add()([x, a]))  # residual, ReLU fused into the ADD
+        b = L.DepthwiseConv2D(3, padding="same", activation="relu")(y)
+        b = L.Conv2D(8, 1)(b)
+        z = keras.ops.clip(L.Add()([y, b]), -1.0, 1.0)  # residual, RELU_N1_TO_1 fused
+        z = L.GlobalAveragePooling2D()(z)
+        return tf.keras.Model(x, L.Dense(4)(z))
+
+    return convert(make, [(8, 8, 8)], key="residual-net-relu-and-clip", data_range=(-2.0, 2.0))
+
+
+def _lut_modes(prog) -> set[int]:
+    return {int(s.call.fields["mode"]) for s in prog.steps
+            if s.call is not None and s.call.function == "pb_add_lut_s8"}
+
+
+@pytest.fixture(scope="module")
+def residual_net():
+    data = residual_net_bytes()
+    return data, RecordedReference(Reference(data))
+
+
+def test_residual_adds_bit_exact_on_the_fast_tier(tier, residual_net, tmp_path):
+    board = needs(FAST_BOARDS[tier])
+    data, reference = residual_net
+    prog = _program(read_model_bytes(data, "residual_net"), board, tier)
+    assert {ADD_LUT_FAST, ADD_LUT_FAST_FULL} <= _lut_modes(prog), _lut_modes(prog)
+    assert _tier_kernels(prog, tier), prog.kernels()
+    with running_firmware(board, [prog], [data], tmp_path / "fw") as dev:
+        result = verify_on_device(dev, reference, prog, n_random=20, seed=7)
+    assert result.ok, f"residual_net on {board.name} ({tier} kernels): first mismatch {result.mismatches[0]}"
+    assert result.cases == 23
+
+
+def test_a_corrupted_rounding_constant_fails_the_device_check(tier, residual_net, tmp_path, monkeypatch):
+    board = needs(FAST_BOARDS[tier])
+    corrupt_kernels(monkeypatch, tmp_path, tier)
+    data, reference = residual_net
+    prog = _program(read_model_bytes(data, "residual_net"), board, tier)
+    with running_firmware(board, [prog], [data], tmp_path / "fw") as dev:
+        result = verify_on_device(dev, reference, prog, n_random=20, seed=7)
+    assert not result.ok, f"the {tier} kernels with a corrupted rounding constant still matched TFLite Micro"
+
+
+def test_a_corrupted_rounding_constant_fails_protobrain_bench(tier, residual_net, tmp_path, monkeypatch):
+    """`protobrain bench` passes on the residual net with the real kernels and fails, naming
+    the model and a differing value, with the corrupted ones."""
+    from click.testing import CliRunner
+    from conftest import needs_instruction_counter
+
+    from protobrain.cli import main
+
+    board = needs_instruction_counter(FAST_BOARDS[tier])
+    data, _ = residual_net
+    model = tmp_path / "residual_net.tflite"
+    model.write_bytes(data)
+
+    def bench(out):
+        return CliRunner().invoke(main, ["bench", str(model), "-b", board.name, "--kernels", tier,
+                                         "-o", str(tmp_path / out), "-n", "4"])
+
+    clean = bench("clean")
+    assert clean.exit_code == 0, clean.output
+    corrupt_kernels(monkeypatch, tmp_path, tier)
+    r = bench("corrupted")
+    assert r.exit_code == 1, r.output
+    assert f"residual_net on {board.name} ({tier} kernels) is not bit-exact" in r.stderr
+    assert "protobrain " in r.stderr and "vs TFLite Micro" in r.stderr
