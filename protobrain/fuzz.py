@@ -1,14 +1,18 @@
 """Hostile-model fuzzing: mutate .tflite files and check how protobrain takes each one.
 
-A mutant must either be refused with a clear one-line ProtobrainError, or compile to a
-Program whose generated C stays in bounds and computes what TensorFlow Lite Micro computes
-on the same mutant. Anything else (a Python exception, a hang) is a finding.
+A mutant must either be refused with a clear one-line ProtobrainError, or compile, for
+every kernel tier (portable, dsp, mve: ops/fast.py), to a Program whose generated C stays
+in bounds and computes what TensorFlow Lite Micro computes on the same mutant. Anything
+else (a Python exception or a hang in any tier's generation, a fast tier refusing what the
+portable one compiled) is a finding, named by its tier.
 
     Mutator(data).mutate(rng)       one random structured mutation (a Mutation) of a model
-    run_case(data)                  the reader and compiler on one mutant -> Outcome
-    fuzz(seeds, cases, seed)        many cases -> FuzzReport (counts, findings, valid mutants)
-    verify_valid(mutants)           generated C with -fsanitize=address,undefined against
-                                    TFLite Micro (run in a child process: it may abort)
+    run_case(data)                  the reader and compiler (every tier) on one mutant -> Outcome
+    fuzz(seeds, cases, seed)        many cases -> FuzzReport (counts per tier, findings, valid mutants)
+    verify_valid(mutants, qemu=...) generated C with -fsanitize=address,undefined (portable and
+                                    DSP tier) and, for `qemu`, firmware in QEMU (DSP on the M4,
+                                    Helium on the M55), against TFLite Micro (run in a child
+                                    process: it may abort)
     builtin_seeds()                 small hand-written models, for when no models folder exists
 
 Mutations work on the flatbuffer structure: field and vector positions are found by
@@ -17,7 +21,8 @@ patched in place (the file keeps its layout, so every other table still parses).
 
 What "matches TFLite Micro" means for a mutant protobrain accepts ("valid"):
   * TFLite Micro loads and runs it: the outputs of both are equal byte for byte on the
-    sampled inputs, and the C runs clean under AddressSanitizer/UBSan.
+    sampled inputs, and the C runs clean under AddressSanitizer/UBSan (on the boards:
+    the firmware answers every INVOKE).
   * TFLite Micro refuses it (an error while loading, allocating or invoking, or an
     abort): a divergence, reported as a finding. protobrain must refuse what the
     reference refuses; it may refuse more (its errors are not checked against TFLM).
@@ -52,6 +57,10 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ProtobrainError
+from .ops.fast import TIERS
+
+HOST_TIERS = ("portable", "dsp")  # C that runs on the host: the DSP tier in its plain-C form (pb_simd.h)
+QEMU_BOARDS = {"dsp": "qemu-mps2-an386", "mve": "qemu-mps3-an547"}  # tier -> the simulated board that runs it
 
 # ---- finding fields in the flatbuffer ------------------------------------------------------
 
@@ -638,46 +647,78 @@ def deadline(seconds: float | None):
 
 @dataclass
 class Outcome:
-    kind: str  # "error" (clear one-line ProtobrainError), "valid" (a Program), "crash", "hang"
+    kind: str  # "error" (clear one-line ProtobrainError), "valid" (a Program per tier), "crash", "hang",
+    #            "tier-refused" (a later tier refused what the first generated)
     message: str = ""
     traceback: str = ""
     seconds: float = 0.0
-    program: object = None
-    key: str = ""  # program_key of a valid outcome
+    program: object = None  # the first tier's Program
+    key: str = ""  # program_key of every tier's Program, combined
+    tier: str = ""  # the tier being generated when the case ended (a finding's or refusal's tier)
+    tiers: dict = field(default_factory=dict)  # tier -> "valid", "error", "crash", ... for each tier tried
+    programs: dict = field(default_factory=dict)  # tier -> Program, for a valid outcome
 
     @property
     def finding(self) -> bool:
-        return self.kind in ("crash", "hang")
+        return self.kind in FINDING_KINDS
 
 
-def run_case(data: bytes, name: str = "fuzz", timeout: float | None = 10.0) -> Outcome:
-    """Read and compile one (possibly hostile) model; classify what happened."""
+FINDING_KINDS = ("crash", "hang", "tier-refused")
+
+
+def run_case(data: bytes, name: str = "fuzz", timeout: float | None = 10.0, tiers: tuple[str, ...] = TIERS,
+             flash_budget: int | None = None) -> Outcome:
+    """Read one (possibly hostile) model and generate its Program for each kernel tier, as
+    `build` does for a board of that tier; classify what happened. `timeout` is per tier.
+    The first tier's refusal is the case's (reading and lowering are the same for every
+    tier); a later tier must generate what the first did. flash_budget: the DSP tier's
+    (int16 weights when they take at most half of it; None: int8 weights)."""
     from .compiler import build_program
     from .reader import read_model_bytes
 
     t0 = time.perf_counter()
-    try:
-        with deadline(timeout):
-            program = build_program(read_model_bytes(data, name))
-            key = program_key(program)  # touches every planned offset, as code generation does
-    except CaseTimeout:
-        return Outcome("hang", f"no answer within {timeout} s", "", time.perf_counter() - t0)
-    except ProtobrainError as e:
-        msg = str(e)
-        dt = time.perf_counter() - t0
-        if not msg.strip() or "\n" in msg or "\r" in msg:
-            return Outcome("crash", f"{type(e).__name__} with a message that is not one line: {msg!r}", "", dt)
-        return Outcome("error", msg, "", dt)
-    except BaseException as e:  # noqa: BLE001 - anything else is what the fuzzer looks for
-        if isinstance(e, KeyboardInterrupt):
-            raise
-        return Outcome("crash", f"{type(e).__name__}: {e}", traceback.format_exc(), time.perf_counter() - t0)
-    return Outcome("valid", "", "", time.perf_counter() - t0, program, key)
+    graph, programs, keys, kinds = None, {}, [], {}
+
+    def ended(kind: str, message: str, tier: str, tb: str = "") -> Outcome:
+        kinds[tier] = kind
+        return Outcome(kind, message, tb, time.perf_counter() - t0, tier=tier, tiers=kinds)
+
+    for tier in tiers:
+        try:
+            with deadline(timeout):
+                if graph is None:
+                    graph = read_model_bytes(data, name)
+                program = build_program(graph, tier=tier, flash_budget=flash_budget if tier == "dsp" else None)
+                keys.append(program_key(program))  # touches every planned offset, as code generation does
+        except CaseTimeout:
+            return ended("hang", f"no answer within {timeout} s", tier)
+        except ProtobrainError as e:
+            msg = str(e)
+            if not msg.strip() or "\n" in msg or "\r" in msg:
+                return ended("crash", f"{type(e).__name__} with a message that is not one line: {msg!r}", tier)
+            if programs:
+                return ended("tier-refused", f"refused what the {tiers[0]} tier generated: {msg}", tier)
+            return ended("error", msg, tier)
+        except BaseException as e:  # noqa: BLE001 - anything else is what the fuzzer looks for
+            if isinstance(e, KeyboardInterrupt):
+                raise
+            return ended("crash", f"{type(e).__name__}: {e}", tier, traceback.format_exc())
+        programs[tier] = program
+        kinds[tier] = "valid"
+    key = keys[0] if len(keys) == 1 else hashlib.sha256(" ".join(keys).encode()).hexdigest()[:20]
+    return Outcome("valid", seconds=time.perf_counter() - t0, program=programs[tiers[0]], key=key, tiers=kinds,
+                   programs=programs)
+
+
+_INT_RANGES = {"int8_t": (-(2**7), 2**7 - 1), "uint8_t": (0, 2**8 - 1), "int16_t": (-(2**15), 2**15 - 1),
+               "uint16_t": (0, 2**16 - 1), "int32_t": (-(2**31), 2**31 - 1), "uint32_t": (0, 2**32 - 1)}
 
 
 def program_key(program) -> str:
     """A digest of what the generated C computes: steps, parameters, constants and the plan.
-    Two mutants with the same key generate the same code (up to names and comments)."""
+    Two mutants with the same key generate the same code (up to names and comments).
+    Raises ValueError for a constant that its C type cannot hold (the C would not compile,
+    or would hold another value)."""
     h = hashlib.sha256()
     g = program.graph
     for what, ios in (("in", g.inputs), ("out", g.outputs)):
@@ -693,7 +734,11 @@ def program_key(program) -> str:
                        c.scratch_bytes)).encode())
         for k, v in c.fields.items():
             if hasattr(v, "values"):
-                h.update(f"{k}:{v.ctype}:".encode() + np.ascontiguousarray(v.values).tobytes())
+                values = np.asarray(v.values)
+                lo_hi = _INT_RANGES.get(v.ctype)
+                if lo_hi and values.size and (values.min() < lo_hi[0] or values.max() > lo_hi[1]):
+                    raise ValueError(f"{c.function}'s {k} holds {values.min()}..{values.max()}, outside {v.ctype}")
+                h.update(f"{k}:{v.ctype}:".encode() + np.ascontiguousarray(values).tobytes())
             else:
                 h.update(f"{k}={v!r};".encode())
     h.update(repr(sorted(program.scratch.items())).encode())
@@ -713,7 +758,8 @@ class Finding:
     data: bytes
 
     def line(self) -> str:
-        return f"{self.seed} case {self.case} [{self.mutation.kind}] {self.mutation.detail}: {self.outcome.kind}: {self.outcome.message}"
+        return (f"{self.seed} case {self.case} [{self.mutation.kind}] {self.mutation.detail}: "
+                f"{self.outcome.tier} tier: {self.outcome.kind}: {self.outcome.message}")
 
 
 @dataclass
@@ -723,34 +769,59 @@ class ValidMutant:
     mutation: Mutation
     seed_data: bytes  # the unmutated model (shared, not copied): a long run keeps thousands
     key: str
-    arena: int
+    arena: int  # the largest over the tiers
     macs: int
     same_as_seed: bool
+    flash_budget: int | None = None  # the DSP tier's, as fuzzed (see run_case)
+    const_bytes: int = 0  # the largest over the tiers
+    io_bytes: int = 0  # the larger of all inputs' and all outputs' bytes
 
     @property
     def data(self) -> bytes:
         return self.mutation.apply(self.seed_data)
+
+    def program(self, tier: str, name: str = "fuzz", flash_budget: int | None = None):
+        """The mutant's Program for `tier` (DSP: with `flash_budget`, default the fuzzed one)."""
+        from .compiler import build_program
+        from .reader import read_model_bytes
+
+        budget = self.flash_budget if flash_budget is None else flash_budget
+        return build_program(read_model_bytes(self.data, name), tier=tier, flash_budget=budget if tier == "dsp" else None)
+
+
+def _wide_weights(program) -> bool:
+    return any(s.call is not None and s.call.fields.get("wide_weights") == 1 for s in program.steps)
 
 
 @dataclass
 class FuzzReport:
     cases: int = 0
     seconds: float = 0.0
+    tiers_fuzzed: tuple = TIERS
     outcomes: collections.Counter = field(default_factory=collections.Counter)
     by_kind: dict = field(default_factory=lambda: collections.defaultdict(collections.Counter))
     by_seed: dict = field(default_factory=lambda: collections.defaultdict(collections.Counter))
+    by_tier: dict = field(default_factory=lambda: collections.defaultdict(collections.Counter))
+    dsp_wide: int = 0  # valid mutants whose DSP program stores int16 weights
     findings: list[Finding] = field(default_factory=list)
     valid: dict[str, ValidMutant] = field(default_factory=dict)  # program key -> first mutant
-    same_program: list[ValidMutant] = field(default_factory=list)  # bytes differ, program equals its seed's
+    same_program: list[ValidMutant] = field(default_factory=list)  # bytes differ, programs equal their seed's
     errors: collections.Counter = field(default_factory=collections.Counter)  # error message shapes
     slowest: tuple = (0.0, "", "")
-    seed_keys: dict = field(default_factory=dict)
+    seed_keys: dict = field(default_factory=dict)  # (seed, DSP flash budget) -> key
+
+    def generated(self, tier: str) -> int:
+        """Mutants whose Program the tier generated."""
+        return self.by_tier[tier]["valid"]
 
     def summary(self) -> dict:
         return {
             "cases": self.cases,
             "seconds": round(self.seconds, 2),
+            "tiers": list(self.tiers_fuzzed),
             "outcomes": dict(self.outcomes),
+            "by_tier": {t: dict(self.by_tier[t]) for t in self.tiers_fuzzed},
+            "dsp_int16_weights": self.dsp_wide,
             "by_mutation": {k: dict(v) for k, v in sorted(self.by_kind.items())},
             "by_seed": {k: dict(v) for k, v in sorted(self.by_seed.items())},
             "distinct_valid_programs": len(self.valid),
@@ -768,26 +839,39 @@ def _error_shape(msg: str) -> str:
     return re.sub(r"\d+", "N", re.sub(r"<[^>]*>|'[^']*'", "_", msg))[:140]
 
 
+@lru_cache(maxsize=None)
+def board_flash(tier: str) -> int:
+    """The flash bytes of the QEMU board that runs `tier` (what `build` gives the tier to spend)."""
+    from .boards import load_board
+
+    return load_board(QEMU_BOARDS[tier]).flash.length
+
+
 def fuzz(seeds: dict[str, bytes], cases: int, seed: int = 0, timeout: float | None = 10.0,
-         progress=None, keep_same_program: int = 50) -> FuzzReport:
-    """`cases` distinct mutants, spread evenly over the seed models (deterministic in `seed`).
+         progress=None, keep_same_program: int = 50, tiers: tuple[str, ...] = TIERS) -> FuzzReport:
+    """`cases` distinct mutants, spread evenly over the seed models (deterministic in `seed`),
+    each generated for every kernel tier of `tiers`. The DSP tier alternates, per round over
+    the seeds, between int8 weights and the int16 weights `build` stores on the M4 board.
 
     progress(done, total) is called after every case when given.
     """
-    report = FuzzReport()
+    report = FuzzReport(tiers_fuzzed=tuple(tiers))
     rng = random.Random(seed)
     names = sorted(seeds)
+    budgets = (None, board_flash("dsp")) if "dsp" in tiers else (None,)
     mutators = {}
     for n in names:
         mutators[n] = Mutator(seeds[n], n)
-        base = run_case(seeds[n], timeout=timeout)
-        if base.kind != "valid":
-            raise ProtobrainError(f"seed model {n} does not compile unmutated: {base.message}")
-        report.seed_keys[n] = base.key
+        for budget in budgets:
+            base = run_case(seeds[n], timeout=timeout, tiers=tiers, flash_budget=budget)
+            if base.kind != "valid":
+                raise ProtobrainError(f"seed model {n} does not compile unmutated ({base.tier} tier): {base.message}")
+            report.seed_keys[n, budget] = base.key
     seen: set[bytes] = set()
     t0 = time.perf_counter()
     for case in range(cases):
         n = names[case % len(names)]
+        budget = budgets[(case // len(names)) % len(budgets)]
         mut = mutators[n]
         for _ in range(20):
             m = mut.mutate(rng)
@@ -796,11 +880,13 @@ def fuzz(seeds: dict[str, bytes], cases: int, seed: int = 0, timeout: float | No
             if data != seeds[n] and digest not in seen:
                 break
         seen.add(digest)
-        out = run_case(data, timeout=timeout)
+        out = run_case(data, timeout=timeout, tiers=tiers, flash_budget=budget)
         report.cases += 1
         report.outcomes[out.kind] += 1
         report.by_kind[m.kind.split("+")[0] if not m.kind.startswith("multi") else "multi"][out.kind] += 1
         report.by_seed[n][out.kind] += 1
+        for tier, kind in out.tiers.items():
+            report.by_tier[tier][kind] += 1
         if out.seconds > report.slowest[0]:
             report.slowest = (out.seconds, n, f"[{m.kind}] {m.detail}")
         if out.finding:
@@ -808,14 +894,18 @@ def fuzz(seeds: dict[str, bytes], cases: int, seed: int = 0, timeout: float | No
         elif out.kind == "error":
             report.errors[_error_shape(out.message)] += 1
         else:
-            key = out.key
-            vm = ValidMutant(n, case, m, seeds[n], key, out.program.arena_size, out.program.macs,
-                             key == report.seed_keys[n])
+            progs = out.programs.values()
+            g = out.program.graph
+            io = max(sum(g.tensors[i].nbytes for i in g.inputs), sum(g.tensors[i].nbytes for i in g.outputs))
+            if "dsp" in out.programs and _wide_weights(out.programs["dsp"]):
+                report.dsp_wide += 1
+            vm = ValidMutant(n, case, m, seeds[n], out.key, max(p.arena_size for p in progs), out.program.macs,
+                             out.key == report.seed_keys[n, budget], budget, max(p.const_bytes for p in progs), io)
             if vm.same_as_seed:
                 if len(report.same_program) < keep_same_program:
                     report.same_program.append(vm)
-            elif key not in report.valid:
-                report.valid[key] = vm
+            elif out.key not in report.valid:
+                report.valid[out.key] = vm
         if progress is not None:
             progress(case + 1, cases)
     report.seconds = time.perf_counter() - t0
@@ -843,6 +933,23 @@ def pick_sample(report: FuzzReport, count: int, same_program: int = 0, seed: int
     same = list(report.same_program)
     rng.shuffle(same)
     return picked + same[:same_program]
+
+
+def pick_qemu(sample: list[ValidMutant], count: int, max_macs: int = 20_000_000, max_arena: int = 512 << 10,
+              max_const: int = 200 << 10, max_io: int = 4096) -> list[ValidMutant]:
+    """Up to `count` mutants of `sample` to run in QEMU as well, round robin over the seed
+    models: those that fit both boards' memory with room to spare and whose inputs cross
+    the serial line (about 10 KiB/s in QEMU) quickly; distinct programs first."""
+    groups = collections.defaultdict(list)
+    for v in sorted(sample, key=lambda v: v.same_as_seed):
+        if v.macs <= max_macs and v.arena <= max_arena and v.const_bytes <= max_const and v.io_bytes <= max_io:
+            groups[v.seed].append(v)
+    picked = []
+    while len(picked) < count and any(groups.values()):
+        for name in sorted(groups):
+            if groups[name] and len(picked) < count:
+                picked.append(groups[name].pop(0))
+    return picked
 
 
 # ---- verifying valid mutants: sanitized C against TFLite Micro -----------------------------
@@ -886,28 +993,45 @@ def _compile(cc: str, flags: list[str], cwd: Path, args: list[str], what: str) -
         raise ToolchainError(f"sanitized build of {what} failed: {first}")
 
 
-def _kernel_objects(program, flags: list[str]) -> list[Path]:
+def _kernel_objects(program, flags: list[str], generated_headers: dict[str, str]) -> list[Path]:
     """The program's kernel sources compiled with `flags`, each cached by its content: kernels
-    are the same for every mutant, so only the model's own files are compiled per mutant."""
+    are the same for every mutant, so only the model's own files are compiled per mutant.
+    generated_headers: the rendered headers kernels include (pb_tier.h), not the model's."""
     from . import codegen
     from .host import cache_dir, host_cc
 
     files = codegen.kernel_files(program)
-    headers = {f.name: f.read_text() for f in files if f.suffix == ".h"}
+    headers = {f.name: f.read_text() for f in files if f.suffix == ".h"} | generated_headers
     objs = []
     out_dir = cache_dir() / "fuzz-objects"
     out_dir.mkdir(parents=True, exist_ok=True)
     for src in (f for f in files if f.suffix == ".c"):
-        obj = out_dir / f"{src.stem}-{codegen.digest(headers | {src.name: src.read_text()}, ' '.join(flags))}.o"
+        text = src.read_text()
+        obj = out_dir / f"{src.stem}-{codegen.digest(_included(text, headers) | {src.name: text}, ' '.join(flags))}.o"
         if not obj.exists():
             with tempfile.TemporaryDirectory(prefix="pb-fuzz-k-") as tmp:
-                for name, text in headers.items():
-                    (Path(tmp) / name).write_text(text)
-                (Path(tmp) / src.name).write_text(src.read_text())
+                for name, header in headers.items():
+                    (Path(tmp) / name).write_text(header)
+                (Path(tmp) / src.name).write_text(text)
                 _compile(host_cc(), flags, Path(tmp), ["-c", src.name, "-o", "k.o"], src.name)
                 os.replace(Path(tmp) / "k.o", obj)
         objs.append(obj)
     return objs
+
+
+def _included(text: str, headers: dict[str, str]) -> dict[str, str]:
+    """The headers of `headers` that `text` includes, directly or through another one
+    (an object's cache key: a kernel's object does not change with headers it never reads)."""
+    import re
+
+    found: dict[str, str] = {}
+    todo = [text]
+    while todo:
+        for name in re.findall(r'^\s*#\s*include\s+"([^"]+)"', todo.pop(), re.M):
+            if name in headers and name not in found:
+                found[name] = headers[name]
+                todo.append(headers[name])
+    return found
 
 
 def build_sanitized(program, out: Path, extra_cflags: list[str] | None = None) -> Path:
@@ -917,9 +1041,11 @@ def build_sanitized(program, out: Path, extra_cflags: list[str] | None = None) -
     from .host import host_cc
 
     flags = SANITIZE_FLAGS + list(extra_cflags or [])
-    objs = _kernel_objects(program, flags)
-    files = codegen.render(program, "<fuzz>") | {f.name: f.read_text() for f in codegen.kernel_files(program)
-                                                 if f.suffix == ".h"}
+    rendered = codegen.render(program, "<fuzz>")
+    name = program.graph.name
+    objs = _kernel_objects(program, flags, {f: t for f, t in rendered.items()
+                                            if f.endswith(".h") and f not in (f"{name}.h", f"{name}_weights.h")})
+    files = rendered | {f.name: f.read_text() for f in codegen.kernel_files(program) if f.suffix == ".h"}
     files["pb_fuzz_main.c"] = _harness(program)
     with tempfile.TemporaryDirectory(prefix="pb-fuzz-") as tmp:
         src = Path(tmp)
@@ -1045,90 +1171,223 @@ def _run_references(jobs: list[dict], tmp: Path, timeout: float) -> dict[int, st
 class Verdict:
     mutant: ValidMutant
     ok: bool
-    status: str  # "match", "mismatch", "tflm-refused", "sanitizer", "build-failed", "timeout"
+    status: str  # "match", "mismatch", "tflm-refused", "sanitizer", "build-failed", "timeout", "device"
     message: str = ""
+    tier: str = "portable"
+    where: str = "host"  # "host" (ASan/UBSan) or the QEMU board it ran on
+
+    def line(self) -> str:
+        m = self.mutant
+        return (f"{m.seed} case {m.case} [{m.mutation.kind}] {m.mutation.detail}: {self.tier} tier on {self.where}: "
+                f"{self.status}: {self.message}")
+
+
+class _Failed(Exception):
+    """One run of one mutant went wrong (its Verdict's status and message)."""
+
+    def __init__(self, status: str, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def _outputs_from(raw: bytes, graph, n_cases: int) -> list[list[np.ndarray]]:
+    """The harness's stdout as one list of output arrays per input case."""
+    from .ir import DTYPES
+
+    outs = [graph.tensors[i] for i in graph.outputs]
+    if len(raw) != n_cases * sum(t.nbytes for t in outs):
+        raise _Failed("sanitizer", f"harness wrote {len(raw)} bytes, expected {n_cases * sum(t.nbytes for t in outs)}")
+    got, pos = [], 0
+    for _ in range(n_cases):
+        row = []
+        for t in outs:
+            row.append(np.frombuffer(raw, dtype=DTYPES[t.dtype], count=t.size, offset=pos))
+            pos += t.nbytes
+        got.append(row)
+    return got
+
+
+def _run_sanitized(vm: ValidMutant, tier: str, cases: list, exe: Path, timeout: float) -> list:
+    """The mutant's C for `tier`, built with ASan+UBSan and run on every case: the outputs."""
+    program = vm.program(tier)
+    try:
+        build_sanitized(program, exe)
+    except ProtobrainError as e:
+        raise _Failed("build-failed", str(e)) from None
+    payload = b"".join(np.ascontiguousarray(x).tobytes() for case in cases for x in case)
+    try:
+        proc = subprocess.run([str(exe)], input=payload, capture_output=True, timeout=timeout,
+                              env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0:abort_on_error=0",
+                                       UBSAN_OPTIONS="print_stacktrace=1"))
+    except subprocess.TimeoutExpired:
+        raise _Failed("timeout", f"generated C ran over {timeout} s") from None
+    finally:
+        exe.unlink(missing_ok=True)
+    if proc.returncode != 0:
+        err = proc.stderr.decode(errors="replace")
+        line = next((ln for ln in err.splitlines() if "ERROR" in ln or "runtime error" in ln), err.strip()[:300])
+        raise _Failed("sanitizer", f"exit {proc.returncode}: {line}")
+    return _outputs_from(proc.stdout, program.graph, len(cases))
+
+
+def qemu_available() -> str | None:
+    """None when the QEMU boards of QEMU_BOARDS can be built for and run here, else why not."""
+    import shutil
+
+    from .boards import load_board
+
+    for name in QEMU_BOARDS.values():
+        b = load_board(name)
+        missing = [t for t in (b.toolchain_prefix + "gcc", b.run.get("qemu", "qemu-system-arm")) if not shutil.which(t)]
+        if missing:
+            return f"{', '.join(missing)} not installed (make setup installs it)"
+    return None
+
+
+def _run_on_board(tier: str, items: list[tuple[int, ValidMutant, list]], out: Path, timeout: float,
+                  done, per_firmware: int = 8) -> dict[int, list]:
+    """Each (k, mutant, cases) of `items` as `build` makes it for the tier's QEMU board
+    (QEMU_BOARDS), several models to a firmware, invoked over serial on every case.
+    Returns {k: outputs per case}, or {k: _Failed} for a mutant whose firmware does not
+    build or that does not answer (QEMU then restarts for the models after it)."""
+    from .boards import load_board
+    from .device import Device
+    from .firmware import build
+    from .qemu import QemuBoard
+
+    board = load_board(QEMU_BOARDS[tier])
+    results: dict[int, object] = {}
+    progs = {}
+    for k, vm, _ in items:
+        try:  # the board's flash budget, as `build --board` gives the tier
+            progs[k] = vm.program(tier, f"m{k}", board.flash.length)
+        except ProtobrainError as e:
+            results[k] = _Failed("build-failed", str(e))
+            done()
+    cases = {k: c for k, _, c in items}
+    data = {k: vm.data for k, vm, _ in items}
+
+    def run_group(group: list[int]) -> None:
+        try:
+            image = build(board, [progs[k] for k in group], [data[k] for k in group], out / f"fw-{tier}-{group[0]}")
+        except ProtobrainError as e:
+            if len(group) == 1:
+                results[group[0]] = _Failed("build-failed", str(e))
+                done()
+            else:  # find the model(s) it is about
+                run_group(group[:len(group) // 2])
+                run_group(group[len(group) // 2:])
+            return
+        pending = list(range(len(group)))
+        while pending:
+            with QemuBoard(board, image.elf) as q, Device(q.port, timeout=timeout, retries=1) as dev:
+                while pending:
+                    j = pending.pop(0)
+                    k = group[j]
+                    try:
+                        results[k] = [dev.invoke(j, *case).outputs for case in cases[k]]
+                    except ProtobrainError as e:
+                        results[k] = _Failed("device", str(e))
+                        break  # the firmware may be stuck: a fresh QEMU for the rest
+                    finally:
+                        done()
+
+    ready = [k for k, _, _ in items if k in progs]
+    for start in range(0, len(ready), per_firmware):
+        run_group(ready[start:start + per_firmware])
+    return results
 
 
 def verify_valid(mutants: list[ValidMutant], n_random: int = 2, seed: int = 0, timeout: float = 60.0,
-                 progress=None) -> list[Verdict]:
-    """Each mutant: generated C (ASan+UBSan) and TFLite Micro on random and edge inputs."""
-    from .compiler import build_program
-    from .ir import DTYPES
-    from .reader import read_model_bytes
+                 progress=None, tiers: tuple[str, ...] = HOST_TIERS, qemu: list[ValidMutant] = ()) -> list[Verdict]:
+    """Each mutant: its generated C for each tier of `tiers`, built with ASan+UBSan on the
+    host; each mutant of `qemu` also as firmware for each QEMU board (QEMU_BOARDS: the DSP
+    tier on the Cortex-M4, Helium on the Cortex-M55), invoked over serial. Every output is
+    compared byte for byte with TFLite Micro's on the same random and edge inputs.
+    One Verdict per mutant, tier and place; progress(done, total) after each."""
     from .verify import test_inputs
 
-    verdicts: list[Verdict | None] = [None] * len(mutants)
+    qemu = list(qemu)
+    everyone = list(mutants) + [v for v in qemu if not any(v is m for m in mutants)]
+    total = len(mutants) * len(tiers) + len(qemu) * len(QEMU_BOARDS)
+    count = [0]
+
+    def done():
+        count[0] += 1
+        if progress is not None:
+            progress(count[0], total)
+
+    results: dict[tuple[int, str, str], object] = {}  # (k, tier, where) -> outputs per case, or _Failed
     with tempfile.TemporaryDirectory(prefix="pb-fuzz-ref-") as tmp:
         tmp = Path(tmp)
-        jobs, built = [], {}
+        cases, ios = {}, {}
+        for k, vm in enumerate(everyone):
+            g = vm.program("portable").graph
+            cases[k] = test_inputs([g.tensors[i] for i in g.inputs], n_random, seed + k)
+            ios[k] = (len(g.inputs), len(g.outputs))
         for k, vm in enumerate(mutants):
-            data = vm.data
-            program = build_program(read_model_bytes(data, "fuzz"))
-            g = program.graph
-            ins = [g.tensors[i] for i in g.inputs]
-            cases = test_inputs(ins, n_random, seed + k)
-            try:
-                exe = build_sanitized(program, tmp / f"exe{k}")
-            except ProtobrainError as e:
-                verdicts[k] = Verdict(vm, False, "build-failed", str(e))
+            for tier in tiers:
+                try:
+                    results[k, tier, "host"] = _run_sanitized(vm, tier, cases[k], tmp / f"exe{k}-{tier}", timeout)
+                except _Failed as f:
+                    results[k, tier, "host"] = f
+                done()
+        if qemu:
+            index = {id(v): k for k, v in enumerate(everyone)}
+            items = [(index[id(v)], v, cases[index[id(v)]]) for v in qemu]
+            for tier, board in QEMU_BOARDS.items():
+                for k, r in _run_on_board(tier, items, tmp, timeout, done).items():
+                    results[k, tier, board] = r
+        jobs = []
+        for k, vm in enumerate(everyone):
+            if not any(kk == k and not isinstance(r, _Failed) for (kk, _, _), r in results.items()):
                 continue
-            payload = b"".join(np.ascontiguousarray(x).tobytes() for case in cases for x in case)
-            try:
-                proc = subprocess.run([str(exe)], input=payload, capture_output=True, timeout=timeout,
-                                      env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0:abort_on_error=0",
-                                               UBSAN_OPTIONS="print_stacktrace=1"))
-            except subprocess.TimeoutExpired:
-                verdicts[k] = Verdict(vm, False, "timeout", f"generated C ran over {timeout} s")
-                continue
-            if proc.returncode != 0:
-                err = proc.stderr.decode(errors="replace")
-                line = next((ln for ln in err.splitlines() if "ERROR" in ln or "runtime error" in ln),
-                            err.strip()[:300])
-                verdicts[k] = Verdict(vm, False, "sanitizer", f"exit {proc.returncode}: {line}")
-                continue
-            outs = [g.tensors[i] for i in g.outputs]
-            per_case = sum(t.nbytes for t in outs)
-            got, pos = [], 0
-            for _ in cases:
-                row = []
-                for t in outs:
-                    row.append(np.frombuffer(proc.stdout, dtype=DTYPES[t.dtype], count=t.size, offset=pos))
-                    pos += t.nbytes
-                got.append(row)
-            if pos != len(proc.stdout) or per_case * len(cases) != len(proc.stdout):
-                verdicts[k] = Verdict(vm, False, "sanitizer", f"harness wrote {len(proc.stdout)} bytes, expected {pos}")
-                continue
-            built[k] = got
             model = tmp / f"m{k}.tflite"
-            model.write_bytes(data)
-            np.savez(tmp / f"in{k}.npz", **{f"c{c}_i{i}": x for c, case in enumerate(cases) for i, x in enumerate(case)})
+            model.write_bytes(vm.data)
+            np.savez(tmp / f"in{k}.npz", **{f"c{c}_i{i}": x for c, case in enumerate(cases[k]) for i, x in enumerate(case)})
             jobs.append({"model": str(model), "inputs": str(tmp / f"in{k}.npz"), "result": str(tmp / f"out{k}"),
-                         "started": str(tmp / f"started{k}"), "log": str(tmp / f"log{k}"), "n_inputs": len(ins), "n_outputs": len(outs),
-                         "n_cases": len(cases), "k": k,
-                         "arena": int(max(len(data) * 10, program.arena_size * 4 + (256 << 10)))})
-            if progress is not None:
-                progress(k + 1, len(mutants))
+                         "started": str(tmp / f"started{k}"), "log": str(tmp / f"log{k}"), "n_inputs": ios[k][0],
+                         "n_outputs": ios[k][1], "n_cases": len(cases[k]), "k": k,
+                         "arena": int(max(len(vm.data) * 10, vm.arena * 4 + (256 << 10)))})
         refused = _run_references(jobs, tmp, timeout) if jobs else {}
-        for job in jobs:
-            k = job["k"]
-            vm = mutants[k]
-            if k in refused:
-                verdicts[k] = Verdict(vm, False, "tflm-refused", refused[k])
-                continue
-            want = np.load(job["result"], allow_pickle=False)
-            for c, row in enumerate(built[k]):
-                for j, a in enumerate(row):
-                    b = np.asarray(want[f"c{c}_o{j}"]).reshape(-1)
-                    if b.dtype != a.dtype or a.tobytes() != b.tobytes():
-                        diff = int(np.count_nonzero(a != b.astype(a.dtype))) if b.size == a.size else -1
-                        verdicts[k] = Verdict(vm, False, "mismatch",
-                                              f"case {c} output {j}: {diff} values differ ({a.dtype} vs TFLM {b.dtype})")
-                        break
-                if verdicts[k] is not None:
-                    break
-            if verdicts[k] is None:
-                verdicts[k] = Verdict(vm, True, "match")
-    return [v for v in verdicts if v is not None]
+        wanted = {j["k"]: np.load(j["result"], allow_pickle=False) for j in jobs if j["k"] not in refused}
+        verdicts = []
+        for (k, tier, where), r in results.items():
+            vm = everyone[k]
+            if isinstance(r, _Failed):
+                verdicts.append(Verdict(vm, False, r.status, r.message, tier, where))
+            elif k in refused:
+                verdicts.append(Verdict(vm, False, "tflm-refused", refused[k], tier, where))
+            else:
+                verdicts.append(_compare(vm, r, wanted[k], tier, where))
+    return verdicts
+
+
+def _compare(vm: ValidMutant, got: list, want, tier: str, where: str) -> Verdict:
+    for c, row in enumerate(got):
+        for j, a in enumerate(row):
+            a = np.asarray(a).reshape(-1)
+            b = np.asarray(want[f"c{c}_o{j}"]).reshape(-1)
+            if b.dtype != a.dtype or a.tobytes() != b.tobytes():
+                diff = int(np.count_nonzero(a != b.astype(a.dtype))) if b.size == a.size else -1
+                return Verdict(vm, False, "mismatch", f"case {c} output {j}: {diff} values differ "
+                               f"({a.dtype} vs TFLM {b.dtype})", tier, where)
+    return Verdict(vm, True, "match", "", tier, where)
+
+
+def tier_table(report: FuzzReport, verdicts: list[Verdict]) -> dict[str, dict]:
+    """Per tier: mutants generated, findings, and runs compared with TFLite Micro on the
+    host under sanitizers and in QEMU (with how many matched)."""
+    table = {}
+    for tier in report.tiers_fuzzed:
+        host = [v for v in verdicts if v.tier == tier and v.where == "host"]
+        board = [v for v in verdicts if v.tier == tier and v.where != "host"]
+        table[tier] = {"generated": report.generated(tier),
+                       "findings": sum(1 for f in report.findings if f.outcome.tier == tier),
+                       "host_sanitizers": len(host), "host_sanitizers_match": sum(v.ok for v in host),
+                       "qemu": len(board), "qemu_match": sum(v.ok for v in board),
+                       "qemu_board": QEMU_BOARDS.get(tier, "")}
+    return table
 
 
 # ---- seed models written by hand (no TensorFlow, no models folder) -------------------------
