@@ -5,7 +5,9 @@ Renders a real firmware (a tiny reference model, board qemu-mps2-an386), compile
 frame parser (pb_protocol.c), its command dispatcher (main.c, through the harness
 tests/fuzz/fuzz_protocol.c) and the models' generated C with clang's
 -fsanitize=fuzzer,address,undefined, seeds a corpus with one valid frame of every
-command, and runs the fuzzer. Exits non-zero on any finding.
+command, and runs the fuzzer. An input that runs longer than --timeout seconds is a
+finding (a hang), and so is a reply count other than the input implies (the harness checks
+it on every byte; the totals are reported). Exits non-zero on any finding.
 """
 
 from __future__ import annotations
@@ -82,9 +84,13 @@ def seeds(infos: list[dict], corpus: Path) -> None:
     (corpus / "framed_all").write_bytes(b"\x00" + everything)
 
 
-def run(binary: Path, corpus: Path, runs: int, max_seconds: int = 0, jobs_dir: Path | None = None) -> dict:
-    """Run the fuzzer; returns executions, seconds and whether it found anything."""
-    cmd = [str(binary), f"-runs={runs}", "-max_len=4096", "-print_final_stats=1",
+def run(binary: Path, corpus: Path, runs: int, timeout: int = 10, max_seconds: int = 0,
+        jobs_dir: Path | None = None) -> dict:
+    """Run the fuzzer for `runs` inputs, each allowed `timeout` seconds (libFuzzer's own default
+    is 20 minutes); max_seconds, when given, stops it early (a safety stop). Returns whether it
+    found nothing, executions, seconds, and the frames (or rejections) the inputs held and
+    the replies the dispatcher sent, which must be equal."""
+    cmd = [str(binary), f"-runs={runs}", f"-timeout={timeout}", "-max_len=4096", "-print_final_stats=1",
            f"-artifact_prefix={(jobs_dir or corpus.parent)}/", str(corpus)]
     if max_seconds:
         cmd.insert(1, f"-max_total_time={max_seconds}")
@@ -92,8 +98,10 @@ def run(binary: Path, corpus: Path, runs: int, max_seconds: int = 0, jobs_dir: P
     proc = subprocess.run(cmd, capture_output=True, text=True)
     seconds = time.monotonic() - t0
     m = re.search(r"stat::number_of_executed_units:\s+(\d+)", proc.stderr)
-    return {"ok": proc.returncode == 0, "execs": int(m.group(1)) if m else 0, "seconds": seconds,
-            "log": proc.stderr}
+    totals = re.findall(r"^protocol: (\d+) frames or rejections, (\d+) replies$", proc.stderr, re.M)
+    frames, replies = map(int, totals[-1]) if totals else (0, -1)
+    return {"ok": proc.returncode == 0 and frames == replies, "execs": int(m.group(1)) if m else 0,
+            "seconds": seconds, "frames": frames, "replies": replies, "log": proc.stderr}
 
 
 def main() -> int:
@@ -101,6 +109,7 @@ def main() -> int:
     ap.add_argument("--models", type=Path, default=REPO.parent / "shared" / "models")
     ap.add_argument("--out", type=Path, default=REPO / "build" / "fuzz")
     ap.add_argument("--runs", type=int, default=1_000_000)
+    ap.add_argument("--timeout", type=int, default=10, help="seconds one input may run before it is a hang (default 10)")
     args = ap.parse_args()
     problem = clang_problem()
     if problem:
@@ -115,9 +124,10 @@ def main() -> int:
     infos = render(paths, args.out / "src")
     binary = build(args.out / "src", args.out / "fuzz_protocol")
     seeds(infos, args.out / "corpus")
-    result = run(binary, args.out / "corpus", args.runs)
-    print(f"fuzz: {result['execs']:,} executions in {result['seconds']:.0f} s, "
-          f"{'no findings' if result['ok'] else 'FINDING (see log above and ' + str(args.out) + '/crash-*)'}")
+    result = run(binary, args.out / "corpus", args.runs, args.timeout)
+    print(f"fuzz: {result['execs']:,} executions in {result['seconds']:.0f} s, {result['frames']:,} frames or "
+          f"rejections, {result['replies']:,} replies, "
+          f"{'no findings' if result['ok'] else 'FINDING (see the log below and ' + str(args.out) + '/crash-*)'}")
     if not result["ok"]:
         print(result["log"][-4000:], file=sys.stderr)
     return 0 if result["ok"] and result["execs"] >= args.runs else 1

@@ -1,8 +1,11 @@
 """libFuzzer on the firmware's serial protocol, briefly (`make fuzz` runs 1,000,000 inputs):
 the frame parser and the real command dispatcher of a rendered firmware, on the host, under
-AddressSanitizer and UndefinedBehaviorSanitizer (scripts/fuzz_protocol.py, tests/fuzz/)."""
+AddressSanitizer and UndefinedBehaviorSanitizer (scripts/fuzz_protocol.py, tests/fuzz/).
+The harness counts replies against what the inputs imply, and each input has a time limit:
+a dispatcher that stops answering, or hangs, is a finding."""
 
 import importlib.util
+import shutil
 from pathlib import Path
 
 import pytest
@@ -12,15 +15,58 @@ spec = importlib.util.spec_from_file_location("fuzz_protocol", REPO / "scripts" 
 fuzz_protocol = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(fuzz_protocol)
 
+RUNS = 20_000
+SAFETY_STOP = 600  # seconds: only a stalled run reaches it (and then fails: fewer executions than RUNS)
 
-def test_protocol_fuzz_short_run(tmp_path: Path):
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    """The rendered firmware sources and the seed corpus."""
     problem = fuzz_protocol.clang_problem()
     if problem:
         pytest.skip(problem)
+    tmp = tmp_path_factory.mktemp("fuzz")
     paths = [shared_model(n) for n in fuzz_protocol.MODELS]
-    infos = fuzz_protocol.render(paths, tmp_path / "src")
-    binary = fuzz_protocol.build(tmp_path / "src", tmp_path / "fuzz_protocol")
-    fuzz_protocol.seeds(infos, tmp_path / "corpus")
-    result = fuzz_protocol.run(binary, tmp_path / "corpus", runs=20_000, max_seconds=60)
+    infos = fuzz_protocol.render(paths, tmp / "src")
+    fuzz_protocol.seeds(infos, tmp / "corpus")
+    return tmp
+
+
+def test_protocol_fuzz_short_run(rendered, tmp_path: Path):
+    binary = fuzz_protocol.build(rendered / "src", tmp_path / "fuzz_protocol")
+    shutil.copytree(rendered / "corpus", tmp_path / "corpus")
+    result = fuzz_protocol.run(binary, tmp_path / "corpus", runs=RUNS, max_seconds=SAFETY_STOP)
     assert result["ok"], "fuzzer finding:\n" + result["log"][-3000:]
-    assert result["execs"] >= 5_000, result["log"][-1000:]
+    assert result["execs"] >= RUNS, result["log"][-1000:]
+    # every frame or rejection answered once; the corpus alone holds dozens of whole frames
+    assert result["replies"] == result["frames"] >= 50, result["log"][-1000:]
+
+
+def _broken(rendered: Path, tmp_path: Path, old: str, new: str) -> dict:
+    """The fuzzer, built against main.c with `old` replaced by `new`, run on the seed corpus."""
+    src = tmp_path / "src"
+    shutil.copytree(rendered / "src", src)
+    main = (src / "main.c").read_text()
+    assert main.count(old) == 1, old
+    (src / "main.c").write_text(main.replace(old, new))
+    binary = fuzz_protocol.build(src, tmp_path / "fuzz_protocol")
+    shutil.copytree(rendered / "corpus", tmp_path / "corpus")
+    return fuzz_protocol.run(binary, tmp_path / "corpus", runs=200, timeout=1, max_seconds=SAFETY_STOP)
+
+
+@pytest.mark.parametrize("old, new, message", [
+    # unknown commands get no error reply (the corpus holds one: type 0x42)
+    ("send_error(parser->seq, PB_ERR_UNKNOWN_COMMAND, parser->type);", ";", "dispatcher sent"),
+    # PING answers with another sequence number
+    ("PB_CMD_PING | PB_REPLY_FLAG, parser->seq,", "PB_CMD_PING | PB_REPLY_FLAG, (uint8_t)(parser->seq + 1u),",
+     "record type 0x01"),
+], ids=["no-reply", "wrong-seq"])
+def test_a_dispatcher_that_answers_wrong_is_a_finding(rendered, tmp_path: Path, old, new, message):
+    result = _broken(rendered, tmp_path, old, new)
+    assert not result["ok"] and message in result["log"], result["log"][-2000:]
+
+
+def test_a_hanging_command_is_a_finding(rendered, tmp_path: Path):
+    # PING never returns: libFuzzer's -timeout ends the input (its default would wait 20 minutes)
+    result = _broken(rendered, tmp_path, "        case PB_CMD_PING:\n", "        case PB_CMD_PING:\n            for (;;) {}\n")
+    assert not result["ok"] and "libFuzzer: timeout" in result["log"], result["log"][-2000:]

@@ -6,6 +6,13 @@
  * the stack and loops forever). The board services are host stubs: the UART's output goes
  * into a second parser that checks every reply is a well-formed frame with a valid CRC.
  *
+ * Replies are counted against what the input implies, so a dispatcher that stops answering
+ * (or answers twice) is a finding: every frame or rejection the parser reports gets exactly
+ * one reply, on the same byte (a shadow parser fed the same bytes tells when); and in framed
+ * mode, while every record so far was whole and fitted the buffer, each whole record gets
+ * one reply carrying its sequence number and its type (or the error type). At exit the
+ * totals are printed as "protocol: N frames or rejections, M replies" for the script.
+ *
  * Built and run by scripts/fuzz_protocol.py (`make fuzz`, and briefly by tests/test_fuzz_protocol.py).
  */
 #include <stdio.h>
@@ -22,7 +29,24 @@ uint32_t __stack_bottom__, __stack_top__;
 
 static uint8_t reply_buffer[65535];
 static pb_parser_t reply_parser;
-static unsigned long replies;
+static unsigned long replies, expected;
+static uint8_t last_type, last_seq; /* of the latest reply */
+
+static uint8_t shadow_buffer[BUFFER_BYTES];
+static pb_parser_t shadow;
+
+static void print_totals(void)
+{
+    fprintf(stderr, "protocol: %lu frames or rejections, %lu replies\n", expected, replies);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    atexit(print_totals);
+    return 0;
+}
 
 void pb_soc_init(void) {}
 void pb_uart_init(void) {}
@@ -40,6 +64,8 @@ void pb_uart_putc(uint8_t byte)
             abort();
         }
         ++replies;
+        last_type = reply_parser.type;
+        last_seq = reply_parser.seq;
     }
 }
 
@@ -61,7 +87,25 @@ static void feed(pb_parser_t *parser, const uint8_t *bytes, size_t n)
 {
     size_t i;
     for (i = 0; i < n; ++i) {
+        if (pb_parser_feed(&shadow, bytes[i]) != PB_PARSE_MORE) {
+            ++expected;
+        }
         serve(parser, bytes[i]);
+        if (replies != expected) {
+            fprintf(stderr, "dispatcher sent %lu replies to %lu frames or rejections\n", replies, expected);
+            abort();
+        }
+    }
+}
+
+/* A whole record, sent on a clean stream, got its one reply: its seq, its type or an error. */
+static void check_record(unsigned long before, uint8_t type, uint8_t seq)
+{
+    if (replies != before + 1 || last_seq != seq ||
+        (last_type != (uint8_t)(type | PB_REPLY_FLAG) && last_type != PB_REPLY_ERROR)) {
+        fprintf(stderr, "record type 0x%02x seq %u: %lu replies, the last type 0x%02x seq %u\n", type, seq,
+                replies - before, last_type, last_seq);
+        abort();
     }
 }
 
@@ -72,7 +116,9 @@ static void feed(pb_parser_t *parser, const uint8_t *bytes, size_t n)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     pb_parser_t parser;
+    int clean = 1; /* every record so far whole and within the buffer: the parser is between frames */
     pb_parser_init(&parser, buffer, BUFFER_BYTES);
+    pb_parser_init(&shadow, shadow_buffer, BUFFER_BYTES);
     pb_parser_init(&reply_parser, reply_buffer, (uint16_t)sizeof reply_buffer);
     if (size == 0) {
         return 0;
@@ -86,6 +132,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint16_t n = (uint16_t)(data[2] | (data[3] << 8));
         size_t have;
         uint32_t crc;
+        unsigned long before = replies;
         head[0] = PB_SYNC0;
         head[1] = PB_SYNC1;
         memcpy(head + 2, data, 4);
@@ -99,9 +146,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         tail[2] = (uint8_t)(crc >> 16);
         tail[3] = (uint8_t)(crc >> 24);
         feed(&parser, head, sizeof head);
+        if (clean && n > BUFFER_BYTES) { /* refused at its header; its payload is then noise */
+            check_record(before, head[2], head[3]);
+            clean = 0;
+        }
         feed(&parser, data, have);
         if (have == n) {
             feed(&parser, tail, sizeof tail);
+            if (clean) {
+                check_record(before, head[2], head[3]);
+            }
         }
         data += have;
         size -= have;
