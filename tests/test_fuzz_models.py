@@ -463,3 +463,21 @@ def test_pad_with_paddings_of_the_wrong_shape(mix):
     data, m = mix  # was: ValueError "cannot reshape array of size 3 into shape (2)"
     msg = refused(patch(data, (m.operators[0].inputs.at(1), "i", 4)), UnsupportedError)
     assert "PAD" in msg and "paddings type int8" in msg
+
+
+def test_convolution_parameters_beyond_int16(cnn):
+    # was: dilation 8323073 (SAME padding 8323073) compiled; TFLite Micro keeps stride, dilation
+    # and padding in int16 (ConvParams) and ran another convolution
+    data, m = cnn
+    msg = refused(patch(data, (option(m, 0, "DilationWFactor"), "i", 8323073)), UnsupportedError)
+    assert "CONV_2D" in msg and "dilation 1x8323073, padding 1x8323073 beyond int16" in msg
+    assert run_case(patch(data, (option(m, 0, "DilationWFactor"), "i", 32767))).kind == "valid"
+
+
+def test_pool_padding_beyond_int16(cnn):
+    # TFLite Micro's PoolParams keep the padding in int16: a 2x65540 SAME window pads 32769
+    data, m = cnn
+    same = (option(m, 2, "Padding"), "b", 0)
+    msg = refused(patch(data, same, (option(m, 2, "FilterWidth"), "i", 65540)), UnsupportedError)
+    assert "MAX_POOL_2D" in msg and "padding 0x32769 beyond int16" in msg
+    assert run_case(patch(data, same, (option(m, 2, "FilterWidth"), "i", 65536))).kind == "valid"

@@ -14,6 +14,7 @@ from ..quantization import activation_range, f32, out_size, quantize_multiplier,
 from .base import KernelCall, const, register, require, require_int32_accumulator, require_types, tensors
 
 CLAMPING_ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
+INT16_MIN, INT16_MAX = -(2**15), 2**15 - 1
 
 
 def spatial_params(op, in_hw, filter_hw, out_hw) -> dict:
@@ -37,6 +38,11 @@ def spatial_params(op, in_hw, filter_hw, out_hw) -> dict:
         require((eh, ew) == (oh, ow), f"output {oh}x{ow}, expected {eh}x{ew} for {padding} padding")
         pad_top, pad_left = same_padding(sh, dh, ih, fh, eh), same_padding(sw, dw, iw, fw, ew)
     require(oh >= 1 and ow >= 1, f"empty output {oh}x{ow}")
+    # TFLite Micro's ConvParams and DepthwiseParams hold these in int16: past it, its kernels
+    # run with the wrapped values
+    require(all(INT16_MIN <= v <= INT16_MAX for v in (sh, sw, dh, dw, pad_top, pad_left)),
+            f"stride {sh}x{sw}, dilation {dh}x{dw}, padding {pad_top}x{pad_left} beyond int16 "
+            "(TFLite Micro's kernel parameters)")
     return {"stride_h": sh, "stride_w": sw, "dilation_h": dh, "dilation_w": dw,
             "pad_top": pad_top, "pad_left": pad_left}
 

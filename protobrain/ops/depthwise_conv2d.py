@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import KernelCall, const, register, require, require_int32_accumulator, require_types, tensors
-from .conv2d import bias_fields, nhwc_shapes, quant_params, shifts_of, spatial_params
+from .conv2d import INT16_MAX, bias_fields, nhwc_shapes, quant_params, shifts_of, spatial_params
 
 
 @register("DEPTHWISE_CONV_2D", inputs=(2, 3))
@@ -28,6 +28,7 @@ def lower(op, g):
     require(on == n and occ == oc, f"output shape {out.shape} for input {inp.shape}, filter {flt.shape}")
     # The reference kernel walks input channels times the depth_multiplier option.
     require(dm >= 1 and ic * dm == oc, f"depth multiplier {dm} with {ic} input and {oc} output channels")
+    require(dm <= INT16_MAX, f"depth multiplier {dm} beyond int16 (TFLite Micro's DepthwiseParams)")
     wide = inp.dtype == "int16"
 
     fields = {"batches": n, "in_h": ih, "in_w": iw, "in_c": ic, "out_h": oh, "out_w": ow,

@@ -44,6 +44,8 @@ def lower(op, g):
         pad_w = same_padding(stride_w, 1, in_w, filter_w, out_w)
     else:
         pad_h = pad_w = 0
+    # TFLite Micro's PoolParams hold the padding in int16: past it, its kernels run with the wrapped value
+    require(max(pad_h, pad_w) < 2**15, f"padding {pad_h}x{pad_w} beyond int16 (TFLite Micro's kernel parameters)")
 
     act_min, act_max = activation_range(activation, out.quant.s, out.quant.zp, out.dtype)
     wide = inp.dtype == "int16"
