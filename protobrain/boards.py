@@ -6,8 +6,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ProtobrainError
-from .resources import boards_dir
+from protobrain.errors import ProtobrainError
+from protobrain.resources import boards_dir
 
 
 @dataclass

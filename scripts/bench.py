@@ -15,12 +15,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from protobrain.bench import mismatch_line, model_table, run_bench, verdict, write_reports
+from protobrain.measure.bench import mismatch_line, model_table, run_bench, verdict, write_reports
 from protobrain.boards import load_board
-from protobrain.compiler import build_program
+from protobrain.compiler.program import build_program
 from protobrain.errors import ProtobrainError
-from protobrain.ops.fast import TIERS, tier_for
-from protobrain.reader import read_model
+from protobrain.compiler.ops.tiers.select import TIERS, tier_for
+from protobrain.compiler.reader import read_model
 from protobrain.resources import REFERENCE_MODELS as MODELS
 
 BOARDS = ["qemu-mps2-an386", "qemu-mps2-an500", "qemu-mps2-an505", "qemu-mps3-an547"]
@@ -56,7 +56,7 @@ def tier_table(rows: dict, boards: list[str], models: list[str]) -> list[str]:
 
 
 def inputs_text(n: int) -> str:
-    """The inputs protobrain.bench checks and counts: n - 3 random ones, then the edges."""
+    """The inputs protobrain.measure.bench checks and counts: n - 3 random ones, then the edges."""
     edges = ["all-min", "all-max", "zeros"]
     if n > 3:
         return f"{n} inputs ({n - 3} random, {', '.join(edges[:2])} and {edges[2]})"

@@ -6,7 +6,7 @@ Trains the three nets at demo size (or reuses runs already built: the full-size 
 into one firmware for a simulated Cortex-M4, starts it in QEMU, and runs the four demos
 over serial: see, listen, speak and loop. Every device result is checked byte for byte
 against the host's twin (the same generated C compiled for this machine) and against
-TensorFlow Lite Micro running the .tflite models the bundle is built from (protobrain.bundle.Tflm
+TensorFlow Lite Micro running the .tflite models the bundle is built from (protobrain.app.bundle.Tflm
 says what that covers). Then the synthesizer's cost per sample is measured on every
 simulated core, whose samples are checked the same way. Writes <out>/REPORT.md with its
 pictures; exits 1 when any device result differs.
@@ -111,7 +111,7 @@ def ensure_runs(runs: Path, eval_dir: Path, seed: int) -> dict[str, Path]:
 def see_demo(pb, checks, runs, out: Path) -> dict:
     from PIL import Image
 
-    from protobrain.demo import read_image
+    from protobrain.app.demo import read_image
     from protobrain.train.run import Run
 
     test = Run.open(runs["vision"]).split("test")
@@ -163,9 +163,9 @@ def synth_per_core(parts, boards: list[str], out: Path, checks, frames: int = CO
     """Instructions per synthesized sample on each simulated core: the bundle built for
     that board, `frames` frames of the first keyword (the cost is the same every sample),
     whose samples `checks` compares as demo "cores"."""
-    from protobrain import bundle as pb_bundle
+    from protobrain.app import bundle as pb_bundle
     from protobrain.boards import load_board
-    from protobrain.demo import Protobrain
+    from protobrain.app.demo import Protobrain
 
     rows = []
     for name in boards:
@@ -231,7 +231,7 @@ def charts(report: dict, path: Path) -> Path:
     return path
 
 
-# What the TensorFlow Lite Micro check runs, for the report (protobrain.bundle.Tflm).
+# What the TensorFlow Lite Micro check runs, for the report (protobrain.app.bundle.Tflm).
 CHECKS_TEXT = (
     "Every device result below was compared byte for byte with two computations on this machine: the host "
     "twin (the same generated C, compiled for this machine) and TensorFlow Lite Micro running the .tflite "
@@ -255,7 +255,7 @@ def _checked(report: dict, demo: str) -> str:
 
 
 def checks_table(report: dict) -> list[str]:
-    from protobrain.demo import TFLM, TWIN
+    from protobrain.app.demo import TFLM, TWIN
 
     def cell(t: dict) -> str:
         return f"{t['agreed']} of {t['total']}" + ("" if t["agreed"] == t["total"] else " **NO**")
@@ -344,10 +344,10 @@ def main() -> int:
 
 
 def run(args, t_start: float) -> int:
-    from protobrain import bundle as pb_bundle
+    from protobrain.app import bundle as pb_bundle
     from protobrain.boards import load_board
-    from protobrain.bundle_cli import print_memory, run_loop
-    from protobrain.demo import TFLM, TWIN, Checks, Protobrain, plot_listen, write_wav
+    from protobrain.cli.bundle import print_memory, run_loop
+    from protobrain.app.demo import TFLM, TWIN, Checks, Protobrain, plot_listen, write_wav
 
     out = args.out
     out.mkdir(parents=True, exist_ok=True)

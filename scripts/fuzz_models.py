@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""`make fuzz`: a long hostile-model fuzz run (protobrain.fuzz).
+"""`make fuzz`: a long hostile-model fuzz run (protobrain.verify.fuzz.harness).
 
 Mutates the reference models (and protobrain's built-in seed models) structurally:
 truncation, byte flips, out-of-range buffer and tensor indices, inconsistent shapes, huge
@@ -26,8 +26,17 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from protobrain.errors import ProtobrainError
-from protobrain.fuzz import (QEMU_BOARDS, fuzz, load_seeds, pick_qemu, pick_sample, qemu_available, sanitizers_available,
-                             tier_table, verify_valid)
+from protobrain.verify.fuzz.harness import (
+    QEMU_BOARDS,
+    fuzz,
+    load_seeds,
+    pick_qemu,
+    pick_sample,
+    qemu_available,
+    sanitizers_available,
+    tier_table,
+    verify_valid,
+)
 
 
 def main() -> int:

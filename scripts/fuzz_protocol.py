@@ -43,9 +43,9 @@ def clang_problem() -> str | None:
 
 def render(model_paths: list[Path], src: Path) -> list[dict]:
     from protobrain.boards import load_board
-    from protobrain.compiler import build_program
-    from protobrain.firmware import render_firmware
-    from protobrain.reader import read_model
+    from protobrain.compiler.program import build_program
+    from protobrain.firmware.build import render_firmware
+    from protobrain.compiler.reader import read_model
 
     if src.exists():
         shutil.rmtree(src)
@@ -66,7 +66,7 @@ def build(src: Path, binary: Path) -> Path:
 
 def seeds(infos: list[dict], corpus: Path) -> None:
     """One valid frame of every command, in both harness modes (see fuzz_protocol.c)."""
-    from protobrain import protocol as P
+    from protobrain.run import protocol as P
 
     corpus.mkdir(parents=True, exist_ok=True)
     frames = [(P.CMD_PING, b"hello"), (P.CMD_INFO, b""), (P.CMD_PROFILE, b""), (0x42, b"")]

@@ -13,23 +13,23 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from protobrain import codegen
-from protobrain.compiler import build_program
+from protobrain.codegen import render as codegen
+from protobrain.compiler.program import build_program
 from protobrain.errors import ProtobrainError
-from protobrain.host import CompiledModel, build_shared_library
-from protobrain.reader import read_model
+from protobrain.run.host import CompiledModel, build_shared_library
+from protobrain.compiler.reader import read_model
 from protobrain.resources import REFERENCE_MODELS as MODELS
-from protobrain.reference import Reference
-from protobrain.verify import compare, test_inputs
+from protobrain.verify.reference import Reference
+from protobrain.verify.compare import compare, test_inputs
 
 
 
 def run_on_board(board_name: str, paths: list[Path], rows: list[dict], out: Path, n: int, progress, task) -> None:
     """One firmware with every model that compiled, started in QEMU, verified over serial."""
     from protobrain.boards import load_board
-    from protobrain.device import Device
-    from protobrain.firmware import build
-    from protobrain.qemu import QemuBoard
+    from protobrain.run.device import Device
+    from protobrain.firmware.build import build
+    from protobrain.run.qemu import QemuBoard
 
     board = load_board(board_name)
     ok = [(p, r) for p, r in zip(paths, rows[:len(paths)]) if r["result"] == "bit-exact"]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from protobrain import protocol as P
+from protobrain.run import protocol as P
 
 REPO = Path(__file__).resolve().parents[1]
 BOARD = "qemu-mps2-an386"
@@ -86,11 +86,11 @@ def run_on_qemu(model_path: Path, n: int, out: Path, seed: int = 0) -> dict:
     import serial
 
     from protobrain.boards import load_board
-    from protobrain.compiler import build_program
-    from protobrain.firmware import build
-    from protobrain.host import compile_bytes
-    from protobrain.qemu import QemuBoard
-    from protobrain.reader import read_model
+    from protobrain.compiler.program import build_program
+    from protobrain.firmware.build import build
+    from protobrain.run.host import compile_bytes
+    from protobrain.run.qemu import QemuBoard
+    from protobrain.compiler.reader import read_model
 
     board = load_board(BOARD)
     data = model_path.read_bytes()

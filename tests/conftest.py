@@ -29,7 +29,7 @@ def shared_model(name: str) -> Path:
 
 def assert_bit_exact(compiled, reference, n_random: int = 20, seed: int = 0, extra_inputs=()) -> int:
     """Run random, edge and given inputs through both; fail naming the first differing value."""
-    from protobrain.verify import compare, test_inputs
+    from protobrain.verify.compare import compare, test_inputs
 
     cases = test_inputs(compiled.inputs, n_random, seed)
     cases += [tuple(x) if isinstance(x, (list, tuple)) else (x,) for x in extra_inputs]
@@ -67,8 +67,8 @@ def check_model_bytes(data: bytes, name: str, n_random: int = 20, seed: int = 0)
     """Compile a model's generated C for the host and compare it with TFLite Micro, with
     the portable kernels and again with the DSP tier's fast kernels (their plain-C form on
     the host: same layouts and arithmetic), so every operator case covers both."""
-    from protobrain.host import compile_bytes
-    from protobrain.reference import Reference
+    from protobrain.run.host import compile_bytes
+    from protobrain.verify.reference import Reference
 
     reference = RecordedReference(Reference(data))
     compiled = compile_bytes(data, name)
@@ -95,7 +95,7 @@ def needs_instruction_counter(board_name: str):
     """The board, or a skip naming what exact instruction counts need: the board's simulator
     and compiler, and the QEMU plugin API header."""
     from protobrain.errors import ToolchainError
-    from protobrain.icount import find_header
+    from protobrain.measure.icount import find_header
 
     b = needs_simulator(board_name)
     try:

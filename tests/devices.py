@@ -33,8 +33,8 @@ def pack(board, programs):
 
 def verify_on_device(dev, reference, prog, n_random: int, seed: int = 0):
     """The model's n random inputs and its three edge inputs (all-min, all-max, zeros), run on
-    the device and by `reference` (a protobrain.reference.Reference or a RecordedReference)."""
-    from protobrain.verify import compare, test_inputs
+    the device and by `reference` (a protobrain.verify.reference.Reference or a RecordedReference)."""
+    from protobrain.verify.compare import compare, test_inputs
 
     index = dev.model_index(prog.graph.name)
     cases = test_inputs([prog.graph.tensors[i] for i in prog.graph.inputs], n_random, seed)
@@ -49,9 +49,9 @@ def verify_on_device(dev, reference, prog, n_random: int, seed: int = 0):
 @contextmanager
 def running_firmware(board, programs, blobs, out: Path):
     """Build one firmware holding `programs` and run it in QEMU: yields a Device."""
-    from protobrain.device import Device
-    from protobrain.firmware import build
-    from protobrain.qemu import QemuBoard
+    from protobrain.run.device import Device
+    from protobrain.firmware.build import build
+    from protobrain.run.qemu import QemuBoard
 
     image = build(board, programs, blobs, out)
     with QemuBoard(board, image.elf) as q, Device(q.port) as dev:
@@ -71,7 +71,7 @@ KERNEL_CORRUPTIONS = {
 def corrupt_kernels(monkeypatch, tmp_path: Path, tier: str) -> Path:
     """A copy of the kernel sources with KERNEL_CORRUPTIONS[tier] applied, which every code
     generation in this test then uses instead of the real ones."""
-    import protobrain.codegen
+    import protobrain.codegen.render
     from protobrain.resources import kernels_dir
 
     name, old, new = KERNEL_CORRUPTIONS[tier]
@@ -80,5 +80,5 @@ def corrupt_kernels(monkeypatch, tmp_path: Path, tier: str) -> Path:
     source = (kdir / name).read_text()
     assert old in source, f"{name} no longer contains {old!r}: update KERNEL_CORRUPTIONS"
     (kdir / name).write_text(source.replace(old, new))
-    monkeypatch.setattr(protobrain.codegen, "kernels_dir", lambda: kdir)
+    monkeypatch.setattr(protobrain.codegen.render, "kernels_dir", lambda: kdir)
     return kdir

@@ -12,15 +12,16 @@ import numpy as np
 import pytest
 from conftest import REPO, needs_instruction_counter, shared_model
 
-from protobrain import planner, protocol
-from protobrain.compiler import build_program
-from protobrain.reader import read_model_bytes
+from protobrain.compiler import planner
+from protobrain.run import protocol
+from protobrain.compiler.program import build_program
+from protobrain.compiler.reader import read_model_bytes
 
 BOARD = "qemu-mps2-an386"
 
 
 def _bench(board, path, n=6):
-    from protobrain.bench import run_bench
+    from protobrain.measure.bench import run_bench
 
     data = path.read_bytes()
     prog = build_program(read_model_bytes(data, path.stem))
@@ -90,7 +91,7 @@ def _memory_columns_match(row: dict, path, board, tier: str) -> None:
 def test_bench_writes_json_markdown_and_chart(small_model, tmp_path):
     board = needs_instruction_counter(BOARD)
     out = tmp_path / "bench"
-    proc = subprocess.run([sys.executable, "-m", "protobrain.cli", "bench", str(small_model), "-b", BOARD,
+    proc = subprocess.run([sys.executable, "-m", "protobrain.cli.main", "bench", str(small_model), "-b", BOARD,
                            "-o", str(out), "-n", "3", "--json"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     printed = json.loads(proc.stdout)
@@ -116,7 +117,7 @@ class _OneByteOff:
     (TFLite Micro's own) and the value the changed reference says instead."""
 
     def __init__(self, monkeypatch, case: int, index: int):
-        from protobrain.reference import Reference
+        from protobrain.verify.reference import Reference
 
         self.case, self.index, self.calls, self.values = case, index, 0, None
         run = Reference.run
@@ -137,7 +138,7 @@ class _OneByteOff:
 def test_bench_fails_naming_the_model_and_the_first_differing_value(small_model, tmp_path, monkeypatch):
     from click.testing import CliRunner
 
-    from protobrain.cli import main
+    from protobrain.cli.main import main
 
     needs_instruction_counter(BOARD)
     off = _OneByteOff(monkeypatch, case=1, index=3)
@@ -194,7 +195,7 @@ def test_make_bench_measures_every_row_then_fails_listing_those_not_bit_exact(tm
 
 
 def test_bench_refuses_a_real_board_without_a_port(small_model, tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "protobrain.cli", "bench", str(small_model), "-b", "nucleo_f446re",
+    proc = subprocess.run([sys.executable, "-m", "protobrain.cli.main", "bench", str(small_model), "-b", "nucleo_f446re",
                            "-o", str(tmp_path / "b")], capture_output=True, text=True)
     assert proc.returncode == 2
     assert "real board" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
@@ -203,12 +204,12 @@ def test_bench_refuses_a_real_board_without_a_port(small_model, tmp_path):
 
 def test_device_layers_match_the_host_layers_exactly(small_model):
     """WRITE_ARENA / RUN_STEPS / READ_ARENA walk the model on the device like the host does."""
-    from protobrain.device import Device, DeviceError
-    from protobrain.firmware import build
-    from protobrain.host import CompiledModel, build_shared_library
-    from protobrain.qemu import QemuBoard
-    from protobrain.runner import DeviceTarget
-    from protobrain.verify import test_inputs
+    from protobrain.run.device import Device, DeviceError
+    from protobrain.firmware.build import build
+    from protobrain.run.host import CompiledModel, build_shared_library
+    from protobrain.run.qemu import QemuBoard
+    from protobrain.run.targets import DeviceTarget
+    from protobrain.verify.compare import test_inputs
 
     board = needs_instruction_counter(BOARD)
     data = small_model.read_bytes()
@@ -242,7 +243,7 @@ def test_device_layers_match_the_host_layers_exactly(small_model):
 
 def test_verify_layers_on_the_device_names_no_layer_when_all_match(small_model):
     needs_instruction_counter(BOARD)
-    proc = subprocess.run([sys.executable, "-m", "protobrain.cli", "verify", str(small_model), "--board", BOARD,
+    proc = subprocess.run([sys.executable, "-m", "protobrain.cli.main", "verify", str(small_model), "--board", BOARD,
                            "-n", "2", "--layers"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "every intermediate tensor matches TFLite Micro on 5 inputs" in proc.stdout

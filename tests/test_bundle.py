@@ -12,8 +12,8 @@ import pytest
 pytest.importorskip("tensorflow")
 
 from conftest import needs_simulator  # noqa: E402
-from protobrain import bundle as pb_bundle  # noqa: E402
-from protobrain.errors import ProtobrainError  # noqa: E402
+from protobrain.app import bundle as pb_bundle
+from protobrain.errors import ProtobrainError
 
 BOARD = "qemu-mps2-an386"
 
@@ -57,7 +57,7 @@ def built(parts, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def device(built):
-    from protobrain.demo import Protobrain
+    from protobrain.app.demo import Protobrain
 
     with Protobrain.open(built.path) as pb:
         yield pb
@@ -152,7 +152,7 @@ class Recorded:
 @pytest.fixture(scope="module")
 def demo_results(device):
     """What the demo script sends, once: images, a recording, a keyword, then the loop."""
-    from protobrain.bundle_cli import run_loop
+    from protobrain.cli.bundle import run_loop
 
     rec = Recorded()
     rng = np.random.default_rng(5)
@@ -166,7 +166,7 @@ def demo_results(device):
 
 
 def test_device_equals_tflite_micro_in_every_demo(demo_results, twin, tflm, parts):
-    from protobrain.demo import TFLM, TWIN, Checks
+    from protobrain.app.demo import TFLM, TWIN, Checks
 
     checks = demo_results.replay(Checks({TWIN: twin, TFLM: tflm}))
     counts = checks.to_json()
@@ -197,7 +197,7 @@ def _changed(run, outputs):
 def test_a_wrong_tflite_micro_result_is_a_reported_mismatch(demo_results, twin, tflm, monkeypatch, net, demos):
     """One TFLite Micro net's outputs changed: exactly the demos that use it stop equalling
     TFLite Micro, the twin still agrees, and the summary says what differs."""
-    from protobrain.demo import TFLM, TWIN, Checks
+    from protobrain.app.demo import TFLM, TWIN, Checks
 
     if net == "step":   # the synth's per-step model: its logits only
         monkeypatch.setattr(tflm.stepper.ref, "run", _changed(tflm.stepper.ref.run, {tflm.stepper.sig.logits}))
@@ -216,8 +216,8 @@ def test_a_wrong_tflite_micro_result_is_a_reported_mismatch(demo_results, twin, 
 
 
 def test_device_refuses_bad_requests_and_keeps_serving(device):
-    from protobrain import protocol
-    from protobrain.device import DeviceError
+    from protobrain.run import protocol
+    from protobrain.run.device import DeviceError
 
     dev = device.dev
     with pytest.raises(DeviceError, match="out of range"):
@@ -244,7 +244,7 @@ def test_bundle_refuses_runs_in_the_wrong_order(runs, tmp_path):
 def test_cli_errors_are_one_line(runs, tmp_path):
     from click.testing import CliRunner
 
-    from protobrain.cli import main
+    from protobrain.cli.main import main
 
     out = tmp_path / "b"
     r = CliRunner().invoke(main, ["bundle", str(runs["synth"]), str(runs["speech"]), str(runs["vision"]),
@@ -260,7 +260,7 @@ def test_cli_demos_on_the_simulator(built, tmp_path):
     from click.testing import CliRunner
     from PIL import Image
 
-    from protobrain.cli import main
+    from protobrain.cli.main import main
 
     img = tmp_path / "digit.png"
     Image.fromarray((np.arange(64).reshape(8, 8) * 4).astype(np.uint8)).save(img)

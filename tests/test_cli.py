@@ -8,7 +8,7 @@ import pytest
 from conftest import SHARED_MODEL_NAMES, shared_model
 from test_shared_models import LOWER_BOUND
 
-CLI = [sys.executable, "-m", "protobrain.cli"]
+CLI = [sys.executable, "-m", "protobrain.cli.main"]
 
 
 @pytest.mark.parametrize("name", SHARED_MODEL_NAMES)

@@ -9,9 +9,20 @@ import numpy as np
 import pytest
 from conftest import REPO
 
-from protobrain.bundle_cli import heard_as
-from protobrain.demo import (TFLM, TWIN, Checks, DemoError, Listened, Seen, Spoken, detections, read_image,
-                             read_wav, write_wav)
+from protobrain.cli.bundle import heard_as
+from protobrain.app.demo import (
+    TFLM,
+    TWIN,
+    Checks,
+    DemoError,
+    Listened,
+    Seen,
+    Spoken,
+    detections,
+    read_image,
+    read_wav,
+    write_wav,
+)
 
 CLASSES = ["silence", "unknown", "yes", "no"]
 

@@ -5,7 +5,7 @@ import sys
 
 from conftest import shared_model
 
-CLI = [sys.executable, "-m", "protobrain.cli"]
+CLI = [sys.executable, "-m", "protobrain.cli.main"]
 
 
 def run_cli(*args):

@@ -14,12 +14,17 @@ from builders import convert
 from conftest import RecordedReference, assert_bit_exact
 from test_op_pool_elementwise import _RANGES, _activation, _binary, _convert_two
 
-from protobrain.compiler import build_program
-from protobrain.host import CompiledModel, build_shared_library
-from protobrain.ops import fast_add
-from protobrain.ops.fast_add import ADD_LUT_EXACT, ADD_LUT_FAST, ADD_LUT_FAST_FULL, accelerate_add
-from protobrain.reader import read_model_bytes
-from protobrain.reference import Reference
+from protobrain.compiler.program import build_program
+from protobrain.run.host import CompiledModel, build_shared_library
+from protobrain.compiler.ops.tiers import add_lut as fast_add
+from protobrain.compiler.ops.tiers.add_lut import (
+    ADD_LUT_EXACT,
+    ADD_LUT_FAST,
+    ADD_LUT_FAST_FULL,
+    accelerate_add,
+)
+from protobrain.compiler.reader import read_model_bytes
+from protobrain.verify.reference import Reference
 
 S = (4, 4, 8)
 
@@ -104,7 +109,7 @@ def test_add_lut_all_input_pairs(act, monkeypatch):
 def test_fast_matches_exact_arithmetic():
     """The FAST constants reproduce the exact requantization on every input pair, for
     scales spread over many octaves (the generator checks it too; this checks the check)."""
-    from protobrain.ops.elementwise import _add_sub_params
+    from protobrain.compiler.ops.elementwise import _add_sub_params
 
     rng = np.random.default_rng(1)
     fast = full_seen = 0

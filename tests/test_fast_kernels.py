@@ -20,11 +20,11 @@ import test_op_fully_connected as op_fc
 from builders import convert
 from conftest import needs_simulator
 
-from protobrain.compiler import build_program
-from protobrain.fixedpoint import mul_by_quantized_mult_array
-from protobrain.ops import fast, fast_mve
-from protobrain.ops.base import ConstArray
-from protobrain.reader import read_model_bytes
+from protobrain.compiler.program import build_program
+from protobrain.compiler.fixedpoint import mul_by_quantized_mult_array
+from protobrain.compiler.ops.tiers import select as fast, mve as fast_mve
+from protobrain.compiler.ops.base import ConstArray
+from protobrain.compiler.reader import read_model_bytes
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 # each tier's matrix-multiply and depthwise functions, and its kernel file
@@ -451,7 +451,7 @@ def test_requantization_falls_back_to_exact_when_unproven():
 
 def _build_fitting(board, programs, blobs, out):
     """Firmwares for all programs: one if it fits, else halves, recursively."""
-    from protobrain.firmware import DoesNotFit, build
+    from protobrain.firmware.build import DoesNotFit, build
 
     try:
         return [(programs, blobs, build(board, programs, blobs, out))]
@@ -467,10 +467,10 @@ def _build_fitting(board, programs, blobs, out):
 def test_sweep_bit_exact_on_simulated_core(board_name, tier, tmp_path):
     """Every int8 CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED case of the operator sweep,
     generated for the board's tier, run in QEMU: each output byte equals TFLite Micro's."""
-    from protobrain.device import Device
-    from protobrain.qemu import QemuBoard
-    from protobrain.reference import Reference
-    from protobrain.verify import compare, test_inputs
+    from protobrain.run.device import Device
+    from protobrain.run.qemu import QemuBoard
+    from protobrain.verify.reference import Reference
+    from protobrain.verify.compare import compare, test_inputs
 
     board = needs_simulator(board_name)
     assert fast.tier_for(board.features) == tier
@@ -527,7 +527,7 @@ def test_scratch_keeps_ram_within_bound(name, tier):
     buffer (ad01's FULLY_CONNECTED layers on Helium read their rows in place: none)."""
     from conftest import shared_model
 
-    from protobrain.reader import read_model
+    from protobrain.compiler.reader import read_model
 
     path = shared_model(name)
     portable = build_program(read_model(path))

@@ -8,9 +8,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from protobrain.fixedpoint import mul_by_quantized_mult_array
-from protobrain.ops import fast_mve
-from protobrain.ops.base import ConstArray
+from protobrain.compiler.fixedpoint import mul_by_quantized_mult_array
+from protobrain.compiler.ops.tiers import mve as fast_mve
+from protobrain.compiler.ops.base import ConstArray
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 

@@ -14,10 +14,10 @@ from conftest import SHARED_MODEL_NAMES, RecordedReference, shared_model
 from conftest import needs_simulator as needs
 from devices import corrupt_kernels, pack, running_firmware, verify_on_device
 
-from protobrain.compiler import build_program
-from protobrain.ops.fast_add import ADD_LUT_FAST, ADD_LUT_FAST_FULL
-from protobrain.reader import read_model, read_model_bytes
-from protobrain.reference import Reference
+from protobrain.compiler.program import build_program
+from protobrain.compiler.ops.tiers.add_lut import ADD_LUT_FAST, ADD_LUT_FAST_FULL
+from protobrain.compiler.reader import read_model, read_model_bytes
+from protobrain.verify.reference import Reference
 
 FAST_BOARDS = {"dsp": "qemu-mps2-an386", "mve": "qemu-mps3-an547"}
 N_RANDOM = 3  # random inputs per model, besides the three edge inputs
@@ -140,7 +140,7 @@ def test_a_corrupted_rounding_constant_fails_protobrain_bench(tier, residual_net
     from click.testing import CliRunner
     from conftest import needs_instruction_counter
 
-    from protobrain.cli import main
+    from protobrain.cli.main import main
 
     board = needs_instruction_counter(FAST_BOARDS[tier])
     data, _ = residual_net

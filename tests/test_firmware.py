@@ -7,10 +7,10 @@ from conftest import SHARED_MODEL_NAMES, shared_model
 from conftest import needs_simulator as needs
 from devices import pack, verify_on_device
 
-from protobrain import protocol
+from protobrain.run import protocol
 from protobrain.boards import board_names, load_board
-from protobrain.compiler import build_program
-from protobrain.reader import read_model
+from protobrain.compiler.program import build_program
+from protobrain.compiler.reader import read_model
 
 SIMULATED = [b for b in board_names() if load_board(b).simulated]
 
@@ -18,9 +18,9 @@ SIMULATED = [b for b in board_names() if load_board(b).simulated]
 @pytest.fixture(scope="module")
 def an386_all_models(tmp_path_factory):
     """One firmware with every shared model that exists, running in QEMU."""
-    from protobrain.device import Device
-    from protobrain.firmware import build
-    from protobrain.qemu import QemuBoard
+    from protobrain.run.device import Device
+    from protobrain.firmware.build import build
+    from protobrain.run.qemu import QemuBoard
 
     board = needs("qemu-mps2-an386")
     paths = [shared_model(n) for n in SHARED_MODEL_NAMES]
@@ -31,7 +31,7 @@ def an386_all_models(tmp_path_factory):
 
 
 def _verify_on(dev, path, prog, n_random, seed=0):
-    from protobrain.reference import Reference
+    from protobrain.verify.reference import Reference
 
     return verify_on_device(dev, Reference(path), prog, n_random, seed)
 
@@ -76,7 +76,7 @@ def test_malformed_frames_never_break_the_device(an386_all_models):
 
 
 def test_device_errors_are_reported(an386_all_models):
-    from protobrain.device import DeviceError
+    from protobrain.run.device import DeviceError
 
     dev, *_ = an386_all_models
     with pytest.raises(DeviceError, match="unknown model"):
@@ -89,9 +89,9 @@ def test_device_errors_are_reported(an386_all_models):
 
 @pytest.mark.parametrize("board_name", [b for b in SIMULATED if b != "qemu-mps2-an386"])
 def test_models_that_fit_are_bit_exact_on_every_simulated_board(board_name, tmp_path):
-    from protobrain.device import Device
-    from protobrain.firmware import build
-    from protobrain.qemu import QemuBoard
+    from protobrain.run.device import Device
+    from protobrain.firmware.build import build
+    from protobrain.run.qemu import QemuBoard
 
     board = needs(board_name)
     paths = {n: p for n in SHARED_MODEL_NAMES if (p := SHARED_MODELS_PATH(n))}
@@ -121,7 +121,7 @@ def SHARED_MODELS_PATH(name):
 
 
 def test_too_big_model_fails_before_flashing_with_numbers(tmp_path):
-    from protobrain.firmware import DoesNotFit, build
+    from protobrain.firmware.build import DoesNotFit, build
 
     board = needs("qemu-microbit")
     path = shared_model("vww_96_int8")
@@ -134,9 +134,9 @@ def test_too_big_model_fails_before_flashing_with_numbers(tmp_path):
 
 def test_pty_serial_path_is_the_same_code_path(tmp_path):
     """A real board is a serial device: the same verify code over QEMU's pty."""
-    from protobrain.device import Device
-    from protobrain.firmware import build
-    from protobrain.qemu import QemuBoard
+    from protobrain.run.device import Device
+    from protobrain.firmware.build import build
+    from protobrain.run.qemu import QemuBoard
 
     board = needs("qemu-mps2-an386")
     path = shared_model("micro_speech_quantized")
@@ -149,7 +149,7 @@ def test_pty_serial_path_is_the_same_code_path(tmp_path):
 
 
 def test_dead_link_is_reported_clearly(tmp_path):
-    from protobrain.device import Device, LinkError
+    from protobrain.run.device import Device, LinkError
     import socket
 
     srv = socket.socket()

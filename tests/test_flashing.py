@@ -8,7 +8,7 @@ import pytest
 
 from protobrain.boards import load_board
 from protobrain.errors import ToolchainError
-from protobrain.flashing import flash_command, flash_real_board
+from protobrain.run.flashing import flash_command, flash_real_board
 
 
 def fake_tool(bin_dir, name, log, rc=0):
@@ -46,7 +46,7 @@ def test_flash_failure_and_missing_tool_are_clear(tmp_path, monkeypatch):
 # --- Raspberry Pi Pico: boot loader, UF2 image, drag-and-drop flashing -------------------
 
 def test_rp2040_boot_rom_crc_is_crc32_mpeg2():
-    from protobrain.rp2040 import crc32_boot_rom, seal
+    from protobrain.firmware.rp2040 import crc32_boot_rom, seal
 
     assert crc32_boot_rom(b"123456789") == 0x0376E6E7  # the published check value of these parameters
     sealed = seal(b"\x01\x02\x03")
@@ -59,9 +59,9 @@ def test_rp2040_boot_rom_crc_is_crc32_mpeg2():
 def pico_firmware(tmp_path_factory):
     import shutil
 
-    from protobrain.compiler import build_program
-    from protobrain.firmware import build
-    from protobrain.reader import read_model_bytes
+    from protobrain.compiler.program import build_program
+    from protobrain.firmware.build import build
+    from protobrain.compiler.reader import read_model_bytes
     from builders import small_net_bytes
 
     if shutil.which("arm-none-eabi-gcc") is None:
@@ -75,8 +75,8 @@ def pico_firmware(tmp_path_factory):
 def test_pico_firmware_starts_with_a_sealed_boot_loader_and_its_vectors(pico_firmware):
     import subprocess
 
-    from protobrain.icount import elf_symbols
-    from protobrain.rp2040 import crc32_boot_rom
+    from protobrain.measure.icount import elf_symbols
+    from protobrain.firmware.rp2040 import crc32_boot_rom
 
     image, out = pico_firmware
     board = load_board("rpi_pico")
@@ -97,7 +97,7 @@ def test_pico_firmware_starts_with_a_sealed_boot_loader_and_its_vectors(pico_fir
 
 
 def test_pico_uf2_holds_the_image_at_flash_addresses(pico_firmware):
-    from protobrain import uf2
+    from protobrain.firmware import uf2
 
     _, out = pico_firmware
     base, image, family = uf2.decode((out / "firmware.uf2").read_bytes())
@@ -113,7 +113,7 @@ def test_pico_flash_copies_the_uf2_to_the_boot_drive(pico_firmware, tmp_path):
     _, out = pico_firmware
     drive = tmp_path / "RPI-RP2"
     drive.mkdir()
-    cmd = [sys.executable, "-m", "protobrain.cli", "flash", "--board", "rpi_pico", "--firmware", str(out)]
+    cmd = [sys.executable, "-m", "protobrain.cli.main", "flash", "--board", "rpi_pico", "--firmware", str(out)]
     # not a boot drive: refused in one line
     proc = subprocess.run(cmd + ["--drive", str(drive)], capture_output=True, text=True)
     assert proc.returncode == 2 and "INFO_UF2.TXT" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
@@ -124,7 +124,7 @@ def test_pico_flash_copies_the_uf2_to_the_boot_drive(pico_firmware, tmp_path):
 
 
 def test_pico_flash_without_a_drive_says_how_to_get_one(pico_firmware, monkeypatch):
-    from protobrain import flashing
+    from protobrain.run import flashing
 
     _, out = pico_firmware
     monkeypatch.setattr(flashing, "MOUNT_ROOTS", ("/nonexistent/{label}",))
@@ -140,9 +140,9 @@ def test_platformio_upload_builds_a_project_of_the_firmware(tmp_path, monkeypatc
 
     from builders import small_net_bytes
 
-    from protobrain.compiler import build_program
-    from protobrain.firmware import build
-    from protobrain.reader import read_model_bytes
+    from protobrain.compiler.program import build_program
+    from protobrain.firmware.build import build
+    from protobrain.compiler.reader import read_model_bytes
 
     if shutil.which("arm-none-eabi-gcc") is None:
         pytest.skip("arm-none-eabi-gcc not installed (make setup installs it)")

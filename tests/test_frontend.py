@@ -9,11 +9,20 @@ import subprocess
 import numpy as np
 import pytest
 
-from protobrain import fixedpoint
-from protobrain.audio.frontend import (FeatureQuantizer, FrontendConfig, StreamingFrontend, build_host, features,
-                                       mel_edges, render_c, tables, to_float)
+from protobrain.compiler import fixedpoint
+from protobrain.audio.frontend import (
+    FeatureQuantizer,
+    FrontendConfig,
+    StreamingFrontend,
+    build_host,
+    features,
+    mel_edges,
+    render_c,
+    tables,
+    to_float,
+)
 from protobrain.errors import ProtobrainError
-from protobrain.host import host_cc
+from protobrain.run.host import host_cc
 
 CONFIG = FrontendConfig()
 # a second layout (16 kHz, 25 ms / 10 ms, 40 mels, finer log) so nothing depends on the defaults

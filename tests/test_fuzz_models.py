@@ -1,4 +1,4 @@
-"""Hostile models: thousands of structurally mutated .tflite files (protobrain.fuzz).
+"""Hostile models: thousands of structurally mutated .tflite files (protobrain.verify.fuzz.harness).
 
 Every mutant is refused with a clear one-line error, or is generated for every kernel tier
 (portable, dsp, mve: the fast tiers' weight re-layout, requantization folding and
@@ -12,7 +12,7 @@ TFLite Micro refuses (or aborts on) must have been refused by protobrain too. pr
 may refuse more than TFLite Micro.
 
 The fuzz runs on the reference models in ../shared/models when present, and always on
-protobrain's hand-written seed models (protobrain.fuzz.builtin_seeds), so a clone without
+protobrain's hand-written seed models (protobrain.verify.fuzz.harness.builtin_seeds), so a clone without
 the models folder still fuzzes something. The regression tests below each pin one bug the
 fuzzer found.
 """
@@ -31,10 +31,25 @@ import pytest
 from conftest import SHARED_MODEL_NAMES, SHARED_MODELS, check_model_bytes
 
 from protobrain.errors import ModelError, ProtobrainError, UnsupportedError
-from protobrain.fuzz import (HOST_TIERS, QEMU_BOARDS, TIERS, ModelMap, Mutator, builtin_seeds, fuzz, load_seeds,
-                             pick_qemu, pick_sample, qemu_available, run_case, sanitizers_available, tier_table,
-                             verify_valid, write_model)
-from protobrain.reader import read_model_bytes
+from protobrain.verify.fuzz.harness import (
+    HOST_TIERS,
+    QEMU_BOARDS,
+    TIERS,
+    ModelMap,
+    Mutator,
+    builtin_seeds,
+    fuzz,
+    load_seeds,
+    pick_qemu,
+    pick_sample,
+    qemu_available,
+    run_case,
+    sanitizers_available,
+    tier_table,
+    verify_valid,
+    write_model,
+)
+from protobrain.compiler.reader import read_model_bytes
 
 SEED = 20261122
 CASES = int(os.environ.get("PROTOBRAIN_FUZZ_CASES", "3500"))  # each generated for all three tiers
@@ -151,7 +166,7 @@ def test_errors_reach_the_command_line_as_one_line(run, tmp_path):
     for kind, data in picked.items():
         path = tmp_path / f"{kind}.tflite"
         path.write_bytes(data)
-        proc = subprocess.run([sys.executable, "-m", "protobrain.cli", "inspect", "--no-reference", str(path)],
+        proc = subprocess.run([sys.executable, "-m", "protobrain.cli.main", "inspect", "--no-reference", str(path)],
                               capture_output=True, text=True, timeout=120)
         lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
         assert proc.returncode == 2 and len(lines) == 1 and lines[0].startswith("protobrain: error:"), (kind, proc.stderr)
@@ -168,10 +183,10 @@ def test_builtin_seed_models_match_tflite_micro():
 
 
 def test_run_case_classifies_hangs_and_crashes(monkeypatch):
-    import protobrain.compiler
+    import protobrain.compiler.program
 
     data = builtin_seeds()["tiny_cnn"]
-    monkeypatch.setattr(protobrain.compiler, "build_program", lambda g, **kw: time.sleep(30))
+    monkeypatch.setattr(protobrain.compiler.program, "build_program", lambda g, **kw: time.sleep(30))
     out = run_case(data, timeout=0.2)
     # the 0.2 s deadline stopped it, long before the 30 s sleep would have ended
     assert out.kind == "hang" and out.tier == "portable" and "0.2 s" in out.message and out.seconds < 30
@@ -179,19 +194,19 @@ def test_run_case_classifies_hangs_and_crashes(monkeypatch):
     def boom(g, **kw):
         raise KeyError(7)
 
-    monkeypatch.setattr(protobrain.compiler, "build_program", boom)
+    monkeypatch.setattr(protobrain.compiler.program, "build_program", boom)
     out = run_case(data)
     assert out.kind == "crash" and "KeyError" in out.message and "boom" in out.traceback
 
     def two_lines(g, **kw):
         raise ProtobrainError("first\nsecond")
 
-    monkeypatch.setattr(protobrain.compiler, "build_program", two_lines)
+    monkeypatch.setattr(protobrain.compiler.program, "build_program", two_lines)
     assert run_case(data).kind == "crash"
 
 
 def test_run_case_names_the_fast_tier_that_fails(monkeypatch):
-    from protobrain.ops import fast_dsp, fast_mve
+    from protobrain.compiler.ops.tiers import dsp as fast_dsp, mve as fast_mve
 
     data = builtin_seeds()["tiny_cnn"]
     assert run_case(data).tiers == {"portable": "valid", "dsp": "valid", "mve": "valid"}
@@ -220,7 +235,7 @@ def test_a_broken_fast_tier_step_is_a_finding_naming_its_tier(monkeypatch, modul
     reaches the step is a finding of that tier, and the tiers before it still generate it."""
     import importlib
 
-    mod = importlib.import_module(f"protobrain.ops.{module}")
+    mod = importlib.import_module(f"protobrain.compiler.ops.{module}")
     real, broken = getattr(mod, function), [False]
 
     def step(*args, **kw):
@@ -280,7 +295,7 @@ def option(m: ModelMap, op: int, name: str) -> int:
 
 def refused(data: bytes, error=ProtobrainError) -> str:
     """The one-line message protobrain refuses `data` with (an `error`)."""
-    from protobrain.compiler import build_program
+    from protobrain.compiler.program import build_program
 
     out = run_case(data)
     assert out.kind == "error", (out.kind, out.message, out.traceback)

@@ -18,8 +18,8 @@ RANGES = [(-0.5, 0.5), (-4.0, 4.0), (-20.0, 20.0), (0.0, 6.0), (-3.0, 1.0)]
 
 
 def _check(data: bytes, name: str, extra=(), n_random: int = 10):
-    from protobrain.host import compile_bytes
-    from protobrain.reference import Reference
+    from protobrain.run.host import compile_bytes
+    from protobrain.verify.reference import Reference
 
     compiled = compile_bytes(data, name)
     assert_bit_exact(compiled, Reference(data, arena_size=1 << 22), n_random=n_random, extra_inputs=list(extra))
@@ -69,7 +69,7 @@ def test_int8_exhaustive(act, data_range):
 @pytest.mark.parametrize("alpha", [0.01, 0.2, 0.5, 1.3, -0.5])
 def test_int8_leaky_relu_alpha(alpha, data_range):
     data = convert(_layer(_leaky(alpha), (16, 16)), [(16, 16)], key=f"leaky8-{alpha}", data_range=data_range)
-    from protobrain.reader import read_model_bytes
+    from protobrain.compiler.reader import read_model_bytes
 
     g = read_model_bytes(data)
     assert [op.name for op in g.operators] == ["LEAKY_RELU"]
@@ -152,7 +152,7 @@ def test_float_io(mode, act):
     make = ACTIVATIONS.get(act) or (lambda tf: tf.keras.layers.Softmax())
     shape = (64,)
     data = convert(_layer(make, shape), [shape], mode=mode, float_io=True, key=f"fio-{act}", data_range=(-3.0, 5.0))
-    from protobrain.reader import read_model_bytes
+    from protobrain.compiler.reader import read_model_bytes
 
     g = read_model_bytes(data)
     names = [op.name for op in g.operators]
@@ -174,12 +174,12 @@ def test_requantize_from_concatenation(mode):
         return tf.keras.Model(x, tf.keras.layers.Concatenate()([a, b]))
 
     data = convert(make, [(8, 16)], mode=mode, key="requant-concat", data_range=(-4.0, 4.0))
-    from protobrain.reader import read_model_bytes
+    from protobrain.compiler.reader import read_model_bytes
 
     g = read_model_bytes(data)
     quants = [op for op in g.operators if op.name == "QUANTIZE"]
     assert quants and all(g.tensors[op.inputs[0]].dtype == g.tensors[op.outputs[0]].dtype for op in quants)
-    from protobrain.ops import REGISTRY
+    from protobrain.compiler.ops import REGISTRY
 
     if "CONCATENATION" not in REGISTRY:
         pytest.skip("CONCATENATION is not lowered yet")
@@ -324,7 +324,7 @@ def test_int16_power_of_two_input_scale(op, scale):
 
 def test_sigmoid_table_formula():
     """The int16 LOGISTIC/TANH node table: spot values of the defining formula."""
-    from protobrain.fixedpoint import sigmoid_table_uint16
+    from protobrain.compiler.fixedpoint import sigmoid_table_uint16
 
     t = sigmoid_table_uint16()
     assert t.dtype == np.uint16 and t.size == 256

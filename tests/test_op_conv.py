@@ -79,7 +79,7 @@ def _key(prefix, s) -> str:
 
 
 def _graph(data: bytes):
-    from protobrain.reader import read_model_bytes
+    from protobrain.compiler.reader import read_model_bytes
 
     return read_model_bytes(data)
 
@@ -251,8 +251,8 @@ def test_conv_refusals():
     """Options and quantization the reference kernels do not compute are refused, not guessed."""
     import dataclasses
 
-    from protobrain.ir import Quantization
-    from protobrain.ops import REGISTRY, Unsupported
+    from protobrain.compiler.ir import Quantization
+    from protobrain.compiler.ops import REGISTRY, Unsupported
 
     s = CONV_CASES[2].values[0]
     g = _graph(convert(_maker(conv_layer, s), [(*s["hw"], s["cin"])], key=_key("conv2d", s)))
@@ -319,7 +319,7 @@ def test_depthwise_conv2d(s):
 def test_depthwise_16x8_int32_bias_is_refused():
     """TFLite Micro reads a 16x8 depthwise bias as int64 whatever its type: refuse int32."""
     from protobrain.errors import UnsupportedError
-    from protobrain.host import compile_bytes
+    from protobrain.run.host import compile_bytes
 
     s = dict(hw=(6, 7), cin=3, dm=1, kernel=3, strides=1, padding="valid", dilation=1, act=None, bias=True)
     data = _convert_custom(_maker(dw_layer, s), (6, 7, 3), key="dw-16x8-b32", mode="16x8", bias32=True)
@@ -367,9 +367,9 @@ def _fold_twins(s):
 
 @pytest.mark.parametrize("s", FOLD_CASES)
 def test_folded_dilated_conv(s):
-    from protobrain.compiler import build_program
-    from protobrain.host import compile_bytes
-    from protobrain.reference import Reference
+    from protobrain.compiler.program import build_program
+    from protobrain.run.host import compile_bytes
+    from protobrain.verify.reference import Reference
 
     unfolded, native = _fold_twins(s)
     name = "CONV_2D" if s["kind"] == "conv" else "DEPTHWISE_CONV_2D"
@@ -395,8 +395,8 @@ def test_fold_pass():
     """
     import copy
 
-    from protobrain.passes import PASSES, fold_dilated_convolutions
-    from protobrain.reference import Reference
+    from protobrain.compiler.passes import PASSES, fold_dilated_convolutions
+    from protobrain.verify.reference import Reference
 
     assert fold_dilated_convolutions in PASSES
     s = dict(kind="conv", hw=(9, 11), cin=3, filters=4, dm=1, kernel=3, strides=1, padding="same", dilation=2,
@@ -415,7 +415,7 @@ def test_fold_pass():
     assert op.options["padding"] == "EXPLICIT" and (op.options["pad_top"], op.options["pad_left"]) == (2, 2)
     assert (op.options["dilation_h_factor"], op.options["dilation_w_factor"]) == (2, 2)
 
-    from protobrain.host import compile_bytes
+    from protobrain.run.host import compile_bytes
 
     compiled = compile_bytes(unfolded, "foldunit")
     assert_bit_exact(compiled, Reference(native), n_random=N_RANDOM)
@@ -438,7 +438,7 @@ def test_fold_leaves_other_patterns_alone():
     """A space-to-batch tensor with a second consumer, or a strided inner conv: no fold."""
     import dataclasses
 
-    from protobrain.passes import fold_dilated_convolutions
+    from protobrain.compiler.passes import fold_dilated_convolutions
 
     s = dict(kind="conv", hw=(9, 11), cin=3, filters=4, dm=1, kernel=3, strides=1, padding="same", dilation=2,
              act=None, bias=True, mode="int8", pc=True, groups=1, zero_bias=True)
@@ -460,7 +460,7 @@ def test_fold_leaves_other_patterns_alone():
 @pytest.mark.parametrize("padding,dilation", [("same", 2), ("causal", 4), ("valid", 3)])
 def test_conv1d_dilated(padding, dilation):
     """Keras Conv1D with a fixed batch: [PAD +] RESHAPE + CONV_2D (dilation_w) + RESHAPE."""
-    from protobrain.ops import REGISTRY
+    from protobrain.compiler.ops import REGISTRY
 
     def make():
         import tensorflow as tf
@@ -508,10 +508,10 @@ def F1(kind="conv", w=20, cin=3, filters=4, dm=1, kernel=3, padding="same", dila
 ])
 def test_folded_dilated_conv1d(s):
     """Dilated Conv1D/DepthwiseConv1D with a dynamic batch, against the fixed-batch twin."""
-    from protobrain.compiler import build_program
-    from protobrain.host import compile_bytes
-    from protobrain.ops import REGISTRY
-    from protobrain.reference import Reference
+    from protobrain.compiler.program import build_program
+    from protobrain.run.host import compile_bytes
+    from protobrain.compiler.ops import REGISTRY
+    from protobrain.verify.reference import Reference
 
     shape = [(s["w"], s["cin"])]
     unfolded = convert(_conv1d_maker(s, None), shape, mode=s["mode"], key=_key("fold1d-s2b", s))

@@ -13,9 +13,9 @@ import pytest
 from builders import convert
 from conftest import check_model_bytes
 
-from protobrain.ops.base import Unsupported
-from protobrain.ops.elementwise import broadcast_loops
-from protobrain.reader import read_model_bytes
+from protobrain.compiler.ops.base import Unsupported
+from protobrain.compiler.ops.elementwise import broadcast_loops
+from protobrain.compiler.reader import read_model_bytes
 
 MINE = {"AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD", "SUB", "MUL"}
 

@@ -18,7 +18,7 @@ from conftest import check_model_bytes
 
 
 def op_names(data: bytes) -> list[str]:
-    from protobrain.reader import read_model_bytes
+    from protobrain.compiler.reader import read_model_bytes
 
     return [op.name for op in read_model_bytes(data).operators]
 
@@ -280,7 +280,7 @@ def test_cropping2d(mode):
 def test_strided_slice_5d_against_numpy():
     """x[..., 1, newaxis, 1:3] becomes RESHAPE + a 5-D STRIDED_SLICE, which TFLite Micro
     refuses (at most 4 dimensions); check the generated C against numpy slicing instead."""
-    from protobrain.host import compile_bytes
+    from protobrain.run.host import compile_bytes
 
     data = convert(keras_model([(6, 5, 4)], lambda tf, x: x[..., 1, tf.newaxis, 1:3]), [(6, 5, 4)], key="ss-5d")
     assert "STRIDED_SLICE" in op_names(data)
@@ -317,12 +317,12 @@ def test_float32(key, shapes, fn, expect):
 
 
 def tiny_model(tensors: list[dict], ops: list[tuple], inputs: list[int], outputs: list[int]) -> bytes:
-    """Write a one-subgraph .tflite directly, with protobrain.fuzz's flatbuffer writer.
+    """Write a one-subgraph .tflite directly, with protobrain.verify.fuzz.harness's flatbuffer writer.
 
     tensors: dicts with shape, dtype ("int8", ...), optional scale/zp, optional data.
     ops: (BUILTIN_NAME, input indices, output indices, OptionsTypeName or None, {field: value}).
     """
-    from protobrain.fuzz import write_model
+    from protobrain.verify.fuzz.harness import write_model
 
     def camel(field: str) -> str:
         return "".join(w.capitalize() for w in field.split("_"))
@@ -425,8 +425,8 @@ def test_strided_slice_int16_negative_everything():
 
 
 def _lower_only(data):
-    from protobrain.compiler import build_program
-    from protobrain.reader import read_model_bytes
+    from protobrain.compiler.program import build_program
+    from protobrain.compiler.reader import read_model_bytes
 
     return build_program(read_model_bytes(data, "m"))
 

@@ -1,8 +1,8 @@
 """Memory planner: every strategy gives a valid plan; the default reaches the lower bound on chains."""
 
 import pytest
-from protobrain import planner
-from protobrain.planner import Buffer
+from protobrain.compiler import planner
+from protobrain.compiler.planner import Buffer
 
 
 def chain(sizes):

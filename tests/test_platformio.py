@@ -22,7 +22,7 @@ from conftest import needs_simulator, shared_model
 
 import pio_local
 
-CLI = [sys.executable, "-m", "protobrain.cli"]
+CLI = [sys.executable, "-m", "protobrain.cli.main"]
 BOARDS = ["nucleo_f446re", "nucleo_l4r5zi", "disco_f746ng", "nrf52840_dk", "rpi_pico"]
 # A build takes 1-5 s here; one registry look-up alone would cost about a minute.
 PIO_SECONDS = 30
@@ -40,8 +40,8 @@ def pio(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def kws():
-    from protobrain.compiler import build_program
-    from protobrain.reader import read_model
+    from protobrain.compiler.program import build_program
+    from protobrain.compiler.reader import read_model
 
     path = shared_model("kws_ref_model")
     return path, build_program(read_model(path)), path.read_bytes()
@@ -95,7 +95,7 @@ def test_pio_run_builds_the_firmware_protobrain_builds(name, pio, kws, kws_proje
     """Same sources, flags, linker script and link order: the same size report, and the
     same flash image byte for byte."""
     from protobrain.boards import load_board
-    from protobrain.firmware import build, section_sizes
+    from protobrain.firmware.build import build, section_sizes
 
     project, durations = kws_project
     _, program, blob = kws
@@ -140,7 +140,7 @@ def test_library_builds_into_a_users_project(pio, kws, kws_project, tmp_path):
     symbols = subprocess.run(["arm-none-eabi-nm", str(elf)], capture_output=True, text=True, check=True).stdout
     assert " T pb_kws_ref_model_run_range" in symbols and " t pb_kws_ref_model_op0_filter" in symbols
     from protobrain.boards import load_board
-    from protobrain.firmware import section_sizes
+    from protobrain.firmware.build import section_sizes
 
     b = load_board(board)
     assert section_sizes(b, elf) == section_sizes(b, project / ".pio" / "build" / board / "firmware.elf")
@@ -207,10 +207,10 @@ def test_flash_uploads_with_platformio_then_verifies_over_the_port(tmp_path):
     (a stand-in pio that records its arguments), then checks over PORT that the board runs
     the firmware just built and that MODEL is bit-exact there."""
     from protobrain.boards import load_board
-    from protobrain.compiler import build_program
-    from protobrain.firmware import build
-    from protobrain.qemu import QemuBoard
-    from protobrain.reader import read_model
+    from protobrain.compiler.program import build_program
+    from protobrain.firmware.build import build
+    from protobrain.run.qemu import QemuBoard
+    from protobrain.compiler.reader import read_model
 
     sim = needs_simulator("qemu-netduinoplus2")
     model = shared_model("hello_world_int8")

@@ -9,17 +9,17 @@ import sys
 import pytest
 from conftest import needs_instruction_counter, shared_model
 
-from protobrain.compiler import build_program
-from protobrain.reader import read_model_bytes
+from protobrain.compiler.program import build_program
+from protobrain.compiler.reader import read_model_bytes
 
 BOARD = "qemu-mps2-an386"
 
 
 def _profile_and_bench(board, path, tier="portable"):
     """Profile and bench of the same firmware on the same input (bench's first: all minimum)."""
-    from protobrain.bench import run_bench
-    from protobrain.profile import run_profile
-    from protobrain.verify import test_inputs
+    from protobrain.measure.bench import run_bench
+    from protobrain.measure.profile import run_profile
+    from protobrain.verify.compare import test_inputs
 
     data = path.read_bytes()
     prog = build_program(read_model_bytes(data, path.stem), "best", tier)
@@ -56,7 +56,7 @@ def test_profile_of_a_shared_model_matches_bench():
 def test_profile_command_prints_the_table_and_writes_the_annotated_disassembly(small_model, tmp_path):
     needs_instruction_counter(BOARD)
     out = tmp_path / "prof"
-    proc = subprocess.run([sys.executable, "-m", "protobrain.cli", "profile", "-b", BOARD, "-o", str(out),
+    proc = subprocess.run([sys.executable, "-m", "protobrain.cli.main", "profile", "-b", BOARD, "-o", str(out),
                            "--top", "3", str(small_model)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     saved = json.loads((out / "profile.json").read_text())
@@ -87,7 +87,7 @@ def test_profile_command_prints_the_table_and_writes_the_annotated_disassembly(s
     (["-b", "no_such_board"], "unknown board"),
 ])
 def test_profile_refuses_boards_it_cannot_simulate(small_model, tmp_path, args, message):
-    proc = subprocess.run([sys.executable, "-m", "protobrain.cli", "profile", *args, "-o", str(tmp_path / "p"),
+    proc = subprocess.run([sys.executable, "-m", "protobrain.cli.main", "profile", *args, "-o", str(tmp_path / "p"),
                            str(small_model)], capture_output=True, text=True)
     assert proc.returncode != 0
     assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
@@ -95,7 +95,7 @@ def test_profile_refuses_boards_it_cannot_simulate(small_model, tmp_path, args, 
 
 
 def test_profile_refuses_a_missing_model(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "protobrain.cli", "profile", "-b", BOARD, "-o", str(tmp_path / "p"),
+    proc = subprocess.run([sys.executable, "-m", "protobrain.cli.main", "profile", "-b", BOARD, "-o", str(tmp_path / "p"),
                            str(tmp_path / "missing.tflite")], capture_output=True, text=True)
     assert proc.returncode != 0
     assert "not found" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

@@ -2,7 +2,7 @@
 
 import random
 
-from protobrain import protocol
+from protobrain.run import protocol
 
 
 def test_round_trip_and_garbage_between_frames():

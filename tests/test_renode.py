@@ -5,7 +5,7 @@ import pytest
 
 from protobrain.boards import load_board
 from protobrain.errors import ProtobrainError
-from protobrain.renode import renode_boards, write_renode
+from protobrain.run.renode import renode_boards, write_renode
 
 
 def test_scripts_name_platform_uart_and_elf(tmp_path):

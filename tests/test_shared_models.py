@@ -23,7 +23,7 @@ def model(request):
 
 
 def test_bit_exact_on_random_and_edge_inputs(model):
-    from protobrain.reference import Reference
+    from protobrain.verify.reference import Reference
 
     name, path, compiled = model
     cases = assert_bit_exact(compiled, Reference(path), n_random=200, seed=1)
@@ -41,9 +41,9 @@ def test_planned_ram_at_or_below_lower_bound(model):
 def test_generation_is_deterministic(model, tmp_path):
     """Two generations of one model give the same bytes (how long generation takes is a
     benchmark's business, not a test's)."""
-    from protobrain import codegen
-    from protobrain.compiler import build_program
-    from protobrain.reader import read_model
+    from protobrain.codegen import render as codegen
+    from protobrain.compiler.program import build_program
+    from protobrain.compiler.reader import read_model
 
     name, path, _ = model
     codegen.write(build_program(read_model(path)), tmp_path / "a", source=path.name)
@@ -58,7 +58,7 @@ ARM_FLAGS = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-mcpu=cortex-m4"
 
 @pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc not installed (make setup installs it)")
 def test_generated_c_compiles_warning_free_for_cortex_m(model, tmp_path):
-    from protobrain import codegen
+    from protobrain.codegen import render as codegen
 
     name, path, compiled = model
     files = codegen.write(compiled.program, tmp_path, source=path.name)

@@ -8,16 +8,16 @@ import pytest
 from conftest import shared_model
 from conftest import needs_simulator as needs
 
-from protobrain.compiler import build_program
-from protobrain.reader import read_model
+from protobrain.compiler.program import build_program
+from protobrain.compiler.reader import read_model
 
 MODELS = ["hello_world_int8", "micro_speech_quantized", "kws_ref_model"]
 
 
 def test_stack_bound_covers_measured_high_water_mark(tmp_path):
-    from protobrain.device import Device
-    from protobrain.firmware import build
-    from protobrain.qemu import QemuBoard
+    from protobrain.run.device import Device
+    from protobrain.firmware.build import build
+    from protobrain.run.qemu import QemuBoard
 
     board = needs("qemu-mps2-an386")
     paths = [shared_model(n) for n in MODELS]
@@ -35,7 +35,7 @@ def test_stack_bound_covers_measured_high_water_mark(tmp_path):
 
 
 def test_heap_allocator_in_image_fails_the_build(tmp_path):
-    from protobrain.firmware import DoesNotFit, check_no_heap, libc_flags, toolchain
+    from protobrain.firmware.build import DoesNotFit, check_no_heap, libc_flags, toolchain
 
     board = needs("qemu-mps2-an386")
     src = tmp_path / "m.c"
@@ -48,8 +48,8 @@ def test_heap_allocator_in_image_fails_the_build(tmp_path):
 
 
 def test_recursion_is_reported_unbounded(tmp_path):
-    from protobrain import stackbound
-    from protobrain.firmware import toolchain
+    from protobrain.firmware import stackbound
+    from protobrain.firmware.build import toolchain
 
     board = needs("qemu-mps2-an386")
     src = tmp_path / "r.c"
@@ -65,7 +65,7 @@ def test_recursion_is_reported_unbounded(tmp_path):
 def test_stack_bound_beyond_the_reserved_stack_fails_the_build(tmp_path):
     import dataclasses
 
-    from protobrain.firmware import DoesNotFit, build
+    from protobrain.firmware.build import DoesNotFit, build
 
     board = dataclasses.replace(needs("qemu-mps2-an386"), stack_bytes=128)
     path = shared_model("hello_world_int8")

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from conftest import SHARED_MODEL_NAMES, shared_model
 
-from protobrain import codegen
-from protobrain.compiler import build_program
-from protobrain.reader import read_model
+from protobrain.codegen import render as codegen
+from protobrain.compiler.program import build_program
+from protobrain.compiler.reader import read_model
 
 DEFINES = ["-DPB_STEP_HOOK=pb_step_done"]  # as the firmware compiles it: the per-step hook is on
 
@@ -28,7 +28,7 @@ def generated(tmp_path_factory) -> list[Path]:
     tier's fast kernels (their plain-C form, int8 and int16 weights); and a firmware's
     main.c and parser."""
     from protobrain.boards import load_board
-    from protobrain.firmware import render_firmware
+    from protobrain.firmware.build import render_firmware
 
     root = tmp_path_factory.mktemp("generated")
     folders = []

@@ -14,13 +14,13 @@ pytest.importorskip("tensorflow", reason="training needs the train extra: pip in
 if shutil.which("espeak-ng") is None:
     pytest.skip("espeak-ng not installed (make setup installs it)", allow_module_level=True)
 
-from protobrain.audio.frontend import FrontendConfig, build_host  # noqa: E402
-from protobrain.cli import main  # noqa: E402
-from protobrain.train import espeak  # noqa: E402
-from protobrain.train.classifier import TrainConfig  # noqa: E402
-from protobrain.train.data import DataError  # noqa: E402
-from protobrain.train.run import Run  # noqa: E402
-from protobrain.train.speech import SMALL, espeak_clips, espeak_dataset, folder_dataset, train_speech  # noqa: E402
+from protobrain.audio.frontend import FrontendConfig, build_host
+from protobrain.cli.main import main
+from protobrain.train import espeak
+from protobrain.train.classifier import TrainConfig
+from protobrain.train.data import DataError
+from protobrain.train.run import Run
+from protobrain.train.speech import SMALL, espeak_clips, espeak_dataset, folder_dataset, train_speech
 
 
 @pytest.fixture(scope="module")

@@ -16,12 +16,22 @@ pytest.importorskip("tensorflow", reason="training needs the train extra: pip in
 if shutil.which("espeak-ng") is None:
     pytest.skip("espeak-ng not installed (make setup installs it)", allow_module_level=True)
 
-from protobrain.cli import main  # noqa: E402
+from protobrain.cli.main import main
 from dataclasses import replace  # noqa: E402
 
-from protobrain.train.synth import (FRONTEND, SMALL, Segments, ensure_cond, frames_of, keyword_frames,  # noqa: E402
-                                    say, say_integer, train_synth, training_clips)
-from protobrain.wavenet import mulaw_decode  # noqa: E402
+from protobrain.train.synth import (
+    FRONTEND,
+    SMALL,
+    Segments,
+    ensure_cond,
+    frames_of,
+    keyword_frames,
+    say,
+    say_integer,
+    train_synth,
+    training_clips,
+)
+from protobrain.synth.wavenet import mulaw_decode
 
 TINY = replace(SMALL, progress=False)
 
@@ -72,9 +82,15 @@ def _integer_and_float_cond(path):
     """cond_q of every stored keyword frame: integer path (generated C) and float projection."""
     from tensorflow import keras
 
-    from protobrain.host import compile_bytes
+    from protobrain.run.host import compile_bytes
     from protobrain.train.synth import _run_config
-    from protobrain.wavenet import cond_feature_quantizer, cond_frame, cond_output_order, cond_projection, fuse
+    from protobrain.synth.wavenet import (
+        cond_feature_quantizer,
+        cond_frame,
+        cond_output_order,
+        cond_projection,
+        fuse,
+    )
 
     _, wcfg = _run_config(path)
     step, cond = (path / "step.tflite").read_bytes(), (path / "cond.tflite").read_bytes()

@@ -11,12 +11,12 @@ from click.testing import CliRunner
 
 pytest.importorskip("tensorflow", reason="training needs the train extra: pip install 'protobrain[train]'")
 
-from protobrain.cli import main  # noqa: E402
-from protobrain.reader import read_model_bytes  # noqa: E402
-from protobrain.train.classifier import TrainConfig  # noqa: E402
-from protobrain.train.data import DataError, load_digits, load_image_folder  # noqa: E402
-from protobrain.train.run import Run  # noqa: E402
-from protobrain.train.vision import train_vision  # noqa: E402
+from protobrain.cli.main import main
+from protobrain.compiler.reader import read_model_bytes
+from protobrain.train.classifier import TrainConfig
+from protobrain.train.data import DataError, load_digits, load_image_folder
+from protobrain.train.run import Run
+from protobrain.train.vision import train_vision
 
 
 @pytest.fixture(scope="module")

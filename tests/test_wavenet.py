@@ -13,10 +13,10 @@ import subprocess
 import numpy as np
 import pytest
 
-from protobrain import fused
-from protobrain import wavenet as wn
+from protobrain.synth import fused
+from protobrain.synth import wavenet as wn
 from protobrain.errors import ProtobrainError
-from protobrain.reader import read_model_bytes
+from protobrain.compiler.reader import read_model_bytes
 
 # Depths 1, 4 (power of two) and 3 (not): every ring-buffer head update the generator emits.
 # Widths 10, 7 and 9: dot products with a tail after the groups of four, odd channel counts.
@@ -377,7 +377,7 @@ def _q8(frames) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def cond(exported, net):
-    from protobrain.host import compile_bytes
+    from protobrain.run.host import compile_bytes
 
     calibration = _q8(np.random.default_rng(21).standard_normal((300, CFG.cond_dim)))
     data = wn.cond_tflite(CFG, net["trained"], calibration / 256.0, exported["data"], mode=exported["mode"])
@@ -411,7 +411,7 @@ def test_cond_outputs_carry_the_step_cond_quantization(cond, exported):
 
 
 def test_cond_model_c_bit_exact_with_tflite_micro(cond, exported):
-    from protobrain.reference import Reference
+    from protobrain.verify.reference import Reference
 
     ref = Reference(cond["data"])
     info = np.iinfo(exported["model"].np_dtype)
@@ -429,7 +429,7 @@ def test_integer_cond_q_is_tflite_micro_and_close_to_float(cond, exported, net):
     float projection quantized per block (quantize_cond) by a fraction of an LSB on average:
     the features' input quantization and the int8 weights. Measured on this config: int8
     mean 0.32 LSB (max 2); 16x8 mean 25 int16 LSB, i.e. 0.1 of an int8 step."""
-    from protobrain.reference import Reference
+    from protobrain.verify.reference import Reference
 
     ref = Reference(cond["data"])
     model = exported["model"]
@@ -450,7 +450,7 @@ def test_generate_integer_is_deterministic_and_the_device_twin(cond, exported):
     a = wn.generate_integer(CFG, cond["net"], step, feats, cond["fq"], cond["order"], temperature=0.9, seed=5)
     b = wn.generate_integer(CFG, cond["net"], step, feats, cond["fq"], cond["order"], temperature=0.9, seed=5)
     assert a.dtype == np.int16 and a.shape == (12 * CFG.hop,) and np.array_equal(a, b)
-    from protobrain.reference import Reference
+    from protobrain.verify.reference import Reference
 
     ref = Reference(cond["data"])
     rows = np.array([wn.cond_frame(ref, f, cond["fq"], cond["order"]) for f in feats])

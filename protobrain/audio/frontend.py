@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ProtobrainError
+from protobrain.errors import ProtobrainError
 
 GUARD_BITS = 8        # extra fractional bits through the FFT: ~48 dB more dynamic range than Q15
 LOG_TABLE_BITS = 8    # mantissa bits that index log2_table (256 entries)
@@ -311,7 +311,7 @@ class FeatureQuantizer:
 
         y = saturate(zero_point + MultiplyByQuantizedMultiplier(q * 2^16, multiplier, shift - 16))
 
-    with TFLite's double-rounding Q31 arithmetic (protobrain.fixedpoint). The 2^16 pre-shift
+    with TFLite's double-rounding Q31 arithmetic (protobrain.compiler.fixedpoint). The 2^16 pre-shift
     (|q| * 2^16 <= 2^31 fits int32) is there because TFLite's two roundings (the high multiply,
     then the right shift) are only exact enough for wide accumulators: applied to a bare int16
     with a right shift of 1 they would miss round(q * real) for a quarter of all values. So y
@@ -338,7 +338,7 @@ class FeatureQuantizer:
                   config: FrontendConfig = FrontendConfig()) -> "FeatureQuantizer":
         """The quantizer into an input of this (scale, zero point); the scale is taken as
         float32, as a .tflite stores it."""
-        from ..quantization import quantize_multiplier
+        from protobrain.compiler.quantization import quantize_multiplier
 
         s = float(np.float32(scale))
         if not (s > 0 and np.isfinite(s)):
@@ -353,7 +353,7 @@ class FeatureQuantizer:
         return cls(int(multiplier), int(shift), int(zero_point), dtype)
 
     def __call__(self, feats: np.ndarray) -> np.ndarray:
-        from ..fixedpoint import mul_by_quantized_mult_array
+        from protobrain.compiler.fixedpoint import mul_by_quantized_mult_array
 
         q = np.asarray(feats)
         if q.dtype != np.int16:
@@ -387,8 +387,8 @@ class StreamingFrontend:
 
 def render_texts(config: FrontendConfig = FrontendConfig(), prefix: str = "pb_frontend") -> dict[str, str]:
     """The generated header and source as {filename: text}."""
-    from .. import __version__
-    from ..codegen import _env, c_array_body
+    from protobrain import __version__
+    from protobrain.codegen.render import _env, c_array_body
 
     if not prefix.isidentifier():
         raise ProtobrainError(f"prefix '{prefix}' is not a C identifier; use letters, digits and _")
@@ -508,7 +508,7 @@ class HostFrontend:
 
 def build_host(config: FrontendConfig = FrontendConfig()) -> HostFrontend:
     """Compile the generated C into a shared library (cached by content hash) and load it."""
-    from ..host import compile_sources
+    from protobrain.run.host import compile_sources
 
     lib = compile_sources("frontend", render_texts(config), what="generated frontend C")
     return HostFrontend(lib, config)

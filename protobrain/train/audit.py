@@ -13,10 +13,10 @@ from typing import Callable
 
 import numpy as np
 
-from . import progress
-from .classifier import TrainConfig, fit
-from .data import Dataset
-from .run import seed_everything
+from protobrain.train import progress
+from protobrain.train.classifier import TrainConfig, fit
+from protobrain.train.data import Dataset
+from protobrain.train.run import seed_everything
 
 
 @dataclass

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from . import progress
-from .data import Dataset
-from .quantize import QuantizedClassifier, accuracy, float_predict, to_tflite
-from .run import Run, save_run, seed_everything
+from protobrain.train import progress
+from protobrain.train.data import Dataset
+from protobrain.train.quantize import QuantizedClassifier, accuracy, float_predict, to_tflite
+from protobrain.train.run import Run, save_run, seed_everything
 
 
 @dataclass

@@ -12,7 +12,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from ..errors import ProtobrainError
+from protobrain.errors import ProtobrainError
 
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 
@@ -32,7 +32,7 @@ def _needs_tensorflow() -> None:
 
 
 def _config(width, seed, epochs, quiet, default_epochs, mode="int8"):
-    from .classifier import TrainConfig
+    from protobrain.train.classifier import TrainConfig
 
     return TrainConfig(width=width, seed=seed, epochs=epochs or default_epochs, mode=mode, progress=not quiet)
 
@@ -66,7 +66,7 @@ def train():
 def train_vision_cmd(data_dir, out_dir, width, epochs, seed, quiet):
     """A small ConvNet image classifier; prints float and int8 accuracy on held-out images."""
     _needs_tensorflow()
-    from .vision import load, train_vision
+    from protobrain.train.vision import load, train_vision
 
     ds = load(data_dir)
     result = train_vision(ds, _config(width, seed, epochs, quiet, 40), out_dir)
@@ -87,7 +87,7 @@ def train_speech_cmd(data_dir, size, out_dir, width, epochs, seed, quiet):
     """A DS-CNN keyword spotter on integer log-mel features; prints float and int8 accuracy on
     held-out accents and voice families (and in-distribution, for comparison)."""
     _needs_tensorflow()
-    from .speech import SMALL, load, train_speech
+    from protobrain.train.speech import SMALL, load, train_speech
 
     data = load(data_dir, seed=seed, progress=not quiet, cfg=SMALL if size == "small" else None)
     result = train_speech(data, _config(width, seed, epochs, quiet, 12 if size == "full" else 30), out_dir)
@@ -113,7 +113,7 @@ def train_synth_cmd(out_dir, steps, size, mode, speech_run, seed, quiet):
     _needs_tensorflow()
     from dataclasses import replace
 
-    from .synth import SMALL, SynthConfig, recognize, say, train_synth, write_wavs
+    from protobrain.train.synth import SMALL, SynthConfig, recognize, say, train_synth, write_wavs
 
     base = SMALL if size == "small" else SynthConfig()
     cfg = replace(base, seed=seed, mode=mode, progress=not quiet, **({"steps": steps} if steps else {}))
@@ -147,9 +147,9 @@ def quantize(run_dir, mode, per_tensor, out_path):
     """Quantize a trained run (full integer, calibrated on its training data) and print
     float and quantized accuracy side by side on its held-out data."""
     _needs_tensorflow()
-    from .classifier import evaluate
-    from .quantize import to_tflite
-    from .run import Run
+    from protobrain.train.classifier import evaluate
+    from protobrain.train.quantize import to_tflite
+    from protobrain.train.run import Run
 
     run = Run.open(run_dir)
     if run.task not in ("vision", "speech"):
@@ -173,7 +173,7 @@ def quantize(run_dir, mode, per_tensor, out_path):
 
 
 def _parse_widths(value: str) -> list[float]:
-    from .nets import WIDTH_RANGE
+    from protobrain.train.nets import WIDTH_RANGE
 
     try:
         widths = sorted({float(v) for v in value.split(",") if v.strip()})
@@ -197,17 +197,17 @@ def _parse_widths(value: str) -> list[float]:
 def sweep(task, widths, data_dir, board, out_dir, epochs, seed, quiet):
     """Train TASK at several widths; measure int8 accuracy and instructions; plot one against the other."""
     _needs_tensorflow()
-    from .sweep import markdown, run_sweep
+    from protobrain.train.sweep import markdown, run_sweep
 
     widths = _parse_widths(widths)
     if task == "vision":
-        from .vision import load, train_vision
+        from protobrain.train.vision import load, train_vision
 
         ds = load(data_dir)
         cfg = _config(1.0, seed, epochs, quiet, 40)
         train_fn = lambda c, out: train_vision(ds, c, out)  # noqa: E731
     else:
-        from .speech import load, train_speech
+        from protobrain.train.speech import load, train_speech
 
         ds = load(data_dir, seed=seed, progress=not quiet)
         cfg = _config(1.0, seed, epochs, quiet, 12)
@@ -240,16 +240,16 @@ def audit(task, data_dir, flip, top, folds, out_dir, epochs, seed, quiet):
 
     import numpy as np
 
-    from .audit import flip_labels, held_out_losses, picture
+    from protobrain.train.audit import flip_labels, held_out_losses, picture
 
     if task == "vision":
-        from .nets import vision_net as build
-        from .vision import load
+        from protobrain.train.nets import vision_net as build
+        from protobrain.train.vision import load
 
         ds, default_epochs = load(data_dir), 30
     else:
-        from .nets import dscnn as build
-        from .speech import load
+        from protobrain.train.nets import dscnn as build
+        from protobrain.train.speech import load
 
         # no augmented copies: a copy in another fold would teach the net the wrong label
         ds, default_epochs = load(data_dir, seed=seed, progress=not quiet, augment_copies=0).train, 8

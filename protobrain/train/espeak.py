@@ -35,8 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import progress as _progress
-from .data import DataError
+from protobrain.train import progress as _progress
+from protobrain.train.data import DataError
 
 SAMPLE_RATE = 8000          # Hz, of every clip this module returns
 CLIP_LENGTH = 8000          # samples: exactly 1 s

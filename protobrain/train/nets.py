@@ -15,7 +15,7 @@ def channels(base: int, width: float) -> int:
 
 
 def check_width(width: float) -> None:
-    from ..errors import ProtobrainError
+    from protobrain.errors import ProtobrainError
 
     lo, hi = WIDTH_RANGE
     if not lo <= width <= hi:

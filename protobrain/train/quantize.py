@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..converter import convert_integer
+from protobrain.train.converter import convert_integer
 
 
 
@@ -30,7 +30,7 @@ class QuantizedClassifier:
     """A quantized classifier compiled to C and loaded into this process."""
 
     def __init__(self, tflite: bytes, name: str = "model"):
-        from ..host import compile_bytes
+        from protobrain.run.host import compile_bytes
 
         self.model = compile_bytes(tflite, name)
         self.input = self.model.inputs[0]

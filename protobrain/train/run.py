@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import Dataset
-from ..errors import ProtobrainError
+from protobrain.train.data import Dataset
+from protobrain.errors import ProtobrainError
 
 
 def seed_everything(seed: int) -> None:

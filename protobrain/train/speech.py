@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..audio.frontend import FrontendConfig, features_batch, to_float
-from . import espeak
-from .classifier import TrainConfig, TrainResult, train_classifier
-from .data import DataError, Dataset, check_classes, load_wav_folder, stratified_split
-from .nets import dscnn
+from protobrain.audio.frontend import FrontendConfig, features_batch, to_float
+from protobrain.train import espeak
+from protobrain.train.classifier import TrainConfig, TrainResult, train_classifier
+from protobrain.train.data import DataError, Dataset, check_classes, load_wav_folder, stratified_split
+from protobrain.train.nets import dscnn
 
 SAMPLE_RATE = espeak.SAMPLE_RATE
 CLIP = espeak.CLIP_LENGTH
@@ -66,7 +66,7 @@ def clip_features(clips: np.ndarray, config: FrontendConfig = FrontendConfig()) 
 
 
 def cache_dir() -> Path:
-    from ..host import cache_dir as host_cache
+    from protobrain.run.host import cache_dir as host_cache
 
     p = host_cache().parent / "speech"
     p.mkdir(parents=True, exist_ok=True)

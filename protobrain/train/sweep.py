@@ -9,8 +9,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
-from . import progress
-from .classifier import TrainConfig, TrainResult
+from protobrain.train import progress
+from protobrain.train.classifier import TrainConfig, TrainResult
 
 
 @dataclass
@@ -27,10 +27,10 @@ class SweepPoint:
 
 def measure(result: TrainResult, board_name: str) -> tuple[int, int, int, int]:
     """(MACs, conv MACs, instructions, conv instructions) of one inference on `board_name`."""
-    from ..bench import run_bench
-    from ..boards import load_board
-    from ..compiler import build_program
-    from ..reader import read_model
+    from protobrain.measure.bench import run_bench
+    from protobrain.boards import load_board
+    from protobrain.compiler.program import build_program
+    from protobrain.compiler.reader import read_model
 
     board = load_board(board_name)
     path = result.run.path / "model.tflite"

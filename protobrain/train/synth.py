@@ -6,7 +6,7 @@ Training is teacher-forced on random segments of one espeak voice speaking many 
 several speeds and pitches: the input is the previous sample (8-bit mu-law), the target
 the next sample's mu-law class, and every sample sees the log-mel frame it belongs to
 (frame k covers samples k*hop .. (k+1)*hop - 1). Generation runs the int8 per-step model
-as protobrain's fused C step (protobrain.fused) sample by sample.
+as protobrain's fused C step (protobrain.synth.fused) sample by sample.
 
 A run holds step.tflite (the per-step model) and cond.tflite (the per-frame conditioning
 projection as an integer model whose outputs are the step's cond inputs: wavenet.cond_tflite).
@@ -22,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..audio.frontend import FrontendConfig, features_batch, to_float
-from ..errors import ProtobrainError
-from ..wavenet import WaveNetConfig, mulaw_decode, mulaw_encode
-from . import espeak, progress
+from protobrain.audio.frontend import FrontendConfig, features_batch, to_float
+from protobrain.errors import ProtobrainError
+from protobrain.synth.wavenet import WaveNetConfig, mulaw_decode, mulaw_encode
+from protobrain.train import espeak, progress
 
 FRONTEND = FrontendConfig()
 SILENCE_FLOOR = -15.0  # log2 mel energy; frames whose loudest bin is below this are silence
@@ -74,7 +74,7 @@ def speech_frames(frames: np.ndarray, margin: int = 1) -> slice:
 
 
 def training_clips(cfg: SynthConfig) -> espeak.ClipSet:
-    from .speech import cache_dir
+    from protobrain.train.speech import cache_dir
 
     return espeak.make_clips(cfg.words, [cfg.voice], speeds=cfg.speeds, pitches=cfg.pitches,
                              per_voice=cfg.renditions, seed=cfg.seed, progress=cfg.progress, cache=cache_dir())
@@ -116,8 +116,8 @@ def train_vocoder(cfg: SynthConfig, clips: np.ndarray):
     """Teacher-forced training; returns the Keras training model and the loss curve."""
     import tensorflow as tf
 
-    from ..wavenet import training_model
-    from .run import seed_everything
+    from protobrain.synth.wavenet import training_model
+    from protobrain.train.run import seed_everything
 
     seed_everything(cfg.seed)
     data = Segments(clips, cfg)
@@ -175,8 +175,8 @@ class SynthResult:
 
 def train_synth(cfg: SynthConfig, out_dir: str | Path) -> SynthResult:
     """Train, quantize the per-step model, fuse it, and store the keywords' frames."""
-    from ..converter import native_output_captured
-    from ..wavenet import cond_tflite, export
+    from protobrain.train.converter import native_output_captured
+    from protobrain.synth.wavenet import cond_tflite, export
 
     if cfg.mode not in ("int8", "16x8"):
         raise ProtobrainError(f"--mode {cfg.mode}: choose int8 or 16x8")
@@ -216,8 +216,8 @@ def say(run_dir: str | Path, words=None, seed: int = 1) -> dict[str, np.ndarray]
     (conditioning projected in float on the host)."""
     from tensorflow import keras
 
-    from ..fused import FusedStep
-    from ..wavenet import fuse, generate
+    from protobrain.synth.fused import FusedStep
+    from protobrain.synth.wavenet import fuse, generate
 
     run_dir = Path(run_dir)
     info, wcfg = _run_config(run_dir)
@@ -238,8 +238,8 @@ def ensure_cond(run_dir: str | Path) -> Path:
     outputs take the step's quantization either way; only the input range is calibrated)."""
     from tensorflow import keras
 
-    from ..converter import native_output_captured
-    from ..wavenet import cond_tflite
+    from protobrain.train.converter import native_output_captured
+    from protobrain.synth.wavenet import cond_tflite
 
     run_dir = Path(run_dir)
     path = run_dir / "cond.tflite"
@@ -264,9 +264,9 @@ def say_integer(run_dir: str | Path, words=None, seed: int = 1) -> dict[str, np.
     """Audio (int16, 8 kHz) of each stored keyword the way a device makes it, integers only:
     the stored int16 frames, requantized by FeatureQuantizer, run through the cond model's
     generated C, fill the fused step's cond_q (wavenet.generate_integer)."""
-    from ..fused import FusedStep
-    from ..host import compile_bytes
-    from ..wavenet import cond_feature_quantizer, cond_output_order, fuse, generate_integer
+    from protobrain.synth.fused import FusedStep
+    from protobrain.run.host import compile_bytes
+    from protobrain.synth.wavenet import cond_feature_quantizer, cond_output_order, fuse, generate_integer
 
     run_dir = Path(run_dir)
     info, wcfg = _run_config(run_dir)
@@ -283,9 +283,9 @@ def say_integer(run_dir: str | Path, words=None, seed: int = 1) -> dict[str, np.
 
 def recognize(speech_run: str | Path, audio: dict[str, np.ndarray]) -> dict[str, str]:
     """What the int8 speech net (generated C) hears in each clip."""
-    from .quantize import QuantizedClassifier
-    from .run import Run
-    from .speech import clip_features, fit_length
+    from protobrain.train.quantize import QuantizedClassifier
+    from protobrain.train.run import Run
+    from protobrain.train.speech import clip_features, fit_length
 
     run = Run.open(speech_run)
     net = QuantizedClassifier(run.tflite(), "speech")

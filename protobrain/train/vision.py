@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .classifier import TrainConfig, TrainResult, train_classifier
-from .data import Dataset, check_classes, load_digits, load_image_folder, stratified_split
-from .nets import vision_net
+from protobrain.train.classifier import TrainConfig, TrainResult, train_classifier
+from protobrain.train.data import Dataset, check_classes, load_digits, load_image_folder, stratified_split
+from protobrain.train.nets import vision_net
 
 TEST_FRACTION = 0.25
 

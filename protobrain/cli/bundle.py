@@ -1,0 +1,207 @@
+"""Command-line entry points of the protobrain: `bundle`, and `demo see|listen|speak|loop`.
+
+Registered on the main `protobrain` group. Every demo talks to a running bundle firmware:
+the one in --bundle started in QEMU (the default), or a real board on --port.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+DEFAULT_BUNDLE = "out/protobrain"
+
+_BUNDLE = click.option("--bundle", "bundle_dir", default=DEFAULT_BUNDLE, show_default=True,
+                       type=click.Path(file_okay=False),
+                       help="Folder from `protobrain bundle` for a simulated board (started in QEMU).")
+_PORT = click.option("--port", help="Serial port of a real board running the protobrain (/dev/ttyACM0, ...); "
+                                    "then --bundle is not needed.")
+
+
+def _progress(quiet: bool = False) -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                    TimeRemainingColumn(), console=Console(stderr=True), transient=True, disable=quiet)
+
+
+def _rate(per_sample: float, unit: str, clock_hz: int, rate: int) -> str:
+    """Real-time factor at the board's clock, taking one instruction (or count) per cycle."""
+    budget = clock_hz / rate
+    return (f"{per_sample:,.0f} {unit} per sample; real time at {clock_hz / 1e6:.0f} MHz and {rate} Hz allows "
+            f"{budget:,.0f}: {per_sample / budget:.2f}x real time" + (" (renders to a buffer, then plays)"
+                                                                         if per_sample > budget else ""))
+
+
+@click.command("bundle")
+@click.argument("vision", type=click.Path(file_okay=False))
+@click.argument("speech", type=click.Path(file_okay=False))
+@click.argument("synth", type=click.Path(file_okay=False))
+@click.option("--board", "-b", required=True, help="Target board (see boards/).")
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False), help="Build folder.")
+@click.option("--stride", default=4, show_default=True, type=click.IntRange(1, 49),
+              help="The speech net runs every STRIDE feature frames (20 ms each).")
+def bundle(vision, speech, synth, board, out_dir, stride):
+    """One firmware with three trained runs: VISION SPEECH SYNTH (from `protobrain train ...`)."""
+    from protobrain.app import bundle as pb_bundle
+    from protobrain.boards import load_board
+
+    b = load_board(board)
+    with console.status("reading and compiling the three nets"):
+        parts = pb_bundle.load_parts(vision, speech, synth, stride=stride)
+    with console.status(f"building the protobrain for {b.name}"):
+        result = pb_bundle.build(parts, b, out_dir)
+    print_memory(result.memory, b.name)
+    console.print(f"wrote {result.image.elf}")
+
+
+def print_memory(mem, board: str) -> None:
+    t = Table(title=f"protobrain on {board}: memory", title_justify="left")
+    t.add_column("part")
+    t.add_column("bytes", justify="right")
+    for name, size in mem.plans.items():
+        t.add_row(f"{name} net's planned arena", f"{size:,}")
+    t.add_row("sum of the plans (separate arenas)", f"{mem.sum_of_plans:,}")
+    t.add_row("shared arena (largest plan)", f"{mem.shared_arena:,}")
+    t.add_row("frontend state and feature window", f"{mem.frontend:,}")
+    t.add_row("synth state (rings, scratch, buffers)", f"{mem.synth:,}")
+    t.add_row("stack", f"{mem.stack:,}")
+    t.add_row("RAM total (.data + .bss)", f"{mem.ram:,}")
+    t.add_row("flash total", f"{mem.flash:,}")
+    console.print(t)
+
+
+@click.group("demo")
+def demo():
+    """Demos on a running protobrain: see, listen, speak, loop."""
+
+
+@demo.command("see")
+@click.argument("image", type=click.Path(dir_okay=False, exists=True))
+@_BUNDLE
+@_PORT
+def see(image, bundle_dir, port):
+    """The device classifies IMAGE (PNG or JPEG, resized to the vision net's input)."""
+    from protobrain.app.demo import Protobrain, read_image
+
+    with Protobrain.open(bundle_dir, port) as pb:
+        x = read_image(image, pb.spec["vision"]["input_shape"])
+        r = pb.see(x)
+    console.print(f"{Path(image).name}: [bold]{r.label}[/] (score {r.score:.3f}), {r.count:,} {r.unit}")
+
+
+@demo.command("listen")
+@click.argument("wav", type=click.Path(dir_okay=False, exists=True))
+@_BUNDLE
+@_PORT
+@click.option("--plot", type=click.Path(dir_okay=False), default=None,
+              help="PNG of the scores against time (default: WAV's name with .png, beside it).")
+def listen(wav, bundle_dir, port, plot):
+    """Stream WAV to the device, which computes features and reports keywords over time."""
+    from protobrain.app.demo import Protobrain, plot_listen, read_wav
+
+    with Protobrain.open(bundle_dir, port) as pb, _progress() as prog:
+        rate = pb.spec["speech"]["sample_rate"]
+        audio = read_wav(wav, rate)
+        task = prog.add_task("streaming audio to the device", total=len(audio))
+        heard = pb.listen(audio, progress=lambda done, total: prog.update(task, completed=done))
+    for when, word, p in heard.detections:
+        console.print(f"{when:6.2f} s  [bold]{word}[/]  ({p:.2f})")
+    if not heard.detections:
+        console.print("no keyword heard")
+    console.print(f"{len(heard.times)} inferences, {heard.per_inference:,} {heard.unit} each")
+    out = Path(plot) if plot else Path(wav).with_suffix(".png")
+    plot_listen(heard, audio, rate, out, f"{Path(wav).name}: keyword scores on the device")
+    console.print(f"wrote {out}")
+
+
+@demo.command("speak")
+@click.argument("word")
+@click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False), help="WAV file to write.")
+@_BUNDLE
+@_PORT
+@click.option("--temperature", type=click.FloatRange(0, 10), default=None,
+              help="Sampling temperature (default: the synth run's; 0 is argmax).")
+@click.option("--seed", default=1, show_default=True)
+def speak(word, out, bundle_dir, port, temperature, seed):
+    """The device synthesizes WORD; the host writes the WAV and prints the real-time factor."""
+    from protobrain.app.demo import Protobrain, write_wav
+
+    with Protobrain.open(bundle_dir, port) as pb, _progress() as prog:
+        task = prog.add_task(f"the device says '{word}'", total=None)
+        spoken = pb.speak(word, temperature, seed, progress=lambda d, t: prog.update(task, completed=d, total=t))
+        clock = pb.info["clock_hz"]
+    write_wav(out, spoken.pcm, spoken.sample_rate)
+    console.print(f"wrote {out}: {len(spoken.pcm) / spoken.sample_rate:.2f} s")
+    console.print(_rate(spoken.per_sample, spoken.unit, clock, spoken.sample_rate))
+
+
+@demo.command("loop")
+@_BUNDLE
+@_PORT
+@click.option("--seed", default=1, show_default=True)
+@click.option("-o", "--output", "out_dir", default=None, type=click.Path(file_okay=False),
+              help="Folder for the spoken WAV files (default: none written).")
+def loop(bundle_dir, port, seed, out_dir):
+    """The device speaks each keyword, then listens to what it said."""
+    from protobrain.app.demo import Protobrain
+
+    with Protobrain.open(bundle_dir, port) as pb:
+        rows = run_loop(pb, seed, out_dir)
+    t = Table(title="said and heard, both on the device", title_justify="left")
+    for col in ("said", "heard", "score", f"{rows[0]['unit']} per sample" if rows else "per sample"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(r["said"], r["heard"] + (" ✓" if r["heard"] == r["said"] else ""), f"{r['score']:.2f}",
+                  f"{r['per_sample']:,.0f}")
+    console.print(t)
+    console.print(f"heard right: {sum(r['heard'] == r['said'] for r in rows)} of {len(rows)}")
+
+
+def run_loop(pb, seed: int = 1, out_dir=None, progress=None, checks=None) -> list[dict]:
+    """Speak every stored keyword, then listen to it: the word centred in the speech net's
+    window (as in training), with a quarter second of silence either side. With `checks`
+    (protobrain.app.demo.Checks), every utterance and inference is compared as demo "loop"."""
+    from protobrain.app.demo import write_wav
+
+    rate = pb.spec["synth"]["sample_rate"]
+    sp = pb.spec["speech"]
+    window = (sp["window"] - 1) * sp["hop"] + sp["window_samples"]   # samples the speech net sees
+    rows = []
+    for word in pb.spec["synth"]["keywords"]:
+        spoken = pb.speak(word, seed=seed)
+        if out_dir:
+            write_wav(Path(out_dir) / f"{word}.wav", spoken.pcm, rate)
+        pcm = spoken.pcm[:window]
+        clip = np.zeros(window + rate // 2, np.int16)
+        start = rate // 4 + (window - len(pcm)) // 2
+        clip[start:start + len(pcm)] = pcm
+        heard = pb.listen(clip)
+        if checks:
+            checks.speak("loop", spoken)
+            checks.listen("loop", clip, heard, f"{word!r} heard back")
+        heard_word, score = heard_as(heard)
+        rows.append({"said": word, "heard": heard_word, "score": score, "per_sample": spoken.per_sample,
+                     "unit": spoken.unit})
+        if progress:
+            progress(rows[-1])
+    return rows
+
+
+def heard_as(heard) -> tuple[str, float]:
+    """The class with the highest score in any window, silence aside."""
+    if not len(heard.times):
+        return "nothing", 0.0
+    scores = heard.scores.copy()
+    if "silence" in heard.classes:
+        scores[:, heard.classes.index("silence")] = -1
+    k = int(np.argmax(scores.max(axis=0)))
+    return heard.classes[k], float(scores[:, k].max())
+
+
+COMMANDS = [bundle, demo]

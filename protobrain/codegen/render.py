@@ -1,0 +1,225 @@
+"""Render a Program into C sources with the Jinja templates in templates/.
+
+Output: <name>.h (API, sizes, quantization, memory plan), <name>.c (arena and straight-line
+calls), <name>_weights.c/.h (const data and const per-layer parameters) and the kernel
+files the model uses, copied from templates/kernels/.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+import numpy as np
+
+from protobrain import __version__
+from protobrain.compiler.program import Program
+from protobrain.compiler.ir import C_TYPES, Tensor
+from protobrain.compiler.ops.base import ConstArray
+from protobrain.resources import kernels_dir, templates_dir
+
+_INT_SUFFIX = {"int64_t": "LL"}
+
+
+def c_literal(value, ctype: str = "int32_t") -> str:
+    """One value as a C literal of the given type, warning-free under -Wall -Wextra."""
+    if ctype == "float":
+        v = float(np.float32(value))
+        if v != v or v in (float("inf"), float("-inf")):
+            raise ValueError(f"cannot emit non-finite float {v}")
+        text = f"{v:.9g}"
+        return (text if any(c in text for c in ".en") else text + ".0") + "f"
+    v = int(value)
+    if ctype == "int64_t":
+        return f"({v + 1}LL - 1LL)" if v == -(2**63) else f"{v}LL"
+    if v == -(2**31):
+        return "(-2147483647 - 1)"
+    if ctype.startswith("uint"):
+        return f"{v}u"
+    return str(v)
+
+
+def c_array_body(values: np.ndarray, ctype: str, per_line: int = 16) -> str:
+    flat = np.asarray(values).reshape(-1)
+    if ctype == "float":
+        items = [c_literal(v, "float") for v in flat.tolist()]
+    elif ctype == "int64_t":
+        items = [c_literal(v, "int64_t") for v in flat.tolist()]
+    else:
+        items = [c_literal(v, ctype) for v in flat.tolist()]
+    lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
+    return ",\n    ".join(lines)
+
+
+@dataclass
+class IOInfo:
+    index: int
+    ctype: str
+    shape: tuple
+    size: int
+    nbytes: int
+    offset: int
+    scale: str
+    zero_point: int
+    dtype: str
+
+
+def _io(t: Tensor, offset: int) -> IOInfo:
+    scale = c_literal(t.quant.s, "float") if t.quant else "1.0f"
+    zp = t.quant.zp if t.quant else 0
+    return IOInfo(t.index, C_TYPES[t.dtype], t.shape, t.size, t.nbytes, offset, scale, zp, t.dtype)
+
+
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render(program: Program, source: str = "", shared_arena: str | None = None) -> dict[str, str]:
+    """All generated files as {filename: text}; kernel files are copied separately.
+
+    shared_arena: the name of an arena the firmware defines for several nets (uint64_t
+    array), instead of a static arena of this net's own."""
+    g = program.graph
+    name = g.name
+    prefix = f"pb_{name}"
+    params, consts, calls = [], [], []
+    for k, step in enumerate(program.steps):
+        op = step.op
+        shapes = ", ".join("x".join(map(str, g.tensors[i].shape)) for i in op.inputs if i >= 0 and not g.tensors[i].is_const)
+        comment = f"#{op.index} {op.name} {shapes} -> " + ", ".join("x".join(map(str, g.tensors[i].shape)) for i in op.outputs)
+        if step.call is None:
+            calls.append({"comment": comment + " (view: shares its input's memory)", "code": None})
+            continue
+        call = step.call
+        pname = f"{prefix}_op{op.index}"
+        fields = []
+        for key, value in call.fields.items():
+            if isinstance(value, ConstArray) and np.asarray(value.values).size == 0:
+                fields.append((key, "NULL"))
+            elif isinstance(value, ConstArray):
+                cname = f"{pname}_{value.name}"
+                consts.append({"ctype": value.ctype, "name": cname, "count": int(np.asarray(value.values).size),
+                               "body": c_array_body(value.values, value.ctype)})
+                fields.append((key, cname))
+            elif isinstance(value, str):
+                fields.append((key, value))
+            elif isinstance(value, float):
+                fields.append((key, c_literal(value, "float")))
+            else:
+                fields.append((key, c_literal(value)))
+        params.append({"struct": call.struct, "name": pname, "fields": fields})
+        args = [f"&{pname}"]
+        ins = [f"(const {g.tensors[i].ctype} *)A({program.plan.offset_of(i)})" for i in call.inputs]
+        if call.inputs_as_array:
+            args.append("(const void *const[]){ " + ", ".join(ins) + " }")
+        else:
+            args += ins
+        for i in call.outputs:
+            t = g.tensors[i]
+            args.append(f"({t.ctype} *)A({program.plan.offset_of(i)})")
+        if k in program.scratch:  # planned scratch memory goes last
+            args.append(f"(void *)A({program.scratch[k]})")
+        elif call.takes_scratch:
+            args.append("NULL")
+        calls.append({"comment": comment, "code": f"{call.function}({', '.join(args)});"})
+
+    tensors = []
+    for b in program.plan.buffers:
+        for i in b.tensors:
+            t = g.tensors[i]
+            tensors.append({"index": i, "offset": b.offset, "nbytes": t.nbytes, "dtype": t.dtype,
+                            "shape": "x".join(map(str, t.shape)), "name": t.name.replace("*/", "* /")})
+    tensors.sort(key=lambda t: t["index"])
+    ctx = {
+        "version": __version__,
+        "source": source,
+        "name": name,
+        "NAME": name.upper(),
+        "prefix": prefix,
+        "arena_size": program.arena_size,
+        "lower_bound": program.lower_bound,
+        "strategy": program.plan.strategy,
+        "macs": program.macs,
+        "const_bytes": program.const_bytes,
+        "num_ops": len(program.steps),
+        "inputs": [_io(g.tensors[i], program.plan.offset_of(i)) for i in g.inputs],
+        "outputs": [_io(g.tensors[i], program.plan.offset_of(i)) for i in g.outputs],
+        "tensors": tensors,
+        "params": params,
+        "consts": consts,
+        "calls": calls,
+        "kernels": program.kernels(),
+        "shared_arena": shared_arena,
+    }
+    env = _env()
+    files = {
+        f"{name}.h": env.get_template("model.h.j2").render(ctx),
+        f"{name}.c": env.get_template("model.c.j2").render(ctx),
+        f"{name}_weights.h": env.get_template("weights.h.j2").render(ctx),
+        f"{name}_weights.c": env.get_template("weights.c.j2").render(ctx),
+    }
+    if set(program.kernels()) & DSP_KERNELS:  # pb_fast_requant.h checks the layouts' tier
+        files["pb_tier.h"] = tier_header(program.tier)
+    return files
+
+
+def tier_header(tier: str) -> str:
+    """pb_tier.h: which layouts the fast kernels' weights were generated in."""
+    return (f"/* pb_tier.h: generated by protobrain {__version__}. Do not edit.\n"
+            f" * The fast kernels' weights are laid out for the {tier} tier (protobrain/ops/fast.py). */\n"
+            "#ifndef PB_TIER_H\n#define PB_TIER_H\n"
+            f"#define PB_TIER_{tier.upper()} 1\n"
+            "#endif /* PB_TIER_H */\n")
+
+
+# The DSP tier's kernels: they share pb_simd.h and pb_fast_requant.h.
+DSP_KERNELS = {"pb_fast", "pb_fast_dw"}
+
+
+def kernel_files(program: Program) -> list[Path]:
+    """The kernel sources a program needs, plus the shared headers."""
+    kdir = kernels_dir()
+    kernels = program.kernels()
+    files = sorted(kdir.glob("pb_common*.h"))
+    if set(kernels) & DSP_KERNELS:  # the DSP tier (the Helium tier is self-contained)
+        files += [kdir / "pb_simd.h", kdir / "pb_fast_requant.h"]
+    for k in kernels:
+        files += [kdir / f"{k}.h", kdir / f"{k}.c"]
+    return files
+
+
+def write(program: Program, out_dir: str | Path, source: str = "", shared_arena: str | None = None) -> list[Path]:
+    """Write every file, all or nothing: files appear in out_dir only once all are rendered."""
+    out_dir = Path(out_dir)
+    texts = render(program, source, shared_arena)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out_dir.parent, prefix=".pb-") as tmp:
+        tmp = Path(tmp)
+        for fname, text in texts.items():
+            (tmp / fname).write_text(text)
+        for f in kernel_files(program):
+            shutil.copyfile(f, tmp / f.name)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        written = []
+        for f in sorted(tmp.iterdir()):
+            dest = out_dir / f.name
+            shutil.move(str(f), dest)
+            written.append(dest)
+    return written
+
+
+def digest(texts: dict[str, str], extra: str = "") -> str:
+    h = hashlib.sha256(extra.encode())
+    for k in sorted(texts):
+        h.update(k.encode() + b"\0" + texts[k].encode())
+    return h.hexdigest()[:16]

@@ -1,0 +1,143 @@
+"""The contract between one operator's lowering and the code generator.
+
+A lowering turns one IR operator into one kernel call: which kernel family (a real
+.c/.h pair in templates/kernels/), which C function, and a const parameter struct whose
+fields are literals or const arrays (weights, per-channel multipliers, lookup tables).
+Everything that can be computed before run time is computed here, in Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from protobrain.compiler.ir import C_TYPES, Graph, Operator, Tensor
+
+
+class Unsupported(Exception):
+    """Raised by a lowering when this operator instance (types, options) is not supported."""
+
+
+@dataclass
+class ConstArray:
+    """A const array emitted into flash. `name` is a short suffix; codegen makes it unique."""
+
+    name: str
+    ctype: str
+    values: np.ndarray
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.asarray(self.values).size) * _CTYPE_SIZES[self.ctype]
+
+
+_CTYPE_SIZES = {"int8_t": 1, "uint8_t": 1, "int16_t": 2, "uint16_t": 2, "int32_t": 4,
+                "uint32_t": 4, "int64_t": 8, "float": 4}
+
+
+def const(name: str, values, ctype: str) -> ConstArray:
+    return ConstArray(name, ctype, np.asarray(values).reshape(-1))
+
+
+@dataclass
+class KernelCall:
+    """One straight-line call: `function(&params, inputs..., outputs...)`, or with
+    inputs_as_array `function(&params, (const void *const[]){inputs...}, outputs...)`
+    for kernels that take a variable number of inputs.
+
+    fields: designated-initializer fields of the params struct; values are Python ints,
+    floats, C expression strings, or ConstArray (rendered as the array's name).
+    inputs/outputs: activation tensor indices passed as arena pointers, in call order.
+    """
+
+    kernel: str  # kernel family: templates/kernels/<kernel>.c and .h
+    function: str
+    struct: str
+    fields: dict
+    inputs: list[int]
+    outputs: list[int]
+    macs: int = 0  # multiply-accumulates of CONV/DEPTHWISE/FULLY_CONNECTED (MLPerf Tiny's count)
+    scratch_bytes: int = 0  # planned in the arena alongside activations (0 = none)
+    takes_scratch: bool = False  # the function has a scratch argument even when none is planned (NULL)
+    inputs_as_array: bool = False  # pass the inputs as one `const void *const[]` argument
+
+    @property
+    def consts(self) -> list[ConstArray]:
+        return [v for v in self.fields.values() if isinstance(v, ConstArray)]
+
+    @property
+    def const_bytes(self) -> int:
+        return sum(c.nbytes for c in self.consts)
+
+
+@dataclass
+class Alias:
+    """The operator is a pure view (RESHAPE, SQUEEZE): its output shares its input's memory."""
+
+    output: int
+    input: int
+
+
+Lowering = Callable[[Operator, Graph], "KernelCall | Alias"]
+
+REGISTRY: dict[str, Lowering] = {}
+
+# (fewest, most) inputs of each operator, as TFLite Micro's kernels accept them; the
+# compiler checks this (and that the first `fewest` are present) before lowering.
+ARITY: dict[str, tuple[int, int]] = {}
+
+
+def register(*names: str, inputs: tuple[int, int] = (1, 1)):
+    def wrap(fn: Lowering) -> Lowering:
+        for n in names:
+            REGISTRY[n] = fn
+            ARITY[n] = inputs
+        return fn
+
+    return wrap
+
+
+# ---- helpers shared by lowerings -------------------------------------------------------
+
+
+def tensors(op: Operator, g: Graph) -> tuple[list[Tensor | None], list[Tensor]]:
+    return [g.tensor(i) for i in op.inputs], [g.tensors[i] for i in op.outputs]
+
+
+def require(cond: bool, reason: str) -> None:
+    if not cond:
+        raise Unsupported(reason)
+
+
+def require_types(op: Operator, g: Graph, allowed: set[tuple[str, ...]]) -> None:
+    """Check the (input..., output) dtype signature; raise Unsupported naming what was seen."""
+    ins, outs = tensors(op, g)
+    sig = tuple(t.dtype if t is not None else "none" for t in ins + outs)
+    if not any(sig[: len(a)] == a for a in allowed):
+        raise Unsupported("types " + ",".join(sig))
+
+
+def require_int32_accumulator(weights, filter_offset: int, input_offset: int, bias, shifts) -> None:
+    """int8 kernels sum (x + input_offset) * (w + filter_offset) over each output's taps, add
+    the bias, requantize and add the output zero point, all in int32 as TFLite Micro does.
+    Refuse parameters for which some int8 input overflows that: undefined behaviour in the
+    reference too. weights: one row of taps per output channel; shifts: one or per channel."""
+    w = np.asarray(weights, np.int64).reshape(len(weights), -1) + int(filter_offset)
+    xmax = max(abs(-128 + int(input_offset)), abs(127 + int(input_offset)))
+    peak = [int(v) * xmax for v in np.abs(w).sum(axis=1)]
+    if bias is not None:
+        peak = [p + abs(int(b)) for p, b in zip(peak, np.asarray(bias, np.int64).reshape(-1))]
+    shifts = np.broadcast_to(np.asarray(shifts, np.int64).reshape(-1), (len(peak),))
+    worst = max((p << max(int(s), 0) for p, s in zip(peak, shifts)), default=0)
+    require(worst + 128 < 2**31, f"the int32 accumulator can reach {worst} (weights, bias and scales overflow it)")
+
+
+def ctype_of(t: Tensor) -> str:
+    return C_TYPES[t.dtype]
+
+
+def type_signature(op: Operator, g: Graph) -> str:
+    ins, outs = tensors(op, g)
+    return ",".join(t.dtype if t is not None else "-" for t in ins) + "->" + ",".join(t.dtype for t in outs)

@@ -1,0 +1,150 @@
+"""ADD, SUB, MUL: int8 and 16x8 (int16 activations), N-D broadcasting, fused activations.
+
+ADD and SUB bring both inputs to a common scale (twice the larger input scale) after
+widening them by 2^20 (int8) or 2^15 (int16), add or subtract, then rescale to the output;
+the ratios are taken in double from the float32 scales. MUL multiplies the offset inputs
+and rescales by s1 * s2 / s_out, also in double.
+
+Broadcasting follows the usual right-aligned rules. The output shape is folded here into
+at most PB_EW_DIMS loop levels (dimensions of extent 1 dropped, neighbours that step
+alike in both operands merged), each with a per-operand element stride (0 = repeat).
+A constant operand is emitted as a const array in the parameter struct.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from protobrain.compiler.quantization import activation_range, f32, quantize_multiplier
+from protobrain.compiler.ops.base import KernelCall, const, register, require, require_types, tensors
+
+EW_DIMS = 6  # PB_EW_DIMS in pb_elementwise.h
+_ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
+
+
+def broadcast_loops(out_shape, shape1, shape2, max_dims: int = EW_DIMS):
+    """Loop extents and per-operand element strides, outermost first, padded to max_dims.
+
+    Raises Unsupported when the shapes do not broadcast to out_shape or need more levels.
+    """
+    rank = max(len(out_shape), len(shape1), len(shape2))
+
+    def extend(s):
+        return (1,) * (rank - len(s)) + tuple(int(d) for d in s)
+
+    o, a, b = extend(out_shape), extend(shape1), extend(shape2)
+    for da, db, do in zip(a, b, o):
+        ok = da in (1, do) and db in (1, do) and (do == 1 or max(da, db) == do)
+        require(ok, f"shapes {tuple(shape1)} and {tuple(shape2)} do not broadcast to {tuple(out_shape)}")
+
+    def strides(shape):
+        out, step = [0] * rank, 1
+        for i in range(rank - 1, -1, -1):
+            out[i] = 0 if shape[i] == 1 else step
+            step *= shape[i]
+        return out
+
+    sa, sb = strides(a), strides(b)
+    # Innermost first; a level merges into the one inside it when stepping it once equals
+    # stepping the inner one across its whole extent, in both operands.
+    loops: list[list[int]] = []
+    for i in range(rank - 1, -1, -1):
+        if o[i] == 1:
+            continue
+        if loops:
+            n, x, y = loops[-1]
+            if sa[i] == x * n and sb[i] == y * n:
+                loops[-1] = [n * o[i], x, y]
+                continue
+        loops.append([o[i], sa[i], sb[i]])
+    loops.reverse()
+    require(len(loops) <= max_dims, f"broadcast needs {len(loops)} loop levels (at most {max_dims})")
+    loops = [[1, 0, 0]] * (max_dims - len(loops)) + loops
+    return [n for n, _, _ in loops], [x for _, x, _ in loops], [y for _, _, y in loops]
+
+
+def _c_array(values) -> str:
+    return "{" + ", ".join(str(int(v)) for v in values) + "}"
+
+
+def _smaller_than_one(real: float, what: str) -> tuple[int, int]:
+    """QuantizeMultiplierSmallerThanOneExp, which TFLite Micro aborts on outside (0, 1)."""
+    require(0.0 < real < 1.0, f"{what} multiplier {real:.6g} outside (0, 1)")
+    m, s = quantize_multiplier(real)
+    require(s <= 0, f"{what} multiplier {real:.6g} rounds up to 1")
+    return m, s
+
+
+def _add_sub_params(s1, s2, so, wide: bool) -> dict:
+    left_shift = 15 if wide else 20
+    # The ratios are taken in double from the float32 scales (doubling a float32 is exact,
+    # so where the doubled maximum is held does not matter).
+    twice_max = 2.0 * float(max(s1, s2))
+    r1 = float(s1) / twice_max
+    r2 = float(s2) / twice_max
+    ro = twice_max / (float(1 << left_shift) * float(so))
+    m1, sh1 = _smaller_than_one(r1, "input 1")
+    m2, sh2 = _smaller_than_one(r2, "input 2")
+    mo, sho = _smaller_than_one(ro, "output")
+    return {"left_shift": left_shift, "input1_mult": m1, "input1_shift": sh1,
+            "input2_mult": m2, "input2_shift": sh2, "output_mult": mo, "output_shift": sho}
+
+
+@register("ADD", "SUB", "MUL", inputs=(2, 2))
+def lower(op, g):
+    require(len(op.inputs) == 2 and min(op.inputs) >= 0, f"{len(op.inputs)} inputs")
+    require_types(op, g, {("int8", "int8", "int8"), ("int16", "int16", "int16")})
+    (in1, in2, *_), (out,) = tensors(op, g)
+    for t in (in1, in2, out):
+        require(t.quant is not None, "missing quantization")
+        require(not t.quant.per_channel, "per-channel quantized operand")
+    activation = op.options.get("fused_activation_function", "NONE")
+    require(activation in _ACTIVATIONS, f"fused activation {activation}")
+    require(not (in1.is_const and in2.is_const), "both operands constant")
+    wide = out.dtype == "int16"
+    name = op.name
+
+    shape, stride1, stride2 = broadcast_loops(out.shape, in1.shape, in2.shape)
+    s1, s2, so = f32(in1.quant.s), f32(in2.quant.s), f32(out.quant.s)
+    fields = {
+        "shape": _c_array(shape),
+        "stride1": _c_array(stride1),
+        "stride2": _c_array(stride2),
+        "input1_offset": -in1.quant.zp,
+        "input2_offset": -in2.quant.zp,
+        "output_offset": out.quant.zp,
+        "left_shift": 0,
+        "input1_mult": 0, "input1_shift": 0,
+        "input2_mult": 0, "input2_shift": 0,
+        "output_mult": 0, "output_shift": 0,
+    }
+    if name in ("ADD", "SUB"):
+        fields.update(_add_sub_params(s1, s2, so, wide))
+    else:
+        if wide:
+            # TFLite Micro refuses int16 MUL with any non-zero zero point.
+            require(in1.quant.zp == 0 and in2.quant.zp == 0 and out.quant.zp == 0,
+                    "int16 MUL with non-zero zero point")
+        m, s = quantize_multiplier(float(s1) * float(s2) / float(so))
+        fields.update(output_mult=m, output_shift=s)
+    fields["act_min"], fields["act_max"] = activation_range(activation, so, out.quant.zp, out.dtype)
+
+    const_t = in1 if in1.is_const else in2 if in2.is_const else None
+    fields["const_input"] = 0 if const_t is None else (1 if const_t is in1 else 2)
+    fields["const_s8"] = fields["const_s16"] = "NULL"
+    if const_t is not None:
+        ctype = "int16_t" if wide else "int8_t"
+        fields["const_s16" if wide else "const_s8"] = const(
+            "operand", np.asarray(const_t.data).astype(np.int16 if wide else np.int8), ctype)
+
+    suffix = ("_s16" if wide else "_s8") + ("_const" if const_t is not None else "")
+    base = f"pb_{name.lower()}"
+    return KernelCall(
+        kernel="pb_elementwise",
+        function=base + suffix,
+        struct=f"{base}_params_t",
+        fields=fields,
+        inputs=[i for i, t in zip(op.inputs[:2], (in1, in2)) if not t.is_const],
+        outputs=[op.outputs[0]],
+        macs=0,  # MACs count convolutions and fully connected layers only, as MLPerf Tiny does
+    )

@@ -1,0 +1,121 @@
+"""STRIDED_SLICE with constant begin/end/strides, up to 5 dimensions, any element size.
+
+Begin and end are resolved per axis as TFLite Micro's Eval does: a negative index counts
+from the end, then it is clamped to [0, n] (positive stride) or [-1, n-1] (negative
+stride), then begin_mask/end_mask override it; a shrunk axis takes exactly one element.
+TFLite Micro ignores ellipsis_mask, new_axis_mask and offset (the converter rewrites the
+first two into RESHAPEs), so those are refused rather than silently reinterpreted.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from protobrain.compiler.ops.base import KernelCall, register, require, tensors
+
+MAX_DIMS = 5
+_ELEM = {"bool": 1, "int8": 1, "uint8": 1, "int16": 2, "int32": 4, "float32": 4, "int64": 8}
+
+
+def _c_array(values) -> str:
+    return "{" + ", ".join(str(int(v)) for v in values) + "}"
+
+
+def _clamp(v: int, lo: int, hi: int) -> int:
+    return hi if v > hi else lo if v < lo else v
+
+
+def resolve_axis(n: int, begin: int, end: int, stride: int, begin_masked: bool,
+                 end_masked: bool, shrink: bool) -> tuple[int, int]:
+    """(start, stop) of one axis, exactly as TFLite Micro computes them at run time."""
+    start = begin + n if begin < 0 else begin
+    start = _clamp(start, 0, n) if stride > 0 else _clamp(start, -1, n - 1)
+    if begin_masked:
+        start = 0 if stride > 0 else n - 1
+    if shrink:
+        return start, (start if start >= n else start + 1)
+    stop = end + n if end < 0 else end
+    stop = _clamp(stop, 0, n) if stride > 0 else _clamp(stop, -1, n - 1)
+    if end_masked:
+        stop = n if stride > 0 else -1
+    return start, stop
+
+
+def iterations(start: int, stop: int, stride: int) -> int:
+    if stride > 0:
+        return max(0, (stop - start + stride - 1) // stride)
+    return max(0, (start - stop - stride - 1) // -stride)
+
+
+def slice_loops(shape, starts, counts, strides):
+    """Base element offset and merged (count, element step) loops, outermost first."""
+    elem_strides = [1] * len(shape)
+    for k in range(len(shape) - 2, -1, -1):
+        elem_strides[k] = elem_strides[k + 1] * shape[k + 1]
+    base = sum(s * e for s, e in zip(starts, elem_strides))
+    loops: list[tuple[int, int]] = []
+    for c, st, e in zip(counts, strides, elem_strides):
+        if c == 1:
+            continue  # contributes only to the base offset
+        loops.append((c, st * e))
+    merged: list[tuple[int, int]] = []
+    for c, step in reversed(loops):
+        if merged and step == merged[0][0] * merged[0][1]:
+            merged[0] = (c * merged[0][0], merged[0][1])
+        else:
+            merged.insert(0, (c, step))
+    return base, merged
+
+
+@register("STRIDED_SLICE", inputs=(4, 4))
+def lower(op, g):
+    ins, (out,) = tensors(op, g)
+    require(len(ins) == 4, f"{len(ins)} inputs")
+    inp, begin_t, end_t, strides_t = ins
+    require(inp.dtype in _ELEM, f"type {inp.dtype}")
+    require(out.dtype == inp.dtype, f"output type {out.dtype}")
+    require(not inp.is_const, "constant data input")
+    require(all(t is not None and t.is_const for t in (begin_t, end_t, strides_t)),
+            "non-constant begin/end/strides")
+    o = op.options
+    require(not o.get("ellipsis_mask", 0), "ellipsis_mask (TFLite Micro ignores it)")
+    require(not o.get("new_axis_mask", 0), "new_axis_mask (TFLite Micro ignores it)")
+    require(not o.get("offset", False), "offset=true (TFLite Micro ignores it)")
+    rank = len(inp.shape)
+    require(1 <= rank <= MAX_DIMS, f"rank {rank}")
+    begin = np.asarray(begin_t.data).reshape(-1).astype(np.int64).tolist()
+    end = np.asarray(end_t.data).reshape(-1).astype(np.int64).tolist()
+    strides = np.asarray(strides_t.data).reshape(-1).astype(np.int64).tolist()
+    require(len(begin) == len(end) == len(strides) == rank, "begin/end/strides length differs from the rank")
+    require(all(s != 0 for s in strides), "zero stride")
+    bm, em, sm = (int(o.get(k, 0)) for k in ("begin_mask", "end_mask", "shrink_axis_mask"))
+
+    starts, counts = [], []
+    for k, n in enumerate(inp.shape):
+        start, stop = resolve_axis(n, begin[k], end[k], strides[k], bool(bm >> k & 1),
+                                   bool(em >> k & 1), bool(sm >> k & 1))
+        starts.append(start)
+        counts.append(iterations(start, stop, strides[k]))
+    require(int(np.prod(counts, dtype=np.int64)) == out.size,
+            f"slice of {counts} elements does not fill output {out.shape}")
+    kept = [c for k, c in enumerate(counts) if not sm >> k & 1]
+    require(tuple(kept) == tuple(out.shape), f"output shape {out.shape}, slice gives {tuple(kept)}")
+
+    base, loops = slice_loops(inp.shape, starts, counts, strides)
+    if out.size == 0:
+        base, loops = 0, [(0, 1)]
+    loops = [(1, 0)] * (MAX_DIMS - len(loops)) + loops
+    return KernelCall(
+        kernel="pb_slice",
+        function="pb_strided_slice",
+        struct="pb_slice_params_t",
+        fields={
+            "elem_size": _ELEM[inp.dtype],
+            "base": base,
+            "count": _c_array(c for c, _ in loops),
+            "step": _c_array(s for _, s in loops),
+        },
+        inputs=[op.inputs[0]],
+        outputs=[op.outputs[0]],
+        macs=0,
+    )

@@ -1,0 +1,126 @@
+"""The DSP tier (Cortex-M4/M7/M33): CONV_2D, FULLY_CONNECTED and DEPTHWISE_CONV_2D laid out
+for templates/kernels/pb_fast.c, SXTB16 + SMLAD on int16 pairs. The same kernels compile to
+plain C with identical results on any other target (pb_simd.h)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from protobrain.compiler.ops.base import KernelCall, const
+from protobrain.compiler.ops.tiers.common import (
+    REQUANT_FAST,
+    depthwise_parts,
+    depthwise_supported,
+    matmul,
+    matmul_fields,
+    pack_words,
+    wrap32,
+)
+
+DEPTH_BLOCK = 8  # depth padded to this (zero weights), so inner loops have no tail
+FEW_CHANNELS, SINGLE_ROW_SCRATCH = 8, 1024  # single rows stay portable past this scratch
+DW_CHANNELS = 4  # depthwise channels per step
+DW_LINES_MIN = 8  # shortest output line (the longer side) the lines form pays off on
+
+
+def _mm_weights(w2d: np.ndarray, wide: bool) -> tuple[np.ndarray, int]:
+    """[out_c][depth] weights (int8, or int16 when wide) in the kernel's block order."""
+    oc, depth = w2d.shape
+    dp = -(-depth // DEPTH_BLOCK) * DEPTH_BLOCK
+    ocp = oc + (oc % 2)
+    w = np.zeros((ocp, dp), np.int16 if wide else np.int8)
+    w[:oc, :depth] = w2d
+    w = w.reshape(ocp // 2, 2, dp // 4, 4).transpose(0, 2, 1, 3)  # [pair][block of 4][2 channels][4]
+    if not wide:
+        return pack_words(w), dp
+    # int16 pairs in SXTB16 order, (w0, w2) then (w1, w3), so the kernel needs no widening
+    v = w.astype(np.int64)
+    return wrap32(np.stack([(v[..., 0] & 0xFFFF) | (v[..., 2] << 16),
+                            (v[..., 1] & 0xFFFF) | (v[..., 3] << 16)], axis=-1)).reshape(-1), dp
+
+
+def _matmul(call: KernelCall, wide: bool) -> KernelCall | None:
+    mm = matmul(call, skip_dead=True)
+    if mm is None:
+        return None
+    fields = matmul_fields(call, mm, DEPTH_BLOCK * -(-mm.depth // DEPTH_BLOCK))
+    w2d = mm.w2d
+    if wide and fields["requant"] == REQUANT_FAST:
+        # int16 weights hold 2 * w, and the bias is doubled too: the accumulator is then
+        # 2 * acc, the operand of the rounded high multiply, with no shift per output (the
+        # FAST bound keeps 2 * acc within int32)
+        w2d = w2d.astype(np.int16) * 2
+        q = np.asarray(fields["quant"].values, np.int64).reshape(-1, 4)
+        q[:, 0] = wrap32(2 * q[:, 0])
+        fields["quant"] = const("quant", q.reshape(-1), "int32_t")
+    words, dp = _mm_weights(w2d, wide)
+    fields.update(wide_weights=int(wide), weights=const("weights", words, "int32_t"))
+    # two im2col rows widened to int16 (4 bytes per depth value), and the int8 row they are
+    # widened from when the taps do not split into blocks of 4 (in_c not a multiple of 4)
+    scratch = 4 * dp + (dp if mm.geometry["in_c"] % 4 else 0)
+    if mm.geometry["rows"] == 1 and mm.out_c <= FEW_CHANNELS and scratch > SINGLE_ROW_SCRATCH:
+        # one row read by a few channel pairs: its widened copy would cost more RAM than
+        # the multiply saves time (micro_speech's 4000 x 4 FULLY_CONNECTED: 16 KB)
+        return None
+    return KernelCall("pb_fast", "pb_fast_mm_s8", "pb_fast_mm_params_t", fields, call.inputs, call.outputs,
+                      macs=call.macs, scratch_bytes=scratch)
+
+
+def _depthwise(call: KernelCall) -> KernelCall | None:
+    if not depthwise_supported(call, DW_CHANNELS):
+        return None
+    w, _, q, mode, fields = depthwise_parts(call)
+    taps, c = w.shape
+    w = w.astype(np.int64)
+    if mode == REQUANT_FAST:  # doubled weights and bias, as for wide matrix-multiply weights
+        w = 2 * w
+        q[:, 0] = wrap32(2 * q[:, 0])
+    del fields["input_offset"]  # folded into bias' and the zero-point row
+    fields["quant"] = const("quant", q.reshape(-1), "int32_t")
+    if _lines_form(fields, mode, q):
+        return _depthwise_lines(call, w, q, fields)
+    # per group of 4 channels, per tap: int16 pairs (w0, w2), (w1, w3); padding taps read
+    # a zero-point row, so every pixel starts from the folded bias
+    g = w.reshape(taps, c // 4, 4).transpose(1, 0, 2)
+    lo, hi = g[..., [0, 1]], g[..., [2, 3]]
+    words = wrap32((lo & 0xFFFF) | (hi << 16)).reshape(-1)
+    fields.update(lines=0, transposed=0, weights=const("weights", words, "int32_t"))
+    # the generic form needs no scratch: the kernel gets NULL
+    return KernelCall("pb_fast_dw", "pb_fast_dw_s8", "pb_fast_dw_params_t", fields, call.inputs, call.outputs,
+                      macs=call.macs, takes_scratch=True)
+
+
+def _lines_form(fields: dict, mode: int, q: np.ndarray) -> bool:
+    """pb_fast_dw.c's lines form: 3x3, stride and dilation 1, FAST requantization with every
+    multiplier above 2^30 (so SMMULR's result is negative exactly when the accumulator is),
+    no clamp but int8's, and lines long enough to repay their per-line set-up."""
+    f = fields
+    return (f["filter_h"] == 3 and f["filter_w"] == 3 and f["stride_h"] == 1 and f["stride_w"] == 1
+            and f["dilation_h"] == 1 and f["dilation_w"] == 1 and mode == REQUANT_FAST
+            and bool(np.all(q[:, 1] > 2**30)) and f["act_min"] == -128 and f["act_max"] == 127
+            and max(f["out_h"], f["out_w"]) >= DW_LINES_MIN)
+
+
+def _depthwise_lines(call: KernelCall, w: np.ndarray, q: np.ndarray, fields: dict) -> KernelCall:
+    """Per channel, PB_DW_LINE_WORDS words: bias', then per kernel line (w0, w1) and (w1, w2)
+    int16 pairs, multiplier, rounding, right shift. Lines run along the longer output side."""
+    c = w.shape[1]
+    transposed = fields["out_h"] > fields["out_w"]
+    k = w.reshape(3, 3, c)  # [ky][kx][channel]
+    if transposed:
+        k = k.transpose(1, 0, 2)  # lines are columns: [kx][ky]
+    pairs = [wrap32((k[i, a] & 0xFFFF) | (k[i, a + 1] << 16)) for i in range(3) for a in (0, 1)]
+    words = np.stack([q[:, 0], *pairs, q[:, 1], q[:, 3], q[:, 2]], axis=1).reshape(-1)
+    length = fields["out_h"] if transposed else fields["out_w"]
+    fields.update(lines=1, transposed=int(transposed), weights=const("weights", words, "int32_t"))
+    # a ring of 3 widened lines x 4 channels, int16, as pb_dw_lines() sizes them
+    scratch = 3 * 4 * 2 * (length + 2 + length % 2)
+    return KernelCall("pb_fast_dw", "pb_fast_dw_s8", "pb_fast_dw_params_t", fields, call.inputs, call.outputs,
+                      macs=call.macs, scratch_bytes=scratch)
+
+
+def accelerate(call: KernelCall, wide: bool) -> KernelCall | None:
+    """The DSP tier's call, or None where it does not apply."""
+    if call.function == "pb_depthwise_conv_s8":
+        return _depthwise(call)
+    return _matmul(call, wide)

@@ -1,0 +1,169 @@
+"""The Helium (MVE) tier (Cortex-M55): CONV_2D, FULLY_CONNECTED and DEPTHWISE_CONV_2D laid
+out for templates/kernels/pb_fast_mve.c (whose header comment describes the layouts).
+
+Requantization runs four lanes at a time from "quant groups": per four lanes five int32
+vectors, bias' (the input offset folded in), multiplier, -right shift, left shift and a fix
+mask. FAST (no left shifts, every right shift >= 1) skips the last two at run time; the
+matrix multiply's block stream (block_stream) then leaves them out."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from protobrain.compiler.ops.base import KernelCall, const
+from protobrain.compiler.ops.tiers.common import (
+    computed_channels,
+    depthwise_parts,
+    depthwise_supported,
+    matmul,
+    matmul_fields,
+    pack_words,
+    per_channel,
+    wrap32,
+)
+
+DEPTH_BLOCK = 16  # taps per VMLADAVA; weights padded to it with zeros
+OC_BLOCK = 4  # output channels per matrix-multiply block (one requantization vector)
+DW_CHANNELS = 8  # depthwise channels per step (int16 lanes)
+REQUANT_FAST, REQUANT_GENERAL = 1, 2  # PB_MVE_REQUANT_*
+# a matrix-multiply block's quant vectors: PB_MVE_FAST_GROUP_WORDS / PB_MVE_GROUP_WORDS words
+GROUP_VECTORS = {REQUANT_FAST: 3, REQUANT_GENERAL: 5}
+IM2COL_BYTES = 512  # im2col rows per batch: as many as fit (at least two), so the pair loop runs long
+
+
+def quant_groups(bias_folded, mults, shifts) -> tuple[np.ndarray, int]:
+    """[lanes/4][5][4] int32 words (bias', multiplier, -right, left, fix mask) for lanes in
+    the order given (a multiple of 4; padded lanes zero), and the requant mode."""
+    n = len(mults)
+    shifts = np.asarray(shifts, np.int64)
+    left, right = np.maximum(shifts, 0), np.maximum(-shifts, 0)
+    g = np.zeros((5, n), np.int64)
+    g[0], g[1], g[2], g[3] = wrap32(bias_folded), mults, -right, left
+    g[4] = np.where(right >= 1, -1, 0)
+    mode = REQUANT_FAST if bool(np.all(left == 0) and np.all(right >= 1)) else REQUANT_GENERAL
+    return g.reshape(5, n // 4, 4).transpose(1, 0, 2).copy(), mode
+
+
+def requant_reference(acc, group_lane: np.ndarray, output_offset: int, act_min: int, act_max: int) -> np.ndarray:
+    """pb_mve_requant for one lane in numpy int64 (bias already in acc): what the kernel
+    computes, for tests. group_lane: that lane's five words."""
+    _, mult, neg_right, left, mask = (int(v) for v in group_lane)
+    acc = np.asarray(acc, np.int64)
+    x = wrap32(acc << left)
+    v = (x * mult + 2**30) >> 31  # VQRDMULH: (2 * x * mult + 2^31) >> 32
+    v = np.where((x == -2**31) & (mult == -2**31), 2**31 - 1, v)
+    v = v + ((v >> 31) & mask)
+    r = -neg_right
+    if r > 0:
+        v = (v + (1 << (r - 1))) >> r  # VRSHL by -r
+    return np.clip(wrap32(v + output_offset), act_min, act_max)
+
+
+def _direct(f: dict) -> bool:
+    """True when each output pixel's taps are one contiguous run of the input, never padded."""
+    if f["filter_h"] != 1 or (f["filter_w"] != 1 and f["dilation_w"] != 1):
+        return False
+    if f["pad_top"] or f["pad_left"]:
+        return False
+    last_x = (f["out_w"] - 1) * f["stride_w"] + (f["filter_w"] - 1) * f["dilation_w"]
+    last_y = (f["out_h"] - 1) * f["stride_h"]
+    return last_x < f["in_w"] and last_y < f["in_h"]
+
+
+def _lanes(n: int, indexed: bool) -> np.ndarray:
+    """Which computed channel each of the ceil(n/4)*4 lanes holds: padded lanes are zero
+    (-1 here) and never stored, but indexed blocks store all four lanes, so there they
+    repeat the block's first channel (stored twice, with the same value)."""
+    lanes = np.arange(-(-n // OC_BLOCK) * OC_BLOCK)
+    pad = lanes >= n
+    lanes[pad] = -1 if not indexed else (lanes[pad] // OC_BLOCK) * OC_BLOCK
+    return lanes
+
+
+def block_stream(w2d: np.ndarray, folded, mults, shifts, index=None) -> tuple[np.ndarray, int]:
+    """The matrix multiply's blocks of four output channels as one int32 stream, and the
+    requant mode. Per block: weights [depth_pad/16][4 channels][16 taps] int8 (zero-padded),
+    the quant group's vectors (FAST: bias', multiplier, -right shift; GENERAL: all five, as
+    quant_groups), then with index the four lanes' output channels. One pointer walks it."""
+    n, depth = w2d.shape
+    dp = -(-depth // DEPTH_BLOCK) * DEPTH_BLOCK
+    lanes = _lanes(n, index is not None)
+    real = lanes >= 0
+    w = np.zeros((len(lanes), dp), np.int8)
+    w[real, :depth] = w2d[lanes[real]]
+    pick = np.where(real, lanes, 0)
+    groups, mode = quant_groups(np.where(real, np.asarray(folded)[pick], 0), np.where(real, mults[pick], 0),
+                                np.where(real, shifts[pick], -1))
+    blocks = len(lanes) // OC_BLOCK
+    parts = [pack_words(w.reshape(blocks, OC_BLOCK, dp // DEPTH_BLOCK, DEPTH_BLOCK).transpose(0, 2, 1, 3))
+             .reshape(blocks, -1), groups[:, :GROUP_VECTORS[mode]].reshape(blocks, -1)]
+    if index is not None:
+        parts.append(np.asarray(index, np.int64)[lanes].reshape(blocks, OC_BLOCK))
+    return np.concatenate(parts, axis=1).reshape(-1), mode
+
+
+def stream_blocks(fields: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """block_stream read back from a call's fields (for tests): weights [blocks*4][depth_pad]
+    int8, quant groups [blocks][5][4] (FAST's last two vectors as quant_groups makes them)
+    and the lanes' output channels [blocks*4] or None."""
+    dp, mode, indexed = fields["depth_pad"], fields["requant"], fields["indexed"]
+    nvec = GROUP_VECTORS[mode]
+    words = np.asarray(fields["blocks"].values, np.int64).reshape(-1, dp + 4 * nvec + (4 if indexed else 0))
+    blocks = words.shape[0]
+    w = np.ascontiguousarray(words[:, :dp]).astype("<i4").view(np.int8)
+    w = w.reshape(blocks, dp // DEPTH_BLOCK, OC_BLOCK, DEPTH_BLOCK).transpose(0, 2, 1, 3).reshape(-1, dp)
+    groups = np.zeros((blocks, 5, 4), np.int64)
+    groups[:, :nvec] = words[:, dp:dp + 4 * nvec].reshape(blocks, nvec, 4)
+    if mode == REQUANT_FAST:
+        groups[:, 4] = -1
+    index = words[:, dp + 4 * nvec:].reshape(-1) if indexed else None
+    return w, groups, index
+
+
+def _matmul(call: KernelCall) -> KernelCall | None:
+    mm = matmul(call, skip_dead=True)
+    if mm is None:
+        return None
+    dp = -(-mm.depth // DEPTH_BLOCK) * DEPTH_BLOCK
+    fields = matmul_fields(call, mm, dp)
+    _, folded, mults, shifts = computed_channels(call, mm)
+    stream, mode = block_stream(mm.w2d, folded, mults, shifts, mm.live)
+    direct = _direct(fields)
+    batch = max(2, min(fields["rows"] & ~1, (IM2COL_BYTES // dp) & ~1))
+    del fields["quant"], fields["out_index"]  # the DSP tier's forms; here both are in the stream
+    fields.update(direct=int(direct), batch_rows=batch, requant=mode, wide_weights=0,
+                  indexed=int(mm.live is not None), blocks=const("blocks", stream, "int32_t"))
+    # im2col rows, batch_rows of depth_pad bytes; rows read in place need none
+    return KernelCall("pb_fast_mve", "pb_fast_mve_mm_s8", "pb_fast_mve_mm_params_t", fields, call.inputs,
+                      call.outputs, macs=call.macs, scratch_bytes=0 if direct else batch * dp, takes_scratch=True)
+
+
+def _depthwise(call: KernelCall) -> KernelCall | None:
+    if not depthwise_supported(call, DW_CHANNELS):
+        return None
+    w, bias, _, _, fields = depthwise_parts(call)
+    f = call.fields
+    taps, c = w.shape
+    mults, shifts = per_channel(f, c)
+    folded = bias + f["input_offset"] * w.astype(np.int64).sum(axis=0)
+    # lanes per 8 channels: even channels then odd, as VMULLB / VMULLT produce them
+    order = np.arange(c).reshape(c // 8, 4, 2).transpose(0, 2, 1).reshape(-1)
+    groups, mode = quant_groups(folded[order], mults[order], shifts[order])
+    wl = w.reshape(taps, c // DW_CHANNELS, DW_CHANNELS).transpose(1, 0, 2)  # [c/8][tap][8], as int16
+    wl = np.ascontiguousarray(wl.astype("<i2").reshape(-1)).view("<i4").astype(np.int64)
+    fields.update(requant=mode, weights=const("weights", wl, "int32_t"),
+                  quant=const("quant", groups.reshape(-1), "int32_t"))
+    if mode == REQUANT_FAST and f["filter_h"] == 3 and f["filter_w"] == 3:
+        # three window rows, padding columns included
+        scratch = 3 * ((f["out_w"] - 1) * f["stride_w"] + 2 * f["dilation_w"] + 1) * c
+    else:
+        scratch = 4 * taps  # one pointer per tap
+    return KernelCall("pb_fast_mve", "pb_fast_mve_dw_s8", "pb_fast_mve_dw_params_t", fields, call.inputs,
+                      call.outputs, macs=call.macs, scratch_bytes=scratch)
+
+
+def accelerate(call: KernelCall) -> KernelCall | None:
+    """The MVE tier's call, or None where it does not apply."""
+    if call.function == "pb_depthwise_conv_s8":
+        return _depthwise(call)
+    return _matmul(call)

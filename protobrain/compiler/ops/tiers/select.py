@@ -1,0 +1,54 @@
+"""Kernel tiers: the same int8 CONV_2D, FULLY_CONNECTED, DEPTHWISE_CONV_2D and ADD, lowered
+for the fastest kernels the board's core runs. Chosen per board at generation time:
+
+- "portable": unchanged (plain C, any core).
+- "dsp": Arm DSP extension (Cortex-M4/M7/M33): SXTB16 + SMLAD on int16 pairs (fast_dsp.py,
+  templates/kernels/pb_fast.c).
+- "mve": Helium (Cortex-M55): 16 int8 MACs per VMLADAVA (fast_mve.py, pb_fast_mve.c).
+
+The int8 ADD of two same-shape tensors becomes two 256-entry tables and one requantization
+on every fast tier (fast_add.py). Calls the fast kernels do not cover (grouped convolution,
+depth multiplier > 1, a non-zero weight zero point, 16x8) stay portable.
+"""
+
+from __future__ import annotations
+
+from protobrain.compiler.ops.tiers import dsp as fast_dsp, mve as fast_mve
+from protobrain.compiler.ops.base import KernelCall
+from protobrain.compiler.ops.tiers.add_lut import accelerate_add
+from protobrain.compiler.ops.tiers.common import REQUANT_EXACT, REQUANT_FAST
+
+TIERS = ("portable", "dsp", "mve")
+MATMUL_FUNCTIONS = ("pb_conv_s8", "pb_fully_connected_s8")
+FAST_FUNCTIONS = (*MATMUL_FUNCTIONS, "pb_depthwise_conv_s8")
+
+
+def tier_for(features) -> str:
+    """The fastest tier a core with these board features (boards/*.toml) runs."""
+    features = set(features)
+    return "mve" if "mve" in features else "dsp" if "dsp" in features else "portable"
+
+
+def accelerate(call: KernelCall, tier: str, wide_weights: bool = False) -> KernelCall:
+    """The tier's fast call for this portable call, or the call itself where none applies.
+    wide_weights: (DSP tier) store matrix-multiply weights as int16, twice the flash."""
+    if tier not in TIERS:
+        raise ValueError(f"unknown kernel tier {tier!r}; choose one of {', '.join(TIERS)}")
+    fast = None
+    if tier != "portable" and call.function == "pb_add_s8":
+        fast = accelerate_add(call, tier)
+    elif tier == "dsp" and call.function in FAST_FUNCTIONS:
+        fast = fast_dsp.accelerate(call, wide_weights)
+    elif tier == "mve" and call.function in FAST_FUNCTIONS:
+        fast = fast_mve.accelerate(call)
+    return fast or call
+
+
+def accelerate_all(calls: list[KernelCall], tier: str, flash_budget: int | None = None) -> list[KernelCall]:
+    """accelerate every call; on the DSP tier the weights are stored as int16 when the
+    widened matrix-multiply weights take at most half of flash_budget (bytes; None: the
+    flash is not known, keep int8)."""
+    mm = [c for c in calls if c.function in MATMUL_FUNCTIONS]
+    widened = 2 * sum(c.fields["filter"].nbytes for c in mm)
+    wide = tier == "dsp" and flash_budget is not None and widened <= flash_budget // 2
+    return [accelerate(c, tier, wide) for c in calls]

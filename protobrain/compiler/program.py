@@ -1,0 +1,176 @@
+"""From graph IR to a Program: every operator lowered to a kernel call, memory planned.
+
+This is the middle of the pipeline: reader -> passes -> lowering -> planning. It knows
+neither files on disk nor C syntax; codegen turns a Program into source files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from protobrain.compiler import passes, planner
+from protobrain.errors import UnsupportedError
+from protobrain.compiler.ir import Graph, Operator
+from protobrain.compiler.ops import REGISTRY, Alias, KernelCall, Unsupported
+from protobrain.compiler.ops.tiers import select as fast
+from protobrain.compiler.ops.base import ARITY, type_signature
+from protobrain.compiler.quantization import OutOfRange
+
+
+@dataclass
+class Step:
+    op: Operator
+    call: KernelCall | None = None  # the kernel that runs, or
+    alias: Alias | None = None  # a pure view: output shares the input's memory
+
+
+@dataclass
+class Program:
+    graph: Graph
+    steps: list[Step]
+    plan: planner.Plan
+    buffers: list[planner.Buffer]
+    scratch: dict[int, int] = field(default_factory=dict)  # step index -> scratch buffer offset
+    tier: str = "portable"  # kernel tier the calls were generated for (ops/fast.py)
+
+    @property
+    def arena_size(self) -> int:
+        return self.plan.size
+
+    @property
+    def lower_bound(self) -> int:
+        """The activation lower bound: the largest total of tensors alive at one step. The
+        fast kernels' scratch is left out (see largest_scratch), so this is the model's own
+        bound whatever tier runs it; the arena holds both."""
+        return planner.lower_bound([b for b in self.buffers if b.tensors])  # scratch buffers hold no tensor
+
+    @property
+    def largest_scratch(self) -> int:
+        """Bytes of the largest scratch buffer one step's kernel has in the arena. Each lives
+        for its step only, so they share space with each other and with dead activations."""
+        return max((s.call.scratch_bytes for s in self.steps if s.call), default=0)
+
+    @property
+    def macs(self) -> int:
+        return sum(s.call.macs for s in self.steps if s.call)
+
+    @property
+    def const_bytes(self) -> int:
+        return sum(s.call.const_bytes for s in self.steps if s.call)
+
+    def kernels(self) -> list[str]:
+        return sorted({s.call.kernel for s in self.steps if s.call})
+
+
+def supported_operators() -> list[str]:
+    return sorted(REGISTRY)
+
+
+def lower_graph(graph: Graph) -> list[Step]:
+    """Lower every operator; collect every unsupported one into a single one-line error."""
+    steps, problems = [], []
+    for op in graph.operators:
+        fn = REGISTRY.get(op.name)
+        if fn is None:
+            problems.append(f"#{op.index} {op.name} ({type_signature(op, graph)})")
+            continue
+        try:
+            _check_arity(op)
+            result = fn(op, graph)
+        except (Unsupported, OutOfRange) as e:
+            problems.append(f"#{op.index} {op.name} ({type_signature(op, graph)}: {e})")
+            continue
+        consts = [i for i in (result.inputs if isinstance(result, KernelCall) else [result.input])
+                  if graph.tensors[i].is_const]
+        if consts:
+            problems.append(f"#{op.index} {op.name} ({type_signature(op, graph)}: constant data input tensor "
+                            f"{consts[0]}; fold it in the converter)")
+            continue
+        if isinstance(result, Alias):
+            steps.append(Step(op, alias=result))
+        else:
+            steps.append(Step(op, call=result))
+    if problems:
+        raise UnsupportedError(
+            f"{graph.name}: unsupported operator{'s' if len(problems) > 1 else ''}: "
+            + "; ".join(problems)
+            + f". Supported: {', '.join(supported_operators())} (int8, and 16x8 where TFLite has it)"
+        )
+    return steps
+
+
+def _check_arity(op: Operator) -> None:
+    """The operand counts TFLite Micro accepts; the leading `least` inputs must be present."""
+    least, most = ARITY.get(op.name, (1, 1))
+    if not least <= len(op.inputs) <= most or any(i < 0 for i in op.inputs[:least]):
+        want = f"{least}" if least == most else f"{least} to {most}"
+        raise Unsupported(f"{len(op.inputs)} inputs {op.inputs}, expects {want} (the first {least} present)")
+    if len(op.outputs) != 1:
+        raise Unsupported(f"{len(op.outputs)} outputs, expects 1")
+
+
+def _buffers(graph: Graph, steps: list[Step]) -> tuple[list[planner.Buffer], dict[int, int]]:
+    """Activation buffers with lifetimes; aliased tensors (views) share one buffer."""
+    root = {t.index: t.index for t in graph.activations()}
+
+    def find(i: int) -> int:
+        while root[i] != i:
+            i = root[i]
+        return i
+
+    for s in steps:
+        if s.alias is not None:
+            root[find(s.alias.output)] = find(s.alias.input)
+
+    last = len(steps)
+    life: dict[int, list[int]] = {}
+
+    def touch(t: int, step: int) -> None:
+        r = find(t)
+        lo_hi = life.setdefault(r, [step, step])
+        lo_hi[0], lo_hi[1] = min(lo_hi[0], step), max(lo_hi[1], step)
+
+    for t in graph.inputs:
+        touch(t, 0)
+    for t in graph.outputs:
+        touch(t, last)
+    for k, s in enumerate(steps):
+        for t in s.op.inputs + s.op.outputs:
+            if t >= 0 and t in root:
+                touch(t, k)
+
+    members: dict[int, list[int]] = {}
+    for t in root:
+        if find(t) in life:
+            members.setdefault(find(t), []).append(t)
+    buffers = [
+        planner.Buffer(
+            name=graph.tensors[r].name,
+            size=max(graph.tensors[t].nbytes for t in ts),
+            first=life[r][0],
+            last=life[r][1],
+            tensors=sorted(ts),
+        )
+        for r, ts in members.items()
+    ]
+    scratch_index = {}
+    for k, s in enumerate(steps):
+        if s.call and s.call.scratch_bytes:
+            scratch_index[k] = len(buffers)
+            buffers.append(planner.Buffer(f"scratch{k}", s.call.scratch_bytes, k, k, []))
+    return buffers, scratch_index
+
+
+def build_program(graph: Graph, strategy: str = planner.DEFAULT_STRATEGY, tier: str = "portable",
+                  flash_budget: int | None = None) -> Program:
+    """tier: "portable" (plain C, any core), "dsp" or "mve" (ops/fast.py; fast.tier_for(board.features)).
+    flash_budget: the board's flash bytes, which lets the DSP tier trade flash for speed."""
+    graph = passes.run_all(graph)
+    steps = lower_graph(graph)
+    lowered = [s for s in steps if s.call is not None]
+    for s, call in zip(lowered, fast.accelerate_all([s.call for s in lowered], tier, flash_budget)):
+        s.call = call
+    buffers, scratch_index = _buffers(graph, steps)
+    plan = planner.plan(buffers, strategy)
+    scratch = {k: plan.buffers[i].offset for k, i in scratch_index.items()}
+    return Program(graph, steps, plan, buffers, scratch, tier)

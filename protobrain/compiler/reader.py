@@ -1,0 +1,297 @@
+"""Read a .tflite flatbuffer into the graph IR, using the `tflite` schema package."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import tflite
+from tflite.BuiltinOptions import BuiltinOptions
+from tflite.TensorType import TensorType
+
+from protobrain.errors import ModelError
+from protobrain.compiler.ir import DTYPES, Graph, Operator, Quantization, Tensor
+
+_TYPE_NAMES = {v: k.lower() for k, v in vars(TensorType).items() if not k.startswith("_")}
+_OPTION_CLASSES = {v: k for k, v in vars(BuiltinOptions).items() if not k.startswith("_")}
+_OPCODE_NAMES = tflite.utils.BUILTIN_OPCODE2NAME
+
+# Enum-valued option fields, turned into names so lowering code reads like the schema.
+_ENUM_FIELDS = {
+    "padding": {0: "SAME", 1: "VALID"},
+    "fused_activation_function": {
+        0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH", 5: "SIGN_BIT",
+    },
+}
+
+
+# Largest tensor, in bytes, a model may declare: TFLite Micro counts elements and bytes in
+# 32-bit ints, and no microcontroller has 2 GiB of RAM or flash.
+MAX_TENSOR_BYTES = 2**31 - 1
+
+# Quantized types whose scale the kernels compute with: it must be a positive finite number.
+_SCALED_TYPES = ("int8", "uint8", "int16")
+_ZERO_POINT_RANGES = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767)}
+
+
+# The options table each operator protobrain compiles must carry, when it carries one
+# (another type is read by TFLite Micro as no options at all).
+_OPTIONS_OF = {
+    "CONV_2D": "Conv2DOptions", "DEPTHWISE_CONV_2D": "DepthwiseConv2DOptions",
+    "FULLY_CONNECTED": "FullyConnectedOptions", "SOFTMAX": "SoftmaxOptions", "ADD": "AddOptions",
+    "SUB": "SubOptions", "MUL": "MulOptions", "RESHAPE": "ReshapeOptions", "SQUEEZE": "SqueezeOptions",
+    "EXPAND_DIMS": "ExpandDimsOptions", "CONCATENATION": "ConcatenationOptions",
+    "AVERAGE_POOL_2D": "Pool2DOptions", "MAX_POOL_2D": "Pool2DOptions", "MEAN": "ReducerOptions",
+    "PAD": "PadOptions", "PADV2": "PadV2Options", "STRIDED_SLICE": "StridedSliceOptions",
+    "LEAKY_RELU": "LeakyReluOptions", "QUANTIZE": "QuantizeOptions", "DEQUANTIZE": "DequantizeOptions",
+}
+# Operators whose missing options TFLite Micro reads as zeros (stride 0, beta 0, alpha 0)
+# where protobrain would assume the schema's defaults: such a model is refused.
+_OPTIONS_REQUIRED = ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D", "SOFTMAX", "LEAKY_RELU")
+
+
+def _printable(raw: bytes) -> str:
+    """Text from the file (a tensor name, a custom operator code) as one printable line:
+    it ends up in error messages and C comments, whatever bytes a damaged file holds."""
+    text = raw.decode("utf-8", errors="replace")
+    return text if text.isprintable() else "".join(c if c.isprintable() else "?" for c in text)
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _read_options(op, name: str) -> dict:
+    """Every scalar and array field of an operator's builtin options, as a snake_case dict."""
+    kind = op.BuiltinOptionsType()
+    table = op.BuiltinOptions()
+    if kind != 0 and kind not in _OPTION_CLASSES:
+        raise ModelError(f"builtin options type {kind} is not in the TFLite schema")
+    want = _OPTIONS_OF.get(name)
+    if want is not None and kind != 0 and _OPTION_CLASSES[kind] != want:
+        raise ModelError(f"carries {_OPTION_CLASSES[kind]} instead of {want}; the model is damaged")
+    if kind == 0 or table is None:
+        if name in _OPTIONS_REQUIRED:
+            raise ModelError(f"has no {want}; re-export the model")
+        return {}
+    cls = getattr(tflite, _OPTION_CLASSES[kind])
+    opts = cls()
+    opts.Init(table.Bytes, table.Pos)
+    out = {}
+    for attr in dir(cls):
+        if not attr[0].isupper() or attr.startswith("GetRootAs") or attr == "Init":
+            continue
+        if attr.endswith(("AsNumpy", "Length", "IsNone", "BufferHasIdentifier")):
+            continue
+        if hasattr(cls, attr + "AsNumpy"):
+            value = getattr(opts, attr + "AsNumpy")()
+            value = [] if isinstance(value, int) else [int(v) for v in value]
+        else:
+            value = getattr(opts, attr)()
+        key = _snake(attr)
+        if key in _ENUM_FIELDS:
+            if value not in _ENUM_FIELDS[key]:
+                raise ModelError(f"{key} {value} is not a TFLite value ({', '.join(_ENUM_FIELDS[key].values())})")
+            value = _ENUM_FIELDS[key][value]
+        out[key] = value
+    return out
+
+
+def _read_quant(t, type_name: str) -> Quantization | None:
+    """Affine quantization as TFLite Micro reads it: a tensor is quantized only when it has
+    both scales and zero points (one zero point serves every channel)."""
+    q = t.Quantization()
+    if q is None or q.ScaleLength() == 0 or q.ZeroPointLength() == 0:
+        return None
+    scale = np.asarray(q.ScaleAsNumpy(), dtype=np.float32)
+    bad = scale[~np.isfinite(scale) | (scale <= 0)] if type_name in _SCALED_TYPES else scale[~np.isfinite(scale)]
+    if len(bad):
+        raise ModelError(f"has quantization scale {float(bad[0]):g}; scales must be positive finite numbers, "
+                         "re-quantize the model")
+    zp = np.asarray(q.ZeroPointAsNumpy(), dtype=np.int64)
+    lo, hi = _ZERO_POINT_RANGES.get(type_name, (-(2**31), 2**31 - 1))
+    bad = zp[(zp < lo) | (zp > hi)]
+    if len(bad):
+        raise ModelError(f"has zero point {int(bad[0])}, outside {type_name}'s [{lo}, {hi}]; re-quantize the model")
+    if len(zp) != len(scale):
+        zp = np.broadcast_to(zp[:1], scale.shape).copy()
+    return Quantization(scale=scale, zero_point=zp, axis=q.QuantizedDimension())
+
+
+def _check_graph(graph: Graph) -> None:
+    """What every lowering and the planner rely on: graph inputs and outputs, and operator
+    outputs, are activation tensors (never omitted, never constants); every activation an
+    operator reads is a graph input, a variable, or written by an earlier operator."""
+    for what, ios in (("subgraph input", graph.inputs), ("subgraph output", graph.outputs)):
+        for i in ios:
+            if i < 0:
+                raise ModelError(f"a {what} is tensor {i} (omitted); re-export the model")
+            if graph.tensors[i].is_const:
+                raise ModelError(f"{what} tensor {i} ('{graph.tensors[i].name}') is a constant; "
+                                 "inputs and outputs must be activations, re-export the model")
+    if not graph.outputs:
+        raise ModelError("the subgraph has no outputs; re-export the model")
+    written = set(graph.inputs)
+    for op in graph.operators:
+        for i in op.inputs:
+            t = graph.tensor(i)
+            if t is not None and not t.is_const and not t.is_variable and i not in written:
+                raise ModelError(f"operator {op.index} ({op.name}) reads tensor {i} ('{t.name}') before any operator "
+                                 "writes it; the operators are out of order or the graph is damaged")
+        for i in op.outputs:
+            if i < 0:
+                raise ModelError(f"operator {op.index} ({op.name}) has an omitted output (tensor -1)")
+            if graph.tensors[i].is_const:
+                raise ModelError(f"operator {op.index} ({op.name}) writes tensor {i} ('{graph.tensors[i].name}'), "
+                                 "a constant; re-export the model")
+            written.add(i)
+    for i in graph.outputs:
+        if i not in written and not graph.tensors[i].is_variable:
+            raise ModelError(f"subgraph output tensor {i} ('{graph.tensors[i].name}') is never written by an operator; "
+                             "the graph is damaged")
+
+
+def _opcode_name(model, op) -> str:
+    code = model.OperatorCodes(op.OpcodeIndex())
+    builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+    if builtin == 32:  # CUSTOM
+        custom = code.CustomCode()
+        return f"CUSTOM:{_printable(custom) if custom else '?'}"
+    return _OPCODE_NAMES.get(builtin, f"BUILTIN_{builtin}")
+
+
+def read_model(path: str | Path, name: str | None = None) -> Graph:
+    """Parse a .tflite file. Raises ModelError with a one-line message on anything malformed."""
+    path = Path(path)
+    try:
+        buf = path.read_bytes()
+    except OSError as e:
+        raise ModelError(f"cannot read {path}: {e.strerror}; check the path") from None
+    return read_model_bytes(buf, name or _c_name(path.stem), source=str(path))
+
+
+def _c_name(stem: str) -> str:
+    name = re.sub(r"[^0-9a-zA-Z_]", "_", stem).lower()
+    return name if name and not name[0].isdigit() else f"m_{name}"
+
+
+def read_model_bytes(buf: bytes, name: str = "model", source: str = "<bytes>") -> Graph:
+    if len(buf) < 8 or buf[4:8] != b"TFL3":
+        raise ModelError(f"{source} is not a TensorFlow Lite model (no 'TFL3' identifier); pass a .tflite file")
+    try:
+        return _parse(buf, name)
+    except ModelError as e:
+        raise ModelError(f"{source}: {e}") from None
+    except Exception:  # flatbuffers raises bare IndexError/struct.error on damaged files
+        raise ModelError(
+            f"{source} is damaged or truncated ({len(buf)} bytes; its flatbuffer offsets point outside the file); re-export the model"
+        ) from None
+
+
+def _parse(buf: bytes, name: str) -> Graph:
+    model = tflite.Model.GetRootAs(buf, 0)
+    if model.SubgraphsLength() < 1:
+        raise ModelError("model has no subgraph")
+    if model.SubgraphsLength() > 1:
+        raise ModelError(f"model has {model.SubgraphsLength()} subgraphs; protobrain compiles single-subgraph models "
+                         "(no control-flow operators)")
+    sg = model.Subgraphs(0)
+    buffers = model.Buffers
+    n_buffers = model.BuffersLength()
+    # TFLite Micro reads the metadata (for an offline memory plan): it must be intact.
+    for k in range(model.MetadataLength()):
+        meta = model.Metadata(k)
+        if meta.Buffer() >= n_buffers or meta.Name() is None:
+            raise ModelError(f"metadata entry {k} is damaged (buffer {meta.Buffer()} of {n_buffers}); "
+                             "re-export the model")
+        meta.Name().decode("utf-8")
+
+    tensors = []
+    for i in range(sg.TensorsLength()):
+        t = sg.Tensors(i)
+        type_name = _TYPE_NAMES.get(t.Type(), f"type{t.Type()}")
+        shape = tuple(int(d) for d in t.ShapeAsNumpy()) if t.ShapeLength() else ()
+        if any(d < 0 for d in shape):
+            raise ModelError(f"tensor {i} has a dynamic shape {shape}; export with a fixed batch size")
+        if type_name in DTYPES and math.prod(shape) * np.dtype(DTYPES[type_name]).itemsize > MAX_TENSOR_BYTES:
+            raise ModelError(f"tensor {i} of shape {shape} would take more than 2 GiB; the model is damaged")
+        data = None
+        b = t.Buffer()
+        if b >= n_buffers:
+            raise ModelError(f"tensor {i} points at buffer {b}, but the model has {n_buffers}")
+        if b > 0:
+            raw = buffers(b)
+            if raw.Offset() > 1:
+                start, size = raw.Offset(), raw.Size()
+                if start + size > len(buf):
+                    raise ModelError(f"buffer {b} lies past the end of the file")
+                blob = np.frombuffer(buf, dtype=np.uint8, count=size, offset=start)
+            else:
+                blob = raw.DataAsNumpy()
+            if not isinstance(blob, int) and len(blob):
+                if type_name not in DTYPES:
+                    raise ModelError(f"constant tensor {i} has unsupported type {type_name}")
+                dtype = np.dtype(DTYPES[type_name])
+                count = math.prod(shape)
+                if count * dtype.itemsize != len(blob):
+                    raise ModelError(
+                        f"constant tensor {i} has {len(blob)} bytes but shape {shape} of {type_name} needs {count * dtype.itemsize}"
+                    )
+                data = np.frombuffer(blob.tobytes(), dtype=dtype).reshape(shape)
+        name_b = t.Name()
+        try:
+            quant = _read_quant(t, type_name)
+        except ModelError as e:
+            raise ModelError(f"tensor {i} {e}") from None
+        tensors.append(
+            Tensor(
+                index=i,
+                name=_printable(name_b) if name_b else f"t{i}",
+                shape=shape,
+                dtype=type_name,
+                quant=quant,
+                data=data,
+                is_variable=bool(t.IsVariable()),
+            )
+        )
+
+    n = len(tensors)
+
+    def _indices(arr, what):
+        idx = [int(v) for v in arr] if not isinstance(arr, int) else []
+        for v in idx:
+            if v < -1 or v >= n:
+                raise ModelError(f"{what} refers to tensor {v}, but the model has {n} tensors")
+        return idx
+
+    operators = []
+    for k in range(sg.OperatorsLength()):
+        op = sg.Operators(k)
+        if op.OpcodeIndex() >= model.OperatorCodesLength():
+            raise ModelError(f"operator {k} has opcode index {op.OpcodeIndex()} out of range")
+        try:
+            options = _read_options(op, _opcode_name(model, op))
+        except ModelError as e:
+            raise ModelError(f"operator {k} ({_opcode_name(model, op)}): {e}") from None
+        operators.append(
+            Operator(
+                index=k,
+                name=_opcode_name(model, op),
+                inputs=_indices(op.InputsAsNumpy(), f"operator {k}"),
+                outputs=_indices(op.OutputsAsNumpy(), f"operator {k}"),
+                options=options,
+            )
+        )
+    desc = model.Description()
+    graph = Graph(
+        name=name,
+        tensors=tensors,
+        operators=operators,
+        inputs=_indices(sg.InputsAsNumpy(), "subgraph inputs"),
+        outputs=_indices(sg.OutputsAsNumpy(), "subgraph outputs"),
+        description=desc.decode(errors="replace") if desc else "",
+    )
+    _check_graph(graph)
+    return graph

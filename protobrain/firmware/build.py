@@ -1,0 +1,262 @@
+"""Firmware: generated model code + board support + protocol server, compiled for a board.
+
+`build()` renders the firmware templates for a board, compiles everything with the
+board's cross toolchain, and checks flash and RAM use against the board's memory before
+anything is flashed: a model that does not fit fails here with the numbers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from protobrain import __version__
+from protobrain.codegen import render as codegen
+from protobrain.firmware import stackbound
+from protobrain.boards import Board
+from protobrain.compiler.program import Program
+from protobrain.errors import ProtobrainError, ToolchainError
+from protobrain.resources import templates_dir
+
+OPT_FLAGS = ["-O2", "-ffunction-sections", "-fdata-sections"]
+WARN_FLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror"]
+# Generated model code calls this after every step: per-step timing and plugin markers.
+STEP_HOOK = "-DPB_STEP_HOOK=pb_step_done"
+PROTOCOL_SOURCES = ["pb_protocol.c", "pb_protocol.h", "pb_board.h"]
+
+
+class DoesNotFit(ProtobrainError):
+    pass
+
+
+@dataclass
+class Apps:
+    """What a firmware serves beyond the model commands (the protobrain bundle's listen and
+    speak): extra generated sources, the apps template's context, INFO fields, and the
+    largest request or reply they exchange. Their nets share one arena."""
+
+    files: dict[str, str]
+    context: dict
+    info: dict
+    buffer_bytes: int
+
+
+@dataclass
+class FirmwareImage:
+    board: Board
+    elf: Path
+    bin: Path
+    text: int  # code and const data (flash)
+    data: int  # initialised data (flash and RAM)
+    bss: int  # zeroed RAM, including arena and stack
+    stack: int
+    models: list[dict]
+    stack_bound: int | None = None  # worst-case stack depth from the call graph; None: no static bound
+    stack_note: str = ""  # the deepest call chain, or why there is no bound
+
+    @property
+    def flash_bytes(self) -> int:
+        return self.text + self.data
+
+    @property
+    def ram_bytes(self) -> int:
+        return self.data + self.bss
+
+
+def model_info(program: Program, model_bytes: bytes) -> dict:
+    g = program.graph
+
+    def io(i):
+        t = g.tensors[i]
+        return {"shape": list(t.shape), "dtype": t.dtype, "bytes": t.nbytes,
+                "scale": float(t.quant.s) if t.quant else None, "zero_point": t.quant.zp if t.quant else None}
+
+    return {
+        "name": g.name,
+        "sha256": hashlib.sha256(model_bytes).hexdigest()[:16],
+        "inputs": [io(i) for i in g.inputs],
+        "outputs": [io(i) for i in g.outputs],
+        "arena": program.arena_size,
+        "steps": len(program.steps),
+        "macs": program.macs,
+    }
+
+
+def _board_sources(board: Board) -> list[str]:
+    uart = {"cmsdk": "uart_cmsdk.c", "nrf": "uart_nrf.c", "ns16550": "uart_ns16550.c",
+            "stm32": "uart_stm32.c", "pl011": "uart_pl011.c"}[board.uart["kind"]]
+    soc = [f"soc_{board.soc}.c"] if board.soc else []
+    if board.arch == "arm":
+        return [uart, "timer_cortexm.c", "startup_cortexm.c", *soc]
+    return [uart, "timer_riscv.c", "startup_riscv.S"]
+
+
+def _c_string(text: str) -> str:
+    return json.dumps(text)  # a JSON string literal is a valid C string literal for ASCII text
+
+
+SHARED_ARENA = "pb_shared_arena"
+
+
+def render_firmware(board: Board, programs: list[Program], model_blobs: list[bytes], out: Path,
+                    apps: Apps | None = None) -> list[dict]:
+    """Write every source file of the firmware into `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    infos = [model_info(p, b) for p, b in zip(programs, model_blobs)]
+    for p in programs:
+        codegen.write(p, out, source=p.graph.name, shared_arena=SHARED_ARENA if apps else None)
+    for info in infos:
+        for kind in ("inputs", "outputs"):
+            if sum(t["bytes"] for t in info[kind]) > 60000:
+                raise ProtobrainError(f"{info['name']}: {kind} of {sum(t['bytes'] for t in info[kind])} bytes exceed the protocol's 60,000-byte frame")
+    buffer_bytes = max(max(1 + sum(t["bytes"] for t in i["inputs"]), 9 + sum(t["bytes"] for t in i["outputs"])) for i in infos)
+    max_steps = max(i["steps"] for i in infos)
+    buffer_bytes = max(buffer_bytes, 64, 11 + 4 * max_steps, apps.buffer_bytes if apps else 0)  # PROFILE fits too
+    info = {"protocol": 2, "firmware": f"protobrain {__version__}", "board": board.name, "core": board.core,
+            "clock_hz": board.clock_hz, "buffer_bytes": buffer_bytes, "stack_bytes": board.stack_bytes, "models": infos,
+            **(apps.info if apps else {})}
+    fw = templates_dir() / "firmware"
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(fw)), undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    ctx = {
+        "uart_brr": _stm32_brr(board) if board.uart["kind"] == "stm32" else 0,
+        "board": board, "version": __version__, "stack_size": board.stack_bytes, "buffer_bytes": buffer_bytes,
+        "max_steps": max_steps,
+        "info_c_string": _c_string(json.dumps(info, separators=(",", ":"))),
+        "models": [{"name": i["name"], "input_bytes": [t["bytes"] for t in i["inputs"]],
+                    "output_bytes": [t["bytes"] for t in i["outputs"]]} for i in infos],
+        "apps": apps.context if apps else None,
+        "shared_arena": SHARED_ARENA if apps else None,
+        "shared_arena_bytes": shared_arena_bytes(programs) if apps else 0,
+    }
+    (out / "main.c").write_text(env.get_template("main.c.j2").render(ctx))
+    (out / "pb_board_config.h").write_text(env.get_template("pb_board_config.h.j2").render(ctx))
+    (out / "link.ld").write_text(env.get_template("link.ld.j2").render(ctx))
+    for f in PROTOCOL_SOURCES + _board_sources(board):
+        shutil.copyfile(fw / f, out / f)
+    for fname, text in (apps.files if apps else {}).items():
+        (out / fname).write_text(text)
+    if board.soc == "rp2040":
+        from protobrain.firmware import rp2040
+
+        image = rp2040.build_boot2(board, toolchain(board, "gcc"), toolchain(board, "objcopy"))
+        (out / "boot2_image.c").write_text(rp2040.boot2_c_source(image))
+    (out / "info.json").write_text(json.dumps(info, indent=2) + "\n")
+    return infos
+
+
+def _stm32_brr(board: Board, baud: int = 115200) -> int:
+    """BRR for 115200 baud. A low-power UART divides by 256 more finely than a USART."""
+    clock = board.uart.get("clock_hz", board.clock_hz)
+    if board.uart.get("lpuart"):
+        return (256 * clock + baud // 2) // baud
+    return (clock + baud // 2) // baud
+
+
+def toolchain(board: Board, tool: str) -> str:
+    exe = board.toolchain_prefix + tool
+    if shutil.which(exe) is None:
+        pkg = "gcc-arm-none-eabi libnewlib-arm-none-eabi" if board.arch == "arm" else "gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf"
+        raise ToolchainError(f"{exe} not found; install it with: apt-get install {pkg} (or run make setup)")
+    return exe
+
+
+def libc_flags(board: Board) -> list[str]:
+    if board.arch == "arm":
+        return ["--specs=nano.specs", "--specs=nosys.specs"]
+    return ["--specs=picolibc.specs"]
+
+
+def compile_flags(board: Board) -> list[str]:
+    """Every flag the firmware is compiled and linked with, but the linker script and the
+    include folder: `protobrain build` and exported PlatformIO projects both use these."""
+    return [*board.cflags, *WARN_FLAGS, *OPT_FLAGS, *libc_flags(board), "-nostartfiles", STEP_HOOK, "-Wl,--gc-sections"]
+
+
+def compile_firmware(board: Board, src: Path) -> tuple[Path, Path]:
+    cc = toolchain(board, "gcc")
+    sources = sorted(str(p) for p in src.iterdir() if p.suffix in (".c", ".S"))
+    elf = src / "firmware.elf"
+    # -fcallgraph-info=su: per-function stack use (as -fstack-usage) and call edges, for stackbound
+    cmd = [cc, *compile_flags(board), "-fcallgraph-info=su", f"-T{src / 'link.ld'}", "-I", str(src), "-o", str(elf), *sources]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        overflow = [ln for ln in proc.stderr.splitlines() if "overflowed by" in ln or "will not fit" in ln]
+        if overflow:
+            raise DoesNotFit(f"does not fit {board.name}: {overflow[0].split(': ', 1)[-1]}")
+        first = next((ln for ln in proc.stderr.splitlines() if "error" in ln), proc.stderr.strip()[:300])
+        raise ToolchainError(f"firmware failed to compile for {board.name}: {first}")
+    binary = src / "firmware.bin"
+    subprocess.run([toolchain(board, "objcopy"), "-O", "binary", str(elf), str(binary)], check=True)
+    if "uf2_family" in board.run:  # drag-and-drop image for the board's USB boot loader
+        from protobrain.firmware import uf2
+
+        (src / "firmware.uf2").write_bytes(uf2.encode(binary.read_bytes(), board.flash.origin, board.run["uf2_family"]))
+    return elf, binary
+
+
+def section_sizes(board: Board, elf: Path) -> tuple[int, int, int]:
+    out = subprocess.run([toolchain(board, "size"), "-B", str(elf)], capture_output=True, text=True, check=True).stdout
+    text, data, bss = (int(v) for v in out.splitlines()[1].split()[:3])
+    return text, data, bss
+
+
+def shared_arena_bytes(programs: list[Program]) -> int:
+    """One arena for nets that never run at the same time: the largest plan, 8-byte words."""
+    return (max(p.arena_size for p in programs) + 7) // 8 * 8 + 8
+
+
+def check_fit(board: Board, programs: list[Program], shared: bool = False) -> None:
+    """Before compiling: the planned arenas alone must fit in RAM, the weights in flash."""
+    arenas = shared_arena_bytes(programs) if shared else sum(p.arena_size for p in programs)
+    ram = arenas + board.stack_bytes
+    flash = sum(p.const_bytes for p in programs)
+    problems = []
+    if ram > board.ram.length:
+        what = f"shared arena {arenas:,}" if shared else f"arenas {' + '.join(f'{p.arena_size:,}' for p in programs)}"
+        problems.append(f"RAM needs {ram:,} B ({what} + stack {board.stack_bytes:,}) but {board.name} has {board.ram.length:,} B")
+    if flash > board.flash.length:
+        problems.append(f"flash needs {flash:,} B of weights but {board.name} has {board.flash.length:,} B")
+    if problems:
+        names = ", ".join(p.graph.name for p in programs)
+        raise DoesNotFit(f"{names} does not fit {board.name}: " + "; ".join(problems))
+
+
+def build(board: Board, programs: list[Program], model_blobs: list[bytes], out: Path,
+          apps: Apps | None = None) -> FirmwareImage:
+    check_fit(board, programs, shared=apps is not None)
+    if out.exists():
+        shutil.rmtree(out)
+    infos = render_firmware(board, programs, model_blobs, out, apps)
+    elf, binary = compile_firmware(board, out)
+    text, data, bss = section_sizes(board, elf)
+    image = FirmwareImage(board, elf, binary, text, data, bss, board.stack_bytes, infos)
+    if image.flash_bytes > board.flash.length or image.ram_bytes > board.ram.length:
+        raise DoesNotFit(f"does not fit {board.name}: flash {image.flash_bytes:,}/{board.flash.length:,} B, RAM {image.ram_bytes:,}/{board.ram.length:,} B")
+    check_no_heap(board, elf)
+    bound = stackbound.analyse(board.arch, toolchain(board, "objdump"), elf, out, [i["name"] for i in infos],
+                               has_fpu="fpu" in board.features)
+    image.stack_bound, image.stack_note = bound.bytes, str(bound)
+    if bound.bytes is not None:
+        static_ram = data + bss - board.stack_bytes  # bss includes the reserved stack section
+        if bound.bytes > board.stack_bytes:
+            raise DoesNotFit(f"does not fit {board.name}: worst-case stack {bound} exceeds the reserved {board.stack_bytes:,} B")
+        if bound.bytes + static_ram > board.ram.length:
+            raise DoesNotFit(f"does not fit {board.name}: worst-case stack {bound.bytes:,} B + data and bss {static_ram:,} B exceed RAM {board.ram.length:,} B")
+    return image
+
+
+def check_no_heap(board: Board, elf: Path) -> None:
+    """The firmware must not allocate: fail if the linked image defines any allocator symbol."""
+    from protobrain.measure.bench import HEAP_SYMBOLS
+
+    out = subprocess.run([toolchain(board, "nm"), "--defined-only", str(elf)], capture_output=True, text=True, check=True).stdout
+    heap = sorted(HEAP_SYMBOLS & {ln.split()[-1] for ln in out.splitlines() if ln.strip()})
+    if heap:
+        raise DoesNotFit(f"firmware for {board.name} links a heap allocator ({', '.join(heap)}); protobrain firmware must use static memory only")

@@ -1,0 +1,129 @@
+"""Putting firmware on a real board with the board file's flash tool: PlatformIO upload,
+pyOCD or OpenOCD through a debug probe, or a UF2 copy to the board's USB boot drive
+(RP2040); then checking over the board's serial port that it runs the firmware built."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from protobrain.boards import Board
+from protobrain.errors import ProtobrainError, ToolchainError
+
+TOOLS = ("platformio", "pyocd", "openocd")
+# Where desktop Linux mounts removable drives.
+MOUNT_ROOTS = ("/media/*/{label}", "/media/{label}", "/run/media/*/{label}", "/mnt/{label}")
+
+
+def find_uf2_drive(label: str) -> Path | None:
+    """The mounted boot drive (it holds INFO_UF2.TXT), or None."""
+    import glob
+
+    for pattern in MOUNT_ROOTS:
+        for place in sorted(glob.glob(pattern.format(label=label))):
+            if (Path(place) / "INFO_UF2.TXT").exists():
+                return Path(place)
+    return None
+
+
+def copy_uf2(board: Board, uf2_file: Path, drive: str | None = None) -> Path:
+    """Copy firmware.uf2 to the boot drive; the board flashes itself and restarts."""
+    label = board.run.get("uf2_drive_label", "")
+    target = Path(drive) if drive else find_uf2_drive(label)
+    if target is None:
+        raise ToolchainError(f"no {label} drive mounted: hold BOOTSEL while plugging in the {board.name}, "
+                             "then run again (or pass --drive MOUNTPOINT)")
+    if not (target / "INFO_UF2.TXT").exists():
+        raise ProtobrainError(f"{target} is not a UF2 boot drive (no INFO_UF2.TXT)")
+    if not uf2_file.exists():
+        raise ProtobrainError(f"{uf2_file} not found; rebuild with: protobrain build MODEL --board {board.name}")
+    dest = target / uf2_file.name
+    shutil.copyfile(uf2_file, dest)
+    return dest
+
+
+def flash_command(board: Board, elf: Path, tool: str) -> list[str]:
+    run = board.run
+    if tool == "platformio":
+        from protobrain.firmware.platformio import upload_command, write_project
+
+        project = write_project(board, elf.parent, elf.parent / "platformio").parent
+        return upload_command(board, project)
+    if tool == "pyocd":
+        if "pyocd_target" not in run:
+            raise ProtobrainError(f"boards/{board.name}.toml names no pyocd_target; use --tool openocd")
+        return ["pyocd", "flash", "--target", run["pyocd_target"], "--format", "elf", str(elf)]
+    if tool == "openocd":
+        if "openocd_config" not in run:
+            raise ProtobrainError(f"boards/{board.name}.toml names no openocd_config; use --tool pyocd")
+        return ["openocd", "-f", run["openocd_config"], "-c", f"program {elf} verify reset exit"]
+    raise ProtobrainError(f"unknown flash tool '{tool}'; choose one of {', '.join(TOOLS)}")
+
+
+def _installed(tool: str) -> bool:
+    if tool == "platformio":
+        return bool(shutil.which("pio") or shutil.which("platformio"))
+    return bool(shutil.which(tool))
+
+
+def flash_real_board(board: Board, elf: Path, tool: str | None = None) -> list[str]:
+    """Flash with the chosen tool, or the first installed one the board file names:
+    PlatformIO upload (method "platformio"), then pyOCD, then OpenOCD."""
+    candidates = [tool] if tool else [t for t in TOOLS if (t == "platformio" and board.run.get("method") == "platformio"
+                                                           and board.platformio)
+                                      or (t == "pyocd" and "pyocd_target" in board.run)
+                                      or (t == "openocd" and "openocd_config" in board.run)]
+    for t in candidates:
+        if _installed(t):
+            cmd = flash_command(board, elf, t)
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            if proc.returncode != 0:
+                last = (proc.stderr or proc.stdout).strip().splitlines()
+                raise ToolchainError(f"{t} failed to flash {board.name}: {last[-1] if last else proc.returncode}")
+            return cmd
+    raise ToolchainError(f"no flash tool for {board.name} found; install one: pip install platformio, pip install pyocd "
+                         f"(target {board.run.get('pyocd_target', '?')}) or apt-get install openocd")
+
+
+def wait_for_port(port: str, timeout: float = 10.0) -> None:
+    """A board's USB serial port can vanish while the probe resets it: wait for a device
+    path to come back (URLs such as socket://... are used as they are)."""
+    if "://" in port or not port.startswith("/"):
+        return
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(port):
+        if time.monotonic() > deadline:
+            from protobrain.run.device import LinkError
+
+            raise LinkError(f"serial port {port} did not appear within {timeout:.0f} s of flashing; "
+                            "is the board plugged in (ls /dev/ttyACM* /dev/ttyUSB*)?")
+        time.sleep(0.2)
+
+
+def check_flashed(board: Board, info: dict, fw_dir: Path) -> dict:
+    """The INFO a board answered must be that of the firmware in fw_dir (its info.json):
+    same board, firmware version, and models with the same file hashes."""
+    from protobrain.run.device import DeviceError
+
+    expected_file = Path(fw_dir) / "info.json"
+    expected = json.loads(expected_file.read_text()) if expected_file.exists() else {"board": board.name}
+
+    def models(d):
+        return [(m.get("name"), m.get("sha256")) for m in d.get("models", [])]
+
+    problems = []
+    if info.get("board") != expected.get("board", board.name):
+        problems.append(f"board {info.get('board')} (built for {expected.get('board', board.name)})")
+    if "firmware" in expected and info.get("firmware") != expected["firmware"]:
+        problems.append(f"firmware {info.get('firmware')} (built {expected['firmware']})")
+    if "models" in expected and models(info) != models(expected):
+        problems.append("models " + ", ".join(f"{n} {h}" for n, h in models(info))
+                        + " (built " + ", ".join(f"{n} {h}" for n, h in models(expected)) + ")")
+    if problems:
+        raise DeviceError(f"the board answers with other firmware than {fw_dir}: " + "; ".join(problems)
+                          + "; did the upload go to another board, or fail?")
+    return info

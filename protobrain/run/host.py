@@ -1,0 +1,131 @@
+"""Compile generated C with the host compiler and call it from Python (ctypes).
+
+Tests and `verify` run the real generated C this way, against the TFLite Micro reference.
+Builds are cached by content hash, so recompiling an unchanged model costs nothing.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from protobrain.codegen import render as codegen
+from protobrain.compiler.program import Program, build_program
+from protobrain.errors import ToolchainError
+from protobrain.compiler.ir import DTYPES
+from protobrain.compiler.reader import read_model, read_model_bytes
+
+CFLAGS = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-fPIC", "-shared"]
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("PROTOBRAIN_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "protobrain")
+    path = Path(base) / "host"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def host_cc() -> str:
+    cc = os.environ.get("CC", "cc")
+    if shutil.which(cc) is None:
+        raise ToolchainError(f"host C compiler '{cc}' not found; install gcc (apt-get install gcc) or set CC")
+    return cc
+
+
+def compile_sources(stem: str, files: dict[str, str], extra_cflags: list[str] | None = None,
+                    what: str = "generated C") -> Path:
+    """Compile every .c of `files` ({file name: text}) into one shared library for this
+    host, cached by the content of all files and the flags; returns its path."""
+    flags = CFLAGS + list(extra_cflags or [])
+    lib = cache_dir() / f"{stem}-{codegen.digest(files, ' '.join(flags))}.so"
+    if lib.exists():
+        return lib
+    with tempfile.TemporaryDirectory(prefix="pb-build-") as tmp:
+        src = Path(tmp)
+        for name, text in files.items():
+            (src / name).write_text(text)
+        sources = sorted(str(src / name) for name in files if name.endswith(".c"))
+        tmp_lib = src / "lib.so"
+        proc = subprocess.run([host_cc(), *flags, "-o", str(tmp_lib), *sources], capture_output=True, text=True)
+        if proc.returncode != 0:
+            first = next((ln for ln in proc.stderr.splitlines() if "error" in ln), proc.stderr.strip()[:300])
+            raise ToolchainError(f"{what} failed to compile: {first or proc.returncode}")
+        shutil.move(str(tmp_lib), lib)
+    return lib
+
+
+def build_shared_library(program: Program, source: str = "", extra_cflags: list[str] | None = None) -> Path:
+    files = codegen.render(program, source) | {f.name: f.read_text() for f in codegen.kernel_files(program)}
+    return compile_sources(program.graph.name, files, extra_cflags)
+
+
+class CompiledModel:
+    """The generated C of one model, loaded into this process."""
+
+    def __init__(self, program: Program, lib_path: Path):
+        self.program = program
+        self.lib_path = lib_path
+        self._lib = ctypes.CDLL(str(lib_path))
+        g = program.graph
+        self.inputs = [g.tensors[i] for i in g.inputs]
+        self.outputs = [g.tensors[i] for i in g.outputs]
+        self._invoke = getattr(self._lib, f"pb_{g.name}_invoke")
+        self._invoke.restype = ctypes.c_int
+        self._run_range = getattr(self._lib, f"pb_{g.name}_run_range")
+        self._arena = getattr(self._lib, f"pb_{g.name}_arena")
+        self._arena.restype = ctypes.POINTER(ctypes.c_uint8)
+
+    @property
+    def name(self) -> str:
+        return self.program.graph.name
+
+    def _check_input(self, x, t):
+        x = np.asarray(x)
+        want = np.dtype(DTYPES[t.dtype])
+        if x.dtype != want or x.size != t.size:
+            raise ValueError(f"input must be {t.dtype} with shape {t.shape}, got {x.dtype} {x.shape}")
+        return np.ascontiguousarray(x.reshape(t.shape))
+
+    def run(self, *xs: np.ndarray) -> np.ndarray | list[np.ndarray]:
+        """Run one inference; returns the output (or a list, for several outputs)."""
+        if len(xs) != len(self.inputs):
+            raise ValueError(f"{self.name} takes {len(self.inputs)} input(s), got {len(xs)}")
+        ins = [self._check_input(x, t) for x, t in zip(xs, self.inputs)]
+        outs = [np.zeros(t.shape, dtype=DTYPES[t.dtype]) for t in self.outputs]
+        rc = self._invoke(*[a.ctypes.data_as(ctypes.c_void_p) for a in ins + outs])
+        if rc != 0:
+            raise RuntimeError(f"{self.name}: invoke returned {rc}")
+        return outs[0] if len(outs) == 1 else outs
+
+    def run_layers(self, *xs: np.ndarray) -> dict[int, np.ndarray]:
+        """Run step by step and capture every operator's output tensor (index -> array)."""
+        from protobrain.run.targets import capture_layers
+
+        base = ctypes.addressof(self._arena().contents)
+        xs = [self._check_input(x, t) for x, t in zip(xs, self.inputs)]
+        return capture_layers(self.program, xs,
+                              lambda off, data: ctypes.memmove(base + off, data, len(data)),
+                              lambda k: self._run_range(k, k + 1),
+                              lambda off, n: ctypes.string_at(base + off, n))
+
+
+def compile_model(path: str | Path, strategy: str = "best", extra_cflags: list[str] | None = None,
+                  tier: str = "portable") -> CompiledModel:
+    """Generate C for a .tflite model, compile it for this host and load it. A "dsp" tier
+    runs the DSP kernels' C form (pb_simd.h without the extension): same layouts and results."""
+    graph = read_model(path)
+    program = build_program(graph, strategy, tier)
+    return CompiledModel(program, build_shared_library(program, str(path), extra_cflags))
+
+
+def compile_bytes(data: bytes, name: str = "model", strategy: str = "best", tier: str = "portable") -> CompiledModel:
+    """Like compile_model, for a model already in memory."""
+    program = build_program(read_model_bytes(data, name), strategy, tier)
+    return CompiledModel(program, build_shared_library(program, f"<{name}>"))

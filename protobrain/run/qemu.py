@@ -1,0 +1,95 @@
+"""Start a simulated board in QEMU with its UART on a local TCP port, and stop it cleanly."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from protobrain.boards import Board
+from protobrain.errors import ToolchainError
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class QemuBoard:
+    """A running QEMU; `port` is a pyserial URL (socket://...) or a pty path."""
+
+    def __init__(self, board: Board, elf: Path, serial: str = "tcp", extra_args: list[str] | None = None):
+        exe = board.run.get("qemu", "qemu-system-arm")
+        if shutil.which(exe) is None:
+            pkg = "qemu-system-arm" if exe.endswith("arm") else "qemu-system-misc"
+            raise ToolchainError(f"{exe} not found; install it with: apt-get install {pkg} (or run make setup)")
+        cmd = [exe, "-machine", board.run["machine"], "-nographic", "-monitor", "none", "-no-reboot",
+               "-icount", "shift=0"]
+        if board.run.get("bios"):
+            cmd += ["-bios", board.run["bios"]]
+        cmd += ["-kernel", str(elf)]
+        if serial == "pty":
+            cmd += ["-serial", "pty"]
+        else:
+            self.tcp_port = _free_port()
+            cmd += ["-serial", f"tcp:127.0.0.1:{self.tcp_port},server=on,wait=off,nodelay=on"]
+        cmd += list(extra_args or [])
+        self.cmd = cmd
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.port = self._wait_ready(serial)
+
+    def _wait_ready(self, serial: str) -> str:
+        deadline = time.monotonic() + 10
+        if serial == "pty":
+            # QEMU announces "char device redirected to /dev/pts/N (label serial0)".
+            import selectors
+
+            sel = selectors.DefaultSelector()
+            sel.register(self.proc.stdout, selectors.EVENT_READ)
+            sel.register(self.proc.stderr, selectors.EVENT_READ)
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    break
+                for key, _ in sel.select(timeout=0.2):
+                    line = key.fileobj.readline()
+                    if "/dev/pts/" in line:
+                        sel.close()
+                        return line.split("redirected to ")[1].split()[0]
+            self.stop()
+            raise ToolchainError(f"QEMU did not report its pty: {' '.join(self.cmd)}")
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                err = self.proc.stderr.read().strip()
+                raise ToolchainError(f"QEMU exited at start ({err.splitlines()[-1] if err else self.proc.returncode})")
+            try:
+                with socket.create_connection(("127.0.0.1", self.tcp_port), timeout=0.2):
+                    pass
+                return f"socket://127.0.0.1:{self.tcp_port}"
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise ToolchainError("QEMU's serial port did not open within 10 s")
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        for f in (self.proc.stdout, self.proc.stderr):
+            if f:
+                f.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()

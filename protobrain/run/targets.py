@@ -1,0 +1,142 @@
+"""Where generated code runs for verify: this host (ctypes) or a board over serial."""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from protobrain.compiler.program import Program
+from protobrain.errors import ProtobrainError
+
+
+def capture_layers(program: Program, xs, write, run_step, read) -> dict[int, np.ndarray]:
+    """Run a model step by step through three primitives and capture every step's output.
+
+    write(offset, bytes) fills the arena, run_step(k) runs step k, read(offset, n) reads the
+    arena back: the same walk on the host (ctypes) and on a device (serial commands)."""
+    from protobrain.compiler.ir import DTYPES
+
+    g = program.graph
+    for x, i in zip(xs, g.inputs):
+        t = g.tensors[i]
+        x = np.ascontiguousarray(np.asarray(x, dtype=DTYPES[t.dtype]).reshape(t.shape))
+        write(program.plan.offset_of(i), x.tobytes())
+    captured = {}
+    for k, step in enumerate(program.steps):
+        run_step(k)
+        for i in step.op.outputs:
+            t = g.tensors[i]
+            raw = read(program.plan.offset_of(i), t.nbytes)
+            captured[i] = np.frombuffer(raw, dtype=DTYPES[t.dtype]).reshape(t.shape).copy()
+    return captured
+
+
+class HostTarget:
+    def __init__(self):
+        self._loaded = {}  # model name -> CompiledModel: build and load each model once
+
+    def _compiled(self, program: Program):
+        from protobrain.run.host import CompiledModel, build_shared_library
+
+        name = program.graph.name
+        if name not in self._loaded:
+            self._loaded[name] = CompiledModel(program, build_shared_library(program, name))
+        return self._loaded[name]
+
+    def runner(self, program: Program):
+        return self._compiled(program).run
+
+    def layer_runner(self, program: Program):
+        return self._compiled(program).run_layers
+
+    def last_count_text(self) -> str:
+        return "-"
+
+
+class DeviceTarget:
+    def __init__(self, device):
+        self.device = device
+        self.counts: list[int] = []
+        self.kind = ""
+
+    def runner(self, program: Program):
+        index = self.device.model_index(program.graph.name)
+
+        def run(*xs):
+            r = self.device.invoke(index, *xs)
+            self.counts.append(r.count)
+            self.kind = r.count_kind
+            return r.outputs[0] if len(r.outputs) == 1 else r.outputs
+
+        self.counts = []
+        return run
+
+    def layer_runner(self, program: Program):
+        dev, index = self.device, self.device.model_index(program.graph.name)
+        return lambda *xs: capture_layers(program, xs, lambda off, data: dev.write_arena(index, off, data),
+                                          lambda k: dev.run_steps(index, k, k + 1),
+                                          lambda off, n: dev.read_arena(index, off, n))
+
+    def last_count_text(self) -> str:
+        if not self.counts:
+            return "-"
+        return f"{int(np.median(self.counts)):,} {self.kind}"
+
+
+@contextlib.contextmanager
+def open_target(board: str, programs: list[Program], blobs: list[bytes], fw_dir=None, port=None,
+                serial="tcp", console=None):
+    if board == "host":
+        if port or fw_dir:
+            raise ProtobrainError("--port and --firmware need --board NAME (the board the firmware was built for)")
+        yield HostTarget()
+        return
+    from protobrain.boards import load_board
+    from protobrain.run.device import Device
+
+    b = load_board(board)
+    if port:
+        with Device(port) as dev:
+            yield DeviceTarget(dev)
+        return
+    from protobrain.firmware.build import build
+    from protobrain.run.qemu import QemuBoard
+
+    if not b.simulated:
+        raise ProtobrainError(f"{b.name} is a real board: flash it, then pass its serial port with --port")
+    with tempfile.TemporaryDirectory(prefix="pb-fw-") as tmp:
+        if fw_dir:
+            elf = Path(fw_dir) / "firmware.elf"
+            if not elf.exists():
+                raise ProtobrainError(f"{elf} not found; build with: protobrain build MODEL --board {board} -o {fw_dir}")
+        else:
+            if console:
+                console.print(f"building firmware for {b.name} ...")
+            elf = build(b, programs, blobs, Path(tmp) / "fw").elf
+        with QemuBoard(b, elf, serial=serial) as q, Device(q.port) as dev:
+            if console:
+                console.print(f"{b.name} running in QEMU, serial {q.port}")
+            yield DeviceTarget(dev)
+
+
+def first_bad_layer(program: Program, model_path, cases, console, run_layers) -> bool:
+    """Compare every intermediate tensor with TFLite Micro's; report the first that differs.
+
+    Returns True when every tensor matched."""
+    from protobrain.verify.reference import Reference
+
+    ref = Reference(model_path, preserve_all_tensors=True)
+    for k, xs in enumerate(cases):
+        ours = run_layers(*xs)
+        theirs = ref.run_layers(*xs)
+        for step in program.steps:
+            for t in step.op.outputs:
+                if t in theirs and ours[t].tobytes() != np.asarray(theirs[t]).astype(ours[t].dtype).tobytes():
+                    console.print(f"[red]first differing layer[/red]: input case {k}, operator #{step.op.index} "
+                                  f"{step.op.name}, tensor {t} ({program.graph.tensors[t].name})")
+                    return False
+    console.print(f"{program.graph.name}: every intermediate tensor matches TFLite Micro on {len(cases)} inputs")
+    return True
