@@ -75,7 +75,7 @@ def pico_firmware(tmp_path_factory):
 def test_pico_firmware_starts_with_a_sealed_boot_loader_and_its_vectors(pico_firmware):
     import subprocess
 
-    from protobrain.measure.icount import elf_symbols
+    from protobrain.toolchain import elf_symbols
     from protobrain.firmware.rp2040 import crc32_boot_rom
 
     image, out = pico_firmware

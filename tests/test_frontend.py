@@ -22,7 +22,7 @@ from protobrain.audio.frontend import (
     to_float,
 )
 from protobrain.errors import ProtobrainError
-from protobrain.run.host import host_cc
+from protobrain.toolchain import host_cc
 
 CONFIG = FrontendConfig()
 # a second layout (16 kHz, 25 ms / 10 ms, 40 mels, finer log) so nothing depends on the defaults

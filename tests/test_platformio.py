@@ -95,7 +95,8 @@ def test_pio_run_builds_the_firmware_protobrain_builds(name, pio, kws, kws_proje
     """Same sources, flags, linker script and link order: the same size report, and the
     same flash image byte for byte."""
     from protobrain.boards import load_board
-    from protobrain.firmware.build import build, section_sizes
+    from protobrain.firmware.build import build
+    from protobrain.toolchain import section_sizes
 
     project, durations = kws_project
     _, program, blob = kws
@@ -140,7 +141,7 @@ def test_library_builds_into_a_users_project(pio, kws, kws_project, tmp_path):
     symbols = subprocess.run(["arm-none-eabi-nm", str(elf)], capture_output=True, text=True, check=True).stdout
     assert " T pb_kws_ref_model_run_range" in symbols and " t pb_kws_ref_model_op0_filter" in symbols
     from protobrain.boards import load_board
-    from protobrain.firmware.build import section_sizes
+    from protobrain.toolchain import section_sizes
 
     b = load_board(board)
     assert section_sizes(b, elf) == section_sizes(b, project / ".pio" / "build" / board / "firmware.elf")

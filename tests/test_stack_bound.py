@@ -35,13 +35,14 @@ def test_stack_bound_covers_measured_high_water_mark(tmp_path):
 
 
 def test_heap_allocator_in_image_fails_the_build(tmp_path):
-    from protobrain.firmware.build import DoesNotFit, check_no_heap, libc_flags, toolchain
+    from protobrain.firmware.build import DoesNotFit, check_no_heap, libc_flags
+    from protobrain.toolchain import cross_tool
 
     board = needs("qemu-mps2-an386")
     src = tmp_path / "m.c"
     src.write_text("#include <stdlib.h>\nint main(void) { return malloc(8) != 0; }\n")
     elf = tmp_path / "m.elf"
-    subprocess.run([toolchain(board, "gcc"), *board.cflags, *libc_flags(board), "-o", str(elf), str(src)], check=True,
+    subprocess.run([cross_tool(board, "gcc"), *board.cflags, *libc_flags(board), "-o", str(elf), str(src)], check=True,
                    capture_output=True)
     with pytest.raises(DoesNotFit, match="heap allocator .*malloc"):
         check_no_heap(board, elf)
@@ -49,16 +50,16 @@ def test_heap_allocator_in_image_fails_the_build(tmp_path):
 
 def test_recursion_is_reported_unbounded(tmp_path):
     from protobrain.firmware import stackbound
-    from protobrain.firmware.build import toolchain
+    from protobrain.toolchain import cross_tool
 
     board = needs("qemu-mps2-an386")
     src = tmp_path / "r.c"
     src.write_text("int f(int n);\nint f(int n) { return n ? 1 + f(n - 1) : 0; }\n"
                    "void Reset_Handler(void);\nvoid Reset_Handler(void) { f(3); for (;;) {} }\n")
     elf = tmp_path / "r.elf"
-    subprocess.run([toolchain(board, "gcc"), *board.cflags, "-O0", "-nostdlib", "-fcallgraph-info=su",
+    subprocess.run([cross_tool(board, "gcc"), *board.cflags, "-O0", "-nostdlib", "-fcallgraph-info=su",
                     "-Wl,-eReset_Handler", "-o", str(elf), str(src)], check=True, capture_output=True, cwd=tmp_path)
-    bound = stackbound.analyse("arm", toolchain(board, "objdump"), elf, tmp_path, [])
+    bound = stackbound.analyse("arm", cross_tool(board, "objdump"), elf, tmp_path, [])
     assert bound.bytes is None and "recursion" in bound.reason
 
 

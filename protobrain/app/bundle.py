@@ -199,7 +199,7 @@ SYNTH_SYMBOLS = ("speak_state", "speak_cond", "speak_pcm", f"pb_{SYNTH_NAME}_are
 
 def memory(parts: Parts, image) -> Memory:
     from protobrain.firmware.build import SHARED_ARENA
-    from protobrain.measure.icount import elf_symbols
+    from protobrain.toolchain import elf_symbols
 
     sym = elf_symbols(image.board, image.elf)
 

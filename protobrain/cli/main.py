@@ -422,7 +422,7 @@ def verify(models, board, fw_dir, port, serial, n_random, npy, seed, layers, pla
 def _verify_on(target, board: str, progs, models, n_random: int, npy=(), seed: int = 0, layers: bool = False) -> bool:
     """Compare every output byte of MODELS on a target with TFLite Micro; print the table
     and the first mismatch of each model. True when everything was bit-exact."""
-    from protobrain.run import targets as runner
+    from protobrain.verify import layers as layers_check
     from protobrain.verify.reference import Reference
     from protobrain.verify.compare import compare, test_inputs
 
@@ -433,7 +433,7 @@ def _verify_on(target, board: str, progs, models, n_random: int, npy=(), seed: i
     for prog, path in zip(progs, models):
         run = target.runner(prog)
         cases = test_inputs([prog.graph.tensors[i] for i in prog.graph.inputs], n_random, seed, list(npy))
-        if layers and not runner.first_bad_layer(prog, path, cases, console, target.layer_runner(prog)):
+        if layers and not layers_check.first_bad_layer(prog, path, cases, console, target.layer_runner(prog)):
             layer_failures.append(prog.graph.name)
         result = compare(run, Reference(path), cases, prog.graph.name)
         count = target.last_count_text()

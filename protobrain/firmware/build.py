@@ -23,6 +23,7 @@ from protobrain.boards import Board
 from protobrain.compiler.program import Program
 from protobrain.errors import ProtobrainError, ToolchainError
 from protobrain.resources import templates_dir
+from protobrain.toolchain import cross_tool, heap_symbols, section_sizes
 
 OPT_FLAGS = ["-O2", "-ffunction-sections", "-fdata-sections"]
 WARN_FLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror"]
@@ -145,7 +146,7 @@ def render_firmware(board: Board, programs: list[Program], model_blobs: list[byt
     if board.soc == "rp2040":
         from protobrain.firmware import rp2040
 
-        image = rp2040.build_boot2(board, toolchain(board, "gcc"), toolchain(board, "objcopy"))
+        image = rp2040.build_boot2(board, cross_tool(board, "gcc"), cross_tool(board, "objcopy"))
         (out / "boot2_image.c").write_text(rp2040.boot2_c_source(image))
     (out / "info.json").write_text(json.dumps(info, indent=2) + "\n")
     return infos
@@ -157,14 +158,6 @@ def _stm32_brr(board: Board, baud: int = 115200) -> int:
     if board.uart.get("lpuart"):
         return (256 * clock + baud // 2) // baud
     return (clock + baud // 2) // baud
-
-
-def toolchain(board: Board, tool: str) -> str:
-    exe = board.toolchain_prefix + tool
-    if shutil.which(exe) is None:
-        pkg = "gcc-arm-none-eabi libnewlib-arm-none-eabi" if board.arch == "arm" else "gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf"
-        raise ToolchainError(f"{exe} not found; install it with: apt-get install {pkg} (or run make setup)")
-    return exe
 
 
 def libc_flags(board: Board) -> list[str]:
@@ -180,7 +173,7 @@ def compile_flags(board: Board) -> list[str]:
 
 
 def compile_firmware(board: Board, src: Path) -> tuple[Path, Path]:
-    cc = toolchain(board, "gcc")
+    cc = cross_tool(board, "gcc")
     sources = sorted(str(p) for p in src.iterdir() if p.suffix in (".c", ".S"))
     elf = src / "firmware.elf"
     # -fcallgraph-info=su: per-function stack use (as -fstack-usage) and call edges, for stackbound
@@ -193,18 +186,12 @@ def compile_firmware(board: Board, src: Path) -> tuple[Path, Path]:
         first = next((ln for ln in proc.stderr.splitlines() if "error" in ln), proc.stderr.strip()[:300])
         raise ToolchainError(f"firmware failed to compile for {board.name}: {first}")
     binary = src / "firmware.bin"
-    subprocess.run([toolchain(board, "objcopy"), "-O", "binary", str(elf), str(binary)], check=True)
+    subprocess.run([cross_tool(board, "objcopy"), "-O", "binary", str(elf), str(binary)], check=True)
     if "uf2_family" in board.run:  # drag-and-drop image for the board's USB boot loader
         from protobrain.firmware import uf2
 
         (src / "firmware.uf2").write_bytes(uf2.encode(binary.read_bytes(), board.flash.origin, board.run["uf2_family"]))
     return elf, binary
-
-
-def section_sizes(board: Board, elf: Path) -> tuple[int, int, int]:
-    out = subprocess.run([toolchain(board, "size"), "-B", str(elf)], capture_output=True, text=True, check=True).stdout
-    text, data, bss = (int(v) for v in out.splitlines()[1].split()[:3])
-    return text, data, bss
 
 
 def shared_arena_bytes(programs: list[Program]) -> int:
@@ -240,7 +227,7 @@ def build(board: Board, programs: list[Program], model_blobs: list[bytes], out: 
     if image.flash_bytes > board.flash.length or image.ram_bytes > board.ram.length:
         raise DoesNotFit(f"does not fit {board.name}: flash {image.flash_bytes:,}/{board.flash.length:,} B, RAM {image.ram_bytes:,}/{board.ram.length:,} B")
     check_no_heap(board, elf)
-    bound = stackbound.analyse(board.arch, toolchain(board, "objdump"), elf, out, [i["name"] for i in infos],
+    bound = stackbound.analyse(board.arch, cross_tool(board, "objdump"), elf, out, [i["name"] for i in infos],
                                has_fpu="fpu" in board.features)
     image.stack_bound, image.stack_note = bound.bytes, str(bound)
     if bound.bytes is not None:
@@ -254,9 +241,6 @@ def build(board: Board, programs: list[Program], model_blobs: list[bytes], out: 
 
 def check_no_heap(board: Board, elf: Path) -> None:
     """The firmware must not allocate: fail if the linked image defines any allocator symbol."""
-    from protobrain.measure.bench import HEAP_SYMBOLS
-
-    out = subprocess.run([toolchain(board, "nm"), "--defined-only", str(elf)], capture_output=True, text=True, check=True).stdout
-    heap = sorted(HEAP_SYMBOLS & {ln.split()[-1] for ln in out.splitlines() if ln.strip()})
+    heap = heap_symbols(board, elf)
     if heap:
         raise DoesNotFit(f"firmware for {board.name} links a heap allocator ({', '.join(heap)}); protobrain firmware must use static memory only")

@@ -23,12 +23,8 @@ from pathlib import Path
 from protobrain.boards import Board
 from protobrain.compiler.program import Program
 from protobrain.errors import ProtobrainError
+from protobrain.toolchain import HEAP_SYMBOLS
 from protobrain.verify.compare import Mismatch
-
-# Allocator entry points: any of them defined in the ELF means a heap was linked.
-HEAP_SYMBOLS = {"malloc", "free", "calloc", "realloc", "_malloc_r", "_free_r", "_calloc_r", "_realloc_r",
-                "_sbrk", "_sbrk_r", "sbrk"}
-
 
 class BenchError(ProtobrainError):
     pass
@@ -175,8 +171,8 @@ def _measure_session(board: Board, programs: list[Program], paths: list[str], de
 
 def run_bench(board: Board, programs: list[Program], paths: list[str], blobs: list[bytes], *, n_inputs: int = 20,
               seed: int = 0, port: str | None = None, fw_dir: Path | None = None, progress=None) -> BenchReport:
-    from protobrain.firmware.build import build, section_sizes
-    from protobrain.measure.icount import elf_symbols
+    from protobrain.firmware.build import build
+    from protobrain.toolchain import elf_symbols, section_sizes
 
     if port and not fw_dir:
         raise BenchError("with --port, also give --firmware DIR: the build folder of the flashed firmware "

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from protobrain.boards import Board
 from protobrain.errors import ProtobrainError, ToolchainError
-from protobrain.run.host import cache_dir, host_cc
+from protobrain.toolchain import cache_dir, elf_symbols, host_cc
 from protobrain.resources import templates_dir
 
 HEADER_ENV = "PROTOBRAIN_QEMU_PLUGIN_H"
@@ -62,42 +62,6 @@ def build_plugin() -> Path:
             raise ToolchainError(f"the QEMU instruction-counting plugin failed to compile: {first}")
         shutil.move(str(built), lib)
     return lib
-
-
-@dataclass
-class Symbol:
-    address: int
-    size: int
-
-
-def elf_symbols(board: Board, elf: Path) -> dict[str, Symbol]:
-    """Defined symbols with their sizes (Thumb bit cleared, so addresses are instruction addresses)."""
-    from protobrain.firmware.build import toolchain
-
-    out = subprocess.run([toolchain(board, "nm"), "-S", "--defined-only", str(elf)],
-                         capture_output=True, text=True, check=True).stdout
-    symbols = {}
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) == 4:
-            symbols[parts[3]] = Symbol(int(parts[0], 16) & ~1, int(parts[1], 16))
-    return symbols
-
-
-def function_symbols(board: Board, elf: Path) -> list[tuple[int, int, str]]:
-    """Code symbols (nm types t/T/w/W) as (address, size, name), sorted by address, Thumb bit cleared."""
-    from protobrain.firmware.build import toolchain
-
-    out = subprocess.run([toolchain(board, "nm"), "-S", "--defined-only", str(elf)],
-                         capture_output=True, text=True, check=True).stdout
-    found = {}
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) == 4 and parts[2] in "tTwW":
-            address, size = int(parts[0], 16) & ~1, int(parts[1], 16)
-            if size and (address, size) not in found:
-                found[(address, size)] = parts[3]
-    return sorted((a, n, name) for (a, n), name in found.items())
 
 
 def read_profile(path: Path) -> dict[int, int]:

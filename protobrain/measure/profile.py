@@ -86,7 +86,8 @@ def run_profile(board: Board, prog: Program, blob: bytes, elf_copy: Path | None 
     from protobrain.measure.bench import inference_counts
     from protobrain.run.device import Device
     from protobrain.firmware.build import build
-    from protobrain.measure.icount import InstructionCounter, function_symbols, read_profile
+    from protobrain.measure.icount import InstructionCounter, read_profile
+    from protobrain.toolchain import function_symbols
     from protobrain.run.qemu import QemuBoard
     from protobrain.verify.compare import test_inputs
 
@@ -136,9 +137,9 @@ def hot_blocks(insns: list[tuple[int, int]]) -> list[tuple[int, int, int, int]]:
 
 def annotate(board: Board, elf: Path, profile: InferenceProfile, top: int) -> str:
     """The top functions' disassembly, each instruction with its execution count on the left."""
-    from protobrain.firmware.build import toolchain
+    from protobrain.toolchain import cross_tool
 
-    objdump = toolchain(board, "objdump")
+    objdump = cross_tool(board, "objdump")
     lines = [f"protobrain profile: {profile.model} on {profile.board} ({profile.core}, {profile.tier} kernels)",
              f"one inference: {profile.total:,} instructions, counted between the marks around it "
              "(SysTick_Handler not counted)",

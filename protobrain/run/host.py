@@ -18,25 +18,12 @@ import numpy as np
 from protobrain.codegen import render as codegen
 from protobrain.compiler.program import Program, build_program
 from protobrain.errors import ToolchainError
+from protobrain.toolchain import cache_dir, host_cc
+from protobrain.verify.layers import capture_layers
 from protobrain.compiler.ir import DTYPES
 from protobrain.compiler.reader import read_model, read_model_bytes
 
 CFLAGS = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-fPIC", "-shared"]
-
-
-def cache_dir() -> Path:
-    base = os.environ.get("PROTOBRAIN_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "protobrain")
-    path = Path(base) / "host"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def host_cc() -> str:
-    cc = os.environ.get("CC", "cc")
-    if shutil.which(cc) is None:
-        raise ToolchainError(f"host C compiler '{cc}' not found; install gcc (apt-get install gcc) or set CC")
-    return cc
 
 
 def compile_sources(stem: str, files: dict[str, str], extra_cflags: list[str] | None = None,
@@ -106,8 +93,6 @@ class CompiledModel:
 
     def run_layers(self, *xs: np.ndarray) -> dict[int, np.ndarray]:
         """Run step by step and capture every operator's output tensor (index -> array)."""
-        from protobrain.run.targets import capture_layers
-
         base = ctypes.addressof(self._arena().contents)
         xs = [self._check_input(x, t) for x, t in zip(xs, self.inputs)]
         return capture_layers(self.program, xs,

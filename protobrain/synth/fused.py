@@ -66,6 +66,7 @@ from protobrain.compiler.ops.elementwise import broadcast_loops
 from protobrain.compiler.quantization import INT_RANGES, f32
 from protobrain.compiler.reader import read_model_bytes
 from protobrain.resources import kernels_dir
+from protobrain.synth.coding import mulaw_decode, quantize
 
 SUPPORTED = ("FULLY_CONNECTED", "ADD", "SUB", "MUL", "int8 table functions (TANH, LOGISTIC, RELU, RELU6, "
              "LEAKY_RELU, int8 QUANTIZE)", "int16 TANH, LOGISTIC, RELU, RELU6", "RESHAPE/SQUEEZE/EXPAND_DIMS views")
@@ -139,8 +140,6 @@ class Sampler:
     next_input: np.ndarray = field(init=False)
 
     def __post_init__(self):
-        from protobrain.synth.wavenet import mulaw_decode, quantize
-
         table = []
         while True:
             v = int(math.floor(65535.0 * math.exp(-len(table) / EXP_STEPS) + 0.5))
@@ -222,8 +221,6 @@ class FusedModel:
 
     def quantize_cond(self, values) -> np.ndarray:
         """Float conditioning (..., cond_size) -> integers, each block with its own quantization."""
-        from protobrain.synth.wavenet import quantize
-
         v = np.asarray(values, np.float32)
         out = np.empty(v.shape, self.np_dtype)
         for b in self.cond_blocks:

@@ -66,7 +66,7 @@ def clip_features(clips: np.ndarray, config: FrontendConfig = FrontendConfig()) 
 
 
 def cache_dir() -> Path:
-    from protobrain.run.host import cache_dir as host_cache
+    from protobrain.toolchain import cache_dir as host_cache
 
     p = host_cache().parent / "speech"
     p.mkdir(parents=True, exist_ok=True)

@@ -998,7 +998,7 @@ def _kernel_objects(program, flags: list[str], generated_headers: dict[str, str]
     are the same for every mutant, so only the model's own files are compiled per mutant.
     generated_headers: the rendered headers kernels include (pb_tier.h), not the model's."""
     from protobrain.codegen import render as codegen
-    from protobrain.run.host import cache_dir, host_cc
+    from protobrain.toolchain import cache_dir, host_cc
 
     files = codegen.kernel_files(program)
     headers = {f.name: f.read_text() for f in files if f.suffix == ".h"} | generated_headers
@@ -1038,7 +1038,7 @@ def build_sanitized(program, out: Path, extra_cflags: list[str] | None = None) -
     """Generated C plus the stdin/stdout harness, built with ASan and UBSan into the
     executable `out` (not cached: mutants rarely repeat; the kernel objects are)."""
     from protobrain.codegen import render as codegen
-    from protobrain.run.host import host_cc
+    from protobrain.toolchain import host_cc
 
     flags = SANITIZE_FLAGS + list(extra_cflags or [])
     rendered = codegen.render(program, "<fuzz>")
@@ -1059,7 +1059,7 @@ def build_sanitized(program, out: Path, extra_cflags: list[str] | None = None) -
 
 def sanitizers_available() -> str | None:
     """None when the host C compiler builds and runs an ASan+UBSan program, else why not."""
-    from protobrain.run.host import host_cc
+    from protobrain.toolchain import host_cc
 
     try:
         cc = host_cc()
