@@ -15,12 +15,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from protobrain.measure.bench import mismatch_line, model_table, run_bench, verdict, write_reports
 from protobrain.boards import load_board
-from protobrain.compiler.program import build_program
-from protobrain.errors import ProtobrainError
 from protobrain.compiler.ops.tiers.select import TIERS, tier_for
+from protobrain.compiler.program import build_program
 from protobrain.compiler.reader import read_model
+from protobrain.errors import ProtobrainError
+from protobrain.measure.bench import mismatch_line, model_table, run_bench, verdict, write_reports
 from protobrain.resources import REFERENCE_MODELS as MODELS
 
 BOARDS = ["qemu-mps2-an386", "qemu-mps2-an500", "qemu-mps2-an505", "qemu-mps3-an547"]

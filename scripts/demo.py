@@ -164,8 +164,8 @@ def synth_per_core(parts, boards: list[str], out: Path, checks, frames: int = CO
     that board, `frames` frames of the first keyword (the cost is the same every sample),
     whose samples `checks` compares as demo "cores"."""
     from protobrain.app import bundle as pb_bundle
-    from protobrain.boards import load_board
     from protobrain.app.demo import Protobrain
+    from protobrain.boards import load_board
 
     rows = []
     for name in boards:
@@ -345,9 +345,9 @@ def main() -> int:
 
 def run(args, t_start: float) -> int:
     from protobrain.app import bundle as pb_bundle
+    from protobrain.app.demo import TFLM, TWIN, Checks, Protobrain, plot_listen, write_wav
     from protobrain.boards import load_board
     from protobrain.cli.bundle import print_memory, run_loop
-    from protobrain.app.demo import TFLM, TWIN, Checks, Protobrain, plot_listen, write_wav
 
     out = args.out
     out.mkdir(parents=True, exist_ok=True)

@@ -44,8 +44,8 @@ def clang_problem() -> str | None:
 def render(model_paths: list[Path], src: Path) -> list[dict]:
     from protobrain.boards import load_board
     from protobrain.compiler.program import build_program
-    from protobrain.firmware.build import render_firmware
     from protobrain.compiler.reader import read_model
+    from protobrain.firmware.build import render_firmware
 
     if src.exists():
         shutil.rmtree(src)

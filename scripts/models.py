@@ -15,20 +15,19 @@ from rich.table import Table
 
 from protobrain.codegen import render as codegen
 from protobrain.compiler.program import build_program
-from protobrain.errors import ProtobrainError
-from protobrain.run.host import CompiledModel, build_shared_library
 from protobrain.compiler.reader import read_model
+from protobrain.errors import ProtobrainError
 from protobrain.resources import REFERENCE_MODELS as MODELS
-from protobrain.verify.reference import Reference
+from protobrain.run.host import CompiledModel, build_shared_library
 from protobrain.verify.compare import compare, test_inputs
-
+from protobrain.verify.reference import Reference
 
 
 def run_on_board(board_name: str, paths: list[Path], rows: list[dict], out: Path, n: int, progress, task) -> None:
     """One firmware with every model that compiled, started in QEMU, verified over serial."""
     from protobrain.boards import load_board
-    from protobrain.run.device import Device
     from protobrain.firmware.build import build
+    from protobrain.run.device import Device
     from protobrain.run.qemu import QemuBoard
 
     board = load_board(board_name)

@@ -87,10 +87,10 @@ def run_on_qemu(model_path: Path, n: int, out: Path, seed: int = 0) -> dict:
 
     from protobrain.boards import load_board
     from protobrain.compiler.program import build_program
+    from protobrain.compiler.reader import read_model
     from protobrain.firmware.build import build
     from protobrain.run.host import compile_bytes
     from protobrain.run.qemu import QemuBoard
-    from protobrain.compiler.reader import read_model
 
     board = load_board(BOARD)
     data = model_path.read_bytes()

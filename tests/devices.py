@@ -49,8 +49,8 @@ def verify_on_device(dev, reference, prog, n_random: int, seed: int = 0):
 @contextmanager
 def running_firmware(board, programs, blobs, out: Path):
     """Build one firmware holding `programs` and run it in QEMU: yields a Device."""
-    from protobrain.run.device import Device
     from protobrain.firmware.build import build
+    from protobrain.run.device import Device
     from protobrain.run.qemu import QemuBoard
 
     image = build(board, programs, blobs, out)

@@ -13,9 +13,9 @@ import pytest
 from conftest import REPO, needs_instruction_counter, shared_model
 
 from protobrain.compiler import planner
-from protobrain.run import protocol
 from protobrain.compiler.program import build_program
 from protobrain.compiler.reader import read_model_bytes
+from protobrain.run import protocol
 
 BOARD = "qemu-mps2-an386"
 
@@ -204,8 +204,8 @@ def test_bench_refuses_a_real_board_without_a_port(small_model, tmp_path):
 
 def test_device_layers_match_the_host_layers_exactly(small_model):
     """WRITE_ARENA / RUN_STEPS / READ_ARENA walk the model on the device like the host does."""
-    from protobrain.run.device import Device, DeviceError
     from protobrain.firmware.build import build
+    from protobrain.run.device import Device, DeviceError
     from protobrain.run.host import CompiledModel, build_shared_library
     from protobrain.run.qemu import QemuBoard
     from protobrain.run.targets import DeviceTarget

@@ -12,6 +12,7 @@ import pytest
 pytest.importorskip("tensorflow")
 
 from conftest import needs_simulator  # noqa: E402
+
 from protobrain.app import bundle as pb_bundle
 from protobrain.errors import ProtobrainError
 
@@ -22,9 +23,13 @@ BOARD = "qemu-mps2-an386"
 def runs(tmp_path_factory):
     """A vision, a speech and a synth run, each trained small."""
     from protobrain.train.classifier import TrainConfig
-    from protobrain.train.speech import SMALL as SPEECH_SMALL, load as load_speech, train_speech
-    from protobrain.train.synth import SMALL as SYNTH_SMALL, train_synth
-    from protobrain.train.vision import load as load_vision, train_vision
+    from protobrain.train.speech import SMALL as SPEECH_SMALL
+    from protobrain.train.speech import load as load_speech
+    from protobrain.train.speech import train_speech
+    from protobrain.train.synth import SMALL as SYNTH_SMALL
+    from protobrain.train.synth import train_synth
+    from protobrain.train.vision import load as load_vision
+    from protobrain.train.vision import train_vision
 
     root = tmp_path_factory.mktemp("runs")
     train_vision(load_vision(None), TrainConfig(epochs=4, width=0.5, progress=False), root / "vision")

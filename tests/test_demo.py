@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from conftest import REPO
 
-from protobrain.cli.bundle import heard_as
 from protobrain.app.demo import (
     TFLM,
     TWIN,
@@ -23,6 +22,7 @@ from protobrain.app.demo import (
     read_wav,
     write_wav,
 )
+from protobrain.cli.bundle import heard_as
 
 CLASSES = ["silence", "unknown", "yes", "no"]
 

@@ -14,8 +14,6 @@ from builders import convert
 from conftest import RecordedReference, assert_bit_exact
 from test_op_pool_elementwise import _RANGES, _activation, _binary, _convert_two
 
-from protobrain.compiler.program import build_program
-from protobrain.run.host import CompiledModel, build_shared_library
 from protobrain.compiler.ops.tiers import add_lut as fast_add
 from protobrain.compiler.ops.tiers.add_lut import (
     ADD_LUT_EXACT,
@@ -23,7 +21,9 @@ from protobrain.compiler.ops.tiers.add_lut import (
     ADD_LUT_FAST_FULL,
     accelerate_add,
 )
+from protobrain.compiler.program import build_program
 from protobrain.compiler.reader import read_model_bytes
+from protobrain.run.host import CompiledModel, build_shared_library
 from protobrain.verify.reference import Reference
 
 S = (4, 4, 8)

@@ -10,8 +10,8 @@ import test_op_conv as op_conv
 from conftest import needs_simulator
 from test_fast_kernels import _build_fitting, dw_bytes
 
-from protobrain.compiler.program import build_program
 from protobrain.compiler.ops.tiers import dsp as fast_dsp
+from protobrain.compiler.program import build_program
 from protobrain.compiler.reader import read_model_bytes
 
 SHAPES = [
@@ -46,8 +46,8 @@ def test_lines_form_is_chosen_for_3x3_stride_1_only(monkeypatch):
 def test_lines_form_bit_exact_on_simulated_m4(monkeypatch, tmp_path):
     from protobrain.run.device import Device
     from protobrain.run.qemu import QemuBoard
-    from protobrain.verify.reference import Reference
     from protobrain.verify.compare import compare, test_inputs
+    from protobrain.verify.reference import Reference
 
     board = needs_simulator("qemu-mps2-an386")
     monkeypatch.setattr(fast_dsp, "DW_LINES_MIN", 1)  # every 3x3 stride-1 shape takes the lines form

@@ -20,10 +20,11 @@ import test_op_fully_connected as op_fc
 from builders import convert
 from conftest import needs_simulator
 
-from protobrain.compiler.program import build_program
 from protobrain.compiler.fixedpoint import mul_by_quantized_mult_array
-from protobrain.compiler.ops.tiers import select as fast, mve as fast_mve
 from protobrain.compiler.ops.base import ConstArray
+from protobrain.compiler.ops.tiers import mve as fast_mve
+from protobrain.compiler.ops.tiers import select as fast
+from protobrain.compiler.program import build_program
 from protobrain.compiler.reader import read_model_bytes
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
@@ -469,8 +470,8 @@ def test_sweep_bit_exact_on_simulated_core(board_name, tier, tmp_path):
     generated for the board's tier, run in QEMU: each output byte equals TFLite Micro's."""
     from protobrain.run.device import Device
     from protobrain.run.qemu import QemuBoard
-    from protobrain.verify.reference import Reference
     from protobrain.verify.compare import compare, test_inputs
+    from protobrain.verify.reference import Reference
 
     board = needs_simulator(board_name)
     assert fast.tier_for(board.features) == tier

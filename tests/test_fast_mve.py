@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from protobrain.compiler.fixedpoint import mul_by_quantized_mult_array
-from protobrain.compiler.ops.tiers import mve as fast_mve
 from protobrain.compiler.ops.base import ConstArray
+from protobrain.compiler.ops.tiers import mve as fast_mve
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 

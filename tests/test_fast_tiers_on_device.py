@@ -14,8 +14,8 @@ from conftest import SHARED_MODEL_NAMES, RecordedReference, shared_model
 from conftest import needs_simulator as needs
 from devices import corrupt_kernels, pack, running_firmware, verify_on_device
 
-from protobrain.compiler.program import build_program
 from protobrain.compiler.ops.tiers.add_lut import ADD_LUT_FAST, ADD_LUT_FAST_FULL
+from protobrain.compiler.program import build_program
 from protobrain.compiler.reader import read_model, read_model_bytes
 from protobrain.verify.reference import Reference
 

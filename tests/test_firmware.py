@@ -7,10 +7,10 @@ from conftest import SHARED_MODEL_NAMES, shared_model
 from conftest import needs_simulator as needs
 from devices import pack, verify_on_device
 
-from protobrain.run import protocol
 from protobrain.boards import board_names, load_board
 from protobrain.compiler.program import build_program
 from protobrain.compiler.reader import read_model
+from protobrain.run import protocol
 
 SIMULATED = [b for b in board_names() if load_board(b).simulated]
 
@@ -18,8 +18,8 @@ SIMULATED = [b for b in board_names() if load_board(b).simulated]
 @pytest.fixture(scope="module")
 def an386_all_models(tmp_path_factory):
     """One firmware with every shared model that exists, running in QEMU."""
-    from protobrain.run.device import Device
     from protobrain.firmware.build import build
+    from protobrain.run.device import Device
     from protobrain.run.qemu import QemuBoard
 
     board = needs("qemu-mps2-an386")
@@ -89,8 +89,8 @@ def test_device_errors_are_reported(an386_all_models):
 
 @pytest.mark.parametrize("board_name", [b for b in SIMULATED if b != "qemu-mps2-an386"])
 def test_models_that_fit_are_bit_exact_on_every_simulated_board(board_name, tmp_path):
-    from protobrain.run.device import Device
     from protobrain.firmware.build import build
+    from protobrain.run.device import Device
     from protobrain.run.qemu import QemuBoard
 
     board = needs(board_name)
@@ -134,8 +134,8 @@ def test_too_big_model_fails_before_flashing_with_numbers(tmp_path):
 
 def test_pty_serial_path_is_the_same_code_path(tmp_path):
     """A real board is a serial device: the same verify code over QEMU's pty."""
-    from protobrain.run.device import Device
     from protobrain.firmware.build import build
+    from protobrain.run.device import Device
     from protobrain.run.qemu import QemuBoard
 
     board = needs("qemu-mps2-an386")
@@ -149,8 +149,9 @@ def test_pty_serial_path_is_the_same_code_path(tmp_path):
 
 
 def test_dead_link_is_reported_clearly(tmp_path):
-    from protobrain.run.device import Device, LinkError
     import socket
+
+    from protobrain.run.device import Device, LinkError
 
     srv = socket.socket()
     srv.bind(("127.0.0.1", 0))

@@ -59,10 +59,11 @@ def test_rp2040_boot_rom_crc_is_crc32_mpeg2():
 def pico_firmware(tmp_path_factory):
     import shutil
 
-    from protobrain.compiler.program import build_program
-    from protobrain.firmware.build import build
-    from protobrain.compiler.reader import read_model_bytes
     from builders import small_net_bytes
+
+    from protobrain.compiler.program import build_program
+    from protobrain.compiler.reader import read_model_bytes
+    from protobrain.firmware.build import build
 
     if shutil.which("arm-none-eabi-gcc") is None:
         pytest.skip("arm-none-eabi-gcc not installed (make setup installs it)")
@@ -75,8 +76,8 @@ def pico_firmware(tmp_path_factory):
 def test_pico_firmware_starts_with_a_sealed_boot_loader_and_its_vectors(pico_firmware):
     import subprocess
 
-    from protobrain.toolchain import elf_symbols
     from protobrain.firmware.rp2040 import crc32_boot_rom
+    from protobrain.toolchain import elf_symbols
 
     image, out = pico_firmware
     board = load_board("rpi_pico")
@@ -141,8 +142,8 @@ def test_platformio_upload_builds_a_project_of_the_firmware(tmp_path, monkeypatc
     from builders import small_net_bytes
 
     from protobrain.compiler.program import build_program
-    from protobrain.firmware.build import build
     from protobrain.compiler.reader import read_model_bytes
+    from protobrain.firmware.build import build
 
     if shutil.which("arm-none-eabi-gcc") is None:
         pytest.skip("arm-none-eabi-gcc not installed (make setup installs it)")

@@ -9,7 +9,6 @@ import subprocess
 import numpy as np
 import pytest
 
-from protobrain.compiler import fixedpoint
 from protobrain.audio.frontend import (
     FeatureQuantizer,
     FrontendConfig,
@@ -21,6 +20,7 @@ from protobrain.audio.frontend import (
     tables,
     to_float,
 )
+from protobrain.compiler import fixedpoint
 from protobrain.errors import ProtobrainError
 from protobrain.toolchain import host_cc
 

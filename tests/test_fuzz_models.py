@@ -30,6 +30,7 @@ import numpy as np
 import pytest
 from conftest import SHARED_MODEL_NAMES, SHARED_MODELS, check_model_bytes
 
+from protobrain.compiler.reader import read_model_bytes
 from protobrain.errors import ModelError, ProtobrainError, UnsupportedError
 from protobrain.verify.fuzz.harness import (
     HOST_TIERS,
@@ -49,7 +50,6 @@ from protobrain.verify.fuzz.harness import (
     verify_valid,
     write_model,
 )
-from protobrain.compiler.reader import read_model_bytes
 
 SEED = 20261122
 CASES = int(os.environ.get("PROTOBRAIN_FUZZ_CASES", "3500"))  # each generated for all three tiers
@@ -206,7 +206,8 @@ def test_run_case_classifies_hangs_and_crashes(monkeypatch):
 
 
 def test_run_case_names_the_fast_tier_that_fails(monkeypatch):
-    from protobrain.compiler.ops.tiers import dsp as fast_dsp, mve as fast_mve
+    from protobrain.compiler.ops.tiers import dsp as fast_dsp
+    from protobrain.compiler.ops.tiers import mve as fast_mve
 
     data = builtin_seeds()["tiny_cnn"]
     assert run_case(data).tiers == {"portable": "valid", "dsp": "valid", "mve": "valid"}

@@ -508,9 +508,9 @@ def F1(kind="conv", w=20, cin=3, filters=4, dm=1, kernel=3, padding="same", dila
 ])
 def test_folded_dilated_conv1d(s):
     """Dilated Conv1D/DepthwiseConv1D with a dynamic batch, against the fixed-batch twin."""
+    from protobrain.compiler.ops import REGISTRY
     from protobrain.compiler.program import build_program
     from protobrain.run.host import compile_bytes
-    from protobrain.compiler.ops import REGISTRY
     from protobrain.verify.reference import Reference
 
     shape = [(s["w"], s["cin"])]

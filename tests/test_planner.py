@@ -1,6 +1,7 @@
 """Memory planner: every strategy gives a valid plan; the default reaches the lower bound on chains."""
 
 import pytest
+
 from protobrain.compiler import planner
 from protobrain.compiler.planner import Buffer
 

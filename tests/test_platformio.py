@@ -17,10 +17,9 @@ import stat
 import subprocess
 import sys
 
+import pio_local
 import pytest
 from conftest import needs_simulator, shared_model
-
-import pio_local
 
 CLI = [sys.executable, "-m", "protobrain.cli.main"]
 BOARDS = ["nucleo_f446re", "nucleo_l4r5zi", "disco_f746ng", "nrf52840_dk", "rpi_pico"]
@@ -209,9 +208,9 @@ def test_flash_uploads_with_platformio_then_verifies_over_the_port(tmp_path):
     the firmware just built and that MODEL is bit-exact there."""
     from protobrain.boards import load_board
     from protobrain.compiler.program import build_program
+    from protobrain.compiler.reader import read_model
     from protobrain.firmware.build import build
     from protobrain.run.qemu import QemuBoard
-    from protobrain.compiler.reader import read_model
 
     sim = needs_simulator("qemu-netduinoplus2")
     model = shared_model("hello_world_int8")

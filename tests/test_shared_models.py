@@ -1,7 +1,7 @@
 """The six reference models: bit-exact with TFLite Micro, RAM at or below the lower bound."""
 
-import subprocess
 import shutil
+import subprocess
 
 import numpy as np
 import pytest

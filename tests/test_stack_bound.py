@@ -5,8 +5,8 @@ import subprocess
 
 import numpy as np
 import pytest
-from conftest import shared_model
 from conftest import needs_simulator as needs
+from conftest import shared_model
 
 from protobrain.compiler.program import build_program
 from protobrain.compiler.reader import read_model
@@ -15,8 +15,8 @@ MODELS = ["hello_world_int8", "micro_speech_quantized", "kws_ref_model"]
 
 
 def test_stack_bound_covers_measured_high_water_mark(tmp_path):
-    from protobrain.run.device import Device
     from protobrain.firmware.build import build
+    from protobrain.run.device import Device
     from protobrain.run.qemu import QemuBoard
 
     board = needs("qemu-mps2-an386")

@@ -16,9 +16,10 @@ pytest.importorskip("tensorflow", reason="training needs the train extra: pip in
 if shutil.which("espeak-ng") is None:
     pytest.skip("espeak-ng not installed (make setup installs it)", allow_module_level=True)
 
-from protobrain.cli.main import main
 from dataclasses import replace  # noqa: E402
 
+from protobrain.cli.main import main
+from protobrain.synth.wavenet import mulaw_decode
 from protobrain.train.synth import (
     FRONTEND,
     SMALL,
@@ -31,7 +32,6 @@ from protobrain.train.synth import (
     train_synth,
     training_clips,
 )
-from protobrain.synth.wavenet import mulaw_decode
 
 TINY = replace(SMALL, progress=False)
 
@@ -83,7 +83,6 @@ def _integer_and_float_cond(path):
     from tensorflow import keras
 
     from protobrain.run.host import compile_bytes
-    from protobrain.train.synth import _run_config
     from protobrain.synth.wavenet import (
         cond_feature_quantizer,
         cond_frame,
@@ -91,6 +90,7 @@ def _integer_and_float_cond(path):
         cond_projection,
         fuse,
     )
+    from protobrain.train.synth import _run_config
 
     _, wcfg = _run_config(path)
     step, cond = (path / "step.tflite").read_bytes(), (path / "cond.tflite").read_bytes()

@@ -13,10 +13,10 @@ import subprocess
 import numpy as np
 import pytest
 
+from protobrain.compiler.reader import read_model_bytes
+from protobrain.errors import ProtobrainError
 from protobrain.synth import fused
 from protobrain.synth import wavenet as wn
-from protobrain.errors import ProtobrainError
-from protobrain.compiler.reader import read_model_bytes
 
 # Depths 1, 4 (power of two) and 3 (not): every ring-buffer head update the generator emits.
 # Widths 10, 7 and 9: dot products with a tail after the groups of four, odd channel counts.

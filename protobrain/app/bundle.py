@@ -20,9 +20,21 @@ from pathlib import Path
 
 import numpy as np
 
-from protobrain.audio.frontend import FeatureQuantizer, FrontendConfig
+from protobrain.audio.frontend import FeatureQuantizer, FrontendConfig, features, render_texts
 from protobrain.boards import Board
+from protobrain.codegen.render import c_array_body
+from protobrain.compiler.program import build_program
+from protobrain.compiler.reader import read_model_bytes
 from protobrain.errors import ProtobrainError
+from protobrain.firmware import build as firmware
+from protobrain.firmware.build import SHARED_ARENA, Apps
+from protobrain.run.host import compile_bytes
+from protobrain.synth import fused
+from protobrain.synth.fused import FusedStep, ReferenceStepper, reference_generate
+from protobrain.synth.wavenet import WaveNetConfig, cond_frame, cond_output_order, fuse, generate_integer
+from protobrain.toolchain import elf_symbols
+from protobrain.train.synth import ensure_cond
+from protobrain.verify.reference import Reference
 
 MODEL_NAMES = ("vision", "speech", "conditioning")  # firmware model indices 0, 1, 2
 SYNTH_NAME = "synth"                                # the fused step: synth.c, pb_synth_*
@@ -82,11 +94,6 @@ def _input_quantizer(program, frontend: FrontendConfig) -> FeatureQuantizer:
 
 def load_parts(vision, speech, synth, stride: int = 4) -> Parts:
     """Read and compile the three runs; every mismatch between them is a one-line error."""
-    from protobrain.compiler.program import build_program
-    from protobrain.compiler.reader import read_model_bytes
-    from protobrain.train.synth import ensure_cond
-    from protobrain.synth.wavenet import WaveNetConfig, cond_output_order, fuse
-
     if stride < 1:
         raise BundleError(f"--stride {stride}: the speech net must run every 1 or more frames")
     runs, infos = {}, {}
@@ -125,11 +132,6 @@ def _quantize_fn(q: FeatureQuantizer) -> str:
 
 def apps(parts: Parts):
     """The firmware's listen and speak apps: sources, template context and INFO fields."""
-    from protobrain.synth import fused
-    from protobrain.audio.frontend import render_texts
-    from protobrain.codegen.render import c_array_body
-    from protobrain.firmware.build import Apps
-
     speech = parts.programs[1]
     s_in = speech.graph.tensors[speech.graph.inputs[0]]
     if tuple(s_in.shape[1:3]) != (parts.window, parts.frontend.n_mels):
@@ -198,9 +200,6 @@ SYNTH_SYMBOLS = ("speak_state", "speak_cond", "speak_pcm", f"pb_{SYNTH_NAME}_are
 
 
 def memory(parts: Parts, image) -> Memory:
-    from protobrain.firmware.build import SHARED_ARENA
-    from protobrain.toolchain import elf_symbols
-
     sym = elf_symbols(image.board, image.elf)
 
     def size(names) -> int:
@@ -220,8 +219,6 @@ class Bundle:
 
 def build(parts: Parts, board: Board, out: str | Path) -> Bundle:
     """Compile the protobrain for `board` into `out` (firmware.elf, info.json, bundle.json)."""
-    from protobrain.firmware import build as firmware
-
     out = Path(out)
     image = firmware.build(board, parts.programs, parts.blobs, out, apps=apps(parts))
     mem = memory(parts, image)
@@ -249,8 +246,6 @@ class _Host:
 
     def listen(self, samples: np.ndarray) -> list[tuple[int, np.ndarray]]:
         """(newest frame index, speech net output) for every inference the device makes."""
-        from protobrain.audio.frontend import features
-
         feats = features(np.asarray(samples, np.int16), self.parts.frontend)
         q = self.parts.speech_quantizer(feats)
         g = self.parts.programs[1].graph
@@ -265,17 +260,12 @@ class Twin(_Host):
     """What the device computes, computed on this host by the same generated C."""
 
     def __init__(self, parts: Parts):
-        from protobrain.synth.fused import FusedStep
-        from protobrain.run.host import compile_bytes
-
         self.parts = parts
         self.nets = {name: compile_bytes(blob, name) for name, blob in zip(MODEL_NAMES, parts.blobs)}
         self.step = FusedStep(parts.fused)
 
     def speak(self, word: str, temperature_q8: int, seed: int, frames: int | None = None) -> np.ndarray:
         """The samples of `word` (its first `frames` frames only, when given)."""
-        from protobrain.synth.wavenet import generate_integer
-
         p = self.parts
         return generate_integer(p.wavenet, self.nets["conditioning"], self.step, p.keywords[word][:frames],
                                 p.cond_quantizer, p.cond_order, temperature=temperature_q8 / 256, seed=seed)
@@ -293,18 +283,12 @@ class Tflm(_Host):
     mu-law tables (fused.Sampler, the exact twin of pb_synth_sample; the twin runs the C)."""
 
     def __init__(self, parts: Parts):
-        from protobrain.synth.fused import ReferenceStepper
-        from protobrain.verify.reference import Reference
-
         self.parts = parts
         self.nets = {name: Reference(blob) for name, blob in zip(MODEL_NAMES, parts.blobs)}
         self.stepper = ReferenceStepper(parts.step, parts.fused.signature)
 
     def speak(self, word: str, temperature_q8: int, seed: int, frames: int | None = None) -> np.ndarray:
         """The samples of `word` (its first `frames` frames only, when given)."""
-        from protobrain.synth.fused import reference_generate
-        from protobrain.synth.wavenet import cond_frame
-
         p = self.parts
         rows = np.array([cond_frame(self.nets["conditioning"], f, p.cond_quantizer, p.cond_order)
                          for f in p.keywords[word][:frames]])

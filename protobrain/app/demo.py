@@ -16,7 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
+from protobrain.boards import load_board
 from protobrain.errors import ProtobrainError
+from protobrain.measure.icount import InstructionCounter
+from protobrain.run.device import Device
+from protobrain.run.qemu import QemuBoard
+from protobrain.synth.fused import temperature_q8
+from protobrain.train.data import DataError
+from protobrain.train.data import read_wav as read
+from protobrain.train.espeak import resample
 
 
 class DemoError(ProtobrainError):
@@ -97,16 +105,10 @@ class Protobrain:
     @contextmanager
     def open(cls, bundle: str | Path | None = None, port: str | None = None):
         """Talk to `port`, or start the bundle folder's firmware in QEMU."""
-        from protobrain.run.device import Device
-
         if port:
             with Device(port, timeout=60.0) as dev:
                 yield cls(dev)
             return
-        from protobrain.boards import load_board
-        from protobrain.measure.icount import InstructionCounter
-        from protobrain.run.qemu import QemuBoard
-
         folder = Path(bundle or "")
         manifest = folder / "bundle.json"
         if not manifest.is_file():
@@ -184,8 +186,6 @@ class Protobrain:
     def speak(self, word: str, temperature: float | None = None, seed: int = 1, progress=None,
               max_frames: int | None = None) -> Spoken:
         """Vocode a stored keyword (its first `max_frames` frames only, when given)."""
-        from protobrain.synth.fused import temperature_q8
-
         sy = self.spec["synth"]
         tq = temperature_q8(sy["temperature"] if temperature is None else temperature)
         frames, hop = self.dev.speak(self.keyword_index(word), tq, seed)
@@ -332,9 +332,6 @@ def read_image(path: str | Path, shape) -> np.ndarray:
 
 def read_wav(path: str | Path, rate: int) -> np.ndarray:
     """A 16-bit WAV as int16 at `rate` (resampled when it was recorded at another rate)."""
-    from protobrain.train.data import DataError, read_wav as read
-    from protobrain.train.espeak import resample
-
     try:
         audio, sr = read(Path(path))
     except DataError as e:

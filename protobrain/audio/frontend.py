@@ -42,7 +42,12 @@ from pathlib import Path
 
 import numpy as np
 
+from protobrain import __version__
+from protobrain.codegen.render import _env, c_array_body
+from protobrain.compiler.fixedpoint import mul_by_quantized_mult_array
+from protobrain.compiler.quantization import quantize_multiplier
 from protobrain.errors import ProtobrainError
+from protobrain.run.host import compile_sources
 
 GUARD_BITS = 8        # extra fractional bits through the FFT: ~48 dB more dynamic range than Q15
 LOG_TABLE_BITS = 8    # mantissa bits that index log2_table (256 entries)
@@ -338,8 +343,6 @@ class FeatureQuantizer:
                   config: FrontendConfig = FrontendConfig()) -> "FeatureQuantizer":
         """The quantizer into an input of this (scale, zero point); the scale is taken as
         float32, as a .tflite stores it."""
-        from protobrain.compiler.quantization import quantize_multiplier
-
         s = float(np.float32(scale))
         if not (s > 0 and np.isfinite(s)):
             raise ProtobrainError(f"FeatureQuantizer: input scale must be positive and finite, got {scale}")
@@ -353,8 +356,6 @@ class FeatureQuantizer:
         return cls(int(multiplier), int(shift), int(zero_point), dtype)
 
     def __call__(self, feats: np.ndarray) -> np.ndarray:
-        from protobrain.compiler.fixedpoint import mul_by_quantized_mult_array
-
         q = np.asarray(feats)
         if q.dtype != np.int16:
             raise ProtobrainError(f"features must be the frontend's int16 values, got {q.dtype}")
@@ -387,9 +388,6 @@ class StreamingFrontend:
 
 def render_texts(config: FrontendConfig = FrontendConfig(), prefix: str = "pb_frontend") -> dict[str, str]:
     """The generated header and source as {filename: text}."""
-    from protobrain import __version__
-    from protobrain.codegen.render import _env, c_array_body
-
     if not prefix.isidentifier():
         raise ProtobrainError(f"prefix '{prefix}' is not a C identifier; use letters, digits and _")
     t = tables(config)
@@ -508,7 +506,5 @@ class HostFrontend:
 
 def build_host(config: FrontendConfig = FrontendConfig()) -> HostFrontend:
     """Compile the generated C into a shared library (cached by content hash) and load it."""
-    from protobrain.run.host import compile_sources
-
     lib = compile_sources("frontend", render_texts(config), what="generated frontend C")
     return HostFrontend(lib, config)

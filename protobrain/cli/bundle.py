@@ -15,6 +15,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from protobrain.app import bundle as pb_bundle
+from protobrain.app.demo import Protobrain, plot_listen, read_image, read_wav, write_wav
+from protobrain.boards import load_board
+
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 DEFAULT_BUNDLE = "out/protobrain"
 
@@ -48,9 +52,6 @@ def _rate(per_sample: float, unit: str, clock_hz: int, rate: int) -> str:
               help="The speech net runs every STRIDE feature frames (20 ms each).")
 def bundle(vision, speech, synth, board, out_dir, stride):
     """One firmware with three trained runs: VISION SPEECH SYNTH (from `protobrain train ...`)."""
-    from protobrain.app import bundle as pb_bundle
-    from protobrain.boards import load_board
-
     b = load_board(board)
     with console.status("reading and compiling the three nets"):
         parts = pb_bundle.load_parts(vision, speech, synth, stride=stride)
@@ -87,8 +88,6 @@ def demo():
 @_PORT
 def see(image, bundle_dir, port):
     """The device classifies IMAGE (PNG or JPEG, resized to the vision net's input)."""
-    from protobrain.app.demo import Protobrain, read_image
-
     with Protobrain.open(bundle_dir, port) as pb:
         x = read_image(image, pb.spec["vision"]["input_shape"])
         r = pb.see(x)
@@ -103,8 +102,6 @@ def see(image, bundle_dir, port):
               help="PNG of the scores against time (default: WAV's name with .png, beside it).")
 def listen(wav, bundle_dir, port, plot):
     """Stream WAV to the device, which computes features and reports keywords over time."""
-    from protobrain.app.demo import Protobrain, plot_listen, read_wav
-
     with Protobrain.open(bundle_dir, port) as pb, _progress() as prog:
         rate = pb.spec["speech"]["sample_rate"]
         audio = read_wav(wav, rate)
@@ -130,8 +127,6 @@ def listen(wav, bundle_dir, port, plot):
 @click.option("--seed", default=1, show_default=True)
 def speak(word, out, bundle_dir, port, temperature, seed):
     """The device synthesizes WORD; the host writes the WAV and prints the real-time factor."""
-    from protobrain.app.demo import Protobrain, write_wav
-
     with Protobrain.open(bundle_dir, port) as pb, _progress() as prog:
         task = prog.add_task(f"the device says '{word}'", total=None)
         spoken = pb.speak(word, temperature, seed, progress=lambda d, t: prog.update(task, completed=d, total=t))
@@ -149,8 +144,6 @@ def speak(word, out, bundle_dir, port, temperature, seed):
               help="Folder for the spoken WAV files (default: none written).")
 def loop(bundle_dir, port, seed, out_dir):
     """The device speaks each keyword, then listens to what it said."""
-    from protobrain.app.demo import Protobrain
-
     with Protobrain.open(bundle_dir, port) as pb:
         rows = run_loop(pb, seed, out_dir)
     t = Table(title="said and heard, both on the device", title_justify="left")
@@ -167,8 +160,6 @@ def run_loop(pb, seed: int = 1, out_dir=None, progress=None, checks=None) -> lis
     """Speak every stored keyword, then listen to it: the word centred in the speech net's
     window (as in training), with a quarter second of silence either side. With `checks`
     (protobrain.app.demo.Checks), every utterance and inference is compared as demo "loop"."""
-    from protobrain.app.demo import write_wav
-
     rate = pb.spec["synth"]["sample_rate"]
     sp = pb.spec["speech"]
     window = (sp["window"] - 1) * sp["hop"] + sp["window_samples"]   # samples the speech net sees

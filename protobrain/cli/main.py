@@ -13,7 +13,29 @@ from rich.console import Console
 from rich.table import Table
 
 from protobrain import __version__
+from protobrain.boards import board_names, load_board
+from protobrain.codegen import render as codegen
+from protobrain.compiler.ops.tiers.select import TIERS, tier_for
+from protobrain.compiler.program import build_program
+from protobrain.compiler.reader import read_model
 from protobrain.errors import ProtobrainError
+from protobrain.firmware.build import build as build_firmware
+from protobrain.firmware.platformio import (
+    check_output,
+    export_project,
+    require_platformio,
+)
+from protobrain.firmware.platformio import (
+    export_library as write_library,
+)
+from protobrain.measure.bench import check_bit_exact, run_bench, write_reports
+from protobrain.run import targets as runner
+from protobrain.run.qemu import QemuBoard
+from protobrain.run.renode import write_renode
+from protobrain.train.cli import COMMANDS
+from protobrain.verify import layers as layers_check
+from protobrain.verify.compare import compare, test_inputs
+from protobrain.verify.reference import Reference
 
 # Wide tables when piped to a file or CI log; the terminal's own width when interactive.
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
@@ -67,9 +89,6 @@ _KERNELS = click.option(
 def _tier(kernels: str, *boards) -> tuple[str, int | None]:
     """The kernel tier for these boards ("host" or a board name), the fastest all of them
     run, and the smallest flash among them (what the tier may spend on faster weights)."""
-    from protobrain.boards import load_board
-    from protobrain.compiler.ops.tiers.select import TIERS, tier_for
-
     loaded = [load_board(b) for b in boards if b != "host"]
     budget = min((b.flash.length for b in loaded), default=None)
     if kernels != "auto":
@@ -79,9 +98,6 @@ def _tier(kernels: str, *boards) -> tuple[str, int | None]:
 
 
 def _build(model: str, planner: str):
-    from protobrain.compiler.program import build_program
-    from protobrain.compiler.reader import read_model
-
     return build_program(read_model(model), planner)
 
 
@@ -169,10 +185,6 @@ def _print_summary(s: dict) -> None:
 @_PLANNER
 def generate(model, out_dir, name, planner):
     """Generate static-memory C for MODEL into a folder: <name>.h/.c, weights, kernels."""
-    from protobrain.codegen import render as codegen
-    from protobrain.compiler.program import build_program
-    from protobrain.compiler.reader import read_model
-
     t0 = time.perf_counter()
     program = build_program(read_model(model, name), planner)
     files = codegen.write(program, out_dir, source=Path(model).name)
@@ -190,16 +202,11 @@ def generate(model, out_dir, name, planner):
 
 
 def _boards_help() -> str:
-    from protobrain.boards import board_names
-
     return "Board name: " + ", ".join(board_names()) + ", or host (this computer)."
 
 
 def _load_programs(models, planner, target=("portable", None)):
     """target: (kernel tier, flash budget) from _tier."""
-    from protobrain.compiler.program import build_program
-    from protobrain.compiler.reader import read_model
-
     progs, blobs = [], []
     for m in models:
         progs.append(build_program(read_model(m), planner, *target))
@@ -231,9 +238,6 @@ def build(models, board, out_dir, planner, kernels):
 
     A model set that does not fit the board fails here, with the numbers, before any flashing.
     """
-    from protobrain.boards import load_board
-    from protobrain.firmware.build import build as build_firmware
-
     b = load_board(board)
     progs, blobs = _load_programs(models, planner, _tier(kernels, board))
     image = build_firmware(b, progs, blobs, Path(out_dir))
@@ -247,8 +251,6 @@ def export():
 
 
 def _check_new_output(out_dir: str, force: bool) -> None:
-    from protobrain.firmware.platformio import check_output
-
     check_output(Path(out_dir), force)
 
 
@@ -266,9 +268,6 @@ def export_platformio(models, boards, out_dir, force, planner, kernels):
     `pio run` in it builds the firmware `protobrain build` makes (same sources, flags,
     linker script); `pio run -e BOARD -t upload` flashes it.
     """
-    from protobrain.boards import load_board
-    from protobrain.firmware.platformio import export_project, require_platformio
-
     bs = [load_board(b) for b in boards]
     for b in bs:
         require_platformio(b)
@@ -296,8 +295,6 @@ def export_platformio(models, boards, out_dir, force, planner, kernels):
 def export_library(models, out_dir, name, force, planner):
     """A PlatformIO library (library.json) of MODELS' generated C, for your own project:
     put it in lib/ or lib_deps, include <model>.h and call pb_<model>_invoke()."""
-    from protobrain.firmware.platformio import export_library as write_library
-
     _check_new_output(out_dir, force)
     progs, _ = _load_programs(models, planner)
     lib = write_library(progs, list(models), Path(out_dir), name, force)
@@ -327,9 +324,6 @@ def flash(models, board, fw_dir, serial, tool, drive, port, n_random, planner, k
     firmware), or pyOCD / OpenOCD through a debug probe. With --port, the flashed board is
     then checked over its serial port, and MODELS (the built ones) run bit-exact against
     TFLite Micro as `protobrain verify` runs them."""
-    from protobrain.boards import load_board
-    from protobrain.run.qemu import QemuBoard
-
     b = load_board(board)
     elf = Path(fw_dir) / "firmware.elf"
     if not elf.exists():
@@ -378,9 +372,6 @@ def renode(board, fw_dir, out_dir):
     """Write a Renode script (.resc) and a Robot test (.robot) that boot the firmware and check its UART."""
     import json
 
-    from protobrain.boards import load_board
-    from protobrain.run.renode import write_renode
-
     b = load_board(board)
     elf = Path(fw_dir) / "firmware.elf"
     if not elf.exists():
@@ -410,8 +401,6 @@ def verify(models, board, fw_dir, port, serial, n_random, npy, seed, layers, pla
 
     Exits 1 on any mismatch, naming the first differing index.
     """
-    from protobrain.run import targets as runner
-
     progs, blobs = _load_programs(models, planner, _tier(kernels, board))
     with runner.open_target(board, progs, blobs, fw_dir=fw_dir, port=port, serial=serial, console=console) as target:
         ok = _verify_on(target, board, progs, models, n_random, npy, seed, layers)
@@ -422,10 +411,6 @@ def verify(models, board, fw_dir, port, serial, n_random, npy, seed, layers, pla
 def _verify_on(target, board: str, progs, models, n_random: int, npy=(), seed: int = 0, layers: bool = False) -> bool:
     """Compare every output byte of MODELS on a target with TFLite Micro; print the table
     and the first mismatch of each model. True when everything was bit-exact."""
-    from protobrain.verify import layers as layers_check
-    from protobrain.verify.reference import Reference
-    from protobrain.verify.compare import compare, test_inputs
-
     table = Table(title=f"verify on {board}: generated code vs TFLite Micro", title_justify="left")
     for col in ("model", "inputs", "values compared", "mismatching inputs", "count/inference", "result"):
         table.add_column(col)
@@ -470,9 +455,6 @@ def bench(models, board, out_dir, n_inputs, port, fw_dir, as_json, seed, planner
     writes its reports, then exits 1 naming the model and the first differing value.
     """
     from rich.progress import Progress
-
-    from protobrain.measure.bench import check_bit_exact, run_bench, write_reports
-    from protobrain.boards import load_board
 
     b = load_board(board)
     progs, blobs = _load_programs(models, planner, _tier(kernels, board))
@@ -523,7 +505,6 @@ def profile(model, board, out_dir, top, seed, planner, kernels):
     executed (the total is the inference's exact count, as bench measures it). Writes the
     hottest functions' disassembly with per-instruction counts to profile.txt in the output folder.
     """
-    from protobrain.boards import load_board
     from protobrain.measure.profile import check_board, run_profile, write_reports
 
     b = load_board(board)
@@ -551,8 +532,6 @@ def profile(model, board, out_dir, top, seed, planner, kernels):
 
 
 def _register_training() -> None:
-    from protobrain.train.cli import COMMANDS
-
     for command in COMMANDS:
         main.add_command(command)
 

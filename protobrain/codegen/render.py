@@ -17,9 +17,9 @@ import jinja2
 import numpy as np
 
 from protobrain import __version__
-from protobrain.compiler.program import Program
 from protobrain.compiler.ir import C_TYPES, Tensor
 from protobrain.compiler.ops.base import ConstArray
+from protobrain.compiler.program import Program
 from protobrain.resources import kernels_dir, templates_dir
 
 _INT_SUFFIX = {"int64_t": "LL"}

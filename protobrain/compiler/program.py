@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from protobrain.compiler import passes, planner
-from protobrain.errors import UnsupportedError
 from protobrain.compiler.ir import Graph, Operator
 from protobrain.compiler.ops import REGISTRY, Alias, KernelCall, Unsupported
-from protobrain.compiler.ops.tiers import select as fast
 from protobrain.compiler.ops.base import ARITY, type_signature
+from protobrain.compiler.ops.tiers import select as fast
 from protobrain.compiler.quantization import OutOfRange
+from protobrain.errors import UnsupportedError
 
 
 @dataclass

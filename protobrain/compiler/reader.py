@@ -11,8 +11,8 @@ import tflite
 from tflite.BuiltinOptions import BuiltinOptions
 from tflite.TensorType import TensorType
 
-from protobrain.errors import ModelError
 from protobrain.compiler.ir import DTYPES, Graph, Operator, Quantization, Tensor
+from protobrain.errors import ModelError
 
 _TYPE_NAMES = {v: k.lower() for k, v in vars(TensorType).items() if not k.startswith("_")}
 _OPTION_CLASSES = {v: k for k, v in vars(BuiltinOptions).items() if not k.startswith("_")}

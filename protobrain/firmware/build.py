@@ -17,11 +17,11 @@ from pathlib import Path
 import jinja2
 
 from protobrain import __version__
-from protobrain.codegen import render as codegen
-from protobrain.firmware import stackbound
 from protobrain.boards import Board
+from protobrain.codegen import render as codegen
 from protobrain.compiler.program import Program
 from protobrain.errors import ProtobrainError, ToolchainError
+from protobrain.firmware import stackbound
 from protobrain.resources import templates_dir
 from protobrain.toolchain import cross_tool, heap_symbols, section_sizes
 

@@ -28,7 +28,9 @@ from pathlib import Path
 
 from protobrain import __version__
 from protobrain.boards import Board, board_names, load_board
+from protobrain.codegen import render as codegen
 from protobrain.errors import ProtobrainError
+from protobrain.firmware.build import OPT_FLAGS, check_fit, compile_flags, render_firmware
 
 LINK_SCRIPT = "protobrain_link.py"
 
@@ -74,14 +76,10 @@ def require_platformio(board: Board) -> None:
 
 
 def link_flags(board: Board) -> list[str]:
-    from protobrain.firmware.build import compile_flags
-
     return [f for f in compile_flags(board) if f.startswith(_LINK_OPTION_PREFIXES)]
 
 
 def _ini(boards: list[Board], what: str) -> str:
-    from protobrain.firmware.build import compile_flags
-
     lines = [
         f"; PlatformIO project written by protobrain {__version__}: {what}.",
         "; Build every board: pio run    Upload: pio run -e BOARD -t upload",
@@ -180,8 +178,6 @@ def _unique(boards: list[Board]) -> list[Board]:
 def export_project(boards: list[Board], programs, blobs: list[bytes], out: Path, force: bool = False) -> list[Board]:
     """A PlatformIO project for MODELS on several boards; every check runs before anything
     is written, and the project appears at `out` only once complete."""
-    from protobrain.firmware.build import check_fit, render_firmware
-
     out = Path(out)
     boards = _unique(boards)
     for b in boards:
@@ -223,9 +219,6 @@ def _library_readme(name: str, programs) -> str:
 def export_library(programs, sources: list[str], out: Path, name: str | None = None, force: bool = False) -> str:
     """A PlatformIO library of the models' generated C: include/<model>.h (the API), src/
     (model, weights and kernels), library.json. Returns the library's name."""
-    from protobrain.codegen import render as codegen
-    from protobrain.firmware.build import OPT_FLAGS
-
     out = Path(out)
     name = name or (programs[0].graph.name if len(programs) == 1 else "protobrain_models")
     if not _LIBRARY_NAME.match(name):

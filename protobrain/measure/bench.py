@@ -19,12 +19,17 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-
 from protobrain.boards import Board
 from protobrain.compiler.program import Program
 from protobrain.errors import ProtobrainError
-from protobrain.toolchain import HEAP_SYMBOLS
-from protobrain.verify.compare import Mismatch
+from protobrain.firmware.build import build
+from protobrain.measure.icount import InstructionCounter
+from protobrain.run.device import Device
+from protobrain.run.qemu import QemuBoard
+from protobrain.toolchain import HEAP_SYMBOLS, elf_symbols, section_sizes
+from protobrain.verify.compare import Mismatch, compare, test_inputs
+from protobrain.verify.reference import Reference
+
 
 class BenchError(ProtobrainError):
     pass
@@ -137,9 +142,6 @@ def _measure_session(board: Board, programs: list[Program], paths: list[str], de
                      n_inputs: int, seed: int, progress) -> list[_Measured]:
     """Invoke each model on n_inputs inputs, checked against TFLite Micro (verify.compare),
     recording the plugin's marks (simulator) or the device's own per-step timer stamps."""
-    from protobrain.verify.reference import Reference
-    from protobrain.verify.compare import compare, test_inputs
-
     results = []
     for prog, path in zip(programs, paths):
         index = dev.model_index(prog.graph.name)
@@ -171,9 +173,6 @@ def _measure_session(board: Board, programs: list[Program], paths: list[str], de
 
 def run_bench(board: Board, programs: list[Program], paths: list[str], blobs: list[bytes], *, n_inputs: int = 20,
               seed: int = 0, port: str | None = None, fw_dir: Path | None = None, progress=None) -> BenchReport:
-    from protobrain.firmware.build import build
-    from protobrain.toolchain import elf_symbols, section_sizes
-
     if port and not fw_dir:
         raise BenchError("with --port, also give --firmware DIR: the build folder of the flashed firmware "
                          "(its ELF gives flash, weights and heap figures)")
@@ -235,16 +234,11 @@ def check_bit_exact(report: BenchReport) -> None:
 
 
 def _run_group(board, progs, paths, elf, port, marks_log, n_inputs, seed, progress):
-    from protobrain.run.device import Device
-
     if port:
         with Device(port) as dev:
             measured = _measure_session(board, progs, paths, dev, None, n_inputs, seed, progress)
             p = dev.profile()
         return measured, (p.stack_used, p.stack_size)
-    from protobrain.measure.icount import InstructionCounter
-    from protobrain.run.qemu import QemuBoard
-
     counter = InstructionCounter(board, elf, marks_log)
     with QemuBoard(board, elf, extra_args=counter.qemu_args) as q, Device(q.port) as dev:
         measured = _measure_session(board, progs, paths, dev, counter, n_inputs, seed, progress)

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from protobrain.boards import Board
 from protobrain.errors import ProtobrainError, ToolchainError
-from protobrain.toolchain import cache_dir, elf_symbols, host_cc
 from protobrain.resources import templates_dir
+from protobrain.toolchain import cache_dir, elf_symbols, host_cc
 
 HEADER_ENV = "PROTOBRAIN_QEMU_PLUGIN_H"
 # Where a QEMU install (or `make setup`, from Debian's qemu source package) puts the API header.

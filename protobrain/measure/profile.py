@@ -22,6 +22,13 @@ from pathlib import Path
 from protobrain.boards import Board, board_names, load_board
 from protobrain.compiler.program import Program
 from protobrain.errors import ProtobrainError
+from protobrain.firmware.build import build
+from protobrain.measure.bench import inference_counts
+from protobrain.measure.icount import InstructionCounter, read_profile
+from protobrain.run.device import Device
+from protobrain.run.qemu import QemuBoard
+from protobrain.toolchain import cross_tool, function_symbols
+from protobrain.verify.compare import test_inputs
 
 NO_SYMBOL = "(no symbol)"
 
@@ -83,14 +90,6 @@ def run_profile(board: Board, prog: Program, blob: bytes, elf_copy: Path | None 
                 seed: int = 0, inputs: tuple | None = None) -> InferenceProfile:
     """Build the bench firmware for one model, run one inference (on `inputs`, or a random
     input from seed) and count executions per PC between the marks around it."""
-    from protobrain.measure.bench import inference_counts
-    from protobrain.run.device import Device
-    from protobrain.firmware.build import build
-    from protobrain.measure.icount import InstructionCounter, read_profile
-    from protobrain.toolchain import function_symbols
-    from protobrain.run.qemu import QemuBoard
-    from protobrain.verify.compare import test_inputs
-
     check_board(board)
     xs = inputs if inputs is not None else test_inputs([prog.graph.tensors[i] for i in prog.graph.inputs], 1, seed)[0]
     with tempfile.TemporaryDirectory(prefix="pb-profile-") as tmp:
@@ -137,8 +136,6 @@ def hot_blocks(insns: list[tuple[int, int]]) -> list[tuple[int, int, int, int]]:
 
 def annotate(board: Board, elf: Path, profile: InferenceProfile, top: int) -> str:
     """The top functions' disassembly, each instruction with its execution count on the left."""
-    from protobrain.toolchain import cross_tool
-
     objdump = cross_tool(board, "objdump")
     lines = [f"protobrain profile: {profile.model} on {profile.board} ({profile.core}, {profile.tier} kernels)",
              f"one inference: {profile.total:,} instructions, counted between the marks around it "

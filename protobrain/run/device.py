@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import serial
 
-from protobrain.run import protocol
-from protobrain.errors import ProtobrainError
 from protobrain.compiler.ir import DTYPES
+from protobrain.errors import ProtobrainError
+from protobrain.run import protocol
 
 
 class LinkError(ProtobrainError):

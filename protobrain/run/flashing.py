@@ -13,6 +13,7 @@ from pathlib import Path
 
 from protobrain.boards import Board
 from protobrain.errors import ProtobrainError, ToolchainError
+from protobrain.run.device import DeviceError
 
 TOOLS = ("platformio", "pyocd", "openocd")
 # Where desktop Linux mounts removable drives.
@@ -107,8 +108,6 @@ def wait_for_port(port: str, timeout: float = 10.0) -> None:
 def check_flashed(board: Board, info: dict, fw_dir: Path) -> dict:
     """The INFO a board answered must be that of the firmware in fw_dir (its info.json):
     same board, firmware version, and models with the same file hashes."""
-    from protobrain.run.device import DeviceError
-
     expected_file = Path(fw_dir) / "info.json"
     expected = json.loads(expected_file.read_text()) if expected_file.exists() else {"board": board.name}
 

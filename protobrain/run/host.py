@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from protobrain.codegen import render as codegen
+from protobrain.compiler.ir import DTYPES
 from protobrain.compiler.program import Program, build_program
+from protobrain.compiler.reader import read_model, read_model_bytes
 from protobrain.errors import ToolchainError
 from protobrain.toolchain import cache_dir, host_cc
 from protobrain.verify.layers import capture_layers
-from protobrain.compiler.ir import DTYPES
-from protobrain.compiler.reader import read_model, read_model_bytes
 
 CFLAGS = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-fPIC", "-shared"]
 

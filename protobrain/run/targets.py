@@ -8,8 +8,13 @@ from pathlib import Path
 
 import numpy as np
 
+from protobrain.boards import load_board
 from protobrain.compiler.program import Program
 from protobrain.errors import ProtobrainError
+from protobrain.firmware.build import build
+from protobrain.run.device import Device
+from protobrain.run.host import CompiledModel, build_shared_library
+from protobrain.run.qemu import QemuBoard
 from protobrain.verify.layers import capture_layers
 
 
@@ -18,8 +23,6 @@ class HostTarget:
         self._loaded = {}  # model name -> CompiledModel: build and load each model once
 
     def _compiled(self, program: Program):
-        from protobrain.run.host import CompiledModel, build_shared_library
-
         name = program.graph.name
         if name not in self._loaded:
             self._loaded[name] = CompiledModel(program, build_shared_library(program, name))
@@ -73,17 +76,11 @@ def open_target(board: str, programs: list[Program], blobs: list[bytes], fw_dir=
             raise ProtobrainError("--port and --firmware need --board NAME (the board the firmware was built for)")
         yield HostTarget()
         return
-    from protobrain.boards import load_board
-    from protobrain.run.device import Device
-
     b = load_board(board)
     if port:
         with Device(port) as dev:
             yield DeviceTarget(dev)
         return
-    from protobrain.firmware.build import build
-    from protobrain.run.qemu import QemuBoard
-
     if not b.simulated:
         raise ProtobrainError(f"{b.name} is a real board: flash it, then pass its serial port with --port")
     with tempfile.TemporaryDirectory(prefix="pb-fw-") as tmp:

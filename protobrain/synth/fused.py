@@ -57,16 +57,18 @@ from pathlib import Path
 import numpy as np
 
 from protobrain import __version__
-from protobrain.compiler import planner
 from protobrain.codegen.render import _env, c_array_body, c_literal
-from protobrain.compiler.program import Program, build_program
-from protobrain.errors import ProtobrainError, UnsupportedError
+from protobrain.compiler import planner
 from protobrain.compiler.ops.base import ConstArray
 from protobrain.compiler.ops.elementwise import broadcast_loops
+from protobrain.compiler.program import Program, build_program
 from protobrain.compiler.quantization import INT_RANGES, f32
 from protobrain.compiler.reader import read_model_bytes
+from protobrain.errors import ProtobrainError, UnsupportedError
 from protobrain.resources import kernels_dir
+from protobrain.run.host import compile_sources
 from protobrain.synth.coding import mulaw_decode, quantize
+from protobrain.verify.reference import Reference
 
 SUPPORTED = ("FULLY_CONNECTED", "ADD", "SUB", "MUL", "int8 table functions (TANH, LOGISTIC, RELU, RELU6, "
              "LEAKY_RELU, int8 QUANTIZE)", "int16 TANH, LOGISTIC, RELU, RELU6", "RESHAPE/SQUEEZE/EXPAND_DIMS views")
@@ -648,8 +650,6 @@ def write(model: FusedModel, out_dir: str | Path) -> list[Path]:
 
 def build(model: FusedModel, extra_cflags: list[str] | None = None) -> Path:
     """Compile the fused step into a shared library for this host (cached by content)."""
-    from protobrain.run.host import compile_sources
-
     return compile_sources(f"fused-{model.name}", all_files(model), extra_cflags, what="fused step")
 
 
@@ -738,8 +738,6 @@ class ReferenceStepper:
     exactly as the fused C keeps it (reset to the state inputs' zero points)."""
 
     def __init__(self, data: bytes, sig: StepSignature):
-        from protobrain.verify.reference import Reference
-
         self.ref = Reference(data)
         self.graph = read_model_bytes(data)
         self.sig = sig

@@ -49,8 +49,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from protobrain.audio.frontend import FeatureQuantizer, FrontendConfig
+from protobrain.compiler.reader import read_model_bytes
 from protobrain.errors import ProtobrainError
 from protobrain.synth.coding import mulaw_decode, mulaw_encode, quantize
+from protobrain.synth.fused import StatePair, StepSignature
+from protobrain.synth.fused import fuse as fuse_step
+from protobrain.synth.fused import generate as fused_generate
+from protobrain.train.converter import convert_integer
 
 
 class WaveNetConfigError(ProtobrainError, ValueError):
@@ -335,8 +341,6 @@ def to_tflite(cfg: WaveNetConfig, step, steps: list[dict], mode: str = "int8", m
     Afterwards every past{l} input gets exactly the quantization of the x{l} output, so the
     ring buffers move raw integers from output to input with no requantization (see
     tie_state_quantization)."""
-    from protobrain.train.converter import convert_integer
-
     if mode not in ("int8", "16x8"):
         raise WaveNetConfigError(f"mode must be 'int8' or '16x8', got {mode!r}")
     if not steps:
@@ -386,9 +390,6 @@ def _outputs_by_name(names: list[str], outs: dict[str, int], what: str, how: str
 def step_signature(cfg: WaveNetConfig, data: bytes):
     """Which graph inputs/outputs of the converted step model are the sample, the
     conditioning blocks, the logits and the state pairs (past{l} <-> x{l}, depth d_l)."""
-    from protobrain.synth.fused import StatePair, StepSignature
-    from protobrain.compiler.reader import read_model_bytes
-
     g = read_model_bytes(data)
     ins, outs = signature_tensors(data)
     outs = _named_outputs(cfg, outs)
@@ -429,8 +430,6 @@ def _patch_quantization(data: bytes, new: dict[int, tuple[float, int]], what: st
     """Overwrite the per-tensor (scale, zero point) of the given tensors in the flatbuffer,
     in place, and check that no other tensor changed: refuse rather than corrupt when the
     model shares a quantization vector between tensors."""
-    from protobrain.compiler.reader import read_model_bytes
-
     g = read_model_bytes(data)
     buf = bytearray(data)
     for index, (scale, zero_point) in new.items():
@@ -461,8 +460,6 @@ def tie_state_quantization(data: bytes, cfg: WaveNetConfig) -> bytes:
     FULLY_CONNECTED layers (the filter/gate taps on the past), whose Prepare reads the input
     scale from the tensor: no other constant depends on it (checked here).
     """
-    from protobrain.compiler.reader import read_model_bytes
-
     g = read_model_bytes(data)
     ins, outs = signature_tensors(data)
     outs = _named_outputs(cfg, outs)
@@ -480,8 +477,6 @@ def tie_state_quantization(data: bytes, cfg: WaveNetConfig) -> bytes:
 
 def cond_quantization(data: bytes, sig) -> list[tuple[float, int]]:
     """(scale, zero point) of each conditioning block, in cond_q order."""
-    from protobrain.compiler.reader import read_model_bytes
-
     g = read_model_bytes(data)
     return [(float(g.tensors[g.inputs[p]].quant.s), g.tensors[g.inputs[p]].quant.zp) for p in sig.cond]
 
@@ -511,9 +506,6 @@ def cond_tflite(cfg: WaveNetConfig, trained, frames, step_data: bytes, mode: str
     scale and zero point from the tensor, and nothing else reads it (checked here); the
     bias is quantized with the input and weight scales only.
     """
-    from protobrain.train.converter import convert_integer
-    from protobrain.compiler.reader import read_model_bytes
-
     if mode not in ("int8", "16x8"):
         raise WaveNetConfigError(f"mode must be 'int8' or '16x8', got {mode!r}")
     frames = np.asarray(frames, np.float32).reshape(-1, cfg.cond_dim)
@@ -555,8 +547,6 @@ def cond_output_order(cfg: WaveNetConfig, cond_data: bytes, step_data: bytes) ->
     position among the cond model's graph outputs (CompiledModel.run's order) that fills it.
     Checks that sizes and quantization agree, i.e. that cond_data was made by cond_tflite
     for this step model."""
-    from protobrain.compiler.reader import read_model_bytes
-
     sig = step_signature(cfg, step_data)
     step_graph = read_model_bytes(step_data)
     step_in, _ = signature_tensors(step_data)
@@ -581,9 +571,6 @@ def cond_output_order(cfg: WaveNetConfig, cond_data: bytes, step_data: bytes) ->
 def cond_feature_quantizer(cond_data: bytes, config=None):
     """The FeatureQuantizer from int16 frontend features (protobrain.audio.frontend, default
     FrontendConfig) into the cond model's input."""
-    from protobrain.audio.frontend import FeatureQuantizer, FrontendConfig
-    from protobrain.compiler.reader import read_model_bytes
-
     g = read_model_bytes(cond_data)
     t = g.tensors[g.inputs[0]]
     if len(g.inputs) != 1 or t.quant is None or t.quant.per_channel or t.dtype not in ("int8", "int16"):
@@ -607,8 +594,6 @@ def generate_integer(cfg: WaveNetConfig, cond_net, fused_step, feats_q, fq, orde
     host twin of a device. Each frame's cond_q comes from cond_frame, computed when its
     frame starts, then the fused step generates `hop` samples (fused.generate: same
     sampling, temperature and rng as the float-conditioned path)."""
-    from protobrain.synth.fused import generate as fused_generate
-
     feats_q = np.asarray(feats_q)
     if feats_q.dtype != np.int16 or feats_q.ndim != 2 or feats_q.shape[1] != cfg.cond_dim:
         raise ProtobrainError(f"features must be int16 (n_frames, {cfg.cond_dim}), got {feats_q.dtype} {feats_q.shape}")
@@ -634,15 +619,11 @@ def export(cfg: WaveNetConfig, trained, mode: str = "int8", sequences=None, seed
 
 def fuse(cfg: WaveNetConfig, data: bytes, name: str = "wavenet"):
     """The fused C step (protobrain.synth.fused.FusedModel) of a converted step model."""
-    from protobrain.synth.fused import fuse as fuse_step
-
     return fuse_step(data, step_signature(cfg, data), name=name)
 
 
 def generate(cfg: WaveNetConfig, trained, fused_step, frames, temperature: float = 1.0, seed: int = 1) -> np.ndarray:
     """Audio (int16) for (n_frames, cond_dim) features with the fused C step (ctypes)."""
-    from protobrain.synth.fused import generate as fused_generate
-
     proj = cond_projection(cfg, trained, frames)
     model = fused_step.model
     cond_q = quantize_cond(cfg, proj, [(b.scale, b.zero_point) for b in model.cond_blocks], model.np_dtype)

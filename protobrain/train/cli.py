@@ -13,6 +13,14 @@ from rich.console import Console
 from rich.table import Table
 
 from protobrain.errors import ProtobrainError
+from protobrain.train.audit import flip_labels, held_out_losses, picture
+from protobrain.train.classifier import TrainConfig, evaluate
+from protobrain.train.nets import WIDTH_RANGE
+from protobrain.train.quantize import to_tflite
+from protobrain.train.run import Run
+from protobrain.train.sweep import markdown, run_sweep
+from protobrain.train.synth import SMALL, SynthConfig, recognize, say, train_synth, write_wavs
+from protobrain.train.vision import load, train_vision
 
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 
@@ -32,8 +40,6 @@ def _needs_tensorflow() -> None:
 
 
 def _config(width, seed, epochs, quiet, default_epochs, mode="int8"):
-    from protobrain.train.classifier import TrainConfig
-
     return TrainConfig(width=width, seed=seed, epochs=epochs or default_epochs, mode=mode, progress=not quiet)
 
 
@@ -66,7 +72,6 @@ def train():
 def train_vision_cmd(data_dir, out_dir, width, epochs, seed, quiet):
     """A small ConvNet image classifier; prints float and int8 accuracy on held-out images."""
     _needs_tensorflow()
-    from protobrain.train.vision import load, train_vision
 
     ds = load(data_dir)
     result = train_vision(ds, _config(width, seed, epochs, quiet, 40), out_dir)
@@ -113,7 +118,6 @@ def train_synth_cmd(out_dir, steps, size, mode, speech_run, seed, quiet):
     _needs_tensorflow()
     from dataclasses import replace
 
-    from protobrain.train.synth import SMALL, SynthConfig, recognize, say, train_synth, write_wavs
 
     base = SMALL if size == "small" else SynthConfig()
     cfg = replace(base, seed=seed, mode=mode, progress=not quiet, **({"steps": steps} if steps else {}))
@@ -147,10 +151,6 @@ def quantize(run_dir, mode, per_tensor, out_path):
     """Quantize a trained run (full integer, calibrated on its training data) and print
     float and quantized accuracy side by side on its held-out data."""
     _needs_tensorflow()
-    from protobrain.train.classifier import evaluate
-    from protobrain.train.quantize import to_tflite
-    from protobrain.train.run import Run
-
     run = Run.open(run_dir)
     if run.task not in ("vision", "speech"):
         raise ProtobrainError(f"{run_dir}: quantize handles classifier runs (vision, speech), not {run.task}")
@@ -173,8 +173,6 @@ def quantize(run_dir, mode, per_tensor, out_path):
 
 
 def _parse_widths(value: str) -> list[float]:
-    from protobrain.train.nets import WIDTH_RANGE
-
     try:
         widths = sorted({float(v) for v in value.split(",") if v.strip()})
     except ValueError:
@@ -197,7 +195,6 @@ def _parse_widths(value: str) -> list[float]:
 def sweep(task, widths, data_dir, board, out_dir, epochs, seed, quiet):
     """Train TASK at several widths; measure int8 accuracy and instructions; plot one against the other."""
     _needs_tensorflow()
-    from protobrain.train.sweep import markdown, run_sweep
 
     widths = _parse_widths(widths)
     if task == "vision":
@@ -240,7 +237,6 @@ def audit(task, data_dir, flip, top, folds, out_dir, epochs, seed, quiet):
 
     import numpy as np
 
-    from protobrain.train.audit import flip_labels, held_out_losses, picture
 
     if task == "vision":
         from protobrain.train.nets import vision_net as build

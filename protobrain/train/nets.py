@@ -7,6 +7,8 @@ whose inputs and outputs both scale (the sweep shows this on the device).
 
 from __future__ import annotations
 
+from protobrain.errors import ProtobrainError
+
 WIDTH_RANGE = (0.25, 2.0)
 
 
@@ -15,8 +17,6 @@ def channels(base: int, width: float) -> int:
 
 
 def check_width(width: float) -> None:
-    from protobrain.errors import ProtobrainError
-
     lo, hi = WIDTH_RANGE
     if not lo <= width <= hi:
         raise ProtobrainError(f"--width {width}: must be between {lo} and {hi}")

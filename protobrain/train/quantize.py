@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from protobrain.run.host import compile_bytes
 from protobrain.train.converter import convert_integer
-
 
 
 def to_tflite(model, representative: np.ndarray, mode: str = "int8", per_channel: bool = True,
@@ -30,8 +30,6 @@ class QuantizedClassifier:
     """A quantized classifier compiled to C and loaded into this process."""
 
     def __init__(self, tflite: bytes, name: str = "model"):
-        from protobrain.run.host import compile_bytes
-
         self.model = compile_bytes(tflite, name)
         self.input = self.model.inputs[0]
         self.output = self.model.outputs[0]

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from protobrain.train.data import Dataset
 from protobrain.errors import ProtobrainError
+from protobrain.train.data import Dataset
 
 
 def seed_everything(seed: int) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from protobrain.audio.frontend import FrontendConfig, features_batch, to_float
+from protobrain.toolchain import cache_dir as host_cache
 from protobrain.train import espeak
 from protobrain.train.classifier import TrainConfig, TrainResult, train_classifier
 from protobrain.train.data import DataError, Dataset, check_classes, load_wav_folder, stratified_split
@@ -66,8 +67,6 @@ def clip_features(clips: np.ndarray, config: FrontendConfig = FrontendConfig()) 
 
 
 def cache_dir() -> Path:
-    from protobrain.toolchain import cache_dir as host_cache
-
     p = host_cache().parent / "speech"
     p.mkdir(parents=True, exist_ok=True)
     return p

@@ -9,6 +9,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
+from protobrain.boards import load_board
+from protobrain.compiler.program import build_program
+from protobrain.compiler.reader import read_model
+from protobrain.measure.bench import run_bench
 from protobrain.train import progress
 from protobrain.train.classifier import TrainConfig, TrainResult
 
@@ -27,11 +31,6 @@ class SweepPoint:
 
 def measure(result: TrainResult, board_name: str) -> tuple[int, int, int, int]:
     """(MACs, conv MACs, instructions, conv instructions) of one inference on `board_name`."""
-    from protobrain.measure.bench import run_bench
-    from protobrain.boards import load_board
-    from protobrain.compiler.program import build_program
-    from protobrain.compiler.reader import read_model
-
     board = load_board(board_name)
     path = result.run.path / "model.tflite"
     program = build_program(read_model(path))

@@ -24,8 +24,26 @@ import numpy as np
 
 from protobrain.audio.frontend import FrontendConfig, features_batch, to_float
 from protobrain.errors import ProtobrainError
-from protobrain.synth.wavenet import WaveNetConfig, mulaw_decode, mulaw_encode
+from protobrain.run.host import compile_bytes
+from protobrain.synth.fused import FusedStep
+from protobrain.synth.wavenet import (
+    WaveNetConfig,
+    cond_feature_quantizer,
+    cond_output_order,
+    cond_tflite,
+    export,
+    fuse,
+    generate,
+    generate_integer,
+    mulaw_decode,
+    mulaw_encode,
+    training_model,
+)
 from protobrain.train import espeak, progress
+from protobrain.train.converter import native_output_captured
+from protobrain.train.quantize import QuantizedClassifier
+from protobrain.train.run import Run, seed_everything
+from protobrain.train.speech import cache_dir, clip_features, fit_length
 
 FRONTEND = FrontendConfig()
 SILENCE_FLOOR = -15.0  # log2 mel energy; frames whose loudest bin is below this are silence
@@ -74,8 +92,6 @@ def speech_frames(frames: np.ndarray, margin: int = 1) -> slice:
 
 
 def training_clips(cfg: SynthConfig) -> espeak.ClipSet:
-    from protobrain.train.speech import cache_dir
-
     return espeak.make_clips(cfg.words, [cfg.voice], speeds=cfg.speeds, pitches=cfg.pitches,
                              per_voice=cfg.renditions, seed=cfg.seed, progress=cfg.progress, cache=cache_dir())
 
@@ -115,9 +131,6 @@ class Segments:
 def train_vocoder(cfg: SynthConfig, clips: np.ndarray):
     """Teacher-forced training; returns the Keras training model and the loss curve."""
     import tensorflow as tf
-
-    from protobrain.synth.wavenet import training_model
-    from protobrain.train.run import seed_everything
 
     seed_everything(cfg.seed)
     data = Segments(clips, cfg)
@@ -175,9 +188,6 @@ class SynthResult:
 
 def train_synth(cfg: SynthConfig, out_dir: str | Path) -> SynthResult:
     """Train, quantize the per-step model, fuse it, and store the keywords' frames."""
-    from protobrain.train.converter import native_output_captured
-    from protobrain.synth.wavenet import cond_tflite, export
-
     if cfg.mode not in ("int8", "16x8"):
         raise ProtobrainError(f"--mode {cfg.mode}: choose int8 or 16x8")
     clips = training_clips(cfg)
@@ -216,9 +226,6 @@ def say(run_dir: str | Path, words=None, seed: int = 1) -> dict[str, np.ndarray]
     (conditioning projected in float on the host)."""
     from tensorflow import keras
 
-    from protobrain.synth.fused import FusedStep
-    from protobrain.synth.wavenet import fuse, generate
-
     run_dir = Path(run_dir)
     info, wcfg = _run_config(run_dir)
     model = keras.models.load_model(run_dir / "vocoder.keras", compile=False)
@@ -237,9 +244,6 @@ def ensure_cond(run_dir: str | Path) -> Path:
     so the input is calibrated on its stored keyword frames, the frames it says (the
     outputs take the step's quantization either way; only the input range is calibrated)."""
     from tensorflow import keras
-
-    from protobrain.train.converter import native_output_captured
-    from protobrain.synth.wavenet import cond_tflite
 
     run_dir = Path(run_dir)
     path = run_dir / "cond.tflite"
@@ -264,10 +268,6 @@ def say_integer(run_dir: str | Path, words=None, seed: int = 1) -> dict[str, np.
     """Audio (int16, 8 kHz) of each stored keyword the way a device makes it, integers only:
     the stored int16 frames, requantized by FeatureQuantizer, run through the cond model's
     generated C, fill the fused step's cond_q (wavenet.generate_integer)."""
-    from protobrain.synth.fused import FusedStep
-    from protobrain.run.host import compile_bytes
-    from protobrain.synth.wavenet import cond_feature_quantizer, cond_output_order, fuse, generate_integer
-
     run_dir = Path(run_dir)
     info, wcfg = _run_config(run_dir)
     step = (run_dir / "step.tflite").read_bytes()
@@ -283,10 +283,6 @@ def say_integer(run_dir: str | Path, words=None, seed: int = 1) -> dict[str, np.
 
 def recognize(speech_run: str | Path, audio: dict[str, np.ndarray]) -> dict[str, str]:
     """What the int8 speech net (generated C) hears in each clip."""
-    from protobrain.train.quantize import QuantizedClassifier
-    from protobrain.train.run import Run
-    from protobrain.train.speech import clip_features, fit_length
-
     run = Run.open(speech_run)
     net = QuantizedClassifier(run.tflite(), "speech")
     words = list(audio)

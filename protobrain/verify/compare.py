@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from protobrain.errors import ProtobrainError
 from protobrain.compiler.ir import DTYPES
+from protobrain.errors import ProtobrainError
 
 
 @dataclass

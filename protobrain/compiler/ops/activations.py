@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from protobrain.compiler import fixedpoint as fp
-from protobrain.compiler.quantization import f32, quantize_multiplier, round_half_away
 from protobrain.compiler.ops.base import KernelCall, const, register, require, require_types, tensors
+from protobrain.compiler.quantization import f32, quantize_multiplier, round_half_away
 
 _INT8 = np.arange(-128, 128)
 

@@ -10,13 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from protobrain.compiler.quantization import (
-    activation_range,
-    f32,
-    out_size,
-    quantize_multiplier,
-    same_padding,
-)
 from protobrain.compiler.ops.base import (
     KernelCall,
     const,
@@ -25,6 +18,13 @@ from protobrain.compiler.ops.base import (
     require_int32_accumulator,
     require_types,
     tensors,
+)
+from protobrain.compiler.quantization import (
+    activation_range,
+    f32,
+    out_size,
+    quantize_multiplier,
+    same_padding,
 )
 
 CLAMPING_ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from protobrain.compiler.quantization import activation_range, f32, quantize_multiplier
 from protobrain.compiler.ops.base import KernelCall, const, register, require, require_types, tensors
+from protobrain.compiler.quantization import activation_range, f32, quantize_multiplier
 
 EW_DIMS = 6  # PB_EW_DIMS in pb_elementwise.h
 _ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")

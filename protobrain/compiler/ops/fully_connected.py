@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from protobrain.compiler.quantization import activation_range, f32, quantize_multiplier
 from protobrain.compiler.ops.base import (
     KernelCall,
     const,
@@ -14,6 +13,7 @@ from protobrain.compiler.ops.base import (
     require_types,
     tensors,
 )
+from protobrain.compiler.quantization import activation_range, f32, quantize_multiplier
 
 
 @register("FULLY_CONNECTED", inputs=(2, 3))

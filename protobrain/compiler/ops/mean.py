@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from protobrain.compiler.quantization import f32, quantize_multiplier
 from protobrain.compiler.ops.base import KernelCall, register, require, tensors
+from protobrain.compiler.quantization import f32, quantize_multiplier
 
 MAX_DIMS = 5  # TFLite Micro's index scratch holds 5 dimensions
 _FUNCS = {"int8": "pb_mean_s8", "int16": "pb_mean_s16", "float32": "pb_mean_f32"}

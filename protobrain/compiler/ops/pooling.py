@@ -8,8 +8,8 @@ counted) and rounds half away from zero.
 
 from __future__ import annotations
 
-from protobrain.compiler.quantization import activation_range, out_size, same_padding
 from protobrain.compiler.ops.base import KernelCall, register, require, require_types, tensors
+from protobrain.compiler.quantization import activation_range, out_size, same_padding
 
 _KERNELS = {"AVERAGE_POOL_2D": "pb_avg_pool", "MAX_POOL_2D": "pb_max_pool"}
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from protobrain.compiler import fixedpoint as fp
-from protobrain.compiler.quantization import INT_RANGES, f32, quantize_multiplier
 from protobrain.compiler.ops.base import KernelCall, const, register, require, require_types, tensors
+from protobrain.compiler.quantization import INT_RANGES, f32, quantize_multiplier
 
 _INT8 = np.arange(-128, 128)
 

@@ -13,8 +13,8 @@ from functools import lru_cache
 import numpy as np
 
 from protobrain.compiler import fixedpoint as fp
-from protobrain.compiler.quantization import f32, quantize_multiplier
 from protobrain.compiler.ops.base import KernelCall, const, register, require, require_types, tensors
+from protobrain.compiler.quantization import f32, quantize_multiplier
 
 _SCALED_DIFF_INTEGER_BITS = 5
 

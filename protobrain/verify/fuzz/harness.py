@@ -56,8 +56,19 @@ from pathlib import Path
 
 import numpy as np
 
-from protobrain.errors import ProtobrainError
+from protobrain.boards import load_board
+from protobrain.codegen import render as codegen
+from protobrain.compiler.ir import C_TYPES, DTYPES
 from protobrain.compiler.ops.tiers.select import TIERS
+from protobrain.compiler.program import build_program
+from protobrain.compiler.reader import _OPTION_CLASSES, read_model_bytes
+from protobrain.errors import ProtobrainError, ToolchainError
+from protobrain.firmware.build import build
+from protobrain.resources import REFERENCE_MODELS
+from protobrain.run.device import Device
+from protobrain.run.qemu import QemuBoard
+from protobrain.toolchain import cache_dir, host_cc
+from protobrain.verify.compare import test_inputs
 
 HOST_TIERS = ("portable", "dsp")  # C that runs on the host: the DSP tier in its plain-C form (pb_simd.h)
 QEMU_BOARDS = {"dsp": "qemu-mps2-an386", "mve": "qemu-mps3-an547"}  # tier -> the simulated board that runs it
@@ -257,7 +268,6 @@ class ModelMap:
             ))
         model = tflite.Model.GetRootAs(data, 0)
         sub = model.Subgraphs(0)
-        from protobrain.compiler.reader import _OPTION_CLASSES
 
         self.operators = []
         for k, o in enumerate(_tables(buf, ops_vec)):
@@ -673,9 +683,6 @@ def run_case(data: bytes, name: str = "fuzz", timeout: float | None = 10.0, tier
     The first tier's refusal is the case's (reading and lowering are the same for every
     tier); a later tier must generate what the first did. flash_budget: the DSP tier's
     (int16 weights when they take at most half of it; None: int8 weights)."""
-    from protobrain.compiler.program import build_program
-    from protobrain.compiler.reader import read_model_bytes
-
     t0 = time.perf_counter()
     graph, programs, keys, kinds = None, {}, [], {}
 
@@ -782,9 +789,6 @@ class ValidMutant:
 
     def program(self, tier: str, name: str = "fuzz", flash_budget: int | None = None):
         """The mutant's Program for `tier` (DSP: with `flash_budget`, default the fuzzed one)."""
-        from protobrain.compiler.program import build_program
-        from protobrain.compiler.reader import read_model_bytes
-
         budget = self.flash_budget if flash_budget is None else flash_budget
         return build_program(read_model_bytes(self.data, name), tier=tier, flash_budget=budget if tier == "dsp" else None)
 
@@ -842,8 +846,6 @@ def _error_shape(msg: str) -> str:
 @lru_cache(maxsize=None)
 def board_flash(tier: str) -> int:
     """The flash bytes of the QEMU board that runs `tier` (what `build` gives the tier to spend)."""
-    from protobrain.boards import load_board
-
     return load_board(QEMU_BOARDS[tier]).flash.length
 
 
@@ -961,8 +963,6 @@ SANITIZE_FLAGS = ["-std=c99", "-O1", "-g", "-Wall", "-Wextra", "-Werror", "-fno-
 def _harness(program) -> str:
     """A main() that reads input cases from stdin, calls invoke, writes the outputs to stdout.
     Inputs and outputs are heap blocks of exactly their size, so ASan sees any overrun."""
-    from protobrain.compiler.ir import C_TYPES
-
     g = program.graph
     name = g.name
     ins = [g.tensors[i] for i in g.inputs]
@@ -985,8 +985,6 @@ def _harness(program) -> str:
 
 
 def _compile(cc: str, flags: list[str], cwd: Path, args: list[str], what: str) -> None:
-    from protobrain.errors import ToolchainError
-
     proc = subprocess.run([cc, *flags, *args], cwd=cwd, capture_output=True, text=True)
     if proc.returncode != 0:
         first = next((ln for ln in proc.stderr.splitlines() if "error" in ln), proc.stderr.strip()[:300])
@@ -997,9 +995,6 @@ def _kernel_objects(program, flags: list[str], generated_headers: dict[str, str]
     """The program's kernel sources compiled with `flags`, each cached by its content: kernels
     are the same for every mutant, so only the model's own files are compiled per mutant.
     generated_headers: the rendered headers kernels include (pb_tier.h), not the model's."""
-    from protobrain.codegen import render as codegen
-    from protobrain.toolchain import cache_dir, host_cc
-
     files = codegen.kernel_files(program)
     headers = {f.name: f.read_text() for f in files if f.suffix == ".h"} | generated_headers
     objs = []
@@ -1037,9 +1032,6 @@ def _included(text: str, headers: dict[str, str]) -> dict[str, str]:
 def build_sanitized(program, out: Path, extra_cflags: list[str] | None = None) -> Path:
     """Generated C plus the stdin/stdout harness, built with ASan and UBSan into the
     executable `out` (not cached: mutants rarely repeat; the kernel objects are)."""
-    from protobrain.codegen import render as codegen
-    from protobrain.toolchain import host_cc
-
     flags = SANITIZE_FLAGS + list(extra_cflags or [])
     rendered = codegen.render(program, "<fuzz>")
     name = program.graph.name
@@ -1059,8 +1051,6 @@ def build_sanitized(program, out: Path, extra_cflags: list[str] | None = None) -
 
 def sanitizers_available() -> str | None:
     """None when the host C compiler builds and runs an ASan+UBSan program, else why not."""
-    from protobrain.toolchain import host_cc
-
     try:
         cc = host_cc()
         with tempfile.TemporaryDirectory(prefix="pb-fuzz-probe-") as tmp:
@@ -1192,8 +1182,6 @@ class _Failed(Exception):
 
 def _outputs_from(raw: bytes, graph, n_cases: int) -> list[list[np.ndarray]]:
     """The harness's stdout as one list of output arrays per input case."""
-    from protobrain.compiler.ir import DTYPES
-
     outs = [graph.tensors[i] for i in graph.outputs]
     if len(raw) != n_cases * sum(t.nbytes for t in outs):
         raise _Failed("sanitizer", f"harness wrote {len(raw)} bytes, expected {n_cases * sum(t.nbytes for t in outs)}")
@@ -1234,7 +1222,6 @@ def qemu_available() -> str | None:
     """None when the QEMU boards of QEMU_BOARDS can be built for and run here, else why not."""
     import shutil
 
-    from protobrain.boards import load_board
 
     for name in QEMU_BOARDS.values():
         b = load_board(name)
@@ -1250,11 +1237,6 @@ def _run_on_board(tier: str, items: list[tuple[int, ValidMutant, list]], out: Pa
     (QEMU_BOARDS), several models to a firmware, invoked over serial on every case.
     Returns {k: outputs per case}, or {k: _Failed} for a mutant whose firmware does not
     build or that does not answer (QEMU then restarts for the models after it)."""
-    from protobrain.boards import load_board
-    from protobrain.run.device import Device
-    from protobrain.firmware.build import build
-    from protobrain.run.qemu import QemuBoard
-
     board = load_board(QEMU_BOARDS[tier])
     results: dict[int, object] = {}
     progs = {}
@@ -1305,8 +1287,6 @@ def verify_valid(mutants: list[ValidMutant], n_random: int = 2, seed: int = 0, t
     tier on the Cortex-M4, Helium on the Cortex-M55), invoked over serial. Every output is
     compared byte for byte with TFLite Micro's on the same random and edge inputs.
     One Verdict per mutant, tier and place; progress(done, total) after each."""
-    from protobrain.verify.compare import test_inputs
-
     qemu = list(qemu)
     everyone = list(mutants) + [v for v in qemu if not any(v is m for m in mutants)]
     total = len(mutants) * len(tiers) + len(qemu) * len(QEMU_BOARDS)
@@ -1585,8 +1565,6 @@ def builtin_seeds() -> dict[str, bytes]:
 def load_seeds(models_dir: str | Path | None, names: list[str] | None = None) -> dict[str, bytes]:
     """The reference models found in `models_dir` (those of `names`, default all in
     resources.REFERENCE_MODELS), plus the built-in seeds."""
-    from protobrain.resources import REFERENCE_MODELS
-
     seeds = {}
     if models_dir is not None:
         for n in names or REFERENCE_MODELS:

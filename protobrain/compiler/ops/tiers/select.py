@@ -13,8 +13,9 @@ depth multiplier > 1, a non-zero weight zero point, 16x8) stay portable.
 
 from __future__ import annotations
 
-from protobrain.compiler.ops.tiers import dsp as fast_dsp, mve as fast_mve
 from protobrain.compiler.ops.base import KernelCall
+from protobrain.compiler.ops.tiers import dsp as fast_dsp
+from protobrain.compiler.ops.tiers import mve as fast_mve
 from protobrain.compiler.ops.tiers.add_lut import accelerate_add
 from protobrain.compiler.ops.tiers.common import REQUANT_EXACT, REQUANT_FAST
 
