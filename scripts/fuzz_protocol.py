@@ -3,7 +3,7 @@
 
 Renders a real firmware (a tiny reference model, board qemu-mps2-an386), compiles its
 frame parser (pb_protocol.c), its command dispatcher (main.c, through the harness
-tests/fuzz/fuzz_protocol.c) and the models' generated C with clang's
+tests/verify/fuzz/fuzz_protocol.c) and the models' generated C with clang's
 -fsanitize=fuzzer,address,undefined, seeds a corpus with one valid frame of every
 command, and runs the fuzzer. An input that runs longer than --timeout seconds is a
 finding (a hang), and so is a reply count other than the input implies (the harness checks
@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-HARNESS = REPO / "tests" / "fuzz" / "fuzz_protocol.c"
+HARNESS = REPO / "tests" / "verify" / "fuzz" / "fuzz_protocol.c"
 BOARD = "qemu-mps2-an386"
 MODELS = ("hello_world_int8",)  # tiny: an INVOKE costs little, so the fuzzer runs fast
 SANITIZE = "-fsanitize=fuzzer,address,undefined"

@@ -12,7 +12,7 @@ declare -A NEED=(
   [qemu-system-riscv32]=qemu-system-misc
   [espeak-ng]=espeak-ng          # speech datasets for `protobrain train speech|synth`
   [clang]=clang                  # `make fuzz`: libFuzzer on the firmware's serial protocol
-  [cppcheck]=cppcheck            # static analysis of the generated C (tests/test_static_analysis.py)
+  [cppcheck]=cppcheck            # static analysis of the generated C (tests/codegen/test_static_analysis.py)
 )
 # packages with no tool to probe: checked with dpkg
 EXTRA_PKGS=(libnewlib-arm-none-eabi picolibc-riscv64-unknown-elf

@@ -13,7 +13,7 @@ from protobrain.resources import REFERENCE_MODELS
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 warnings.filterwarnings("ignore", category=UserWarning)
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parent / "helpers"))  # builders, devices, pio_local
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_MODELS = Path(os.environ.get("PROTOBRAIN_MODELS", REPO.parent / "shared" / "models"))

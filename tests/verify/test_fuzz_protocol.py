@@ -1,6 +1,6 @@
 """libFuzzer on the firmware's serial protocol, briefly (`make fuzz` runs 1,000,000 inputs):
 the frame parser and the real command dispatcher of a rendered firmware, on the host, under
-AddressSanitizer and UndefinedBehaviorSanitizer (scripts/fuzz_protocol.py, tests/fuzz/).
+AddressSanitizer and UndefinedBehaviorSanitizer (scripts/fuzz_protocol.py, tests/verify/fuzz/).
 The harness counts replies against what the inputs imply, and each input has a time limit:
 a dispatcher that stops answering, or hangs, is a finding."""
 

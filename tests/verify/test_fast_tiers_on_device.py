@@ -6,7 +6,7 @@ Cortex-M55 (qemu-mps3-an547). These are the configurations BENCHMARKS.md publish
 - every shared reference model, a handful of inputs each (random, all-min, all-max, zeros);
 - a model of residual ADDs built here, so the lookup-table ADD's Arm-only paths (SMMULR,
   USAT, SSAT) run on each tier even where ../shared/models is absent;
-- a kernel with one rounding constant corrupted (tests/devices.py) must make the same
+- a kernel with one rounding constant corrupted (tests/helpers/devices.py) must make the same
   check fail: the check can see a kernel bug."""
 
 import pytest

@@ -6,12 +6,8 @@ import subprocess
 import numpy as np
 import pytest
 from conftest import SHARED_MODEL_NAMES, assert_bit_exact, shared_model
+from reference_figures import LOWER_BOUND
 
-# Activation lower bound (bytes) and TFLite Micro's arena, from ../shared/models/README.md.
-LOWER_BOUND = {
-    "kws_ref_model": 16_000, "vww_96_int8": 55_296, "pretrainedResnet_quant": 49_152,
-    "ad01_int8": 768, "micro_speech_quantized": 5_960, "hello_world_int8": 32,
-}
 
 
 @pytest.fixture(scope="module", params=SHARED_MODEL_NAMES)

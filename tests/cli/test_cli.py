@@ -6,7 +6,7 @@ import sys
 
 import pytest
 from conftest import SHARED_MODEL_NAMES, shared_model
-from test_shared_models import LOWER_BOUND
+from reference_figures import LOWER_BOUND
 
 CLI = [sys.executable, "-m", "protobrain.cli.main"]
 
