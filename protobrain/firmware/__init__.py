@@ -1,1 +1,6 @@
-"""TODO"""
+"""A board's firmware around generated models: rendering the board support and protocol
+server, compiling and linking, the fit check, the worst-case stack bound, the RP2040
+boot stage and UF2 image, and PlatformIO projects.
+
+May import compiler, codegen, boards and toolchain.
+"""
