@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from protobrain import __version__
-from protobrain.codegen.render import _env, c_array_body
+from protobrain.codegen.c import c_array_body, env
 from protobrain.compiler.fixedpoint import mul_by_quantized_mult_array
 from protobrain.compiler.quantization import quantize_multiplier
 from protobrain.errors import ProtobrainError
@@ -411,8 +411,7 @@ def render_texts(config: FrontendConfig = FrontendConfig(), prefix: str = "pb_fr
         "mel_weights": c_array_body(t.mel_weights, "uint16_t"),
         "log2_table": c_array_body(t.log2_table, "uint16_t"),
     }
-    env = _env()
-    return {f"{prefix}.{ext}": env.get_template(f"frontend/pb_frontend.{ext}.j2").render(ctx) for ext in ("h", "c")}
+    return {f"{prefix}.{ext}": env().get_template(f"frontend/pb_frontend.{ext}.j2").render(ctx) for ext in ("h", "c")}
 
 
 def render_c(config: FrontendConfig = FrontendConfig(), out_dir: str | Path = ".",

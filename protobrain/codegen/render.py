@@ -7,52 +7,22 @@ files the model uses, copied from templates/kernels/.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import jinja2
 import numpy as np
 
 from protobrain import __version__
+from protobrain.codegen.c import c_array_body, c_literal, digest, env
 from protobrain.compiler.ir import C_TYPES, Tensor
 from protobrain.compiler.ops.base import ConstArray
 from protobrain.compiler.program import Program
-from protobrain.resources import kernels_dir, templates_dir
+from protobrain.resources import kernels_dir
 
-_INT_SUFFIX = {"int64_t": "LL"}
-
-
-def c_literal(value, ctype: str = "int32_t") -> str:
-    """One value as a C literal of the given type, warning-free under -Wall -Wextra."""
-    if ctype == "float":
-        v = float(np.float32(value))
-        if v != v or v in (float("inf"), float("-inf")):
-            raise ValueError(f"cannot emit non-finite float {v}")
-        text = f"{v:.9g}"
-        return (text if any(c in text for c in ".en") else text + ".0") + "f"
-    v = int(value)
-    if ctype == "int64_t":
-        return f"({v + 1}LL - 1LL)" if v == -(2**63) else f"{v}LL"
-    if v == -(2**31):
-        return "(-2147483647 - 1)"
-    if ctype.startswith("uint"):
-        return f"{v}u"
-    return str(v)
-
-
-def c_array_body(values: np.ndarray, ctype: str, per_line: int = 16) -> str:
-    flat = np.asarray(values).reshape(-1)
-    if ctype == "float":
-        items = [c_literal(v, "float") for v in flat.tolist()]
-    elif ctype == "int64_t":
-        items = [c_literal(v, "int64_t") for v in flat.tolist()]
-    else:
-        items = [c_literal(v, ctype) for v in flat.tolist()]
-    lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
-    return ",\n    ".join(lines)
+__all__ = ["c_array_body", "c_literal", "digest", "kernel_files", "render", "tier_header", "write"]
+_env = env  # the name protobrain/synth/fused.py imports it by
 
 
 @dataclass
@@ -72,16 +42,6 @@ def _io(t: Tensor, offset: int) -> IOInfo:
     scale = c_literal(t.quant.s, "float") if t.quant else "1.0f"
     zp = t.quant.zp if t.quant else 0
     return IOInfo(t.index, C_TYPES[t.dtype], t.shape, t.size, t.nbytes, offset, scale, zp, t.dtype)
-
-
-def _env() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir())),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
 
 
 def render(program: Program, source: str = "", shared_arena: str | None = None) -> dict[str, str]:
@@ -161,12 +121,11 @@ def render(program: Program, source: str = "", shared_arena: str | None = None) 
         "kernels": program.kernels(),
         "shared_arena": shared_arena,
     }
-    env = _env()
     files = {
-        f"{name}.h": env.get_template("model.h.j2").render(ctx),
-        f"{name}.c": env.get_template("model.c.j2").render(ctx),
-        f"{name}_weights.h": env.get_template("weights.h.j2").render(ctx),
-        f"{name}_weights.c": env.get_template("weights.c.j2").render(ctx),
+        f"{name}.h": env().get_template("model.h.j2").render(ctx),
+        f"{name}.c": env().get_template("model.c.j2").render(ctx),
+        f"{name}_weights.h": env().get_template("weights.h.j2").render(ctx),
+        f"{name}_weights.c": env().get_template("weights.c.j2").render(ctx),
     }
     if set(program.kernels()) & DSP_KERNELS:  # pb_fast_requant.h checks the layouts' tier
         files["pb_tier.h"] = tier_header(program.tier)
@@ -217,9 +176,3 @@ def write(program: Program, out_dir: str | Path, source: str = "", shared_arena:
             written.append(dest)
     return written
 
-
-def digest(texts: dict[str, str], extra: str = "") -> str:
-    h = hashlib.sha256(extra.encode())
-    for k in sorted(texts):
-        h.update(k.encode() + b"\0" + texts[k].encode())
-    return h.hexdigest()[:16]

@@ -14,10 +14,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import jinja2
-
 from protobrain import __version__
 from protobrain.boards import Board
+from protobrain.codegen import c
 from protobrain.codegen import render as codegen
 from protobrain.compiler.program import Program
 from protobrain.errors import ProtobrainError, ToolchainError
@@ -123,8 +122,6 @@ def render_firmware(board: Board, programs: list[Program], model_blobs: list[byt
             "clock_hz": board.clock_hz, "buffer_bytes": buffer_bytes, "stack_bytes": board.stack_bytes, "models": infos,
             **(apps.info if apps else {})}
     fw = templates_dir() / "firmware"
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(fw)), undefined=jinja2.StrictUndefined,
-                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     ctx = {
         "uart_brr": _stm32_brr(board) if board.uart["kind"] == "stm32" else 0,
         "board": board, "version": __version__, "stack_size": board.stack_bytes, "buffer_bytes": buffer_bytes,
@@ -136,9 +133,8 @@ def render_firmware(board: Board, programs: list[Program], model_blobs: list[byt
         "shared_arena": SHARED_ARENA if apps else None,
         "shared_arena_bytes": shared_arena_bytes(programs) if apps else 0,
     }
-    (out / "main.c").write_text(env.get_template("main.c.j2").render(ctx))
-    (out / "pb_board_config.h").write_text(env.get_template("pb_board_config.h.j2").render(ctx))
-    (out / "link.ld").write_text(env.get_template("link.ld.j2").render(ctx))
+    for template, fname in (("main.c.j2", "main.c"), ("pb_board_config.h.j2", "pb_board_config.h"), ("link.ld.j2", "link.ld")):
+        (out / fname).write_text(c.env().get_template(f"firmware/{template}").render(ctx))
     for f in PROTOCOL_SOURCES + _board_sources(board):
         shutil.copyfile(fw / f, out / f)
     for fname, text in (apps.files if apps else {}).items():

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import jinja2
-
 from protobrain import __version__
 from protobrain.boards import Board, board_names, load_board
+from protobrain.codegen.c import env
 from protobrain.errors import ProtobrainError
-from protobrain.resources import templates_dir
 
 
 def renode_boards() -> list[str]:
@@ -19,8 +17,6 @@ def renode_boards() -> list[str]:
 def write_renode(board: Board, elf: Path, out: Path, models: list[str]) -> list[Path]:
     if not board.renode:
         raise ProtobrainError(f"Renode has no platform for {board.name}; boards with one: {', '.join(renode_boards())}")
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir() / "renode")),
-                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     out.mkdir(parents=True, exist_ok=True)
     name = board.name.replace("-", "_")
     ctx = {"board": board, "version": __version__, "elf": str(elf.resolve()), "name": name,
@@ -28,6 +24,6 @@ def write_renode(board: Board, elf: Path, out: Path, models: list[str]) -> list[
     files = []
     for template, suffix in (("board.resc.j2", ".resc"), ("test.robot.j2", ".robot")):
         path = out / f"{name}{suffix}"
-        path.write_text(env.get_template(template).render(ctx))
+        path.write_text(env().get_template(f"renode/{template}").render(ctx))
         files.append(path)
     return files
