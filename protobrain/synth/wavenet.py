@@ -1,49 +1,35 @@
-"""A WaveNet-style vocoder: architecture, per-step export with explicit state, and quantization.
+"""The WaveNet vocoder's integer side: its configuration, the per-step model's interface,
+reading and patching the converted models' quantization, and the integer conditioning
+path a device runs.
 
 A WaveNet generates audio one sample per step. For a microcontroller the network is
 exported as a *per-step* model whose dilated convolutions read their past input from
 explicit state tensors, and protobrain.synth.fused turns that model into one specialised C
-function with the state kept in ring buffers.
+function with the state kept in ring buffers. The Keras models (the training model, the
+step model sharing its weights, the conditioning projection) and their conversion live in
+protobrain.train.wavenet_nets; this module reads what they produce.
 
-Architecture (layer names are shared by the two Keras models so weights can be copied):
+The step model, one sample per call: inputs sample (1, 1), cond{l}_f and cond{l}_g (1, R) =
+layer l's conditioning for the current frame, past{l} (1, R) = layer l's input d_l samples
+ago; outputs logits (1, classes), then x{l} (1, R) = layer l's input now, pushed into layer
+l's ring buffer (step_input_names, step_output_names, step_signature). Each past{l} gets
+exactly the quantization of x{l} (tie_state_quantization), so the ring buffers move raw
+integers. Each of the 2 * layers conditioning blocks has its own quantization, read from
+the converted model (cond_quantization, quantize_cond).
 
-    x_0 = input_conv(audio_in)                      causal conv, kernel 1, `residual` channels
-    layer l (dilation d_l = dilation_cycle[l % len(dilation_cycle)]):
-        f = filter_conv_l(x_l) + filter_cond_l(cond)  dilated causal conv, kernel 2 (taps t-d, t)
-        g = gate_conv_l(x_l)   + gate_cond_l(cond)
-        h = tanh(f) * sigmoid(g)
-        skip += skip_l(h)                            `skip` channels
-        x_{l+1} = x_l + res_l(h)                     (not in the last layer: nothing reads it)
-    logits = logits(relu(head(relu(skip))))         `hidden`, then `classes` (8-bit mu-law: 256)
-
-Filter and gate are separate convolutions so the per-step graph needs no split. The
-per-step model expresses each kernel-2 convolution as two Dense layers, one on the
-layer's input d_l samples ago (`past_l`, from the ring buffer) and one on its input now,
-summed: it is built from FULLY_CONNECTED, ADD, MUL, TANH, LOGISTIC and RELU only (the
-converter adds RESHAPEs, which protobrain compiles to nothing).
-
-Conditioning is a per-frame precomputation: `cond_projection` applies every layer's
-filter_cond/gate_cond Dense to each frame of features once, giving layers * 2 * residual
-values per frame that are fed unchanged to all `hop` steps of that frame (the training
-model sees the frames upsampled by repetition, which is the same thing). Each of these
-2 * layers blocks is its own input of the step model (cond{l}_f, cond{l}_g), so no slice
-is needed; each block has its own quantization, read from the converted model
-(`cond_quantization`, `quantize_cond`).
-
-A device computes the projection in integers: `cond_model` is the projection as a Keras
-model (one Dense per block), `cond_tflite` converts it to a full-integer .tflite whose
-outputs carry exactly the step model's cond quantization, so its integer outputs are the
-step's cond_q with no requantization (`cond_output_order` says which output fills which
-block). The frontend's int16 features reach its input through
+A device computes the conditioning projection in integers: the cond model (one
+FULLY_CONNECTED per block) is converted to a full-integer .tflite whose outputs carry
+exactly the step model's cond quantization (tie_cond_quantization), so its integer
+outputs are the step's cond_q with no requantization (cond_output_order says which output
+fills which block). The frontend's int16 features reach its input through
 protobrain.audio.frontend.FeatureQuantizer; `generate_integer` is the host twin of the
 whole integer path (features -> cond model -> fused step).
 
-TensorFlow/Keras is imported lazily, only by the functions that build or convert models.
+May import compiler, audio and the rest of synth; never train (no TensorFlow here).
 """
 
 from __future__ import annotations
 
-import math
 import struct
 from dataclasses import dataclass
 
@@ -56,7 +42,6 @@ from protobrain.synth.coding import mulaw_decode, mulaw_encode, quantize
 from protobrain.synth.fused import StatePair, StepSignature
 from protobrain.synth.fused import fuse as fuse_step
 from protobrain.synth.fused import generate as fused_generate
-from protobrain.train.converter import convert_integer
 
 
 class WaveNetConfigError(ProtobrainError, ValueError):
@@ -128,44 +113,7 @@ class WaveNetConfig:
                 + s * self.hidden + self.hidden * self.classes)
 
 
-# ---- Keras models --------------------------------------------------------------------------
-
-
-def training_model(cfg: WaveNetConfig, seq_len: int | None = None):
-    """Teacher-forced model over whole sequences: audio_in (batch, T, 1) = previous samples
-    mu-law decoded to [-1, 1], cond (batch, T, cond_dim) = frames repeated to the sample
-    rate; output (batch, T, classes) logits of the next sample's mu-law class."""
-    import keras
-    from keras import layers
-
-    R, S = cfg.residual, cfg.skip
-    audio = keras.Input((seq_len, 1), name="audio_in")
-    cond = keras.Input((seq_len, cfg.cond_dim), name="cond")
-    x = layers.Conv1D(R, 1, name="input_conv")(audio)
-    skip = None
-    for i in range(cfg.layers):
-        d = cfg.dilation(i)
-        f = layers.Add(name=f"filter_sum_{i}")([
-            layers.Conv1D(R, 2, dilation_rate=d, padding="causal", name=f"filter_conv_{i}")(x),
-            layers.Dense(R, name=f"filter_cond_{i}")(cond)])
-        g = layers.Add(name=f"gate_sum_{i}")([
-            layers.Conv1D(R, 2, dilation_rate=d, padding="causal", name=f"gate_conv_{i}")(x),
-            layers.Dense(R, name=f"gate_cond_{i}")(cond)])
-        h = layers.Multiply(name=f"gated_{i}")([layers.Activation("tanh", name=f"tanh_{i}")(f),
-                                                layers.Activation("sigmoid", name=f"sigmoid_{i}")(g)])
-        s = layers.Dense(S, name=f"skip_{i}")(h)
-        skip = s if skip is None else layers.Add(name=f"skip_sum_{i}")([skip, s])
-        if i < cfg.layers - 1:
-            x = layers.Add(name=f"residual_sum_{i}")([x, layers.Dense(R, name=f"res_{i}")(h)])
-    y = layers.ReLU(name="skip_relu")(skip)
-    y = layers.Dense(cfg.hidden, activation="relu", name="head")(y)
-    logits = layers.Dense(cfg.classes, name="logits")(y)
-    return keras.Model([audio, cond], logits, name="wavenet_train")
-
-
-def _layer_input_names(cfg: WaveNetConfig) -> list[str]:
-    """Names of the training-model layers whose outputs are x_0 .. x_{L-1}."""
-    return ["input_conv"] + [f"residual_sum_{i}" for i in range(cfg.layers - 1)]
+# ---- the step model's interface ---------------------------------------------------------
 
 
 def step_input_names(cfg: WaveNetConfig) -> list[str]:
@@ -179,104 +127,12 @@ def step_output_names(cfg: WaveNetConfig) -> list[str]:
     return ["logits"] + [f"x{i}" for i in range(cfg.layers)]
 
 
-def step_model(cfg: WaveNetConfig, trained):
-    """One sample per call with explicit state, sharing `trained`'s weights.
-
-    Inputs: sample (1, 1); cond{l}_f, cond{l}_g (1, R) = layer l's conditioning
-    contribution for the current frame (see cond_projection); past{l} (1, R) = layer l's
-    input x_l from d_l samples ago. Outputs: logits (1, classes), then x{l} (1, R) = layer
-    l's input now, to be pushed into layer l's ring buffer.
-    """
-    import keras
-    from keras import layers
-
-    R, S = cfg.residual, cfg.skip
-    src = {layer.name: layer for layer in trained.layers}
-
-    def dense(name, units, inp, kernel, bias=None, activation=None):
-        layer = layers.Dense(units, use_bias=bias is not None, activation=activation, name=name)
-        y = layer(inp)
-        layer.set_weights([np.asarray(kernel)] + ([np.asarray(bias)] if bias is not None else []))
-        return y
-
-    sample = keras.Input((1,), batch_size=1, name="sample")
-    conds, pasts = [], []
-    for i in range(cfg.layers):
-        conds.append((keras.Input((R,), batch_size=1, name=f"cond{i}_f"),
-                      keras.Input((R,), batch_size=1, name=f"cond{i}_g")))
-    for i in range(cfg.layers):
-        pasts.append(keras.Input((R,), batch_size=1, name=f"past{i}"))
-
-    k, b = src["input_conv"].get_weights()
-    x = dense("input_conv", R, sample, k[0], b)
-    xs, skip = [], None
-    for i in range(cfg.layers):
-        xs.append(layers.Identity(name=f"x{i}")(x))
-        branches = []
-        for kind, cond_in in (("filter", conds[i][0]), ("gate", conds[i][1])):
-            # Keras' causal kernel-2 conv: tap 0 reads x[t - d], tap 1 reads x[t].
-            k, b = src[f"{kind}_conv_{i}"].get_weights()
-            branches.append(layers.Add(name=f"{kind}_sum_{i}")([
-                dense(f"{kind}_past_{i}", R, pasts[i], k[0]),
-                dense(f"{kind}_now_{i}", R, x, k[1], b),
-                cond_in]))
-        h = layers.Multiply(name=f"gated_{i}")([layers.Activation("tanh", name=f"tanh_{i}")(branches[0]),
-                                                layers.Activation("sigmoid", name=f"sigmoid_{i}")(branches[1])])
-        s = dense(f"skip_{i}", S, h, *src[f"skip_{i}"].get_weights())
-        skip = s if skip is None else layers.Add(name=f"skip_sum_{i}")([skip, s])
-        if i < cfg.layers - 1:
-            x = layers.Add(name=f"residual_sum_{i}")([x, dense(f"res_{i}", R, h, *src[f"res_{i}"].get_weights())])
-    y = layers.ReLU(name="skip_relu")(skip)
-    y = dense("head", cfg.hidden, y, *src["head"].get_weights(), activation="relu")
-    logits = dense("logits", cfg.classes, y, *src["logits"].get_weights())
-    inputs = [sample] + [c for pair in conds for c in pair] + pasts
-    return keras.Model(inputs, [logits] + xs, name="wavenet_step")
-
-
-def cond_projection(cfg: WaveNetConfig, trained, frames) -> np.ndarray:
-    """(n_frames, cond_dim) features -> (n_frames, layers * 2 * residual) float32: for each
-    layer l, filter_cond_l(frame) then gate_cond_l(frame). Computed once per frame (not per
-    sample) and fed to every step of that frame."""
-    frames = np.asarray(frames, np.float32).reshape(-1, cfg.cond_dim)
-    src = {layer.name: layer for layer in trained.layers}
-    blocks = []
-    for i in range(cfg.layers):
-        for kind in ("filter", "gate"):
-            k, b = src[f"{kind}_cond_{i}"].get_weights()
-            blocks.append(frames @ k + b)
-    return np.concatenate(blocks, axis=1).astype(np.float32)
-
-
 def cond_names(cfg: WaveNetConfig) -> list[str]:
     """The conditioning blocks: step model inputs and cond model outputs, in Keras order."""
     return [f"cond{i}_{k}" for i in range(cfg.layers) for k in ("f", "g")]
 
 
-def cond_model(cfg: WaveNetConfig, trained):
-    """cond_projection as a Keras model, for full-integer conversion (cond_tflite): input
-    "frame" (1, cond_dim); outputs cond{l}_f, cond{l}_g (1, R), one Dense each with
-    `trained`'s filter_cond_l / gate_cond_l weights: what the step model's inputs of the
-    same names take."""
-    import keras
-    from keras import layers
-
-    src = {layer.name: layer for layer in trained.layers}
-    frame = keras.Input((cfg.cond_dim,), batch_size=1, name="frame")
-    outs = []
-    for i in range(cfg.layers):  # the order of cond_names
-        for kind, tag in (("filter", "f"), ("gate", "g")):
-            dense = layers.Dense(cfg.residual, name=f"cond{i}_{tag}")
-            outs.append(dense(frame))
-            dense.set_weights(src[f"{kind}_cond_{i}"].get_weights())
-    return keras.Model(frame, outs, name="wavenet_cond")
-
-
-def upsample(frames, hop: int) -> np.ndarray:
-    """Per-frame features to the sample rate by repetition: (n, dim) -> (n * hop, dim)."""
-    return np.repeat(np.asarray(frames, np.float32), hop, axis=0)
-
-
-# ---- representative steps -----------------------------------------------------------------
+# ---- test material -----------------------------------------------------------------------
 
 
 def random_sequences(cfg: WaveNetConfig, n: int = 4, frames: int = 4, seed: int = 0):
@@ -294,68 +150,6 @@ def random_sequences(cfg: WaveNetConfig, n: int = 4, frames: int = 4, seed: int 
     return out
 
 
-def layer_inputs(cfg: WaveNetConfig, trained, audio, frames) -> list[np.ndarray]:
-    """Every layer's input x_l over a whole sequence: L arrays of (T, R) float32."""
-    import keras
-
-    probe = keras.Model(trained.inputs, [trained.get_layer(n).output for n in _layer_input_names(cfg)])
-    audio = np.asarray(audio, np.float32).reshape(1, -1, 1)
-    cond = upsample(frames, cfg.hop)[None, : audio.shape[1]]
-    outs = probe.predict_on_batch([audio, cond])
-    outs = outs if isinstance(outs, (list, tuple)) else [outs]
-    return [np.asarray(o)[0] for o in outs]
-
-
-def representative_steps(cfg: WaveNetConfig, trained, sequences) -> list[dict]:
-    """The step model's inputs at every step of the given sequences, as {input name: array}.
-
-    These are exactly what running the float step model sample by sample feeds itself
-    (past_l = x_l from d_l steps ago, zero before the start); they are computed here from
-    the training model's layer inputs in one pass (test_wavenet checks the equivalence).
-    """
-    steps = []
-    for audio, frames in sequences:
-        xs = layer_inputs(cfg, trained, audio, frames)
-        proj = cond_projection(cfg, trained, frames)
-        R = cfg.residual
-        for t in range(len(audio)):
-            row = proj[t // cfg.hop]
-            d = {"sample": np.array([[audio[t]]], np.float32)}
-            for i in range(cfg.layers):
-                d[f"cond{i}_f"] = row[None, (2 * i) * R:(2 * i + 1) * R]
-                d[f"cond{i}_g"] = row[None, (2 * i + 1) * R:(2 * i + 2) * R]
-                past = t - cfg.dilation(i)
-                d[f"past{i}"] = (xs[i][past] if past >= 0 else np.zeros(R, np.float32))[None].astype(np.float32)
-            steps.append(d)
-    return steps
-
-
-# ---- conversion ----------------------------------------------------------------------------
-
-
-def to_tflite(cfg: WaveNetConfig, step, steps: list[dict], mode: str = "int8", max_steps: int = 2000,
-              seed: int = 0) -> bytes:
-    """Quantize the step model (int8, or "16x8": int16 activations, int8 weights) calibrated
-    on real step inputs (`representative_steps`); inputs and outputs stay integer.
-
-    Afterwards every past{l} input gets exactly the quantization of the x{l} output, so the
-    ring buffers move raw integers from output to input with no requantization (see
-    tie_state_quantization)."""
-    if mode not in ("int8", "16x8"):
-        raise WaveNetConfigError(f"mode must be 'int8' or '16x8', got {mode!r}")
-    if not steps:
-        raise WaveNetConfigError("no representative steps; pass representative_steps(cfg, trained, sequences)")
-    rng = np.random.default_rng(seed)
-    chosen = steps if len(steps) <= max_steps else [steps[i] for i in sorted(rng.choice(len(steps), max_steps, replace=False))]
-
-    def representative():
-        for d in chosen:
-            yield {k: np.asarray(v, np.float32) for k, v in d.items()}
-
-    data = convert_integer(step, representative, mode)
-    return tie_state_quantization(data, cfg)
-
-
 # ---- reading the converted step model -------------------------------------------------------
 
 
@@ -365,7 +159,7 @@ def signature_tensors(data: bytes) -> tuple[dict[str, int], dict[str, int]]:
 
     model = tflite.Model.GetRootAs(data, 0)
     if model.SignatureDefsLength() < 1:
-        raise ProtobrainError("step model has no signature; convert it with wavenet.to_tflite")
+        raise ProtobrainError("step model has no signature; convert it with wavenet_nets.to_tflite")
     sd = model.SignatureDefs(0)
     ins = {sd.Inputs(j).Name().decode(): sd.Inputs(j).TensorIndex() for j in range(sd.InputsLength())}
     outs = {sd.Outputs(j).Name().decode(): sd.Outputs(j).TensorIndex() for j in range(sd.OutputsLength())}
@@ -374,7 +168,7 @@ def signature_tensors(data: bytes) -> tuple[dict[str, int], dict[str, int]]:
 
 def _named_outputs(cfg: WaveNetConfig, outs: dict[str, int]) -> dict[str, int]:
     """Output names of the step model -> tensor index."""
-    return _outputs_by_name(step_output_names(cfg), outs, "step model", "wavenet.to_tflite")
+    return _outputs_by_name(step_output_names(cfg), outs, "step model", "wavenet_nets.to_tflite")
 
 
 def _outputs_by_name(names: list[str], outs: dict[str, int], what: str, how: str) -> dict[str, int]:
@@ -494,32 +288,14 @@ def quantize_cond(cfg: WaveNetConfig, proj, quants: list[tuple[float, int]], dty
 # ---- integer conditioning: the projection as its own integer model ----------------------------
 
 
-def cond_tflite(cfg: WaveNetConfig, trained, frames, step_data: bytes, mode: str = "int8", seed: int = 0,
-                max_frames: int = 2000) -> bytes:
-    """The conditioning projection (cond_model) as a full-integer .tflite for a device.
-
-    Calibrated on `frames` (n, cond_dim) float features (at most max_frames of them, drawn
-    at random), which sets the input's quantization. Every output cond{l}_{f,g} then gets
-    exactly the scale and zero point of the step model's input of the same name, so its
-    integers go straight into the fused step's cond_q (order: cond_output_order). Valid
-    because each output is written by one FULLY_CONNECTED, whose Prepare reads the output
-    scale and zero point from the tensor, and nothing else reads it (checked here); the
-    bias is quantized with the input and weight scales only.
+def tie_cond_quantization(data: bytes, cfg: WaveNetConfig, step_data: bytes) -> bytes:
+    """Give every output cond{l}_{f,g} of a converted cond model exactly the scale and zero
+    point of the step model's input of the same name, in place, so its integers go straight
+    into the fused step's cond_q (order: cond_output_order). Valid because each output is
+    written by one FULLY_CONNECTED, whose Prepare reads the output scale and zero point from
+    the tensor, and nothing else reads it (checked here); the bias is quantized with the
+    input and weight scales only.
     """
-    if mode not in ("int8", "16x8"):
-        raise WaveNetConfigError(f"mode must be 'int8' or '16x8', got {mode!r}")
-    frames = np.asarray(frames, np.float32).reshape(-1, cfg.cond_dim)
-    if not len(frames):
-        raise WaveNetConfigError("no calibration frames; pass the features the vocoder is conditioned on")
-    rng = np.random.default_rng(seed)
-    if len(frames) > max_frames:
-        frames = frames[np.sort(rng.choice(len(frames), max_frames, replace=False))]
-
-    def representative():
-        for f in frames:
-            yield {"frame": f[None]}
-
-    data = convert_integer(cond_model(cfg, trained), representative, mode)
     step_in, _ = signature_tensors(step_data)
     step_graph = read_model_bytes(step_data)
     missing = [n for n in cond_names(cfg) if n not in step_in]
@@ -527,7 +303,7 @@ def cond_tflite(cfg: WaveNetConfig, trained, frames, step_data: bytes, mode: str
         raise ProtobrainError(f"step model lacks inputs {missing}; it was not exported for this WaveNetConfig")
     g = read_model_bytes(data)
     _, outs = signature_tensors(data)
-    outs = _outputs_by_name(cond_names(cfg), outs, "cond model", "wavenet.cond_tflite")
+    outs = _outputs_by_name(cond_names(cfg), outs, "cond model", "wavenet_nets.cond_tflite")
     new = {}
     for name, index in outs.items():
         producer = g.producer(index)
@@ -542,10 +318,11 @@ def cond_tflite(cfg: WaveNetConfig, trained, frames, step_data: bytes, mode: str
     return _patch_quantization(data, new, "giving the cond outputs the step's cond quantization")
 
 
+
 def cond_output_order(cfg: WaveNetConfig, cond_data: bytes, step_data: bytes) -> list[int]:
     """For each conditioning block of the fused step, in cond_q order (sig.cond), the
     position among the cond model's graph outputs (CompiledModel.run's order) that fills it.
-    Checks that sizes and quantization agree, i.e. that cond_data was made by cond_tflite
+    Checks that sizes and quantization agree, i.e. that cond_data was made by wavenet_nets.cond_tflite
     for this step model."""
     sig = step_signature(cfg, step_data)
     step_graph = read_model_bytes(step_data)
@@ -553,7 +330,7 @@ def cond_output_order(cfg: WaveNetConfig, cond_data: bytes, step_data: bytes) ->
     name_of = {index: name for name, index in step_in.items()}
     g = read_model_bytes(cond_data)
     _, outs = signature_tensors(cond_data)
-    outs = _outputs_by_name(cond_names(cfg), outs, "cond model", "wavenet.cond_tflite")
+    outs = _outputs_by_name(cond_names(cfg), outs, "cond model", "wavenet_nets.cond_tflite")
     order = []
     for p in sig.cond:
         want = step_graph.tensors[step_graph.inputs[p]]
@@ -563,7 +340,7 @@ def cond_output_order(cfg: WaveNetConfig, cond_data: bytes, step_data: bytes) ->
                 or np.float32(got.quant.s) != np.float32(want.quant.s) or got.quant.zp != want.quant.zp):
             raise ProtobrainError(f"cond model output {name} ({got.dtype}, scale {got.quant.s if got.quant else None}) "
                                   f"does not match the step input ({want.dtype}, scale {want.quant.s}); "
-                                  "build the cond model with wavenet.cond_tflite for this step model")
+                                  "build the cond model with wavenet_nets.cond_tflite for this step model")
         order.append(g.outputs.index(outs[name]))
     return order
 
@@ -575,7 +352,7 @@ def cond_feature_quantizer(cond_data: bytes, config=None):
     t = g.tensors[g.inputs[0]]
     if len(g.inputs) != 1 or t.quant is None or t.quant.per_channel or t.dtype not in ("int8", "int16"):
         raise ProtobrainError("cond model must have one per-tensor quantized int8/int16 input; "
-                              "build it with cond_tflite")
+                              "build it with wavenet_nets.cond_tflite")
     return FeatureQuantizer.for_input(t.quant.s, t.quant.zp, t.dtype, config or FrontendConfig())
 
 
@@ -606,25 +383,6 @@ def generate_integer(cfg: WaveNetConfig, cond_net, fused_step, feats_q, fq, orde
     return fused_generate(fused_step, rows, cfg.hop, temperature=temperature, seed=seed)
 
 
-# ---- end to end ------------------------------------------------------------------------------
-
-
-def export(cfg: WaveNetConfig, trained, mode: str = "int8", sequences=None, seed: int = 0):
-    """(per-step .tflite bytes, its StepSignature), calibrated on `sequences` (default: random)."""
-    step = step_model(cfg, trained)
-    seqs = sequences if sequences is not None else random_sequences(cfg, seed=seed)
-    data = to_tflite(cfg, step, representative_steps(cfg, trained, seqs), mode=mode, seed=seed)
-    return data, step_signature(cfg, data)
-
-
 def fuse(cfg: WaveNetConfig, data: bytes, name: str = "wavenet"):
     """The fused C step (protobrain.synth.fused.FusedModel) of a converted step model."""
     return fuse_step(data, step_signature(cfg, data), name=name)
-
-
-def generate(cfg: WaveNetConfig, trained, fused_step, frames, temperature: float = 1.0, seed: int = 1) -> np.ndarray:
-    """Audio (int16) for (n_frames, cond_dim) features with the fused C step (ctypes)."""
-    proj = cond_projection(cfg, trained, frames)
-    model = fused_step.model
-    cond_q = quantize_cond(cfg, proj, [(b.scale, b.zero_point) for b in model.cond_blocks], model.np_dtype)
-    return fused_generate(fused_step, cond_q, cfg.hop, temperature=temperature, seed=seed)

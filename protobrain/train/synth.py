@@ -9,7 +9,7 @@ the next sample's mu-law class, and every sample sees the log-mel frame it belon
 as protobrain's fused C step (protobrain.synth.fused) sample by sample.
 
 A run holds step.tflite (the per-step model) and cond.tflite (the per-frame conditioning
-projection as an integer model whose outputs are the step's cond inputs: wavenet.cond_tflite).
+projection as an integer model whose outputs are the step's cond inputs: wavenet_nets.cond_tflite).
 `say` conditions in float on the host; `say_integer` is what a device does, integers only:
 stored int16 frames -> FeatureQuantizer -> the cond model's generated C -> the fused step.
 """
@@ -25,25 +25,21 @@ import numpy as np
 from protobrain.audio.frontend import FrontendConfig, features_batch, to_float
 from protobrain.errors import ProtobrainError
 from protobrain.run.host import compile_bytes
+from protobrain.synth.coding import mulaw_decode, mulaw_encode
 from protobrain.synth.fused import FusedStep
 from protobrain.synth.wavenet import (
     WaveNetConfig,
     cond_feature_quantizer,
     cond_output_order,
-    cond_tflite,
-    export,
     fuse,
-    generate,
     generate_integer,
-    mulaw_decode,
-    mulaw_encode,
-    training_model,
 )
 from protobrain.train import espeak, progress
 from protobrain.train.converter import native_output_captured
 from protobrain.train.quantize import QuantizedClassifier
 from protobrain.train.run import Run, seed_everything
 from protobrain.train.speech import cache_dir, clip_features, fit_length
+from protobrain.train.wavenet_nets import cond_tflite, export, generate, training_model
 
 FRONTEND = FrontendConfig()
 SILENCE_FLOOR = -15.0  # log2 mel energy; frames whose loudest bin is below this are silence

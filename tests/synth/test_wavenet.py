@@ -13,10 +13,16 @@ import subprocess
 import numpy as np
 import pytest
 
+from protobrain.boards import load_board
 from protobrain.compiler.reader import read_model_bytes
 from protobrain.errors import ProtobrainError
+from protobrain.resources import templates_dir
+from protobrain.run.host import compile_bytes
 from protobrain.synth import fused
 from protobrain.synth import wavenet as wn
+from protobrain.synth.coding import mulaw_decode, mulaw_encode, quantize
+from protobrain.train import wavenet_nets as nets
+from protobrain.verify.reference import Reference
 
 # Depths 1, 4 (power of two) and 3 (not): every ring-buffer head update the generator emits.
 # Widths 10, 7 and 9: dot products with a tail after the groups of four, odd channel counts.
@@ -30,21 +36,21 @@ def net():
     import keras
 
     keras.utils.set_random_seed(0)
-    trained = wn.training_model(CFG)
+    trained = nets.training_model(CFG)
     rng = np.random.default_rng(0)
     for layer in trained.layers:  # non-zero biases, so every bias path is exercised
         w = layer.get_weights()
         if len(w) == 2:
             layer.set_weights([w[0], rng.uniform(-0.2, 0.2, w[1].shape).astype(np.float32)])
-    step = wn.step_model(CFG, trained)
+    step = nets.step_model(CFG, trained)
     seqs = wn.random_sequences(CFG, n=2, frames=8, seed=1)
-    return {"trained": trained, "step": step, "seqs": seqs, "steps": wn.representative_steps(CFG, trained, seqs)}
+    return {"trained": trained, "step": step, "seqs": seqs, "steps": nets.representative_steps(CFG, trained, seqs)}
 
 
 @pytest.fixture(scope="module", params=["int8", "16x8"])
 def exported(request, net):
     mode = request.param
-    data = wn.to_tflite(CFG, net["step"], net["steps"], mode=mode)
+    data = nets.to_tflite(CFG, net["step"], net["steps"], mode=mode)
     sig = wn.step_signature(CFG, data)
     model = fused.fuse(data, sig, name=f"wn_test_{mode.replace('x', '_')}")
     return {"mode": mode, "data": data, "sig": sig, "model": model, "step": fused.FusedStep(model)}
@@ -75,7 +81,7 @@ def test_config_properties():
 
 def test_mulaw_roundtrip():
     c = np.arange(256)
-    assert np.array_equal(wn.mulaw_encode(wn.mulaw_decode(c)), c)
+    assert np.array_equal(mulaw_encode(mulaw_decode(c)), c)
 
 
 # ---- float: the step model is the training model, one sample at a time ---------------------
@@ -83,8 +89,8 @@ def test_mulaw_roundtrip():
 
 def test_float_step_model_matches_training_model(net):
     audio, frames = wn.random_sequences(CFG, n=1, frames=4, seed=7)[0]
-    want = net["trained"].predict_on_batch([audio[None, :, None], wn.upsample(frames, CFG.hop)[None]])[0]
-    proj = wn.cond_projection(CFG, net["trained"], frames)
+    want = net["trained"].predict_on_batch([audio[None, :, None], nets.upsample(frames, CFG.hop)[None]])[0]
+    proj = nets.cond_projection(CFG, net["trained"], frames)
     R, step = CFG.residual, net["step"]
     names = [t.name for t in step.inputs]
     rings = [np.zeros((d, R), np.float32) for d in CFG.dilations]
@@ -109,7 +115,7 @@ def test_representative_steps_are_the_step_models_inputs(net):
     """The calibration data (computed in one pass) equals what step-by-step running feeds."""
     audio, frames = net["seqs"][0]
     steps = net["steps"][:len(audio)]
-    xs = wn.layer_inputs(CFG, net["trained"], audio, frames)
+    xs = nets.layer_inputs(CFG, net["trained"], audio, frames)
     outs = net["step"]([steps[5][t.name] for t in net["step"].inputs])
     for i in range(CFG.layers):
         np.testing.assert_allclose(np.asarray(outs[1 + i])[0], xs[i][5], atol=1e-5)
@@ -134,8 +140,8 @@ def test_fused_step_bit_exact_with_tflite_micro(exported, net):
     model, step = exported["model"], exported["step"]
     ref = fused.ReferenceStepper(exported["data"], exported["sig"])
     audio, frames = wn.random_sequences(CFG, n=1, frames=16, seed=11)[0]
-    cond_q = model.quantize_cond(wn.cond_projection(CFG, net["trained"], frames))
-    sample_q = wn.quantize(audio, model.sample_scale, model.sample_zero_point, model.np_dtype)
+    cond_q = model.quantize_cond(nets.cond_projection(CFG, net["trained"], frames))
+    sample_q = quantize(audio, model.sample_scale, model.sample_zero_point, model.np_dtype)
     info = np.iinfo(model.np_dtype)
     rng = np.random.default_rng(5)
     step.reset()
@@ -259,9 +265,6 @@ def test_fused_step_bit_exact_on_simulated_cortex_m4(exported, net, tmp_path):
     (mps2-an386) against TFLite Micro's outputs for 120 consecutive steps."""
     import jinja2
 
-    from protobrain.boards import load_board
-    from protobrain.resources import templates_dir
-
     missing = [t for t in ("arm-none-eabi-gcc", "qemu-system-arm") if shutil.which(t) is None]
     if missing:
         pytest.skip(f"{', '.join(missing)} not installed (make setup installs them)")
@@ -270,8 +273,8 @@ def test_fused_step_bit_exact_on_simulated_cortex_m4(exported, net, tmp_path):
     info = np.iinfo(model.np_dtype)
     rng = np.random.default_rng(8)
     audio, frames = wn.random_sequences(CFG, n=1, frames=6, seed=4)[0]
-    cond_q = model.quantize_cond(wn.cond_projection(CFG, net["trained"], frames))
-    sample_q = wn.quantize(audio, model.sample_scale, model.sample_zero_point, model.np_dtype)
+    cond_q = model.quantize_cond(nets.cond_projection(CFG, net["trained"], frames))
+    sample_q = quantize(audio, model.sample_scale, model.sample_zero_point, model.np_dtype)
     n = 120
     samples, conds, logits, states = [], [], [], []
     for t in range(n):
@@ -343,14 +346,14 @@ def test_generation_identical_on_device_and_host_twin(exported, net):
     stepped from Python with the numpy sampler: same int16 samples."""
     model, step = exported["model"], exported["step"]
     frames = np.random.default_rng(2).standard_normal((24, CFG.cond_dim)).astype(np.float32)
-    cond_q = model.quantize_cond(wn.cond_projection(CFG, net["trained"], frames))
+    cond_q = model.quantize_cond(nets.cond_projection(CFG, net["trained"], frames))
     ref = fused.ReferenceStepper(exported["data"], exported["sig"])
     for temperature, seed in ((1.0, 9), (0.0, 1)):
         got = fused.generate(step, cond_q, CFG.hop, temperature=temperature, seed=seed)
         want = fused.reference_generate(ref, model.sampler, cond_q, CFG.hop, temperature=temperature, seed=seed)
         assert got.dtype == np.int16 and got.shape == (24 * CFG.hop,)
         assert np.array_equal(got, want)
-    audio = wn.generate(CFG, net["trained"], step, frames[:2], temperature=0.8, seed=4)
+    audio = nets.generate(CFG, net["trained"], step, frames[:2], temperature=0.8, seed=4)
     assert audio.shape == (2 * CFG.hop,) and audio.dtype == np.int16
 
 
@@ -377,22 +380,20 @@ def _q8(frames) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def cond(exported, net):
-    from protobrain.run.host import compile_bytes
-
     calibration = _q8(np.random.default_rng(21).standard_normal((300, CFG.cond_dim)))
-    data = wn.cond_tflite(CFG, net["trained"], calibration / 256.0, exported["data"], mode=exported["mode"])
+    data = nets.cond_tflite(CFG, net["trained"], calibration / 256.0, exported["data"], mode=exported["mode"])
     return {"data": data, "order": wn.cond_output_order(CFG, data, exported["data"]),
             "fq": wn.cond_feature_quantizer(data),
             "net": compile_bytes(data, name=f"wn_cond_{exported['mode'].replace('x', '_')}")}
 
 
 def test_cond_model_is_the_float_projection(net):
-    model = wn.cond_model(CFG, net["trained"])
+    model = nets.cond_model(CFG, net["trained"])
     assert [t.name for t in model.inputs] == ["frame"] and tuple(model.inputs[0].shape) == (1, CFG.cond_dim)
     assert list(model.output_names) == wn.cond_names(CFG)
     frame = np.random.default_rng(6).standard_normal((1, CFG.cond_dim)).astype(np.float32)
     got = np.concatenate([np.asarray(o)[0] for o in model.predict_on_batch(frame)])
-    np.testing.assert_allclose(got, wn.cond_projection(CFG, net["trained"], frame)[0], atol=1e-5)
+    np.testing.assert_allclose(got, nets.cond_projection(CFG, net["trained"], frame)[0], atol=1e-5)
 
 
 def test_cond_outputs_carry_the_step_cond_quantization(cond, exported):
@@ -411,8 +412,6 @@ def test_cond_outputs_carry_the_step_cond_quantization(cond, exported):
 
 
 def test_cond_model_c_bit_exact_with_tflite_micro(cond, exported):
-    from protobrain.verify.reference import Reference
-
     ref = Reference(cond["data"])
     info = np.iinfo(exported["model"].np_dtype)
     rng = np.random.default_rng(13)
@@ -429,15 +428,13 @@ def test_integer_cond_q_is_tflite_micro_and_close_to_float(cond, exported, net):
     float projection quantized per block (quantize_cond) by a fraction of an LSB on average:
     the features' input quantization and the int8 weights. Measured on this config: int8
     mean 0.32 LSB (max 2); 16x8 mean 25 int16 LSB, i.e. 0.1 of an int8 step."""
-    from protobrain.verify.reference import Reference
-
     ref = Reference(cond["data"])
     model = exported["model"]
     feats = _q8(np.random.default_rng(9).standard_normal((200, CFG.cond_dim)))
     rows = np.array([wn.cond_frame(cond["net"], f, cond["fq"], cond["order"]) for f in feats])
     assert rows.dtype == model.np_dtype and rows.shape == (200, model.cond_size)
     assert np.array_equal(rows, [wn.cond_frame(ref, f, cond["fq"], cond["order"]) for f in feats])
-    diff = np.abs(rows.astype(np.int64) - model.quantize_cond(wn.cond_projection(CFG, net["trained"], feats / 256.0)))
+    diff = np.abs(rows.astype(np.int64) - model.quantize_cond(nets.cond_projection(CFG, net["trained"], feats / 256.0)))
     mean_bound, max_bound = (0.6, 3) if model.dtype == "int8" else (64, 512)
     assert diff.mean() < mean_bound and diff.max() <= max_bound, (diff.mean(), diff.max())
 
@@ -450,8 +447,6 @@ def test_generate_integer_is_deterministic_and_the_device_twin(cond, exported):
     a = wn.generate_integer(CFG, cond["net"], step, feats, cond["fq"], cond["order"], temperature=0.9, seed=5)
     b = wn.generate_integer(CFG, cond["net"], step, feats, cond["fq"], cond["order"], temperature=0.9, seed=5)
     assert a.dtype == np.int16 and a.shape == (12 * CFG.hop,) and np.array_equal(a, b)
-    from protobrain.verify.reference import Reference
-
     ref = Reference(cond["data"])
     rows = np.array([wn.cond_frame(ref, f, cond["fq"], cond["order"]) for f in feats])
     stepper = fused.ReferenceStepper(exported["data"], exported["sig"])

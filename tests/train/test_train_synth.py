@@ -19,11 +19,14 @@ if shutil.which("espeak-ng") is None:
 from dataclasses import replace  # noqa: E402
 
 from protobrain.cli.main import main
-from protobrain.synth.wavenet import mulaw_decode
+from protobrain.run.host import compile_bytes
+from protobrain.synth.coding import mulaw_decode
+from protobrain.synth.wavenet import cond_feature_quantizer, cond_frame, cond_output_order, fuse
 from protobrain.train.synth import (
     FRONTEND,
     SMALL,
     Segments,
+    _run_config,
     ensure_cond,
     frames_of,
     keyword_frames,
@@ -32,6 +35,7 @@ from protobrain.train.synth import (
     train_synth,
     training_clips,
 )
+from protobrain.train.wavenet_nets import cond_projection
 
 TINY = replace(SMALL, progress=False)
 
@@ -81,16 +85,6 @@ def test_tiny_vocoder_learns_and_speaks_deterministically(run):
 def _integer_and_float_cond(path):
     """cond_q of every stored keyword frame: integer path (generated C) and float projection."""
     from tensorflow import keras
-
-    from protobrain.run.host import compile_bytes
-    from protobrain.synth.wavenet import (
-        cond_feature_quantizer,
-        cond_frame,
-        cond_output_order,
-        cond_projection,
-        fuse,
-    )
-    from protobrain.train.synth import _run_config
 
     _, wcfg = _run_config(path)
     step, cond = (path / "step.tflite").read_bytes(), (path / "cond.tflite").read_bytes()
