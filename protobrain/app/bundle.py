@@ -30,7 +30,7 @@ from protobrain.firmware import build as firmware
 from protobrain.firmware.build import SHARED_ARENA, Apps
 from protobrain.run.host import compile_bytes
 from protobrain.synth import fused
-from protobrain.synth.fused import FusedStep, ReferenceStepper, reference_generate
+from protobrain.synth.stepper import FusedStep, ReferenceStepper, reference_generate
 from protobrain.synth.wavenet import WaveNetConfig, cond_frame, cond_output_order, fuse, generate_integer
 from protobrain.toolchain import elf_symbols
 from protobrain.train.synth import ensure_cond
@@ -276,11 +276,11 @@ class Tflm(_Host):
     every .tflite the bundle is built from in place of the generated C: the vision net, the
     speech net, and for speaking the conditioning net once per frame and the synth's
     per-step model (step.tflite, which the fused step is generated from) once per sample,
-    its ring buffers held in Python (fused.ReferenceStepper).
+    its ring buffers held in Python (stepper.ReferenceStepper).
 
     The parts that are no .tflite are protobrain's own Python here: the audio frontend and
     the feature quantizers (as in the twin), and the synth's integer sampling with its
-    mu-law tables (fused.Sampler, the exact twin of pb_synth_sample; the twin runs the C)."""
+    mu-law tables (sampling.Sampler, the exact twin of pb_synth_sample; the twin runs the C)."""
 
     def __init__(self, parts: Parts):
         self.parts = parts

@@ -21,7 +21,7 @@ from protobrain.errors import ProtobrainError
 from protobrain.measure.icount import InstructionCounter
 from protobrain.run.device import Device
 from protobrain.run.qemu import QemuBoard
-from protobrain.synth.fused import temperature_q8
+from protobrain.synth.sampling import temperature_q8
 from protobrain.train.data import DataError
 from protobrain.train.data import read_wav as read
 from protobrain.train.espeak import resample

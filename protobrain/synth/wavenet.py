@@ -41,7 +41,7 @@ from protobrain.errors import ProtobrainError
 from protobrain.synth.coding import mulaw_decode, mulaw_encode, quantize
 from protobrain.synth.fused import StatePair, StepSignature
 from protobrain.synth.fused import fuse as fuse_step
-from protobrain.synth.fused import generate as fused_generate
+from protobrain.synth.stepper import generate as fused_generate
 
 
 class WaveNetConfigError(ProtobrainError, ValueError):
@@ -369,7 +369,7 @@ def generate_integer(cfg: WaveNetConfig, cond_net, fused_step, feats_q, fq, orde
                      temperature: float = 1.0, seed: int = 1) -> np.ndarray:
     """Audio (int16) for (n_frames, cond_dim) int16 frontend features, integers only: the
     host twin of a device. Each frame's cond_q comes from cond_frame, computed when its
-    frame starts, then the fused step generates `hop` samples (fused.generate: same
+    frame starts, then the fused step generates `hop` samples (stepper.generate: same
     sampling, temperature and rng as the float-conditioned path)."""
     feats_q = np.asarray(feats_q)
     if feats_q.dtype != np.int16 or feats_q.ndim != 2 or feats_q.shape[1] != cfg.cond_dim:

@@ -26,7 +26,7 @@ from protobrain.audio.frontend import FrontendConfig, features_batch, to_float
 from protobrain.errors import ProtobrainError
 from protobrain.run.host import compile_bytes
 from protobrain.synth.coding import mulaw_decode, mulaw_encode
-from protobrain.synth.fused import FusedStep
+from protobrain.synth.stepper import FusedStep
 from protobrain.synth.wavenet import (
     WaveNetConfig,
     cond_feature_quantizer,

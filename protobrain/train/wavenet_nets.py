@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from protobrain.synth.fused import generate as fused_generate
+from protobrain.synth.stepper import generate as fused_generate
 from protobrain.synth.wavenet import (
     WaveNetConfig,
     WaveNetConfigError,

@@ -18,7 +18,7 @@ from protobrain.compiler.reader import read_model_bytes
 from protobrain.errors import ProtobrainError
 from protobrain.resources import templates_dir
 from protobrain.run.host import compile_bytes
-from protobrain.synth import fused
+from protobrain.synth import fused, stepper
 from protobrain.synth import wavenet as wn
 from protobrain.synth.coding import mulaw_decode, mulaw_encode, quantize
 from protobrain.train import wavenet_nets as nets
@@ -53,7 +53,7 @@ def exported(request, net):
     data = nets.to_tflite(CFG, net["step"], net["steps"], mode=mode)
     sig = wn.step_signature(CFG, data)
     model = fused.fuse(data, sig, name=f"wn_test_{mode.replace('x', '_')}")
-    return {"mode": mode, "data": data, "sig": sig, "model": model, "step": fused.FusedStep(model)}
+    return {"mode": mode, "data": data, "sig": sig, "model": model, "step": stepper.FusedStep(model)}
 
 
 # ---- configuration ------------------------------------------------------------------------
@@ -138,7 +138,7 @@ def test_step_model_operators(exported):
 
 def test_fused_step_bit_exact_with_tflite_micro(exported, net):
     model, step = exported["model"], exported["step"]
-    ref = fused.ReferenceStepper(exported["data"], exported["sig"])
+    ref = stepper.ReferenceStepper(exported["data"], exported["sig"])
     audio, frames = wn.random_sequences(CFG, n=1, frames=16, seed=11)[0]
     cond_q = model.quantize_cond(nets.cond_projection(CFG, net["trained"], frames))
     sample_q = quantize(audio, model.sample_scale, model.sample_zero_point, model.np_dtype)
@@ -269,7 +269,7 @@ def test_fused_step_bit_exact_on_simulated_cortex_m4(exported, net, tmp_path):
     if missing:
         pytest.skip(f"{', '.join(missing)} not installed (make setup installs them)")
     model = exported["model"]
-    ref = fused.ReferenceStepper(exported["data"], exported["sig"])
+    ref = stepper.ReferenceStepper(exported["data"], exported["sig"])
     info = np.iinfo(model.np_dtype)
     rng = np.random.default_rng(8)
     audio, frames = wn.random_sequences(CFG, n=1, frames=6, seed=4)[0]
@@ -347,10 +347,10 @@ def test_generation_identical_on_device_and_host_twin(exported, net):
     model, step = exported["model"], exported["step"]
     frames = np.random.default_rng(2).standard_normal((24, CFG.cond_dim)).astype(np.float32)
     cond_q = model.quantize_cond(nets.cond_projection(CFG, net["trained"], frames))
-    ref = fused.ReferenceStepper(exported["data"], exported["sig"])
+    ref = stepper.ReferenceStepper(exported["data"], exported["sig"])
     for temperature, seed in ((1.0, 9), (0.0, 1)):
-        got = fused.generate(step, cond_q, CFG.hop, temperature=temperature, seed=seed)
-        want = fused.reference_generate(ref, model.sampler, cond_q, CFG.hop, temperature=temperature, seed=seed)
+        got = stepper.generate(step, cond_q, CFG.hop, temperature=temperature, seed=seed)
+        want = stepper.reference_generate(ref, model.sampler, cond_q, CFG.hop, temperature=temperature, seed=seed)
         assert got.dtype == np.int16 and got.shape == (24 * CFG.hop,)
         assert np.array_equal(got, want)
     audio = nets.generate(CFG, net["trained"], step, frames[:2], temperature=0.8, seed=4)
@@ -441,7 +441,7 @@ def test_integer_cond_q_is_tflite_micro_and_close_to_float(cond, exported, net):
 
 def test_generate_integer_is_deterministic_and_the_device_twin(cond, exported):
     """generate_integer equals TFLite Micro stepping the step model from Python on TFLite
-    Micro's cond rows (fused.reference_generate): the whole integer path has a twin."""
+    Micro's cond rows (stepper.reference_generate): the whole integer path has a twin."""
     model, step = exported["model"], exported["step"]
     feats = _q8(np.random.default_rng(17).standard_normal((12, CFG.cond_dim)))
     a = wn.generate_integer(CFG, cond["net"], step, feats, cond["fq"], cond["order"], temperature=0.9, seed=5)
@@ -449,8 +449,8 @@ def test_generate_integer_is_deterministic_and_the_device_twin(cond, exported):
     assert a.dtype == np.int16 and a.shape == (12 * CFG.hop,) and np.array_equal(a, b)
     ref = Reference(cond["data"])
     rows = np.array([wn.cond_frame(ref, f, cond["fq"], cond["order"]) for f in feats])
-    stepper = fused.ReferenceStepper(exported["data"], exported["sig"])
-    want = fused.reference_generate(stepper, model.sampler, rows, CFG.hop, temperature=0.9, seed=5)
+    twin = stepper.ReferenceStepper(exported["data"], exported["sig"])
+    want = stepper.reference_generate(twin, model.sampler, rows, CFG.hop, temperature=0.9, seed=5)
     assert np.array_equal(a, want)
     c = wn.generate_integer(CFG, cond["net"], step, feats, cond["fq"], cond["order"], temperature=0.9, seed=6)
     assert not np.array_equal(a, c)
