@@ -18,7 +18,7 @@ import numpy as np
 
 from protobrain.audio.frontend import FrontendConfig, features_batch, to_float
 from protobrain.toolchain import cache_dir as host_cache
-from protobrain.train import espeak
+from protobrain.train import espeak, noise
 from protobrain.train.classifier import TrainConfig, TrainResult, train_classifier
 from protobrain.train.data import DataError, Dataset, check_classes, load_wav_folder, stratified_split
 from protobrain.train.nets import dscnn
@@ -86,7 +86,7 @@ def espeak_clips(cfg: SpeechDataConfig, seed: int, progress: bool) -> tuple[espe
                                                seed=seed + 1 + i, progress=False, cache=cache_dir()))
     unk = _concat(unknown_parts) if unknown_parts else None
     n_sil = cfg.silence
-    sil = espeak.ClipSet(espeak.noise(n_sil, CLIP, rng), np.full(n_sil, SILENCE), np.full(n_sil, ""),
+    sil = espeak.ClipSet(noise.noise(n_sil, CLIP, rng), np.full(n_sil, SILENCE), np.full(n_sil, ""),
                          np.full(n_sil, ""), np.full(n_sil, ""))
     parts = [kw] + ([unk] if unk is not None else []) + [sil]
     clips = _concat(parts)
@@ -108,7 +108,7 @@ def _dataset(clips: np.ndarray, labels: np.ndarray, classes: list[str], groups=N
 
 def _with_augmented(clips: np.ndarray, labels: np.ndarray, copies: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed + 7)
-    extra = [espeak.augment(clips, rng) for _ in range(copies)]
+    extra = [noise.augment(clips, rng) for _ in range(copies)]
     return np.concatenate([clips, *extra]), np.concatenate([labels] * (copies + 1))
 
 
