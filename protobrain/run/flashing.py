@@ -4,26 +4,45 @@ pyOCD or OpenOCD through a debug probe, or a UF2 copy to the board's USB boot dr
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import json
 import os
 import shutil
 import subprocess
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from protobrain.boards import Board
 from protobrain.errors import ProtobrainError, ToolchainError
-from protobrain.run.device import DeviceError
+from protobrain.firmware.platformio import upload_command, write_project
+from protobrain.run.device import Device, DeviceError, LinkError
 
 TOOLS = ("platformio", "pyocd", "openocd")
 # Where desktop Linux mounts removable drives.
 MOUNT_ROOTS = ("/media/*/{label}", "/media/{label}", "/run/media/*/{label}", "/mnt/{label}")
 
 
+@dataclass
+class Flashed:
+    """How the firmware went onto the board: a UF2 file copied to its boot drive, or the
+    flash tool's command line."""
+
+    uf2: Path | None = None
+    command: list[str] = field(default_factory=list)
+
+
+def firmware_elf(fw_dir, board_name: str) -> Path:
+    """The firmware.elf in a build folder, or an error saying how to build it."""
+    elf = Path(fw_dir) / "firmware.elf"
+    if not elf.exists():
+        raise ProtobrainError(f"{elf} not found; build it first with: protobrain build MODEL --board {board_name} -o {fw_dir}")
+    return elf
+
+
 def find_uf2_drive(label: str) -> Path | None:
     """The mounted boot drive (it holds INFO_UF2.TXT), or None."""
-    import glob
-
     for pattern in MOUNT_ROOTS:
         for place in sorted(glob.glob(pattern.format(label=label))):
             if (Path(place) / "INFO_UF2.TXT").exists():
@@ -50,8 +69,6 @@ def copy_uf2(board: Board, uf2_file: Path, drive: str | None = None) -> Path:
 def flash_command(board: Board, elf: Path, tool: str) -> list[str]:
     run = board.run
     if tool == "platformio":
-        from protobrain.firmware.platformio import upload_command, write_project
-
         project = write_project(board, elf.parent, elf.parent / "platformio").parent
         return upload_command(board, project)
     if tool == "pyocd":
@@ -98,8 +115,6 @@ def wait_for_port(port: str, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not os.path.exists(port):
         if time.monotonic() > deadline:
-            from protobrain.run.device import LinkError
-
             raise LinkError(f"serial port {port} did not appear within {timeout:.0f} s of flashing; "
                             "is the board plugged in (ls /dev/ttyACM* /dev/ttyUSB*)?")
         time.sleep(0.2)
@@ -126,3 +141,23 @@ def check_flashed(board: Board, info: dict, fw_dir: Path) -> dict:
         raise DeviceError(f"the board answers with other firmware than {fw_dir}: " + "; ".join(problems)
                           + "; did the upload go to another board, or fail?")
     return info
+
+
+def flash(board: Board, fw_dir: Path, tool: str | None = None, drive: str | None = None) -> Flashed:
+    """Put a build folder's firmware on a real board: a UF2 copy to its boot drive (tool
+    "uf2", or the board file's method), else flash_real_board with the tool or the first
+    installed one the board file names."""
+    if tool == "uf2" or (tool is None and board.run.get("method") == "uf2"):
+        if "uf2_family" not in board.run:
+            raise ProtobrainError(f"{board.name} has no UF2 boot loader; use --tool pyocd or --tool openocd")
+        return Flashed(uf2=copy_uf2(board, Path(fw_dir) / "firmware.uf2", drive))
+    return Flashed(command=flash_real_board(board, Path(fw_dir) / "firmware.elf", tool))
+
+
+@contextlib.contextmanager
+def open_flashed(board: Board, port: str, fw_dir: Path):
+    """The board's serial port once it is back after flashing, checked to run the firmware
+    of fw_dir: yields the open Device and the INFO it answered."""
+    wait_for_port(port)
+    with Device(port) as dev:
+        yield dev, check_flashed(board, dev.info(), Path(fw_dir))

@@ -1,4 +1,5 @@
-"""Check generated code against TFLite Micro, input by input, byte for byte."""
+"""Check generated code against TFLite Micro, input by input, byte for byte: the test
+inputs, one model's comparison, and every model of a run on one target (`verify`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import numpy as np
 
 from protobrain.compiler.ir import DTYPES
 from protobrain.errors import ProtobrainError
+from protobrain.verify.layers import first_bad_layer
+from protobrain.verify.reference import Reference
 
 
 @dataclass
@@ -86,3 +89,25 @@ def compare(run, reference, cases, model: str) -> VerifyResult:
                 result.mismatches.append(Mismatch(k, j, i, a[i].item(), b[i].item(), int(len(np.unique(diff)))))
         result.cases += 1
     return result
+
+
+@dataclass
+class ModelCheck:
+    result: VerifyResult
+    count: str  # the target's count per inference, as text ("-" where it counts nothing)
+    layers_ok: bool = True  # every intermediate tensor matched (or layers were not compared)
+
+
+def check_models(target, programs, paths, n_random: int, files=(), seed: int = 0, layers: bool = False,
+                 console=None) -> list[ModelCheck]:
+    """Run every model on a target (protobrain.run.targets: the host or a device) and compare
+    every output byte with TFLite Micro; with layers, also every intermediate tensor, the
+    first that differs reported on console."""
+    checks = []
+    for prog, path in zip(programs, paths):
+        run = target.runner(prog)
+        cases = test_inputs([prog.graph.tensors[i] for i in prog.graph.inputs], n_random, seed, list(files))
+        layers_ok = not layers or first_bad_layer(prog, path, cases, console, target.layer_runner(prog))
+        result = compare(run, Reference(path), cases, prog.graph.name)
+        checks.append(ModelCheck(result, target.last_count_text(), layers_ok))
+    return checks
