@@ -1,12 +1,10 @@
-"""Command-line entry points of the protobrain: `bundle`, and `demo see|listen|speak|loop`.
-
-Registered on the main `protobrain` group. Every demo talks to a running bundle firmware:
-the one in --bundle started in QEMU (the default), or a real board on --port.
+"""`bundle` and `demo see|listen|speak|loop`: the protobrain's one firmware with three nets,
+and the demos on it. Every demo talks to a running bundle firmware: the one in --bundle
+started in QEMU (the default), or a real board on --port.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -18,8 +16,8 @@ from rich.table import Table
 from protobrain.app import bundle as pb_bundle
 from protobrain.app.demo import Protobrain, plot_listen, read_image, read_wav, write_wav
 from protobrain.boards import load_board
+from protobrain.cli.options import console
 
-console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 DEFAULT_BUNDLE = "out/protobrain"
 
 _BUNDLE = click.option("--bundle", "bundle_dir", default=DEFAULT_BUNDLE, show_default=True,

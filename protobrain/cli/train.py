@@ -1,28 +1,27 @@
-"""Command-line entry points of the training pipelines: train, quantize, sweep, data audit.
-
-Registered on the main `protobrain` group; TensorFlow is imported only when one runs.
+"""`train vision|speech|synth`, `quantize`, `sweep` and `data audit`: the training
+pipelines of protobrain/train/ on the command line. TensorFlow is imported only when one runs.
 """
 
 from __future__ import annotations
 
-import sys
+import json
+from dataclasses import replace
 from pathlib import Path
 
 import click
-from rich.console import Console
+import numpy as np
 from rich.table import Table
 
+from protobrain.cli.options import console
 from protobrain.errors import ProtobrainError
+from protobrain.train import speech, vision
 from protobrain.train.audit import flip_labels, held_out_losses, picture
 from protobrain.train.classifier import TrainConfig, evaluate
-from protobrain.train.nets import WIDTH_RANGE
+from protobrain.train.nets import WIDTH_RANGE, dscnn, vision_net
 from protobrain.train.quantize import to_tflite
 from protobrain.train.run import Run
 from protobrain.train.sweep import markdown, run_sweep
 from protobrain.train.synth import SMALL, SynthConfig, recognize, say, train_synth, write_wavs
-from protobrain.train.vision import load, train_vision
-
-console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 
 _WIDTH = click.option("--width", default=1.0, show_default=True, type=click.FloatRange(0.25, 2.0),
                       help="Width multiplier: scales the channels of every layer.")
@@ -34,6 +33,7 @@ _QUIET = click.option("--quiet", is_flag=True, help="No progress bars.")
 
 def _needs_tensorflow() -> None:
     try:
+        # heavy and optional (protobrain[train]): imported only when a training command runs
         import tensorflow  # noqa: F401
     except ImportError:
         raise ProtobrainError("training needs TensorFlow: pip install 'protobrain[train]'") from None
@@ -72,9 +72,8 @@ def train():
 def train_vision_cmd(data_dir, out_dir, width, epochs, seed, quiet):
     """A small ConvNet image classifier; prints float and int8 accuracy on held-out images."""
     _needs_tensorflow()
-
-    ds = load(data_dir)
-    result = train_vision(ds, _config(width, seed, epochs, quiet, 40), out_dir)
+    ds = vision.load(data_dir)
+    result = vision.train_vision(ds, _config(width, seed, epochs, quiet, 40), out_dir)
     _print_scores(result, f"vision: {len(ds):,} images, {len(ds.classes)} classes, input {ds.input_shape}")
 
 
@@ -92,10 +91,8 @@ def train_speech_cmd(data_dir, size, out_dir, width, epochs, seed, quiet):
     """A DS-CNN keyword spotter on integer log-mel features; prints float and int8 accuracy on
     held-out accents and voice families (and in-distribution, for comparison)."""
     _needs_tensorflow()
-    from protobrain.train.speech import SMALL, load, train_speech
-
-    data = load(data_dir, seed=seed, progress=not quiet, cfg=SMALL if size == "small" else None)
-    result = train_speech(data, _config(width, seed, epochs, quiet, 12 if size == "full" else 30), out_dir)
+    data = speech.load(data_dir, seed=seed, progress=not quiet, cfg=speech.SMALL if size == "small" else None)
+    result = speech.train_speech(data, _config(width, seed, epochs, quiet, 12 if size == "full" else 30), out_dir)
     _print_scores(result, f"speech: {len(data.train):,} training examples (with augmentation), "
                           f"{len(data.train.classes)} classes")
 
@@ -116,9 +113,6 @@ def train_synth_cmd(out_dir, steps, size, mode, speech_run, seed, quiet):
     """A WaveNet vocoder on espeak-ng speech, conditioned on per-frame log-mel features;
     stores each keyword's frames and says them with the quantized fused C step."""
     _needs_tensorflow()
-    from dataclasses import replace
-
-
     base = SMALL if size == "small" else SynthConfig()
     cfg = replace(base, seed=seed, mode=mode, progress=not quiet, **({"steps": steps} if steps else {}))
     result = train_synth(cfg, out_dir)
@@ -195,20 +189,15 @@ def _parse_widths(value: str) -> list[float]:
 def sweep(task, widths, data_dir, board, out_dir, epochs, seed, quiet):
     """Train TASK at several widths; measure int8 accuracy and instructions; plot one against the other."""
     _needs_tensorflow()
-
     widths = _parse_widths(widths)
     if task == "vision":
-        from protobrain.train.vision import load, train_vision
-
-        ds = load(data_dir)
+        ds = vision.load(data_dir)
         cfg = _config(1.0, seed, epochs, quiet, 40)
-        train_fn = lambda c, out: train_vision(ds, c, out)  # noqa: E731
+        train_fn = lambda c, out: vision.train_vision(ds, c, out)  # noqa: E731
     else:
-        from protobrain.train.speech import load, train_speech
-
-        ds = load(data_dir, seed=seed, progress=not quiet)
+        ds = speech.load(data_dir, seed=seed, progress=not quiet)
         cfg = _config(1.0, seed, epochs, quiet, 12)
-        train_fn = lambda c, out: train_speech(ds, c, out)  # noqa: E731
+        train_fn = lambda c, out: speech.train_speech(ds, c, out)  # noqa: E731
     points = run_sweep(task, train_fn, widths, cfg, Path(out_dir), board)
     console.print(markdown(task, points, board))
     console.print(f"wrote {out_dir}/sweep.md, sweep.json, sweep.png")
@@ -233,22 +222,12 @@ def data():
 def audit(task, data_dir, flip, top, folds, out_dir, epochs, seed, quiet):
     """Rank training examples by held-out loss; list (and picture) the likeliest mislabeled."""
     _needs_tensorflow()
-    import json
-
-    import numpy as np
-
-
     if task == "vision":
-        from protobrain.train.nets import vision_net as build
-        from protobrain.train.vision import load
-
-        ds, default_epochs = load(data_dir), 30
+        build, ds, default_epochs = vision_net, vision.load(data_dir), 30
     else:
-        from protobrain.train.nets import dscnn as build
-        from protobrain.train.speech import load
-
         # no augmented copies: a copy in another fold would teach the net the wrong label
-        ds, default_epochs = load(data_dir, seed=seed, progress=not quiet, augment_copies=0).train, 8
+        build, default_epochs = dscnn, 8
+        ds = speech.load(data_dir, seed=seed, progress=not quiet, augment_copies=0).train
     flipped = np.array([], dtype=np.int64)
     if flip:
         ds.y, flipped = flip_labels(ds.y, flip, len(ds.classes), seed)

@@ -1,0 +1,117 @@
+"""`inspect` and `generate`: one model file, read and compiled on this computer."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from protobrain.cli.options import PLANNER, console
+from protobrain.codegen import render as codegen
+from protobrain.compiler.program import build_program
+from protobrain.compiler.reader import read_model
+from protobrain.verify.reference import Reference
+
+
+def _shape(g, idx) -> str:
+    return "x".join(map(str, g.tensors[idx].shape)) or "scalar"
+
+
+def _tflm_arena(model: str) -> int | None:
+    try:
+        return Reference(model).arena_bytes()
+    except Exception:
+        return None
+
+
+@click.command()
+@click.argument("model", type=click.Path(dir_okay=False))
+@PLANNER
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of tables.")
+@click.option("--no-reference", is_flag=True, help="Skip loading the model in TFLite Micro to read its arena size.")
+def inspect(model, planner, as_json, no_reference):
+    """Show MODEL's operators, shapes, MACs, parameters and planned RAM."""
+    program = build_program(read_model(model), planner)
+    g = program.graph
+    tflm = None if no_reference else _tflm_arena(model)
+    rows = []
+    for k, step in enumerate(program.steps):
+        op = step.op
+        acts = [i for i in op.inputs if i >= 0 and not g.tensors[i].is_const]
+        rows.append({
+            "step": k,
+            "op": op.name,
+            "inputs": [_shape(g, i) for i in acts],
+            "output": _shape(g, op.outputs[0]),
+            "dtype": g.tensors[op.outputs[0]].dtype,
+            "macs": step.call.macs if step.call else 0,
+            "params_bytes": step.call.const_bytes if step.call else 0,
+            "kernel": step.call.function if step.call else "(view)",
+        })
+    summary = {
+        "model": str(model),
+        "name": g.name,
+        "operators": len(program.steps),
+        "macs": program.macs,
+        "flash_const_bytes": program.const_bytes,
+        "arena_bytes": program.arena_size,
+        "planner": program.plan.strategy,
+        "activation_lower_bound": program.lower_bound,
+        "tflm_arena_bytes": tflm,
+        "inputs": [{"shape": list(g.tensors[i].shape), "dtype": g.tensors[i].dtype} for i in g.inputs],
+        "outputs": [{"shape": list(g.tensors[i].shape), "dtype": g.tensors[i].dtype} for i in g.outputs],
+    }
+    if as_json:
+        click.echo(json.dumps({"summary": summary, "layers": rows}, indent=2))
+        return
+    table = Table(title=f"{g.name}: {len(program.steps)} operators", title_justify="left")
+    for col, just in (("#", "right"), ("operator", "left"), ("input", "left"), ("output", "left"),
+                      ("type", "left"), ("MACs", "right"), ("params B", "right"), ("kernel", "left")):
+        table.add_column(col, justify=just)
+    for r in rows:
+        table.add_row(str(r["step"]), r["op"], ", ".join(r["inputs"]), r["output"], r["dtype"],
+                      f"{r['macs']:,}", f"{r['params_bytes']:,}", r["kernel"])
+    console.print(table)
+    _print_summary(summary)
+
+
+def _print_summary(s: dict) -> None:
+    ins = ", ".join(f"{i['dtype']}[{'x'.join(map(str, i['shape']))}]" for i in s["inputs"])
+    outs = ", ".join(f"{o['dtype']}[{'x'.join(map(str, o['shape']))}]" for o in s["outputs"])
+    console.print(f"I/O          {ins} -> {outs}")
+    console.print(f"MACs         {s['macs']:,}")
+    console.print(f"flash        {s['flash_const_bytes']:,} B of weights and parameters (plus code)")
+    line = f"RAM          {s['arena_bytes']:,} B arena (planner {s['planner']}; live-tensor lower bound {s['activation_lower_bound']:,} B"
+    if s.get("tflm_arena_bytes"):
+        line += f"; TFLite Micro arena {s['tflm_arena_bytes']:,} B"
+    console.print(line + ")")
+
+
+@click.command()
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder for the generated C (created; existing files of the same name are replaced).")
+@click.option("--name", default=None, help="C name of the model (default: from the file name).")
+@PLANNER
+def generate(model, out_dir, name, planner):
+    """Generate static-memory C for MODEL into a folder: <name>.h/.c, weights, kernels."""
+    t0 = time.perf_counter()
+    program = build_program(read_model(model, name), planner)
+    files = codegen.write(program, out_dir, source=Path(model).name)
+    elapsed = time.perf_counter() - t0
+    g = program.graph
+    console.print(f"generated {len(files)} files in {out_dir} ({elapsed:.2f} s): "
+                  + ", ".join(f.name for f in files if not f.name.startswith("pb_")) + f" + {sum(f.name.startswith('pb_') for f in files)} kernel files")
+    console.print(f"API          int pb_{g.name}_invoke(...) in {g.name}.h")
+    _print_summary({
+        "inputs": [{"shape": list(g.tensors[i].shape), "dtype": g.tensors[i].dtype} for i in g.inputs],
+        "outputs": [{"shape": list(g.tensors[i].shape), "dtype": g.tensors[i].dtype} for i in g.outputs],
+        "macs": program.macs, "flash_const_bytes": program.const_bytes, "arena_bytes": program.arena_size,
+        "planner": program.plan.strategy, "activation_lower_bound": program.lower_bound,
+    })
+
+
+COMMANDS = [inspect, generate]
