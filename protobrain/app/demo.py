@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
+from protobrain.app.client import BundleDevice
 from protobrain.boards import load_board
 from protobrain.errors import ProtobrainError
 from protobrain.measure.icount import InstructionCounter
-from protobrain.run.device import Device
 from protobrain.run.qemu import QemuBoard
 from protobrain.synth.sampling import temperature_q8
 from protobrain.train.data import DataError
@@ -88,7 +88,7 @@ def detections(times, scores, classes, threshold: float = 0.6, ignore=("silence"
 
 
 class Protobrain:
-    """A running bundle firmware."""
+    """A running bundle firmware, talked to through `device` (an app.client.BundleDevice)."""
 
     def __init__(self, device, counter=None):
         self.dev = device
@@ -106,7 +106,7 @@ class Protobrain:
     def open(cls, bundle: str | Path | None = None, port: str | None = None):
         """Talk to `port`, or start the bundle folder's firmware in QEMU."""
         if port:
-            with Device(port, timeout=60.0) as dev:
+            with BundleDevice(port, timeout=60.0) as dev:
                 yield cls(dev)
             return
         folder = Path(bundle or "")
@@ -121,7 +121,7 @@ class Protobrain:
         elf = folder / spec["elf"]
         with tempfile.TemporaryDirectory(prefix="pb-demo-") as tmp:
             counter = InstructionCounter(board, elf, Path(tmp) / "marks.log")
-            with QemuBoard(board, elf, extra_args=counter.qemu_args) as q, Device(q.port, timeout=120.0) as dev:
+            with QemuBoard(board, elf, extra_args=counter.qemu_args) as q, BundleDevice(q.port, timeout=120.0) as dev:
                 yield cls(dev, counter)
 
     def _marks(self) -> list[int]:
