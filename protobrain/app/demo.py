@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import wave
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -340,8 +341,6 @@ def read_wav(path: str | Path, rate: int) -> np.ndarray:
 
 
 def write_wav(path: str | Path, pcm: np.ndarray, rate: int) -> Path:
-    import wave
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with wave.open(str(path), "wb") as w:

@@ -33,7 +33,9 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+import flatbuffers
 import numpy as np
+import tflite
 
 from protobrain.audio.frontend import FeatureQuantizer, FrontendConfig
 from protobrain.compiler.reader import read_model_bytes
@@ -155,8 +157,6 @@ def random_sequences(cfg: WaveNetConfig, n: int = 4, frames: int = 4, seed: int 
 
 def signature_tensors(data: bytes) -> tuple[dict[str, int], dict[str, int]]:
     """The serving signature: ({input name: tensor index}, {output name: tensor index})."""
-    import tflite
-
     model = tflite.Model.GetRootAs(data, 0)
     if model.SignatureDefsLength() < 1:
         raise ProtobrainError("step model has no signature; convert it with wavenet_nets.to_tflite")
@@ -205,9 +205,6 @@ def step_signature(cfg: WaveNetConfig, data: bytes):
 def _quant_positions(buf: bytes, tensor_index: int) -> tuple[list[int], list[int]]:
     """Byte positions of a tensor's per-tensor scale (float32) and zero point (int64) in the
     flatbuffer, or empty lists when it is not per-tensor quantized."""
-    import flatbuffers
-    import tflite
-
     model = tflite.Model.GetRootAs(buf, 0)
     q = model.Subgraphs(0).Tensors(tensor_index).Quantization()
     if q is None or q.ScaleLength() != 1 or q.ZeroPointLength() != 1:

@@ -17,6 +17,7 @@ stored int16 frames -> FeatureQuantizer -> the cond model's generated C -> the f
 from __future__ import annotations
 
 import json
+import wave
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -288,8 +289,6 @@ def recognize(speech_run: str | Path, audio: dict[str, np.ndarray]) -> dict[str,
 
 
 def write_wavs(audio: dict[str, np.ndarray], folder: Path, rate: int = 8000) -> list[Path]:
-    import wave
-
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for w, a in audio.items():
