@@ -31,7 +31,7 @@ class Program:
     plan: planner.Plan
     buffers: list[planner.Buffer]
     scratch: dict[int, int] = field(default_factory=dict)  # step index -> scratch buffer offset
-    tier: str = "portable"  # kernel tier the calls were generated for (ops/fast.py)
+    tier: str = "portable"  # kernel tier the calls were generated for (ops/tiers/select.py)
 
     @property
     def arena_size(self) -> int:
@@ -58,8 +58,10 @@ class Program:
     def const_bytes(self) -> int:
         return sum(s.call.const_bytes for s in self.steps if s.call)
 
-    def kernels(self) -> list[str]:
-        return sorted({s.call.kernel for s in self.steps if s.call})
+    def kernels(self) -> list[tuple[str, str]]:
+        """(tier, kernel family) of every kernel the steps call; a fast tier's program calls
+        portable kernels too, where its own do not apply."""
+        return sorted({(s.call.tier, s.call.kernel) for s in self.steps if s.call})
 
 
 def supported_operators() -> list[str]:
@@ -163,7 +165,7 @@ def _buffers(graph: Graph, steps: list[Step]) -> tuple[list[planner.Buffer], dic
 
 def build_program(graph: Graph, strategy: str = planner.DEFAULT_STRATEGY, tier: str = "portable",
                   flash_budget: int | None = None) -> Program:
-    """tier: "portable" (plain C, any core), "dsp" or "mve" (ops/fast.py; fast.tier_for(board.features)).
+    """tier: "portable" (plain C, any core), "dsp" or "mve" (ops/tiers/select.py; fast.tier_for(board.features)).
     flash_budget: the board's flash bytes, which lets the DSP tier trade flash for speed."""
     graph = passes.run_all(graph)
     steps = lower_graph(graph)

@@ -1,4 +1,4 @@
-"""The lookup-table int8 ADD (protobrain/ops/fast_add.py, templates/kernels/pb_add_lut.c)
+"""The lookup-table int8 ADD (protobrain/compiler/ops/tiers/add_lut.py, templates/kernels/dsp/pb_elementwise.c)
 against TFLite Micro, compiled for the host.
 
 Two-input ADD models built like test_op_pool_elementwise.py's: no activation, RELU,

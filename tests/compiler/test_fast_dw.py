@@ -1,4 +1,4 @@
-"""The DSP tier's depthwise lines form (pb_fast_dw.c: 3x3 stride 1 on widened int16 lines):
+"""The DSP tier's depthwise lines form (dsp/pb_depthwise_conv.c: 3x3 stride 1 on widened int16 lines):
 which layers take it, and its results bit-exact with TFLite Micro on the simulated M4 for
 the shapes the operator sweep leaves out (valid padding, even and odd lines, lines down the
 columns, short lines)."""

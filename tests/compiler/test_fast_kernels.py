@@ -1,4 +1,4 @@
-"""The fast kernel tier (protobrain/ops/fast.py, templates/kernels/pb_fast.c).
+"""The fast kernel tiers (protobrain/compiler/ops/tiers/, templates/kernels/dsp/ and mve/).
 
 The fast kernels compute the same int8 CONV_2D, FULLY_CONNECTED and DEPTHWISE_CONV_2D as
 the portable ones, from constants re-laid out and folded at generation time. What can go
@@ -28,9 +28,9 @@ from protobrain.compiler.program import build_program
 from protobrain.compiler.reader import read_model_bytes
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
-# each tier's matrix-multiply and depthwise functions, and its kernel file
+# each tier's matrix-multiply and depthwise functions, and its kernels: (tier, family)
 TIER_FUNCTIONS = {"dsp": {"pb_fast_mm_s8", "pb_fast_dw_s8"}, "mve": {"pb_fast_mve_mm_s8", "pb_fast_mve_dw_s8"}}
-TIER_KERNELS = {"dsp": {"pb_fast", "pb_fast_dw"}, "mve": {"pb_fast_mve"}}
+TIER_KERNELS = {t: {(t, "pb_conv"), (t, "pb_depthwise_conv")} for t in ("dsp", "mve")}
 FAST_FUNCTIONS = TIER_FUNCTIONS["dsp"] | TIER_FUNCTIONS["mve"]
 ACCELERATED_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"}
 
@@ -228,13 +228,13 @@ def test_portable_tier_changes_nothing():
 @pytest.mark.parametrize("tier", ["dsp", "mve"])
 def test_which_sweep_calls_are_accelerated(tier):
     """Grouped convolution, depth multiplier > 1, depthwise channels not a multiple of the
-    tier's step and 16x8 stay portable; every other int8 call becomes a pb_fast call."""
+    tier's step and 16x8 stay portable; every other int8 call becomes the tier's call."""
     fast_kinds, portable_kinds = set(), set()
     for name, data, expected, desc in sweep_models(mode=None):
         for portable in _calls(data):
             call = fast.accelerate(portable, tier)
             if expected(tier):
-                assert call.kernel in TIER_KERNELS[tier] and call.function in TIER_FUNCTIONS[tier], \
+                assert (call.tier, call.kernel) in TIER_KERNELS[tier] and call.function in TIER_FUNCTIONS[tier], \
                     f"{desc} stayed portable"
                 assert call.inputs == portable.inputs and call.outputs == portable.outputs
                 assert call.macs == portable.macs
@@ -321,7 +321,7 @@ def _quant_words(fast_call, channels):
 
 
 def _fast_requant(acc, q):
-    """pb_fast.c's FAST requantization, in int64 with each int32 step range-checked:
+    """The DSP tier's FAST requantization (dsp/pb_requant.h), in int64 with each int32 step range-checked:
     v = (2*acc*mult + 2^31) >> 32 (SMMULR), then (v + (v >> 31) + rounding) >> right_shift."""
     bias, mult, rs, rounding = (int(x) for x in q)
     doubled = 2 * acc
@@ -485,7 +485,7 @@ def test_sweep_bit_exact_on_simulated_core(board_name, tier, tmp_path):
         layers = [s for s in prog.steps if s.op.name in ACCELERATED_OPS]
         assert layers, desc
         if expected(tier):
-            assert all(s.call.kernel in TIER_KERNELS[tier] for s in layers), f"{desc}: {prog.kernels()}"
+            assert all((s.call.tier, s.call.kernel) in TIER_KERNELS[tier] for s in layers), f"{desc}: {prog.kernels()}"
             n_fast += 1
         else:
             assert not TIER_KERNELS[tier] & set(prog.kernels()), f"{desc}: {prog.kernels()}"

@@ -1,4 +1,4 @@
-"""The Helium (MVE) tier's generation-time layouts (protobrain/ops/fast_mve.py): the quant
+"""The Helium (MVE) tier's generation-time layouts (protobrain/compiler/ops/tiers/mve.py): the quant
 groups and their two modes, the vector requantization against TFLite's arithmetic at the
 edges a layer's random accumulators rarely reach, and which CONV_2D rows are read in place.
 The kernels themselves run bit-exact in test_fast_kernels.py's sweep on the simulated M55."""

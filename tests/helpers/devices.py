@@ -60,25 +60,26 @@ def running_firmware(board, programs, blobs, out: Path):
 
 # One rounding constant per fast tier, corrupted: the DSP requantization adds its rounding
 # term twice (2^shift instead of 2^(shift-1)); Helium's rounding right shift (VRSHL)
-# becomes a plain one (VSHL: no rounding constant at all). A check that does not fail on
-# these cannot see a kernel bug.
+# becomes a plain one (VSHL: no rounding constant at all) in both of its kernels' assembly.
+# A check that does not fail on these cannot see a kernel bug. Paths are under
+# templates/kernels/.
 KERNEL_CORRUPTIONS = {
-    "dsp": ("pb_fast_requant.h", "+ q.round) >> q.shift;", "+ q.round + (1 << (q.shift - 1))) >> q.shift;"),
-    "mve": ("pb_fast_mve.c", "vrshl.s32", "vshl.s32"),
+    "dsp": [("dsp/pb_requant.h", "+ q.round) >> q.shift;", "+ q.round + (1 << (q.shift - 1))) >> q.shift;")],
+    "mve": [("mve/pb_conv.c", "vrshl.s32", "vshl.s32"), ("mve/pb_depthwise_conv.c", "vrshl.s32", "vshl.s32")],
 }
 
 
 def corrupt_kernels(monkeypatch, tmp_path: Path, tier: str) -> Path:
     """A copy of the kernel sources with KERNEL_CORRUPTIONS[tier] applied, which every code
     generation in this test then uses instead of the real ones."""
-    import protobrain.codegen.render
+    import protobrain.codegen.kernels
     from protobrain.resources import kernels_dir
 
-    name, old, new = KERNEL_CORRUPTIONS[tier]
     kdir = tmp_path / "corrupted-kernels"
     shutil.copytree(kernels_dir(), kdir)
-    source = (kdir / name).read_text()
-    assert old in source, f"{name} no longer contains {old!r}: update KERNEL_CORRUPTIONS"
-    (kdir / name).write_text(source.replace(old, new))
-    monkeypatch.setattr(protobrain.codegen.render, "kernels_dir", lambda: kdir)
+    for name, old, new in KERNEL_CORRUPTIONS[tier]:
+        source = (kdir / name).read_text()
+        assert old in source, f"{name} no longer contains {old!r}: update KERNEL_CORRUPTIONS"
+        (kdir / name).write_text(source.replace(old, new))
+    monkeypatch.setattr(protobrain.codegen.kernels, "kernels_dir", lambda: kdir)
     return kdir

@@ -1,7 +1,7 @@
 """The contract between one operator's lowering and the code generator.
 
 A lowering turns one IR operator into one kernel call: which kernel family (a real
-.c/.h pair in templates/kernels/), which C function, and a const parameter struct whose
+.c/.h pair in templates/kernels/<tier>/), which C function, and a const parameter struct whose
 fields are literals or const arrays (weights, per-channel multipliers, lookup tables).
 Everything that can be computed before run time is computed here, in Python.
 """
@@ -52,7 +52,7 @@ class KernelCall:
     inputs/outputs: activation tensor indices passed as arena pointers, in call order.
     """
 
-    kernel: str  # kernel family: templates/kernels/<kernel>.c and .h
+    kernel: str  # kernel family: templates/kernels/<tier>/<kernel>.c and .h
     function: str
     struct: str
     fields: dict
@@ -62,6 +62,7 @@ class KernelCall:
     scratch_bytes: int = 0  # planned in the arena alongside activations (0 = none)
     takes_scratch: bool = False  # the function has a scratch argument even when none is planned (NULL)
     inputs_as_array: bool = False  # pass the inputs as one `const void *const[]` argument
+    tier: str = "portable"  # the kernel tier whose folder holds the family (ops/tiers/ rewrite calls to dsp, mve)
 
     @property
     def consts(self) -> list[ConstArray]:

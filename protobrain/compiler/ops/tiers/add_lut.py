@@ -1,4 +1,5 @@
-"""The int8 ADD of two same-shape operands as two 256-entry lookup tables (templates/kernels/pb_add_lut.c).
+"""The int8 ADD of two same-shape operands as two 256-entry lookup tables
+(templates/kernels/dsp/pb_elementwise.c, on the DSP and the Helium tier).
 
 TFLite Micro's int8 ADD brings each input to a common scale,
     c(x) = MultiplyByQuantizedMultiplierSmallerThanOneExp((x + input_offset) << left_shift, mult, shift),
@@ -25,7 +26,7 @@ import numpy as np
 from protobrain.compiler.fixedpoint import mul_by_quantized_mult, mul_by_quantized_mult_array
 from protobrain.compiler.ops.base import KernelCall, const
 
-ADD_LUT_EXACT, ADD_LUT_FAST, ADD_LUT_FAST_FULL = 0, 1, 2  # PB_ADD_LUT_* in pb_add_lut.h
+ADD_LUT_EXACT, ADD_LUT_FAST, ADD_LUT_FAST_FULL = 0, 1, 2  # PB_ADD_LUT_* in dsp/pb_elementwise.h
 
 
 def _ints(field) -> list[int] | None:
@@ -125,5 +126,5 @@ def accelerate_add(call: KernelCall, tier: str) -> KernelCall | None:
         "act_min": int(f["act_min"]),
         "act_max": int(f["act_max"]),
     }
-    return KernelCall(kernel="pb_add_lut", function="pb_add_lut_s8", struct="pb_add_lut_params_t", fields=fields,
-                      inputs=list(call.inputs), outputs=list(call.outputs), macs=0)
+    return KernelCall(kernel="pb_elementwise", function="pb_add_lut_s8", struct="pb_add_lut_params_t", fields=fields,
+                      inputs=list(call.inputs), outputs=list(call.outputs), macs=0, tier="dsp")

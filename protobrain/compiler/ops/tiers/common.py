@@ -2,7 +2,7 @@
 window, the per-channel requantization words, and int8 bytes packed as const words.
 
 The portable lowering (conv2d.py, ...) computes every constant the way TFLite Micro does;
-the tier modules (fast_dsp.py, fast_mve.py) take its call and move to generation time all
+the tier modules (dsp.py, mve.py) take its call and move to generation time all
 that does not depend on the input: the input offset folded into the bias, the output offset
 and rounding folded into one constant per channel when the accumulator's bound allows it.
 """
@@ -16,9 +16,9 @@ import numpy as np
 from protobrain.compiler.fixedpoint import mul_by_quantized_mult
 from protobrain.compiler.ops.base import ConstArray, KernelCall, const
 
-REQUANT_EXACT, REQUANT_FAST = 0, 1  # PB_REQUANT_* in pb_fast_requant.h
+REQUANT_EXACT, REQUANT_FAST = 0, 1  # PB_REQUANT_* in dsp/pb_requant.h
 QUANT_WORDS = 4  # PB_QUANT_WORDS: bias', multiplier, shift, rounding per channel
-DW_MAX_TAPS = 64  # PB_FAST_DW_MAX_TAPS
+DW_MAX_TAPS = 64  # PB_FAST_DW_MAX_TAPS in dsp/pb_depthwise_conv.h
 
 
 def values(field) -> np.ndarray | None:

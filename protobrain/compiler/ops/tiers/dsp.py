@@ -1,6 +1,7 @@
 """The DSP tier (Cortex-M4/M7/M33): CONV_2D, FULLY_CONNECTED and DEPTHWISE_CONV_2D laid out
-for templates/kernels/pb_fast.c, SXTB16 + SMLAD on int16 pairs. The same kernels compile to
-plain C with identical results on any other target (pb_simd.h)."""
+for templates/kernels/dsp/ (pb_conv.c: the matrix multiply, pb_depthwise_conv.c), SXTB16 +
+SMLAD on int16 pairs. The same kernels compile to plain C with identical results on any
+other target (dsp/pb_simd.h)."""
 
 from __future__ import annotations
 
@@ -62,8 +63,8 @@ def _matmul(call: KernelCall, wide: bool) -> KernelCall | None:
         # one row read by a few channel pairs: its widened copy would cost more RAM than
         # the multiply saves time (micro_speech's 4000 x 4 FULLY_CONNECTED: 16 KB)
         return None
-    return KernelCall("pb_fast", "pb_fast_mm_s8", "pb_fast_mm_params_t", fields, call.inputs, call.outputs,
-                      macs=call.macs, scratch_bytes=scratch)
+    return KernelCall("pb_conv", "pb_fast_mm_s8", "pb_fast_mm_params_t", fields, call.inputs, call.outputs,
+                      macs=call.macs, scratch_bytes=scratch, tier="dsp")
 
 
 def _depthwise(call: KernelCall) -> KernelCall | None:
@@ -86,12 +87,12 @@ def _depthwise(call: KernelCall) -> KernelCall | None:
     words = wrap32((lo & 0xFFFF) | (hi << 16)).reshape(-1)
     fields.update(lines=0, transposed=0, weights=const("weights", words, "int32_t"))
     # the generic form needs no scratch: the kernel gets NULL
-    return KernelCall("pb_fast_dw", "pb_fast_dw_s8", "pb_fast_dw_params_t", fields, call.inputs, call.outputs,
-                      macs=call.macs, takes_scratch=True)
+    return KernelCall("pb_depthwise_conv", "pb_fast_dw_s8", "pb_fast_dw_params_t", fields, call.inputs, call.outputs,
+                      macs=call.macs, takes_scratch=True, tier="dsp")
 
 
 def _lines_form(fields: dict, mode: int, q: np.ndarray) -> bool:
-    """pb_fast_dw.c's lines form: 3x3, stride and dilation 1, FAST requantization with every
+    """pb_fast_dw_s8's lines form: 3x3, stride and dilation 1, FAST requantization with every
     multiplier above 2^30 (so SMMULR's result is negative exactly when the accumulator is),
     no clamp but int8's, and lines long enough to repay their per-line set-up."""
     f = fields
@@ -115,8 +116,8 @@ def _depthwise_lines(call: KernelCall, w: np.ndarray, q: np.ndarray, fields: dic
     fields.update(lines=1, transposed=int(transposed), weights=const("weights", words, "int32_t"))
     # a ring of 3 widened lines x 4 channels, int16, as pb_dw_lines() sizes them
     scratch = 3 * 4 * 2 * (length + 2 + length % 2)
-    return KernelCall("pb_fast_dw", "pb_fast_dw_s8", "pb_fast_dw_params_t", fields, call.inputs, call.outputs,
-                      macs=call.macs, scratch_bytes=scratch)
+    return KernelCall("pb_depthwise_conv", "pb_fast_dw_s8", "pb_fast_dw_params_t", fields, call.inputs, call.outputs,
+                      macs=call.macs, scratch_bytes=scratch, tier="dsp")
 
 
 def accelerate(call: KernelCall, wide: bool) -> KernelCall | None:

@@ -1,5 +1,6 @@
 """The Helium (MVE) tier (Cortex-M55): CONV_2D, FULLY_CONNECTED and DEPTHWISE_CONV_2D laid
-out for templates/kernels/pb_fast_mve.c (whose header comment describes the layouts).
+out for templates/kernels/mve/ (pb_conv.c: the matrix multiply, pb_depthwise_conv.c; their
+header comments describe the layouts).
 
 Requantization runs four lanes at a time from "quant groups": per four lanes five int32
 vectors, bias' (the input offset folded in), multiplier, -right shift, left shift and a fix
@@ -25,7 +26,7 @@ from protobrain.compiler.ops.tiers.common import (
 DEPTH_BLOCK = 16  # taps per VMLADAVA; weights padded to it with zeros
 OC_BLOCK = 4  # output channels per matrix-multiply block (one requantization vector)
 DW_CHANNELS = 8  # depthwise channels per step (int16 lanes)
-REQUANT_FAST, REQUANT_GENERAL = 1, 2  # PB_MVE_REQUANT_*
+REQUANT_FAST, REQUANT_GENERAL = 1, 2  # PB_MVE_REQUANT_* in mve/pb_helium.h
 # a matrix-multiply block's quant vectors: PB_MVE_FAST_GROUP_WORDS / PB_MVE_GROUP_WORDS words
 GROUP_VECTORS = {REQUANT_FAST: 3, REQUANT_GENERAL: 5}
 IM2COL_BYTES = 512  # im2col rows per batch: as many as fit (at least two), so the pair loop runs long
@@ -134,8 +135,9 @@ def _matmul(call: KernelCall) -> KernelCall | None:
     fields.update(direct=int(direct), batch_rows=batch, requant=mode, wide_weights=0,
                   indexed=int(mm.live is not None), blocks=const("blocks", stream, "int32_t"))
     # im2col rows, batch_rows of depth_pad bytes; rows read in place need none
-    return KernelCall("pb_fast_mve", "pb_fast_mve_mm_s8", "pb_fast_mve_mm_params_t", fields, call.inputs,
-                      call.outputs, macs=call.macs, scratch_bytes=0 if direct else batch * dp, takes_scratch=True)
+    return KernelCall("pb_conv", "pb_fast_mve_mm_s8", "pb_fast_mve_mm_params_t", fields, call.inputs,
+                      call.outputs, macs=call.macs, scratch_bytes=0 if direct else batch * dp, takes_scratch=True,
+                      tier="mve")
 
 
 def _depthwise(call: KernelCall) -> KernelCall | None:
@@ -158,8 +160,8 @@ def _depthwise(call: KernelCall) -> KernelCall | None:
         scratch = 3 * ((f["out_w"] - 1) * f["stride_w"] + 2 * f["dilation_w"] + 1) * c
     else:
         scratch = 4 * taps  # one pointer per tap
-    return KernelCall("pb_fast_mve", "pb_fast_mve_dw_s8", "pb_fast_mve_dw_params_t", fields, call.inputs,
-                      call.outputs, macs=call.macs, scratch_bytes=scratch)
+    return KernelCall("pb_depthwise_conv", "pb_fast_mve_dw_s8", "pb_fast_mve_dw_params_t", fields, call.inputs,
+                      call.outputs, macs=call.macs, scratch_bytes=scratch, tier="mve")
 
 
 def accelerate(call: KernelCall) -> KernelCall | None:

@@ -1,14 +1,15 @@
 """Kernel tiers: the same int8 CONV_2D, FULLY_CONNECTED, DEPTHWISE_CONV_2D and ADD, lowered
 for the fastest kernels the board's core runs. Chosen per board at generation time:
 
-- "portable": unchanged (plain C, any core).
-- "dsp": Arm DSP extension (Cortex-M4/M7/M33): SXTB16 + SMLAD on int16 pairs (fast_dsp.py,
-  templates/kernels/pb_fast.c).
-- "mve": Helium (Cortex-M55): 16 int8 MACs per VMLADAVA (fast_mve.py, pb_fast_mve.c).
+- "portable": unchanged (plain C, any core; templates/kernels/portable/).
+- "dsp": Arm DSP extension (Cortex-M4/M7/M33): SXTB16 + SMLAD on int16 pairs (dsp.py,
+  templates/kernels/dsp/).
+- "mve": Helium (Cortex-M55): 16 int8 MACs per VMLADAVA (mve.py, templates/kernels/mve/).
 
 The int8 ADD of two same-shape tensors becomes two 256-entry tables and one requantization
-on every fast tier (fast_add.py). Calls the fast kernels do not cover (grouped convolution,
-depth multiplier > 1, a non-zero weight zero point, 16x8) stay portable.
+on every fast tier (add_lut.py, the DSP tier's kernel on Helium too). Calls the fast
+kernels do not cover (grouped convolution, depth multiplier > 1, a non-zero weight zero
+point, 16x8) stay portable: one program calls kernels of its tier and portable ones.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 /* Fast int8 CONV_2D / FULLY_CONNECTED as one blocked matrix multiply, DSP tier
- * (DEPTHWISE_CONV_2D is pb_fast_dw.c; the Helium tier is pb_fast_mve.c).
+ * (DEPTHWISE_CONV_2D is pb_depthwise_conv.c; the Helium tier's is mve/pb_conv.c).
  *
- * Data layouts (protobrain/ops/fast.py), for Cortex-M4/M7/M33 and, in plain C with the same
- * arithmetic, for any other target:
+ * Data layouts (protobrain/compiler/ops/tiers/dsp.py), for Cortex-M4/M7/M33 and, in plain
+ * C with the same arithmetic, for any other target:
  *   mm weights: output channels in pairs, depth in blocks of 4: for pair b and block j,
  *     two words = 4 int8 of channel 2b, then 4 int8 of channel 2b+1; or, wide, four words
  *     of int16 pairs (w0,w2), (w1,w3) per channel, holding 2 * w when the requantization
@@ -17,10 +17,10 @@
  * input. */
 #include <string.h>
 
-#include "pb_fast.h"
+#include "pb_conv.h"
 
 #if defined(PB_TIER_MVE)
-#error "pb_fast.c holds the DSP tier; a model generated for the MVE tier uses pb_fast_mve.c"
+#error "this is the DSP tier's matrix multiply; a model generated for the MVE tier uses the Helium one"
 #endif
 
 /* n bytes, usually few (one tap or one filter row): word moves, then the odd bytes,

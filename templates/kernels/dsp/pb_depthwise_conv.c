@@ -1,6 +1,6 @@
-/* Fast int8 DEPTHWISE_CONV_2D, DSP tier (the Helium tier is pb_fast_mve.c).
+/* Fast int8 DEPTHWISE_CONV_2D, DSP tier (the Helium tier's is mve/pb_depthwise_conv.c).
  *
- * Two forms, chosen by the generator (protobrain/ops/fast_dsp.py, field `lines`):
+ * Two forms, chosen by the generator (protobrain/compiler/ops/tiers/dsp.py, field `lines`):
  *   generic: any window; weights per group of 4 channels, per tap, two words of int16
  *     pairs (w0,w2), (w1,w3); no scratch.
  *   lines: 3x3 stride 1, FAST requantization, full int8 range; per channel a block of
@@ -8,10 +8,10 @@
  *
  * Inner loops never branch on data, so an inference takes the same time whatever its
  * input. */
-#include "pb_fast_dw.h"
+#include "pb_depthwise_conv.h"
 
 #if defined(PB_TIER_MVE)
-#error "pb_fast_dw.c holds the DSP tier; a model generated for the MVE tier uses pb_fast_mve.c"
+#error "this is the DSP tier's depthwise convolution; a model generated for the MVE tier uses the Helium one"
 #endif
 
 /* ---- DEPTHWISE_CONV_2D ----------------------------------------------------------------- */

@@ -5,8 +5,8 @@
  * inline assembly. Everywhere else the same operation is plain C with the same result, so
  * the fast kernels' logic (layouts, folded offsets, blocking) runs and is tested on any
  * host too, and the device adds only the instruction selection. */
-#ifndef PB_SIMD_H
-#define PB_SIMD_H
+#ifndef PB_DSP_SIMD_H
+#define PB_DSP_SIMD_H
 
 #include <stdint.h>
 #include <string.h>
@@ -147,4 +147,4 @@ static inline int32_t pb_ssat8(int32_t x)
 
 #endif /* PB_SIMD_DSP */
 
-#endif /* PB_SIMD_H */
+#endif /* PB_DSP_SIMD_H */

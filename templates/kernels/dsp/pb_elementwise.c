@@ -1,4 +1,4 @@
-/* int8 ADD through per-input lookup tables (see pb_add_lut.h).
+/* int8 ADD through per-input lookup tables, DSP tier (see pb_elementwise.h).
  *
  * FAST mode: the generator checked that the doubled raw sum 2 * (t1[x] + t2[y]) fits int32
  * and that nothing below overflows, for every pair of inputs. Then TFLite's
@@ -10,7 +10,7 @@
  * the doubled contributions, so the sum is SMMULR's operand as loaded.
  *
  * Neither mode branches on data: an inference takes the same time whatever its input. */
-#include "pb_add_lut.h"
+#include "pb_elementwise.h"
 
 #if defined(__GNUC__)
 #define PB_ADD_LUT_INLINE inline __attribute__((always_inline))

@@ -1,11 +1,11 @@
 /* Fast int8 DEPTHWISE_CONV_2D, DSP tier (Cortex-M4/M7/M33; plain C elsewhere). The
- * generator (protobrain/ops/fast_dsp.py) lays the weights out and folds the input offset
- * into bias' and the pad row; requantization as in pb_fast_requant.h. Results are
- * bit-exact with TensorFlow Lite Micro's reference kernels. */
-#ifndef PB_FAST_DW_H
-#define PB_FAST_DW_H
+ * generator (protobrain/compiler/ops/tiers/dsp.py) lays the weights out and folds the
+ * input offset into bias' and the pad row; requantization as in pb_requant.h. Results
+ * are bit-exact with TensorFlow Lite Micro's reference kernels. */
+#ifndef PB_DSP_DEPTHWISE_CONV_H
+#define PB_DSP_DEPTHWISE_CONV_H
 
-#include "pb_fast_requant.h"
+#include "pb_requant.h"
 
 typedef struct {
     int32_t batches;
@@ -20,7 +20,7 @@ typedef struct {
     int32_t requant;
     int32_t lines;              /* 1: the 3x3 stride-1 form on int16 lines (weights as PB_DW_LINE_WORDS blocks) */
     int32_t transposed;         /* lines form: lines run down the columns (out_h > out_w) */
-    const int32_t *weights;     /* packed, see pb_fast_dw.c */
+    const int32_t *weights;     /* packed, see pb_depthwise_conv.c */
     const int32_t *quant;       /* PB_QUANT_WORDS per channel */
     const int32_t *pad;         /* channels bytes of the input zero point: padding taps read it */
 } pb_fast_dw_params_t;
@@ -32,8 +32,8 @@ typedef struct {
  * kernel lines, multiplier, rounding, right shift. */
 #define PB_DW_LINE_WORDS 10
 
-/* scratch: the lines form's widened input lines (ops/fast_dsp.py says how many bytes);
- * the generic form uses none (NULL is fine). */
+/* scratch: the lines form's widened input lines (compiler/ops/tiers/dsp.py says how many
+ * bytes); the generic form uses none (NULL is fine). */
 void pb_fast_dw_s8(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output, void *scratch);
 
-#endif /* PB_FAST_DW_H */
+#endif /* PB_DSP_DEPTHWISE_CONV_H */

@@ -1,8 +1,8 @@
-/* The DSP tier's requantization, shared by its matrix multiply (pb_fast.c) and its
- * depthwise convolution (pb_fast_dw.c): the per-channel quant words the generator
- * (protobrain/ops/fast_common.py) folds, and one output from an accumulator. */
-#ifndef PB_FAST_REQUANT_H
-#define PB_FAST_REQUANT_H
+/* The DSP tier's requantization, shared by its matrix multiply (pb_conv.c) and its
+ * depthwise convolution (pb_depthwise_conv.c): the per-channel quant words the generator
+ * (protobrain/compiler/ops/tiers/common.py) folds, and one output from an accumulator. */
+#ifndef PB_DSP_REQUANT_H
+#define PB_DSP_REQUANT_H
 
 #include "pb_common.h"
 #include "pb_simd.h"
@@ -68,4 +68,4 @@ static PB_ALWAYS_INLINE int8_t pb_fast_out(int32_t acc, pb_fast_q_t q, pb_fast_o
     return pb_fast_clamp(v, o.act_min, o.act_max, full_range);
 }
 
-#endif /* PB_FAST_REQUANT_H */
+#endif /* PB_DSP_REQUANT_H */

@@ -1,15 +1,17 @@
-#ifndef PB_ADD_LUT_H
-#define PB_ADD_LUT_H
+#ifndef PB_DSP_ELEMENTWISE_H
+#define PB_DSP_ELEMENTWISE_H
 
 #include "pb_common.h"
 
-/* int8 ADD of two same-shape operands through per-input lookup tables.
+/* int8 ADD of two same-shape operands through per-input lookup tables: the DSP tier's
+ * elementwise kernel (SUB, MUL and broadcasting ADD stay portable), on the Helium tier too.
  *
  * In TFLite Micro's int8 ADD each input's contribution at the common scale,
  *     MultiplyByQuantizedMultiplierSmallerThanOneExp((x + input_offset) << left_shift, mult, shift),
- * depends only on the int8 value x, so the generator (protobrain/ops/fast_add.py) tabulates
- * it for all 256 values. Per element the kernel then adds two table entries and
- * requantizes the sum to the output scale, as the reference does.
+ * depends only on the int8 value x, so the generator
+ * (protobrain/compiler/ops/tiers/add_lut.py) tabulates it for all 256 values. Per element
+ * the kernel then adds two table entries and requantizes the sum to the output scale, as
+ * the reference does.
  *
  * Tables are indexed by the raw byte of the input, (uint8_t)x: entry 0..127 for x = 0..127,
  * entry 128..255 for x = -128..-1. */
@@ -33,4 +35,4 @@ typedef struct {
 
 void pb_add_lut_s8(const pb_add_lut_params_t *p, const int8_t *input1, const int8_t *input2, int8_t *output);
 
-#endif
+#endif /* PB_DSP_ELEMENTWISE_H */

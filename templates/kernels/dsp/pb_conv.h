@@ -1,8 +1,8 @@
 /* Fast int8 kernels, DSP tier (Cortex-M4/M7/M33; plain C elsewhere): CONV_2D and
  * FULLY_CONNECTED as one blocked matrix multiply over im2col rows. DEPTHWISE_CONV_2D is
- * pb_fast_dw.h; the Helium tier has its own (pb_fast_mve.h).
+ * pb_depthwise_conv.h; the Helium tier has its own (mve/).
  *
- * The generator (protobrain/ops/fast_dsp.py) lays the weights out and folds every
+ * The generator (protobrain/compiler/ops/tiers/dsp.py) lays the weights out and folds every
  * constant it can:
  *   - the input offset into the bias (bias' = bias - zero_point * sum(w)), so the inner
  *     loops multiply raw int8 values; taps that fall in the padding hold the zero point
@@ -10,10 +10,10 @@
  *   - the output offset and the rounding of the final shift into one per-channel constant,
  *     when the accumulator's bound (known from the weights) leaves room for it.
  * Results are bit-exact with TensorFlow Lite Micro's reference kernels. */
-#ifndef PB_FAST_H
-#define PB_FAST_H
+#ifndef PB_DSP_CONV_H
+#define PB_DSP_CONV_H
 
-#include "pb_fast_requant.h"
+#include "pb_requant.h"
 
 typedef struct {
     int32_t rows;               /* output pixels (batches * out_h * out_w), or FC batches */
@@ -32,7 +32,7 @@ typedef struct {
     int32_t act_min, act_max;
     int32_t requant;            /* PB_REQUANT_FAST or PB_REQUANT_EXACT */
     int32_t wide_weights;       /* DSP tier: weights stored as int16 (twice the flash, faster) */
-    const int32_t *weights;     /* packed for the tier, see pb_fast.c */
+    const int32_t *weights;     /* packed for the tier, see pb_conv.c */
     const int32_t *quant;       /* PB_QUANT_WORDS per output channel, out_c rounded up to even */
     /* NULL when every channel is computed; else the output channel of each computed one,
      * and the row (out_stride bytes) every output row starts from: the skipped channels'
@@ -41,7 +41,7 @@ typedef struct {
     const int32_t *const_row;
 } pb_fast_mm_params_t;
 
-/* scratch: planned in the arena by the generator (ops/fast_dsp.py says how many bytes). */
+/* scratch: planned in the arena by the generator (compiler/ops/tiers/dsp.py says how many bytes). */
 void pb_fast_mm_s8(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output, void *scratch);
 
-#endif /* PB_FAST_H */
+#endif /* PB_DSP_CONV_H */
