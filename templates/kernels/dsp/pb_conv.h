@@ -41,7 +41,8 @@ typedef struct {
     const int32_t *const_row;
 } pb_fast_mm_params_t;
 
-/* scratch: planned in the arena by the generator (compiler/ops/tiers/dsp.py says how many bytes). */
+/* scratch: planned in the arena by the generator, pb_fast_mm_s8_scratch_bytes() in
+ * compiler/ops/tiers/dsp.py (NULL when that is 0). */
 void pb_fast_mm_s8(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output, void *scratch);
 
 #endif /* PB_DSP_CONV_H */

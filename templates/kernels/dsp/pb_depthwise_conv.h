@@ -32,8 +32,8 @@ typedef struct {
  * kernel lines, multiplier, rounding, right shift. */
 #define PB_DW_LINE_WORDS 10
 
-/* scratch: the lines form's widened input lines (compiler/ops/tiers/dsp.py says how many
- * bytes); the generic form uses none (NULL is fine). */
+/* scratch: the lines form's widened input lines, pb_fast_dw_s8_scratch_bytes() in
+ * compiler/ops/tiers/dsp.py; the generic form uses none (NULL is fine). */
 void pb_fast_dw_s8(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output, void *scratch);
 
 #endif /* PB_DSP_DEPTHWISE_CONV_H */

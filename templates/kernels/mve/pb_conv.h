@@ -37,7 +37,7 @@ typedef struct {
 } pb_fast_mve_mm_params_t;
 
 /* scratch: batch_rows im2col rows of depth_pad bytes, or NULL when the rows are read in
- * place (direct). */
+ * place (direct); pb_fast_mve_mm_s8_scratch_bytes() in compiler/ops/tiers/mve.py. */
 void pb_fast_mve_mm_s8(const pb_fast_mve_mm_params_t *p, const int8_t *input, int8_t *output, void *scratch);
 
 #endif /* PB_MVE_CONV_H */

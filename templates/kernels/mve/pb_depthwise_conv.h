@@ -22,7 +22,9 @@ typedef struct {
     const int32_t *pad;         /* channels bytes of the input zero point: padding taps read it */
 } pb_fast_mve_dw_params_t;
 
-/* scratch: three window rows of (out_w - 1) * stride_w + 2 * dilation_w + 1 pixels. */
+/* scratch: 3x3 windows with FAST requantization, three window rows of
+ * (out_w - 1) * stride_w + 2 * dilation_w + 1 pixels; otherwise one pointer per tap;
+ * pb_fast_mve_dw_s8_scratch_bytes() in compiler/ops/tiers/mve.py. */
 void pb_fast_mve_dw_s8(const pb_fast_mve_dw_params_t *p, const int8_t *input, int8_t *output, void *scratch);
 
 #endif /* PB_MVE_DEPTHWISE_CONV_H */

@@ -1,7 +1,7 @@
 """The DSP tier (Cortex-M4/M7/M33): CONV_2D, FULLY_CONNECTED and DEPTHWISE_CONV_2D laid out
 for templates/kernels/dsp/ (pb_conv.c: the matrix multiply, pb_depthwise_conv.c), SXTB16 +
 SMLAD on int16 pairs. The same kernels compile to plain C with identical results on any
-other target (dsp/pb_simd.h)."""
+other target (dsp/pb_simd.h). Each kernel's scratch size is the function named after it."""
 
 from __future__ import annotations
 
@@ -40,6 +40,24 @@ def _mm_weights(w2d: np.ndarray, wide: bool) -> tuple[np.ndarray, int]:
                             (v[..., 1] & 0xFFFF) | (v[..., 3] << 16)], axis=-1)).reshape(-1), dp
 
 
+def pb_fast_mm_s8_scratch_bytes(p: dict) -> int:
+    """pb_fast_mm_s8's scratch (dsp/pb_conv.c) for its pb_fast_mm_params_t fields p: two
+    im2col rows widened to int16 (4 bytes per depth value), and the int8 row they are
+    widened from when the taps do not split into blocks of 4 (in_c not a multiple of 4)."""
+    return 4 * p["depth_pad"] + (p["depth_pad"] if p["in_c"] % 4 else 0)
+
+
+def pb_fast_dw_s8_scratch_bytes(p: dict) -> int:
+    """pb_fast_dw_s8's scratch (dsp/pb_depthwise_conv.c) for its pb_fast_dw_params_t fields
+    p: the lines form's ring of 3 widened lines x 4 channels, int16, as pb_dw_lines() sizes
+    them (lines run along the longer output side); the generic form needs none (the kernel
+    gets NULL)."""
+    if not p["lines"]:
+        return 0
+    length = p["out_h"] if p["transposed"] else p["out_w"]
+    return 3 * 4 * 2 * (length + 2 + length % 2)
+
+
 def _matmul(call: KernelCall, wide: bool) -> KernelCall | None:
     mm = matmul(call, skip_dead=True)
     if mm is None:
@@ -56,9 +74,7 @@ def _matmul(call: KernelCall, wide: bool) -> KernelCall | None:
         fields["quant"] = const("quant", q.reshape(-1), "int32_t")
     words, dp = _mm_weights(w2d, wide)
     fields.update(wide_weights=int(wide), weights=const("weights", words, "int32_t"))
-    # two im2col rows widened to int16 (4 bytes per depth value), and the int8 row they are
-    # widened from when the taps do not split into blocks of 4 (in_c not a multiple of 4)
-    scratch = 4 * dp + (dp if mm.geometry["in_c"] % 4 else 0)
+    scratch = pb_fast_mm_s8_scratch_bytes(fields)
     if mm.geometry["rows"] == 1 and mm.out_c <= FEW_CHANNELS and scratch > SINGLE_ROW_SCRATCH:
         # one row read by a few channel pairs: its widened copy would cost more RAM than
         # the multiply saves time (micro_speech's 4000 x 4 FULLY_CONNECTED: 16 KB)
@@ -86,9 +102,9 @@ def _depthwise(call: KernelCall) -> KernelCall | None:
     lo, hi = g[..., [0, 1]], g[..., [2, 3]]
     words = wrap32((lo & 0xFFFF) | (hi << 16)).reshape(-1)
     fields.update(lines=0, transposed=0, weights=const("weights", words, "int32_t"))
-    # the generic form needs no scratch: the kernel gets NULL
     return KernelCall("pb_depthwise_conv", "pb_fast_dw_s8", "pb_fast_dw_params_t", fields, call.inputs, call.outputs,
-                      macs=call.macs, takes_scratch=True, tier="dsp")
+                      macs=call.macs, scratch_bytes=pb_fast_dw_s8_scratch_bytes(fields), takes_scratch=True,
+                      tier="dsp")
 
 
 def _lines_form(fields: dict, mode: int, q: np.ndarray) -> bool:
@@ -112,12 +128,9 @@ def _depthwise_lines(call: KernelCall, w: np.ndarray, q: np.ndarray, fields: dic
         k = k.transpose(1, 0, 2)  # lines are columns: [kx][ky]
     pairs = [wrap32((k[i, a] & 0xFFFF) | (k[i, a + 1] << 16)) for i in range(3) for a in (0, 1)]
     words = np.stack([q[:, 0], *pairs, q[:, 1], q[:, 3], q[:, 2]], axis=1).reshape(-1)
-    length = fields["out_h"] if transposed else fields["out_w"]
     fields.update(lines=1, transposed=int(transposed), weights=const("weights", words, "int32_t"))
-    # a ring of 3 widened lines x 4 channels, int16, as pb_dw_lines() sizes them
-    scratch = 3 * 4 * 2 * (length + 2 + length % 2)
     return KernelCall("pb_depthwise_conv", "pb_fast_dw_s8", "pb_fast_dw_params_t", fields, call.inputs, call.outputs,
-                      macs=call.macs, scratch_bytes=scratch, tier="dsp")
+                      macs=call.macs, scratch_bytes=pb_fast_dw_s8_scratch_bytes(fields), tier="dsp")
 
 
 def accelerate(call: KernelCall, wide: bool) -> KernelCall | None:

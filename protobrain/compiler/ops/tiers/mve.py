@@ -1,6 +1,7 @@
 """The Helium (MVE) tier (Cortex-M55): CONV_2D, FULLY_CONNECTED and DEPTHWISE_CONV_2D laid
 out for templates/kernels/mve/ (pb_conv.c: the matrix multiply, pb_depthwise_conv.c; their
-header comments describe the layouts).
+header comments describe the layouts). Each kernel's scratch size is the function named
+after it.
 
 Requantization runs four lanes at a time from "quant groups": per four lanes five int32
 vectors, bias' (the input offset folded in), multiplier, -right shift, left shift and a fix
@@ -121,6 +122,23 @@ def stream_blocks(fields: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray | No
     return w, groups, index
 
 
+def pb_fast_mve_mm_s8_scratch_bytes(p: dict) -> int:
+    """pb_fast_mve_mm_s8's scratch (mve/pb_conv.c) for its pb_fast_mve_mm_params_t fields
+    p: batch_rows im2col rows of depth_pad bytes; none when the rows are read in place
+    (direct: the kernel gets NULL)."""
+    return 0 if p["direct"] else p["batch_rows"] * p["depth_pad"]
+
+
+def pb_fast_mve_dw_s8_scratch_bytes(p: dict) -> int:
+    """pb_fast_mve_dw_s8's scratch (mve/pb_depthwise_conv.c) for its pb_fast_mve_dw_params_t
+    fields p: a 3x3 window with FAST requantization stages the three input rows of an
+    output row with their padding columns, channels bytes per pixel; any other window
+    takes one pointer (4 bytes) per tap."""
+    if p["requant"] == REQUANT_FAST and p["filter_h"] == 3 and p["filter_w"] == 3:
+        return 3 * ((p["out_w"] - 1) * p["stride_w"] + 2 * p["dilation_w"] + 1) * p["channels"]
+    return 4 * p["filter_h"] * p["filter_w"]
+
+
 def _matmul(call: KernelCall) -> KernelCall | None:
     mm = matmul(call, skip_dead=True)
     if mm is None:
@@ -134,10 +152,9 @@ def _matmul(call: KernelCall) -> KernelCall | None:
     del fields["quant"], fields["out_index"]  # the DSP tier's forms; here both are in the stream
     fields.update(direct=int(direct), batch_rows=batch, requant=mode, wide_weights=0,
                   indexed=int(mm.live is not None), blocks=const("blocks", stream, "int32_t"))
-    # im2col rows, batch_rows of depth_pad bytes; rows read in place need none
     return KernelCall("pb_conv", "pb_fast_mve_mm_s8", "pb_fast_mve_mm_params_t", fields, call.inputs,
-                      call.outputs, macs=call.macs, scratch_bytes=0 if direct else batch * dp, takes_scratch=True,
-                      tier="mve")
+                      call.outputs, macs=call.macs, scratch_bytes=pb_fast_mve_mm_s8_scratch_bytes(fields),
+                      takes_scratch=True, tier="mve")
 
 
 def _depthwise(call: KernelCall) -> KernelCall | None:
@@ -155,13 +172,8 @@ def _depthwise(call: KernelCall) -> KernelCall | None:
     wl = np.ascontiguousarray(wl.astype("<i2").reshape(-1)).view("<i4").astype(np.int64)
     fields.update(requant=mode, weights=const("weights", wl, "int32_t"),
                   quant=const("quant", groups.reshape(-1), "int32_t"))
-    if mode == REQUANT_FAST and f["filter_h"] == 3 and f["filter_w"] == 3:
-        # three window rows, padding columns included
-        scratch = 3 * ((f["out_w"] - 1) * f["stride_w"] + 2 * f["dilation_w"] + 1) * c
-    else:
-        scratch = 4 * taps  # one pointer per tap
     return KernelCall("pb_depthwise_conv", "pb_fast_mve_dw_s8", "pb_fast_mve_dw_params_t", fields, call.inputs,
-                      call.outputs, macs=call.macs, scratch_bytes=scratch, tier="mve")
+                      call.outputs, macs=call.macs, scratch_bytes=pb_fast_mve_dw_s8_scratch_bytes(fields), tier="mve")
 
 
 def accelerate(call: KernelCall) -> KernelCall | None:
