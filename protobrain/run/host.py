@@ -104,7 +104,7 @@ class CompiledModel:
 def compile_model(path: str | Path, strategy: str = "best", extra_cflags: list[str] | None = None,
                   tier: str = "portable") -> CompiledModel:
     """Generate C for a .tflite model, compile it for this host and load it. A "dsp" tier
-    runs the DSP kernels' C form (pb_simd.h without the extension): same layouts and results."""
+    runs the DSP kernels' C form (dsp/pb_simd.h without the extension): same layouts and results."""
     graph = read_model(path)
     program = build_program(graph, strategy, tier)
     return CompiledModel(program, build_shared_library(program, str(path), extra_cflags))
