@@ -44,14 +44,14 @@ def main() -> int:
     ap.add_argument("--models", default="../shared/models", help="folder with the reference .tflite models")
     ap.add_argument("--cases", type=int, default=100_000, help="mutants to try (default 100000)")
     ap.add_argument("--seed", type=int, default=1, help="random seed: the same seed gives the same mutants")
-    ap.add_argument("--verify", type=int, default=200,
+    ap.add_argument("--verify", type=int, default=100,
                     help="distinct valid programs to check against TFLite Micro under sanitizers, portable and "
-                         "DSP tier each (default 200)")
-    ap.add_argument("--verify-same", type=int, default=50,
-                    help="valid mutants whose programs equal their seed's, checked the same way (default 50)")
-    ap.add_argument("--qemu", type=int, default=24,
+                         "DSP tier each (default 100)")
+    ap.add_argument("--verify-same", type=int, default=25,
+                    help="valid mutants whose programs equal their seed's, checked the same way (default 25)")
+    ap.add_argument("--qemu", type=int, default=16,
                     help="of the sampled mutants, how many also run in QEMU on each board: DSP tier on "
-                         f"{QEMU_BOARDS['dsp']}, Helium on {QEMU_BOARDS['mve']} (default 24; 0: none)")
+                         f"{QEMU_BOARDS['dsp']}, Helium on {QEMU_BOARDS['mve']} (default 16; 0: none)")
     ap.add_argument("--timeout", type=float, default=20.0, help="seconds one tier of one case may take before it is a hang")
     ap.add_argument("--out", default="fuzz", help="folder for summary.json, summary.md and finding files")
     args = ap.parse_args()
