@@ -273,7 +273,7 @@ def write_report(report: dict, out: Path) -> Path:
     md = ["# The protobrain: see, listen, speak", "",
           f"One firmware with three nets for {report['board']}, run in QEMU and driven over its serial port. "
           f"Runs: " + ", ".join(f"{k} `{v}`" for k, v in report["runs"].items()) + ". "
-          f"Instructions are exact counts from QEMU's instruction-counting plugin.",
+          "Instructions are exact counts from QEMU's instruction-counting plugin.",
           "", "![the protobrain](protobrain.png)", "", "## Checks", "", CHECKS_TEXT, "", *checks_table(report), "",
           "## Nets", "",
           "| net | held-out int8 accuracy | MACs | planned arena (B) | weights in flash (B) |", "|---|---:|---:|---:|---:|"]
@@ -346,8 +346,9 @@ def main() -> int:
 def run(args, t_start: float) -> int:
     from protobrain.app import bundle as pb_bundle
     from protobrain.app.demo import TFLM, TWIN, Checks, Protobrain, plot_listen, write_wav
+    from protobrain.app.loop import run_loop
     from protobrain.boards import load_board
-    from protobrain.cli.bundle import print_memory, run_loop
+    from protobrain.cli.bundle import print_memory
 
     out = args.out
     out.mkdir(parents=True, exist_ok=True)

@@ -22,7 +22,7 @@ import numpy as np
 
 from protobrain.audio.frontend import FeatureQuantizer, FrontendConfig, features, render_texts
 from protobrain.boards import Board
-from protobrain.codegen.render import c_array_body
+from protobrain.codegen.c import c_array_body
 from protobrain.compiler.program import build_program
 from protobrain.compiler.reader import read_model_bytes
 from protobrain.errors import ProtobrainError

@@ -15,14 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from protobrain import __version__
-from protobrain.codegen.c import c_array_body, c_literal, digest, env
+from protobrain.codegen.c import c_array_body, c_literal, env
 from protobrain.codegen.kernels import header_name, kernel_files
 from protobrain.compiler.ir import C_TYPES, Tensor
 from protobrain.compiler.ops.base import ConstArray
 from protobrain.compiler.program import Program
-
-__all__ = ["c_array_body", "c_literal", "digest", "kernel_files", "render", "tier_header", "write"]
-_env = env  # the name protobrain/synth/fused.py imports it by
 
 
 @dataclass

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from protobrain.codegen import render as codegen
+from protobrain.codegen.c import digest
 from protobrain.compiler.ir import DTYPES
 from protobrain.compiler.program import Program, build_program
 from protobrain.compiler.reader import read_model, read_model_bytes
@@ -31,7 +32,7 @@ def compile_sources(stem: str, files: dict[str, str], extra_cflags: list[str] | 
     """Compile every .c of `files` ({file name: text}) into one shared library for this
     host, cached by the content of all files and the flags; returns its path."""
     flags = CFLAGS + list(extra_cflags or [])
-    lib = cache_dir() / f"{stem}-{codegen.digest(files, ' '.join(flags))}.so"
+    lib = cache_dir() / f"{stem}-{digest(files, ' '.join(flags))}.so"
     if lib.exists():
         return lib
     with tempfile.TemporaryDirectory(prefix="pb-build-") as tmp:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from protobrain.codegen.render import c_array_body, c_literal
+from protobrain.codegen.c import c_array_body, c_literal
 from protobrain.compiler.ops.base import ConstArray
 from protobrain.compiler.ops.elementwise import broadcast_loops
 from protobrain.errors import UnsupportedError

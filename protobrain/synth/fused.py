@@ -48,7 +48,7 @@ from pathlib import Path
 import numpy as np
 
 from protobrain import __version__
-from protobrain.codegen.render import _env, c_array_body, c_literal
+from protobrain.codegen.c import c_array_body, c_literal, env
 from protobrain.compiler import planner
 from protobrain.compiler.program import Program, build_program
 from protobrain.compiler.quantization import f32
@@ -287,10 +287,10 @@ def fuse(data: bytes, sig: StepSignature, name: str = "wavenet", strategy: str =
     bodies = "\n".join(o["body"] for o in ops)
     ctx["helpers"] = [h for h in ("pbf_add(", "pbf_sub(", "pbf_mul(", "pbf_logistic_s16(", "pbf_tanh_s16(")
                       if h in bodies]
-    env = _env()
+    jinja = env()
     texts = {
-        f"{name}.h": env.get_template("fused/step.h.j2").render(ctx),
-        f"{name}.c": env.get_template("fused/step.c.j2").render(ctx),
+        f"{name}.h": jinja.get_template("fused/step.h.j2").render(ctx),
+        f"{name}.c": jinja.get_template("fused/step.c.j2").render(ctx),
     }
     return FusedModel(
         name=name, texts=texts, program=program, signature=sig, dtype=dtype, cond_blocks=blocks,

@@ -157,7 +157,7 @@ class Recorded:
 @pytest.fixture(scope="module")
 def demo_results(device):
     """What the demo script sends, once: images, a recording, a keyword, then the loop."""
-    from protobrain.cli.bundle import run_loop
+    from protobrain.app.loop import run_loop
 
     rec = Recorded()
     rng = np.random.default_rng(5)

@@ -22,7 +22,7 @@ from protobrain.app.demo import (
     read_wav,
     write_wav,
 )
-from protobrain.cli.bundle import heard_as
+from protobrain.app.loop import heard_as
 
 CLASSES = ["silence", "unknown", "yes", "no"]
 

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from protobrain.boards import load_board
+from protobrain.codegen.c import env as c_env
 from protobrain.compiler.reader import read_model_bytes
 from protobrain.errors import ProtobrainError
-from protobrain.resources import templates_dir
 from protobrain.run.host import compile_bytes
 from protobrain.synth import fused, stepper
 from protobrain.synth import wavenet as wn
@@ -263,8 +263,6 @@ def _rows(a) -> str:
 def test_fused_step_bit_exact_on_simulated_cortex_m4(exported, net, tmp_path):
     """On a Cortex-M4 the fused step takes its DSP path (SXTB16/SMLAD): run it in QEMU
     (mps2-an386) against TFLite Micro's outputs for 120 consecutive steps."""
-    import jinja2
-
     missing = [t for t in ("arm-none-eabi-gcc", "qemu-system-arm") if shutil.which(t) is None]
     if missing:
         pytest.skip(f"{', '.join(missing)} not installed (make setup installs them)")
@@ -289,9 +287,8 @@ def test_fused_step_bit_exact_on_simulated_cortex_m4(exported, net, tmp_path):
         logits.append(want)
         states.append(np.concatenate(xs))
     board = load_board("qemu-mps2-an386")
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir() / "firmware")),
-                             trim_blocks=True, lstrip_blocks=True)
-    (tmp_path / "link.ld").write_text(env.get_template("link.ld.j2").render(board=board, stack_size=8192))
+    link = c_env().get_template("firmware/link.ld.j2").render(board=board, stack_size=8192)
+    (tmp_path / "link.ld").write_text(link)
     fused.write(model, tmp_path)
     (tmp_path / "main.c").write_text(_M4_MAIN.format(
         name=model.name, T=model.ctype, n=n, cond=model.cond_size, classes=model.classes,
