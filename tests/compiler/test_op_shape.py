@@ -16,10 +16,11 @@ import pytest
 from builders import BUILDER_VERSION, cache_root, convert
 from conftest import check_model_bytes
 
+from protobrain.compiler.reader import read_model_bytes
+from protobrain.compiler.writer import write_model
+
 
 def op_names(data: bytes) -> list[str]:
-    from protobrain.compiler.reader import read_model_bytes
-
     return [op.name for op in read_model_bytes(data).operators]
 
 
@@ -317,12 +318,11 @@ def test_float32(key, shapes, fn, expect):
 
 
 def tiny_model(tensors: list[dict], ops: list[tuple], inputs: list[int], outputs: list[int]) -> bytes:
-    """Write a one-subgraph .tflite directly, with protobrain.verify.fuzz.harness's flatbuffer writer.
+    """Write a one-subgraph .tflite directly, with protobrain.compiler.writer.
 
     tensors: dicts with shape, dtype ("int8", ...), optional scale/zp, optional data.
     ops: (BUILTIN_NAME, input indices, output indices, OptionsTypeName or None, {field: value}).
     """
-    from protobrain.verify.fuzz.harness import write_model
 
     def camel(field: str) -> str:
         return "".join(w.capitalize() for w in field.split("_"))

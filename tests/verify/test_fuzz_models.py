@@ -31,6 +31,7 @@ import pytest
 from conftest import SHARED_MODEL_NAMES, SHARED_MODELS, check_model_bytes
 
 from protobrain.compiler.reader import read_model_bytes
+from protobrain.compiler.writer import write_model
 from protobrain.errors import ModelError, ProtobrainError, UnsupportedError
 from protobrain.verify.fuzz.harness import (
     HOST_TIERS,
@@ -48,7 +49,6 @@ from protobrain.verify.fuzz.harness import (
     sanitizers_available,
     tier_table,
     verify_valid,
-    write_model,
 )
 
 SEED = 20261122
