@@ -226,17 +226,17 @@ def test_run_case_names_the_fast_tier_that_fails(monkeypatch):
 
 
 @pytest.mark.parametrize("module, function, tier", [
-    ("fast_dsp", "_mm_weights", "dsp"),  # weight re-layout
-    ("fast_common", "quant_words", "dsp"),  # requantization folding (the DSP tier is generated first)
-    ("fast_dsp", "matmul", "dsp"),  # fast_common.matmul as the DSP tier calls it: dead-channel detection
-    ("fast_mve", "quant_groups", "mve"),
+    ("dsp", "_mm_weights", "dsp"),  # weight re-layout
+    ("common", "quant_words", "dsp"),  # requantization folding (the DSP tier is generated first)
+    ("dsp", "matmul", "dsp"),  # common.matmul as the DSP tier calls it: dead-channel detection
+    ("mve", "quant_groups", "mve"),
 ])
 def test_a_broken_fast_tier_step_is_a_finding_naming_its_tier(monkeypatch, module, function, tier):
     """Broken after the seeds are checked (from the second case on): every valid mutant that
     reaches the step is a finding of that tier, and the tiers before it still generate it."""
     import importlib
 
-    mod = importlib.import_module(f"protobrain.compiler.ops.{module}")
+    mod = importlib.import_module(f"protobrain.compiler.ops.tiers.{module}")
     real, broken = getattr(mod, function), [False]
 
     def step(*args, **kw):
