@@ -58,9 +58,11 @@ import numpy as np
 
 from protobrain.boards import load_board
 from protobrain.codegen import render as codegen
+from protobrain.codegen.c import digest
+# build_program is called through its module, so that a replacement there (a test's) is the one run.
+from protobrain.compiler import program as compiler
 from protobrain.compiler.ir import C_TYPES, DTYPES
 from protobrain.compiler.ops.tiers.select import TIERS
-from protobrain.compiler.program import build_program
 from protobrain.compiler.reader import _OPTION_CLASSES, read_model_bytes
 from protobrain.compiler.writer import write_model
 from protobrain.errors import ProtobrainError, ToolchainError
@@ -696,7 +698,8 @@ def run_case(data: bytes, name: str = "fuzz", timeout: float | None = 10.0, tier
             with deadline(timeout):
                 if graph is None:
                     graph = read_model_bytes(data, name)
-                program = build_program(graph, tier=tier, flash_budget=flash_budget if tier == "dsp" else None)
+                program = compiler.build_program(graph, tier=tier,
+                                                 flash_budget=flash_budget if tier == "dsp" else None)
                 keys.append(program_key(program))  # touches every planned offset, as code generation does
         except CaseTimeout:
             return ended("hang", f"no answer within {timeout} s", tier)
@@ -791,7 +794,8 @@ class ValidMutant:
     def program(self, tier: str, name: str = "fuzz", flash_budget: int | None = None):
         """The mutant's Program for `tier` (DSP: with `flash_budget`, default the fuzzed one)."""
         budget = self.flash_budget if flash_budget is None else flash_budget
-        return build_program(read_model_bytes(self.data, name), tier=tier, flash_budget=budget if tier == "dsp" else None)
+        return compiler.build_program(read_model_bytes(self.data, name), tier=tier,
+                                      flash_budget=budget if tier == "dsp" else None)
 
 
 def _wide_weights(program) -> bool:
@@ -1003,7 +1007,7 @@ def _kernel_objects(program, flags: list[str], generated_headers: dict[str, str]
     out_dir.mkdir(parents=True, exist_ok=True)
     for src in (f for f in files if f.suffix == ".c"):
         text = src.read_text()
-        obj = out_dir / f"{src.stem}-{codegen.digest(_included(text, headers) | {src.name: text}, ' '.join(flags))}.o"
+        obj = out_dir / f"{src.stem}-{digest(_included(text, headers) | {src.name: text}, ' '.join(flags))}.o"
         if not obj.exists():
             with tempfile.TemporaryDirectory(prefix="pb-fuzz-k-") as tmp:
                 for name, header in headers.items():
@@ -1132,7 +1136,7 @@ def _run_references(jobs: list[dict], tmp: Path, timeout: float) -> dict[int, st
     jobs_file = tmp / "jobs.json"
     jobs_file.write_text(json.dumps(jobs))
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    code = (f"import sys; sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r}); "
+    code = (f"import sys; sys.path.insert(0, {str(Path(__file__).resolve().parents[3])!r}); "
             "from protobrain.verify.fuzz.harness import _reference_worker; _reference_worker(sys.argv[1])")
     refused: dict[int, str] = {}
     while True:
