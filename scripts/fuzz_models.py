@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""`make fuzz`: a long hostile-model fuzz run (protobrain.verify.fuzz.harness).
+"""`make fuzz`: a long hostile-model fuzz run (protobrain.verify.fuzz).
 
 Mutates the reference models (and protobrain's built-in seed models) structurally:
 truncation, byte flips, out-of-range buffer and tensor indices, inconsistent shapes, huge
@@ -26,17 +26,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from protobrain.errors import ProtobrainError
-from protobrain.verify.fuzz.harness import (
-    QEMU_BOARDS,
-    fuzz,
-    load_seeds,
-    pick_qemu,
-    pick_sample,
-    qemu_available,
-    sanitizers_available,
-    tier_table,
-    verify_valid,
-)
+from protobrain.verify.fuzz.driver import fuzz, pick_sample, tier_table, verify_valid
+from protobrain.verify.fuzz.qemu import QEMU_BOARDS, pick_qemu, qemu_available
+from protobrain.verify.fuzz.sanitize import sanitizers_available
+from protobrain.verify.fuzz.seeds import load_seeds
 
 
 def main() -> int:

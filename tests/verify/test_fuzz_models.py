@@ -1,4 +1,4 @@
-"""Hostile models: thousands of structurally mutated .tflite files (protobrain.verify.fuzz.harness).
+"""Hostile models: thousands of structurally mutated .tflite files (protobrain.verify.fuzz).
 
 Every mutant is refused with a clear one-line error, or is generated for every kernel tier
 (portable, dsp, mve: the fast tiers' weight re-layout, requantization folding and
@@ -12,15 +12,17 @@ TFLite Micro refuses (or aborts on) must have been refused by protobrain too. pr
 may refuse more than TFLite Micro.
 
 The fuzz runs on the reference models in ../shared/models when present, and always on
-protobrain's hand-written seed models (protobrain.verify.fuzz.harness.builtin_seeds), so a clone without
+protobrain's hand-written seed models (protobrain.verify.fuzz.seeds.builtin_seeds), so a clone without
 the models folder still fuzzes something. The regression tests below each pin one bug the
 fuzzer found.
 """
 
 from __future__ import annotations
 
+import importlib
 import math
 import os
+import random
 import struct
 import subprocess
 import sys
@@ -30,26 +32,21 @@ import numpy as np
 import pytest
 from conftest import SHARED_MODEL_NAMES, SHARED_MODELS, check_model_bytes
 
+from protobrain.compiler import program as compiler_program
+from protobrain.compiler.ops.tiers import dsp as fast_dsp
+from protobrain.compiler.ops.tiers import mve as fast_mve
+from protobrain.compiler.ops.tiers.select import TIERS
+from protobrain.compiler.program import build_program
 from protobrain.compiler.reader import read_model_bytes
 from protobrain.compiler.writer import write_model
 from protobrain.errors import ModelError, ProtobrainError, UnsupportedError
-from protobrain.verify.fuzz.harness import (
-    HOST_TIERS,
-    QEMU_BOARDS,
-    TIERS,
-    ModelMap,
-    Mutator,
-    builtin_seeds,
-    fuzz,
-    load_seeds,
-    pick_qemu,
-    pick_sample,
-    qemu_available,
-    run_case,
-    sanitizers_available,
-    tier_table,
-    verify_valid,
-)
+from protobrain.verify.fuzz.cases import run_case
+from protobrain.verify.fuzz.driver import fuzz, pick_sample, tier_table, verify_valid
+from protobrain.verify.fuzz.modelmap import ModelMap
+from protobrain.verify.fuzz.mutator import Mutator
+from protobrain.verify.fuzz.qemu import QEMU_BOARDS, pick_qemu, qemu_available
+from protobrain.verify.fuzz.sanitize import HOST_TIERS, sanitizers_available
+from protobrain.verify.fuzz.seeds import builtin_seeds, load_seeds
 
 SEED = 20261122
 CASES = int(os.environ.get("PROTOBRAIN_FUZZ_CASES", "3500"))  # each generated for all three tiers
@@ -153,8 +150,6 @@ def test_errors_reach_the_command_line_as_one_line(run, tmp_path):
     seeds, report = run
     name = sorted(seeds)[0]
     mut = Mutator(seeds[name], name)
-    import random
-
     rng = random.Random(SEED)
     picked = {}
     while len(picked) < 3:
@@ -183,10 +178,8 @@ def test_builtin_seed_models_match_tflite_micro():
 
 
 def test_run_case_classifies_hangs_and_crashes(monkeypatch):
-    import protobrain.compiler.program
-
     data = builtin_seeds()["tiny_cnn"]
-    monkeypatch.setattr(protobrain.compiler.program, "build_program", lambda g, **kw: time.sleep(30))
+    monkeypatch.setattr(compiler_program, "build_program", lambda g, **kw: time.sleep(30))
     out = run_case(data, timeout=0.2)
     # the 0.2 s deadline stopped it, long before the 30 s sleep would have ended
     assert out.kind == "hang" and out.tier == "portable" and "0.2 s" in out.message and out.seconds < 30
@@ -194,21 +187,18 @@ def test_run_case_classifies_hangs_and_crashes(monkeypatch):
     def boom(g, **kw):
         raise KeyError(7)
 
-    monkeypatch.setattr(protobrain.compiler.program, "build_program", boom)
+    monkeypatch.setattr(compiler_program, "build_program", boom)
     out = run_case(data)
     assert out.kind == "crash" and "KeyError" in out.message and "boom" in out.traceback
 
     def two_lines(g, **kw):
         raise ProtobrainError("first\nsecond")
 
-    monkeypatch.setattr(protobrain.compiler.program, "build_program", two_lines)
+    monkeypatch.setattr(compiler_program, "build_program", two_lines)
     assert run_case(data).kind == "crash"
 
 
 def test_run_case_names_the_fast_tier_that_fails(monkeypatch):
-    from protobrain.compiler.ops.tiers import dsp as fast_dsp
-    from protobrain.compiler.ops.tiers import mve as fast_mve
-
     data = builtin_seeds()["tiny_cnn"]
     assert run_case(data).tiers == {"portable": "valid", "dsp": "valid", "mve": "valid"}
     monkeypatch.setattr(fast_dsp, "accelerate", lambda call, wide: time.sleep(30))
@@ -234,8 +224,6 @@ def test_run_case_names_the_fast_tier_that_fails(monkeypatch):
 def test_a_broken_fast_tier_step_is_a_finding_naming_its_tier(monkeypatch, module, function, tier):
     """Broken after the seeds are checked (from the second case on): every valid mutant that
     reaches the step is a finding of that tier, and the tiers before it still generate it."""
-    import importlib
-
     mod = importlib.import_module(f"protobrain.compiler.ops.tiers.{module}")
     real, broken = getattr(mod, function), [False]
 
@@ -255,8 +243,6 @@ def test_a_broken_fast_tier_step_is_a_finding_naming_its_tier(monkeypatch, modul
 
 
 def test_mutations_are_deterministic():
-    import random
-
     seeds = builtin_seeds()
     a = fuzz(seeds, 100, seed=3)
     b = fuzz(seeds, 100, seed=3)
@@ -296,8 +282,6 @@ def option(m: ModelMap, op: int, name: str) -> int:
 
 def refused(data: bytes, error=ProtobrainError) -> str:
     """The one-line message protobrain refuses `data` with (an `error`)."""
-    from protobrain.compiler.program import build_program
-
     out = run_case(data)
     assert out.kind == "error", (out.kind, out.message, out.traceback)
     with pytest.raises(error) as e:
