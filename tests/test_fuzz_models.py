@@ -37,7 +37,7 @@ from protobrain.fuzz import (HOST_TIERS, QEMU_BOARDS, TIERS, ModelMap, Mutator, 
 from protobrain.reader import read_model_bytes
 
 SEED = 20261122
-CASES = int(os.environ.get("PROTOBRAIN_FUZZ_CASES", "3500"))  # each generated for all three tiers
+CASES = int(os.environ.get("PROTOBRAIN_FUZZ_CASES", "5000"))  # each generated for all three tiers
 VERIFY, VERIFY_SAME = 12, 3  # distinct valid programs, and mutants whose programs equal their seed's
 QEMU = 3  # of those, run in QEMU on each board
 
