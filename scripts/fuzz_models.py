@@ -132,9 +132,10 @@ def markdown(s: dict) -> str:
                      f"{t['host_sanitizers']} | {t['qemu_match']} / {t['qemu']}{board} |")
     lines += ["", f"Slowest case: {s['slowest_case']['seconds']} s ({s['slowest_case']['seed']}, "
               f"{s['slowest_case']['mutation']}).", "", "## By mutation", "",
-              "| mutation | error | valid | crash | hang |", "|---|---:|---:|---:|---:|"]
+              "| mutation | error | valid | crash | hang | tier-refused |", "|---|---:|---:|---:|---:|---:|"]
     for k, c in s["by_mutation"].items():
-        lines.append(f"| {k} | {c.get('error', 0)} | {c.get('valid', 0)} | {c.get('crash', 0)} | {c.get('hang', 0)} |")
+        lines.append(f"| {k} | {c.get('error', 0)} | {c.get('valid', 0)} | {c.get('crash', 0)} | {c.get('hang', 0)} | "
+                     f"{c.get('tier-refused', 0)} |")
     lines += ["", "## Findings", ""]
     lines += [f"- {f}" for f in s["findings"] + s["verify_failures"]] or ["None."]
     lines += ["", "## Most common errors", ""] + [f"- {n} x `{m}`" for m, n in s["most_common_errors"]]

@@ -49,7 +49,7 @@ from protobrain.verify.fuzz.sanitize import HOST_TIERS, sanitizers_available
 from protobrain.verify.fuzz.seeds import builtin_seeds, load_seeds
 
 SEED = 20261122
-CASES = int(os.environ.get("PROTOBRAIN_FUZZ_CASES", "3500"))  # each generated for all three tiers
+CASES = int(os.environ.get("PROTOBRAIN_FUZZ_CASES", "5000"))  # each generated for all three tiers
 VERIFY, VERIFY_SAME = 12, 3  # distinct valid programs, and mutants whose programs equal their seed's
 QEMU = 3  # of those, run in QEMU on each board
 
