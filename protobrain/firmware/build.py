@@ -20,7 +20,7 @@ from protobrain.codegen import c
 from protobrain.codegen import render as codegen
 from protobrain.compiler.program import Program
 from protobrain.errors import ProtobrainError, ToolchainError
-from protobrain.firmware import stackbound
+from protobrain.firmware import rp2040, stackbound, uf2
 from protobrain.resources import templates_dir
 from protobrain.toolchain import cross_tool, heap_symbols, section_sizes
 
@@ -140,8 +140,6 @@ def render_firmware(board: Board, programs: list[Program], model_blobs: list[byt
     for fname, text in (apps.files if apps else {}).items():
         (out / fname).write_text(text)
     if board.soc == "rp2040":
-        from protobrain.firmware import rp2040
-
         image = rp2040.build_boot2(board, cross_tool(board, "gcc"), cross_tool(board, "objcopy"))
         (out / "boot2_image.c").write_text(rp2040.boot2_c_source(image))
     (out / "info.json").write_text(json.dumps(info, indent=2) + "\n")
@@ -184,8 +182,6 @@ def compile_firmware(board: Board, src: Path) -> tuple[Path, Path]:
     binary = src / "firmware.bin"
     subprocess.run([cross_tool(board, "objcopy"), "-O", "binary", str(elf), str(binary)], check=True)
     if "uf2_family" in board.run:  # drag-and-drop image for the board's USB boot loader
-        from protobrain.firmware import uf2
-
         (src / "firmware.uf2").write_bytes(uf2.encode(binary.read_bytes(), board.flash.origin, board.run["uf2_family"]))
     return elf, binary
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import selectors
 import shutil
 import socket
 import subprocess
@@ -45,8 +46,6 @@ class QemuBoard:
         deadline = time.monotonic() + 10
         if serial == "pty":
             # QEMU announces "char device redirected to /dev/pts/N (label serial0)".
-            import selectors
-
             sel = selectors.DefaultSelector()
             sel.register(self.proc.stdout, selectors.EVENT_READ)
             sel.register(self.proc.stderr, selectors.EVENT_READ)

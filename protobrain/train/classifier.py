@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+
 from protobrain.train import progress
 from protobrain.train.data import Dataset
 from protobrain.train.quantize import QuantizedClassifier, accuracy, float_predict, to_tflite
@@ -46,8 +48,7 @@ class TrainResult:
 def fit(model, train: Dataset, cfg: TrainConfig, label: str, augment: Callable | None = None):
     """Adam with cosine learning-rate decay; `augment(x, rng)` makes a fresh variant of the
     training inputs for every epoch (noise, shifts) when given."""
-    import numpy as np
-    from tensorflow import keras
+    from tensorflow import keras  # TensorFlow loads only when training
 
     steps = max(1, -(-len(train) // cfg.batch)) * cfg.epochs
     opt = keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(cfg.lr, steps, alpha=0.02))

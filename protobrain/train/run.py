@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,8 +72,6 @@ def save_run(out_dir: str | Path, task: str, model, tflite: bytes, train: Datase
     out = Path(out_dir)
     tmp = out.with_name(out.name + ".partial")
     if tmp.exists():
-        import shutil
-
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
     model.save(tmp / "model.keras")
@@ -82,8 +81,6 @@ def save_run(out_dir: str | Path, task: str, model, tflite: bytes, train: Datase
     full = {"task": task, "classes": train.classes, "input_shape": list(train.input_shape), **info}
     (tmp / "run.json").write_text(json.dumps(full, indent=2, sort_keys=True, default=_plain) + "\n")
     if out.exists():
-        import shutil
-
         shutil.rmtree(out)
     tmp.rename(out)
     return Run(out, full)
