@@ -66,23 +66,24 @@ def section_sizes(board: Board, elf: Path) -> tuple[int, int, int]:
 class Symbol:
     address: int
     size: int
-    kind: str = ""  # nm's type letter
 
 
-def _nm(board: Board, elf: Path) -> list[tuple[int, int, str, str]]:
-    """(address, size, type, name) of every defined symbol with a size (`nm -S`)."""
+def _nm(board: Board, elf: Path) -> list[tuple[int, int | None, str, str]]:
+    """(address, size or None, type, name) of every defined symbol (`nm -S`, one run per image)."""
     out = _run_cached(cross_tool(board, "nm"), ("-S", "--defined-only"), _stamp(elf))
     rows = []
     for line in out.splitlines():
         parts = line.split()
         if len(parts) == 4:
             rows.append((int(parts[0], 16), int(parts[1], 16), parts[2], parts[3]))
+        elif len(parts) == 3:  # no size: labels, section and linker symbols
+            rows.append((int(parts[0], 16), None, parts[1], parts[2]))
     return rows
 
 
 def elf_symbols(board: Board, elf: Path) -> dict[str, Symbol]:
-    """Defined symbols with their sizes (Thumb bit cleared, so addresses are instruction addresses)."""
-    return {name: Symbol(address & ~1, size, kind) for address, size, kind, name in _nm(board, elf)}
+    """Defined symbols that have a size (Thumb bit cleared, so addresses are instruction addresses)."""
+    return {name: Symbol(address & ~1, size) for address, size, _, name in _nm(board, elf) if size is not None}
 
 
 def function_symbols(board: Board, elf: Path) -> list[tuple[int, int, str]]:
@@ -94,12 +95,6 @@ def function_symbols(board: Board, elf: Path) -> list[tuple[int, int, str]]:
     return sorted((a, n, name) for (a, n), name in found.items())
 
 
-def defined_names(board: Board, elf: Path) -> set[str]:
-    """Every defined symbol's name, sized or not (`nm --defined-only`)."""
-    out = _run_cached(cross_tool(board, "nm"), ("--defined-only",), _stamp(elf))
-    return {ln.split()[-1] for ln in out.splitlines() if ln.strip()}
-
-
 def heap_symbols(board: Board, elf: Path) -> list[str]:
     """The allocator symbols an image defines (none for protobrain firmware)."""
-    return sorted(HEAP_SYMBOLS & defined_names(board, elf))
+    return sorted(HEAP_SYMBOLS & {name for _, _, _, name in _nm(board, elf)})

@@ -26,7 +26,7 @@ from protobrain.firmware.build import build
 from protobrain.measure.icount import InstructionCounter
 from protobrain.run.device import Device
 from protobrain.run.qemu import QemuBoard
-from protobrain.toolchain import HEAP_SYMBOLS, elf_symbols, section_sizes
+from protobrain.toolchain import elf_symbols, heap_symbols, section_sizes
 from protobrain.verify.compare import Mismatch, compare, test_inputs
 from protobrain.verify.reference import Reference
 
@@ -192,7 +192,7 @@ def run_bench(board: Board, programs: list[Program], paths: list[str], blobs: li
                 elf = build(board, progs, gblobs, Path(tmp) / f"fw{k}").elf
             text, data, bss = section_sizes(board, elf)
             symbols = elf_symbols(board, elf)
-            heap = sorted(HEAP_SYMBOLS & set(symbols))
+            heap = heap_symbols(board, elf)
             measured, stack = _run_group(board, progs, gpaths, elf, port, Path(tmp) / f"marks{k}.txt",
                                          n_inputs, seed, progress)
             all_weights = sum(weights_bytes(symbols, p.graph.name) for p in progs)

@@ -72,3 +72,29 @@ def test_stack_bound_beyond_the_reserved_stack_fails_the_build(tmp_path):
     path = shared_model("hello_world_int8")
     with pytest.raises(DoesNotFit, match="worst-case stack .* exceeds the reserved 128 B"):
         build(board, [build_program(read_model(path))], [path.read_bytes()], tmp_path / "fw")
+
+
+def test_nm_and_size_run_once_per_image(tmp_path, monkeypatch):
+    """Every question about one linked image (symbols, functions, heap, sections) is answered
+    from one nm and one size run; a relinked image is read again."""
+    import protobrain.toolchain as toolchain
+    from protobrain.firmware.build import libc_flags
+
+    board = needs("qemu-mps2-an386")
+    src = tmp_path / "m.c"
+    src.write_text("#include <stdlib.h>\nint main(void) { return malloc(8) != 0; }\n")
+    elf = tmp_path / "m.elf"
+    link = [toolchain.cross_tool(board, "gcc"), *board.cflags, *libc_flags(board), "-o", str(elf), str(src)]
+    subprocess.run(link, check=True, capture_output=True)
+    runs = []
+    real_run = subprocess.run
+    monkeypatch.setattr(toolchain.subprocess, "run", lambda cmd, **kw: runs.append(cmd[0]) or real_run(cmd, **kw))
+    for _ in range(2):
+        assert "main" in toolchain.elf_symbols(board, elf)
+        assert any(name == "main" for _, _, name in toolchain.function_symbols(board, elf))
+        assert "malloc" in toolchain.heap_symbols(board, elf)
+        assert toolchain.section_sizes(board, elf)[0] > 0
+    assert sorted(runs) == sorted([toolchain.cross_tool(board, "nm"), toolchain.cross_tool(board, "size")])
+    src.write_text("int main(void) { return 0; }\n")
+    real_run(link, check=True, capture_output=True)
+    assert toolchain.heap_symbols(board, elf) == []
