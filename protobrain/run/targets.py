@@ -13,6 +13,7 @@ from protobrain.compiler.program import Program
 from protobrain.errors import ProtobrainError
 from protobrain.firmware.build import build
 from protobrain.run.device import Device
+from protobrain.run.flashing import firmware_elf
 from protobrain.run.host import CompiledModel, build_shared_library
 from protobrain.run.qemu import QemuBoard
 from protobrain.verify.layers import capture_layers
@@ -85,9 +86,7 @@ def open_target(board: str, programs: list[Program], blobs: list[bytes], fw_dir=
         raise ProtobrainError(f"{b.name} is a real board: flash it, then pass its serial port with --port")
     with tempfile.TemporaryDirectory(prefix="pb-fw-") as tmp:
         if fw_dir:
-            elf = Path(fw_dir) / "firmware.elf"
-            if not elf.exists():
-                raise ProtobrainError(f"{elf} not found; build with: protobrain build MODEL --board {board} -o {fw_dir}")
+            elf = firmware_elf(fw_dir, board)
         else:
             if console:
                 console.print(f"building firmware for {b.name} ...")
