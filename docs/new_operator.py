@@ -30,7 +30,7 @@ is what matters, not the operator. An operator touches exactly three places:
 from protobrain.compiler.ops.base import KernelCall, register, require, tensors
 
 
-@register("NEG", inputs=(1,))
+@register("NEG", inputs=(1, 1))  # (fewest, most) inputs
 def lower(op, g):
     (inp,), (out,) = tensors(op, g)
     require(inp.dtype == "int8" and out.dtype == "int8", f"type {inp.dtype}")
