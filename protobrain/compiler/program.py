@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from protobrain.compiler import passes, planner
 from protobrain.compiler.ir import Graph, Operator
 from protobrain.compiler.ops import REGISTRY, Alias, KernelCall, Unsupported
-from protobrain.compiler.ops.base import ARITY, type_signature
+from protobrain.compiler.ops.base import ARITY, OUTPUT_ARITY, type_signature
 from protobrain.compiler.ops.tiers import select as fast
 from protobrain.compiler.quantization import OutOfRange
 from protobrain.errors import UnsupportedError
@@ -107,8 +107,10 @@ def _check_arity(op: Operator) -> None:
     if not least <= len(op.inputs) <= most or any(i < 0 for i in op.inputs[:least]):
         want = f"{least}" if least == most else f"{least} to {most}"
         raise Unsupported(f"{len(op.inputs)} inputs {op.inputs}, expects {want} (the first {least} present)")
-    if len(op.outputs) != 1:
-        raise Unsupported(f"{len(op.outputs)} outputs, expects 1")
+    least, most = OUTPUT_ARITY.get(op.name, (1, 1))
+    if not least <= len(op.outputs) <= most:
+        want = f"{least}" if least == most else f"{least} to {most}"
+        raise Unsupported(f"{len(op.outputs)} outputs, expects {want}")
 
 
 def _buffers(graph: Graph, steps: list[Step]) -> tuple[list[planner.Buffer], dict[int, int]]:

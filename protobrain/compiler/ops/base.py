@@ -88,13 +88,16 @@ REGISTRY: dict[str, Lowering] = {}
 # (fewest, most) inputs of each operator, as TFLite Micro's kernels accept them; the
 # compiler checks this (and that the first `fewest` are present) before lowering.
 ARITY: dict[str, tuple[int, int]] = {}
+# (fewest, most) outputs; all of them must be present.
+OUTPUT_ARITY: dict[str, tuple[int, int]] = {}
 
 
-def register(*names: str, inputs: tuple[int, int] = (1, 1)):
+def register(*names: str, inputs: tuple[int, int] = (1, 1), outputs: tuple[int, int] = (1, 1)):
     def wrap(fn: Lowering) -> Lowering:
         for n in names:
             REGISTRY[n] = fn
             ARITY[n] = inputs
+            OUTPUT_ARITY[n] = outputs
         return fn
 
     return wrap
