@@ -33,6 +33,11 @@ def assert_bit_exact(compiled, reference, n_random: int = 20, seed: int = 0, ext
 
     cases = test_inputs(compiled.inputs, n_random, seed)
     cases += [tuple(x) if isinstance(x, (list, tuple)) else (x,) for x in extra_inputs]
+    # Both start from reset state; a stateful model then carries its state through the
+    # cases in order on both sides, so consecutive invocations are compared too.
+    for side in (compiled, reference):
+        if hasattr(side, "reset"):
+            side.reset()
     result = compare(compiled.run, reference, cases, compiled.name)
     if not result.ok:
         m = result.mismatches[0]
@@ -46,19 +51,32 @@ def assert_bit_exact(compiled, reference, n_random: int = 20, seed: int = 0, ext
 
 
 class RecordedReference:
-    """A reference that runs each distinct input once: several compilations of one model
-    (kernel tiers) are checked against the same TFLite Micro outputs at the cost of one."""
+    """A reference that runs each input sequence once: several compilations of one model
+    (kernel tiers) are checked against the same TFLite Micro outputs at the cost of one.
+    Outputs are recorded by position since the last reset and input, so a stateful model's
+    consecutive invocations replay exactly."""
 
     def __init__(self, reference):
         self.reference = reference
         self._outputs = {}
+        self._position = 0
+        self._reference_position = 0
+
+    def reset(self):
+        self._position = 0
 
     def run(self, *xs):
         import numpy as np
 
-        key = tuple((a.dtype.str, a.shape, a.tobytes()) for a in map(np.asarray, xs))
+        key = (self._position,) + tuple((a.dtype.str, a.shape, a.tobytes()) for a in map(np.asarray, xs))
         if key not in self._outputs:
+            if self._reference_position != self._position:
+                self.reference.reset()
+                self._reference_position = 0
+                assert self._position == 0, "a new input sequence must start from reset"
             self._outputs[key] = self.reference.run(*xs)
+            self._reference_position += 1
+        self._position += 1
         out = self._outputs[key]
         return [o.copy() for o in out] if isinstance(out, list) else out.copy()
 

@@ -76,18 +76,20 @@ def render(program: Program, source: str = "", shared_arena: str | None = None) 
                 fields.append((key, c_literal(value)))
         params.append({"struct": call.struct, "name": pname, "fields": fields})
         args = [f"&{pname}"]
-        ins = [f"(const {g.tensors[i].ctype} *)A({program.plan.offset_of(i)})" for i in call.inputs]
+        ins = [f"(const {g.tensors[i].ctype} *){_address(program, i)}" for i in call.inputs]
         if call.inputs_as_array:
             args.append("(const void *const[]){ " + ", ".join(ins) + " }")
         else:
             args += ins
         for i in call.outputs:
             t = g.tensors[i]
-            args.append(f"({t.ctype} *)A({program.plan.offset_of(i)})")
-        if k in program.scratch:  # planned scratch memory goes last
+            args.append(f"({t.ctype} *){_address(program, i)}")
+        if k in program.scratch:  # planned scratch memory goes after the outputs
             args.append(f"(void *)A({program.scratch[k]})")
         elif call.takes_scratch:
             args.append("NULL")
+        if k in program.call_state:  # persistent state last
+            args.append(f"(void *)S({program.call_state[k]})")
         calls.append({"comment": comment, "code": f"{call.function}({', '.join(args)});"})
 
     tensors = []
@@ -96,7 +98,17 @@ def render(program: Program, source: str = "", shared_arena: str | None = None) 
             t = g.tensors[i]
             tensors.append({"index": i, "offset": b.offset, "nbytes": t.nbytes, "dtype": t.dtype,
                             "shape": "x".join(map(str, t.shape)), "name": t.name.replace("*/", "* /")})
+    for slot in program.state:
+        if slot.tensor is not None:
+            t = g.tensors[slot.tensor]
+            tensors.append({"index": t.index, "offset": slot.offset, "nbytes": t.nbytes, "dtype": t.dtype,
+                            "shape": "x".join(map(str, t.shape)), "name": t.name.replace("*/", "* /"),
+                            "state": True})
     tensors.sort(key=lambda t: t["index"])
+    state = [{"name": slot.name.replace("*/", "* /"), "offset": slot.offset, "size": slot.size, "fill": slot.fill,
+              "init": c_array_body(np.frombuffer(np.asarray(slot.init.values).astype(slot.init.ctype_numpy).tobytes(),
+                                                 np.uint8), "uint8_t") if slot.init is not None else None}
+             for slot in program.state]
     ctx = {
         "version": __version__,
         "source": source,
@@ -117,6 +129,8 @@ def render(program: Program, source: str = "", shared_arena: str | None = None) 
         "calls": calls,
         "kernel_headers": sorted(header_name(tier, family) for tier, family in program.kernels()),
         "shared_arena": shared_arena,
+        "state": state,
+        "state_size": program.state_size,
     }
     files = {
         f"{name}.h": env().get_template("model.h.j2").render(ctx),
@@ -127,6 +141,12 @@ def render(program: Program, source: str = "", shared_arena: str | None = None) 
     if any("pb_tier.h" in f.includes() for f in kernel_files(program)):  # the DSP kernels check the layouts' tier
         files["pb_tier.h"] = tier_header(program.tier)
     return files
+
+
+def _address(program: Program, tensor_index: int) -> str:
+    """A tensor's address in C: in the state area for variables, else in the arena."""
+    offset = program.state_offset(tensor_index)
+    return f"S({offset})" if offset is not None else f"A({program.plan.offset_of(tensor_index)})"
 
 
 def tier_header(tier: str) -> str:

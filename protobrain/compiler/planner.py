@@ -39,7 +39,7 @@ class Plan:
         raise KeyError(tensor_index)
 
 
-def _align(x: int) -> int:
+def align(x: int) -> int:
     return (x + ALIGN - 1) // ALIGN * ALIGN
 
 
@@ -52,7 +52,7 @@ def _place(order: list[Buffer]) -> int:
         for start, end in busy:
             if offset + buf.size <= start:
                 break
-            offset = max(offset, _align(end))
+            offset = max(offset, align(end))
         buf.offset = offset
         placed.append(buf)
     return max((b.offset + b.size for b in placed), default=0)
@@ -82,7 +82,7 @@ def no_reuse(buffers: list[Buffer]) -> int:
     offset = 0
     for b in buffers:
         b.offset = offset
-        offset = _align(offset + b.size)
+        offset = align(offset + b.size)
     return max((b.offset + b.size for b in buffers), default=0)
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from protobrain.compiler import passes, planner
 from protobrain.compiler.ir import Graph, Operator
-from protobrain.compiler.ops import REGISTRY, Alias, KernelCall, Unsupported
+from protobrain.compiler.ops import REGISTRY, Alias, ConstArray, KernelCall, Unsupported
 from protobrain.compiler.ops.base import ARITY, OUTPUT_ARITY, type_signature
 from protobrain.compiler.ops.tiers import select as fast
 from protobrain.compiler.quantization import OutOfRange
@@ -25,6 +25,20 @@ class Step:
 
 
 @dataclass
+class StateSlot:
+    """Bytes that persist from one invocation to the next, in the model's static state area
+    (not the arena): a variable tensor (LSTM/SVDF state, resource variables) or one call's
+    private state. Reset sets them as TFLite Micro does: `fill` bytes, or `init`'s bytes."""
+
+    name: str
+    size: int
+    offset: int
+    fill: int = 0
+    init: ConstArray | None = None
+    tensor: int | None = None  # the variable tensor, None for a call's own state
+
+
+@dataclass
 class Program:
     graph: Graph
     steps: list[Step]
@@ -32,6 +46,19 @@ class Program:
     buffers: list[planner.Buffer]
     scratch: dict[int, int] = field(default_factory=dict)  # step index -> scratch buffer offset
     tier: str = "portable"  # kernel tier the calls were generated for (ops/tiers/select.py)
+    state: list[StateSlot] = field(default_factory=list)
+    call_state: dict[int, int] = field(default_factory=dict)  # step index -> its state offset
+
+    @property
+    def state_size(self) -> int:
+        return max((s.offset + s.size for s in self.state), default=0)
+
+    def state_offset(self, tensor_index: int) -> int | None:
+        """Where a variable tensor lives in the state area; None for arena tensors."""
+        for s in self.state:
+            if s.tensor == tensor_index:
+                return s.offset
+        return None
 
     @property
     def arena_size(self) -> int:
@@ -113,9 +140,27 @@ def _check_arity(op: Operator) -> None:
         raise Unsupported(f"{len(op.outputs)} outputs, expects {want}")
 
 
+def _state(graph: Graph, steps: list[Step]) -> tuple[list[StateSlot], dict[int, int]]:
+    """The static state area: every variable tensor, then each call's private state, one
+    after another (all live for the program's whole life, so nothing shares space)."""
+    slots, call_state, offset = [], {}, 0
+    for t in graph.activations():
+        if t.is_variable:
+            fill = t.quant.zp & 0xFF if t.dtype == "int8" and t.quant is not None else 0
+            slots.append(StateSlot(t.name, t.nbytes, offset, fill=fill, tensor=t.index))
+            offset = planner.align(offset + t.nbytes)
+    for k, s in enumerate(steps):
+        if s.call is not None and s.call.state_bytes:
+            slots.append(StateSlot(f"op{s.op.index}", s.call.state_bytes, offset, init=s.call.state_init))
+            call_state[k] = offset
+            offset = planner.align(offset + s.call.state_bytes)
+    return slots, call_state
+
+
 def _buffers(graph: Graph, steps: list[Step]) -> tuple[list[planner.Buffer], dict[int, int]]:
-    """Activation buffers with lifetimes; aliased tensors (views) share one buffer."""
-    root = {t.index: t.index for t in graph.activations()}
+    """Activation buffers with lifetimes; aliased tensors (views) share one buffer. Variable
+    tensors live in the state area instead (_state)."""
+    root = {t.index: t.index for t in graph.activations() if not t.is_variable}
 
     def find(i: int) -> int:
         while root[i] != i:
@@ -124,6 +169,9 @@ def _buffers(graph: Graph, steps: list[Step]) -> tuple[list[planner.Buffer], dic
 
     for s in steps:
         if s.alias is not None:
+            if s.alias.output not in root or s.alias.input not in root:
+                raise UnsupportedError(f"#{s.op.index} {s.op.name}: a view of a variable tensor; "
+                                       "protobrain keeps variables in the state area")
             root[find(s.alias.output)] = find(s.alias.input)
 
     last = len(steps)
@@ -177,4 +225,5 @@ def build_program(graph: Graph, strategy: str = planner.DEFAULT_STRATEGY, tier: 
     buffers, scratch_index = _buffers(graph, steps)
     plan = planner.plan(buffers, strategy)
     scratch = {k: plan.buffers[i].offset for k, i in scratch_index.items()}
-    return Program(graph, steps, plan, buffers, scratch, tier)
+    state, call_state = _state(graph, steps)
+    return Program(graph, steps, plan, buffers, scratch, tier, state, call_state)

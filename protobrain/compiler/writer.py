@@ -16,7 +16,7 @@ from tflite.TensorType import TensorType
 def write_model(tensors: list[dict], ops: list[tuple], inputs: list[int], outputs: list[int],
                 description: str = "protobrain fuzz model") -> bytes:
     """Serialize one subgraph. tensors: dicts with shape, type, optional scale (float or list),
-    zp, axis and data; ops: (BUILTIN_NAME, inputs, outputs, options class name or None, {Field: value})."""
+    zp, axis, data and variable (True: a variable tensor, kept between invocations); ops: (BUILTIN_NAME, inputs, outputs, options class name or None, {Field: value})."""
     b = flatbuffers.Builder(4096)
     b.ForceDefaults(True)  # every field present, so every field can be mutated
 
@@ -53,6 +53,8 @@ def write_model(tensors: list[dict], ops: list[tuple], inputs: list[int], output
         tflite.TensorAddType(b, getattr(TensorType, t["type"].upper()))
         tflite.TensorAddBuffer(b, buffer)
         tflite.TensorAddName(b, name)
+        if t.get("variable"):
+            tflite.TensorAddIsVariable(b, True)
         if quant is not None:
             tflite.TensorAddQuantization(b, quant)
         tensor_offsets.append(tflite.TensorEnd(b))

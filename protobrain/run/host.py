@@ -69,6 +69,7 @@ class CompiledModel:
         self._run_range = getattr(self._lib, f"pb_{g.name}_run_range")
         self._arena = getattr(self._lib, f"pb_{g.name}_arena")
         self._arena.restype = ctypes.POINTER(ctypes.c_uint8)
+        self._reset = getattr(self._lib, f"pb_{g.name}_reset")
 
     @property
     def name(self) -> str:
@@ -91,6 +92,11 @@ class CompiledModel:
         if rc != 0:
             raise RuntimeError(f"{self.name}: invoke returned {rc}")
         return outs[0] if len(outs) == 1 else outs
+
+    def reset(self) -> None:
+        """Variables and stateful operators back to their start, like TFLite Micro's reset();
+        between run() calls they persist, as on a device."""
+        self._reset()
 
     def run_layers(self, *xs: np.ndarray) -> dict[int, np.ndarray]:
         """Run step by step and capture every operator's output tensor (index -> array)."""

@@ -24,6 +24,8 @@ def capture_layers(program: Program, xs, write, run_step, read) -> dict[int, np.
     for k, step in enumerate(program.steps):
         run_step(k)
         for i in step.op.outputs:
+            if program.state_offset(i) is not None:
+                continue  # a variable, outside the arena
             t = g.tensors[i]
             raw = read(program.plan.offset_of(i), t.nbytes)
             captured[i] = np.frombuffer(raw, dtype=DTYPES[t.dtype]).reshape(t.shape).copy()

@@ -36,6 +36,11 @@ class Reference:
         outs = [np.array(self._interp.get_output(i)) for i in range(len(self.output_details))]
         return outs[0] if len(outs) == 1 else outs
 
+    def reset(self) -> None:
+        """Variable tensors and resource variables back to their start; they persist
+        between run() calls otherwise."""
+        self._interp.reset()
+
     def run_layers(self, *xs: np.ndarray) -> dict[int, np.ndarray]:
         """Every operator output tensor after one inference (needs preserve_all_tensors)."""
         self.run(*xs)

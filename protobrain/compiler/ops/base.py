@@ -32,9 +32,18 @@ class ConstArray:
     def nbytes(self) -> int:
         return int(np.asarray(self.values).size) * _CTYPE_SIZES[self.ctype]
 
+    @property
+    def ctype_numpy(self) -> np.dtype:
+        return _CTYPE_NUMPY[self.ctype]
+
 
 _CTYPE_SIZES = {"int8_t": 1, "uint8_t": 1, "int16_t": 2, "uint16_t": 2, "int32_t": 4,
                 "uint32_t": 4, "int64_t": 8, "float": 4}
+
+
+_CTYPE_NUMPY = {"int8_t": np.dtype("<i1"), "uint8_t": np.dtype("<u1"), "int16_t": np.dtype("<i2"),
+                "uint16_t": np.dtype("<u2"), "int32_t": np.dtype("<i4"), "uint32_t": np.dtype("<u4"),
+                "int64_t": np.dtype("<i8"), "float": np.dtype("<f4")}
 
 
 def const(name: str, values, ctype: str) -> ConstArray:
@@ -63,6 +72,11 @@ class KernelCall:
     takes_scratch: bool = False  # the function has a scratch argument even when none is planned (NULL)
     inputs_as_array: bool = False  # pass the inputs as one `const void *const[]` argument
     tier: str = "portable"  # the kernel tier whose folder holds the family (ops/tiers/ rewrite calls to dsp, mve)
+    # Bytes this call keeps from one invocation to the next (a filter's delay line, a noise
+    # estimate), in the model's static state area; passed last, as `void *state`. Reset
+    # zeroes them, or copies state_init's bytes when given.
+    state_bytes: int = 0
+    state_init: ConstArray | None = None
 
     @property
     def consts(self) -> list[ConstArray]:
