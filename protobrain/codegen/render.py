@@ -81,9 +81,11 @@ def render(program: Program, source: str = "", shared_arena: str | None = None) 
             args.append("(const void *const[]){ " + ", ".join(ins) + " }")
         else:
             args += ins
-        for i in call.outputs:
-            t = g.tensors[i]
-            args.append(f"({t.ctype} *){_address(program, i)}")
+        outs = [f"({g.tensors[i].ctype} *){_address(program, i)}" for i in call.outputs]
+        if call.outputs_as_array:
+            args.append("(void *const[]){ " + ", ".join(outs) + " }")
+        else:
+            args += outs
         if k in program.scratch:  # planned scratch memory goes after the outputs
             args.append(f"(void *)A({program.scratch[k]})")
         elif call.takes_scratch:

@@ -54,7 +54,7 @@ def const(name: str, values, ctype: str) -> ConstArray:
 class KernelCall:
     """One straight-line call: `function(&params, inputs..., outputs...)`, or with
     inputs_as_array `function(&params, (const void *const[]){inputs...}, outputs...)`
-    for kernels that take a variable number of inputs.
+    for kernels that take a variable number of inputs (outputs_as_array: of outputs).
 
     fields: designated-initializer fields of the params struct; values are Python ints,
     floats, C expression strings, or ConstArray (rendered as the array's name).
@@ -71,6 +71,7 @@ class KernelCall:
     scratch_bytes: int = 0  # planned in the arena alongside activations (0 = none)
     takes_scratch: bool = False  # the function has a scratch argument even when none is planned (NULL)
     inputs_as_array: bool = False  # pass the inputs as one `const void *const[]` argument
+    outputs_as_array: bool = False  # pass the outputs as one `void *const[]` argument
     tier: str = "portable"  # the kernel tier whose folder holds the family (ops/tiers/ rewrite calls to dsp, mve)
     # Bytes this call keeps from one invocation to the next (a filter's delay line, a noise
     # estimate), in the model's static state area; passed last, as `void *state`. Reset
