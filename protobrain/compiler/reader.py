@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import tflite
+from flatbuffers import flexbuffers
 from tflite.BuiltinOptions import BuiltinOptions
 from tflite.TensorType import TensorType
 
@@ -63,8 +64,23 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
+def _read_custom_options(op) -> dict:
+    """A custom operator's options: the flexbuffer map its TFLite Micro kernel reads, as a
+    dict in stored key order ({} when there is none, or the root is not a map)."""
+    if op.CustomOptionsLength() == 0:
+        return {}
+    try:
+        root = flexbuffers.GetRoot(op.CustomOptionsAsNumpy().tobytes())
+        return dict(root.Value) if root.IsMap else {}
+    except Exception:  # flexbuffers raises bare IndexError/struct.error on damaged bytes
+        raise ModelError("its custom options are not a valid flexbuffer; re-export the model") from None
+
+
 def _read_options(op, name: str) -> dict:
-    """Every scalar and array field of an operator's builtin options, as a snake_case dict."""
+    """Every scalar and array field of an operator's builtin options, as a snake_case dict
+    (a custom operator's flexbuffer options as they are keyed)."""
+    if name.startswith("CUSTOM:"):
+        return _read_custom_options(op)
     kind = op.BuiltinOptionsType()
     table = op.BuiltinOptions()
     if kind != 0 and kind not in _OPTION_CLASSES:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import flatbuffers
 import numpy as np
 import tflite
+from flatbuffers import flexbuffers
 from tflite.BuiltinOperator import BuiltinOperator
 from tflite.BuiltinOptions import BuiltinOptions
 from tflite.TensorType import TensorType
@@ -16,7 +17,9 @@ from tflite.TensorType import TensorType
 def write_model(tensors: list[dict], ops: list[tuple], inputs: list[int], outputs: list[int],
                 description: str = "protobrain fuzz model") -> bytes:
     """Serialize one subgraph. tensors: dicts with shape, type, optional scale (float or list),
-    zp, axis, data and variable (True: a variable tensor, kept between invocations); ops: (BUILTIN_NAME, inputs, outputs, options class name or None, {Field: value})."""
+    zp, axis, data and variable (True: a variable tensor, kept between invocations); ops: (BUILTIN_NAME, inputs, outputs, options class name or None, {Field: value}),
+    or ("CUSTOM:<code>", inputs, outputs, None, {key: value} written as flexbuffer custom
+    options, or their raw bytes)."""
     b = flatbuffers.Builder(4096)
     b.ForceDefaults(True)  # every field present, so every field can be mutated
 
@@ -69,6 +72,10 @@ def write_model(tensors: list[dict], ops: list[tuple], inputs: list[int], output
             for f, v in values.items():
                 getattr(tflite, f"{opt_class}Add{f}")(b, vecs.get(f, v))
             opt = getattr(tflite, f"{opt_class}End")(b)
+        custom = None
+        if name.startswith("CUSTOM:") and values:
+            raw = values if isinstance(values, (bytes, bytearray)) else flexbuffers.Dumps(values)
+            custom = b.CreateNumpyVector(np.frombuffer(bytes(raw), np.uint8))
         in_vec, out_vec = ints(ins), ints(outs)
         tflite.OperatorStart(b)
         tflite.OperatorAddOpcodeIndex(b, codes.index(name))
@@ -77,6 +84,9 @@ def write_model(tensors: list[dict], ops: list[tuple], inputs: list[int], output
         if opt is not None:
             tflite.OperatorAddBuiltinOptionsType(b, getattr(BuiltinOptions, opt_class))
             tflite.OperatorAddBuiltinOptions(b, opt)
+        if custom is not None:
+            tflite.OperatorAddCustomOptions(b, custom)
+            tflite.OperatorAddCustomOptionsFormat(b, 0)  # FLEXBUFFERS
         op_offsets.append(tflite.OperatorEnd(b))
     tensors_vec, ops_vec = offsets(tensor_offsets), offsets(op_offsets)
     in_vec, out_vec = ints(inputs), ints(outputs)
@@ -90,11 +100,14 @@ def write_model(tensors: list[dict], ops: list[tuple], inputs: list[int], output
     subgraph = tflite.SubGraphEnd(b)
     code_offsets = []
     for name in codes:
-        value = getattr(BuiltinOperator, name)
+        custom_code = b.CreateString(name.removeprefix("CUSTOM:")) if name.startswith("CUSTOM:") else None
+        value = BuiltinOperator.CUSTOM if custom_code is not None else getattr(BuiltinOperator, name)
         tflite.OperatorCodeStart(b)
         tflite.OperatorCodeAddDeprecatedBuiltinCode(b, min(value, 127))
         tflite.OperatorCodeAddBuiltinCode(b, value)
         tflite.OperatorCodeAddVersion(b, 1)
+        if custom_code is not None:
+            tflite.OperatorCodeAddCustomCode(b, custom_code)
         code_offsets.append(tflite.OperatorCodeEnd(b))
     buffer_offsets = []
     for blob in blobs:
