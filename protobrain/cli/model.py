@@ -9,10 +9,12 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from protobrain.cli.options import PLANNER, console
+from protobrain.boards import board_names
+from protobrain.cli.options import KERNELS, PLANNER, console
 from protobrain.codegen import render as codegen
 from protobrain.compiler.program import build_program
 from protobrain.compiler.reader import read_model
+from protobrain.firmware.programs import kernel_tier
 from protobrain.verify.reference import Reference
 
 
@@ -32,9 +34,13 @@ def _tflm_arena(model: str) -> int | None:
 @PLANNER
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of tables.")
 @click.option("--no-reference", is_flag=True, help="Skip loading the model in TFLite Micro to read its arena size.")
-def inspect(model, planner, as_json, no_reference):
-    """Show MODEL's operators, shapes, MACs, parameters and planned RAM."""
-    program = build_program(read_model(model), planner)
+@click.option("--board", default="host", show_default=True, type=click.Choice(["host", *board_names()]),
+              help="The board whose core picks the kernel tier (with --kernels auto) and whose flash bounds it.")
+@KERNELS
+def inspect(model, planner, as_json, no_reference, board, kernels):
+    """Show MODEL's operators, shapes, MACs, parameters, the kernel and tier each runs, and planned RAM."""
+    tier, budget = kernel_tier(kernels, board)
+    program = build_program(read_model(model), planner, tier, budget)
     g = program.graph
     tflm = None if no_reference else _tflm_arena(model)
     rows = []
@@ -50,6 +56,7 @@ def inspect(model, planner, as_json, no_reference):
             "macs": step.call.macs if step.call else 0,
             "params_bytes": step.call.const_bytes if step.call else 0,
             "kernel": step.call.function if step.call else "(view)",
+            "tier": step.call.tier if step.call else "-",
         })
     summary = {
         "model": str(model),
@@ -60,6 +67,8 @@ def inspect(model, planner, as_json, no_reference):
         "arena_bytes": program.arena_size,
         "planner": program.plan.strategy,
         "activation_lower_bound": program.lower_bound,
+        "state_bytes": program.state_size,
+        "tier": program.tier,
         "tflm_arena_bytes": tflm,
         "inputs": [{"shape": list(g.tensors[i].shape), "dtype": g.tensors[i].dtype} for i in g.inputs],
         "outputs": [{"shape": list(g.tensors[i].shape), "dtype": g.tensors[i].dtype} for i in g.outputs],
@@ -69,11 +78,12 @@ def inspect(model, planner, as_json, no_reference):
         return
     table = Table(title=f"{g.name}: {len(program.steps)} operators", title_justify="left")
     for col, just in (("#", "right"), ("operator", "left"), ("input", "left"), ("output", "left"),
-                      ("type", "left"), ("MACs", "right"), ("params B", "right"), ("kernel", "left")):
+                      ("type", "left"), ("MACs", "right"), ("params B", "right"), ("kernel", "left"),
+                      ("tier", "left")):
         table.add_column(col, justify=just)
     for r in rows:
         table.add_row(str(r["step"]), r["op"], ", ".join(r["inputs"]), r["output"], r["dtype"],
-                      f"{r['macs']:,}", f"{r['params_bytes']:,}", r["kernel"])
+                      f"{r['macs']:,}", f"{r['params_bytes']:,}", r["kernel"], r["tier"])
     console.print(table)
     _print_summary(summary)
 
@@ -88,6 +98,10 @@ def _print_summary(s: dict) -> None:
     if s.get("tflm_arena_bytes"):
         line += f"; TFLite Micro arena {s['tflm_arena_bytes']:,} B"
     console.print(line + ")")
+    if s.get("state_bytes"):
+        console.print(f"state        {s['state_bytes']:,} B kept between invocations (pb_<name>_reset() restarts it)")
+    if s.get("tier"):
+        console.print(f"kernels      {s['tier']} tier where it has a kernel, portable elsewhere")
 
 
 @click.command()

@@ -105,14 +105,25 @@ REGISTRY: dict[str, Lowering] = {}
 ARITY: dict[str, tuple[int, int]] = {}
 # (fewest, most) outputs; all of them must be present.
 OUTPUT_ARITY: dict[str, tuple[int, int]] = {}
+# The activation types each operator takes (`protobrain ops`, README's table), and the
+# operators whose golden is LiteRT's reference kernels because TFLite Micro has none.
+TYPES: dict[str, tuple[str, ...]] = {}
+LITERT_GOLDEN: dict[str, str] = {}
 
 
-def register(*names: str, inputs: tuple[int, int] = (1, 1), outputs: tuple[int, int] = (1, 1)):
+def register(*names: str, inputs: tuple[int, int] = (1, 1), outputs: tuple[int, int] = (1, 1),
+             types: tuple[str, ...] = (), litert_golden: str = ""):
+    """types: the activation types the lowering takes ("int8", "int16", "int32", "float32",
+    "bool", ...). litert_golden: which cases TFLite Micro has no kernel for, checked against
+    LiteRT's reference kernels instead (e.g. "int16")."""
     def wrap(fn: Lowering) -> Lowering:
         for n in names:
             REGISTRY[n] = fn
             ARITY[n] = inputs
             OUTPUT_ARITY[n] = outputs
+            TYPES[n] = tuple(types)
+            if litert_golden:
+                LITERT_GOLDEN[n] = litert_golden
         return fn
 
     return wrap

@@ -21,6 +21,9 @@ from protobrain.compiler.ops.tiers.add_lut import accelerate_add
 from protobrain.compiler.ops.tiers.common import REQUANT_EXACT, REQUANT_FAST
 
 TIERS = ("portable", "dsp", "mve")
+# The operators with a fast form, and on which tiers (`protobrain ops` shows it).
+FAST_OPERATORS = {"CONV_2D": ("dsp", "mve"), "DEPTHWISE_CONV_2D": ("dsp", "mve"),
+                  "FULLY_CONNECTED": ("dsp", "mve"), "ADD": ("dsp", "mve")}
 MATMUL_FUNCTIONS = ("pb_conv_s8", "pb_fully_connected_s8")
 FAST_FUNCTIONS = (*MATMUL_FUNCTIONS, "pb_depthwise_conv_s8")
 
