@@ -13,6 +13,7 @@ from protobrain.compiler.ops.base import KernelCall, const, register, require, r
 from protobrain.compiler.quantization import INT_RANGES, f32, quantize_multiplier
 
 _INT8 = np.arange(-128, 128)
+_SUFFIX = {"int8": "s8", "int16": "s16", "int32": "s32"}
 
 
 def _per_tensor(t, what: str) -> None:
@@ -23,7 +24,7 @@ def _per_tensor(t, what: str) -> None:
 @register("QUANTIZE")
 def lower_quantize(op, g):
     require_types(op, g, {("float32", "int8"), ("float32", "int16"), ("int8", "int8"),
-                          ("int8", "int16"), ("int16", "int8"), ("int16", "int16")})
+                          ("int8", "int16"), ("int16", "int8"), ("int16", "int16"), ("int16", "int32")})
     (inp,), (out,) = tensors(op, g)
     _per_tensor(out, "output")
     require(inp.size == out.size, "input and output sizes differ")
@@ -50,7 +51,7 @@ def lower_quantize(op, g):
                           fields={"size": size, "table": const("table", table, "int16_t")},
                           inputs=[op.inputs[0]], outputs=[op.outputs[0]])
     return KernelCall(
-        kernel="pb_quantize", function=f"pb_requantize_s16_{'s8' if out.dtype == 'int8' else 's16'}",
+        kernel="pb_quantize", function=f"pb_requantize_s16_{_SUFFIX[out.dtype]}",
         struct="pb_requantize_params_t",
         fields={"size": size, "input_zero_point": inp.quant.zp, "output_zero_point": out.quant.zp,
                 "mult": mult, "shift": shift},

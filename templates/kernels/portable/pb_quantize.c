@@ -65,6 +65,14 @@ void pb_requantize_s16_s16(const pb_requantize_params_t *p, const int16_t *input
     }
 }
 
+void pb_requantize_s16_s32(const pb_requantize_params_t *p, const int16_t *input, int32_t *output)
+{
+    int32_t i;
+    for (i = 0; i < p->size; ++i) {
+        output[i] = pb_mul_by_quantized_mult(input[i] - p->input_zero_point, p->mult, p->shift) + p->output_zero_point;
+    }
+}
+
 void pb_dequantize_s16_f32(const pb_dequantize_params_t *p, const int16_t *input, float *output)
 {
     int32_t i;

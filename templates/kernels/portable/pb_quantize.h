@@ -28,6 +28,7 @@ void pb_quantize_f32_s8(const pb_quantize_f32_params_t *p, const float *input, i
 void pb_quantize_f32_s16(const pb_quantize_f32_params_t *p, const float *input, int16_t *output);
 void pb_requantize_s16_s8(const pb_requantize_params_t *p, const int16_t *input, int8_t *output);
 void pb_requantize_s16_s16(const pb_requantize_params_t *p, const int16_t *input, int16_t *output);
+void pb_requantize_s16_s32(const pb_requantize_params_t *p, const int16_t *input, int32_t *output);
 void pb_dequantize_s16_f32(const pb_dequantize_params_t *p, const int16_t *input, float *output);
 
 #endif
