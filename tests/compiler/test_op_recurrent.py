@@ -1,0 +1,310 @@
+"""Recurrent operators: UNIDIRECTIONAL_SEQUENCE_LSTM and SVDF, and the Keras recurrent
+keyword spotters users bring (LSTM, GRU).
+
+Both operators keep state in variable tensors between invocations; check_model_bytes runs
+23 inputs in a row on both sides from reset, so every case here also compares 22
+consecutive invocations carrying state.
+
+What TensorFlow 2.21's converter emits for Keras 3 recurrent layers:
+- keras.layers.LSTM / GRU as written: a WHILE loop (three subgraphs), whose int8
+  calibration crashes the converter; protobrain refuses the float form in one line.
+- with unroll=True: the steps as plain operators (FULLY_CONNECTED, SPLIT, UNPACK, LOGISTIC,
+  TANH, MUL, ADD, SUB, STRIDED_SLICE), for int8 and 16x8.
+- the fused UNIDIRECTIONAL_SEQUENCE_LSTM, for a layer whose step function carries the
+  "api_implements" attribute the converter fuses (as Keras 2's LSTM did): fused_lstm().
+  The converter has no 16x8 form of it; the 16x8 kernel is checked on written models.
+SVDF has no Keras layer; it is checked on written models and on TFLite Micro's keyword
+model (tests/verify/test_shared_models.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from builders import convert
+from conftest import check_model_bytes
+
+from protobrain.compiler.ops import REGISTRY
+from protobrain.compiler.program import build_program
+from protobrain.compiler.reader import read_model_bytes
+from protobrain.compiler.writer import write_model
+from protobrain.errors import UnsupportedError
+
+FRAMES, FEATURES = 20, 10  # a keyword spotter's window: frames of spectral features
+
+
+def _ops(data: bytes) -> list[str]:
+    return [op.name for op in read_model_bytes(data).operators]
+
+
+# ---- Keras models, through TensorFlow's converter ------------------------------------------
+
+
+def fused_lstm(units: int, return_sequences: bool = False):
+    """A Keras 3 layer that the converter turns into one UNIDIRECTIONAL_SEQUENCE_LSTM: its
+    step function is a tf.function carrying the attributes the converter's LSTM fusion
+    looks for (api_implements "lstm_...", time_major), taking (inputs, h0, c0, kernel,
+    recurrent kernel, bias) and giving five results, like Keras 2's LSTM."""
+    import keras
+    import tensorflow as tf
+
+    def standard_lstm(inputs, init_h, init_c, kernel, recurrent_kernel, bias):
+        h, c, seq = init_h, init_c, []
+        for x in tf.unstack(inputs, axis=1):
+            z = tf.matmul(x, kernel) + tf.matmul(h, recurrent_kernel) + bias
+            i, f, g, o = tf.split(z, 4, axis=1)
+            c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
+            h = tf.sigmoid(o) * tf.tanh(c)
+            seq.append(h)
+        return seq[-1], tf.stack(seq, axis=1), h, c, tf.constant(0.0)
+
+    step = tf.function(standard_lstm, autograph=False, experimental_attributes={
+        "api_implements": f"lstm_protobrain_{units}_{int(return_sequences)}", "api_preferred_device": "CPU",
+        "time_major": False, "go_backwards": False})
+
+    class FusedLSTM(keras.layers.Layer):
+        def build(self, shape):
+            self.kernel = self.add_weight(shape=(shape[-1], 4 * units), initializer="glorot_uniform")
+            self.recurrent = self.add_weight(shape=(units, 4 * units), initializer="orthogonal")
+            self.bias = self.add_weight(shape=(4 * units,), initializer="random_normal")
+
+        def compute_output_shape(self, shape):
+            return (shape[0], shape[1], units) if return_sequences else (shape[0], units)
+
+        def call(self, x):
+            zeros = tf.zeros((x.shape[0], units))
+            last, seq, _, _, _ = step(x, zeros, zeros, tf.convert_to_tensor(self.kernel),
+                                      tf.convert_to_tensor(self.recurrent), tf.convert_to_tensor(self.bias))
+            return seq if return_sequences else last
+
+    return FusedLSTM()
+
+
+def _fused_kws(stacked: bool):
+    def make():
+        import keras
+
+        x = keras.Input((FRAMES, FEATURES), batch_size=1)
+        y = fused_lstm(16, return_sequences=True)(x) if stacked else x
+        y = fused_lstm(12)(y)
+        return keras.Model(x, keras.layers.Softmax()(keras.layers.Dense(4)(y)))
+
+    return make
+
+
+@pytest.mark.parametrize("stacked", [False, True])
+def test_keras_fused_lstm_keyword_spotter(stacked):
+    data = convert(_fused_kws(stacked), [(FRAMES, FEATURES)], key=f"recurrent-fused-lstm-kws-{stacked}",
+                   data_range=(-2.0, 2.0))
+    assert _ops(data).count("UNIDIRECTIONAL_SEQUENCE_LSTM") == (2 if stacked else 1), _ops(data)
+    check_model_bytes(data, f"fused_lstm_kws{int(stacked)}")
+
+
+def _unrolled_kws(layer: str):
+    def make():
+        import keras
+
+        x = keras.Input((FRAMES, FEATURES), batch_size=1)
+        y = getattr(keras.layers, layer)(16, unroll=True)(x)
+        return keras.Model(x, keras.layers.Softmax()(keras.layers.Dense(4)(y)))
+
+    return make
+
+
+@pytest.mark.parametrize("layer,mode", [("LSTM", "int8"), ("GRU", "int8"), ("GRU", "16x8")])
+def test_keras_unrolled_keyword_spotter(layer, mode):
+    """keras.layers.LSTM / GRU with unroll=True: each step's gates as plain operators."""
+    missing = {"SPLIT", "UNPACK"} - set(REGISTRY)
+    if missing:
+        pytest.skip(f"the unrolled steps need {', '.join(sorted(missing))}")
+    data = convert(_unrolled_kws(layer), [(FRAMES, FEATURES)], mode=mode, key=f"recurrent-unrolled-{layer}",
+                   data_range=(-2.0, 2.0))
+    ops = _ops(data)
+    assert ops.count("FULLY_CONNECTED") >= FRAMES and "LOGISTIC" in ops and "TANH" in ops, ops
+    check_model_bytes(data, f"unrolled_{layer.lower()}_{mode}")
+
+
+def test_keras_gru_as_a_while_loop_is_refused_in_one_line(tmp_path):
+    """Without unroll the converter emits a WHILE loop over a body subgraph (its int8
+    calibration crashes TensorFlow 2.21, so this is the float model)."""
+    import keras
+    import tensorflow as tf
+
+    x = keras.Input((FRAMES, FEATURES), batch_size=1)
+    model = keras.Model(x, keras.layers.Dense(4)(keras.layers.GRU(8)(x)))
+    data = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+    from protobrain.errors import ModelError
+
+    with pytest.raises(ModelError, match="subgraphs; protobrain compiles single-subgraph models"):
+        read_model_bytes(data)
+
+
+# ---- LSTM models written directly: the operator sweep --------------------------------------
+
+
+def lstm_model(batches=1, steps=5, depth=7, units=9, time_major=False, dtype="int8", input_zp=-7, hidden_zp=0,
+               cell_power=-11, cell_clip=10.0, seed=0, activation=4, omit=(), extra=None, hidden_variable=True,
+               bias_type=None, weight_scales=None) -> bytes:
+    """One UNIDIRECTIONAL_SEQUENCE_LSTM with random weights of realistic scale."""
+    rng = np.random.default_rng(seed)
+    wide = dtype == "int16"
+    shape = (steps, batches, depth) if time_major else (batches, steps, depth)
+    out_shape = shape[:2] + (units,)
+    s_x, s_h = 0.02 if not wide else 1 / 4096, 1 / 128 if not wide else 1 / 32768
+    zp_x, zp_h = (input_zp, hidden_zp) if not wide else (0, 0)
+    bias_type = bias_type or ("int64" if wide else "int32")
+    tensors = [{"shape": shape, "type": dtype, "scale": s_x, "zp": zp_x, "name": "input"}]
+    for k in range(8):
+        cols = depth if k < 4 else units
+        scale = weight_scales[k] if weight_scales else float(rng.uniform(0.003, 0.008))
+        tensors.append({"shape": (units, cols), "type": "int8", "scale": scale, "zp": 0,
+                        "data": rng.integers(-127, 128, (units, cols)).astype(np.int8)})
+    for k in range(4):
+        s_b = s_x * float(np.atleast_1d(tensors[1 + k]["scale"])[0])
+        tensors.append({"shape": (units,), "type": bias_type, "scale": s_b, "zp": 0,
+                        "data": rng.integers(-3000, 3000, units).astype(np.int64 if bias_type == "int64" else np.int32)})
+    tensors.append({"shape": (batches, units), "type": dtype, "scale": s_h, "zp": zp_h, "variable": hidden_variable,
+                    "name": "hidden"})
+    tensors.append({"shape": (batches, units), "type": "int16", "scale": 2.0**cell_power, "zp": 0, "variable": True,
+                    "name": "cell"})
+    tensors.append({"shape": out_shape, "type": dtype, "scale": s_h, "zp": zp_h, "name": "output"})
+    ins = [0, 1, 2, 3, 4, 5, 6, 7, 8, -1, -1, -1, 9, 10, 11, 12, -1, -1, 13, 14, -1, -1, -1, -1]
+    for i in omit:
+        ins[i] = -1
+    if extra is not None:  # (operand position, tensor): e.g. a peephole weight
+        tensors.append(extra[1])
+        ins[extra[0]] = len(tensors) - 1
+    options = {"FusedActivationFunction": activation, "CellClip": cell_clip, "ProjClip": 0.0,
+               "TimeMajor": time_major, "AsymmetricQuantizeInputs": False}
+    return write_model(tensors, [("UNIDIRECTIONAL_SEQUENCE_LSTM", ins, [15], "UnidirectionalSequenceLSTMOptions",
+                                  options)], [0] if hidden_variable else [0, 13], [15])
+
+
+LSTM_CASES = {
+    "int8": {},
+    "int8_time_major": {"time_major": True, "batches": 2, "steps": 4},
+    "int8_batches": {"batches": 3, "steps": 3},
+    "int8_hidden_zero_point": {"hidden_zp": 5, "input_zp": 20, "seed": 1},
+    "int8_tight_clip": {"cell_clip": 0.3, "seed": 2},
+    "int8_no_clip": {"cell_clip": 0.0, "seed": 3},
+    "int8_cell_2^-10": {"cell_power": -10, "seed": 4},
+    "int8_cell_2^-14": {"cell_power": -14, "seed": 5},
+    "int8_wide_layer": {"depth": 33, "units": 21, "steps": 3, "seed": 6},
+    "16x8": {"dtype": "int16"},
+    "16x8_time_major": {"dtype": "int16", "time_major": True, "batches": 2, "steps": 3, "seed": 7},
+    "16x8_batches": {"dtype": "int16", "batches": 2, "seed": 8, "cell_clip": 1.0},
+}
+
+
+@pytest.mark.parametrize("case", sorted(LSTM_CASES))
+def test_lstm_sweep(case):
+    check_model_bytes(lstm_model(**LSTM_CASES[case]), f"lstm_{case.replace('^', '').replace('-', 'm')}")
+
+
+def test_lstm_lowering_fields():
+    """The cell state's power of two sets the tanh rescaling, the clip is in cell units, and
+    the 16x8 form takes int64 biases."""
+    prog = build_program(read_model_bytes(lstm_model(cell_power=-10, cell_clip=0.5), "l"))
+    call = prog.steps[0].call
+    assert call.function == "pb_lstm_s8" and call.fields["cell_tanh_mult"] == 12 and call.fields["cell_tanh_shift"] == 0
+    assert call.fields["cell_clip"] == 512 and call.fields["bias64_input"] == "NULL"
+    assert call.scratch_bytes == 4 * 9 * 2 and call.macs == 5 * 4 * 9 * (7 + 9)
+    prog = build_program(read_model_bytes(lstm_model(cell_power=-14, cell_clip=0.0, dtype="int16"), "l"))
+    call = prog.steps[0].call
+    assert call.function == "pb_lstm_s16" and (call.fields["cell_tanh_mult"], call.fields["cell_tanh_shift"]) == (3, 2)
+    assert call.fields["cell_clip"] == -1 and call.fields["bias_input"] == "NULL"
+    assert {s.tensor for s in prog.state} == {13, 14}, "both states live in the state area"
+
+
+LSTM_REFUSALS = {
+    "peephole": ({"extra": (9, {"shape": (9,), "type": "int16", "scale": 0.01, "zp": 0,
+                                "data": np.ones(9, np.int16)})}, "peephole, projection and layer-norm"),
+    "cifg": ({"omit": (1,)}, "every gate needs its weights and bias"),
+    "relu_cell": ({"activation": 1}, "cell activation RELU"),
+    "hidden_not_variable": ({"hidden_variable": False}, "must be variable tensors"),
+    "int16_with_int32_bias": ({"dtype": "int16", "bias_type": "int32"}, "biases must be constant int64"),
+    "per_channel": ({"weight_scales": [[0.004] * 9] + [0.005] * 7}, "per-channel LSTM weights"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(LSTM_REFUSALS))
+def test_lstm_refusals(case):
+    kwargs, reason = LSTM_REFUSALS[case]
+    with pytest.raises(UnsupportedError, match=reason):
+        build_program(read_model_bytes(lstm_model(**kwargs), "l"))
+
+
+# ---- SVDF models written directly ----------------------------------------------------------
+
+
+def svdf_model(batches=1, depth=12, units=6, rank=1, memory=5, state="int8", input_zp=-10, state_zp=-40,
+               output_zp=-128, activation=1, seed=0, layers=1, bias=True, state_variable=True,
+               bias_scale_factor=1.0, input_type="int8") -> bytes:
+    """`layers` SVDFs in a chain, random weights; the state's zero point far from 0 makes the
+    int8 state wrap when the zero point is added to a clamped value, as TFLite Micro's does."""
+    rng = np.random.default_rng(seed)
+    filters = units * rank
+    wide = state == "int16"
+    tensors = [{"shape": (batches, depth), "type": input_type, "scale": 0.05, "zp": input_zp, "name": "input"}]
+    ops, graph_inputs = [], [0]
+    x, width = 0, depth
+    for layer in range(layers):
+        s_state, s_wt = (0.02 if not wide else 0.005), (0.01 if not wide else 0.0002)
+        base = len(tensors)
+        tensors += [
+            {"shape": (filters, width), "type": "int8", "scale": 0.01, "zp": 0,
+             "data": rng.integers(-127, 128, (filters, width)).astype(np.int8)},
+            {"shape": (filters, memory), "type": state, "scale": s_wt, "zp": 0,
+             "data": rng.integers(-127 if not wide else -20000, 128 if not wide else 20000,
+                                  (filters, memory)).astype(np.int16 if wide else np.int8)},
+            {"shape": (units,), "type": "int32", "scale": float(np.float32(s_state) * np.float32(s_wt)) * bias_scale_factor,
+             "zp": 0, "data": rng.integers(-2000, 2000, units).astype(np.int32)},
+            {"shape": (batches, memory * filters), "type": state, "scale": s_state,
+             "zp": state_zp if not wide else 0, "variable": state_variable, "name": f"state{layer}"},
+            {"shape": (batches, units), "type": "int8", "scale": 0.1 if not wide else 2.0, "zp": output_zp,
+             "name": f"out{layer}"},
+        ]
+        ins = [x, base, base + 1, base + 2 if bias else -1, base + 3]
+        ops.append(("SVDF", ins, [base + 4], "SVDFOptions",
+                    {"Rank": rank, "FusedActivationFunction": activation, "AsymmetricQuantizeInputs": False}))
+        x, width = base + 4, units
+        graph_inputs += [] if state_variable else [base + 3]
+    return write_model(tensors, ops, graph_inputs, [x])
+
+
+SVDF_CASES = {
+    "int8_rank1": {},
+    "int8_rank2": {"rank": 2, "seed": 1},
+    "int8_batches": {"batches": 2, "rank": 2, "seed": 2},
+    "int8_memory1": {"memory": 1, "seed": 3},
+    "int8_no_activation": {"activation": 0, "output_zp": 3, "state_zp": 60, "seed": 4},
+    "int8_chain": {"layers": 3, "units": 8, "seed": 5},
+    "int16_state": {"state": "int16", "seed": 6, "output_zp": 0},
+    "int16_state_rank3_batches": {"state": "int16", "rank": 3, "batches": 2, "seed": 7},
+}
+
+
+@pytest.mark.parametrize("case", sorted(SVDF_CASES))
+def test_svdf_sweep(case):
+    check_model_bytes(svdf_model(**SVDF_CASES[case]), f"svdf_{case}")
+
+
+def test_svdf_state_lives_in_the_state_area():
+    prog = build_program(read_model_bytes(svdf_model(layers=2, state_zp=-40), "s"))
+    assert [s.size for s in prog.state] == [30, 30] and {s.fill for s in prog.state} == {-40 & 0xFF}
+    assert [s.call.function for s in prog.steps] == ["pb_svdf_s8", "pb_svdf_s8"]
+
+
+SVDF_REFUSALS = {
+    "no_bias": ({"bias": False}, "no bias"),
+    "state_not_variable": ({"state_variable": False}, "must be a variable tensor"),
+    "bias_scale": ({"bias_scale_factor": 3.0}, "bias scale"),
+    "int16_input": ({"input_type": "int16"}, "input type int16"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SVDF_REFUSALS))
+def test_svdf_refusals(case):
+    kwargs, reason = SVDF_REFUSALS[case]
+    with pytest.raises(UnsupportedError, match=reason):
+        build_program(read_model_bytes(svdf_model(**kwargs), "s"))
