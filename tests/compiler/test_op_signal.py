@@ -169,6 +169,7 @@ def test_fft_refusals():
     refused(rfft(14), "7 has the prime factor 7")
     refused(signal_model("SignalRfft", [((9,), "int16")], [((10,), "int16")], {"T": 7, "fft_length": 9}), "even length")
     refused(rfft(2), "at least 4")
+    refused(rfft(1 << 17, length=8, out=8), "fft_length 131072 above 65536")
     refused(rfft(16, t=2), "types int16 -> int16 for T int32")
     refused(rfft(16, t=9), "T 9")
     refused(rfft(16, length=20), "longer than fft_length")
@@ -302,6 +303,7 @@ def test_framer_refusals():
 
     refused(framer(2, 4, True), "prefill with frame_size 2 below frame_step 4")
     refused(framer(4, 3, False, n=8), "not whole steps of 3")
+    refused(framer(1 << 21, 4, False), "frame_size 2097152")
 
 
 @pytest.mark.parametrize("delay", [0, 3, 20])

@@ -9,6 +9,7 @@ from protobrain.compiler.ops.base import KernelCall, register, require, tensors
 from protobrain.compiler.ops.signal_common import TENSOR_TYPES, read_options, require_rank, rows, suffix
 
 _RING_HEADER = 12  # read position, fill level, flag (int32 each)
+MAX_HISTORY = 1 << 20  # samples one ring may hold: bounds the state of a damaged model's options
 
 
 def ring_bytes(capacity: int) -> int:
@@ -21,7 +22,7 @@ def _valid_output(t) -> None:
     require_rank(t, 0, "the valid output")
 
 
-@register("CUSTOM:SignalFramer", outputs=(2, 2))
+@register("CUSTOM:SignalFramer", outputs=(2, 2), types=("int16", "bool"))
 def lower_framer(op, g):
     (inp,), (out, valid) = tensors(op, g)
     opts = read_options(op, "frame_size", "frame_step", "prefill")
@@ -30,7 +31,7 @@ def lower_framer(op, g):
     require(len(out.shape) == len(inp.shape) + 1, f"output rank {len(out.shape)} for input rank {len(inp.shape)}")
     size, step = opts["frame_size"], opts["frame_step"]
     prefill = bool(op.options["prefill"])  # read as "not zero", all 64 bits
-    require(size >= 1 and step >= 1, f"frame_size {size}, frame_step {step}")
+    require(1 <= size <= MAX_HISTORY and step >= 1, f"frame_size {size}, frame_step {step}")
     outer, inner = rows(inp)
     require(inner >= step and inner % step == 0, f"rows of {inner} samples are not whole steps of {step}")
     n_frames = inner // step
@@ -50,13 +51,13 @@ def lower_framer(op, g):
     )
 
 
-@register("CUSTOM:SignalDelay")
+@register("CUSTOM:SignalDelay", types=("int16",))
 def lower_delay(op, g):
     (inp,), (out,) = tensors(op, g)
     opts = read_options(op, "delay_length")
     require(inp.dtype == "int16" and out.dtype == "int16", f"types {inp.dtype} -> {out.dtype}, expects int16")
     delay = opts["delay_length"]
-    require(delay >= 0, f"delay_length {delay}")
+    require(0 <= delay <= MAX_HISTORY, f"delay_length {delay} outside 0..{MAX_HISTORY}")
     outer, inner = rows(inp)
     require(out.size == inp.size, f"output of {out.size} values for {inp.size} inputs")
     capacity = inner + delay
@@ -72,7 +73,7 @@ def lower_delay(op, g):
     )
 
 
-@register("CUSTOM:SignalStacker", outputs=(2, 2))
+@register("CUSTOM:SignalStacker", outputs=(2, 2), types=("int16", "bool"))
 def lower_stacker(op, g):
     (inp,), (out, valid) = tensors(op, g)
     opts = read_options(op, "num_channels", "stacker_left_context", "stacker_right_context", "stacker_step")
@@ -100,7 +101,7 @@ def lower_stacker(op, g):
     )
 
 
-@register("CUSTOM:SignalOverlapAdd")
+@register("CUSTOM:SignalOverlapAdd", types=("int16", "float32"))
 def lower_overlap_add(op, g):
     (inp,), (out,) = tensors(op, g)
     opts = read_options(op, "T", "frame_step")

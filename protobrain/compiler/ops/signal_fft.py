@@ -19,6 +19,7 @@ from protobrain.compiler.ops.signal_common import TENSOR_TYPES, read_options, ro
 _SAMPLE_MAX = {"int16": 32767, "int32": 2147483647, "float32": None}
 _CTYPE = {"int16": "int16_t", "int32": "int32_t", "float32": "float"}
 _SIZE = {"int16": 2, "int32": 4, "float32": 4}
+MAX_FFT_LENGTH = 1 << 16  # far beyond a microcontroller's frames; bounds the twiddle tables
 _PI = 3.141592653589793  # the double nearest pi, as the C literals of the reference round
 
 
@@ -71,6 +72,7 @@ def _lower(op, g, inverse: bool):
     require(len(inp.shape) == len(out.shape), f"input rank {len(inp.shape)} and output rank {len(out.shape)} differ")
     n = opts["fft_length"]
     require(n >= 4 and n % 2 == 0, f"fft_length {n}: the real transform needs an even length of at least 4")
+    require(n <= MAX_FFT_LENGTH, f"fft_length {n} above {MAX_FFT_LENGTH}")
     half = n // 2
     radices = factors(half)[0::2]
     require(all(r in (2, 3, 4, 5) for r in radices),
@@ -106,11 +108,11 @@ def _lower(op, g, inverse: bool):
     )
 
 
-@register("CUSTOM:SignalRfft")
+@register("CUSTOM:SignalRfft", types=("int16", "int32", "float32"))
 def lower_rfft(op, g):
     return _lower(op, g, inverse=False)
 
 
-@register("CUSTOM:SignalIrfft")
+@register("CUSTOM:SignalIrfft", types=("int16", "int32", "float32"))
 def lower_irfft(op, g):
     return _lower(op, g, inverse=True)

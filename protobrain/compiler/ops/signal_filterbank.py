@@ -26,7 +26,7 @@ def _u32(value: int) -> int:
     return value % 2**32
 
 
-@register("CUSTOM:SignalFilterBank", inputs=(6, 6))
+@register("CUSTOM:SignalFilterBank", inputs=(6, 6), types=("uint32", "uint64"))
 def lower_filter_bank(op, g):
     ins, (out,) = tensors(op, g)
     inp = ins[0]
@@ -70,7 +70,7 @@ def lower_filter_bank(op, g):
     )
 
 
-@register("CUSTOM:SignalFilterBankSquareRoot", inputs=(2, 2))
+@register("CUSTOM:SignalFilterBankSquareRoot", inputs=(2, 2), types=("uint64", "int32", "uint32"))
 def lower_filter_bank_sqrt(op, g):
     (inp, bits), (out,) = tensors(op, g)
     require((inp.dtype, bits.dtype, out.dtype) == ("uint64", "int32", "uint32"),
@@ -95,7 +95,7 @@ def lower_filter_bank_sqrt(op, g):
     )
 
 
-@register("CUSTOM:SignalFilterBankSpectralSubtraction", outputs=(2, 2))
+@register("CUSTOM:SignalFilterBankSpectralSubtraction", outputs=(2, 2), types=("uint32",))
 def lower_spectral_subtraction(op, g):
     (inp,), (out, noise) = tensors(op, g)
     opts = read_options(op, "alternate_one_minus_smoothing", "alternate_smoothing", "clamping",
@@ -130,7 +130,7 @@ def lower_spectral_subtraction(op, g):
     )
 
 
-@register("CUSTOM:SignalPCAN", inputs=(3, 3))
+@register("CUSTOM:SignalPCAN", inputs=(3, 3), types=("uint32",))
 def lower_pcan(op, g):
     (inp, noise, lut), (out,) = tensors(op, g)
     opts = read_options(op, "snr_shift")
@@ -153,7 +153,7 @@ def lower_pcan(op, g):
     )
 
 
-@register("CUSTOM:SignalFilterBankLog")
+@register("CUSTOM:SignalFilterBankLog", types=("uint32", "int16"))
 def lower_filter_bank_log(op, g):
     (inp,), (out,) = tensors(op, g)
     opts = read_options(op, "input_correction_bits", "output_scale")

@@ -8,7 +8,7 @@ from protobrain.compiler.ops.base import KernelCall, const, register, require, t
 from protobrain.compiler.ops.signal_common import const_input, in_range, read_options, require_rank
 
 
-@register("CUSTOM:SignalWindow", inputs=(2, 2))
+@register("CUSTOM:SignalWindow", inputs=(2, 2), types=("int16",))
 def lower_window(op, g):
     (inp, window), (out,) = tensors(op, g)
     opts = read_options(op, "shift")
@@ -31,7 +31,7 @@ def lower_window(op, g):
     )
 
 
-@register("CUSTOM:SignalFftAutoScale", outputs=(2, 2))
+@register("CUSTOM:SignalFftAutoScale", outputs=(2, 2), types=("int16", "int32"))
 def lower_fft_auto_scale(op, g):
     (inp,), (out, scale) = tensors(op, g)
     require((inp.dtype, out.dtype, scale.dtype) == ("int16", "int16", "int32"),
@@ -50,7 +50,7 @@ def lower_fft_auto_scale(op, g):
     )
 
 
-@register("CUSTOM:SignalEnergy")
+@register("CUSTOM:SignalEnergy", types=("int16", "uint32"))
 def lower_energy(op, g):
     (inp,), (out,) = tensors(op, g)
     opts = read_options(op, "end_index", "start_index")
