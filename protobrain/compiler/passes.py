@@ -6,6 +6,7 @@ import dataclasses
 
 import numpy as np
 
+from protobrain.compiler.fold import fold_graph
 from protobrain.compiler.ir import Graph, Operator, Tensor
 
 
@@ -13,6 +14,13 @@ def run_all(graph: Graph) -> Graph:
     for p in PASSES:
         graph = p(graph)
     return graph
+
+
+def fold_constants(graph: Graph) -> Graph:
+    """Operators computable before run time become constants (compiler/fold.py): the shape
+    arithmetic around a dynamic batch, so RESHAPE, SPACE_TO_BATCH_ND and the like see
+    constant operands; operators left unread are dropped."""
+    return fold_graph(graph)
 
 
 # ---- dilated convolution: SPACE_TO_BATCH_ND -> CONV -> BATCH_TO_SPACE_ND ------------------
@@ -191,4 +199,4 @@ def fold_dilated_convolutions(graph: Graph) -> Graph:
                                inputs=list(graph.inputs), outputs=list(graph.outputs))
 
 
-PASSES: list = [fold_dilated_convolutions]
+PASSES: list = [fold_constants, fold_dilated_convolutions]

@@ -47,6 +47,9 @@ _OPTIONS_OF = {
     "AVERAGE_POOL_2D": "Pool2DOptions", "MAX_POOL_2D": "Pool2DOptions", "MEAN": "ReducerOptions",
     "PAD": "PadOptions", "PADV2": "PadV2Options", "STRIDED_SLICE": "StridedSliceOptions",
     "LEAKY_RELU": "LeakyReluOptions", "QUANTIZE": "QuantizeOptions", "DEQUANTIZE": "DequantizeOptions",
+    "PACK": "PackOptions", "UNPACK": "UnpackOptions", "SPLIT": "SplitOptions", "SPLIT_V": "SplitVOptions",
+    "GATHER": "GatherOptions", "DEPTH_TO_SPACE": "DepthToSpaceOptions", "SPACE_TO_DEPTH": "SpaceToDepthOptions",
+    "MIRROR_PAD": "MirrorPadOptions", "SHAPE": "ShapeOptions",
 }
 # Operators whose missing options TFLite Micro reads as zeros (stride 0, beta 0, alpha 0)
 # where protobrain would assume the schema's defaults: such a model is refused.

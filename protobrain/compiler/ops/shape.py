@@ -1,12 +1,16 @@
 """RESHAPE, SQUEEZE, EXPAND_DIMS: pure views, so the output shares the input's memory.
+SHAPE, FILL and CONSTANT: values known before run time, written by pb_move.
 
-TFLite Micro implements all three as a copy of the bytes (or nothing at all when the
+TFLite Micro implements the views as a copy of the bytes (or nothing at all when the
 buffers coincide); the element order never changes, so no code runs here at all.
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from protobrain.compiler.ops.base import Alias, register, require, tensors
+from protobrain.compiler.ops.move import CONST, OUT0, Box, Constants, const_ints, move_call, require_types
 
 
 @register("RESHAPE", inputs=(1, 2))
@@ -24,3 +28,46 @@ def lower(op, g):
         require(all(0 <= d < len(inp.shape) and inp.shape[d] == 1 for d in dims),
                 f"squeeze_dims {dims} do not name size-1 dimensions of {inp.shape}")
     return Alias(output=op.outputs[0], input=op.inputs[0])
+
+
+# ---- operators writing values known at generation time ----------------------------------
+# The constant-folding pass (compiler/fold.py) computes these wherever it can; what reaches
+# lowering is a graph output that became a constant (CONSTANT, the pass's own operator),
+# or an operator the pass left alone.
+
+
+def _write_constant(values, out):
+    constants = Constants(out.dtype)
+    base = constants.add(values)
+    box = Box(CONST, OUT0, [out.size], [1], [1], base, 0)
+    return move_call(out.dtype, [box], [], [out.index], constants)
+
+
+@register("CONSTANT")
+def lower_constant(op, g):
+    """A graph output whose value the folding pass computed: written from flash each run."""
+    (value,), (out,) = tensors(op, g)
+    require(value is not None and value.is_const, "CONSTANT reads a constant tensor")
+    require(value.dtype == out.dtype and value.size == out.size, f"{value.dtype}{value.shape} -> {out.dtype}{out.shape}")
+    return _write_constant(value.data, out)
+
+
+@register("SHAPE")
+def lower_shape(op, g):
+    (inp,), (out,) = tensors(op, g)
+    require(out.dtype == "int32", f"output type {out.dtype} (TFLite Micro writes int32 only)")
+    require(out.shape == (len(inp.shape),), f"output shape {out.shape} for a rank-{len(inp.shape)} input")
+    return _write_constant(np.asarray(inp.shape, np.int32), out)
+
+
+@register("FILL", inputs=(2, 2))
+def lower_fill(op, g):
+    (dims_t, value), (out,) = tensors(op, g)
+    require_types(value, ("int8", "int32", "float32"), "value type")
+    require(value.shape == (), f"value shape {value.shape} (a scalar)")
+    require(out.dtype == value.dtype, f"output type {out.dtype}")
+    dims = const_ints(dims_t, "dims", ("int8", "int16", "int32", "int64"))
+    require(tuple(dims) == tuple(out.shape), f"dims {dims} differ from the output's {out.shape}")
+    if value.is_const:
+        return _write_constant(np.broadcast_to(value.data, out.shape), out)
+    return move_call(out.dtype, [Box(0, OUT0, [out.size], [0], [1])], [value.index], [out.index])
