@@ -6,8 +6,8 @@ Both operators keep state in variable tensors between invocations; check_model_b
 consecutive invocations carrying state.
 
 What TensorFlow 2.21's converter emits for Keras 3 recurrent layers:
-- keras.layers.LSTM / GRU as written: a WHILE loop (three subgraphs), whose int8
-  calibration crashes the converter; protobrain refuses the float form in one line.
+- keras.layers.LSTM / GRU as written: a WHILE loop over a body subgraph, whose int8
+  calibration crashes the converter (the calibrator reads a tensor the WHILE freed).
 - with unroll=True: the steps as plain operators (FULLY_CONNECTED, SPLIT, UNPACK, LOGISTIC,
   TANH, MUL, ADD, SUB, STRIDED_SLICE), for int8 and 16x8.
 - the fused UNIDIRECTIONAL_SEQUENCE_LSTM, for a layer whose step function carries the
@@ -124,21 +124,6 @@ def test_keras_unrolled_keyword_spotter(layer, mode):
     check_model_bytes(data, f"unrolled_{layer.lower()}_{mode}")
 
 
-def test_keras_gru_as_a_while_loop_is_refused_in_one_line(tmp_path):
-    """Without unroll the converter emits a WHILE loop over a body subgraph (its int8
-    calibration crashes TensorFlow 2.21, so this is the float model)."""
-    import keras
-    import tensorflow as tf
-
-    x = keras.Input((FRAMES, FEATURES), batch_size=1)
-    model = keras.Model(x, keras.layers.Dense(4)(keras.layers.GRU(8)(x)))
-    data = tf.lite.TFLiteConverter.from_keras_model(model).convert()
-    from protobrain.errors import ModelError
-
-    with pytest.raises(ModelError, match="subgraphs; protobrain compiles single-subgraph models"):
-        read_model_bytes(data)
-
-
 # ---- LSTM models written directly: the operator sweep --------------------------------------
 
 
@@ -208,7 +193,7 @@ def test_lstm_lowering_fields():
     call = prog.steps[0].call
     assert call.function == "pb_lstm_s8" and call.fields["cell_tanh_mult"] == 12 and call.fields["cell_tanh_shift"] == 0
     assert call.fields["cell_clip"] == 512 and call.fields["bias64_input"] == "NULL"
-    assert call.scratch_bytes == 4 * 9 * 2 and call.macs == 5 * 4 * 9 * (7 + 9)
+    assert call.scratch_bytes == 0 and call.macs == 5 * 4 * 9 * (7 + 9)
     prog = build_program(read_model_bytes(lstm_model(cell_power=-14, cell_clip=0.0, dtype="int16"), "l"))
     call = prog.steps[0].call
     assert call.function == "pb_lstm_s16" and (call.fields["cell_tanh_mult"], call.fields["cell_tanh_shift"]) == (3, 2)
@@ -308,3 +293,30 @@ def test_svdf_refusals(case):
     kwargs, reason = SVDF_REFUSALS[case]
     with pytest.raises(UnsupportedError, match=reason):
         build_program(read_model_bytes(svdf_model(**kwargs), "s"))
+
+
+# ---- the fast tiers' forms -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("tier,block", [("dsp", 4), ("mve", 16)])
+def test_fast_tiers_take_the_int8_lstm_and_svdf_with_their_rows_packed(tier, block):
+    """Each unit's four gate rows one after another, zero-padded to the tier's block, with
+    the portable lowering's constants in the same order; the 16x8 LSTM stays portable. (The
+    DSP form runs in every sweep case above through its plain C; both run on their cores
+    in tests/verify/test_fast_tiers_on_device.py.)"""
+    graph = read_model_bytes(lstm_model(depth=7, units=9), "l")
+    portable = build_program(graph).steps[0].call.fields
+    call = build_program(graph, tier=tier).steps[0].call
+    assert call.tier == tier and call.function.endswith("lstm_s8") and call.scratch_bytes == 0
+    f = call.fields
+    assert f["input_words"] * 4 == -(-7 // block) * block and f["unit_words"] * 4 == -(-9 // block) * block
+    rows = np.asarray(f["w_input"].values, "<i4").view(np.int8).reshape(9, 4, -1)
+    stacked = np.asarray(portable["w_input"].values).reshape(4, 9, 7)
+    assert np.array_equal(rows[:, :, :7], stacked.transpose(1, 0, 2)) and not rows[:, :, 7:].any()
+    bias = np.asarray(f["bias"].values).reshape(9, 4, 2)
+    assert np.array_equal(bias[:, :, 0], np.asarray(portable["bias_input"].values).reshape(4, 9).T)
+    assert build_program(read_model_bytes(lstm_model(dtype="int16"), "l"), tier=tier).steps[0].call.tier == "portable"
+    for state in ("int8", "int16"):
+        svdf = build_program(read_model_bytes(svdf_model(state=state, units=5, rank=1), "s"), tier=tier).steps[0].call
+        assert svdf.tier == tier and svdf.function.startswith("pb_fast_")
+        assert len(svdf.fields["feature_bias"].values) == 8, "5 filters padded to 8"

@@ -10,9 +10,9 @@ clipped), and the hidden state tanh(c) * o at the hidden state's scale and zero 
 hidden state is also that step's output. Both states are variable tensors: they persist
 from one invocation to the next.
 
-The kernel computes the four gates' fully connected layers as two matrix multiplies over
-all 4 * state rows (input rows, then recurrent rows) with the input offsets folded into
-per-row constants, so the fast tiers (ops/tiers/recurrent.py) replace only the multiply.
+The kernel goes unit by unit: the unit's four gate rows of the input matrix and of the
+recurrent matrix (input offsets folded into per-row constants), then its cell. The fast
+tiers (ops/tiers/recurrent.py) lay the rows out for their multiply and keep the rest.
 """
 
 from __future__ import annotations
@@ -144,11 +144,6 @@ def lstm_parts(op, g) -> dict:
     }
 
 
-def pb_lstm_scratch_bytes(units: int) -> int:
-    """pb_lstm_s8/s16's scratch (portable/pb_lstm.c): the four gates of one step, int16."""
-    return 4 * units * 2
-
-
 @register("UNIDIRECTIONAL_SEQUENCE_LSTM", inputs=(1, 24))
 def lower(op, g):
     parts = lstm_parts(op, g)
@@ -175,5 +170,4 @@ def lower(op, g):
         inputs=[op.inputs[INPUT], op.inputs[HIDDEN], op.inputs[CELL]],
         outputs=[op.outputs[0]],
         macs=parts["macs"],
-        scratch_bytes=pb_lstm_scratch_bytes(parts["units"]),
     )

@@ -57,22 +57,21 @@ static int16_t pb_lstm_gate64(const pb_lstm_params_t *p, int32_t gate, int64_t a
     return (int16_t)pb_lstm_sat16(a + b);
 }
 
-/* One unit of one step from its four gates' pre-activations: updates the cell state and
- * returns the new hidden value. */
-static int32_t pb_lstm_unit(const pb_lstm_params_t *p, const int16_t *gates, int32_t u, int16_t *cell)
+/* One unit of one step from its four gates' pre-activations (input, forget, cell, output):
+ * updates its cell state and returns its new hidden value. */
+static int32_t pb_lstm_unit(const pb_lstm_params_t *p, const int16_t *gates, int16_t *cell)
 {
-    const int32_t n = p->units;
-    const int32_t in = pb_lstm_sigmoid(p->sigmoid, gates[u]);
-    const int32_t forget = pb_lstm_sigmoid(p->sigmoid, gates[n + u]);
-    const int32_t cand = pb_lstm_tanh(p->sigmoid, gates[2 * n + u], 3, 0);
-    const int32_t out = pb_lstm_sigmoid(p->sigmoid, gates[3 * n + u]);
-    int32_t c = pb_lstm_sat16(pb_mul_by_quantized_mult(forget * cell[u], p->forget_mult, p->forget_shift)) +
+    const int32_t in = pb_lstm_sigmoid(p->sigmoid, gates[0]);
+    const int32_t forget = pb_lstm_sigmoid(p->sigmoid, gates[1]);
+    const int32_t cand = pb_lstm_tanh(p->sigmoid, gates[2], 3, 0);
+    const int32_t out = pb_lstm_sigmoid(p->sigmoid, gates[3]);
+    int32_t c = pb_lstm_sat16(pb_mul_by_quantized_mult(forget * *cell, p->forget_mult, p->forget_shift)) +
                 pb_lstm_sat16(pb_mul_by_quantized_mult(in * cand, p->update_mult, p->update_shift));
     c = pb_lstm_sat16(c);
     if (p->cell_clip >= 0) {
         c = PB_CLAMP(c, -p->cell_clip, p->cell_clip);
     }
-    cell[u] = (int16_t)c;
+    *cell = (int16_t)c;
     c = pb_lstm_tanh(p->sigmoid, c, p->cell_tanh_mult, p->cell_tanh_shift);
     return PB_CLAMP(p->hidden_zp + pb_mul_by_quantized_mult(c * out, p->hidden_mult, p->hidden_shift), p->hidden_min,
                     p->hidden_max);
@@ -104,51 +103,58 @@ static int64_t pb_lstm_dot_s16(const int8_t *w, const int16_t *x, int32_t n, int
     return acc;
 }
 
+/* Unit by unit: its four gate rows of both matrices, then its cell. The new hidden values
+ * go to the step's output row first, and to the hidden state once every unit has read the
+ * old one. */
 void pb_lstm_s8(const pb_lstm_params_t *p, const int8_t *input, const int8_t *hidden, const int16_t *cell,
-                int8_t *output, void *scratch)
+                int8_t *output)
 {
-    int16_t *gates = (int16_t *)scratch;
     const int32_t n = p->units, depth = p->input_size;
-    int32_t b, t, r, u;
+    int32_t b, t, u, k;
     for (b = 0; b < p->batches; ++b) {
         int8_t *h = (int8_t *)hidden + b * n;
         int16_t *c = (int16_t *)cell + b * n;
         for (t = 0; t < p->steps; ++t) {
             const int32_t row = pb_lstm_row(p, b, t);
             const int8_t *x = input + row * depth;
-            for (r = 0; r < 4 * n; ++r) {
-                gates[r] = pb_lstm_gate(p, r / n, pb_lstm_dot_s8(p->w_input + r * depth, x, depth, p->bias_input[r]),
-                                        pb_lstm_dot_s8(p->w_recurrent + r * n, h, n, p->bias_recurrent[r]));
-            }
+            int8_t *out = output + row * n;
             for (u = 0; u < n; ++u) {
-                h[u] = (int8_t)pb_lstm_unit(p, gates, u, c);
+                int16_t gates[4];
+                for (k = 0; k < 4; ++k) {
+                    const int32_t r = k * n + u;
+                    gates[k] = pb_lstm_gate(p, k, pb_lstm_dot_s8(p->w_input + r * depth, x, depth, p->bias_input[r]),
+                                            pb_lstm_dot_s8(p->w_recurrent + r * n, h, n, p->bias_recurrent[r]));
+                }
+                out[u] = (int8_t)pb_lstm_unit(p, gates, c + u);
             }
-            memcpy(output + row * n, h, (size_t)n);
+            memcpy(h, out, (size_t)n);
         }
     }
 }
 
 void pb_lstm_s16(const pb_lstm_params_t *p, const int16_t *input, const int16_t *hidden, const int16_t *cell,
-                 int16_t *output, void *scratch)
+                 int16_t *output)
 {
-    int16_t *gates = (int16_t *)scratch;
     const int32_t n = p->units, depth = p->input_size;
-    int32_t b, t, r, u;
+    int32_t b, t, u, k;
     for (b = 0; b < p->batches; ++b) {
         int16_t *h = (int16_t *)hidden + b * n;
         int16_t *c = (int16_t *)cell + b * n;
         for (t = 0; t < p->steps; ++t) {
             const int32_t row = pb_lstm_row(p, b, t);
             const int16_t *x = input + row * depth;
-            for (r = 0; r < 4 * n; ++r) {
-                gates[r] = pb_lstm_gate64(p, r / n,
-                                          pb_lstm_dot_s16(p->w_input + r * depth, x, depth, p->bias64_input[r]),
-                                          pb_lstm_dot_s16(p->w_recurrent + r * n, h, n, p->bias64_recurrent[r]));
-            }
+            int16_t *out = output + row * n;
             for (u = 0; u < n; ++u) {
-                h[u] = (int16_t)pb_lstm_unit(p, gates, u, c);
+                int16_t gates[4];
+                for (k = 0; k < 4; ++k) {
+                    const int32_t r = k * n + u;
+                    gates[k] = pb_lstm_gate64(p, k,
+                                              pb_lstm_dot_s16(p->w_input + r * depth, x, depth, p->bias64_input[r]),
+                                              pb_lstm_dot_s16(p->w_recurrent + r * n, h, n, p->bias64_recurrent[r]));
+                }
+                out[u] = (int16_t)pb_lstm_unit(p, gates, c + u);
             }
-            memcpy(output + row * n, h, (size_t)n * sizeof(int16_t));
+            memcpy(h, out, (size_t)n * sizeof(int16_t));
         }
     }
 }

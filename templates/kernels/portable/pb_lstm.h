@@ -7,7 +7,8 @@
  * (recurrent), so each step's gate layers are two matrix multiplies. The input offsets are
  * folded into the per-row constants bias_input and bias_recurrent by the generator
  * (protobrain/compiler/ops/lstm.py). The hidden and cell states are the model's variable
- * tensors, updated in place; scratch holds one step's gates (pb_lstm_scratch_bytes). */
+ * tensors, updated in place; a step's new hidden values wait in its output row until every
+ * unit has read the old ones, so the kernel needs no scratch. */
 #ifndef PB_LSTM_H
 #define PB_LSTM_H
 
@@ -32,8 +33,8 @@ typedef struct {
 } pb_lstm_params_t;
 
 void pb_lstm_s8(const pb_lstm_params_t *p, const int8_t *input, const int8_t *hidden, const int16_t *cell,
-                int8_t *output, void *scratch);
+                int8_t *output);
 void pb_lstm_s16(const pb_lstm_params_t *p, const int16_t *input, const int16_t *hidden, const int16_t *cell,
-                 int16_t *output, void *scratch);
+                 int16_t *output);
 
 #endif /* PB_LSTM_H */

@@ -19,11 +19,13 @@ from protobrain.compiler.ops.tiers import dsp as fast_dsp
 from protobrain.compiler.ops.tiers import mve as fast_mve
 from protobrain.compiler.ops.tiers.add_lut import accelerate_add
 from protobrain.compiler.ops.tiers.common import REQUANT_EXACT, REQUANT_FAST
+from protobrain.compiler.ops.tiers.recurrent import RECURRENT_FUNCTIONS, accelerate_recurrent
 
 TIERS = ("portable", "dsp", "mve")
 # The operators with a fast form, and on which tiers (`protobrain ops` shows it).
 FAST_OPERATORS = {"CONV_2D": ("dsp", "mve"), "DEPTHWISE_CONV_2D": ("dsp", "mve"),
-                  "FULLY_CONNECTED": ("dsp", "mve"), "ADD": ("dsp", "mve")}
+                  "FULLY_CONNECTED": ("dsp", "mve"), "ADD": ("dsp", "mve"),
+                  "UNIDIRECTIONAL_SEQUENCE_LSTM": ("dsp", "mve"), "SVDF": ("dsp", "mve")}
 MATMUL_FUNCTIONS = ("pb_conv_s8", "pb_fully_connected_s8")
 FAST_FUNCTIONS = (*MATMUL_FUNCTIONS, "pb_depthwise_conv_s8")
 
@@ -42,6 +44,8 @@ def accelerate(call: KernelCall, tier: str, wide_weights: bool = False) -> Kerne
     fast = None
     if tier != "portable" and call.function == "pb_add_s8":
         fast = accelerate_add(call, tier)
+    elif tier != "portable" and call.function in RECURRENT_FUNCTIONS:
+        fast = accelerate_recurrent(call, tier)
     elif tier == "dsp" and call.function in FAST_FUNCTIONS:
         fast = fast_dsp.accelerate(call, wide_weights)
     elif tier == "mve" and call.function in FAST_FUNCTIONS:

@@ -1,0 +1,87 @@
+"""The fast tiers' recurrent kernels: the int8 LSTM and SVDF with their matrix rows laid out
+for the DSP tier's SXTB16 + SMLAD (templates/kernels/dsp/pb_lstm.c, pb_svdf.c) and
+Helium's VMLADAVA (templates/kernels/mve/pb_lstm.c, pb_svdf.c).
+
+Both kernels multiply four rows per pass over their input vector: an LSTM unit's four gate
+rows (input, forget, cell, output) of the input matrix and of the recurrent one, and four
+SVDF filters' feature rows. Rows are int8 packed into words, zero-padded to the tier's
+block (4 bytes for SMLAD pairs, 16 for one Helium vector); the portable lowering's folded
+constants (lstm.py, svdf.py) are reordered to match. Everything else (the cell, the state
+shift, the time weights, every requantization) is the portable kernels' arithmetic.
+The 16x8 LSTM stays portable.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from protobrain.compiler.ops.base import KernelCall, const
+from protobrain.compiler.ops.tiers.common import pack_words, values
+
+ROW_BLOCK = {"dsp": 4, "mve": 16}  # bytes a packed row is padded to
+RECURRENT_FUNCTIONS = ("pb_lstm_s8", "pb_svdf_s8", "pb_svdf_s8_s16")
+_NAMES = {  # (function, struct) per tier and portable function
+    ("dsp", "pb_lstm_s8"): ("pb_fast_lstm_s8", "pb_fast_lstm_params_t"),
+    ("dsp", "pb_svdf_s8"): ("pb_fast_svdf_s8", "pb_fast_svdf_params_t"),
+    ("dsp", "pb_svdf_s8_s16"): ("pb_fast_svdf_s8_s16", "pb_fast_svdf_params_t"),
+    ("mve", "pb_lstm_s8"): ("pb_fast_mve_lstm_s8", "pb_fast_mve_lstm_params_t"),
+    ("mve", "pb_svdf_s8"): ("pb_fast_mve_svdf_s8", "pb_fast_mve_svdf_params_t"),
+    ("mve", "pb_svdf_s8_s16"): ("pb_fast_mve_svdf_s8_s16", "pb_fast_mve_svdf_params_t"),
+}
+_LSTM_CELL = ("batches", "steps", "input_size", "units", "time_major", "mults", "shifts", "cell_tanh_mult",
+              "cell_tanh_shift", "forget_mult", "forget_shift", "update_mult", "update_shift", "hidden_mult",
+              "hidden_shift", "hidden_zp", "hidden_min", "hidden_max", "cell_clip", "sigmoid")
+_SVDF_KEPT = ("batches", "input_size", "filters", "units", "rank", "memory", "state_zp", "state_min", "state_max",
+              "feature_mult", "feature_shift", "output_mult", "output_shift", "output_zp", "w_time", "w_time16",
+              "unit_bias")
+
+
+def packed_rows(rows: np.ndarray, block: int) -> tuple[np.ndarray, int]:
+    """[R][n] int8 rows as int32 words, each row zero-padded to a multiple of `block` bytes;
+    and the words per row."""
+    r, n = rows.shape
+    padded = np.zeros((r, -(-n // block) * block), np.int8)
+    padded[:, :n] = rows
+    return pack_words(padded), padded.shape[1] // 4
+
+
+def _lstm(call: KernelCall, tier: str) -> KernelCall:
+    f = call.fields
+    n, depth = f["units"], f["input_size"]
+    # unit by unit, its four gate rows: row k * n + u of the stacked matrices
+    order = np.arange(4 * n).reshape(4, n).T.reshape(-1)
+    w_in = values(f["w_input"]).reshape(4 * n, depth)[order]
+    w_rec = values(f["w_recurrent"]).reshape(4 * n, n)[order]
+    block = ROW_BLOCK[tier]
+    words_in, input_words = packed_rows(w_in, block)
+    words_rec, unit_words = packed_rows(w_rec, block)
+    bias = np.stack([values(f["bias_input"])[order], values(f["bias_recurrent"])[order]], axis=1)
+    fields = {k: f[k] for k in _LSTM_CELL}
+    fields.update(input_words=input_words, unit_words=unit_words, w_input=const("w_input", words_in, "int32_t"),
+                  w_recurrent=const("w_recurrent", words_rec, "int32_t"),
+                  bias=const("bias", bias.reshape(-1), "int32_t"))
+    function, struct = _NAMES[tier, call.function]
+    return KernelCall("pb_lstm", function, struct, fields, call.inputs, call.outputs, macs=call.macs, tier=tier)
+
+
+def _svdf(call: KernelCall, tier: str) -> KernelCall:
+    f = call.fields
+    filters = f["filters"]
+    padded = -(-filters // 4) * 4  # four filters per pass: zero rows complete the last four
+    w = np.zeros((padded, f["input_size"]), np.int64)
+    w[:filters] = values(f["w_feature"]).reshape(filters, -1)
+    words, input_words = packed_rows(w, ROW_BLOCK[tier])
+    bias = np.zeros(padded, np.int64)
+    bias[:filters] = values(f["feature_bias"])
+    fields = {k: f[k] for k in _SVDF_KEPT}
+    fields.update(input_words=input_words, w_feature=const("w_feature", words, "int32_t"),
+                  feature_bias=const("feature_bias", bias, "int32_t"))
+    function, struct = _NAMES[tier, call.function]
+    return KernelCall("pb_svdf", function, struct, fields, call.inputs, call.outputs, macs=call.macs, tier=tier)
+
+
+def accelerate_recurrent(call: KernelCall, tier: str) -> KernelCall | None:
+    """The tier's LSTM or SVDF call, or None where it has none."""
+    if tier not in ROW_BLOCK or call.function not in RECURRENT_FUNCTIONS:
+        return None
+    return _lstm(call, tier) if call.function == "pb_lstm_s8" else _svdf(call, tier)

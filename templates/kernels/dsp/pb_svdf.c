@@ -1,0 +1,72 @@
+/* SVDF, DSP tier (see pb_svdf.h). */
+#include "pb_svdf.h"
+
+#include "pb_lstm.h"
+
+/* The feature dot products of one batch, four filters at a time, into the newest slot of
+ * each filter's memory: requantized, clamped to the state type, its zero point added after
+ * the clamp (an int8 store may wrap, as TFLite Micro's does). */
+#define PB_SVDF_FEATURES(T)                                                                        \
+    do {                                                                                           \
+        int32_t f_, k_;                                                                            \
+        for (f_ = 0; f_ < p->filters; f_ += 4) {                                                   \
+            int32_t acc_[4];                                                                       \
+            for (k_ = 0; k_ < 4; ++k_) {                                                           \
+                acc_[k_] = p->feature_bias[f_ + k_];                                               \
+            }                                                                                      \
+            pb_dsp_dot4(x, p->input_size, p->w_feature + f_ * p->input_words, p->input_words, acc_); \
+            for (k_ = 0; k_ < 4 && f_ + k_ < p->filters; ++k_) {                                   \
+                const int32_t v_ = pb_mul_by_quantized_mult(acc_[k_], p->feature_mult, p->feature_shift); \
+                sb[(f_ + k_) * p->memory + p->memory - 1] =                                        \
+                    (T)(p->state_zp + PB_CLAMP(v_, p->state_min, p->state_max));                   \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+
+static int8_t pb_svdf_output(const pb_fast_svdf_params_t *p, uint32_t acc)
+{
+    const int32_t v = pb_mul_by_quantized_mult((int32_t)acc, p->output_mult, p->output_shift) + p->output_zp;
+    return (int8_t)PB_CLAMP(v, -128, 127);
+}
+
+void pb_fast_svdf_s8(const pb_fast_svdf_params_t *p, const int8_t *input, const int8_t *state, int8_t *output)
+{
+    int8_t *s = (int8_t *)state;
+    const int32_t per_batch = p->filters * p->memory, n = p->rank * p->memory;
+    int32_t b, u, j;
+    memmove(s, s + 1, (size_t)(p->batches * per_batch - 1));
+    for (b = 0; b < p->batches; ++b) {
+        const int8_t *x = input + b * p->input_size;
+        int8_t *sb = s + b * per_batch;
+        PB_SVDF_FEATURES(int8_t);
+        for (u = 0; u < p->units; ++u) {
+            const int8_t *w = p->w_time + u * n, *v = sb + u * n;
+            uint32_t acc = (uint32_t)p->unit_bias[u];
+            for (j = 0; j < n; ++j) {
+                acc += (uint32_t)(w[j] * v[j]);
+            }
+            output[b * p->units + u] = pb_svdf_output(p, acc);
+        }
+    }
+}
+
+void pb_fast_svdf_s8_s16(const pb_fast_svdf_params_t *p, const int8_t *input, const int16_t *state, int8_t *output)
+{
+    int16_t *s = (int16_t *)state;
+    const int32_t per_batch = p->filters * p->memory, n = p->rank * p->memory;
+    int32_t b, u, j;
+    memmove(s, s + 1, (size_t)(p->batches * per_batch - 1) * sizeof(int16_t));
+    for (b = 0; b < p->batches; ++b) {
+        const int8_t *x = input + b * p->input_size;
+        int16_t *sb = s + b * per_batch;
+        PB_SVDF_FEATURES(int16_t);
+        for (u = 0; u < p->units; ++u) {
+            const int16_t *w = p->w_time16 + u * n, *v = sb + u * n;
+            uint32_t acc = (uint32_t)p->unit_bias[u];
+            for (j = 0; j < n; ++j) {
+                acc += (uint32_t)((int32_t)w[j] * v[j]);
+            }
+            output[b * p->units + u] = pb_svdf_output(p, acc);
+        }
+    }
+}
