@@ -62,47 +62,63 @@ def refold_for_count(mult: int, shift: int, count: int) -> tuple[int, int]:
     return int((mult << k) // count), shift - k
 
 
-@register("MEAN", inputs=(2, 2))
-def lower(op, g):
-    (inp, axis_t), (out,) = tensors(op, g)
-    require(inp.dtype in _FUNCS, f"type {inp.dtype}")
-    require(out.dtype == inp.dtype, f"output type {out.dtype}")
-    require(not inp.is_const, "constant data input")
+def resolve_axes(inp, axis_t, out) -> tuple[list[int], int]:
+    """The reduced axes (negatives resolved, duplicates dropped, as TFLite's ResolveAxis does)
+    and the number of input elements reduced into each output; checks the axis tensor and the
+    output's size. A scalar input reduces nothing, whatever the axes say."""
     require(axis_t is not None and axis_t.is_const, "non-constant axis")
     require(axis_t.dtype == "int32", f"axis type {axis_t.dtype}")
+    require(not inp.is_const, "constant data input")
+    require(min(inp.shape, default=1) >= 1, f"empty input {inp.shape}")
     rank = len(inp.shape)
-    require(1 <= rank <= MAX_DIMS, f"rank {rank}")
     reduced: list[int] = []
-    for a in np.asarray(axis_t.data).reshape(-1).tolist():
+    for a in (np.asarray(axis_t.data).reshape(-1).tolist() if rank else []):
         a = a + rank if a < 0 else a
         require(0 <= a < rank, f"axis {a} out of range for rank {rank}")
         if a not in reduced:
             reduced.append(a)
     count = int(np.prod([inp.shape[a] for a in reduced], dtype=np.int64)) if reduced else 1
-    require(count >= 1, "empty reduction")
     require(count * out.size == inp.size, f"output shape {out.shape} does not match the reduction")
+    return reduced, count
 
-    kept, red = loop_groups(list(inp.shape), set(reduced))
+
+def loop_fields(shape, reduced) -> dict:
+    """The kept and reduced loops of a reduction as the kernels' params fields (3 of each)."""
+    kept, red = loop_groups(list(shape), set(reduced))
     require(len(kept) <= 3 and len(red) <= 3, "too many loop groups")
     kept, red = _pad3(kept), _pad3(red)
-    fields = {
+    return {
         "kept": _c_array(n for n, _ in kept),
         "kept_stride": _c_array(s for _, s in kept),
         "red": _c_array(n for n, _ in red),
         "red_stride": _c_array(s for _, s in red),
-        "count": count,
-        "input_zp": 0,
-        "output_zp": 0,
-        "mult": 0,
-        "shift": 0,
     }
-    if inp.dtype != "float32":
-        require(inp.quant is not None and out.quant is not None, "missing quantization")
-        require(not inp.quant.per_channel and not out.quant.per_channel, "per-channel quantization")
-        s_in, s_out = f32(inp.quant.s), f32(out.quant.s)
-        m, s = quantize_multiplier(float(s_in) / float(s_out))
+
+
+def quantized_sum_fields(inp, out, count: int, mean: bool) -> dict:
+    """QuantizedMeanOrSum's parameters: zero points and QuantizeMultiplier(s_in / s_out),
+    with 1/count folded in for MEAN (SUM keeps the plain ratio)."""
+    require(inp.quant is not None and out.quant is not None, "missing quantization")
+    require(not inp.quant.per_channel and not out.quant.per_channel, "per-channel quantization")
+    s_in, s_out = f32(inp.quant.s), f32(out.quant.s)
+    m, s = quantize_multiplier(float(s_in) / float(s_out))
+    if mean:
         m, s = refold_for_count(m, s, count)
-        fields.update(input_zp=inp.quant.zp, output_zp=out.quant.zp, mult=m, shift=s)
+    return {"input_zp": inp.quant.zp, "output_zp": out.quant.zp, "mult": m, "shift": s}
+
+
+@register("MEAN", inputs=(2, 2), types=tuple(_FUNCS))
+def lower(op, g):
+    (inp, axis_t), (out,) = tensors(op, g)
+    require(inp.dtype in _FUNCS, f"type {inp.dtype}")
+    require(out.dtype == inp.dtype, f"output type {out.dtype}")
+    rank = len(inp.shape)
+    require(1 <= rank <= MAX_DIMS, f"rank {rank}")
+    reduced, count = resolve_axes(inp, axis_t, out)
+    fields = {**loop_fields(inp.shape, reduced), "count": count,
+              "input_zp": 0, "output_zp": 0, "mult": 0, "shift": 0}
+    if inp.dtype != "float32":
+        fields.update(quantized_sum_fields(inp, out, count, mean=True))
     return KernelCall(
         kernel="pb_mean",
         function=_FUNCS[inp.dtype],
