@@ -129,3 +129,142 @@ void pb_max_pool_s16(const pb_max_pool_params_t *p, const int16_t *input, int16_
         }
     }
 }
+
+/* ---- float32 ---------------------------------------------------------------------------- */
+
+/* min(max(x, lo), hi) in the argument order that lets a NaN through. */
+static inline float pb_pool_clamp_f32(const pb_pool_params_t *p, float x)
+{
+    x = x < p->act_min_f ? p->act_min_f : x;
+    return p->act_max_f < x ? p->act_max_f : x;
+}
+
+/* Correctly rounded single-precision square root of x >= 0 (or NaN, returned as it is),
+ * in integer arithmetic: no libm, the same bits on every core with or without an FPU. */
+static float pb_pool_sqrtf(float x)
+{
+    union {
+        float f;
+        uint32_t u;
+    } v;
+    uint32_t mant;
+    int32_t exp2;      /* x = mant * 2^exp2 */
+    uint64_t n, r = 0, bit = (uint64_t)1 << 48;
+    v.f = x;
+    if ((v.u & 0x7FFFFFFFu) == 0 || (v.u >> 23) >= 0xFFu) {
+        return x; /* +-0, +inf, NaN (negative inputs do not occur) */
+    }
+    mant = v.u & 0x7FFFFFu;
+    if ((v.u >> 23) == 0) {
+        exp2 = -149;
+        while ((mant & 0x800000u) == 0) {
+            mant <<= 1;
+            --exp2;
+        }
+    } else {
+        mant |= 0x800000u;
+        exp2 = (int32_t)(v.u >> 23) - 150;
+    }
+    if ((exp2 & 1) == 0) { /* an odd exponent, so that (exp2 - 23) / 2 is whole */
+        mant <<= 1;
+        --exp2;
+    }
+    /* n in [2^46, 2^48): its integer square root has exactly 24 bits */
+    n = (uint64_t)mant << 23;
+    while (bit > n) {
+        bit >>= 2;
+    }
+    while (bit != 0) {
+        if (n >= r + bit) {
+            n -= r + bit;
+            r = (r >> 1) + bit;
+        } else {
+            r >>= 1;
+        }
+        bit >>= 2;
+    }
+    /* n is now the remainder: the root lies past r + 1/2 exactly when n > r (never on it) */
+    if (n > r) {
+        ++r;
+    }
+    exp2 = (exp2 - 23) / 2;
+    if (r == ((uint64_t)1 << 24)) {
+        r >>= 1;
+        ++exp2;
+    }
+    v.u = ((uint32_t)(exp2 + 23 + 127) << 23) | ((uint32_t)r & 0x7FFFFFu);
+    return v.f;
+}
+
+void pb_avg_pool_f32(const pb_avg_pool_params_t *p, const float *input, float *output)
+{
+    int32_t b, oy, ox, c, y, x;
+    const int32_t row = p->input_w * p->depth;
+    for (b = 0; b < p->batches; ++b) {
+        const float *in = input + b * p->input_h * row;
+        for (oy = 0; oy < p->output_h; ++oy) {
+            for (ox = 0; ox < p->output_w; ++ox) {
+                const pb_pool_window_t w = pb_pool_window(p, oy, ox);
+                const float count = (float)((w.y1 - w.y0) * (w.x1 - w.x0));
+                for (c = 0; c < p->depth; ++c) {
+                    float sum = 0.0f;
+                    for (y = w.y0; y < w.y1; ++y) {
+                        for (x = w.x0; x < w.x1; ++x) {
+                            sum += in[y * row + x * p->depth + c];
+                        }
+                    }
+                    *output++ = pb_pool_clamp_f32(p, sum / count);
+                }
+            }
+        }
+    }
+}
+
+void pb_max_pool_f32(const pb_max_pool_params_t *p, const float *input, float *output)
+{
+    int32_t b, oy, ox, c, y, x;
+    const int32_t row = p->input_w * p->depth;
+    for (b = 0; b < p->batches; ++b) {
+        const float *in = input + b * p->input_h * row;
+        for (oy = 0; oy < p->output_h; ++oy) {
+            for (ox = 0; ox < p->output_w; ++ox) {
+                const pb_pool_window_t w = pb_pool_window(p, oy, ox);
+                for (c = 0; c < p->depth; ++c) {
+                    float m = -3.40282347e+38f;
+                    for (y = w.y0; y < w.y1; ++y) {
+                        for (x = w.x0; x < w.x1; ++x) {
+                            const float v = in[y * row + x * p->depth + c];
+                            m = m < v ? v : m;
+                        }
+                    }
+                    *output++ = pb_pool_clamp_f32(p, m);
+                }
+            }
+        }
+    }
+}
+
+void pb_l2_pool_f32(const pb_l2_pool_params_t *p, const float *input, float *output)
+{
+    int32_t b, oy, ox, c, y, x;
+    const int32_t row = p->input_w * p->depth;
+    for (b = 0; b < p->batches; ++b) {
+        const float *in = input + b * p->input_h * row;
+        for (oy = 0; oy < p->output_h; ++oy) {
+            for (ox = 0; ox < p->output_w; ++ox) {
+                const pb_pool_window_t w = pb_pool_window(p, oy, ox);
+                const float count = (float)((w.y1 - w.y0) * (w.x1 - w.x0));
+                for (c = 0; c < p->depth; ++c) {
+                    float sum = 0.0f;
+                    for (y = w.y0; y < w.y1; ++y) {
+                        for (x = w.x0; x < w.x1; ++x) {
+                            const float v = in[y * row + x * p->depth + c];
+                            sum += v * v;
+                        }
+                    }
+                    *output++ = pb_pool_clamp_f32(p, pb_pool_sqrtf(sum / count));
+                }
+            }
+        }
+    }
+}
