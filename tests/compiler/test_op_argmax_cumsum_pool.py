@@ -113,6 +113,17 @@ def test_arg_int64_axis_for_litert_only():
     refuses(_arg_model("ARG_MAX", "int8", (3, 4), 1, "int32", axis_type="int64"), "axis type int64")
 
 
+def test_arg_reads_the_first_of_several_axis_values():
+    """TFLite Micro takes the first value of a longer axis tensor; LiteRT refuses one."""
+    def model(out_type, enum):
+        axis_t = {"shape": (2,), "dtype": "int32", "data": np.asarray([1, 0], np.int32)}
+        return tiny_model([act((3, 4)), axis_t, {"shape": (3,), "dtype": out_type}],
+                          [("ARG_MAX", [0, 1], [2], "ArgMaxOptions", {"output_type": enum})], [0], [2])
+
+    check_model_bytes(model("int32", 2), "arg2ax", n_random=N_RANDOM)
+    refuses(model("int64", 4), "2 axis values")
+
+
 def test_arg_refusals():
     refuses(_arg_model("ARG_MAX", "int16", (3, 4), 1, "int32"), "type int16")
     refuses(_arg_model("ARG_MIN", "int32", (3, 4), 1, "int32"), "type int32")

@@ -32,7 +32,8 @@ def lower(op, g):
     # TFLite Micro reads an int32 axis only; LiteRT (the int64 golden) reads int64 too.
     axis_types = ("int32",) if out.dtype == "int32" else ("int32", "int64")
     require(axis_t.dtype in axis_types, f"axis type {axis_t.dtype}")
-    require(axis_t.size >= 1, "empty axis tensor")
+    # TFLite Micro reads the first axis value; LiteRT wants exactly one.
+    require(axis_t.size == 1 or (axis_t.size > 1 and out.dtype == "int32"), f"{axis_t.size} axis values")
     rank = len(inp.shape)
     require(rank >= 1, "scalar input")
     axis = int(np.asarray(axis_t.data).reshape(-1)[0])
