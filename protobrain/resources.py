@@ -26,7 +26,8 @@ def boards_dir() -> Path:
     return _find("boards")
 
 
-# The reference int8 models (MLPerf Tiny's four, TFLite Micro's two examples) that
-# `make demo`, `make bench` and the tests read from a models folder (../shared/models).
+# The reference int8 models (MLPerf Tiny's four, TFLite Micro's two examples, and its two
+# recurrent ones: an LSTM and an SVDF keyword model, which keep state between invocations)
+# that `make demo`, `make bench` and the tests read from a models folder (../shared/models).
 REFERENCE_MODELS = ["hello_world_int8", "micro_speech_quantized", "kws_ref_model", "ad01_int8",
-                    "pretrainedResnet_quant", "vww_96_int8"]
+                    "pretrainedResnet_quant", "vww_96_int8", "trained_lstm_int8", "keyword_scrambled_8bit"]
