@@ -171,7 +171,8 @@ def compile_firmware(board: Board, src: Path) -> tuple[Path, Path]:
     sources = sorted(str(p) for p in src.iterdir() if p.suffix in (".c", ".S"))
     elf = src / "firmware.elf"
     # -fcallgraph-info=su: per-function stack use (as -fstack-usage) and call edges, for stackbound
-    cmd = [cc, *compile_flags(board), "-fcallgraph-info=su", f"-T{src / 'link.ld'}", "-I", str(src), "-o", str(elf), *sources]
+    cmd = [cc, *compile_flags(board), "-fcallgraph-info=su", f"-T{src / 'link.ld'}", "-I", str(src), "-o", str(elf), *sources,
+           "-lm"]  # float32 kernels call expf, logf, ...
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         overflow = [ln for ln in proc.stderr.splitlines() if "overflowed by" in ln or "will not fit" in ln]

@@ -25,6 +25,7 @@ from protobrain.toolchain import cache_dir, host_cc
 from protobrain.verify.layers import capture_layers
 
 CFLAGS = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-fPIC", "-shared"]
+LIBS = ["-lm"]  # linked, so float kernels call the C library's current expf, logf, ... as TFLite Micro does
 
 
 def compile_sources(stem: str, files: dict[str, str], extra_cflags: list[str] | None = None,
@@ -32,7 +33,7 @@ def compile_sources(stem: str, files: dict[str, str], extra_cflags: list[str] | 
     """Compile every .c of `files` ({file name: text}) into one shared library for this
     host, cached by the content of all files and the flags; returns its path."""
     flags = CFLAGS + list(extra_cflags or [])
-    lib = cache_dir() / f"{stem}-{digest(files, ' '.join(flags))}.so"
+    lib = cache_dir() / f"{stem}-{digest(files, ' '.join(flags + LIBS))}.so"
     if lib.exists():
         return lib
     with tempfile.TemporaryDirectory(prefix="pb-build-") as tmp:
@@ -41,7 +42,7 @@ def compile_sources(stem: str, files: dict[str, str], extra_cflags: list[str] | 
             (src / name).write_text(text)
         sources = sorted(str(src / name) for name in files if name.endswith(".c"))
         tmp_lib = src / "lib.so"
-        proc = subprocess.run([host_cc(), *flags, "-o", str(tmp_lib), *sources], capture_output=True, text=True)
+        proc = subprocess.run([host_cc(), *flags, "-o", str(tmp_lib), *sources, *LIBS], capture_output=True, text=True)
         if proc.returncode != 0:
             first = next((ln for ln in proc.stderr.splitlines() if "error" in ln), proc.stderr.strip()[:300])
             raise ToolchainError(f"{what} failed to compile: {first or proc.returncode}")

@@ -45,6 +45,9 @@ def test_inputs(tensors, n_random: int, seed: int = 0, files: list[Path] = ()) -
         if dtype.kind == "f":
             xs = [rng.uniform(-1.5, 1.5, size=t.shape).astype(dtype) for _ in range(n_random)]
             xs += [np.zeros(t.shape, dtype), np.full(t.shape, -1, dtype), np.ones(t.shape, dtype)]
+        elif dtype.kind == "b":
+            xs = [rng.integers(0, 2, size=t.shape).astype(dtype) for _ in range(n_random)]
+            xs += [np.zeros(t.shape, dtype), np.ones(t.shape, dtype)]
         else:
             info = np.iinfo(dtype)
             xs = [rng.integers(info.min, info.max, size=t.shape, endpoint=True, dtype=dtype) for _ in range(n_random)]
