@@ -3,6 +3,9 @@
 int8: the whole function of one int8 input is a 256-entry table computed here, with the
 reference's integer arithmetic reproduced exactly (fixedpoint.py); the kernel only looks up.
 int16: run-time integer kernels (pb_activation), parameters computed here as Prepare does.
+float32: pb_unary_f32, the reference's expressions in single precision (LOGISTIC: 1 or
+expf(x) beyond its cut-offs, else 1 / (1 + expf(-x)); TANH: tanhf), as exact as the
+target's C library (see unary_math).
 """
 
 from __future__ import annotations
@@ -11,9 +14,15 @@ import numpy as np
 
 from protobrain.compiler import fixedpoint as fp
 from protobrain.compiler.ops.base import KernelCall, const, register, require, require_types, tensors
+from protobrain.compiler.ops.unary_common import f32_call
 from protobrain.compiler.quantization import f32, quantize_multiplier, round_half_away
 
 _INT8 = np.arange(-128, 128)
+_FLOAT = ("float32", "float32")
+
+
+def _is_float(op, g) -> bool:
+    return tensors(op, g)[0][0].dtype == "float32"
 
 
 def _lut_s8(op, values, size: int) -> KernelCall:
@@ -93,7 +102,9 @@ def _sigmoid_like_s16(op, g, is_tanh: bool) -> KernelCall:
 
 @register("LOGISTIC")
 def lower_logistic(op, g):
-    require_types(op, g, {("int8", "int8"), ("int16", "int16")})
+    require_types(op, g, {("int8", "int8"), ("int16", "int16"), _FLOAT})
+    if _is_float(op, g):
+        return f32_call(op, g, "pb_logistic_f32")
     if tensors(op, g)[0][0].dtype == "int8":
         return _sigmoid_like_s8(op, g, is_tanh=False)
     return _sigmoid_like_s16(op, g, is_tanh=False)
@@ -101,7 +112,9 @@ def lower_logistic(op, g):
 
 @register("TANH")
 def lower_tanh(op, g):
-    require_types(op, g, {("int8", "int8"), ("int16", "int16")})
+    require_types(op, g, {("int8", "int8"), ("int16", "int16"), _FLOAT})
+    if _is_float(op, g):
+        return f32_call(op, g, "pb_tanh_f32")
     if tensors(op, g)[0][0].dtype == "int8":
         return _sigmoid_like_s8(op, g, is_tanh=True)
     return _sigmoid_like_s16(op, g, is_tanh=True)
@@ -112,7 +125,9 @@ def lower_tanh(op, g):
 
 @register("RELU")
 def lower_relu(op, g):
-    require_types(op, g, {("int8", "int8"), ("int16", "int16")})
+    require_types(op, g, {("int8", "int8"), ("int16", "int16"), _FLOAT})
+    if _is_float(op, g):
+        return f32_call(op, g, "pb_relu_f32")
     inp, out = _io(op, g)
     lo, hi = (-128, 127) if inp.dtype == "int8" else (-32768, 32767)
     if inp.dtype == "int16":
@@ -134,7 +149,9 @@ def lower_relu(op, g):
 
 @register("RELU6")
 def lower_relu6(op, g):
-    require_types(op, g, {("int8", "int8"), ("int16", "int16")})
+    require_types(op, g, {("int8", "int8"), ("int16", "int16"), _FLOAT})
+    if _is_float(op, g):
+        return f32_call(op, g, "pb_relu6_f32")
     inp, out = _io(op, g)
     lo, hi = (-128, 127) if inp.dtype == "int8" else (-32768, 32767)
     # The reference clamps in the input's integers to [zero, six] and copies: the output
@@ -156,7 +173,11 @@ def lower_relu6(op, g):
 
 @register("LEAKY_RELU")
 def lower_leaky_relu(op, g):
-    require_types(op, g, {("int8", "int8"), ("int16", "int16")})
+    require_types(op, g, {("int8", "int8"), ("int16", "int16"), _FLOAT})
+    if _is_float(op, g):
+        alpha = f32(op.options.get("alpha", 0.2))
+        require(bool(np.isfinite(alpha)), f"alpha {alpha} is not finite")
+        return f32_call(op, g, "pb_leaky_relu_f32", {"alpha": float(alpha)}, struct="pb_leaky_relu_f32_params_t")
     inp, out = _io(op, g)
     alpha = f32(op.options.get("alpha", 0.2))
     s_in, s_out = f32(inp.quant.s), f32(out.quant.s)
