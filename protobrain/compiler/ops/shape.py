@@ -43,7 +43,7 @@ def _write_constant(values, out):
     return move_call(out.dtype, [box], [], [out.index], constants)
 
 
-@register("CONSTANT")
+@register("CONSTANT", types=("int8", "int16", "int32", "int64", "float32", "bool"))
 def lower_constant(op, g):
     """A graph output whose value the folding pass computed: written from flash each run."""
     (value,), (out,) = tensors(op, g)
@@ -52,7 +52,7 @@ def lower_constant(op, g):
     return _write_constant(value.data, out)
 
 
-@register("SHAPE")
+@register("SHAPE", types=("int32",))
 def lower_shape(op, g):
     (inp,), (out,) = tensors(op, g)
     require(out.dtype == "int32", f"output type {out.dtype} (TFLite Micro writes int32 only)")
@@ -60,7 +60,7 @@ def lower_shape(op, g):
     return _write_constant(np.asarray(inp.shape, np.int32), out)
 
 
-@register("FILL", inputs=(2, 2))
+@register("FILL", inputs=(2, 2), types=("int8", "int32", "float32"))
 def lower_fill(op, g):
     (dims_t, value), (out,) = tensors(op, g)
     require_types(value, ("int8", "int32", "float32"), "value type")

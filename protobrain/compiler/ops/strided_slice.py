@@ -1,4 +1,5 @@
-"""STRIDED_SLICE with constant begin/end/strides, up to 5 dimensions, any element size.
+"""STRIDED_SLICE with constant begin/end/strides, up to 5 dimensions, any element size;
+SLICE and DYNAMIC_UPDATE_SLICE (start indices known at run time or not) as pb_move boxes.
 
 Begin and end are resolved per axis as TFLite Micro's Eval does: a negative index counts
 from the end, then it is clamped to [0, n] (positive stride) or [-1, n-1] (negative
@@ -11,7 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from protobrain.compiler.ops.base import KernelCall, register, require, tensors
+from protobrain.compiler.ops.base import KernelCall, const, register, require, tensors
+from protobrain.compiler.ops.move import (CONST, OUT0, Box, Constants, const_ints, copy_box, move_call, move_fields,
+                                           require_types, strides)
 
 MAX_DIMS = 5
 _ELEM = {"bool": 1, "int8": 1, "uint8": 1, "int16": 2, "int32": 4, "float32": 4, "int64": 8}
@@ -67,7 +70,7 @@ def slice_loops(shape, starts, counts, strides):
     return base, merged
 
 
-@register("STRIDED_SLICE", inputs=(4, 4))
+@register("STRIDED_SLICE", inputs=(4, 4), types=("int8", "int16", "int32", "float32", "bool"))
 def lower(op, g):
     ins, (out,) = tensors(op, g)
     require(len(ins) == 4, f"{len(ins)} inputs")
@@ -119,3 +122,69 @@ def lower(op, g):
         outputs=[op.outputs[0]],
         macs=0,
     )
+
+
+# ---- SLICE and DYNAMIC_UPDATE_SLICE (pb_move) -------------------------------------------
+
+
+@register("SLICE", inputs=(3, 3), types=("int8", "int16", "int32", "float32", "bool"))
+def lower_slice(op, g):
+    (inp, begin_t, size_t), (out,) = tensors(op, g)
+    require_types(inp, ("int8", "int16", "int32", "float32", "bool"))
+    require(out.dtype == inp.dtype, f"output type {out.dtype}")
+    rank = len(inp.shape)
+    require(1 <= rank <= MAX_DIMS, f"rank {rank} (1 to {MAX_DIMS})")
+    require(begin_t is not None and size_t is not None and begin_t.dtype == size_t.dtype,
+            "begin and size types differ")
+    begin, size = const_ints(begin_t, "begin"), const_ints(size_t, "size")
+    require(len(begin) == len(size) == rank, f"begin {begin} and size {size} for rank {rank}")
+    stop = [n if s == -1 else b + s for n, b, s in zip(inp.shape, begin, size)]
+    require(all(0 <= b <= e <= n for b, e, n in zip(begin, stop, inp.shape)),
+            f"begin {begin} and size {size} leave {inp.shape}")
+    counts = [e - b for b, e in zip(begin, stop)]
+    require(tuple(counts) == tuple(out.shape), f"output shape {out.shape}, the slice gives {tuple(counts)}")
+    s = strides(inp.shape)
+    base = sum(b * k for b, k in zip(begin, s))
+    return move_call(inp.dtype, [copy_box(0, OUT0, counts, s, base)], [op.inputs[0]], op.outputs)
+
+
+@register("DYNAMIC_UPDATE_SLICE", inputs=(3, 3), types=("int8", "int16", "int32", "float32"))
+def lower_dynamic_update_slice(op, g):
+    (operand, update, index), (out,) = tensors(op, g)
+    require_types(operand, ("int8", "int16", "int32", "float32"), "operand type")
+    require(update.dtype == operand.dtype and out.dtype == operand.dtype,
+            f"types {operand.dtype}, {update.dtype} -> {out.dtype}")
+    require(index.dtype in ("int32", "int64"), f"start indices type {index.dtype}")
+    rank = len(operand.shape)
+    require(1 <= rank <= 6 and index.shape == (rank,) and len(update.shape) == rank,
+            f"operand {operand.shape}, update {update.shape}, indices {index.shape}")
+    require(all(u <= n for u, n in zip(update.shape, operand.shape)), f"update {update.shape} exceeds {operand.shape}")
+    require(tuple(out.shape) == tuple(operand.shape), f"output shape {out.shape}")
+    so = strides(operand.shape)
+    limit = [n - u for n, u in zip(operand.shape, update.shape)]
+    inputs, constants = [], Constants(operand.dtype)
+
+    def source(t):
+        if t.is_const:
+            return CONST, constants.add(t.data)
+        inputs.append(t.index)
+        return len(inputs) - 1, 0
+
+    boxes = []
+    if operand.size != update.size:
+        src, base = source(operand)
+        boxes.append(copy_box(src, OUT0, operand.shape, strides(operand.shape), base))
+    src, base = source(update)
+    if index.is_const:  # start clamped to [0, operand - update] as TFLite Micro does
+        start = sum(min(max(0, int(v)), m) * k for v, m, k in zip(np.asarray(index.data).reshape(-1), limit, so))
+        boxes.append(Box(src, OUT0, list(update.shape), strides(update.shape), so, base, start))
+        return move_call(operand.dtype, boxes, inputs, op.outputs, constants)
+    boxes.append(Box(src, OUT0, list(update.shape), strides(update.shape), so, base, 0))
+    fields = {f"move.{k}": v for k, v in move_fields(operand.dtype, boxes, constants).items()}
+    inputs.append(index.index)
+    fields.update({"index": len(inputs) - 1, "index_size": 8 if index.dtype == "int64" else 4, "rank": rank,
+                   "limit": const("limit", np.asarray(limit, np.int32), "int32_t"),
+                   "stride": const("stride", np.asarray(so, np.int32), "int32_t")})
+    return KernelCall(kernel="pb_move", function="pb_update_slice", struct="pb_update_slice_params_t",
+                      fields=fields, inputs=inputs, outputs=list(op.outputs), inputs_as_array=True,
+                      outputs_as_array=True)

@@ -15,7 +15,7 @@ def _same_type(inp, out) -> None:
     require(inp.dtype == out.dtype, f"input type {inp.dtype} differs from output type {out.dtype}")
 
 
-@register("TRANSPOSE", inputs=(2, 2))
+@register("TRANSPOSE", inputs=(2, 2), types=("int8", "int16", "float32"), litert_golden="6-D (numpy)")
 def lower_transpose(op, g):
     (inp, perm_t), (out,) = tensors(op, g)
     require_types(inp, ("int8", "int16", "float32"))
@@ -30,7 +30,7 @@ def lower_transpose(op, g):
     return move_call(inp.dtype, [copy_box(0, OUT0, shape, [s[p] for p in perm])], [op.inputs[0]], op.outputs)
 
 
-@register("REVERSE_V2", inputs=(2, 2))
+@register("REVERSE_V2", inputs=(2, 2), types=("int8", "uint8", "int16", "int32", "int64", "float32", "bool"))
 def lower_reverse(op, g):
     (inp, axis_t), (out,) = tensors(op, g)
     require_types(inp, ("int8", "uint8", "int16", "int32", "int64", "float32", "bool"))
@@ -47,7 +47,7 @@ def lower_reverse(op, g):
     return move_call(inp.dtype, [copy_box(0, OUT0, inp.shape, step, base)], [op.inputs[0]], op.outputs)
 
 
-@register("BROADCAST_TO", inputs=(2, 2))
+@register("BROADCAST_TO", inputs=(2, 2), types=("int8", "uint8", "int16", "int32", "int64", "float32", "bool"))
 def lower_broadcast_to(op, g):
     (inp, shape_t), (out,) = tensors(op, g)
     require_types(inp, ("int8", "uint8", "int16", "int32", "int64", "float32", "bool"))
@@ -73,7 +73,7 @@ def _block(op, inp, out) -> int:
     return b
 
 
-@register("DEPTH_TO_SPACE")
+@register("DEPTH_TO_SPACE", types=("int8", "float32"))
 def lower_depth_to_space(op, g):
     (inp,), (out,) = tensors(op, g)
     b = _block(op, inp, out)
@@ -86,7 +86,7 @@ def lower_depth_to_space(op, g):
     return move_call(inp.dtype, [copy_box(0, OUT0, [n, h, b, w, b, co], step)], [op.inputs[0]], op.outputs)
 
 
-@register("SPACE_TO_DEPTH")
+@register("SPACE_TO_DEPTH", types=("int8", "float32"))
 def lower_space_to_depth(op, g):
     (inp,), (out,) = tensors(op, g)
     b = _block(op, inp, out)
