@@ -50,6 +50,7 @@ def render(program: Program, source: str = "", shared_arena: str | None = None) 
     name = g.name
     prefix = f"pb_{name}"
     params, consts, calls = [], [], []
+    const_names: dict[tuple[str, str], str] = {}  # identical arrays (an unrolled loop's weights) stored once
     for k, step in enumerate(program.steps):
         op = step.op
         shapes = ", ".join("x".join(map(str, g.tensors[i].shape)) for i in op.inputs if i >= 0 and not g.tensors[i].is_const)
@@ -64,9 +65,12 @@ def render(program: Program, source: str = "", shared_arena: str | None = None) 
             if isinstance(value, ConstArray) and np.asarray(value.values).size == 0:
                 fields.append((key, "NULL"))
             elif isinstance(value, ConstArray):
-                cname = f"{pname}_{value.name}"
-                consts.append({"ctype": value.ctype, "name": cname, "count": int(np.asarray(value.values).size),
-                               "body": c_array_body(value.values, value.ctype)})
+                body = c_array_body(value.values, value.ctype)
+                cname = const_names.get((value.ctype, body))
+                if cname is None:
+                    cname = const_names[(value.ctype, body)] = f"{pname}_{value.name}"
+                    consts.append({"ctype": value.ctype, "name": cname, "count": int(np.asarray(value.values).size),
+                                   "body": body})
                 fields.append((key, cname))
             elif isinstance(value, str):
                 fields.append((key, value))
@@ -108,6 +112,7 @@ def render(program: Program, source: str = "", shared_arena: str | None = None) 
                             "state": True})
     tensors.sort(key=lambda t: t["index"])
     state = [{"name": slot.name.replace("*/", "* /"), "offset": slot.offset, "size": slot.size, "fill": slot.fill,
+              "kept": slot.kept,
               "init": c_array_body(np.frombuffer(np.asarray(slot.init.values).astype(slot.init.ctype_numpy).tobytes(),
                                                  np.uint8), "uint8_t") if slot.init is not None else None}
              for slot in program.state]

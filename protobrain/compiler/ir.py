@@ -1,7 +1,8 @@
 """A small graph IR: what the compiler needs to know about a model, nothing about files or C.
 
 Tensors carry shape, dtype, quantization and (for constants) their data; operators carry
-their builtin name, input/output tensor indices and their options as a plain dict.
+their builtin name, input/output tensor indices and their options as a plain dict. A model
+is its subgraph 0 (the graph that runs), holding the other subgraphs it calls.
 """
 
 from __future__ import annotations
@@ -105,6 +106,16 @@ class Graph:
     inputs: list[int]
     outputs: list[int]
     description: str = ""
+    # The model's other subgraphs, which operators of this one run (WHILE and IF bodies,
+    # CALL_ONCE initializers): subgraphs[k - 1] is subgraph k. Empty for a one-subgraph
+    # model, and in the subgraphs themselves.
+    subgraphs: list[Graph] = field(default_factory=list)
+
+    def subgraph(self, index: int) -> Graph:
+        """Subgraph `index` of the model this graph is subgraph 0 of (0: this graph)."""
+        if not 0 <= index <= len(self.subgraphs):
+            raise IndexError(f"subgraph {index} of {len(self.subgraphs) + 1}")
+        return self if index == 0 else self.subgraphs[index - 1]
 
     def tensor(self, index: int) -> Tensor | None:
         return None if index < 0 else self.tensors[index]

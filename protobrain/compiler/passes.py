@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 
 from protobrain.compiler.fold import fold_graph
+from protobrain.compiler import control_flow, resource_variables
 from protobrain.compiler.ir import Graph, Operator, Tensor
 
 
@@ -200,3 +201,5 @@ def fold_dilated_convolutions(graph: Graph) -> Graph:
 
 
 PASSES: list = [fold_constants, fold_dilated_convolutions]
+# Subgraph calls and resource variables first (compiler/control_flow.py, resource_variables.py).
+PASSES[:0] = [control_flow.inline_control_flow, resource_variables.resolve_resource_variables]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from protobrain.compiler import passes, planner
 from protobrain.compiler.ir import Graph, Operator
 from protobrain.compiler.ops import REGISTRY, Alias, ConstArray, KernelCall, Unsupported
@@ -36,6 +38,7 @@ class StateSlot:
     fill: int = 0
     init: ConstArray | None = None
     tensor: int | None = None  # the variable tensor, None for a call's own state
+    kept: bool = False  # zero at start-up only; reset leaves it (KernelCall.state_kept)
 
 
 @dataclass
@@ -83,7 +86,11 @@ class Program:
 
     @property
     def const_bytes(self) -> int:
-        return sum(s.call.const_bytes for s in self.steps if s.call)
+        """Flash bytes of the calls' constant arrays; identical arrays (an unrolled loop's
+        weights) count once, as codegen stores them once."""
+        arrays = {(c.ctype, np.asarray(c.values).astype(c.ctype_numpy).tobytes()): c.nbytes
+                  for s in self.steps if s.call for c in s.call.consts}
+        return sum(arrays.values())
 
     def kernels(self) -> list[tuple[str, str]]:
         """(tier, kernel family) of every kernel the steps call; a fast tier's program calls
@@ -151,7 +158,8 @@ def _state(graph: Graph, steps: list[Step]) -> tuple[list[StateSlot], dict[int, 
             offset = planner.align(offset + t.nbytes)
     for k, s in enumerate(steps):
         if s.call is not None and s.call.state_bytes:
-            slots.append(StateSlot(f"op{s.op.index}", s.call.state_bytes, offset, init=s.call.state_init))
+            slots.append(StateSlot(f"op{s.op.index}", s.call.state_bytes, offset, init=s.call.state_init,
+                                   kept=s.call.state_kept))
             call_state[k] = offset
             offset = planner.align(offset + s.call.state_bytes)
     return slots, call_state

@@ -42,6 +42,7 @@ _ZERO_POINT_RANGES = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 
 _OPTIONS_OF = {
     "CONV_2D": "Conv2DOptions", "DEPTHWISE_CONV_2D": "DepthwiseConv2DOptions",
     "FULLY_CONNECTED": "FullyConnectedOptions", "SOFTMAX": "SoftmaxOptions", "ADD": "AddOptions",
+    "WHILE": "WhileOptions", "IF": "IfOptions", "CALL_ONCE": "CallOnceOptions", "VAR_HANDLE": "VarHandleOptions",
     "SUB": "SubOptions", "MUL": "MulOptions", "RESHAPE": "ReshapeOptions", "SQUEEZE": "SqueezeOptions",
     "EXPAND_DIMS": "ExpandDimsOptions", "CONCATENATION": "ConcatenationOptions",
     "AVERAGE_POOL_2D": "Pool2DOptions", "MAX_POOL_2D": "Pool2DOptions", "MEAN": "ReducerOptions",
@@ -58,6 +59,9 @@ _OPTIONS_OF = {
 # Operators whose missing options TFLite Micro reads as zeros (stride 0, beta 0, alpha 0)
 # where protobrain would assume the schema's defaults: such a model is refused.
 _OPTIONS_REQUIRED = ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D", "SOFTMAX", "LEAKY_RELU")
+# Operators that name subgraphs or variables in their options: without them TFLite Micro
+# would call subgraph 0 (itself) or compare null names.
+_OPTIONS_REQUIRED += ("WHILE", "IF", "CALL_ONCE", "VAR_HANDLE")
 
 
 def _printable(raw: bytes) -> str:
@@ -143,18 +147,19 @@ def _read_quant(t, type_name: str) -> Quantization | None:
     return Quantization(scale=scale, zero_point=zp, axis=q.QuantizedDimension())
 
 
-def _check_graph(graph: Graph) -> None:
+def _check_graph(graph: Graph, main: bool = True) -> None:
     """What every lowering and the planner rely on: graph inputs and outputs, and operator
     outputs, are activation tensors (never omitted, never constants); every activation an
-    operator reads is a graph input, a variable, or written by an earlier operator."""
+    operator reads is a graph input, a variable, or written by an earlier operator. A called
+    subgraph (not `main`) may return constants, or nothing (a CALL_ONCE initializer)."""
     for what, ios in (("subgraph input", graph.inputs), ("subgraph output", graph.outputs)):
         for i in ios:
             if i < 0:
                 raise ModelError(f"a {what} is tensor {i} (omitted); re-export the model")
-            if graph.tensors[i].is_const:
+            if graph.tensors[i].is_const and (main or what == "subgraph input"):
                 raise ModelError(f"{what} tensor {i} ('{graph.tensors[i].name}') is a constant; "
                                  "inputs and outputs must be activations, re-export the model")
-    if not graph.outputs:
+    if not graph.outputs and main:
         raise ModelError("the subgraph has no outputs; re-export the model")
     written = set(graph.inputs)
     for op in graph.operators:
@@ -171,7 +176,7 @@ def _check_graph(graph: Graph) -> None:
                                  "a constant; re-export the model")
             written.add(i)
     for i in graph.outputs:
-        if i not in written and not graph.tensors[i].is_variable:
+        if i not in written and not graph.tensors[i].is_variable and not graph.tensors[i].is_const:
             raise ModelError(f"subgraph output tensor {i} ('{graph.tensors[i].name}') is never written by an operator; "
                              "the graph is damaged")
 
@@ -214,14 +219,11 @@ def read_model_bytes(buf: bytes, name: str = "model", source: str = "<bytes>") -
 
 
 def _parse(buf: bytes, name: str) -> Graph:
+    """Subgraph 0 is the graph that runs; it holds the others (control-flow bodies,
+    CALL_ONCE initializers), each read and checked the same way."""
     model = tflite.Model.GetRootAs(buf, 0)
     if model.SubgraphsLength() < 1:
         raise ModelError("model has no subgraph")
-    if model.SubgraphsLength() > 1:
-        raise ModelError(f"model has {model.SubgraphsLength()} subgraphs; protobrain compiles single-subgraph models "
-                         "(no control-flow operators)")
-    sg = model.Subgraphs(0)
-    buffers = model.Buffers
     n_buffers = model.BuffersLength()
     # TFLite Micro reads the metadata (for an offline memory plan): it must be intact.
     for k in range(model.MetadataLength()):
@@ -230,7 +232,19 @@ def _parse(buf: bytes, name: str) -> Graph:
             raise ModelError(f"metadata entry {k} is damaged (buffer {meta.Buffer()} of {n_buffers}); "
                              "re-export the model")
         meta.Name().decode("utf-8")
+    graph = _parse_subgraph(model, buf, 0, name)
+    for k in range(1, model.SubgraphsLength()):
+        try:
+            graph.subgraphs.append(_parse_subgraph(model, buf, k, f"{name}_subgraph{k}"))
+        except ModelError as e:
+            raise ModelError(f"subgraph {k}: {e}") from None
+    return graph
 
+
+def _parse_subgraph(model, buf: bytes, index: int, name: str) -> Graph:
+    sg = model.Subgraphs(index)
+    buffers = model.Buffers
+    n_buffers = model.BuffersLength()
     tensors = []
     for i in range(sg.TensorsLength()):
         t = sg.Tensors(i)
@@ -307,7 +321,7 @@ def _parse(buf: bytes, name: str) -> Graph:
                 options=options,
             )
         )
-    desc = model.Description()
+    desc = model.Description() if index == 0 else sg.Name()
     graph = Graph(
         name=name,
         tensors=tensors,
@@ -316,5 +330,5 @@ def _parse(buf: bytes, name: str) -> Graph:
         outputs=_indices(sg.OutputsAsNumpy(), "subgraph outputs"),
         description=desc.decode(errors="replace") if desc else "",
     )
-    _check_graph(graph)
+    _check_graph(graph, main=index == 0)
     return graph

@@ -78,6 +78,9 @@ class KernelCall:
     # zeroes them, or copies state_init's bytes when given.
     state_bytes: int = 0
     state_init: ConstArray | None = None
+    # The state is zero at start-up and reset leaves it alone (CALL_ONCE's has-run flag:
+    # TFLite Micro runs an initializer once per interpreter, not once per reset).
+    state_kept: bool = False
 
     @property
     def consts(self) -> list[ConstArray]:
