@@ -37,6 +37,8 @@ def lower_quantize(op, g):
             inputs=[op.inputs[0]], outputs=[op.outputs[0]],
         )
     _per_tensor(inp, "input")
+    # The reader checks int8/int16 scales; an int32 output's scale divides here.
+    require(bool(np.isfinite(out.quant.s)) and out.quant.s > 0, f"output scale {float(out.quant.s):g}")
     mult, shift = quantize_multiplier(float(f32(inp.quant.s)) / float(f32(out.quant.s)))
     require(shift <= 30, "scale ratio too large")
     lo, hi = INT_RANGES[out.dtype]
