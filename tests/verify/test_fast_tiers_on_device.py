@@ -7,16 +7,23 @@ Cortex-M55 (qemu-mps3-an547). These are the configurations BENCHMARKS.md publish
 - a model of residual ADDs built here, so the lookup-table ADD's Arm-only paths (SMMULR,
   USAT, SSAT) run on each tier even where ../shared/models is absent;
 - a kernel with one rounding constant corrupted (tests/helpers/devices.py) must make the same
-  check fail: the check can see a kernel bug."""
+  check fail: the check can see a kernel bug;
+- the recurrent models (TFLite Micro's LSTM and SVDF keyword models, and an LSTM and SVDF
+  net written here) over consecutive invocations from the firmware's start, their state
+  carried on the device as in TFLite Micro, then every layer over a few more."""
 
+import numpy as np
 import pytest
 from conftest import SHARED_MODEL_NAMES, RecordedReference, shared_model
 from conftest import needs_simulator as needs
 from devices import corrupt_kernels, pack, running_firmware, verify_on_device
+from recurrent_models import lstm_model, svdf_model
 
 from protobrain.compiler.ops.tiers.add_lut import ADD_LUT_FAST, ADD_LUT_FAST_FULL
 from protobrain.compiler.program import build_program
 from protobrain.compiler.reader import read_model, read_model_bytes
+from protobrain.verify import compare
+from protobrain.verify.layers import capture_layers
 from protobrain.verify.reference import Reference
 
 FAST_BOARDS = {"dsp": "qemu-mps2-an386", "mve": "qemu-mps3-an547"}
@@ -157,3 +164,61 @@ def test_a_corrupted_rounding_constant_fails_protobrain_bench(tier, residual_net
     assert r.exit_code == 1, r.output
     assert f"residual_net on {board.name} ({tier} kernels) is not bit-exact" in r.stderr
     assert "protobrain " in r.stderr and "vs TFLite Micro" in r.stderr
+
+
+RECURRENT = ("trained_lstm_int8", "keyword_scrambled_8bit")
+RECURRENT_OPS = ("UNIDIRECTIONAL_SEQUENCE_LSTM", "SVDF")
+N_CONSECUTIVE = 12  # random invocations in a row, then the three edge inputs
+N_LAYER_WALKS = 3  # then invocations compared layer by layer, state carried on
+
+
+def _recurrent_on_device(dev, prog, reference) -> None:
+    """N_CONSECUTIVE + 3 invocations from the firmware's start (the model's state starts
+    reset, as TFLite Micro's), outputs compared; then N_LAYER_WALKS more, every layer
+    compared (the keyword model's output saturates; its layers show more)."""
+    result = verify_on_device(dev, reference, prog, N_CONSECUTIVE, seed=3)
+    assert result.ok, f"{prog.graph.name} ({prog.tier} kernels): first mismatch {result.mismatches[0]}"
+    assert result.cases == N_CONSECUTIVE + 3
+    index = dev.model_index(prog.graph.name)
+    outputs = [t for s in prog.steps for t in s.op.outputs]
+    for k, xs in enumerate(compare.test_inputs([prog.graph.tensors[i] for i in prog.graph.inputs], N_LAYER_WALKS, 4)
+                           [:N_LAYER_WALKS]):
+        ours = capture_layers(prog, xs, lambda off, data: dev.write_arena(index, off, data),
+                              lambda step: dev.run_steps(index, step, step + 1),
+                              lambda off, n: dev.read_arena(index, off, n))
+        theirs = reference.run_layers(*xs)
+        for t in outputs:
+            if t in ours:
+                assert ours[t].tobytes() == np.asarray(theirs[t]).astype(ours[t].dtype).tobytes(), (
+                    f"{prog.graph.name} ({prog.tier} kernels): layer walk {k}, tensor {t} differs")
+
+
+def _recurrent_calls_on_tier(prog, tier) -> None:
+    calls = [s.call for s in prog.steps if s.op.name in RECURRENT_OPS]
+    assert calls and all(c.tier == tier for c in calls), [(c.function, c.tier) for c in calls]
+
+
+def test_recurrent_reference_models_over_consecutive_invocations_on_the_fast_tier(tier, tmp_path):
+    board = needs(FAST_BOARDS[tier])
+    paths = [shared_model(name) for name in RECURRENT]
+    progs = [_program(read_model(p), board, tier) for p in paths]
+    for prog in progs:
+        _recurrent_calls_on_tier(prog, tier)
+    with running_firmware(board, progs, [p.read_bytes() for p in paths], tmp_path / "fw") as dev:
+        for prog, path in zip(progs, paths):
+            _recurrent_on_device(dev, prog, Reference(path, preserve_all_tensors=True))
+
+
+def test_recurrent_nets_over_consecutive_invocations_on_the_fast_tier(tier, tmp_path):
+    """Written here, so they run without ../shared: a time-major LSTM with two batches and a
+    non-zero hidden zero point, and a chain of SVDFs with int8 and int16 state and rank 2."""
+    board = needs(FAST_BOARDS[tier])
+    blobs = {"rnn_lstm": lstm_model(time_major=True, batches=2, steps=4, depth=21, units=18, hidden_zp=3, seed=9),
+             "rnn_svdf8": svdf_model(layers=2, rank=2, units=7, depth=37, seed=10),
+             "rnn_svdf16": svdf_model(state="int16", rank=2, units=6, depth=19, seed=11, output_zp=0)}
+    progs = [_program(read_model_bytes(data, name), board, tier) for name, data in blobs.items()]
+    for prog in progs:
+        _recurrent_calls_on_tier(prog, tier)
+    with running_firmware(board, progs, list(blobs.values()), tmp_path / "fw") as dev:
+        for prog, data in zip(progs, blobs.values()):
+            _recurrent_on_device(dev, prog, Reference(data, preserve_all_tensors=True))

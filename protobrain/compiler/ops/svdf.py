@@ -57,11 +57,13 @@ def svdf_parts(op, g) -> dict:
     require(memory >= 1 and depth >= 1 and batches >= 1, "empty SVDF")
     s_in, s_wf, s_wt, s_state, s_out = (f32(t.quant.s) for t in (x, wf, wt, state, out))
     # Both scales are float32 products and quotients, widened to double only at the end.
-    scale_1 = float(f32(f32(s_in * s_wf) / s_state))
-    scale_2 = float(f32(f32(s_state * s_wt) / s_out))
+    with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
+        scale_1 = float(f32(f32(s_in * s_wf) / s_state))  # an overflow is refused as not finite
+        scale_2 = float(f32(f32(s_state * s_wt) / s_out))
+        product = float(f32(s_state * s_wt))
     bias_scale = float(f32(bias.quant.s)) if bias.quant is not None else 0.0
-    require(abs(bias_scale - float(f32(s_state * s_wt))) < 1e-5,
-            f"bias scale {bias_scale:g} differs from state * time weight scale {float(f32(s_state * s_wt)):g}")
+    require(abs(bias_scale - product) < 1e-5,
+            f"bias scale {bias_scale:g} differs from state * time weight scale {product:g}")
     m1, sh1 = quantize_multiplier(scale_1)
     m2, sh2 = quantize_multiplier(scale_2)
     in_zp, state_zp = x.quant.zp, state.quant.zp
