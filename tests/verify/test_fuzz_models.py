@@ -495,3 +495,26 @@ def test_quantize_to_int32_with_a_scale_that_is_not_positive(scale):
     # reader checks int8/int16 scales only, and TFLite Micro's multiplier of it is undefined
     assert "QUANTIZE" in refused(_quantize_to_int32(scale), UnsupportedError)
     assert run_case(_quantize_to_int32(1 / 512)).kind == "valid"
+
+
+def _view(name: str, in_shape, out_shape, dtype="int8", axis=0, squeeze=()) -> bytes:
+    q = {"scale": 0.1, "zp": 0} if dtype in ("int8", "int16") else {}
+    tensors = [{"shape": list(in_shape), "type": dtype, **q}, {"shape": list(out_shape), "type": dtype, **q},
+               {"shape": [1], "type": "int32", "data": np.array([axis], np.int32)}]
+    if name == "EXPAND_DIMS":
+        op = ("EXPAND_DIMS", [0, 2], [1], "ExpandDimsOptions", {})
+    else:
+        op = ("SQUEEZE", [0], [1], "SqueezeOptions", {"SqueezeDims": list(squeeze)})
+    return write_model(tensors, [op], [0], [1])
+
+
+def test_expand_dims_and_squeeze_check_shapes_like_tflite_micro():
+    # was: an EXPAND_DIMS whose input dims the fuzzer swapped ([3, 2, 2] -> [1, 2, 3, 2]) compiled as a
+    # view, while TFLite Micro's Prepare refuses an output that is not the input with a 1 inserted;
+    # a SQUEEZE output dimension below the input's makes TFLite Micro abort
+    assert run_case(_view("EXPAND_DIMS", [2, 3, 2], [2, 3, 1, 2], axis=-2)).kind == "valid"
+    assert "expects (2, 1, 3, 2)" in refused(_view("EXPAND_DIMS", [2, 3, 2], [1, 2, 3, 2], axis=1))
+    assert "int32" in refused(_view("EXPAND_DIMS", [2, 3], [1, 2, 3], dtype="int32"))
+    assert "axis 3 for rank 2" in refused(_view("EXPAND_DIMS", [2, 3], [1, 2, 3], axis=3))
+    assert run_case(_view("SQUEEZE", [1, 3, 2], [3, 2], squeeze=[0])).kind == "valid"
+    assert "output shape (2, 3)" in refused(_view("SQUEEZE", [1, 3, 2], [2, 3], squeeze=[0]))

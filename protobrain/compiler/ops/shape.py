@@ -27,6 +27,21 @@ def lower(op, g):
         dims = [d + len(inp.shape) if d < 0 else d for d in op.options.get("squeeze_dims", []) or []]
         require(all(0 <= d < len(inp.shape) and inp.shape[d] == 1 for d in dims),
                 f"squeeze_dims {dims} do not name size-1 dimensions of {inp.shape}")
+        # TFLite Micro's Prepare: at most 8 dimensions, and each kept one no larger than the
+        # output's dimension in its place (it aborts otherwise)
+        kept = [n for k, n in enumerate(inp.shape) if (k not in dims if dims else n != 1)]
+        require(len(inp.shape) <= 8 and len(kept) <= len(out.shape)
+                and all(o >= n for o, n in zip(out.shape, kept)), f"output shape {out.shape} for {inp.shape}")
+    if op.name == "EXPAND_DIMS":  # as TFLite Micro's Prepare and Eval check it
+        require(inp.dtype in ("int8", "int16", "float32"), f"type {inp.dtype} (TFLite Micro has int8, int16, float32)")
+        axis_t = g.tensors[op.inputs[1]]
+        require(axis_t.is_const and axis_t.dtype == "int32" and len(axis_t.shape) <= 1 and axis_t.size >= 1,
+                "the axis must be one constant int32")
+        axis = int(np.asarray(axis_t.data).reshape(-1)[0])
+        axis = axis + len(inp.shape) + 1 if axis < 0 else axis
+        require(0 <= axis <= len(inp.shape), f"axis {axis} for rank {len(inp.shape)}")
+        want = tuple(inp.shape[:axis]) + (1,) + tuple(inp.shape[axis:])
+        require(tuple(out.shape) == want, f"output shape {tuple(out.shape)}, expects {want}")
     return Alias(output=op.outputs[0], input=op.inputs[0])
 
 
