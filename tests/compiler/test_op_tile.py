@@ -5,6 +5,10 @@ Keras U-Net-like models with UpSampling2D(interpolation="nearest") (RESHAPE + TI
 spatial axis) in int8, 16x8 and float32; hand-written models for every element type with
 int32 and int64 multiples, ranks 1 to 8 (past pb_move's six loops the copy is cut into
 several boxes), zero and unit multiples; refusals.
+
+BROADCAST_ARGS (its run-time kernel is in pb_tile) against TFLite Micro: int32 and int64
+shapes at run time or one constant, on given shape pairs only (shapes that do not broadcast
+abort TFLite Micro), int64 dimensions past 32 bits.
 """
 
 from __future__ import annotations
@@ -200,3 +204,80 @@ def test_refusals():
     refused(tile_model("int8", (2, 3), (2, 1), out_dtype="int16"), "differs from output type")
     refused(tile_model("int8", (2, 3), (2, 1), mult_dtype="int16"), "multiples type int16")
     refused(tile_model("float32", (1,) * 9, (2,) * 9), "rank 9")
+
+
+# ---- BROADCAST_ARGS (kernel in pb_tile; TFLite Micro's kernel is the golden) --------------
+
+
+def broadcast_args_model(dtype, size_a, size_b, size_out, const_a=None, const_b=None, out_dtype=None) -> bytes:
+    tensors = [{"shape": [size_a], "type": dtype}, {"shape": [size_b], "type": dtype},
+               {"shape": [size_out], "type": out_dtype or dtype}]
+    for k, c in ((0, const_a), (1, const_b)):
+        if c is not None:
+            tensors[k]["data"] = np.asarray(c, dtype)
+    inputs = [k for k, c in ((0, const_a), (1, const_b)) if c is None]
+    return write_model(tensors, [("BROADCAST_ARGS", [0, 1], [2], None, {})], inputs, [2])
+
+
+def check_cases(data: bytes, name: str, cases) -> None:
+    """Both tiers against TFLite Micro on the given cases only: shapes that do not
+    broadcast abort TFLite Micro's process, so no random inputs."""
+    from protobrain.verify.compare import compare
+
+    ref = Reference(data)
+    assert ref.golden == "tflm"
+    reference = RecordedReference(ref)
+    for tier in ("portable", "dsp"):
+        result = compare(compile_bytes(data, name, tier=tier).run, reference, cases, name)
+        assert result.ok, f"{tier}: {result.mismatches[0]}"
+        assert result.cases == len(cases)
+
+
+BIG = 2**32 + 3  # an int64 dimension TFLite Micro reads as 3 (its low 32 bits)
+PAIRS = [  # (a, b): every dimension equal, or one of them 1
+    ([2, 1, 3], [4, 1]),
+    ([1], [5, 6, 7]),
+    ([5, 6, 7], [1]),
+    ([1, 1], [1, 1]),
+    ([0, 4], [1, 4]),
+    ([3, 1, 0], [1]),
+    ([-1, 2], [1, 2]),
+    ([1, 7], [-3, 1]),
+]
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int64"])
+def test_broadcast_args_runtime_shapes(dtype):
+    for size_a, size_b in ((3, 2), (1, 3), (3, 1), (2, 2)):
+        cases = [(np.asarray(a, dtype), np.asarray(b, dtype)) for a, b in PAIRS
+                 if len(a) == size_a and len(b) == size_b]
+        if dtype == "int64" and (size_a, size_b) == (2, 2):
+            cases += [(np.asarray([BIG, 1], dtype), np.asarray([3, 2**32 + 1], dtype)),
+                      (np.asarray([2**33, -(2**32) + 5], dtype), np.asarray([1, 5], dtype))]
+        assert cases
+        for size_out in {max(size_a, size_b), max(size_a, size_b) + 2, 1}:
+            data = broadcast_args_model(dtype, size_a, size_b, size_out)
+            assert op_names(data) == ["BROADCAST_ARGS"]
+            check_cases(data, f"bargs_{dtype}_{size_a}{size_b}{size_out}", cases)
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int64"])
+def test_broadcast_args_one_constant_shape(dtype):
+    a_const = broadcast_args_model(dtype, 2, 3, 3, const_a=[4, 1])
+    check_cases(a_const, "bargs_ca", [(np.asarray(b, dtype),) for b in ([1, 1, 1], [9, 1, 1], [2, 4, 7], [5, 4, 0])])
+    b_const = broadcast_args_model(dtype, 3, 2, 3, const_b=[1, 6])
+    check_cases(b_const, "bargs_cb", [(np.asarray(a, dtype),) for a in ([1, 1, 1], [2, 3, 6], [8, 7, 1], [0, 0, 1])])
+
+
+def test_broadcast_args_constant_shapes_are_folded():
+    program = build_program(read_model_bytes(broadcast_args_model("int32", 2, 3, 3, [4, 1], [2, 1, 5]), "m"))
+    assert not any(getattr(s.call, "function", "").startswith("pb_broadcast_args") for s in program.steps)
+
+
+def test_broadcast_args_refusals():
+    refused(broadcast_args_model("int16", 2, 2, 2), "type int16")
+    refused(broadcast_args_model("int32", 2, 2, 2, out_dtype="int64"), "differ")
+    refused(broadcast_args_model("int32", 2, 2, 2, [-1, 2], [3, 2]), "both shapes constant")
+    two_d = write_model([{"shape": [1, 2], "type": "int32"}, {"shape": [2], "type": "int32"}, {"shape": [2], "type": "int32"}],
+                        [("BROADCAST_ARGS", [0, 1], [2], None, {})], [0, 1], [2])
+    refused(two_d, "first shape of rank 2")
