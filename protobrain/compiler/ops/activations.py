@@ -100,7 +100,7 @@ def _sigmoid_like_s16(op, g, is_tanh: bool) -> KernelCall:
     )
 
 
-@register("LOGISTIC")
+@register("LOGISTIC", types=("int8", "int16", "float32"))
 def lower_logistic(op, g):
     require_types(op, g, {("int8", "int8"), ("int16", "int16"), _FLOAT})
     if _is_float(op, g):
@@ -110,7 +110,7 @@ def lower_logistic(op, g):
     return _sigmoid_like_s16(op, g, is_tanh=False)
 
 
-@register("TANH")
+@register("TANH", types=("int8", "int16", "float32"))
 def lower_tanh(op, g):
     require_types(op, g, {("int8", "int8"), ("int16", "int16"), _FLOAT})
     if _is_float(op, g):
@@ -123,7 +123,7 @@ def lower_tanh(op, g):
 # ---- RELU / RELU6 ------------------------------------------------------------------------
 
 
-@register("RELU")
+@register("RELU", types=("int8", "int16", "float32"))
 def lower_relu(op, g):
     require_types(op, g, {("int8", "int8"), ("int16", "int16"), _FLOAT})
     if _is_float(op, g):
@@ -147,7 +147,7 @@ def lower_relu(op, g):
     )
 
 
-@register("RELU6")
+@register("RELU6", types=("int8", "int16", "float32"))
 def lower_relu6(op, g):
     require_types(op, g, {("int8", "int8"), ("int16", "int16"), _FLOAT})
     if _is_float(op, g):
@@ -171,7 +171,7 @@ def lower_relu6(op, g):
 # ---- LEAKY_RELU --------------------------------------------------------------------------
 
 
-@register("LEAKY_RELU")
+@register("LEAKY_RELU", types=("int8", "int16", "float32"))
 def lower_leaky_relu(op, g):
     require_types(op, g, {("int8", "int8"), ("int16", "int16"), _FLOAT})
     if _is_float(op, g):

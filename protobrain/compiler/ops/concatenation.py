@@ -22,7 +22,7 @@ def _c_array(values) -> str:
     return "{" + ", ".join(str(int(v)) for v in values) + "}"
 
 
-@register("CONCATENATION", inputs=(1, MAX_INPUTS))
+@register("CONCATENATION", inputs=(1, MAX_INPUTS), types=tuple(_ELEM))
 def lower(op, g):
     ins, (out,) = tensors(op, g)
     require(all(t is not None for t in ins), "omitted input")

@@ -121,7 +121,7 @@ def bias_fields(bias, channels: int, allowed: tuple[str, ...]) -> tuple[dict, st
     return fields, bias.dtype
 
 
-@register("CONV_2D", inputs=(2, 3))
+@register("CONV_2D", inputs=(2, 3), types=("int8", "int16"))
 def lower(op, g):
     require_types(op, g, {("int8", "int8"), ("int16", "int8")})
     ins, (out,) = tensors(op, g)

@@ -27,7 +27,7 @@ from protobrain.compiler.ops.conv2d import (
 )
 
 
-@register("DEPTHWISE_CONV_2D", inputs=(2, 3))
+@register("DEPTHWISE_CONV_2D", inputs=(2, 3), types=("int8", "int16"))
 def lower(op, g):
     require_types(op, g, {("int8", "int8"), ("int16", "int8")})
     ins, (out,) = tensors(op, g)

@@ -16,7 +16,7 @@ from protobrain.compiler.ops.base import (
 from protobrain.compiler.quantization import activation_range, f32, quantize_multiplier
 
 
-@register("FULLY_CONNECTED", inputs=(2, 3))
+@register("FULLY_CONNECTED", inputs=(2, 3), types=("int8", "int16"))
 def lower(op, g):
     require_types(op, g, {("int8", "int8"), ("int16", "int8")})
     (inp, flt, *rest), (out,) = tensors(op, g)

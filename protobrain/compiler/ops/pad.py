@@ -42,7 +42,7 @@ def pad_value_bits(value, dtype: str) -> int:
     return int(value)
 
 
-@register("PAD", "PADV2", inputs=(2, 3))
+@register("PAD", "PADV2", inputs=(2, 3), types=tuple(_ELEM))
 def lower(op, g):
     ins, (out,) = tensors(op, g)
     inp, paddings = ins[0], ins[1]

@@ -21,7 +21,7 @@ def _per_tensor(t, what: str) -> None:
     require(not t.quant.per_channel, f"per-channel {what}")
 
 
-@register("QUANTIZE")
+@register("QUANTIZE", types=("float32", "int8", "int16", "int32"))
 def lower_quantize(op, g):
     require_types(op, g, {("float32", "int8"), ("float32", "int16"), ("int8", "int8"),
                           ("int8", "int16"), ("int16", "int8"), ("int16", "int16"), ("int16", "int32")})
@@ -61,7 +61,7 @@ def lower_quantize(op, g):
     )
 
 
-@register("DEQUANTIZE")
+@register("DEQUANTIZE", types=("int8", "int16", "float32"))
 def lower_dequantize(op, g):
     require_types(op, g, {("int8", "float32"), ("int16", "float32")})
     (inp,), (out,) = tensors(op, g)

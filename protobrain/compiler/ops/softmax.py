@@ -44,7 +44,7 @@ def _exp_table_s8(beta: float, input_scale: float) -> tuple[tuple[int, ...], int
     return tuple(table), diff_min
 
 
-@register("SOFTMAX")
+@register("SOFTMAX", types=("int8", "int16"))
 def lower(op, g):
     require_types(op, g, {("int8", "int8"), ("int8", "int16"), ("int16", "int16")})
     (inp,), (out,) = tensors(op, g)

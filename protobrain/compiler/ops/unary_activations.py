@@ -40,7 +40,7 @@ def _io8(op, g):
 # ---- ELU -------------------------------------------------------------------------------------
 
 
-@register("ELU")
+@register("ELU", types=("int8", "float32"))
 def lower_elu(op, g):
     inp, out = _io8(op, g)
     require(inp.dtype in ("float32", "int8"), f"{inp.dtype} ELU: TFLite Micro's ELU takes float32, int8")
@@ -58,7 +58,7 @@ def lower_elu(op, g):
 # ---- GELU (LiteRT) ---------------------------------------------------------------------------
 
 
-@register("GELU")
+@register("GELU", types=("int8",), litert_golden="int8")
 def lower_gelu(op, g):
     inp, out = _io8(op, g)
     require(inp.dtype != "float32", "float32 GELU: LiteRT computes it with Eigen's approximations of erfc and "
@@ -126,7 +126,7 @@ def _int16_multiplier(real: float) -> tuple[int, int]:
     return (32767 if m >= (1 << 31) - 1 - (1 << 15) else (m + (1 << 15)) >> 16), e
 
 
-@register("HARD_SWISH")
+@register("HARD_SWISH", types=("int8", "float32"))
 def lower_hard_swish(op, g):
     inp, out = _io8(op, g)
     require(inp.dtype in ("float32", "int8"), f"{inp.dtype} HARD_SWISH: TFLite Micro's HARD_SWISH takes float32, int8")
@@ -170,7 +170,7 @@ def _rows(op, g):
     return inp, out, (inp.size // depth if depth else 0), depth
 
 
-@register("LOG_SOFTMAX")
+@register("LOG_SOFTMAX", types=("int8", "float32"))
 def lower_log_softmax(op, g):
     inp, out, outer, depth = _rows(op, g)
     require(inp.dtype in ("float32", "int8"), f"{inp.dtype} LOG_SOFTMAX: TFLite Micro's LOG_SOFTMAX takes float32, int8")
@@ -210,7 +210,7 @@ def lower_log_softmax(op, g):
 # ---- L2_NORMALIZATION ------------------------------------------------------------------------
 
 
-@register("L2_NORMALIZATION")
+@register("L2_NORMALIZATION", types=("int8", "float32"))
 def lower_l2_normalization(op, g):
     inp, out, outer, depth = _rows(op, g)
     require(inp.dtype in ("float32", "int8"),
