@@ -258,25 +258,25 @@ def _parse_subgraph(model, buf: bytes, index: int, name: str) -> Graph:
         b = t.Buffer()
         if b >= n_buffers:
             raise ModelError(f"tensor {i} points at buffer {b}, but the model has {n_buffers}")
-        if b > 0:
-            raw = buffers(b)
-            if raw.Offset() > 1:
-                start, size = raw.Offset(), raw.Size()
-                if start + size > len(buf):
-                    raise ModelError(f"buffer {b} lies past the end of the file")
-                blob = np.frombuffer(buf, dtype=np.uint8, count=size, offset=start)
-            else:
-                blob = raw.DataAsNumpy()
-            if not isinstance(blob, int) and len(blob):
-                if type_name not in DTYPES:
-                    raise ModelError(f"constant tensor {i} has unsupported type {type_name}")
-                dtype = np.dtype(DTYPES[type_name])
-                count = math.prod(shape)
-                if count * dtype.itemsize != len(blob):
-                    raise ModelError(
-                        f"constant tensor {i} has {len(blob)} bytes but shape {shape} of {type_name} needs {count * dtype.itemsize}"
-                    )
-                data = np.frombuffer(blob.tobytes(), dtype=dtype).reshape(shape)
+        # Buffer 0 too: TFLite Micro reads whatever buffer a tensor names.
+        raw = buffers(b)
+        if raw.Offset() > 1:
+            start, size = raw.Offset(), raw.Size()
+            if start + size > len(buf):
+                raise ModelError(f"buffer {b} lies past the end of the file")
+            blob = np.frombuffer(buf, dtype=np.uint8, count=size, offset=start)
+        else:
+            blob = raw.DataAsNumpy()
+        if not isinstance(blob, int) and len(blob):
+            if type_name not in DTYPES:
+                raise ModelError(f"constant tensor {i} has unsupported type {type_name}")
+            dtype = np.dtype(DTYPES[type_name])
+            count = math.prod(shape)
+            if count * dtype.itemsize != len(blob):
+                raise ModelError(
+                    f"constant tensor {i} has {len(blob)} bytes but shape {shape} of {type_name} needs {count * dtype.itemsize}"
+                )
+            data = np.frombuffer(blob.tobytes(), dtype=dtype).reshape(shape)
         name_b = t.Name()
         try:
             quant = _read_quant(t, type_name)
@@ -321,6 +321,10 @@ def _parse_subgraph(model, buf: bytes, index: int, name: str) -> Graph:
                 options=options,
             )
         )
+        # TFLite Micro looks every intermediate tensor up (unchecked) and refuses one that takes memory.
+        for v in ([int(v) for v in op.IntermediatesAsNumpy()] if op.IntermediatesLength() else []):
+            if not 0 <= v < n or math.prod(tensors[v].shape) != 0:
+                raise ModelError(f"operator {k} has intermediate tensor {v}, which is not an empty tensor of the model")
     desc = model.Description() if index == 0 else sg.Name()
     graph = Graph(
         name=name,

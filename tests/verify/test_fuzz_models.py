@@ -30,6 +30,7 @@ import time
 
 import numpy as np
 import pytest
+import tflite
 from conftest import SHARED_MODEL_NAMES, SHARED_MODELS, check_model_bytes
 
 from protobrain.compiler import program as compiler_program
@@ -40,6 +41,7 @@ from protobrain.compiler.program import build_program
 from protobrain.compiler.reader import read_model_bytes
 from protobrain.compiler.writer import write_model
 from protobrain.errors import ModelError, ProtobrainError, UnsupportedError
+from protobrain.verify.fuzz import modelmap
 from protobrain.verify.fuzz.cases import run_case
 from protobrain.verify.fuzz.driver import fuzz, pick_sample, tier_table, verify_valid
 from protobrain.verify.fuzz.modelmap import ModelMap
@@ -431,8 +433,8 @@ def test_options_of_another_operator(cnn):
 
 def test_second_subgraph(cnn):
     data, m = cnn  # TFLite Micro allocates every subgraph: a damaged second one crashes it
-    vec = next(v for n, v in m.vectors if n == "subgraphs")
-    assert "2 subgraphs" in refused(patch(data, (vec.len_pos, "I", 2)), ModelError)
+    vec = next(v for n, v in m.vectors if n == "subgraphs")  # (the second one is read like the first)
+    assert "damaged" in refused(patch(data, (vec.len_pos, "I", 2)), ModelError)
 
 
 def test_huge_dimension(cnn):
@@ -518,3 +520,32 @@ def test_expand_dims_and_squeeze_check_shapes_like_tflite_micro():
     assert "axis 3 for rank 2" in refused(_view("EXPAND_DIMS", [2, 3], [1, 2, 3], axis=3))
     assert run_case(_view("SQUEEZE", [1, 3, 2], [3, 2], squeeze=[0])).kind == "valid"
     assert "output shape (2, 3)" in refused(_view("SQUEEZE", [1, 3, 2], [2, 3], squeeze=[0]))
+
+
+def test_damaged_buffer_zero(cnn):
+    # The fuzzer flipped the high byte of the empty buffer 0's vtable size: its data field then
+    # read as present, pointing outside the file. Every tensor without data names buffer 0, and
+    # TFLite Micro read it and crashed; protobrain never looked at buffer 0
+    data, m = cnn
+    table = tflite.Model.GetRootAs(data, 0).Buffers(0)._tab.Pos
+    damaged = patch(data, (table - struct.unpack_from("<i", data, table)[0] + 1, "B", 0xFF))
+    with pytest.raises(struct.error):  # the flip did what this test means it to
+        tflite.Model.GetRootAs(damaged, 0).Buffers(0).DataLength()
+    assert "damaged" in refused(damaged, ModelError)
+
+
+def _intermediates(data: bytes, op: int) -> int:
+    """Where operator `op`'s intermediates vector starts (its first element)."""
+    o = tflite.Model.GetRootAs(data, 0).Subgraphs(0).Operators(op)
+    return o._tab.Vector(o._tab.Offset(modelmap._slot(tflite.Operator, "IntermediatesAsNumpy")))
+
+
+@pytest.mark.parametrize("index", [16711698, 30, 5, -1])
+def test_intermediate_tensors_are_checked(index):
+    # was: an LSTM intermediate index flipped to 16711698 compiled; TFLite Micro looks each one up
+    # unchecked (a crash) and refuses one that takes memory (tensor 5, a weight)
+    path = SHARED_MODELS / "trained_lstm_int8.tflite"
+    if not path.exists():
+        pytest.skip(f"reference model {path} not found (set PROTOBRAIN_MODELS)")
+    data = path.read_bytes()
+    assert "intermediate tensor" in refused(patch(data, (_intermediates(data, 0), "i", index)), ModelError)
