@@ -82,6 +82,9 @@ class _Resolver:
         handles: dict[int, int] = {}  # main VAR_HANDLE output -> variable
         for op in g.operators:
             if op.name == "VAR_HANDLE":
+                handle = g.tensors[op.outputs[0]]  # as TFLite Micro allocates and ASSIGN_VARIABLE checks it
+                if handle.dtype not in ("resource", "int32") or handle.size != 1:
+                    raise self.fail(op, f"its handle is {handle.dtype} {handle.shape}, not one resource id")
                 handles[op.outputs[0]] = self.names.find(op)
         for i, users in self._handle_users(handles).items():
             if i in g.outputs:

@@ -549,3 +549,19 @@ def test_intermediate_tensors_are_checked(index):
         pytest.skip(f"reference model {path} not found (set PROTOBRAIN_MODELS)")
     data = path.read_bytes()
     assert "intermediate tensor" in refused(patch(data, (_intermediates(data, 0), "i", index)), ModelError)
+
+
+@pytest.mark.parametrize("dtype,shape", [("variant", []), ("float32", []), ("resource", [2])])
+def test_variable_handle_must_be_one_resource_id(dtype, shape):
+    # was: a VAR_HANDLE whose handle tensor the fuzzer retyped VARIANT compiled; TFLite Micro
+    # cannot allocate it (no size), and ASSIGN_VARIABLE takes one resource or int32 id only
+    def model(dtype, shape):
+        tensors = [{"shape": [1, 5], "type": "int8", "scale": 0.05, "zp": 7}, {"shape": shape, "type": dtype},
+                   {"shape": [1, 5], "type": "int8", "scale": 0.05, "zp": 7},
+                   {"shape": [1, 5], "type": "int8", "scale": 0.05, "zp": 7}]
+        ops = [("VAR_HANDLE", [], [1], "VarHandleOptions", {"SharedName": "acc"}), ("READ_VARIABLE", [1], [2], None, {}),
+               ("ADD", [0, 2], [3], "AddOptions", {}), ("ASSIGN_VARIABLE", [1, 3], [], None, {})]
+        return write_model(tensors, ops, [0], [3])
+
+    assert run_case(model("resource", [])).kind == "valid"
+    assert "not one resource id" in refused(model(dtype, shape), UnsupportedError)
