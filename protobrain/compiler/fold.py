@@ -22,6 +22,7 @@ from protobrain.compiler.ops.strided_slice import iterations, resolve_axis
 _INTS = ("int32", "int64")
 # Operators whose effect is more than their outputs: never removed as dead.
 _EFFECTS = ("ASSIGN_VARIABLE", "VAR_HANDLE", "READ_VARIABLE", "CALL_ONCE", "CALL", "IF", "WHILE")
+MAX_GROWN = 4096  # elements a folded value may have beyond its inputs' (ZEROS_LIKE, FILL, TILE)
 _ACTIVATION_RANGE = {"NONE": None, "RELU": (0, None), "RELU6": (0, 6), "RELU_N1_TO_1": (-1, 1)}
 
 
@@ -211,8 +212,8 @@ def _compute(op: Operator, g: Graph, ins: list[np.ndarray | None], outs: list[Te
         _need(len({a.dtype for a in ins}) == 1)
         return [np.concatenate(ins, axis=_axis(int(o.get("axis", 0)), x.ndim))]
     if name == "FILL":
-        _need(ins[1].ndim == 0)
-        return [np.full(_ints(x), ins[1], dtype=ins[1].dtype)]
+        _need(ins[1].ndim == 0 and tuple(_ints(x)) == tuple(out.shape))
+        return [np.full(out.shape, ins[1], dtype=ins[1].dtype)]
     if name in ("ADD", "SUB", "MUL", "DIV", "FLOOR_DIV", "FLOOR_MOD", "MINIMUM", "MAXIMUM"):
         _need(len(ins) == 2)
         return [_binary(op, ins[0], ins[1], out)]
@@ -237,7 +238,8 @@ def _compute(op: Operator, g: Graph, ins: list[np.ndarray | None], outs: list[Te
             raise _Skip from None
         return [np.asarray(shape, x.dtype)]
     if name == "BROADCAST_TO":
-        return [np.broadcast_to(x, tuple(_ints(ins[1]))).copy()]
+        _need(tuple(_ints(ins[1])) == tuple(out.shape))
+        return [np.broadcast_to(x, out.shape).copy()]
     if name == "TRANSPOSE":
         perm = _ints(ins[1])
         _need(sorted(perm) == list(range(x.ndim)))
@@ -245,10 +247,14 @@ def _compute(op: Operator, g: Graph, ins: list[np.ndarray | None], outs: list[Te
     if name == "REVERSE_V2":
         return [np.flip(x, axis=tuple(sorted({_axis(a, x.ndim) for a in _ints(ins[1])})))]
     if name == "TILE":
-        return [np.tile(x, _ints(ins[1]))]
+        reps = _ints(ins[1])
+        _need(len(reps) == x.ndim and tuple(n * r for n, r in zip(x.shape, reps)) == tuple(out.shape))
+        return [np.tile(x, reps)]
     if name == "RANGE":
         _need(all(str(a.dtype) in _INTS and a.ndim == 0 for a in ins) and int(ins[2]) != 0)
-        return [np.arange(int(ins[0]), int(ins[1]), int(ins[2]), dtype=x.dtype)]
+        start, limit, delta = int(ins[0]), int(ins[1]), int(ins[2])
+        _need(len(range(start, limit, delta)) == out.size)
+        return [np.arange(start, limit, delta, dtype=x.dtype)]
     if name in ("SUM", "REDUCE_PROD", "REDUCE_MAX", "REDUCE_MIN"):
         return [_reduce(op, x, ins[1])]
     if name in ("SPLIT", "SPLIT_V"):
@@ -269,7 +275,7 @@ def _shape_only(op: Operator, g: Graph, outs: list[Tensor]) -> list[np.ndarray] 
         return [np.asarray(inp.shape, DTYPES[outs[0].dtype])]
     if op.name == "RANK" and outs[0].dtype in _INTS:
         return [np.asarray(len(inp.shape), DTYPES[outs[0].dtype])]
-    if op.name == "ZEROS_LIKE" and inp.dtype in ("int8", "int32", "int64", "float32"):
+    if op.name == "ZEROS_LIKE" and inp.dtype in ("int8", "int32", "int64", "float32") and inp.size <= MAX_GROWN:
         return [np.zeros(inp.shape, DTYPES[inp.dtype])]
     return None
 
@@ -285,10 +291,14 @@ def evaluate(op: Operator, g: Graph, known: dict[int, np.ndarray]) -> list[np.nd
         if not op.inputs or any(i >= 0 and i not in known for i in op.inputs):
             return None
         ins = [known[i] if i >= 0 else None for i in op.inputs]
+        # Values that grow (FILL, TILE, BROADCAST_TO of a few constants) stay computed at
+        # run time beyond a size: flash is dearer than the few instructions.
+        if sum(t.size for t in outs) > max(sum(a.size for a in ins if a is not None), MAX_GROWN):
+            return None
         try:
             with np.errstate(all="ignore"):
                 values = _compute(op, g, ins, outs)
-        except (_Skip, ValueError, IndexError, TypeError, AttributeError):
+        except (_Skip, ValueError, IndexError, TypeError, AttributeError, OverflowError, MemoryError):
             return None
     if len(values) != len(outs):
         return None

@@ -275,3 +275,14 @@ def test_folds_chains_through_several_operators():
     assert program.graph.tensors[7].data.tolist() == [1, 24]
     x = np.arange(24, dtype=np.int8).reshape(1, 4, 3, 2)
     assert compile_bytes(data, "chain").run(x).tobytes() == x.tobytes()
+
+
+def test_large_grown_values_stay_run_time():
+    """A FILL of a constant into 10,000 elements is not stored in flash: one element is,
+    repeated at run time."""
+    data = one_op("FILL", [i32([100, 100]), i32(-3)], (100, 100))
+    program = program_of(data)
+    assert [s.op.name for s in program.steps] == ["FILL"]
+    assert program.const_bytes < 200
+    x = np.array([[3, -4]], np.int8)
+    assert compile_bytes(data, "bigfill").run(x).tobytes() == Reference(data, arena_size=1 << 18).run(x).tobytes()

@@ -15,6 +15,11 @@ from protobrain.compiler.ops.move import CONST, DATA_CTYPE, ELEM_SIZE, require_t
 
 
 def _gather_call(op, table, index, out, *, batches, outer, coords, nd, block, inner, stride, scale=0.0):
+    if index.is_const:  # TFLite Micro stops on (or reads past the table for) these
+        rows = np.asarray(index.data, np.int64).reshape(-1, nd) @ np.asarray(stride, np.int64)
+        bad = rows[(rows < 0) | (rows > block - inner)]
+        if len(bad):
+            require(False, f"a constant index reaches element {int(bad[0])}, outside the table")
     inputs = []
     fields = {"elem_size": ELEM_SIZE[table.dtype]}
     for role, t in (("table", table), ("index", index)):

@@ -83,6 +83,8 @@ def lower_fill(op, g):
     require(out.dtype == value.dtype, f"output type {out.dtype}")
     dims = const_ints(dims_t, "dims", ("int8", "int16", "int32", "int64"))
     require(tuple(dims) == tuple(out.shape), f"dims {dims} differ from the output's {out.shape}")
-    if value.is_const:
-        return _write_constant(np.broadcast_to(value.data, out.shape), out)
+    if value.is_const:  # one element in flash, repeated (a value too large to fold)
+        constants = Constants(out.dtype)
+        base = constants.add([value.data])
+        return move_call(out.dtype, [Box(CONST, OUT0, [out.size], [0], [1], base)], [], [out.index], constants)
     return move_call(out.dtype, [Box(0, OUT0, [out.size], [0], [1])], [value.index], [out.index])

@@ -16,8 +16,6 @@ element, SYMMETRIC repeats it, exactly TFLite Micro's index mapping for valid pa
 
 from __future__ import annotations
 
-import math
-
 from protobrain.compiler.ops.base import register, require, tensors
 from protobrain.compiler.ops.move import (CONST, OUT0, Box, Constants, const_ints, move_call, require_types,
                                            strides)
@@ -103,7 +101,7 @@ def lower_mirror_pad(op, g):
     require_types(inp, ("int8", "float32"))
     require(out.dtype == inp.dtype, f"output type {out.dtype}")
     rank = len(inp.shape)
-    require(1 <= rank <= 6, f"rank {rank} (1 to 6)")
+    require(1 <= rank <= 6 and inp.size > 0, f"input shape {inp.shape} (1 to 6 dimensions, not empty)")
     mode = op.options.get("mode", 0)
     require(mode in (0, 1), f"mode {mode} (0 REFLECT, 1 SYMMETRIC)")
     reflect = mode == 0
@@ -134,6 +132,4 @@ def lower_mirror_pad(op, g):
             end = lo[k] + inp.shape[k]
             src = base + (end - 1 - skip) * so[k]
             boxes.append(Box(OUT0, OUT0, count[:k] + [hi[k]] + count[k + 1:], step, so, src, base + end * so[k]))
-    if math.prod(inp.shape) == 0:
-        boxes = boxes[:1]
     return move_call(inp.dtype, boxes, [op.inputs[0]], op.outputs)
