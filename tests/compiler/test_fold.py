@@ -188,6 +188,7 @@ CASES = [
     ("cast-i2f", "CAST", [i32([3, -16777217])], (2,), "float32", None, {}, "tflm"),
     ("concat", "CONCATENATION", [i32([1, 2]), i32([3])], (3,), "int32", "ConcatenationOptions", {"Axis": 0}, "tflm"),
     ("reshape", "RESHAPE", [i32([1, 2, 3, 4, 5, 6]), i32([3, 2])], (3, 2), "int32", None, {}, "tflm"),
+    ("squeeze", "SQUEEZE", [i32([[[1], [2]]])], (2,), "int32", "SqueezeOptions", {"SqueezeDims": [0, 2]}, "tflm"),
     ("expand-dims", "EXPAND_DIMS", [i32([1, 2]), i32(0)], (1, 2), "int32", None, {}, "litert"),
     ("fill", "FILL", [i32([2, 3]), i32(-7)], (2, 3), "int32", None, {}, "tflm"),
     ("zeros-like", "ZEROS_LIKE", [i32([[4, 5, 6]])], (1, 3), "int32", None, {}, "tflm"),

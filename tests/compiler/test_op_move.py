@@ -173,6 +173,13 @@ def test_slice_written_directly(dtype, index):
     check_cases(data, "slw", [(x,) for x in randoms((2, 5, 3), dtype)])
 
 
+@pytest.mark.parametrize("dtype", ["int32", "bool"])
+def test_strided_slice_of_int32_and_bool(dtype):
+    data = write_model([t((3, 6), dtype), c([2, 5]), c([-4, 0]), c([-1, -2]), t((3, 3), dtype)],
+                       [("STRIDED_SLICE", [0, 1, 2, 3], [4], "StridedSliceOptions", {})], [0], [4])
+    check_cases(data, "ssb", [(x,) for x in randoms((3, 6), dtype)])
+
+
 # ---- SPLIT and SPLIT_V ---------------------------------------------------------------------
 
 SPLITS = [
