@@ -137,6 +137,8 @@ LSTM_CASES = {
     "int8_cell_2^-10": {"cell_power": -10, "seed": 4},
     "int8_cell_2^-14": {"cell_power": -14, "seed": 5},
     "int8_wide_layer": {"depth": 33, "units": 21, "steps": 3, "seed": 6},
+    # gate multipliers above 1 (left shifts): the fast tiers requantize step by step
+    "int8_large_gate_scales": {"weight_scales": [0.4, 0.5, 0.6, 0.3, 0.2, 0.5, 0.4, 0.3], "seed": 9},
     "16x8": {"dtype": "int16"},
     "16x8_time_major": {"dtype": "int16", "time_major": True, "batches": 2, "steps": 3, "seed": 7},
     "16x8_batches": {"dtype": "int16", "batches": 2, "seed": 8, "cell_clip": 1.0},
@@ -242,6 +244,9 @@ def test_fast_tiers_take_the_int8_lstm_and_svdf_with_their_rows_packed(tier, blo
     assert np.array_equal(rows[:, :, :7], stacked.transpose(1, 0, 2)) and not rows[:, :, 7:].any()
     bias = np.asarray(f["bias"].values).reshape(9, 4, 2)
     assert np.array_equal(bias[:, :, 0], np.asarray(portable["bias_input"].values).reshape(4, 9).T)
+    assert f["fast"] == 1, "right shifts and small accumulators: one rounded high multiply each"
+    large = lstm_model(**LSTM_CASES["int8_large_gate_scales"])
+    assert build_program(read_model_bytes(large, "l"), tier=tier).steps[0].call.fields["fast"] == 0
     assert build_program(read_model_bytes(lstm_model(dtype="int16"), "l"), tier=tier).steps[0].call.tier == "portable"
     for state in ("int8", "int16"):
         svdf = build_program(read_model_bytes(svdf_model(state=state, units=5, rank=1), "s"), tier=tier).steps[0].call

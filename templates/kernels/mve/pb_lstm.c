@@ -13,6 +13,34 @@ static int32_t pb_lstm_sat16(int32_t v)
     return PB_CLAMP(v, -32768, 32767);
 }
 
+/* (a * b + 2^31) >> 32 */
+static inline int32_t pb_lstm_smmulr(int32_t a, int32_t b)
+{
+#if defined(__ARM_FEATURE_DSP)
+    int32_t r;
+    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+#else
+    return (int32_t)(((int64_t)a * (int64_t)b + ((int64_t)1 << 31)) >> 32);
+#endif
+}
+
+/* TFLite's MultiplyByQuantizedMultiplier. With fast set, the generator proved no shift a
+ * left shift and every |2 * acc| below 2^31: the rounded high multiply of 2 * acc is then
+ * the saturating rounding doubling high multiply exactly, and subtracting 1 from negative
+ * values before the rounding shift rounds their halves away from zero, as the reference. */
+static inline int32_t pb_lstm_requant(int32_t acc, int32_t mult, int32_t shift, int32_t fast)
+{
+    if (fast) {
+        const int32_t v = pb_lstm_smmulr((int32_t)((uint32_t)acc << 1), mult);
+        if (shift == 0) {
+            return v;
+        }
+        return (v - (int32_t)((uint32_t)v >> 31) + ((int32_t)1 << (-shift - 1))) >> -shift;
+    }
+    return pb_mul_by_quantized_mult(acc, mult, shift);
+}
+
 /* int16 sigmoid, Q3.12 in, Q0.15 out (the portable kernel's, see portable/pb_lstm.c). */
 static int32_t pb_lstm_sigmoid(const uint16_t *table, int32_t x)
 {
@@ -49,24 +77,25 @@ static int32_t pb_lstm_tanh(const uint16_t *table, int32_t x, int32_t mult, int3
 static int32_t pb_lstm_unit(const pb_fast_mve_lstm_params_t *p, const int32_t *acc_in, const int32_t *acc_rec,
                             int16_t *cell)
 {
+    const int32_t fast = p->fast;
     int32_t g[4], k, c;
     for (k = 0; k < 4; ++k) {
-        g[k] = pb_lstm_sat16(pb_lstm_sat16(pb_mul_by_quantized_mult(acc_in[k], p->mults[k], p->shifts[k])) +
-                             pb_lstm_sat16(pb_mul_by_quantized_mult(acc_rec[k], p->mults[4 + k], p->shifts[4 + k])));
+        g[k] = pb_lstm_sat16(pb_lstm_sat16(pb_lstm_requant(acc_in[k], p->mults[k], p->shifts[k], fast)) +
+                             pb_lstm_sat16(pb_lstm_requant(acc_rec[k], p->mults[4 + k], p->shifts[4 + k], fast)));
     }
     g[0] = pb_lstm_sigmoid(p->sigmoid, g[0]);
     g[1] = pb_lstm_sigmoid(p->sigmoid, g[1]);
     g[2] = pb_lstm_tanh(p->sigmoid, g[2], 3, 0);
     g[3] = pb_lstm_sigmoid(p->sigmoid, g[3]);
-    c = pb_lstm_sat16(pb_mul_by_quantized_mult(g[1] * *cell, p->forget_mult, p->forget_shift)) +
-        pb_lstm_sat16(pb_mul_by_quantized_mult(g[0] * g[2], p->update_mult, p->update_shift));
+    c = pb_lstm_sat16(pb_lstm_requant(g[1] * *cell, p->forget_mult, p->forget_shift, fast)) +
+        pb_lstm_sat16(pb_lstm_requant(g[0] * g[2], p->update_mult, p->update_shift, fast));
     c = pb_lstm_sat16(c);
     if (p->cell_clip >= 0) {
         c = PB_CLAMP(c, -p->cell_clip, p->cell_clip);
     }
     *cell = (int16_t)c;
     c = pb_lstm_tanh(p->sigmoid, c, p->cell_tanh_mult, p->cell_tanh_shift);
-    return PB_CLAMP(p->hidden_zp + pb_mul_by_quantized_mult(c * g[3], p->hidden_mult, p->hidden_shift),
+    return PB_CLAMP(p->hidden_zp + pb_lstm_requant(c * g[3], p->hidden_mult, p->hidden_shift, fast),
                     p->hidden_min, p->hidden_max);
 }
 

@@ -25,6 +25,7 @@ typedef struct {
     int32_t update_mult, update_shift;
     int32_t hidden_mult, hidden_shift, hidden_zp, hidden_min, hidden_max;
     int32_t cell_clip;
+    int32_t fast;                     /* every requantization as one rounded high multiply (see pb_lstm.c) */
     const uint16_t *sigmoid;
 } pb_fast_mve_lstm_params_t;
 

@@ -29,6 +29,28 @@
         }                                                                                          \
     } while (0)
 
+/* acc + the dot product of n int8 (or int16) values of a and b: VMLADAVA, the last
+ * vector under a tail predicate. */
+static int32_t pb_svdf_dot_s8(const int8_t *a, const int8_t *b, int32_t n, int32_t acc)
+{
+    int32_t j;
+    for (j = 0; j < n; j += 16) {
+        const mve_pred16_t pr = vctp8q((uint32_t)(n - j));
+        acc = vmladavaq_s8(acc, vldrbq_z_s8(a + j, pr), vldrbq_z_s8(b + j, pr));
+    }
+    return acc;
+}
+
+static int32_t pb_svdf_dot_s16(const int16_t *a, const int16_t *b, int32_t n, int32_t acc)
+{
+    int32_t j;
+    for (j = 0; j < n; j += 8) {
+        const mve_pred16_t pr = vctp16q((uint32_t)(n - j));
+        acc = vmladavaq_s16(acc, vldrhq_z_s16(a + j, pr), vldrhq_z_s16(b + j, pr));
+    }
+    return acc;
+}
+
 static int8_t pb_svdf_output(const pb_fast_mve_svdf_params_t *p, uint32_t acc)
 {
     const int32_t v = pb_mul_by_quantized_mult((int32_t)acc, p->output_mult, p->output_shift) + p->output_zp;
@@ -40,19 +62,15 @@ void pb_fast_mve_svdf_s8(const pb_fast_mve_svdf_params_t *p, const int8_t *input
 {
     int8_t *s = (int8_t *)state;
     const int32_t per_batch = p->filters * p->memory, n = p->rank * p->memory;
-    int32_t b, u, j;
+    int32_t b, u;
     memmove(s, s + 1, (size_t)(p->batches * per_batch - 1));
     for (b = 0; b < p->batches; ++b) {
         const int8_t *x = input + b * p->input_size;
         int8_t *sb = s + b * per_batch;
         PB_SVDF_FEATURES(int8_t);
         for (u = 0; u < p->units; ++u) {
-            const int8_t *w = p->w_time + u * n, *v = sb + u * n;
-            uint32_t acc = (uint32_t)p->unit_bias[u];
-            for (j = 0; j < n; ++j) {
-                acc += (uint32_t)(w[j] * v[j]);
-            }
-            output[b * p->units + u] = pb_svdf_output(p, acc);
+            const int32_t acc = pb_svdf_dot_s8(p->w_time + u * n, sb + u * n, n, p->unit_bias[u]);
+            output[b * p->units + u] = pb_svdf_output(p, (uint32_t)acc);
         }
     }
 }
@@ -62,19 +80,15 @@ void pb_fast_mve_svdf_s8_s16(const pb_fast_mve_svdf_params_t *p, const int8_t *i
 {
     int16_t *s = (int16_t *)state;
     const int32_t per_batch = p->filters * p->memory, n = p->rank * p->memory;
-    int32_t b, u, j;
+    int32_t b, u;
     memmove(s, s + 1, (size_t)(p->batches * per_batch - 1) * sizeof(int16_t));
     for (b = 0; b < p->batches; ++b) {
         const int8_t *x = input + b * p->input_size;
         int16_t *sb = s + b * per_batch;
         PB_SVDF_FEATURES(int16_t);
         for (u = 0; u < p->units; ++u) {
-            const int16_t *w = p->w_time16 + u * n, *v = sb + u * n;
-            uint32_t acc = (uint32_t)p->unit_bias[u];
-            for (j = 0; j < n; ++j) {
-                acc += (uint32_t)((int32_t)w[j] * v[j]);
-            }
-            output[b * p->units + u] = pb_svdf_output(p, acc);
+            const int32_t acc = pb_svdf_dot_s16(p->w_time16 + u * n, sb + u * n, n, p->unit_bias[u]);
+            output[b * p->units + u] = pb_svdf_output(p, (uint32_t)acc);
         }
     }
 }

@@ -7,7 +7,9 @@ rows (input, forget, cell, output) of the input matrix and of the recurrent one,
 SVDF filters' feature rows. Rows are int8 packed into words, zero-padded to the tier's
 block (4 bytes for SMLAD pairs, 16 for one Helium vector); the portable lowering's folded
 constants (lstm.py, svdf.py) are reordered to match. Everything else (the cell, the state
-shift, the time weights, every requantization) is the portable kernels' arithmetic.
+shift, the time weights) is the portable kernels' arithmetic; the LSTM's requantizations
+are one rounded high multiply each where the generator proves that exact
+(lstm_fast_requant).
 The 16x8 LSTM stays portable.
 """
 
@@ -45,6 +47,24 @@ def packed_rows(rows: np.ndarray, block: int) -> tuple[np.ndarray, int]:
     return pack_words(padded), padded.shape[1] // 4
 
 
+def lstm_fast_requant(f: dict) -> bool:
+    """Whether every requantization of the int8 LSTM (the 8 gate layers', the cell's and the
+    hidden state's) may be one rounded high multiply of 2 * acc (the kernels' pb_lstm_requant):
+    no shift is a left shift and every |2 * acc| < 2^31. The gate accumulators' bound
+    comes from the weights (raw int8 inputs, the offsets in the folded constants); the cell
+    products are of two values of at most 2^15 each, below 2^30."""
+    shifts = [*values(f["shifts"]), f["forget_shift"], f["update_shift"], f["hidden_shift"]]
+    if max(int(s) for s in shifts) > 0:
+        return False
+    for w, b in (("w_input", "bias_input"), ("w_recurrent", "bias_recurrent")):
+        bias = values(f[b]).astype(np.int64)
+        rows = values(f[w]).astype(np.int64).reshape(len(bias), -1)
+        peak = np.abs(bias) + 128 * np.abs(rows).sum(axis=1)
+        if 2 * int(peak.max()) >= 2**31:
+            return False
+    return True
+
+
 def _lstm(call: KernelCall, tier: str) -> KernelCall:
     f = call.fields
     n, depth = f["units"], f["input_size"]
@@ -57,7 +77,8 @@ def _lstm(call: KernelCall, tier: str) -> KernelCall:
     words_rec, unit_words = packed_rows(w_rec, block)
     bias = np.stack([values(f["bias_input"])[order], values(f["bias_recurrent"])[order]], axis=1)
     fields = {k: f[k] for k in _LSTM_CELL}
-    fields.update(input_words=input_words, unit_words=unit_words, w_input=const("w_input", words_in, "int32_t"),
+    fields.update(fast=int(lstm_fast_requant(f)), input_words=input_words, unit_words=unit_words,
+                  w_input=const("w_input", words_in, "int32_t"),
                   w_recurrent=const("w_recurrent", words_rec, "int32_t"),
                   bias=const("bias", bias.reshape(-1), "int32_t"))
     function, struct = _NAMES[tier, call.function]
