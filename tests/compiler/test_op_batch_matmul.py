@@ -231,3 +231,51 @@ def test_refusals():
         _lower(bmm_model((2, 4, 5), (3, 5, 2)))
     with pytest.raises(Unsupported, match="depths"):
         _lower(bmm_model((4, 5), (6, 2)))
+
+
+def _dsp_function(data) -> str:
+    return build_program(read_model_bytes(data), tier="dsp").steps[0].call.function
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(adj_x=True, adj_y=True), dict(const="rhs"), dict(const="lhs")],
+                         ids=lambda kw: "-".join(f"{k}={v}" for k, v in kw.items()) or "activations")
+def test_dsp_tier_takes_int8_and_gathers_column_blocks(kw, monkeypatch):
+    """int8 runs the DSP tier's kernel (its C form here), also when the columns do not fit
+    one gathered block: 9 columns in blocks of 2, the last one odd; int16 stays portable."""
+    from protobrain.compiler.ops.tiers import batch_matmul as fast_bmm
+
+    lhs, rhs = [2, 5, 10], [2, 10, 9]
+    if kw.get("adj_x"):
+        lhs[-2:] = lhs[-1], lhs[-2]
+    if kw.get("adj_y"):
+        rhs[-2:] = rhs[-1], rhs[-2]
+    data = bmm_model(lhs, rhs, **kw)
+    assert _dsp_function(data) == "pb_fast_bmm_s8" + {"rhs": "_const_rhs", "lhs": "_const_lhs"}.get(kw.get("const"), "")
+    monkeypatch.setattr(fast_bmm, "COLUMN_BYTES", 64)
+    call = build_program(read_model_bytes(data), tier="dsp").steps[0].call
+    assert call.fields["col_block"] == 2 and call.scratch_bytes == 2 * 10 * 4
+    check_model_bytes(data, "bmm_blocks", n_random=4)
+    assert _dsp_function(bmm_model(lhs, rhs, dtype="int16", **kw)).startswith("pb_batch_matmul_s16")
+
+
+def test_more_refusals():
+    """What TFLite Micro refuses or would compute from a scale it does not have."""
+    with pytest.raises(Unsupported, match="all one type"):
+        _lower(write_model([{"shape": [2, 3], "type": "int8", "scale": 0.1, "zp": 0},
+                            {"shape": [3, 2], "type": "int16", "scale": 0.1, "zp": 0},
+                            {"shape": [2, 2], "type": "int8", "scale": 0.1, "zp": 0}],
+                           [("BATCH_MATMUL", [0, 1], [2], "BatchMatMulOptions", {"AdjX": False, "AdjY": False})],
+                           [0, 1], [2]))
+    with pytest.raises(Unsupported, match="per channel"):
+        _lower(write_model([{"shape": [2, 3], "type": "int8", "scale": 0.1, "zp": 0},
+                            {"shape": [3, 2], "type": "int8", "scale": [0.1, 0.2], "zp": 0, "axis": 1,
+                             "data": np.ones((3, 2), np.int8)},
+                            {"shape": [2, 2], "type": "int8", "scale": 0.1, "zp": 0}],
+                           [("BATCH_MATMUL", [0, 1], [2], "BatchMatMulOptions", {"AdjX": False, "AdjY": False})],
+                           [0], [2]))
+    with pytest.raises(Unsupported, match="int16 zero point"):
+        _lower(write_model([{"shape": [2, 3], "type": "int16", "scale": 0.1, "zp": 1},
+                            {"shape": [3, 2], "type": "int16", "scale": 0.1, "zp": 0},
+                            {"shape": [2, 2], "type": "int16", "scale": 0.1, "zp": 0}],
+                           [("BATCH_MATMUL", [0, 1], [2], "BatchMatMulOptions", {"AdjX": False, "AdjY": False})],
+                           [0, 1], [2]))

@@ -2,7 +2,9 @@
 TF 2.21, int8 (per-channel and per-tensor) and 16x8 (int64 bias), with and without bias,
 SAME/VALID, strides, kernel sizes and the fused activations the converter folds in;
 hand-written models for what the converter does not write (16x8 with int16 bias, batches).
-check_model_bytes runs the portable kernel and the DSP tier's C form."""
+check_model_bytes runs the portable kernel and the DSP tier's C form; the int8 cases with
+stride 1 run the DSP tier's matrix multiply (a convolution with the filter turned round),
+the others its own kernel (tiers/transpose_conv.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from builders import convert
 from conftest import check_model_bytes
 
 from protobrain.compiler.ops import REGISTRY, Unsupported
+from protobrain.compiler.program import build_program
 from protobrain.compiler.reader import read_model_bytes
 from protobrain.compiler.writer import write_model
 
@@ -90,8 +93,13 @@ def test_transpose_conv(s):
     data = convert(_maker(s), [(*s["hw"], s["cin"])], mode=s["mode"], per_channel=s["pc"],
                    key="tconv-" + "-".join(f"{k}={s[k]}" for k in sorted(s)))
     g = _check_op(data, s)
-    assert g.operators[0].name == "TRANSPOSE_CONV"
     check_model_bytes(data, "tconv", n_random=N_RANDOM)
+    if s["mode"] == "int8":
+        # the DSP tier takes every int8 case: the convolution's multiply at stride 1, its own kernel otherwise
+        call = build_program(g, tier="dsp").steps[0].call
+        stride = s["strides"] if isinstance(s["strides"], tuple) else (s["strides"],) * 2
+        assert call.tier == "dsp"
+        assert call.function == ("pb_fast_mm_s8" if stride == (1, 1) else "pb_fast_tconv_s8"), call.function
 
 
 def test_conv1d_transpose():
@@ -142,10 +150,10 @@ def _tconv_model(*, in_shape=(1, 4, 5, 3), oc=4, k=(3, 3), stride=(2, 2), paddin
         out_hw = tuple(i * s if padding == "SAME" else (i - 1) * s + f for i, s, f in zip((ih, iw), stride, k))
     wide = dtype == "int16"
     zp_in, zp_out = (0, 0) if wide else (in_zp, out_zp)
+    weights = rng.integers(-127, 128, (oc, *k, ic)) if w_fill is None else np.full((oc, *k, ic), w_fill)
     tensors = [
         {"shape": [4], "type": "int32", "data": np.array([n, *out_hw, oc], np.int32)},
-        {"shape": [oc, *k, ic], "type": "int8",
-         "data": (rng.integers(-127, 128, (oc, *k, ic)) if w_fill is None else np.full((oc, *k, ic), w_fill)).astype(np.int8),
+        {"shape": [oc, *k, ic], "type": "int8", "data": weights.astype(np.int8),
          "scale": list(rng.uniform(0.002, 0.01, oc)), "zp": 0, "axis": 0},
         {"shape": list(in_shape), "type": dtype, "scale": 0.05 if not wide else 0.0005, "zp": zp_in},
         {"shape": [n, *out_hw, oc], "type": dtype, "scale": 0.1 if not wide else 0.002, "zp": zp_out},
@@ -196,3 +204,45 @@ def test_refusals():
         _lower(_tconv_model(in_shape=(1, 2, 2, 6000), oc=1, k=(5, 5), w_fill=127))
     ok = _lower(_tconv_model())
     assert ok.function == "pb_transpose_conv_s8" and ok.fields["pad_top"] == 0
+
+
+def test_stride_one_with_wide_weights():
+    """With flash to spare the DSP tier stores the turned-round filter as int16 (doubled
+    weights, FAST requantization): still bit-exact."""
+    from conftest import RecordedReference, assert_bit_exact
+
+    from protobrain.run.host import CompiledModel, build_shared_library
+    from protobrain.verify.reference import Reference
+
+    s = CASES[2].values[0]
+    assert s["strides"] == 1
+    data = convert(_maker(s), [(*s["hw"], s["cin"])], mode=s["mode"], per_channel=s["pc"],
+                   key="tconv-" + "-".join(f"{k}={s[k]}" for k in sorted(s)))
+    program = build_program(read_model_bytes(data, "tconv_wide"), tier="dsp", flash_budget=1 << 30)
+    call = program.steps[0].call
+    assert call.function == "pb_fast_mm_s8" and call.fields["wide_weights"] == 1
+    compiled = CompiledModel(program, build_shared_library(program, "<tconv_wide>"))
+    assert_bit_exact(compiled, RecordedReference(Reference(data)), n_random=N_RANDOM)
+
+
+def test_phases_gather_the_filter_taps():
+    """Each phase's window holds the filter taps its outputs gather, turned round: summed
+    over the phases, every tap once; a phase whose rows meet no tap has none."""
+    from protobrain.compiler.ops.tiers.transpose_conv import phases
+
+    rng = np.random.default_rng(1)
+    for (fh, fw), (sh, sw) in (((3, 3), (2, 2)), ((4, 5), (2, 3)), ((1, 2), (2, 3))):
+        w = rng.integers(-127, 128, (2, fh, fw, 3)).astype(np.int8)
+        f = {"out_c": 2, "filter_h": fh, "filter_w": fw, "in_c": 3, "stride_h": sh, "stride_w": sw,
+             "filter": type("C", (), {"values": w.reshape(-1)})()}
+        ps = phases(f)
+        assert len(ps) == sh * sw
+        assert sum(p.w2d.size for p in ps) == w.size
+        for k, p in enumerate(ps):
+            ry, rx = divmod(k, sw)
+            assert (p.taps_h, p.taps_w) == (len(range(ry, fh, sh)), len(range(rx, fw, sw)))
+            if p.w2d.size:
+                window = p.w2d.reshape(2, p.taps_h, p.taps_w, 3)
+                # window tap (0, 0) is the phase's last filter tap in both axes
+                assert np.array_equal(window[:, 0, 0], w[:, ry + sh * (p.taps_h - 1), rx + sw * (p.taps_w - 1)])
+                assert np.array_equal(window[:, -1, -1], w[:, ry, rx])

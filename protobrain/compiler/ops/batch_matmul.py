@@ -74,7 +74,7 @@ def _fully_connected(op, lhs, rhs, out, depth: int, cols: int, adj_y: bool, fiel
                       outputs=[op.outputs[0]], macs=rows * depth * cols)
 
 
-@register("BATCH_MATMUL", inputs=(2, 2))
+@register("BATCH_MATMUL", inputs=(2, 2), types=("int8", "int16"))
 def lower(op, g):
     (lhs, rhs), (out,) = tensors(op, g)
     require(lhs.dtype in ("int8", "int16"), f"type {lhs.dtype} (int8 or int16)")

@@ -54,7 +54,7 @@ def landing_taps(in_size: int, out_size: int, filt: int, stride: int, pad: int) 
     return int(np.count_nonzero((i >= 0) & (i < out_size)))
 
 
-@register("TRANSPOSE_CONV", inputs=(3, 4))
+@register("TRANSPOSE_CONV", inputs=(3, 4), types=("int8", "int16"))
 def lower(op, g):
     ins, (out,) = tensors(op, g)
     flt, inp = ins[1], ins[2]

@@ -15,8 +15,10 @@ point, 16x8) stay portable: one program calls kernels of its tier and portable o
 from __future__ import annotations
 
 from protobrain.compiler.ops.base import KernelCall
+from protobrain.compiler.ops.tiers import batch_matmul as fast_bmm
 from protobrain.compiler.ops.tiers import dsp as fast_dsp
 from protobrain.compiler.ops.tiers import mve as fast_mve
+from protobrain.compiler.ops.tiers import transpose_conv as fast_tconv
 from protobrain.compiler.ops.tiers.add_lut import accelerate_add
 from protobrain.compiler.ops.tiers.common import REQUANT_EXACT, REQUANT_FAST
 from protobrain.compiler.ops.tiers.recurrent import RECURRENT_FUNCTIONS, accelerate_recurrent
@@ -25,7 +27,8 @@ TIERS = ("portable", "dsp", "mve")
 # The operators with a fast form, and on which tiers (`protobrain ops` shows it).
 FAST_OPERATORS = {"CONV_2D": ("dsp", "mve"), "DEPTHWISE_CONV_2D": ("dsp", "mve"),
                   "FULLY_CONNECTED": ("dsp", "mve"), "ADD": ("dsp", "mve"),
-                  "UNIDIRECTIONAL_SEQUENCE_LSTM": ("dsp", "mve"), "SVDF": ("dsp", "mve")}
+                  "UNIDIRECTIONAL_SEQUENCE_LSTM": ("dsp", "mve"), "SVDF": ("dsp", "mve"),
+                  "TRANSPOSE_CONV": ("dsp", "mve"), "BATCH_MATMUL": ("dsp", "mve")}
 MATMUL_FUNCTIONS = ("pb_conv_s8", "pb_fully_connected_s8")
 FAST_FUNCTIONS = (*MATMUL_FUNCTIONS, "pb_depthwise_conv_s8")
 
@@ -50,6 +53,10 @@ def accelerate(call: KernelCall, tier: str, wide_weights: bool = False) -> Kerne
         fast = fast_dsp.accelerate(call, wide_weights)
     elif tier == "mve" and call.function in FAST_FUNCTIONS:
         fast = fast_mve.accelerate(call)
+    elif call.function in fast_tconv.FUNCTIONS:
+        fast = fast_tconv.accelerate(call, tier, wide_weights)
+    elif call.function in fast_bmm.FUNCTIONS:
+        fast = fast_bmm.accelerate(call, tier)
     return fast or call
 
 
@@ -57,7 +64,7 @@ def accelerate_all(calls: list[KernelCall], tier: str, flash_budget: int | None 
     """accelerate every call; on the DSP tier the weights are stored as int16 when the
     widened matrix-multiply weights take at most half of flash_budget (bytes; None: the
     flash is not known, keep int8)."""
-    mm = [c for c in calls if c.function in MATMUL_FUNCTIONS]
+    mm = [c for c in calls if c.function in (*MATMUL_FUNCTIONS, *fast_tconv.FUNCTIONS)]
     widened = 2 * sum(c.fields["filter"].nbytes for c in mm)
     wide = tier == "dsp" and flash_budget is not None and widened <= flash_budget // 2
     return [accelerate(c, tier, wide) for c in calls]
