@@ -144,7 +144,7 @@ def lstm_parts(op, g) -> dict:
     }
 
 
-@register("UNIDIRECTIONAL_SEQUENCE_LSTM", inputs=(1, 24))
+@register("UNIDIRECTIONAL_SEQUENCE_LSTM", inputs=(1, 24), types=("int8", "int16"))
 def lower(op, g):
     parts = lstm_parts(op, g)
     wide = parts["dtype"] == "int16"

@@ -83,7 +83,7 @@ def svdf_parts(op, g) -> dict:
     }
 
 
-@register("SVDF", inputs=(3, 5))
+@register("SVDF", inputs=(3, 5), types=("int8",))
 def lower(op, g):
     parts = svdf_parts(op, g)
     wide = parts["state_type"] == "int16"
