@@ -100,14 +100,15 @@ def constant_operand(name: str, t) -> ConstArray:
 
 
 def broadcast_call(op: Operator, g, function: str, fields: dict, kernel: str = "pb_binary",
-                   struct: str = "pb_binary_params_t") -> KernelCall:
+                   struct: str = "pb_binary_params_t", shapes: list | None = None) -> KernelCall:
     """A call of a pb_binary-style kernel over op's inputs (one to three operands) broadcast to
     its output: the loop extents and strides, the constant operands as const1..const3, the
-    run-time ones passed in order as one array."""
+    run-time ones passed in order as one array. shapes: the operands' shapes as the
+    operator broadcasts them, where they differ from the tensors' own (SELECT's rank-1 condition)."""
     ins, (out, *_) = tensors(op, g)
     require(len(ins) <= 3 and all(t is not None for t in ins), f"{len(ins)} operands")
     require(any(not t.is_const for t in ins), "every operand is constant")
-    shape, strides = broadcast_strides(out.shape, [t.shape for t in ins])
+    shape, strides = broadcast_strides(out.shape, shapes or [t.shape for t in ins])
     head = {"shape": _c_array(shape)}
     for k, t in enumerate(ins):
         head[f"stride{k + 1}"] = _c_array(strides[k])
