@@ -203,12 +203,6 @@ def test_refuses_select_of_int32():
     refused(model(tensors, [("SELECT_V2", [0, 1, 2], [3], None, {})], [3]), "types bool,int32")
 
 
-def test_refuses_select_v1():
-    """TFLite Micro registers no SELECT kernel (the converter's tf.where of same-shape operands)."""
-    tensors = [t((4,), "bool"), t((4,), "int8"), t((4,), "int8"), t((4,), "int8")]
-    refused(model(tensors, [("SELECT", [0, 1, 2], [3], None, {})], [3]), "SELECT")
-
-
 def test_refuses_logical_and_of_int8():
     refused(model([t((4,), "int8"), t((4,), "int8"), t((4,), "bool")], [("LOGICAL_AND", [0, 1], [2], None, {})], [2]),
             "types int8")
