@@ -104,6 +104,8 @@ class _Inliner:
         for op in self.g.operators:
             op = dataclasses.replace(op, inputs=[self.rename.get(i, i) for i in op.inputs])
             if op.name in ("WHILE", "IF"):
+                if any(i < 0 for i in op.inputs):
+                    raise ModelError(f"{self.g.name}: #{op.index} {op.name} has an omitted input (tensor -1)")
                 values = self._control(op, self.g, 0, [known[i] if i in known else i for i in op.inputs], 0)
                 for out, v in zip(op.outputs, values):
                     self._bind_main_output(op, out, v, known)
@@ -199,7 +201,7 @@ class _Inliner:
                 where[i] = self._as(v, t, index)
         for op in g.operators:
             if op.name in ("WHILE", "IF"):
-                ins = [known[i] if i in known else where[i] for i in op.inputs]
+                ins = [known[i] if i in known else self._read(op, g, index, i, where) for i in op.inputs]
                 for out, v in zip(op.outputs, self._control(op, g, index, ins, depth)):
                     if isinstance(v, np.ndarray):
                         known[out] = v
@@ -230,11 +232,8 @@ class _Inliner:
                 ins.append(self._written(g.tensors[i], known[i]))
             elif i in known:
                 ins.append(self._constant(g.tensors[i], known[i]))
-            elif g.tensors[i].is_variable:
-                ins.append(self._shared(g, index, i))
             else:
-                raise ModelError(f"{self.g.name}: subgraph {index} operator {op.index} ({op.name}) reads tensor {i} "
-                                 "before any operator writes it")
+                ins.append(self._read(op, g, index, i, where))
         outs_meta = [g.tensors[i] for i in op.outputs]
         pure = op.name not in _EFFECTS and not op.name.startswith("CUSTOM") and not any(
             t.is_variable for t in outs_meta) and not any(i >= 0 and self.tensors[i].is_variable for i in ins)
@@ -251,6 +250,15 @@ class _Inliner:
         self._append(Operator(self.next_op, op.name, ins, outs, dict(op.options)))
         if pure:
             self.pure[key] = outs
+
+    def _read(self, op: Operator, g: Graph, index: int, i: int, where: dict) -> int:
+        """The main tensor holding subgraph tensor i, which is not known now."""
+        if i in where:
+            return where[i]
+        if i >= 0 and g.tensors[i].is_variable:
+            return self._shared(g, index, i)
+        raise ModelError(f"{self.g.name}: subgraph {index} operator {op.index} ({op.name}) reads tensor {i} "
+                         "before any operator writes it")
 
     def _append(self, op: Operator) -> None:
         if len(self.emitted) >= MAX_UNROLLED_OPERATORS:
@@ -306,7 +314,7 @@ class _Inliner:
         have = self.tensors[v]
         if same_layout(have, t):
             return v
-        if have.dtype != t.dtype or have.nbytes != t.nbytes:
+        if have.dtype != t.dtype or t.dtype not in DTYPES or have.nbytes != t.nbytes:
             raise UnsupportedError(f"{self.g.name}: subgraph {index} tensor '{t.name}' ({t.dtype} {t.shape}) receives "
                                    f"'{have.name}' ({have.dtype} {have.shape}); the sizes differ")
         out = self._new(t, f"{t.name}:{self.calls}")

@@ -31,7 +31,7 @@ import numpy as np
 
 from protobrain.compiler.control_flow import same_layout
 from protobrain.compiler.fold import evaluate
-from protobrain.compiler.ir import Graph, Operator, Tensor
+from protobrain.compiler.ir import DTYPES, Graph, Operator, Tensor
 from protobrain.errors import UnsupportedError
 
 _VARIABLE_OPS = ("VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE", "CALL_ONCE")
@@ -81,7 +81,11 @@ class _Resolver:
         g = self.g
         handles: dict[int, int] = {}  # main VAR_HANDLE output -> variable
         for op in g.operators:
+            if op.name in ("VAR_HANDLE", "CALL_ONCE") and op.inputs:
+                raise self.fail(op, f"{len(op.inputs)} inputs (expects none)")
             if op.name == "VAR_HANDLE":
+                if len(op.outputs) != 1:
+                    raise self.fail(op, f"{len(op.outputs)} outputs (expects the one handle)")
                 handle = g.tensors[op.outputs[0]]  # as TFLite Micro allocates and ASSIGN_VARIABLE checks it
                 if handle.dtype not in ("resource", "int32") or handle.size != 1:
                     raise self.fail(op, f"its handle is {handle.dtype} {handle.shape}, not one resource id")
@@ -158,7 +162,7 @@ class _Resolver:
         handles: dict[int, int] = {}
         assigned: dict[int, Tensor] = {}
         for o in sub.operators:
-            if o.name == "VAR_HANDLE":
+            if o.name == "VAR_HANDLE" and len(o.outputs) == 1:
                 handles[o.outputs[0]] = self.names.find(o)
             elif o.name == "ASSIGN_VARIABLE" and len(o.inputs) == 2 and o.inputs[0] in handles:
                 if o.inputs[1] not in known or sub.tensors[o.inputs[1]].is_variable:
@@ -166,7 +170,7 @@ class _Resolver:
                                     f"constant CALL_ONCE initializers only (subgraph {index})", index)
                 t = sub.tensors[o.inputs[1]]
                 assigned[handles[o.inputs[0]]] = dataclasses.replace(t, data=np.asarray(known[o.inputs[1]]).reshape(t.shape))
-            elif o.name == "READ_VARIABLE" and len(o.inputs) == 1 and handles.get(o.inputs[0]) in assigned:
+            elif o.name == "READ_VARIABLE" and len(o.inputs) == 1 == len(o.outputs) and handles.get(o.inputs[0]) in assigned:
                 value = assigned[handles[o.inputs[0]]]
                 out = sub.tensors[o.outputs[0]]
                 if value.nbytes != out.nbytes or out.dtype != value.dtype:
@@ -194,13 +198,15 @@ class _Resolver:
             if op.name == "ASSIGN_VARIABLE" and len(op.inputs) == 2 and op.inputs[0] in handles:
                 note(handles[op.inputs[0]], self.g.tensors[op.inputs[1]])
         for k, sub in enumerate(self.g.subgraphs, start=1):
-            local = {o.outputs[0]: self.names.find(o) for o in sub.operators if o.name == "VAR_HANDLE" and o.outputs}
+            local = {o.outputs[0]: self.names.find(o) for o in sub.operators if o.name == "VAR_HANDLE" and len(o.outputs) == 1}
             for o in sub.operators:
                 if o.name == "ASSIGN_VARIABLE" and len(o.inputs) == 2 and o.inputs[0] in local:
                     note(local[o.inputs[0]], sub.tensors[o.inputs[1]])
         variables = {}
         for key, value in first.items():
             shared = self.names.names[key][1]
+            if value.dtype not in DTYPES:
+                raise UnsupportedError(f"{self.g.name}: resource variable '{shared}' is assigned a {value.dtype} value")
             if len(fills[key]) > 1:
                 raise UnsupportedError(f"{self.g.name}: resource variable '{shared}' is assigned values of different "
                                        "zero points; TFLite Micro resets it to the first one it prepares")
