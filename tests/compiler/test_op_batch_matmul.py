@@ -207,14 +207,16 @@ def test_types_zero_points_constants(kw):
 
 def test_constant_rhs_lowers_to_fully_connected():
     """One constant matrix for every batch, left operand not transposed: FULLY_CONNECTED,
-    its zero point folded into the weights when they stay int8 (the fast tiers need that)."""
+    its zero point folded into the weights when they stay int8 (the fast tiers need that);
+    else the batch matmul kernel, which the fast tiers have too."""
     g = read_model_bytes(bmm_model((2, 3, 7), (7, 4), const="rhs"))
     call = REGISTRY["BATCH_MATMUL"](g.operators[0], g)
     assert call.function == "pb_fully_connected_s8" and call.fields["filter_offset"] == 0
     assert call.fields["batches"] == 6 and call.fields["output_depth"] == 4
     assert build_program(g, tier="dsp").steps[0].call.function == "pb_fast_mm_s8"
     g = read_model_bytes(bmm_model((2, 3, 7), (7, 4), const="rhs", rhs_zp=100))
-    assert REGISTRY["BATCH_MATMUL"](g.operators[0], g).fields["filter_offset"] == -100
+    assert REGISTRY["BATCH_MATMUL"](g.operators[0], g).function == "pb_batch_matmul_s8_const_rhs"
+    assert build_program(g, tier="dsp").steps[0].call.function == "pb_fast_bmm_s8_const_rhs"
     g = read_model_bytes(bmm_model((2, 3, 7), (2, 7, 4), const="rhs"))
     assert REGISTRY["BATCH_MATMUL"](g.operators[0], g).function == "pb_batch_matmul_s8_const_rhs"
 

@@ -123,16 +123,16 @@ def _multi_head_attention():
     return "mha", convert(make, [(6, 8)], key="bmm-mha")
 
 
-def _const_per_batch():
-    w = np.random.default_rng(3).uniform(-1, 1, (2, 8, 5)).astype(np.float32)
+def _matmul_by_constant(name, lhs_shape, rhs_shape):
+    w = np.random.default_rng(3).uniform(-1, 1, rhs_shape).astype(np.float32)
 
     def make():
         import tensorflow as tf
 
-        x = tf.keras.Input((2, 6, 8), batch_size=1)
+        x = tf.keras.Input(lhs_shape, batch_size=1)
         return tf.keras.Model(x, _matmul_layer(const=w)(x))
 
-    return "const_per_batch", convert(make, [(2, 6, 8)], key=f"bmm-const-{(2, 6, 8)}-{(2, 8, 5)}-False")
+    return name, convert(make, [lhs_shape], key=f"bmm-const-{lhs_shape}-{rhs_shape}-False")
 
 
 def _bmm_written(name, lhs_shape, rhs_shape, *, adj_x=False, adj_y=False, lhs_zp=5, rhs_zp=-7, out_zp=3,
@@ -172,7 +172,9 @@ def models() -> list[tuple[str, bytes]]:
                        out_scale=0.0001, in_zp=-128, out_zp=127),
         _attention((False, True)),
         _attention((True, False)),
-        _const_per_batch(),
+        _matmul_by_constant("const_per_batch", (2, 6, 8), (2, 8, 5)),
+        # one constant matrix: its zero point does not fold into int8 weights, so not a FULLY_CONNECTED
+        _matmul_by_constant("const_one_matrix", (3, 4, 8), (1, 8, 6)),
         _bmm_written("bmm_broadcast", (2, 1, 4, 5), (1, 3, 2, 5), adj_y=True),
         _bmm_written("bmm_column_blocks", (2, 5, 64), (2, 64, 70), adj_x=False),
         _bmm_written("bmm_adj_x_zero_points", (3, 9, 6), (9, 5), adj_x=True, lhs_zp=-128, rhs_zp=127, out_zp=-128),
@@ -228,7 +230,7 @@ def test_new_ops_bit_exact_on_the_fast_tier(tier, new_op_models, tmp_path):
     board = needs(FAST_BOARDS[tier])
     functions = {s.call.function for p, _, _ in _programs(board, tier, new_op_models) for s in p.steps
                  if s.op.name in NEW_OPS}
-    # stride 1 and a constant matrix take the matrix multiply, the rest the new kernels
+    # stride 1 and one constant matrix take the matrix multiply, the rest the new kernels
     expected = {"dsp": {"pb_fast_tconv_s8", "pb_fast_mm_s8", "pb_fast_bmm_s8", "pb_fast_bmm_s8_const_rhs",
                         "pb_fast_bmm_s8_const_lhs"},
                 "mve": {"pb_fast_mve_tconv_s8", "pb_fast_mve_mm_s8", "pb_fast_mve_bmm_s8",

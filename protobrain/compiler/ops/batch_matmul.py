@@ -8,8 +8,9 @@ operands' scales over the output scale); no fused activation.
 An int8 operator whose right operand is one constant matrix for every batch (what the
 converter leaves of a matmul by a constant, an attention projection) and whose left
 operand is not transposed is a FULLY_CONNECTED layer: it lowers to that kernel, the
-constant transposed into its [outputs][depth] weights, and the fast tiers accelerate it.
-A constant operand otherwise is a const array laid out depth-contiguous.
+constant transposed into its [outputs][depth] weights with its zero point folded in (when
+they stay int8), and the fast tiers accelerate it. A constant operand otherwise is a const
+array laid out depth-contiguous.
 """
 
 from __future__ import annotations
@@ -56,17 +57,17 @@ def accumulator_peak(lhs, rhs, lo: int, ro: int, depth: int, adj_x: bool, adj_y:
     return depth * _xmax(lo) * _xmax(ro)
 
 
-def _fully_connected(op, lhs, rhs, out, depth: int, cols: int, adj_y: bool, fields: dict) -> KernelCall:
-    """The FULLY_CONNECTED form of an int8 matmul by one constant matrix."""
+def _fully_connected(op, lhs, rhs, depth: int, cols: int, adj_y: bool, fields: dict) -> KernelCall | None:
+    """The FULLY_CONNECTED form of an int8 matmul by one constant matrix, its zero point
+    folded into the [cols][depth] weights; None where they would leave int8 (the kernel
+    that takes the offset as it goes, which the fast tiers also have, computes it)."""
     w = rhs.data.astype(np.int64).reshape(rhs.shape[-2:])
-    w = w if adj_y else w.T  # [cols][depth]
-    ro = fields["rhs_offset"]
-    folded = w + ro
-    if folded.min() >= -128 and folded.max() <= 127:
-        w, ro = folded, 0  # the zero point folded into the weights: what the fast tiers take
+    w = (w if adj_y else w.T) + fields["rhs_offset"]
+    if w.min() < -128 or w.max() > 127:
+        return None
     rows = lhs.size // depth
     fc = {"batches": rows, "accum_depth": depth, "output_depth": cols, "input_offset": fields["lhs_offset"],
-          "filter_offset": ro, "output_offset": fields["output_offset"], "filter": const("filter", w, "int8_t"),
+          "filter_offset": 0, "output_offset": fields["output_offset"], "filter": const("filter", w, "int8_t"),
           "mult": fields["mult"], "shift": fields["shift"], "mults": "NULL", "shifts": "NULL",
           "act_min": fields["act_min"], "act_max": fields["act_max"], "bias": "NULL", "bias64": "NULL"}
     return KernelCall(kernel="pb_fully_connected", function="pb_fully_connected_s8",
@@ -117,7 +118,9 @@ def lower(op, g):
         require((peak << max(shift, 0)) + 128 < 2**31,
                 f"the int32 accumulator can reach {peak << max(shift, 0)} (depth, zero points and scales overflow it)")
         if rhs.is_const and not adj_x and all(d == 1 for d in r5[:BATCH_DIMS]):
-            return _fully_connected(op, lhs, rhs, out, depth, cols, adj_y, fields)
+            fc = _fully_connected(op, lhs, rhs, depth, cols, adj_y, fields)
+            if fc is not None:
+                return fc
     ctype = "int16_t" if wide else "int8_t"
     suffix = "s16" if wide else "s8"
     inputs = [op.inputs[0], op.inputs[1]]
