@@ -53,7 +53,7 @@ def _cut(loops, src_base: int, dst_base: int, boxes: list[Box]) -> None:
     boxes.append(box)
 
 
-@register("TILE", inputs=(2, 2), types=TYPES, litert_golden="all types (TFLite Micro has no TILE kernel)")
+@register("TILE", inputs=(2, 2), types=TYPES, litert_golden="all types")
 def lower(op, g):
     (inp, mult_t), (out,) = tensors(op, g)
     require_types(inp, TYPES)
