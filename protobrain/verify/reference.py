@@ -1,6 +1,7 @@
 """The golden reference: TensorFlow Lite Micro's interpreter (python package tflite-micro).
 
-Where TFLite Micro has no kernel at all for an operator of the model (GELU), the golden is
+Where TFLite Micro has no kernel at all for an operator of the model (GELU), or only a
+float32 one for an integer operator LiteRT runs (int8 EXP), the golden is
 LiteRT's reference kernels instead (the ai-edge-litert interpreter, or TensorFlow's
 tf.lite.Interpreter where that package is missing, with the BUILTIN_REF op resolver);
 `Reference.golden` says which one ran ("tflm" or "litert") so that reports can say so.
@@ -26,6 +27,10 @@ _NO_KERNEL = re.compile(r"Didn't find op for builtin opcode '(\w+)'")
 # its builtin one, though the kernel is the same: TILE (versions 1-2; the converter writes
 # version 3 for int8 and int16 elements, which that kernel copies all the same).
 _REF_MAX_VERSION = {"TILE": 2}
+# Operators whose TFLite Micro kernel takes float32 only (its Prepare or Eval refuses other
+# types) while LiteRT's reference kernels also run integer forms: "auto" judges those forms
+# with LiteRT, as if TFLite Micro had no kernel.
+_TFLM_FLOAT_ONLY = {"EXP", "LOG", "SQRT", "NEG"}
 
 
 class Reference:
@@ -46,6 +51,11 @@ class Reference:
         self._litert = None
         self.missing_kernels: list[str] = []
         if golden == "litert":
+            self._start_litert(preserve_all_tensors)
+            return
+        integer_forms = _integer_forms(graph)
+        if golden == "auto" and integer_forms:
+            self.missing_kernels = integer_forms
             self._start_litert(preserve_all_tensors)
             return
         from tflite_micro.python.tflite_micro import runtime
@@ -138,6 +148,16 @@ class Reference:
         text = _capture_stderr(self._interp.print_allocations)
         m = re.search(r"\[RecordingMicroAllocator\] Arena allocation total (\d+) bytes", text)
         return int(m.group(1)) if m else None
+
+
+def _integer_forms(graph) -> list[str]:
+    """The model's operators TFLite Micro runs in float32 only, given integer inputs ("EXP int8")."""
+    found = set()
+    for op in graph.operators:
+        inp = graph.tensor(op.inputs[0]) if op.name in _TFLM_FLOAT_ONLY and op.inputs else None
+        if inp is not None and inp.dtype != "float32":
+            found.add(f"{op.name} {inp.dtype}")
+    return sorted(found)
 
 
 def _ref_versions(data: bytes) -> bytes:

@@ -6,8 +6,8 @@ LEAKY_RELU.
 int8 models are checked on all 256 input values at several input ranges, 16x8 models on
 all 65536 int16 values, float32 models on special values (NaN, infinities, signed zeros,
 halves, subnormals, huge values) besides random ones. Every test asserts the converter
-produced the operator it is about. What the converter emits but TFLite Micro cannot run
-(int8 EXP, LOG, SQRT; int16 EXP, LOG, GELU; float32 GELU) must be refused with the reason.
+produced the operator it is about. What the converter emits but neither TFLite Micro nor
+LiteRT can run (int16 GELU; float32 GELU) must be refused with the reason.
 Hand-written models (types and parameters the converter does not produce) are in
 test_op_unary_written.py.
 """
@@ -145,12 +145,8 @@ def test_float32(name):
 
 # ---- what the converter emits that TFLite Micro cannot run: refused ----------------------------
 
+# (int8 EXP, LOG, SQRT and 16x8 EXP, LOG run as LiteRT runs them: test_op_unary_litert.py.)
 REFUSED = [
-    ("int8", "exp", lambda tf: tf.exp, "EXP", "takes float32 only"),
-    ("int8", "log", lambda tf: (lambda x: tf.math.log(tf.abs(x) + 0.1)), "LOG", "takes float32 only"),
-    ("int8", "sqrt", lambda tf: (lambda x: tf.sqrt(tf.abs(x) + 0.1)), "SQRT", "takes float32 only"),
-    ("16x8", "exp", lambda tf: tf.exp, "EXP", "takes float32 only"),
-    ("16x8", "log", lambda tf: (lambda x: tf.math.log(tf.abs(x) + 0.1)), "LOG", "takes float32 only"),
     ("16x8", "gelu", lambda tf: tf.nn.gelu, "GELU", "neither TFLite Micro nor LiteRT"),
 ]
 

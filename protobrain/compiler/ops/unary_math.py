@@ -20,8 +20,15 @@ COS, SIN, CAST, ZEROS_LIKE, in the types TFLite Micro has kernels for.
 - ZEROS_LIKE: int8, int32, int64, float32; all-zero bytes (0, not the zero point, for
   quantized int8, as the reference writes them).
 
-TFLite Micro has no kernel for int8/int16 EXP, LOG, SQRT, SQUARE, NEG, SIN, COS, FLOOR,
-CEIL or ROUND (the converter emits some of them); those are refused with that reason.
+TFLite Micro's EXP, LOG, SQRT and NEG take float32 only; the converter emits int8 EXP,
+LOG and SQRT and 16x8 EXP and LOG all the same. Those run as LiteRT's reference kernels
+compute them, LiteRT being their golden (unary_lut has the formulas):
+- int8 EXP, LOG, SQRT, NEG: 256-entry tables (pb_lut_s8).
+- int16 EXP and LOG (zero points 0): LiteRT's 513-entry interpolation tables, built here,
+  read by pb_lut_s16. int16 SQRT: pb_sqrt_s16, LiteRT's float32 expression per value.
+- int16, int32 and int64 NEG: plain integer negation (pb_neg_s16, _s32, _s64).
+Neither TFLite Micro nor LiteRT has an integer SQUARE, SIN, COS, FLOOR, CEIL or ROUND;
+those are refused with that reason.
 """
 
 from __future__ import annotations
@@ -29,19 +36,25 @@ from __future__ import annotations
 import math
 
 from protobrain.compiler import fixedpoint as fp
-from protobrain.compiler.ops.base import KernelCall, register, require, tensors
+from protobrain.compiler.ops import unary_lut
+from protobrain.compiler.ops.base import KernelCall, const, register, require, tensors
 from protobrain.compiler.ops.unary_common import INT8, f32_call, inv_sqrt_multiplier, lut_s8, per_tensor_quant, same_shape_io
 from protobrain.compiler.quantization import f32, quantize_multiplier
 
 _FLOAT_ONLY = {"NEG": "pb_neg_f32", "SQUARE": "pb_square_f32", "SQRT": "pb_sqrt_f32", "EXP": "pb_exp_f32",
                "LOG": "pb_log_f32", "FLOOR": "pb_floor_f32", "CEIL": "pb_ceil_f32", "ROUND": "pb_round_f32",
                "COS": "pb_cos_f32", "SIN": "pb_sin_f32"}
+# The integer forms LiteRT's reference kernels run (TFLite Micro's kernels take float32 only).
+_LITERT_TYPES = {"EXP": ("int8", "int16"), "LOG": ("int8", "int16"), "SQRT": ("int8", "int16"),
+                 "NEG": ("int8", "int16", "int32", "int64")}
 
 
 def _float_only(op, g) -> KernelCall:
     inp, out = same_shape_io(op, g)
-    require(inp.dtype == "float32",
-            f"{inp.dtype} {op.name}: TFLite Micro's {op.name} kernel takes float32 only")
+    if inp.dtype != "float32" and op.name in _LITERT_TYPES:
+        return _litert_integer(op, g, inp, out)
+    require(inp.dtype == "float32", f"{inp.dtype} {op.name}: TFLite Micro's {op.name} kernel takes float32 only, "
+                                    f"and neither TFLite Micro nor LiteRT has an integer {op.name}")
     require(out.dtype == "float32", f"types {inp.dtype}->{out.dtype}")
     if op.name in ("EXP", "CEIL", "ROUND"):  # their Prepare also checks the shapes
         require(tuple(inp.shape) == tuple(out.shape), f"input shape {inp.shape} differs from output shape {out.shape}")
@@ -49,13 +62,47 @@ def _float_only(op, g) -> KernelCall:
 
 
 for _name in _FLOAT_ONLY:
-    register(_name)(_float_only)
+    _types = ("float32",) + _LITERT_TYPES.get(_name, ())
+    register(_name, types=_types, litert_golden=", ".join(_LITERT_TYPES.get(_name, ())))(_float_only)
+
+
+# ---- integer EXP, LOG, SQRT, NEG: LiteRT's reference kernels -----------------------------------
+
+
+def _litert_integer(op, g, inp, out) -> KernelCall:
+    name = op.name
+    require(inp.dtype in _LITERT_TYPES[name],
+            f"{inp.dtype} {name}: TFLite Micro's {name} kernel takes float32 only, LiteRT's "
+            + ", ".join(("float32",) + _LITERT_TYPES[name]))
+    require(out.dtype == inp.dtype, f"types {inp.dtype}->{out.dtype}")
+    io = {"inputs": [op.inputs[0]], "outputs": [op.outputs[0]]}
+    if name == "NEG":  # the stored integers, whatever their quantization
+        if inp.dtype == "int8":
+            return lut_s8(op, unary_lut.neg_lut_s8(), inp.size)
+        return KernelCall(kernel="pb_unary", function=f"pb_neg_s{inp.dtype[3:]}", struct="pb_unary_params_t",
+                          fields={"size": inp.size}, **io)
+    per_tensor_quant(inp, out)
+    if name == "EXP":  # its Prepare checks the shapes
+        require(tuple(inp.shape) == tuple(out.shape), f"input shape {inp.shape} differs from output shape {out.shape}")
+    s_in, zp_in, s_out, zp_out = f32(inp.quant.s), inp.quant.zp, f32(out.quant.s), out.quant.zp
+    if inp.dtype == "int8":
+        if name == "SQRT":
+            return lut_s8(op, unary_lut.sqrt_lut_s8(s_in, zp_in, s_out, zp_out), inp.size)
+        return lut_s8(op, unary_lut.lut_s8(unary_lut.transform(name, s_out, zp_out, -128), s_in, zp_in, s_out, zp_out),
+                      inp.size)
+    require(zp_in == 0 and zp_out == 0, "int16 zero points must be 0")
+    if name == "SQRT":
+        return KernelCall(kernel="pb_unary_f32", function="pb_sqrt_s16", struct="pb_sqrt_s16_params_t",
+                          fields={"size": inp.size, "input_scale": float(s_in), "output_scale": float(s_out)}, **io)
+    table = unary_lut.lut_s16(unary_lut.transform(name, s_out, zp_out, -32768), s_in, zp_in, s_out, zp_out)
+    return KernelCall(kernel="pb_unary", function="pb_lut_s16", struct="pb_lut_s16_params_t",
+                      fields={"size": inp.size, "table": const("table", table, "int16_t")}, **io)
 
 
 # ---- ABS -------------------------------------------------------------------------------------
 
 
-@register("ABS")
+@register("ABS", types=("int8", "int16", "float32"))
 def lower_abs(op, g):
     inp, out = same_shape_io(op, g)
     require(inp.dtype == out.dtype, f"types {inp.dtype}->{out.dtype}")
@@ -98,7 +145,7 @@ def rsqrt_q(value: int, mult: int, shift: int, zp_out: int) -> int:
     return fp.mul_by_quantized_mult(data, mult, shift - _RSQRT_SHIFT) + zp_out
 
 
-@register("RSQRT")
+@register("RSQRT", types=("int8", "int16", "float32"))
 def lower_rsqrt(op, g):
     inp, out = same_shape_io(op, g)
     require(inp.dtype == out.dtype, f"types {inp.dtype}->{out.dtype}")
@@ -129,7 +176,7 @@ def lower_rsqrt(op, g):
 _CAST_CODES = {"int8": "s8", "int16": "s16", "int32": "s32", "uint32": "u32", "float32": "f32", "bool": "b"}
 
 
-@register("CAST")
+@register("CAST", types=tuple(_CAST_CODES))
 def lower_cast(op, g):
     inp, out = same_shape_io(op, g)
     for t in (inp, out):
@@ -146,7 +193,7 @@ def lower_cast(op, g):
 # ---- ZEROS_LIKE ------------------------------------------------------------------------------
 
 
-@register("ZEROS_LIKE")
+@register("ZEROS_LIKE", types=("int8", "int32", "int64", "float32"))
 def lower_zeros_like(op, g):
     (inp,), (out,) = tensors(op, g)
     require(inp.dtype in ("int8", "int32", "int64", "float32"),

@@ -1,5 +1,6 @@
 /* One-input integer operators: int16 ABS and RSQRT, int8 LOG_SOFTMAX and L2_NORMALIZATION
- * (fixed-point 1/sqrt and log as TFLite Micro computes them), integer CASTs, ZEROS_LIKE. */
+ * (fixed-point 1/sqrt and log as TFLite Micro computes them), int16 table functions and
+ * int16/int32/int64 NEG (as LiteRT computes them), integer CASTs, ZEROS_LIKE. */
 #include "pb_unary.h"
 #include "pb_common_fixedpoint.h"
 
@@ -173,6 +174,57 @@ void pb_log_softmax_s8(const pb_log_softmax_s8_params_t *p, const int8_t *input,
             const int32_t v = pb_rounding_divide_by_pot(pb_wrap_sub(p->diff_q5[-diff], log_sum), 22) + 127;
             out[c] = (int8_t)pb_select(diff > lowest, PB_CLAMP(v, -128, 127), -128);
         }
+    }
+}
+
+/* ---- int16 tables, NEG ------------------------------------------------------------------- */
+
+/* An int wrapped to int16, as the reference's int16_t assignments do. */
+static int16_t pb_wrap16(int32_t v)
+{
+    return (int16_t)(uint16_t)(uint32_t)v;
+}
+
+/* floor(v / 128): an arithmetic shift right by 7, without relying on how the compiler
+ * shifts negative values. */
+static int32_t pb_floor_div128(int32_t v)
+{
+    return (v < 0 ? v - 127 : v) / 128;
+}
+
+void pb_lut_s16(const pb_lut_s16_params_t *p, const int16_t *input, int16_t *output)
+{
+    int32_t i;
+    for (i = 0; i < p->size; ++i) {
+        const int32_t x = input[i];
+        const int32_t node = (x + 32768) / 128; /* 256 + (x >> 7) */
+        const int32_t base = p->table[node];
+        const int32_t slope = pb_wrap16(p->table[node + 1] - base);
+        output[i] = pb_wrap16(base + pb_floor_div128(slope * (x & 0x7f) + 64));
+    }
+}
+
+void pb_neg_s16(const pb_unary_params_t *p, const int16_t *input, int16_t *output)
+{
+    int32_t i;
+    for (i = 0; i < p->size; ++i) {
+        output[i] = pb_wrap16(-(int32_t)input[i]);
+    }
+}
+
+void pb_neg_s32(const pb_unary_params_t *p, const int32_t *input, int32_t *output)
+{
+    int32_t i;
+    for (i = 0; i < p->size; ++i) {
+        output[i] = (int32_t)(0u - (uint32_t)input[i]);
+    }
+}
+
+void pb_neg_s64(const pb_unary_params_t *p, const int64_t *input, int64_t *output)
+{
+    int32_t i;
+    for (i = 0; i < p->size; ++i) {
+        output[i] = (int64_t)((uint64_t)0 - (uint64_t)input[i]);
     }
 }
 

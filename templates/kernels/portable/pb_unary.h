@@ -4,8 +4,9 @@
 #include "pb_common.h"
 
 /* One-input integer operators: int16 ABS and RSQRT, int8 LOG_SOFTMAX and
- * L2_NORMALIZATION, integer and bool CASTs, ZEROS_LIKE. (int8 element-wise functions are
- * tables for pb_lut_s8; float32 forms are in pb_unary_f32.) */
+ * L2_NORMALIZATION, int16 functions read from interpolation tables (EXP, LOG), int16,
+ * int32 and int64 NEG, integer and bool CASTs, ZEROS_LIKE. (int8 element-wise functions
+ * are tables for pb_lut_s8; float32 forms are in pb_unary_f32.) */
 
 typedef struct {
     int32_t size;
@@ -43,6 +44,13 @@ typedef struct {
     const int32_t *exp_q12;
 } pb_log_softmax_s8_params_t;
 
+/* int16 function of a 513-entry table: the upper 9 bits of x pick a node, the lower 7
+ * interpolate linearly to the next one (rounded), in int16 arithmetic. */
+typedef struct {
+    int32_t size;
+    const int16_t *table;
+} pb_lut_s16_params_t;
+
 /* ZEROS_LIKE: nbytes zero bytes. */
 typedef struct {
     int32_t nbytes;
@@ -54,6 +62,11 @@ void pb_rsqrt_s16(const pb_rsqrt_s16_params_t *p, const int16_t *input, int16_t 
 void pb_l2norm_s8(const pb_l2norm_s8_params_t *p, const int8_t *input, int8_t *output);
 void pb_log_softmax_s8(const pb_log_softmax_s8_params_t *p, const int8_t *input, int8_t *output);
 void pb_zeros(const pb_zeros_params_t *p, void *output);
+void pb_lut_s16(const pb_lut_s16_params_t *p, const int16_t *input, int16_t *output);
+/* Two's complement negation of the stored integers: the type's minimum stays. */
+void pb_neg_s16(const pb_unary_params_t *p, const int16_t *input, int16_t *output);
+void pb_neg_s32(const pb_unary_params_t *p, const int32_t *input, int32_t *output);
+void pb_neg_s64(const pb_unary_params_t *p, const int64_t *input, int64_t *output);
 
 /* CAST between integer types and bool (bool is one byte, 0 or 1): pb_cast_<in>_<out>. */
 #define PB_CAST_INT_DECL(in_name, in_t, out_name, out_t) \

@@ -2,7 +2,8 @@
  * order of operations (C99, so no multiply-add is fused). FLOOR, CEIL, ROUND, SQRT, RSQRT,
  * ABS, NEG, SQUARE, the clamps and the casts are exact on every IEEE target; the rest are
  * as exact as the C math library (expf, logf, sinf, ...): bit for bit where it is the one
- * TFLite Micro was built with. */
+ * TFLite Micro was built with. int16 SQRT, which only LiteRT runs, is its float32
+ * expression too (sqrtf and a division: exact on every IEEE target). */
 #include <math.h>
 
 #include "pb_unary_f32.h"
@@ -66,6 +67,17 @@ PB_MAP_F32(pb_relu_f32, x < 0.0f ? 0.0f : x)
 PB_MAP_F32(pb_relu6_f32, x > 6.0f ? 6.0f : (x < 0.0f ? 0.0f : x))
 PB_MAP_F32(pb_logistic_f32, pb_logistic(x))
 PB_MAP_F32(pb_tanh_f32, tanhf(x))
+
+void pb_sqrt_s16(const pb_sqrt_s16_params_t *p, const int16_t *input, int16_t *output)
+{
+    int32_t i;
+    for (i = 0; i < p->size; ++i) {
+        const float y = sqrtf(p->input_scale * (float)(input[i] > 0 ? input[i] : 0)) / p->output_scale;
+        /* Beyond the int32 range: INT32_MIN, as LiteRT's (x86) conversion gives it. */
+        const int32_t v = (y >= -2147483648.0f && y < 2147483648.0f) ? (int32_t)y : INT32_MIN;
+        output[i] = (int16_t)PB_CLAMP(v, -32768, 32767);
+    }
+}
 
 void pb_leaky_relu_f32(const pb_leaky_relu_f32_params_t *p, const float *input, float *output)
 {

@@ -5,7 +5,7 @@
 
 /* float32 one-input operators, each the reference's single-precision expression (C math
  * library: expf, logf, sqrtf, sinf, cosf, tanhf, expm1f, floorf, ceilf), and CASTs from
- * and to float32. */
+ * and to float32; int16 SQRT in float32 as LiteRT computes it. */
 
 typedef struct {
     int32_t size;
@@ -15,6 +15,14 @@ typedef struct {
     int32_t size;
     float alpha;
 } pb_leaky_relu_f32_params_t;
+
+/* int16 SQRT (zero points 0) as LiteRT computes it: sqrtf(input_scale * x) / output_scale
+ * in float32, truncated toward zero (INT32_MIN beyond the int32 range), clamped; x < 0
+ * gives 0. */
+typedef struct {
+    int32_t size;
+    float input_scale, output_scale;
+} pb_sqrt_s16_params_t;
 
 /* LOG_SOFTMAX and L2_NORMALIZATION over rows of `depth` values. */
 typedef struct {
@@ -42,6 +50,7 @@ PB_UNARY_F32_DECL(pb_logistic_f32)
 PB_UNARY_F32_DECL(pb_tanh_f32)
 #undef PB_UNARY_F32_DECL
 
+void pb_sqrt_s16(const pb_sqrt_s16_params_t *p, const int16_t *input, int16_t *output);
 void pb_leaky_relu_f32(const pb_leaky_relu_f32_params_t *p, const float *input, float *output);
 void pb_log_softmax_f32(const pb_rows_f32_params_t *p, const float *input, float *output);
 void pb_l2norm_f32(const pb_rows_f32_params_t *p, const float *input, float *output);
