@@ -2,9 +2,23 @@
  * portable kernel's, as TFLite Micro computes it. */
 #include "pb_lstm.h"
 
-static int32_t pb_lstm_sat16(int32_t v)
+/* Saturation to int16 and int8: one SSAT each on the core. */
+static inline int32_t pb_lstm_sat16(int32_t v)
 {
+#if defined(PB_SIMD_DSP)
+    return __ssat(v, 16);
+#else
     return PB_CLAMP(v, -32768, 32767);
+#endif
+}
+
+static inline int32_t pb_lstm_sat8(int32_t v)
+{
+#if defined(PB_SIMD_DSP)
+    return __ssat(v, 8);
+#else
+    return PB_CLAMP(v, -128, 127);
+#endif
 }
 
 /* TFLite's MultiplyByQuantizedMultiplier. With fast set, the generator proved no shift a
@@ -77,8 +91,8 @@ static int32_t pb_lstm_unit(const pb_fast_lstm_params_t *p, const int32_t *acc_i
     }
     *cell = (int16_t)c;
     c = pb_lstm_tanh(p->sigmoid, c, p->cell_tanh_mult, p->cell_tanh_shift);
-    return PB_CLAMP(p->hidden_zp + pb_lstm_requant(c * g[3], p->hidden_mult, p->hidden_shift, fast),
-                    p->hidden_min, p->hidden_max);
+    /* the int8 hidden state's range is int8's whole range (hidden_min, hidden_max) */
+    return pb_lstm_sat8(p->hidden_zp + pb_lstm_requant(c * g[3], p->hidden_mult, p->hidden_shift, fast));
 }
 
 void pb_fast_lstm_s8(const pb_fast_lstm_params_t *p, const int8_t *input, const int8_t *hidden,

@@ -4,13 +4,31 @@
 
 #include <string.h>
 
+#if defined(__ARM_FEATURE_DSP)
+#include <arm_acle.h>
+#endif
+
 #if !defined(__ARM_FEATURE_MVE)
 #error "this model was generated for the Helium (MVE) tier: compile with -mcpu=cortex-m55, or regenerate it for this core's board"
 #endif
 
-static int32_t pb_lstm_sat16(int32_t v)
+/* Saturation to int16 and int8: one SSAT each on the core. */
+static inline int32_t pb_lstm_sat16(int32_t v)
 {
+#if defined(__ARM_FEATURE_DSP)
+    return __ssat(v, 16);
+#else
     return PB_CLAMP(v, -32768, 32767);
+#endif
+}
+
+static inline int32_t pb_lstm_sat8(int32_t v)
+{
+#if defined(__ARM_FEATURE_DSP)
+    return __ssat(v, 8);
+#else
+    return PB_CLAMP(v, -128, 127);
+#endif
 }
 
 /* (a * b + 2^31) >> 32 */
@@ -95,8 +113,8 @@ static int32_t pb_lstm_unit(const pb_fast_mve_lstm_params_t *p, const int32_t *a
     }
     *cell = (int16_t)c;
     c = pb_lstm_tanh(p->sigmoid, c, p->cell_tanh_mult, p->cell_tanh_shift);
-    return PB_CLAMP(p->hidden_zp + pb_lstm_requant(c * g[3], p->hidden_mult, p->hidden_shift, fast),
-                    p->hidden_min, p->hidden_max);
+    /* the int8 hidden state's range is int8's whole range (hidden_min, hidden_max) */
+    return pb_lstm_sat8(p->hidden_zp + pb_lstm_requant(c * g[3], p->hidden_mult, p->hidden_shift, fast));
 }
 
 void pb_fast_mve_lstm_s8(const pb_fast_mve_lstm_params_t *p, const int8_t *input, const int8_t *hidden,
