@@ -130,7 +130,7 @@ def lower_graph(graph: Graph) -> list[Step]:
         raise UnsupportedError(
             f"{graph.name}: unsupported operator{'s' if len(problems) > 1 else ''}: "
             + "; ".join(problems)
-            + f". Supported: {', '.join(supported_operators())} (int8, and 16x8 where TFLite has it)"
+            + f". `protobrain ops` lists the {len(REGISTRY)} supported operators and their types"
         )
     return steps
 

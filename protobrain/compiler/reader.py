@@ -52,6 +52,8 @@ _OPTIONS_OF = {
     "REDUCE_ALL": "ReducerOptions", "REDUCE_ANY": "ReducerOptions", "RESIZE_BILINEAR": "ResizeBilinearOptions",
     "RESIZE_NEAREST_NEIGHBOR": "ResizeNearestNeighborOptions", "ARG_MAX": "ArgMaxOptions",
     "ARG_MIN": "ArgMinOptions", "CUMSUM": "CumsumOptions", "L2_POOL_2D": "Pool2DOptions",
+    "DIV": "DivOptions", "TRANSPOSE_CONV": "TransposeConvOptions", "BATCH_MATMUL": "BatchMatMulOptions",
+    "SELECT": "SelectOptions", "SELECT_V2": "SelectV2Options",
     "PACK": "PackOptions", "UNPACK": "UnpackOptions", "SPLIT": "SplitOptions", "SPLIT_V": "SplitVOptions",
     "GATHER": "GatherOptions", "DEPTH_TO_SPACE": "DepthToSpaceOptions", "SPACE_TO_DEPTH": "SpaceToDepthOptions",
     "MIRROR_PAD": "MirrorPadOptions", "SHAPE": "ShapeOptions",

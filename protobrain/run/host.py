@@ -55,13 +55,25 @@ def build_shared_library(program: Program, source: str = "", extra_cflags: list[
     return compile_sources(program.graph.name, files, extra_cflags)
 
 
+def _private_copy(lib_path: Path) -> ctypes.CDLL:
+    """Load a copy of the library: the loader shares one image per path, and two models of
+    the same C (two tiers that generate alike) must not share their static state."""
+    fd, tmp = tempfile.mkstemp(suffix=".so", prefix="pb-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(Path(lib_path).read_bytes())
+        return ctypes.CDLL(tmp)
+    finally:
+        os.unlink(tmp)  # the loaded image stays mapped
+
+
 class CompiledModel:
     """The generated C of one model, loaded into this process."""
 
     def __init__(self, program: Program, lib_path: Path):
         self.program = program
         self.lib_path = lib_path
-        self._lib = ctypes.CDLL(str(lib_path))
+        self._lib = _private_copy(lib_path)
         g = program.graph
         self.inputs = [g.tensors[i] for i in g.inputs]
         self.outputs = [g.tensors[i] for i in g.outputs]

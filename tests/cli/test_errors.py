@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import numpy as np
+
 from conftest import shared_model
 
 CLI = [sys.executable, "-m", "protobrain.cli.main"]
@@ -47,20 +49,20 @@ def test_missing_file(tmp_path):
 
 
 def test_unsupported_operators_are_all_named(tmp_path):
-    import tensorflow as tf
-    from builders import convert
+    from protobrain.compiler.writer import write_model
 
-    def make():
-        x = tf.keras.Input((4, 4, 8), batch_size=1)
-        y = tf.keras.layers.Lambda(lambda t: tf.nn.space_to_depth(t, 2))(x)  # SPACE_TO_DEPTH
-        y = tf.keras.layers.Lambda(lambda t: tf.transpose(t, [0, 2, 1, 3]))(y)  # TRANSPOSE
-        return tf.keras.Model(x, y)
-
+    # Two operators TFLite Micro has no kernel for either: SEGMENT_SUM and UNIQUE.
+    tensors = [{"shape": [4, 3], "type": "int8", "scale": 0.1, "zp": 0},
+               {"shape": [4], "type": "int32", "data": np.array([0, 0, 1, 1], np.int32)},
+               {"shape": [2, 3], "type": "int8", "scale": 0.1, "zp": 0},
+               {"shape": [6], "type": "int8", "scale": 0.1, "zp": 0},
+               {"shape": [6], "type": "int32"}]
+    ops = [("SEGMENT_SUM", [0, 1], [2], None, {}), ("UNIQUE", [2], [3, 4], None, {})]
     model = tmp_path / "odd.tflite"
-    model.write_bytes(convert(make, [(4, 4, 8)], key="unsupported-s2d-transpose"))
+    model.write_bytes(write_model(tensors, ops, [0], [3]))
     out = tmp_path / "gen"
     proc = run_cli("generate", model, "-o", out)
-    assert_one_line_error(proc, "SPACE_TO_DEPTH", "TRANSPOSE", "#0", "#1", "Supported:", "FULLY_CONNECTED")
+    assert_one_line_error(proc, "SEGMENT_SUM", "UNIQUE", "#0", "#1", "protobrain ops")
     assert not out.exists()
 
 

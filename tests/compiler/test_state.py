@@ -29,7 +29,7 @@ def test_variable_tensors_live_in_the_state_area():
     assert all(1 not in b.tensors for b in program.plan.buffers), "a variable must not share the arena"
     files = render(program)
     assert "#define PB_VAR_STATE_SIZE 6u" in files["var.h"]
-    assert "memset(S(0), 7, 6u);" in files["var.c"]
+    assert "memset((void *)S(0), 7, 6u);" in files["var.c"]
     assert "void pb_var_reset(void);" in files["var.h"]
 
 

@@ -20,6 +20,12 @@ from protobrain.compiler.ops.base import register, require, tensors
 from protobrain.compiler.ops.move import (CONST, OUT0, Box, Constants, const_ints, move_call, require_types,
                                            strides)
 
+# What a converter's free batch dimension does to these operators' declared shapes, and
+# the way out: TFLite Micro would leave part of the output unwritten.
+_FREE_BATCH = ("; the file's static shapes disagree with the block (exported with a free batch dimension?): "
+               "TFLite Micro would leave part of the output unwritten. Export with a fixed batch, "
+               "e.g. keras.Input(..., batch_size=1)")
+
 
 def _as_4d(shape) -> tuple[int, int, int, int]:
     return (shape[0], shape[1], 1, shape[2]) if len(shape) == 3 else tuple(shape)
@@ -57,7 +63,7 @@ def lower_space_to_batch(op, g):
     on, oh, ow, oc = _as_4d(out.shape)
     require((h + pt + pb) % bh == 0 and (w + pl + pr) % bw == 0, "padded size is not a multiple of the block")
     want = (n * bh * bw, (h + pt + pb) // bh, (w + pl + pr) // bw, c)
-    require((on, oh, ow, oc) == want, f"output shape {out.shape}, the operands give {want}")
+    require((on, oh, ow, oc) == want, f"output shape {out.shape}, the operands give {want}{_FREE_BATCH}")
     zp = out.quant.zp if out.quant is not None and inp.dtype != "float32" else 0
     require(inp.dtype != "int16" or zp == 0, f"int16 zero point {zp} (LiteRT takes 0 only)")
     boxes, constants = [], None
@@ -80,9 +86,9 @@ def lower_batch_to_space(op, g):
     inp, out, (bh, bw), ((ct, cb), (cl, cr)) = _blocks(op, g)
     n, h, w, c = _as_4d(inp.shape)
     on, oh, ow, oc = _as_4d(out.shape)
-    require(n % (bh * bw) == 0, f"batch {n} is not a multiple of the block {bh}x{bw}")
+    require(n % (bh * bw) == 0, f"batch {n} is not a multiple of the block {bh}x{bw}{_FREE_BATCH}")
     want = (n // (bh * bw), h * bh - ct - cb, w * bw - cl - cr, c)
-    require((on, oh, ow, oc) == want, f"output shape {out.shape}, the operands give {want}")
+    require((on, oh, ow, oc) == want, f"output shape {out.shape}, the operands give {want}{_FREE_BATCH}")
     si, so = strides((n, h, w, c)), strides((on, oh, ow, oc))
     boxes = []
     for sh in range(bh):
