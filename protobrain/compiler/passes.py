@@ -216,6 +216,36 @@ def fold_dilated_convolutions(graph: Graph) -> Graph:
                                inputs=list(graph.inputs), outputs=list(graph.outputs))
 
 
-PASSES: list = [fold_constants, fold_dilated_convolutions]
+# ---- RESHAPE outputs from their folded shape operand ----------------------------------------
+
+
+def reshape_to_folded_shapes(graph: Graph) -> Graph:
+    """A RESHAPE's output takes the shape its (now constant) shape operand gives, as TFLite
+    Micro's and LiteRT's Prepare compute it. A converter exporting a free batch dimension
+    declares such outputs with placeholder 1s (a Keras 3 UpSampling2D's (1, 1, 8, 16) for
+    (1, 8, 8, 16)); with the shape operand folded, the real shape is known here."""
+    tensors = list(graph.tensors)
+    changed = False
+    for op in graph.operators:
+        if op.name != "RESHAPE" or len(op.inputs) != 2 or len(op.outputs) != 1:
+            continue
+        x, shape_t, y = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensors[op.outputs[0]]
+        if x is None or shape_t is None or not shape_t.is_const or shape_t.dtype not in ("int32", "int64"):
+            continue
+        want = [int(v) for v in np.asarray(shape_t.data).reshape(-1)]
+        if want.count(-1) > 1 or any(d < -1 for d in want):
+            continue
+        known = int(np.prod([d for d in want if d != -1])) if want else 1
+        if -1 in want:
+            if known == 0 or x.size % known:
+                continue
+            want[want.index(-1)] = x.size // known
+        if int(np.prod(want)) == x.size and tuple(want) != tuple(y.shape) and y.size != x.size:
+            tensors[y.index] = dataclasses.replace(y, shape=tuple(want))
+            changed = True
+    return dataclasses.replace(graph, tensors=tensors) if changed else graph
+
+
+PASSES: list = [fold_constants, reshape_to_folded_shapes, fold_dilated_convolutions]
 # Subgraph calls and resource variables first (compiler/control_flow.py, resource_variables.py).
 PASSES[:0] = [control_flow.inline_control_flow, resource_variables.resolve_resource_variables]
