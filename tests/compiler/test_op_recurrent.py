@@ -194,6 +194,8 @@ SVDF_CASES = {
     "int8_no_activation": {"activation": 0, "output_zp": 3, "state_zp": 60, "seed": 4},
     "int8_chain": {"layers": 3, "units": 8, "seed": 5},
     "int16_state": {"state": "int16", "seed": 6, "output_zp": 0},
+    # the feature scale above 1 (a left shift): the fast tiers requantize step by step
+    "int8_feature_scale_up": {"state_scale": 0.0004, "state_zp": 0, "seed": 8},
     "int16_state_rank3_batches": {"state": "int16", "rank": 3, "batches": 2, "seed": 7},
 }
 
@@ -252,3 +254,7 @@ def test_fast_tiers_take_the_int8_lstm_and_svdf_with_their_rows_packed(tier, blo
         svdf = build_program(read_model_bytes(svdf_model(state=state, units=5, rank=1), "s"), tier=tier).steps[0].call
         assert svdf.tier == tier and svdf.function.startswith("pb_fast_")
         assert len(svdf.fields["feature_bias"].values) == 8, "5 filters padded to 8"
+        # int16 state times int16 time weights: no bound keeps 2 * acc within int32 here
+        assert svdf.fields["fast"] == (state == "int8")
+    up = build_program(read_model_bytes(svdf_model(**SVDF_CASES["int8_feature_scale_up"]), "s"), tier=tier)
+    assert up.steps[0].call.fields["fast"] == 0

@@ -51,7 +51,7 @@ def lstm_model(batches=1, steps=5, depth=7, units=9, time_major=False, dtype="in
 
 def svdf_model(batches=1, depth=12, units=6, rank=1, memory=5, state="int8", input_zp=-10, state_zp=-40,
                output_zp=-128, activation=1, seed=0, layers=1, bias=True, state_variable=True,
-               bias_scale_factor=1.0, input_type="int8") -> bytes:
+               bias_scale_factor=1.0, input_type="int8", state_scale=None) -> bytes:
     """`layers` SVDFs in a chain, random weights; the state's zero point far from 0 makes the
     int8 state wrap when the zero point is added to a clamped value, as TFLite Micro's does."""
     rng = np.random.default_rng(seed)
@@ -62,6 +62,7 @@ def svdf_model(batches=1, depth=12, units=6, rank=1, memory=5, state="int8", inp
     x, width = 0, depth
     for layer in range(layers):
         s_state, s_wt = (0.02 if not wide else 0.005), (0.01 if not wide else 0.0002)
+        s_state = state_scale or s_state
         base = len(tensors)
         tensors += [
             {"shape": (filters, width), "type": "int8", "scale": 0.01, "zp": 0,

@@ -2,41 +2,6 @@
  * portable kernel's, as TFLite Micro computes it. */
 #include "pb_lstm.h"
 
-/* Saturation to int16 and int8: one SSAT each on the core. */
-static inline int32_t pb_lstm_sat16(int32_t v)
-{
-#if defined(PB_SIMD_DSP)
-    return __ssat(v, 16);
-#else
-    return PB_CLAMP(v, -32768, 32767);
-#endif
-}
-
-static inline int32_t pb_lstm_sat8(int32_t v)
-{
-#if defined(PB_SIMD_DSP)
-    return __ssat(v, 8);
-#else
-    return PB_CLAMP(v, -128, 127);
-#endif
-}
-
-/* TFLite's MultiplyByQuantizedMultiplier. With fast set, the generator proved no shift a
- * left shift and every |2 * acc| below 2^31: the rounded high multiply of 2 * acc is then
- * the saturating rounding doubling high multiply exactly, and subtracting 1 from negative
- * values before the rounding shift rounds their halves away from zero, as the reference. */
-static inline int32_t pb_lstm_requant(int32_t acc, int32_t mult, int32_t shift, int32_t fast)
-{
-    if (fast) {
-        const int32_t v = pb_smmulr((int32_t)((uint32_t)acc << 1), mult);
-        if (shift == 0) {
-            return v;
-        }
-        return (v - (int32_t)((uint32_t)v >> 31) + ((int32_t)1 << (-shift - 1))) >> -shift;
-    }
-    return pb_mul_by_quantized_mult(acc, mult, shift);
-}
-
 /* int16 sigmoid, Q3.12 in, Q0.15 out (the portable kernel's, see portable/pb_lstm.c). */
 static int32_t pb_lstm_sigmoid(const uint16_t *table, int32_t x)
 {

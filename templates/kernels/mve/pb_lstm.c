@@ -4,60 +4,9 @@
 
 #include <string.h>
 
-#if defined(__ARM_FEATURE_DSP)
-#include <arm_acle.h>
-#endif
-
 #if !defined(__ARM_FEATURE_MVE)
 #error "this model was generated for the Helium (MVE) tier: compile with -mcpu=cortex-m55, or regenerate it for this core's board"
 #endif
-
-/* Saturation to int16 and int8: one SSAT each on the core. */
-static inline int32_t pb_lstm_sat16(int32_t v)
-{
-#if defined(__ARM_FEATURE_DSP)
-    return __ssat(v, 16);
-#else
-    return PB_CLAMP(v, -32768, 32767);
-#endif
-}
-
-static inline int32_t pb_lstm_sat8(int32_t v)
-{
-#if defined(__ARM_FEATURE_DSP)
-    return __ssat(v, 8);
-#else
-    return PB_CLAMP(v, -128, 127);
-#endif
-}
-
-/* (a * b + 2^31) >> 32 */
-static inline int32_t pb_lstm_smmulr(int32_t a, int32_t b)
-{
-#if defined(__ARM_FEATURE_DSP)
-    int32_t r;
-    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
-    return r;
-#else
-    return (int32_t)(((int64_t)a * (int64_t)b + ((int64_t)1 << 31)) >> 32);
-#endif
-}
-
-/* TFLite's MultiplyByQuantizedMultiplier. With fast set, the generator proved no shift a
- * left shift and every |2 * acc| below 2^31: the rounded high multiply of 2 * acc is then
- * the saturating rounding doubling high multiply exactly, and subtracting 1 from negative
- * values before the rounding shift rounds their halves away from zero, as the reference. */
-static inline int32_t pb_lstm_requant(int32_t acc, int32_t mult, int32_t shift, int32_t fast)
-{
-    if (fast) {
-        const int32_t v = pb_lstm_smmulr((int32_t)((uint32_t)acc << 1), mult);
-        if (shift == 0) {
-            return v;
-        }
-        return (v - (int32_t)((uint32_t)v >> 31) + ((int32_t)1 << (-shift - 1))) >> -shift;
-    }
-    return pb_mul_by_quantized_mult(acc, mult, shift);
-}
 
 /* int16 sigmoid, Q3.12 in, Q0.15 out (the portable kernel's, see portable/pb_lstm.c). */
 static int32_t pb_lstm_sigmoid(const uint16_t *table, int32_t x)

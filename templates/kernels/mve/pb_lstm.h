@@ -6,7 +6,7 @@
  * The generator (protobrain/compiler/ops/tiers/recurrent.py) packs each unit's four gate
  * rows (input, forget, cell, output) one after another, each zero-padded to 16 bytes, and
  * pairs each row's two constants (input and recurrent layer, the input offsets folded in).
- * pb_mve_dot4() is also the SVDF's feature multiply (pb_svdf.c). */
+ * pb_mve_dot4() and the requantization helpers also serve the SVDF (pb_svdf.c). */
 #ifndef PB_MVE_LSTM_H
 #define PB_MVE_LSTM_H
 
@@ -34,6 +34,57 @@ void pb_fast_mve_lstm_s8(const pb_fast_mve_lstm_params_t *p, const int8_t *input
 
 #if defined(__ARM_FEATURE_MVE)
 #include <arm_mve.h>
+#if defined(__ARM_FEATURE_DSP)
+#include <arm_acle.h>
+#endif
+
+/* Saturation to int16 and int8: one SSAT each on the core. */
+static inline int32_t pb_lstm_sat16(int32_t v)
+{
+#if defined(__ARM_FEATURE_DSP)
+    return __ssat(v, 16);
+#else
+    return PB_CLAMP(v, -32768, 32767);
+#endif
+}
+
+static inline int32_t pb_lstm_sat8(int32_t v)
+{
+#if defined(__ARM_FEATURE_DSP)
+    return __ssat(v, 8);
+#else
+    return PB_CLAMP(v, -128, 127);
+#endif
+}
+
+/* (a * b + 2^31) >> 32 */
+static inline int32_t pb_lstm_smmulr(int32_t a, int32_t b)
+{
+#if defined(__ARM_FEATURE_DSP)
+    int32_t r;
+    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+#else
+    return (int32_t)(((int64_t)a * (int64_t)b + ((int64_t)1 << 31)) >> 32);
+#endif
+}
+
+/* TFLite's MultiplyByQuantizedMultiplier. With fast set, the generator proved no shift a
+ * left shift and every |2 * acc| below 2^31: the rounded high multiply of 2 * acc is then
+ * the saturating rounding doubling high multiply exactly, and subtracting 1 from negative
+ * values before the rounding shift rounds their halves away from zero, as the reference. */
+static inline int32_t pb_lstm_requant(int32_t acc, int32_t mult, int32_t shift, int32_t fast)
+{
+    if (fast) {
+        const int32_t v = pb_lstm_smmulr((int32_t)((uint32_t)acc << 1), mult);
+        if (shift == 0) {
+            return v;
+        }
+        return (v - (int32_t)((uint32_t)v >> 31) + ((int32_t)1 << (-shift - 1))) >> -shift;
+    }
+    return pb_mul_by_quantized_mult(acc, mult, shift);
+}
+
 
 /* acc[k] += the dot product of x (n int8 values) with row k of w, k < 4: rows of `words`
  * packed words each, zero beyond n. The last 1..16 values of x are read under a tail

@@ -10,9 +10,9 @@
 #endif
 
 /* The feature dot products of one batch, four filters at a time, into the newest slot of
- * each filter's memory: requantized, clamped to the state type, its zero point added after
- * the clamp (an int8 store may wrap, as TFLite Micro's does). */
-#define PB_SVDF_FEATURES(T)                                                                        \
+ * each filter's memory: requantized, saturated to the state type (its range is the type's),
+ * its zero point added after that (an int8 store may wrap, as TFLite Micro's does). */
+#define PB_SVDF_FEATURES(T, SAT)                                                                      \
     do {                                                                                           \
         int32_t f_, k_;                                                                            \
         for (f_ = 0; f_ < p->filters; f_ += 4) {                                                   \
@@ -22,9 +22,8 @@
             }                                                                                      \
             pb_mve_dot4(x, p->input_size, p->w_feature + f_ * p->input_words, p->input_words, acc_); \
             for (k_ = 0; k_ < 4 && f_ + k_ < p->filters; ++k_) {                                   \
-                const int32_t v_ = pb_mul_by_quantized_mult(acc_[k_], p->feature_mult, p->feature_shift); \
-                sb[(f_ + k_) * p->memory + p->memory - 1] =                                        \
-                    (T)(p->state_zp + PB_CLAMP(v_, p->state_min, p->state_max));                   \
+                const int32_t v_ = pb_lstm_requant(acc_[k_], p->feature_mult, p->feature_shift, p->fast); \
+                sb[(f_ + k_) * p->memory + p->memory - 1] = (T)(p->state_zp + SAT(v_));            \
             }                                                                                      \
         }                                                                                          \
     } while (0)
@@ -53,8 +52,8 @@ static int32_t pb_svdf_dot_s16(const int16_t *a, const int16_t *b, int32_t n, in
 
 static int8_t pb_svdf_output(const pb_fast_mve_svdf_params_t *p, uint32_t acc)
 {
-    const int32_t v = pb_mul_by_quantized_mult((int32_t)acc, p->output_mult, p->output_shift) + p->output_zp;
-    return (int8_t)PB_CLAMP(v, -128, 127);
+    return (int8_t)pb_lstm_sat8(pb_lstm_requant((int32_t)acc, p->output_mult, p->output_shift, p->fast) +
+                                p->output_zp);
 }
 
 void pb_fast_mve_svdf_s8(const pb_fast_mve_svdf_params_t *p, const int8_t *input, const int8_t *state,
@@ -67,7 +66,7 @@ void pb_fast_mve_svdf_s8(const pb_fast_mve_svdf_params_t *p, const int8_t *input
     for (b = 0; b < p->batches; ++b) {
         const int8_t *x = input + b * p->input_size;
         int8_t *sb = s + b * per_batch;
-        PB_SVDF_FEATURES(int8_t);
+        PB_SVDF_FEATURES(int8_t, pb_lstm_sat8);
         for (u = 0; u < p->units; ++u) {
             const int32_t acc = pb_svdf_dot_s8(p->w_time + u * n, sb + u * n, n, p->unit_bias[u]);
             output[b * p->units + u] = pb_svdf_output(p, (uint32_t)acc);
@@ -85,7 +84,7 @@ void pb_fast_mve_svdf_s8_s16(const pb_fast_mve_svdf_params_t *p, const int8_t *i
     for (b = 0; b < p->batches; ++b) {
         const int8_t *x = input + b * p->input_size;
         int16_t *sb = s + b * per_batch;
-        PB_SVDF_FEATURES(int16_t);
+        PB_SVDF_FEATURES(int16_t, pb_lstm_sat16);
         for (u = 0; u < p->units; ++u) {
             const int32_t acc = pb_svdf_dot_s16(p->w_time16 + u * n, sb + u * n, n, p->unit_bias[u]);
             output[b * p->units + u] = pb_svdf_output(p, (uint32_t)acc);

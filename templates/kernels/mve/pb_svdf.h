@@ -20,6 +20,7 @@ typedef struct {
     const int8_t *w_time;             /* [filters][memory], int8 state */
     const int16_t *w_time16;          /* [filters][memory], int16 state */
     const int32_t *unit_bias;         /* [units] */
+    int32_t fast;                     /* requantize with one rounded high multiply (pb_lstm.h) */
 } pb_fast_mve_svdf_params_t;
 
 void pb_fast_mve_svdf_s8(const pb_fast_mve_svdf_params_t *p, const int8_t *input, const int8_t *state,

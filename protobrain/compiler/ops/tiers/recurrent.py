@@ -8,8 +8,8 @@ SVDF filters' feature rows. Rows are int8 packed into words, zero-padded to the 
 block (4 bytes for SMLAD pairs, 16 for one Helium vector); the portable lowering's folded
 constants (lstm.py, svdf.py) are reordered to match. Everything else (the cell, the state
 shift, the time weights) is the portable kernels' arithmetic; the LSTM's requantizations
-are one rounded high multiply each where the generator proves that exact
-(lstm_fast_requant).
+and the SVDF's are one rounded high multiply each where the generator proves that exact
+(lstm_fast_requant, svdf_fast_requant), and saturate with SSAT.
 The 16x8 LSTM stays portable.
 """
 
@@ -85,6 +85,20 @@ def _lstm(call: KernelCall, tier: str) -> KernelCall:
     return KernelCall("pb_lstm", function, struct, fields, call.inputs, call.outputs, macs=call.macs, tier=tier)
 
 
+def svdf_fast_requant(f: dict) -> bool:
+    """Whether the SVDF's two requantizations may be one rounded high multiply of 2 * acc:
+    neither shift is a left shift, and the feature and time accumulators' bounds (from
+    the weights, the inputs' and the state's ranges) keep 2 * acc within int32."""
+    if f["feature_shift"] > 0 or f["output_shift"] > 0:
+        return False
+    w = values(f["w_feature"]).astype(np.int64).reshape(f["filters"], -1)
+    feature = np.abs(values(f["feature_bias"]).astype(np.int64)) + 128 * np.abs(w).sum(axis=1)
+    wt = values(f["w_time16"] if isinstance(f["w_time"], str) else f["w_time"]).astype(np.int64)
+    reach = 32768 if isinstance(f["w_time"], str) else 128  # the state's largest magnitude
+    time = np.abs(values(f["unit_bias"]).astype(np.int64)) + reach * np.abs(wt.reshape(f["units"], -1)).sum(axis=1)
+    return 2 * max(int(feature.max()), int(time.max())) < 2**31
+
+
 def _svdf(call: KernelCall, tier: str) -> KernelCall:
     f = call.fields
     filters = f["filters"]
@@ -95,7 +109,8 @@ def _svdf(call: KernelCall, tier: str) -> KernelCall:
     bias = np.zeros(padded, np.int64)
     bias[:filters] = values(f["feature_bias"])
     fields = {k: f[k] for k in _SVDF_KEPT}
-    fields.update(input_words=input_words, w_feature=const("w_feature", words, "int32_t"),
+    fields.update(fast=int(svdf_fast_requant(f)), input_words=input_words,
+                  w_feature=const("w_feature", words, "int32_t"),
                   feature_bias=const("feature_bias", bias, "int32_t"))
     function, struct = _NAMES[tier, call.function]
     return KernelCall("pb_svdf", function, struct, fields, call.inputs, call.outputs, macs=call.macs, tier=tier)
