@@ -172,6 +172,7 @@ LSTM_REFUSALS = {
     "relu_cell": ({"activation": 1}, "cell activation RELU"),
     "hidden_not_variable": ({"hidden_variable": False}, "must be variable tensors"),
     "int16_with_int32_bias": ({"dtype": "int16", "bias_type": "int32"}, "biases must be constant int64"),
+    "int16_bias_overflows": ({"dtype": "int16", "bias_fill": 2**60}, "int64 requantization overflows"),
     "per_channel": ({"weight_scales": [[0.004] * 9] + [0.005] * 7}, "per-channel LSTM weights"),
 }
 

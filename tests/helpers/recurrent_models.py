@@ -13,7 +13,7 @@ from protobrain.compiler.writer import write_model
 
 def lstm_model(batches=1, steps=5, depth=7, units=9, time_major=False, dtype="int8", input_zp=-7, hidden_zp=0,
                cell_power=-11, cell_clip=10.0, seed=0, activation=4, omit=(), extra=None, hidden_variable=True,
-               bias_type=None, weight_scales=None) -> bytes:
+               bias_type=None, weight_scales=None, bias_fill=None) -> bytes:
     """One UNIDIRECTIONAL_SEQUENCE_LSTM with random weights of realistic scale."""
     rng = np.random.default_rng(seed)
     wide = dtype == "int16"
@@ -31,7 +31,8 @@ def lstm_model(batches=1, steps=5, depth=7, units=9, time_major=False, dtype="in
     for k in range(4):
         s_b = s_x * float(np.atleast_1d(tensors[1 + k]["scale"])[0])
         tensors.append({"shape": (units,), "type": bias_type, "scale": s_b, "zp": 0,
-                        "data": rng.integers(-3000, 3000, units).astype(np.int64 if bias_type == "int64" else np.int32)})
+                        "data": (rng.integers(-3000, 3000, units) if bias_fill is None else np.full(units, bias_fill))
+                        .astype(np.int64 if bias_type == "int64" else np.int32)})
     tensors.append({"shape": (batches, units), "type": dtype, "scale": s_h, "zp": zp_h, "variable": hidden_variable,
                     "name": "hidden"})
     tensors.append({"shape": (batches, units), "type": "int16", "scale": 2.0**cell_power, "zp": 0, "variable": True,

@@ -110,6 +110,11 @@ def lstm_parts(op, g) -> dict:
     bias = np.concatenate([b.data.astype(np.int64) for b in biases])
     in_off, hid_off = -x.quant.zp, -hidden.quant.zp
     pairs = [_fc_multiplier(x, w) for w in weights[:4]] + [_fc_multiplier(hidden, w) for w in weights[4:]]
+    if x.dtype == "int16":
+        # the int64 accumulator times the 16-bit reduced multiplier must stay within int64
+        peak = np.abs(bias) + 65535 * np.abs(w_in).sum(axis=1)
+        peak = np.maximum(peak, 65535 * np.abs(w_rec).sum(axis=1))
+        require(int(peak.max()) < 2**47, "a bias so large the int64 requantization overflows")
     if x.dtype == "int8":
         for k in range(4):
             rows = slice(k * units, (k + 1) * units)
