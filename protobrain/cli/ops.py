@@ -12,7 +12,7 @@ from protobrain.compiler.ops import REGISTRY
 from protobrain.compiler.ops.base import LITERT_GOLDEN, TYPES
 from protobrain.compiler.ops.tiers.select import FAST_OPERATORS
 
-TYPE_COLUMNS = ("int8", "int16", "int32", "int64", "float32", "bool", "uint8")
+TYPE_COLUMNS = ("int8", "int16", "int32", "int64", "float32", "bool", "uint8", "uint32", "uint64")
 
 
 def operator_matrix() -> list[dict]:

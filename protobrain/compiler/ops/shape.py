@@ -13,9 +13,12 @@ from protobrain.compiler.ops.base import Alias, register, require, tensors
 from protobrain.compiler.ops.move import CONST, OUT0, Box, Constants, const_ints, move_call, require_types
 
 
-@register("RESHAPE", inputs=(1, 2))
-@register("SQUEEZE")
-@register("EXPAND_DIMS", inputs=(2, 2))
+_VIEW_TYPES = ("int8", "uint8", "int16", "int32", "int64", "float32", "bool")  # a view moves no bytes
+
+
+@register("RESHAPE", inputs=(1, 2), types=_VIEW_TYPES)
+@register("SQUEEZE", types=_VIEW_TYPES)
+@register("EXPAND_DIMS", inputs=(2, 2), types=("int8", "int16", "float32"))
 def lower(op, g):
     ins, outs = tensors(op, g)
     require(len(outs) == 1 and ins and ins[0] is not None, "expects one data input and one output")

@@ -21,7 +21,10 @@ def _bytes(t) -> np.ndarray:
     return np.frombuffer(np.ascontiguousarray(t.data).tobytes(), np.uint8)
 
 
-@register("READ_VARIABLE", "ASSIGN_VARIABLE")
+_ANY = ("int8", "uint8", "int16", "int32", "int64", "float32", "bool")  # byte copies
+
+
+@register("READ_VARIABLE", "ASSIGN_VARIABLE", types=_ANY)
 def lower_copy(op, g):
     (src,), (dst,) = tensors(op, g)
     var = src if op.name == "READ_VARIABLE" else dst
@@ -36,7 +39,7 @@ def lower_copy(op, g):
                       inputs=[src.index], outputs=[dst.index])
 
 
-@register("CALL_ONCE", inputs=(1, 4096), outputs=(1, 4096))
+@register("CALL_ONCE", inputs=(1, 4096), outputs=(1, 4096), types=_ANY)
 def lower_call_once(op, g):
     ins, outs = tensors(op, g)
     require(len(ins) == len(outs), f"{len(ins)} initial values for {len(outs)} variables")
