@@ -30,7 +30,7 @@ is what matters, not the operator. An operator touches exactly three places:
 from protobrain.compiler.ops.base import KernelCall, register, require, tensors
 
 
-@register("NEG", inputs=(1, 1))  # (fewest, most) inputs
+@register("NEG", inputs=(1, 1), types=("int8",))  # (fewest, most) inputs; activation types
 def lower(op, g):
     (inp,), (out,) = tensors(op, g)
     require(inp.dtype == "int8" and out.dtype == "int8", f"type {inp.dtype}")
