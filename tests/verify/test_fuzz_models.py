@@ -565,3 +565,38 @@ def test_variable_handle_must_be_one_resource_id(dtype, shape):
 
     assert run_case(model("resource", [])).kind == "valid"
     assert "not one resource id" in refused(model(dtype, shape), UnsupportedError)
+
+
+def _layer16(op: str, bias, bias_type="int64", out_scale=1 / 256) -> bytes:
+    """One 16x8 FULLY_CONNECTED, CONV_2D, DEPTHWISE_CONV_2D or TRANSPOSE_CONV with a 3-value bias."""
+    w = np.full({"FULLY_CONNECTED": (3, 4), "CONV_2D": (3, 1, 1, 4), "DEPTHWISE_CONV_2D": (1, 1, 1, 3),
+                 "TRANSPOSE_CONV": (3, 1, 1, 4)}[op], 100, np.int8)
+    depth = 3 if op == "DEPTHWISE_CONV_2D" else 4
+    x = {"shape": [1, 4] if op == "FULLY_CONNECTED" else [1, 1, 1, depth], "type": "int16", "scale": 1 / 1024, "zp": 0}
+    y = {"shape": [1, 3] if op == "FULLY_CONNECTED" else [1, 1, 1, 3], "type": "int16", "scale": out_scale, "zp": 0}
+    tensors = [x, {"shape": list(w.shape), "type": "int8", "scale": 0.01, "zp": 0, "data": w,
+                   "axis": 3 if op == "DEPTHWISE_CONV_2D" else 0},
+               {"shape": [3], "type": bias_type, "scale": 0.01 / 1024, "zp": 0, "data": np.asarray(bias, bias_type)}, y]
+    if op == "TRANSPOSE_CONV":
+        tensors.append({"shape": [4], "type": "int32", "data": np.array([1, 1, 1, 3], np.int32)})
+        ops = [(op, [4, 1, 0, 2], [3], "TransposeConvOptions", {"Padding": 1, "StrideW": 1, "StrideH": 1})]
+    elif op == "FULLY_CONNECTED":
+        ops = [(op, [0, 1, 2], [3], "FullyConnectedOptions", {})]
+    else:
+        options = {"Padding": 1, "StrideW": 1, "StrideH": 1, "DilationWFactor": 1, "DilationHFactor": 1}
+        if op == "DEPTHWISE_CONV_2D":
+            options["DepthMultiplier"] = 1
+        ops = [(op, [0, 1, 2], [3], "Conv2DOptions" if op == "CONV_2D" else "DepthwiseConv2DOptions", options)]
+    return write_model(tensors, ops, [0], [3])
+
+
+@pytest.mark.parametrize("op", ["FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV"])
+def test_16x8_accumulator_overflow(op):
+    # was: a FULLY_CONNECTED int64 bias the fuzzer flipped to about -2^59 compiled, and the
+    # generated C's 64-bit requantization overflowed (UBSan; undefined in the reference too)
+    assert run_case(_layer16(op, [1000, -2000, 2**40])).kind == "valid"
+    assert "int64 accumulator" in refused(_layer16(op, [1000, -(2**59), 5]), UnsupportedError)
+    assert "requantization shift 19" in refused(_layer16(op, [1, 2, 3], out_scale=2**-35), UnsupportedError)
+    if op == "CONV_2D":  # an int32 bias: TFLite Micro's 32-bit accumulator
+        assert run_case(_layer16(op, [1000, -2000, 5], "int32")).kind == "valid"
+        assert "int32 accumulator" in refused(_layer16(op, [1000, 2**31 - 10, 5], "int32"), UnsupportedError)

@@ -152,19 +152,41 @@ def require_types(op: Operator, g: Graph, allowed: set[tuple[str, ...]]) -> None
         raise Unsupported("types " + ",".join(sig))
 
 
-def require_int32_accumulator(weights, filter_offset: int, input_offset: int, bias, shifts) -> None:
+def require_int32_accumulator(weights, filter_offset: int, input_offset: int, bias, shifts,
+                              input_max: int | None = None) -> None:
     """int8 kernels sum (x + input_offset) * (w + filter_offset) over each output's taps, add
     the bias, requantize and add the output zero point, all in int32 as TFLite Micro does.
     Refuse parameters for which some int8 input overflows that: undefined behaviour in the
-    reference too. weights: one row of taps per output channel; shifts: one or per channel."""
+    reference too. weights: one row of taps per output channel; shifts: one or per channel;
+    input_max: the largest |x + input_offset| (default: of int8 inputs)."""
     w = np.asarray(weights, np.int64).reshape(len(weights), -1) + int(filter_offset)
-    xmax = max(abs(-128 + int(input_offset)), abs(127 + int(input_offset)))
+    xmax = max(abs(-128 + int(input_offset)), abs(127 + int(input_offset))) if input_max is None else input_max
     peak = [int(v) * xmax for v in np.abs(w).sum(axis=1)]
     if bias is not None:
         peak = [p + abs(int(b)) for p, b in zip(peak, np.asarray(bias, np.int64).reshape(-1))]
     shifts = np.broadcast_to(np.asarray(shifts, np.int64).reshape(-1), (len(peak),))
     worst = max((p << max(int(s), 0) for p, s in zip(peak, shifts)), default=0)
     require(worst + 128 < 2**31, f"the int32 accumulator can reach {worst} (weights, bias and scales overflow it)")
+
+
+def require_int64_accumulator(weights, bias, mults, shifts) -> None:
+    """16x8 kernels sum int16 inputs (zero point 0) times int8 weights over each output's
+    taps and add the bias in int64, then requantize with the 64-bit
+    MultiplyByQuantizedMultiplier (the multiplier rounded to 16 bits, times the sum, plus a
+    rounding term, in int64), as TFLite Micro does. Refuse parameters for which some input
+    overflows that, or whose shift makes the rounding term undefined: undefined behaviour
+    in the reference too. weights: one row of taps per output channel; mults, shifts: one
+    or per channel."""
+    rows = np.abs(np.asarray(weights, np.int64).reshape(len(weights), -1)).sum(axis=1)
+    biases = [0] * len(rows) if bias is None else [abs(int(b)) for b in np.asarray(bias).reshape(-1)]
+    mults = np.broadcast_to(np.asarray(mults, np.int64).reshape(-1), (len(rows),))
+    shifts = np.broadcast_to(np.asarray(shifts, np.int64).reshape(-1), (len(rows),))
+    for row, b, m, s in zip(rows, biases, mults, shifts):
+        require(s <= 14, f"requantization shift {int(s)} (the 64-bit rounding needs 14 at most)")
+        reduced = (int(m) + (1 << 15)) >> 16 if m < 0x7FFF0000 else 0x7FFF
+        peak = int(row) * 32768 + b
+        require(peak * reduced + (1 << (14 - int(s))) < 2**63,
+                f"the int64 accumulator can reach {peak} (weights, bias and scales overflow its requantization)")
 
 
 def ctype_of(t: Tensor) -> str:

@@ -16,6 +16,7 @@ from protobrain.compiler.ops.base import (
     register,
     require,
     require_int32_accumulator,
+    require_int64_accumulator,
     require_types,
     tensors,
 )
@@ -106,6 +107,11 @@ def shifts_of(fields: dict):
     return fields["shifts"].values if hasattr(fields["shifts"], "values") else [fields["shift"]]
 
 
+def mults_of(fields: dict):
+    """The requantization multiplier(s) quant_params chose: per channel, or the one per tensor."""
+    return fields["mults"].values if hasattr(fields["mults"], "values") else [fields["mult"]]
+
+
 def bias_fields(bias, channels: int, allowed: tuple[str, ...]) -> tuple[dict, str | None]:
     """The bias as an int32 or int64 const array; returns (fields, bias dtype or None)."""
     fields = {"bias": "NULL", "bias64": "NULL"}
@@ -150,10 +156,13 @@ def lower(op, g):
         function = "pb_conv_s8"
     elif bias_type == "int32":
         # TFLite Micro runs 16x8 with int32 bias on a 32-bit accumulator and requantization.
+        require_int32_accumulator(flt.data.reshape(oc, -1), 0, 0, bias.data, shifts_of(fields), input_max=32768)
         function = "pb_conv_s16_b32"
     else:
         # int64 bias or none: 64-bit accumulator and requantization. (Without a bias the
         # installed TFLite Micro takes this path too; the tests pin it.)
+        require_int64_accumulator(flt.data.reshape(oc, -1), None if bias is None else bias.data, mults_of(fields),
+                                  shifts_of(fields))
         function = "pb_conv_s16"
     return KernelCall(
         kernel="pb_conv",

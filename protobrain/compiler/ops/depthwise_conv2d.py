@@ -14,12 +14,14 @@ from protobrain.compiler.ops.base import (
     register,
     require,
     require_int32_accumulator,
+    require_int64_accumulator,
     require_types,
     tensors,
 )
 from protobrain.compiler.ops.conv2d import (
     INT16_MAX,
     bias_fields,
+    mults_of,
     nhwc_shapes,
     quant_params,
     shifts_of,
@@ -56,6 +58,9 @@ def lower(op, g):
     fields.update(b)
     if not wide:
         require_int32_accumulator(flt.data.reshape(-1, oc).T, 0, fields["input_offset"], bias.data,
+                                  shifts_of(fields))
+    else:
+        require_int64_accumulator(flt.data.reshape(-1, oc).T, None if bias is None else bias.data, mults_of(fields),
                                   shifts_of(fields))
     return KernelCall(
         kernel="pb_depthwise_conv",

@@ -10,6 +10,7 @@ from protobrain.compiler.ops.base import (
     register,
     require,
     require_int32_accumulator,
+    require_int64_accumulator,
     require_types,
     tensors,
 )
@@ -76,6 +77,9 @@ def lower(op, g):
     if not wide:
         require_int32_accumulator(flt.data, fields["filter_offset"], fields["input_offset"],
                                   None if bias is None else bias.data, [s for _, s in pairs])
+    else:
+        require_int64_accumulator(flt.data.astype(np.int64) + fields["filter_offset"],
+                                  None if bias is None else bias.data, [m for m, _ in pairs], [s for _, s in pairs])
     return KernelCall(
         kernel="pb_fully_connected",
         function="pb_fully_connected_s16" if wide else "pb_fully_connected_s8",

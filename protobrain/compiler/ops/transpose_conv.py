@@ -20,9 +20,10 @@ from protobrain.compiler.ops.base import (
     register,
     require,
     require_int32_accumulator,
+    require_int64_accumulator,
     tensors,
 )
-from protobrain.compiler.ops.conv2d import INT16_MAX, INT16_MIN, quant_params, shifts_of
+from protobrain.compiler.ops.conv2d import INT16_MAX, INT16_MIN, mults_of, quant_params, shifts_of
 
 
 def _c_div(a: int, b: int) -> int:
@@ -101,6 +102,9 @@ def lower(op, g):
     if not wide:
         require_int32_accumulator(flt.data.reshape(oc, -1), 0, fields["input_offset"],
                                   None if bias is None else bias.data, shifts_of(fields))
+    else:
+        require_int64_accumulator(flt.data.reshape(oc, -1), None if bias is None else bias.data, mults_of(fields),
+                                  shifts_of(fields))
     taps = landing_taps(ih, oh, fh, sh, pad_top) * landing_taps(iw, ow, fw, sw, pad_left)
     return KernelCall(
         kernel="pb_transpose_conv",
