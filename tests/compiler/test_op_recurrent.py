@@ -25,7 +25,6 @@ from builders import convert
 from conftest import check_model_bytes
 from recurrent_models import lstm_model, svdf_model
 
-from protobrain.compiler.ops import REGISTRY
 from protobrain.compiler.program import build_program
 from protobrain.compiler.reader import read_model_bytes
 from protobrain.errors import UnsupportedError
@@ -114,9 +113,6 @@ def _unrolled_kws(layer: str):
 @pytest.mark.parametrize("layer,mode", [("LSTM", "int8"), ("GRU", "int8"), ("GRU", "16x8")])
 def test_keras_unrolled_keyword_spotter(layer, mode):
     """keras.layers.LSTM / GRU with unroll=True: each step's gates as plain operators."""
-    missing = {"SPLIT", "UNPACK"} - set(REGISTRY)
-    if missing:
-        pytest.skip(f"the unrolled steps need {', '.join(sorted(missing))}")
     data = convert(_unrolled_kws(layer), [(FRAMES, FEATURES)], mode=mode, key=f"recurrent-unrolled-{layer}",
                    data_range=(-2.0, 2.0))
     ops = _ops(data)
