@@ -600,3 +600,18 @@ def test_16x8_accumulator_overflow(op):
     if op == "CONV_2D":  # an int32 bias: TFLite Micro's 32-bit accumulator
         assert run_case(_layer16(op, [1000, -2000, 5], "int32")).kind == "valid"
         assert "int32 accumulator" in refused(_layer16(op, [1000, 2**31 - 10, 5], "int32"), UnsupportedError)
+
+
+@pytest.mark.parametrize("shape,ok", [((1, 0, 4), False), ((0, 4), False), ((0,), True), ((1, 4), True)])
+def test_operator_output_with_a_zero_dimension(shape, ok):
+    # was: a ZEROS_LIKE output whose dimension the fuzzer set to 0 compiled; TFLite Micro takes
+    # an operator output with a zero dimension for a dynamic tensor and refuses the model (a
+    # lone 0 is its legacy scalar)
+    tensors = [{"shape": [1, 4], "type": "int32"}, {"shape": list(shape), "type": "int32"},
+               {"shape": [1, 4], "type": "int32"}]
+    data = write_model(tensors, [("ZEROS_LIKE", [0], [1], "ZerosLikeOptions", {}),
+                                 ("ADD", [0, 0], [2], "AddOptions", {})], [0], [1, 2])
+    if ok:
+        read_model_bytes(data)
+    else:
+        assert "zero dimension" in refused(data, ModelError)
