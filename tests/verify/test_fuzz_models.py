@@ -31,9 +31,11 @@ import time
 import numpy as np
 import pytest
 import tflite
-from conftest import SHARED_MODEL_NAMES, SHARED_MODELS, check_model_bytes
+from conftest import SHARED_MODEL_NAMES, SHARED_MODELS
+from tflite.BuiltinOptions import BuiltinOptions
 
 from protobrain.compiler import program as compiler_program
+from protobrain.compiler.ops import REGISTRY
 from protobrain.compiler.ops.tiers import dsp as fast_dsp
 from protobrain.compiler.ops.tiers import mve as fast_mve
 from protobrain.compiler.ops.tiers.select import TIERS
@@ -41,14 +43,17 @@ from protobrain.compiler.program import build_program
 from protobrain.compiler.reader import read_model_bytes
 from protobrain.compiler.writer import write_model
 from protobrain.errors import ModelError, ProtobrainError, UnsupportedError
-from protobrain.verify.fuzz import modelmap
-from protobrain.verify.fuzz.cases import run_case
+from protobrain.verify.fuzz import modelmap, sanitize
+from protobrain.verify.fuzz.cases import ValidMutant, run_case
 from protobrain.verify.fuzz.driver import fuzz, pick_sample, tier_table, verify_valid
 from protobrain.verify.fuzz.modelmap import ModelMap
-from protobrain.verify.fuzz.mutator import Mutator
+from protobrain.verify.fuzz.mutator import Mutation, Mutator
 from protobrain.verify.fuzz.qemu import QEMU_BOARDS, pick_qemu, qemu_available
 from protobrain.verify.fuzz.sanitize import HOST_TIERS, sanitizers_available
-from protobrain.verify.fuzz.seeds import builtin_seeds, load_seeds
+from protobrain.verify.fuzz.seeds import FUZZ_EXTRA, NOT_SEEDED, builtin_seeds, load_seeds, shared_names
+from protobrain.verify.fuzz.tflm import run_references, undefined_checks
+from protobrain.verify.fuzz.unwritten import unwritten_rules
+from protobrain.verify.reference import Reference
 
 SEED = 20261122
 CASES = int(os.environ.get("PROTOBRAIN_FUZZ_CASES", "5000"))  # each generated for all three tiers
@@ -102,12 +107,15 @@ def test_mutations_reach_every_kind_and_both_outcomes(run):
 
 
 def test_shared_models_are_fuzzed(run):
+    """The reference models and the recurrent and signal-library ones (seeds.FUZZ_EXTRA)."""
     seeds, report = run
-    missing = [n for n in SHARED_MODEL_NAMES if n not in seeds]
+    names = shared_names()
+    assert set(SHARED_MODEL_NAMES) | set(FUZZ_EXTRA) == set(names)
+    missing = [n for n in names if n not in seeds]
     if missing:
         pytest.skip(f"reference models {', '.join(missing)} not in {SHARED_MODELS} (set PROTOBRAIN_MODELS); "
                     "only the built-in seed models were fuzzed")
-    for n in SHARED_MODEL_NAMES:
+    for n in names:
         assert report.by_seed[n]["valid"] > 0 and report.by_seed[n]["error"] > 0, n
 
 
@@ -170,10 +178,127 @@ def test_errors_reach_the_command_line_as_one_line(run, tmp_path):
         assert "Traceback" not in proc.stderr
 
 
-def test_builtin_seed_models_match_tflite_micro():
-    """The hand-written seeds are real models: bit-exact before any mutation."""
+@pytest.mark.parametrize("name", sorted(builtin_seeds()))
+def test_builtin_seed_models_match_tflite_micro(name):
+    """The hand-written seeds are real models: bit-exact with TFLite Micro itself (not LiteRT)
+    before any mutation, portable and DSP tier, under the sanitizers, over two passes of
+    consecutive invocations from reset (what TFLite Micro leaves unwritten not compared)."""
+    if (why := sanitizers_available()) is not None:
+        pytest.skip(f"{why} (install gcc with libasan and libubsan: make setup)")
+    assert Reference(builtin_seeds()[name], arena_size=1 << 20).golden == "tflm"
+    verdicts = verify_valid([_unmutated(name)], n_random=8, seed=SEED)
+    assert [(v.tier, v.status, v.message) for v in verdicts] == [(t, "match", "") for t in HOST_TIERS], \
+        [v.line() for v in verdicts]
+
+
+def _operators(data: bytes) -> list:
+    g = read_model_bytes(data)
+    return [op for sub in [g, *g.subgraphs] for op in sub.operators]
+
+
+def test_every_registered_operator_is_in_a_seed():
+    """Every operator protobrain lowers is fuzzed through a built-in seed, but those
+    TFLite Micro cannot run (seeds.NOT_SEEDED, each with its reason)."""
+    seeded = {op.name for data in builtin_seeds().values() for op in _operators(data)}
+    missing = sorted(set(REGISTRY) - seeded - set(NOT_SEEDED))
+    assert not missing, f"operators in no built-in seed (add them to a seeds_*.py model): {', '.join(missing)}"
+    assert set(NOT_SEEDED) <= set(REGISTRY) and not set(NOT_SEEDED) & seeded
+    assert all(NOT_SEEDED.values())
+
+
+# Operators whose schema options table is not named after them.
+_OPTIONS_NAMED = {"AVERAGE_POOL_2D": "Pool2DOptions", "MAX_POOL_2D": "Pool2DOptions", "L2_POOL_2D": "Pool2DOptions",
+                  "MEAN": "ReducerOptions", "SUM": "ReducerOptions", "REDUCE_MAX": "ReducerOptions",
+                  "REDUCE_MIN": "ReducerOptions", "REDUCE_ALL": "ReducerOptions",
+                  "L2_NORMALIZATION": "L2NormOptions", "MAXIMUM": "MaximumMinimumOptions",
+                  "MINIMUM": "MaximumMinimumOptions", "SVDF": "SVDFOptions", "CONV_2D": "Conv2DOptions",
+                  "DEPTHWISE_CONV_2D": "DepthwiseConv2DOptions", "SPACE_TO_BATCH_ND": "SpaceToBatchNDOptions",
+                  "BATCH_TO_SPACE_ND": "BatchToSpaceNDOptions", "ADD_N": "AddNOptions", "GATHER_ND": "GatherNdOptions",
+                  "REVERSE_V2": "ReverseV2Options", "SELECT_V2": "SelectV2Options", "PADV2": "PadV2Options",
+                  "SPLIT_V": "SplitVOptions", "BATCH_MATMUL": "BatchMatMulOptions",
+                  "UNIDIRECTIONAL_SEQUENCE_LSTM": "UnidirectionalSequenceLSTMOptions"}
+
+
+def test_seed_operators_carry_their_options():
+    """So that every option is mutated: each builtin operator of a seed carries its schema
+    options table (all fields written), each custom one its flexbuffer map."""
     for name, data in builtin_seeds().items():
-        check_model_bytes(data, name, n_random=10)
+        model = tflite.Model.GetRootAs(data, 0)
+        ops = _operators(data)
+        m = ModelMap(data)
+        for k, op in enumerate(ops[:len(m.operators)]):
+            raw = model.Subgraphs(0).Operators(k)
+            if op.name.startswith("CUSTOM:"):
+                assert m.operators[k].custom or not op.options, (name, k, op.name)
+                assert len(m.operators[k].custom) == len(op.options), (name, k, op.name)
+                continue
+            want = _OPTIONS_NAMED.get(op.name, "".join(w.capitalize() for w in op.name.split("_")) + "Options")
+            if hasattr(BuiltinOptions, want):
+                assert raw.BuiltinOptionsType() == getattr(BuiltinOptions, want), (name, k, op.name, want)
+    flex = ModelMap(builtin_seeds()["tiny_frontend"]).operators
+    assert [len(o.custom) for o in flex] == [1, 0, 2, 2, 1, 0, 9, 1, 2]
+
+
+def test_custom_options_are_mutated():
+    """A custom operator's flexbuffer values are mutated in place, and its bytes flipped; the
+    reader then sees the mutated value."""
+    data = builtin_seeds()["tiny_frontend"]
+    mut = Mutator(data, "tiny_frontend")
+    rng = random.Random(SEED)
+    details = [m.detail for m in (mut._options(rng) for _ in range(400))]
+    assert any(" custom options bytes " in d for d in details)
+    values = [d for d in details if " custom " in d and " -> " in d]
+    assert {d.split(" custom ")[1].split(" -> ")[0] for d in values} >= {"shift", "fft_length", "num_channels",
+                                                                         "snr_shift", "smoothing_bits"}
+    key, pos, kind, width = next(f for f in mut.map.operators[3].custom if f[0] == "start_index")
+    assert (kind, width) == ("int", 1)
+    g = read_model_bytes(patch(data, (pos, "b", 5)))
+    assert g.operators[3].options == {"end_index": 17, "start_index": 5}
+
+
+def _unmutated(name: str, data: bytes | None = None, mutation: Mutation | None = None) -> ValidMutant:
+    """A seed (or its mutant) as the driver keeps a valid mutant."""
+    seed = builtin_seeds()[name]
+    mutation = mutation or Mutation("none", "unmutated")
+    out = run_case(mutation.apply(seed) if data is None else data)
+    assert out.kind == "valid", out.message
+    return ValidMutant(name, 0, mutation, seed if data is None else data, out.key, out.program.arena_size,
+                       out.program.macs, False)
+
+
+@pytest.mark.parametrize("name", ["tiny_svdf", "tiny_lstm", "tiny_variables", "tiny_frontend", "tiny_frames"])
+def test_stateful_seeds_run_two_passes_from_reset(name, monkeypatch):
+    """The driver runs every input case twice, both sides reset before each pass; without
+    the C model's reset between the passes the stateful seeds no longer match."""
+    if (why := sanitizers_available()) is not None:
+        pytest.skip(why)
+    vm = _unmutated(name)
+    assert all(v.ok and v.status == "match" for v in verify_valid([vm], seed=SEED, tiers=("portable",)))
+    harness = sanitize._harness
+    monkeypatch.setattr(sanitize, "_harness", lambda program: harness(program).replace("_reset();", "_arena();"))
+    (verdict,) = verify_valid([vm], seed=SEED, tiers=("portable",))
+    assert verdict.status == "mismatch" and "pass 1" in verdict.message, verdict.line()
+
+
+def test_unwritten_and_undefined_outputs_are_not_compared():
+    """A framer that is not prefilled leaves its frames unwritten until it has a frame (its
+    valid flag says so); a QUANTIZE of quotients beyond int32 is undefined in TFLite Micro.
+    Neither is compared; the rest is."""
+    if (why := sanitizers_available()) is not None:
+        pytest.skip(why)
+    frames = builtin_seeds()["tiny_frames"]
+    prefill = next(f for f in ModelMap(frames).operators[0].custom if f[0] == "prefill")
+    framer = _unmutated("tiny_frames", mutation=Mutation("options", "prefill -> 0", [(prefill[1], b"\0")]))
+    assert [r.output for r in unwritten_rules(framer.program("portable"))] == [0, 3]
+    floats = builtin_seeds()["tiny_float"]
+    m = ModelMap(floats)
+    (x,), (q,) = next((op.inputs, op.outputs) for op in read_model_bytes(floats).operators if op.name == "QUANTIZE")
+    tiny = _unmutated("tiny_float", mutation=Mutation("scale", "1.4e-45", [(m.tensors[q].scale.at(0),
+                                                                             np.float32(1.4e-45).tobytes())]))
+    assert undefined_checks(tiny.data) == [[x, pytest.approx(1.4e-45), -3]]
+    verdicts = verify_valid([framer, tiny], seed=SEED, tiers=("portable",))
+    assert [v.status for v in verdicts] == ["match", "match"], [v.line() for v in verdicts]
+    assert "undefined on" in verdicts[1].message and verdicts[0].message == ""
 
 
 # ---- the harness itself --------------------------------------------------------------------
@@ -559,8 +684,9 @@ def test_variable_handle_must_be_one_resource_id(dtype, shape):
         tensors = [{"shape": [1, 5], "type": "int8", "scale": 0.05, "zp": 7}, {"shape": shape, "type": dtype},
                    {"shape": [1, 5], "type": "int8", "scale": 0.05, "zp": 7},
                    {"shape": [1, 5], "type": "int8", "scale": 0.05, "zp": 7}]
-        ops = [("VAR_HANDLE", [], [1], "VarHandleOptions", {"SharedName": "acc"}), ("READ_VARIABLE", [1], [2], None, {}),
-               ("ADD", [0, 2], [3], "AddOptions", {}), ("ASSIGN_VARIABLE", [1, 3], [], None, {})]
+        ops = [("VAR_HANDLE", [], [1], "VarHandleOptions", {"SharedName": "acc"}),
+               ("READ_VARIABLE", [1], [2], None, {}), ("ADD", [0, 2], [3], "AddOptions", {}),
+               ("ASSIGN_VARIABLE", [1, 3], [], None, {})]
         return write_model(tensors, ops, [0], [3])
 
     assert run_case(model("resource", [])).kind == "valid"
@@ -615,3 +741,23 @@ def test_operator_output_with_a_zero_dimension(shape, ok):
         read_model_bytes(data)
     else:
         assert "zero dimension" in refused(data, ModelError)
+
+
+def test_inputs_tflite_micro_aborts_on_are_left_out(tmp_path):
+    """BROADCAST_ARGS of shapes that do not broadcast aborts TFLite Micro (a failed check);
+    for a model without state each input case then runs alone, and only those that abort
+    are left out (protobrain cannot refuse what depends on the inputs)."""
+    tensors = [{"shape": [2], "type": "int32"}, {"shape": [2], "type": "int32", "data": np.array([1, 3], np.int32)},
+               {"shape": [2], "type": "int32"}]
+    data = write_model(tensors, [("BROADCAST_ARGS", [0, 1], [2], None, {})], [0], [2])
+    (tmp_path / "m.tflite").write_bytes(data)
+    shapes = [[1, 1], [5, 2], [7, 3]]
+    np.savez(tmp_path / "in.npz", **{f"c{c}_i0": np.array(v, np.int32) for c, v in enumerate(shapes)})
+    job = {"model": str(tmp_path / "m.tflite"), "inputs": str(tmp_path / "in.npz"), "result": str(tmp_path / "out"),
+           "started": str(tmp_path / "started"), "log": str(tmp_path / "log"), "n_inputs": 1, "n_outputs": 1,
+           "n_cases": 3, "k": 0, "passes": 2, "arena": 1 << 16}
+    assert "aborted" in run_references([job], tmp_path, 60)[0]
+    (tmp_path / "started").unlink()
+    assert run_references([dict(job, rows_alone=True)], tmp_path, 60) == {}
+    got = np.load(tmp_path / "out")
+    assert list(got["failed"]) == [1, 4] and list(got["c3_o0"]) == [1, 3] and list(got["c5_o0"]) == [7, 3]

@@ -13,10 +13,15 @@ refusing what the portable one compiled) is a finding, named by its tier.
     driver.verify_valid(mutants, qemu=...)   generated C with -fsanitize=address,undefined (portable and
                                              DSP tier: sanitize.py) and, for `qemu`, firmware in QEMU (DSP on
                                              the M4, Helium on the M55: qemu.py), against TFLite Micro (run in
-                                             a child process, as it may abort: tflm.py)
-    seeds.builtin_seeds(), load_seeds(dir)   the models mutated: hand-written ones, and a models folder's
+                                             a child process, as it may abort: tflm.py); on the host every
+                                             input case runs twice, both sides reset before each pass, so
+                                             stateful models are compared from their start and after a reset
+    seeds.builtin_seeds(), load_seeds(dir)   the models mutated: hand-written ones (seeds_*.py, written with
+                                             seeds_net.Net; every registered operator TFLite Micro runs is in
+                                             one), and a models folder's
 
 Mutations work on the flatbuffer structure: field and vector positions are found by
-walking the tables with the slot numbers of the `tflite` schema package, then bytes are
-patched in place (the file keeps its layout, so every other table still parses).
+walking the tables with the slot numbers of the `tflite` schema package (and a custom
+operator's flexbuffer options map), then bytes are patched in place (the file keeps its
+layout, so every other table still parses).
 """

@@ -125,17 +125,24 @@ def program_key(program) -> str:
     or would hold another value)."""
     h = hashlib.sha256()
     g = program.graph
+
+    def where(i: int) -> tuple:  # a variable tensor lives in the state area, the others in the arena
+        state = program.state_offset(i)
+        return ("state", state) if state is not None else ("arena", program.plan.offset_of(i))
+
     for what, ios in (("in", g.inputs), ("out", g.outputs)):
         for i in ios:
             t = g.tensors[i]
-            h.update(repr((what, t.shape, t.dtype, program.plan.offset_of(i))).encode())
+            h.update(repr((what, t.shape, t.dtype, where(i))).encode())
     for s in program.steps:
         if s.alias is not None:
             h.update(repr(("alias", s.alias.output, s.alias.input)).encode())
             continue
         c = s.call
-        h.update(repr((c.function, c.inputs, c.outputs, [program.plan.offset_of(i) for i in c.inputs + c.outputs],
-                       c.scratch_bytes)).encode())
+        h.update(repr((c.function, c.inputs, c.outputs, [where(i) for i in c.inputs + c.outputs],
+                       c.scratch_bytes, c.state_bytes, c.state_kept)).encode())
+        if c.state_init is not None:
+            h.update(np.ascontiguousarray(c.state_init.values).tobytes())
         for k, v in c.fields.items():
             if hasattr(v, "values"):
                 values = np.asarray(v.values)
@@ -146,6 +153,7 @@ def program_key(program) -> str:
             else:
                 h.update(f"{k}={v!r};".encode())
     h.update(repr(sorted(program.scratch.items())).encode())
+    h.update(repr([(st.name, st.size, st.offset, st.fill, st.tensor, st.kept) for st in program.state]).encode())
     h.update(str(program.arena_size).encode())
     return h.hexdigest()[:20]
 

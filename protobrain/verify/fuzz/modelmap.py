@@ -1,7 +1,8 @@
 """Where each field of a .tflite file lives: ModelMap walks the flatbuffer's tables (first
 subgraph) and records the byte position of every field a mutation patches: tensor types,
 buffer indices, shapes, quantization vectors, operator codes, operator inputs and outputs,
-every scalar or numeric-vector builtin option, and every vector's length. Slot numbers
+every scalar or numeric-vector builtin option, every value of a custom operator's
+flexbuffer options map (and where those bytes are), and every vector's length. Slot numbers
 come from the `tflite` schema package's own accessors (_Probe), so the map follows the
 schema rather than a copy of it.
 """
@@ -9,11 +10,12 @@ schema rather than a copy of it.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
 import tflite
+from flatbuffers import flexbuffers
 
 from protobrain.compiler.reader import _OPTION_CLASSES
 
@@ -167,6 +169,41 @@ class OperatorLoc:
     inputs: Vec | None
     outputs: Vec | None
     options: list[tuple[str, int, object, bool]]  # (field, position, number type, vector)
+    custom_options: Vec | None = None  # a custom operator's flexbuffer bytes
+    custom: list[tuple[str, int, str, int]] = field(default_factory=list)  # (key, position, kind, byte width)
+
+
+_FLEX_SCALARS = {flexbuffers.Type.INT: "int", flexbuffers.Type.UINT: "uint", flexbuffers.Type.FLOAT: "float",
+                 flexbuffers.Type.BOOL: "bool"}
+_FLEX_INDIRECT = {flexbuffers.Type.INDIRECT_INT: "int", flexbuffers.Type.INDIRECT_UINT: "uint",
+                  flexbuffers.Type.INDIRECT_FLOAT: "float"}
+_FLEX_VECTORS = {flexbuffers.Type.VECTOR_INT: "int", flexbuffers.Type.VECTOR_UINT: "uint",
+                 flexbuffers.Type.VECTOR_FLOAT: "float", flexbuffers.Type.VECTOR_BOOL: "bool"}
+
+
+def flex_values(raw: bytes, base: int = 0) -> list[tuple[str, int, str, int]]:
+    """(key, position, kind, byte width) of every number in a flexbuffer map: inline and
+    indirect scalars, elements of typed vectors; positions counted from `base`. [] when
+    the bytes are not a map."""
+    try:
+        root = flexbuffers.GetRoot(bytes(raw))
+        if not root.IsMap:
+            return []
+        m = root.AsMap
+        out = []
+        for key, value in zip(m.Keys, m.Values):
+            name, t = key.AsKey, value._type
+            if t in _FLEX_SCALARS:
+                out.append((name, base + value._buf._offset, _FLEX_SCALARS[t], value._parent_width))
+            elif t in _FLEX_INDIRECT:
+                out.append((name, base + value._Indirect()._offset, _FLEX_INDIRECT[t], value._byte_width))
+            elif t in _FLEX_VECTORS:
+                vec = value.AsTypedVector
+                out += [(f"{name}[{j}]", base + vec._buf._offset + j * vec._byte_width, _FLEX_VECTORS[t],
+                         vec._byte_width) for j in range(len(vec))]
+        return out
+    except Exception:  # noqa: BLE001 - flexbuffers raises bare IndexError/struct.error on damage
+        return []
 
 
 class ModelMap:
@@ -221,6 +258,7 @@ class ModelMap:
                         options += [] if v is None else [(f"{name}[{j}]", v.at(j), flags, True) for j in range(v.length)]
                     elif (pos := _field(buf, table, slot)) is not None:
                         options.append((name, pos, flags, False))
+            custom = _vec(buf, o, _slot(OP, "CustomOptionsAsNumpy"), 1)
             self.operators.append(OperatorLoc(
                 index=k,
                 opcode_pos=_field(buf, o, _slot(OP, "OpcodeIndex")),
@@ -228,6 +266,9 @@ class ModelMap:
                 inputs=_vec(buf, o, _slot(OP, "Inputs"), 4),
                 outputs=_vec(buf, o, _slot(OP, "Outputs"), 4),
                 options=options,
+                custom_options=custom if custom is not None and custom.length else None,
+                custom=[] if custom is None else flex_values(buf[custom.data_pos:custom.data_pos + custom.length],
+                                                             custom.data_pos),
             ))
         # Vectors whose length a mutation may lie about.
         self.vectors = [(n, v) for n, v in [("operator codes", codes_vec), ("subgraphs", subgraphs_vec),
@@ -238,6 +279,7 @@ class ModelMap:
             self.vectors += [(f"tensor {t.index} {n}", v) for n, v in
                              (("shape", t.shape), ("scale", t.scale), ("zero_point", t.zero_point)) if v is not None]
         for o in self.operators:
-            self.vectors += [(f"operator {o.index} {n}", v) for n, v in (("inputs", o.inputs), ("outputs", o.outputs))
+            self.vectors += [(f"operator {o.index} {n}", v) for n, v in (("inputs", o.inputs), ("outputs", o.outputs),
+                                                                         ("custom options", o.custom_options))
                              if v is not None]
         self.weights = [(v.data_pos, v.data_pos + v.length) for v in self.buffers if v is not None and v.length]

@@ -1,7 +1,9 @@
 """Random structured mutations of one .tflite model: Mutator(data).mutate(rng) gives a
 Mutation of one of Mutator.KINDS (truncation, byte flips in the structure or the weights,
 bad buffer and tensor indices, shapes, huge dimensions, ranks, scales, zero points, missing
-quantization, types, opcodes, options, vector and buffer lengths, or several at once).
+quantization, types, opcodes, options (builtin option fields, the options table's type, a
+custom operator's flexbuffer values and bytes), vector and buffer lengths, or several at
+once).
 A Mutation is a list of byte patches at positions the ModelMap found (and an optional
 cut): the file keeps its layout, so every other table still parses.
 """
@@ -293,14 +295,22 @@ class Mutator:
         return Mutation("opcode", f"operator code {k} -> builtin {v}", patches)
 
     def _options(self, rng):
-        ops = [o for o in self.map.operators if o.options or o.options_type_pos is not None]
+        ops = [o for o in self.map.operators if o.options or o.options_type_pos is not None or o.custom_options]
         if not ops:
             return None
         o = rng.choice(ops)
-        if o.options_type_pos is not None and (not o.options or rng.random() < 0.15):
+        fields = [("builtin", f) for f in o.options] + [("custom", f) for f in o.custom]
+        if o.options_type_pos is not None and (not fields or rng.random() < 0.15):
             v = rng.choice([0, 1, 3, 9, 13, 200, 255])
             return Mutation("options", f"operator {o.index} options type -> {v}", [(o.options_type_pos, bytes([v]))])
-        name, pos, flags, _ = rng.choice(o.options)
+        if o.custom_options is not None and (not fields or rng.random() < 0.15):  # the flexbuffer's own bytes
+            v = o.custom_options
+            m = self._flips(rng, [(v.data_pos, v.data_pos + v.length)], "options")
+            return Mutation("options", f"operator {o.index} custom options {m.detail}", m.patches)
+        where, f = rng.choice(fields)
+        if where == "custom":
+            return self._custom_value(rng, o, *f)
+        name, pos, flags, _ = f
         if flags.packer_type.format.endswith("f"):  # float32: beta, alpha, ...
             v = rng.choice([0.0, -1.0, float("nan"), float("inf"), float("-inf"), 1e-45, 1e30, 0.5, 1.5])
             raw = np.float32(v).tobytes()
@@ -311,6 +321,20 @@ class Mutator:
             v = rng.choice([0, 1, 2, 3, 5, -1, -2, 64, 65536, 1 << 30, 2**31 - 1, -(2**31)])
             raw = (v & ((1 << (8 * flags.bytewidth)) - 1)).to_bytes(flags.bytewidth, "little")
         return Mutation("options", f"operator {o.index} {name} -> {v}", [(pos, raw)])
+
+    def _custom_value(self, rng, o, key: str, pos: int, kind: str, width: int) -> Mutation:
+        """One number of a custom operator's flexbuffer options, in place (its byte width kept)."""
+        if kind == "float":
+            v = rng.choice([0.0, -1.0, float("nan"), float("inf"), float("-inf"), 1e-45, 1e30, 0.5, 1.5])
+            raw = np.float32(v).tobytes() if width == 4 else np.float64(v).tobytes()[:width]
+        else:
+            old = int.from_bytes(self.data[pos:pos + width], "little", signed=kind == "int")
+            bits = 8 * width
+            v = rng.choice([0, 1, 2, 3, -1, 7, 8, 15, 16, 31, 32, 33, 63, 64, 127, 128, 255, old + 1, old - 1,
+                            old * 2, 2 ** (bits - 1) - 1, -(2 ** (bits - 1)), 2**bits - 1] if kind != "bool"
+                           else [0, 1, 2, 255])
+            raw = (v & ((1 << bits) - 1)).to_bytes(width, "little")
+        return Mutation("options", f"operator {o.index} custom {key} -> {v}", [(pos, raw)])
 
     # -- vectors and buffers --
 

@@ -2,7 +2,7 @@
 the portable tier, and the DSP tier in its plain-C form, pb_simd.h). build_sanitized
 builds a program's C with a stdin/stdout main() whose inputs and outputs are heap blocks of
 exactly their size; run_sanitized builds and runs one valid mutant's C for a tier on input
-cases and returns its outputs, or raises RunFailed. Kernel objects are cached by content:
+cases (in passes, the model reset before each) and returns its outputs, or raises RunFailed. Kernel objects are cached by content:
 they are the same for every mutant.
 """
 
@@ -31,21 +31,26 @@ SANITIZE_FLAGS = ["-std=c99", "-O1", "-g", "-Wall", "-Wextra", "-Werror", "-fno-
 
 
 def _harness(program) -> str:
-    """A main() that reads input cases from stdin, calls invoke, writes the outputs to stdout.
-    Inputs and outputs are heap blocks of exactly their size, so ASan sees any overrun."""
+    """A main() that reads input cases from stdin, calls invoke, writes the outputs to stdout;
+    with an argument N, it resets the model (pb_<name>_reset) before every N cases, so a
+    stateful model runs each pass of the cases from its start, as TFLite Micro's reset
+    interpreter does. Inputs and outputs are heap blocks of exactly their size, so ASan
+    sees any overrun."""
     g = program.graph
     name = g.name
     ins = [g.tensors[i] for i in g.inputs]
     outs = [g.tensors[i] for i in g.outputs]
     lines = ["#include <stdio.h>", "#include <stdlib.h>", f'#include "{name}.h"', "",
-             "int main(void)", "{"]
+             "int main(int argc, char **argv)", "{",
+             "    long per_pass = argc > 1 ? atol(argv[1]) : 0, done = 0;"]
     for k, t in enumerate(ins):
         lines.append(f"    {C_TYPES[t.dtype]} *in{k} = malloc({max(t.nbytes, 1)}u);")
     for k, t in enumerate(outs):
         lines.append(f"    {C_TYPES[t.dtype]} *out{k} = malloc({max(t.nbytes, 1)}u);")
-    lines.append("    for (;;) {")
+    lines.append("    for (;; ++done) {")
     for k, t in enumerate(ins):
         lines.append(f"        if (fread(in{k}, 1, {t.nbytes}u, stdin) != {t.nbytes}u) return 0;")
+    lines.append(f"        if (per_pass > 0 && done % per_pass == 0) pb_{name}_reset();")
     args = [f"in{k}" for k in range(len(ins))] + [f"out{k}" for k in range(len(outs))]
     lines.append(f"        if (pb_{name}_invoke({', '.join(args)}) != 0) return 3;")
     for k, t in enumerate(outs):
@@ -146,16 +151,17 @@ def _outputs_from(raw: bytes, graph, n_cases: int) -> list[list[np.ndarray]]:
     return got
 
 
-def run_sanitized(vm: ValidMutant, tier: str, cases: list, exe: Path, timeout: float) -> list:
-    """The mutant's C for `tier`, built with ASan+UBSan and run on every case: the outputs."""
+def run_sanitized(vm: ValidMutant, tier: str, cases: list, exe: Path, timeout: float, passes: int = 1) -> list:
+    """The mutant's C for `tier`, built with ASan+UBSan and run on every case, `passes`
+    times, the model reset before each pass: the outputs, pass after pass."""
     program = vm.program(tier)
     try:
         build_sanitized(program, exe)
     except ProtobrainError as e:
         raise RunFailed("build-failed", str(e)) from None
-    payload = b"".join(np.ascontiguousarray(x).tobytes() for case in cases for x in case)
+    payload = b"".join(np.ascontiguousarray(x).tobytes() for case in cases for x in case) * passes
     try:
-        proc = subprocess.run([str(exe)], input=payload, capture_output=True, timeout=timeout,
+        proc = subprocess.run([str(exe), str(len(cases))], input=payload, capture_output=True, timeout=timeout,
                               env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0:abort_on_error=0",
                                        UBSAN_OPTIONS="print_stacktrace=1"))
     except subprocess.TimeoutExpired:
@@ -166,4 +172,4 @@ def run_sanitized(vm: ValidMutant, tier: str, cases: list, exe: Path, timeout: f
         err = proc.stderr.decode(errors="replace")
         line = next((ln for ln in err.splitlines() if "ERROR" in ln or "runtime error" in ln), err.strip()[:300])
         raise RunFailed("sanitizer", f"exit {proc.returncode}: {line}")
-    return _outputs_from(proc.stdout, program.graph, len(cases))
+    return _outputs_from(proc.stdout, program.graph, len(cases) * passes)

@@ -1,6 +1,14 @@
 """The models the fuzzer mutates: the reference models of a models folder (load_seeds), and
-two small int8 models written by hand with compiler.writer (builtin_seeds: no TensorFlow
-and no models folder needed) that between them cover most lowered operators.
+small models written by hand with compiler.writer (builtin_seeds: no TensorFlow and no
+models folder needed) that between them hold every operator protobrain lowers and TFLite
+Micro has a kernel for, each with its options table (builtin or flexbuffer) written, so
+that every option is mutated. Besides the two here (a CNN, a mix of int8 layers), the
+seeds_*.py modules write them: seeds_move (data movement), seeds_math (elementwise,
+float32 math, comparisons, reductions), seeds_layers (16x8, transposed convolution,
+batch matmul, LSTM, SVDF, resource variables), seeds_signal (the signal library and TFLite
+Micro's other custom operators).
+
+NOT_SEEDED names the registered operators no seed holds, and why.
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ import numpy as np
 
 from protobrain.compiler.writer import write_model
 from protobrain.resources import REFERENCE_MODELS
+from protobrain.verify.fuzz import seeds_layers, seeds_math, seeds_move, seeds_signal
 
 
 def _weights(rng, shape) -> np.ndarray:
@@ -76,7 +85,7 @@ def _tiny_mix() -> bytes:
         {"shape": [1, 3], "type": "int8", "scale": 0.01, "zp": -5, "name": "output"},                    # 16
     ]
     ops = [
-        ("PAD", [0, 1], [2], None, {}),
+        ("PAD", [0, 1], [2], "PadOptions", {}),
         ("AVERAGE_POOL_2D", [2], [3], "Pool2DOptions",
          {"Padding": 1, "StrideW": 2, "StrideH": 2, "FilterWidth": 2, "FilterHeight": 2}),
         ("ADD", [3, 4], [5], "AddOptions", {"FusedActivationFunction": 0}),
@@ -86,24 +95,54 @@ def _tiny_mix() -> bytes:
         ("CONCATENATION", [8, 8], [9], "ConcatenationOptions", {"Axis": 3}),
         ("MEAN", [9, 10], [11], "ReducerOptions", {"KeepDims": False}),
         ("STRIDED_SLICE", [11, 12, 13, 14], [15], "StridedSliceOptions", {"BeginMask": 0, "EndMask": 0}),
-        ("QUANTIZE", [15], [16], None, {}),
+        ("QUANTIZE", [15], [16], "QuantizeOptions", {}),
     ]
     return write_model(T, ops, [0], [16], "protobrain fuzz seed: tiny_mix")
 
 
+# Registered operators in no built-in seed: the fuzzer compares every valid mutant with
+# TFLite Micro, which has no kernel for these (their golden is LiteRT's reference), or the
+# operator is protobrain's own and no .tflite file names it.
+NOT_SEEDED = {
+    "GELU": "TFLite Micro has no GELU kernel (LiteRT's reference is its golden)",
+    "REDUCE_ANY": "TFLite Micro has no REDUCE_ANY kernel (LiteRT's reference is its golden)",
+    "TILE": "TFLite Micro has no TILE kernel (LiteRT's reference is its golden)",
+    "SELECT": "TFLite Micro registers SELECT_V2 only (LiteRT's reference is SELECT's golden)",
+    "CONSTANT": "protobrain's own: the folding pass writes it for a graph output it computed",
+}
+
+# Models of the models folder fuzzed besides resources.REFERENCE_MODELS: the recurrent
+# and signal-library ones, fuzzed when present.
+FUZZ_EXTRA = ["trained_lstm_int8", "keyword_scrambled_8bit", "audio_preprocessor_int8"]
+
+_WRITTEN = (seeds_move.tiny_move, seeds_move.tiny_index, seeds_math.tiny_unary, seeds_math.tiny_float,
+            seeds_math.tiny_binary, seeds_math.tiny_reduce, seeds_layers.tiny_16x8, seeds_layers.tiny_matmul,
+            seeds_layers.tiny_lstm, seeds_layers.tiny_svdf, seeds_layers.tiny_variables, seeds_signal.tiny_frontend,
+            seeds_signal.tiny_frames, seeds_signal.tiny_custom)
+
+
 def builtin_seeds() -> dict[str, bytes]:
-    """Small hand-written int8 models covering most lowered operators; no TensorFlow needed."""
-    return {"tiny_cnn": _tiny_cnn(), "tiny_mix": _tiny_mix()}
+    """The hand-written seed models, by name (tiny_*); no TensorFlow needed."""
+    seeds = {"tiny_cnn": _tiny_cnn(), "tiny_mix": _tiny_mix()}
+    for make in _WRITTEN:
+        seeds[make.__name__] = make()
+    return seeds
 
 
-def load_seeds(models_dir: str | Path | None, names: list[str] | None = None) -> dict[str, bytes]:
-    """The reference models found in `models_dir` (those of `names`, default all in
-    resources.REFERENCE_MODELS), plus the built-in seeds."""
+def shared_names() -> list[str]:
+    """The models of a models folder the fuzzer takes: the reference models, then FUZZ_EXTRA."""
+    return list(REFERENCE_MODELS) + [n for n in FUZZ_EXTRA if n not in REFERENCE_MODELS]
+
+
+def load_seeds(models_dir: str | Path | None, names: list[str] | None = None, builtin: bool = True) -> dict[str, bytes]:
+    """The models of `names` (default shared_names()) found in `models_dir`, plus the
+    built-in seeds unless `builtin` is false."""
     seeds = {}
     if models_dir is not None:
-        for n in names or REFERENCE_MODELS:
+        for n in names or shared_names():
             p = Path(models_dir) / f"{n}.tflite"
             if p.exists():
                 seeds[n] = p.read_bytes()
-    seeds.update(builtin_seeds())
+    if builtin:
+        seeds.update(builtin_seeds())
     return seeds

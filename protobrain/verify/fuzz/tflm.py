@@ -15,13 +15,24 @@ from pathlib import Path
 
 import numpy as np
 
+from protobrain.compiler.ir import DTYPES
+from protobrain.compiler.reader import read_model_bytes
+
 PACKAGE_ROOT = Path(__file__).resolve().parents[3]  # the folder the child imports this protobrain from
 
 
 def reference_worker(jobs_file: str) -> None:
     """Child process: run each job's model in TFLite Micro, one result file per job.
     TFLite Micro's own messages (fd 2) go to a per-job log. A job whose model makes TFLite
-    Micro abort leaves a `started` mark and no result; the parent restarts past it."""
+    Micro abort leaves a `started` mark and no result; the parent restarts past it.
+
+    The input cases run `passes` times in order, the interpreter reset before each pass
+    (variables and stateful operators back to their start, as pb_<name>_reset() sets
+    them): result rows c0.. of pass 0, then of pass 1, ... An invoke that fails on some
+    inputs (a data-dependent check, as RSQRT's below its zero point) leaves its row out and
+    is listed in `failed` with the first message; a model every invoke fails is refused.
+    A row whose computation is undefined in TFLite Micro (see undefined_checks) is listed
+    in `undefined`."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     # Imported here: only this child process loads TFLite Micro (after its log level is set).
     from tflite_micro.python.tflite_micro import runtime
@@ -38,17 +49,33 @@ def reference_worker(jobs_file: str) -> None:
         os.dup2(log, 2)
         try:
             data = Path(job["model"]).read_bytes()
-            interp = _tflm_interpreter(runtime, data, job["arena"])
+            checks = job.get("undefined_checks", [])
+            interp = _tflm_interpreter(runtime, data, job["arena"], job.get("resource_variables", 0),
+                                       preserve_all=bool(checks))
             cases = np.load(job["inputs"], allow_pickle=False)
             n_in, n_cases = job["n_inputs"], job["n_cases"]
             shapes = [interp.get_input_details(i)["shape"] for i in range(n_in)]
-            outs = {}
-            for c in range(n_cases):
-                for i in range(n_in):
-                    interp.set_input(cases[f"c{c}_i{i}"].reshape(shapes[i]), i)
-                interp.invoke()
-                for j in range(job["n_outputs"]):
-                    outs[f"c{c}_o{j}"] = np.array(interp.get_output(j))
+            outs, failed, undefined, why = {}, [], [], ""
+            for p in range(job.get("passes", 1)):
+                interp.reset()
+                for c in range(n_cases):
+                    row = p * n_cases + c
+                    for i in range(n_in):
+                        interp.set_input(cases[f"c{c}_i{i}"].reshape(shapes[i]), i)
+                    try:
+                        interp.invoke()
+                    except RuntimeError as e:  # this input only, or every input: see below
+                        failed.append(row)
+                        why = why or f"{type(e).__name__}: {e}"
+                        continue
+                    for j in range(job["n_outputs"]):
+                        outs[f"c{row}_o{j}"] = np.array(interp.get_output(j))
+                    if any(_undefined_quantize(interp.GetTensor(t, 0)["tensor_data"], *rest) for t, *rest in checks):
+                        undefined.append(row)
+            if len(failed) == job.get("passes", 1) * n_cases:
+                raise RuntimeError(f"every invoke failed: {why}")
+            outs["failed"] = np.array(failed, np.int64)
+            outs["undefined"] = np.array(undefined, np.int64)
             np.savez(str(result) + ".npz", **outs)
             os.replace(str(result) + ".npz", result)
         except Exception as e:  # noqa: BLE001 - TFLite Micro's refusal is the result
@@ -60,18 +87,65 @@ def reference_worker(jobs_file: str) -> None:
             os.close(log)
 
 
-def _tflm_interpreter(runtime, data: bytes, arena: int):
-    """TFLite Micro's C++ interpreter on `data`. The Python wrapper's constructor first
-    unpacks the whole flatbuffer with the object API (to count resource variables, which
-    no operator protobrain compiles uses): that pass fails on damage in fields neither
-    TFLite Micro nor protobrain reads, so it is skipped when the wrapper's layout allows."""
+def resource_variables(data: bytes) -> int:
+    """How many resource variables TFLite Micro must make room for: the VAR_HANDLE operators
+    of every subgraph (at least the distinct names, which is what TFLite Micro's Python
+    wrapper counts; a spare slot costs nothing). Counted by protobrain's reader, which
+    read every valid mutant already."""
+    g = read_model_bytes(data)
+    return sum(op.name == "VAR_HANDLE" for sub in [g, *g.subgraphs] for op in sub.operators)
+
+
+def reference_arena(data: bytes, planned: int) -> int:
+    """An arena TFLite Micro can run `data` in: room for protobrain's plan (`planned` bytes)
+    several times over, and for every activation tensor of the file at once (TFLite Micro
+    allocates the operators protobrain drops as unread too, and keeps all tensors alive
+    where undefined_checks reads them), at most 2 GiB, the largest tensor the reader takes."""
+    g = read_model_bytes(data)
+    every = sum(t.nbytes for sub in [g, *g.subgraphs] for t in sub.tensors if t.dtype in DTYPES and not t.is_const)
+    return int(min(max(len(data) * 10, planned * 4 + (256 << 10), every + (1 << 20)), 2**31 - 1))
+
+
+def undefined_checks(data: bytes) -> list[list]:
+    """Where TFLite Micro's result can be undefined on some inputs, as [tensor, scale, zero
+    point] to watch: the float32 input of each QUANTIZE to int8/int16, whose quotient by
+    the scale TFLite Micro converts to int32 with a plain cast (undefined beyond the int32
+    range: x86 gives INT32_MIN, a Cortex-M saturates; protobrain saturates)."""
+    g = read_model_bytes(data)
+    checks = []
+    for op in g.operators:
+        if op.name == "QUANTIZE" and len(op.inputs) == 1 and len(op.outputs) == 1 and min(op.inputs + op.outputs) >= 0:
+            inp, out = g.tensors[op.inputs[0]], g.tensors[op.outputs[0]]
+            if inp.dtype == "float32" and out.dtype in ("int8", "int16") and out.quant is not None:
+                checks.append([op.inputs[0], float(out.quant.scale[0]), int(out.quant.zero_point[0])])
+    return checks
+
+
+def _undefined_quantize(x, scale: float, zero_point: int) -> bool:
+    """Whether round(x / scale) + zero_point leaves int32 for some x (NaN excepted: both
+    sides take it as the lowest value)."""
+    with np.errstate(all="ignore"):
+        q = np.asarray(x, np.float32).reshape(-1) / np.float32(scale)
+        q = q[~np.isnan(q)].astype(np.float64)
+        r = np.sign(q) * np.floor(np.abs(q) + 0.5)
+    return bool(np.any(~np.isfinite(r) | (r + zero_point >= 2.0**31) | (r + zero_point < -(2.0**31))))
+
+
+def _tflm_interpreter(runtime, data: bytes, arena: int, variables: int = 0, preserve_all: bool = False):
+    """TFLite Micro's C++ interpreter on `data` (preserve_all: every tensor kept, for
+    GetTensor). The Python wrapper's constructor first unpacks the whole flatbuffer with
+    the object API to count resource variables: that pass fails on damage in fields neither
+    TFLite Micro nor protobrain reads, so it is skipped when the wrapper's layout allows,
+    and `variables` (resource_variables) given."""
+    config = runtime.InterpreterConfig.kPreserveAllTensors if preserve_all else \
+        runtime.InterpreterConfig.kAllocationRecording
     try:
         interp = runtime.Interpreter.__new__(runtime.Interpreter)
         interp._interpreter = runtime._runtime.InterpreterWrapper(
-            data, [], arena, 0, runtime._ENUM_TRANSLATOR[runtime.InterpreterConfig.kAllocationRecording], 0)
+            data, [], arena, variables, runtime._ENUM_TRANSLATOR[config], 0)
         return interp
     except (AttributeError, TypeError, KeyError):  # another tflite-micro release: the public way
-        return runtime.Interpreter.from_bytes(data, arena_size=arena)
+        return runtime.Interpreter.from_bytes(data, arena_size=arena, intrepreter_config=config)
 
 
 def _refusal(job: dict, why: str) -> str:
@@ -109,5 +183,39 @@ def run_references(jobs: list[dict], tmp: Path, timeout: float) -> dict[int, str
         if r.with_suffix(".refused").exists():
             refused[j["k"]] = _refusal(j, r.with_suffix(".refused").read_text())
         elif not r.exists() and j["k"] not in refused:
+            if j.get("rows_alone") and _rows_alone(j, tmp, timeout):
+                continue
             refused[j["k"]] = _refusal(j, "TFLite Micro aborted")
     return refused
+
+
+def _rows_alone(job: dict, tmp: Path, timeout: float) -> bool:
+    """A stateless model TFLite Micro aborted on: each input case again in a process of its
+    own (a failed check on some inputs, such as BROADCAST_ARGS on shapes that do not
+    broadcast, aborts the process). Writes the job's result with the cases that aborted
+    as failed rows; false when every case aborts (the model is refused)."""
+    work = tmp / f"rows{job['k']}"
+    work.mkdir()
+    cases = np.load(job["inputs"], allow_pickle=False)
+    n, n_in, passes = job["n_cases"], job["n_inputs"], job.get("passes", 1)
+    subs = []
+    for c in range(n):
+        np.savez(work / f"in{c}.npz", **{f"c0_i{i}": cases[f"c{c}_i{i}"] for i in range(n_in)})
+        subs.append(dict(job, inputs=str(work / f"in{c}.npz"), result=str(work / f"out{c}"), k=c, n_cases=1,
+                         passes=1, started=str(work / f"started{c}"), log=str(work / f"log{c}"), rows_alone=False))
+    aborted = run_references(subs, work, timeout)
+    outs, failed, undefined = {}, [], []
+    for c in range(n):
+        got = None if c in aborted else np.load(subs[c]["result"], allow_pickle=False)
+        for p in range(passes):
+            row = p * n + c
+            if got is None or len(got["failed"]):
+                failed.append(row)
+                continue
+            undefined += [row] if len(got["undefined"]) else []
+            outs.update({f"c{row}_o{j}": got[f"c0_o{j}"] for j in range(job["n_outputs"])})
+    if len(failed) == n * passes:
+        return False
+    np.savez(job["result"] + ".npz", failed=np.array(failed, np.int64), undefined=np.array(undefined, np.int64), **outs)
+    os.replace(job["result"] + ".npz", job["result"])
+    return True
