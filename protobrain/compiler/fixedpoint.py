@@ -244,8 +244,10 @@ def checked_log2(x: float) -> tuple[bool, int]:
 
 
 def roundf(x: np.float32) -> np.float32:
-    """roundf: halves away from zero, on a float32."""
+    """roundf: halves away from zero, on a float32 (infinities and NaN stay as they are)."""
     x = np.float32(x)
+    if not math.isfinite(float(x)):
+        return x
     r = np.float32(math.floor(abs(float(x)) + 0.5))
     # floor(|x| + 0.5) in double is exact for float32 inputs (no double rounding).
     return np.float32(r if x >= 0 else -r)

@@ -761,3 +761,24 @@ def test_inputs_tflite_micro_aborts_on_are_left_out(tmp_path):
     assert run_references([dict(job, rows_alone=True)], tmp_path, 60) == {}
     got = np.load(tmp_path / "out")
     assert list(got["failed"]) == [1, 4] and list(got["c3_o0"]) == [1, 3] and list(got["c5_o0"]) == [7, 3]
+
+
+def test_add_n_with_an_omitted_input():
+    # was: AttributeError (an ADD_N input the fuzzer set to -1 passed the arity check, which
+    # looks at the first two); TFLite Micro gets no tensor for it and refuses
+    tensors = [{"shape": [1, 4], "type": "int8", "scale": 0.1, "zp": 0} for _ in range(2)]
+    data = write_model(tensors, [("ADD_N", [0, 0, -1], [1], "AddNOptions", {})], [0], [1])
+    assert "omitted input" in refused(data, UnsupportedError)
+
+
+@pytest.mark.parametrize("scale", [1.4e-45, 1e-38])
+def test_elu_with_an_output_scale_that_overflows(scale):
+    # was: OverflowError rounding an infinite value into the table; TFLite Micro's table builder
+    # converts it as the host does (x86: INT32_MIN, then clamped), and so does protobrain now
+    tensors = [{"shape": [1, 256], "type": "int8", "scale": 0.04, "zp": -5},
+               {"shape": [1, 256], "type": "int8", "scale": scale, "zp": -90}]
+    data = write_model(tensors, [("ELU", [0], [1], None, {})], [0], [1])
+    assert run_case(data).kind == "valid"
+    if sanitizers_available() is None:
+        vm = ValidMutant("elu", 0, Mutation("none", "written"), data, "", 4096, 0, False)
+        assert all(v.ok for v in verify_valid([vm], seed=SEED, tiers=("portable",)))

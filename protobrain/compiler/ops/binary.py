@@ -144,6 +144,7 @@ def lower_prelu(op, g):
 @register("ADD_N", inputs=(2, ADD_N_MAX_INPUTS), types=("int8", "float32"))
 def lower_add_n(op, g):
     ins, (out,) = tensors(op, g)
+    require(all(t is not None for t in ins), "an omitted input (TFLite Micro gets none to add)")
     require(out.dtype in ("int8", "float32"), f"type {out.dtype}")
     first = ins[0]
     for t in ins:

@@ -59,9 +59,9 @@ def populate_lut_s8(transform, s_in, zp_in: int, s_out, zp_out: int) -> list[int
     """The reference's int8 table of a float function: dequantize in float32, apply, scale
     by the float32 inverse output scale, round half away from zero, add the zero point,
     truncate to int32 and clamp, as TFLite's LUT builder does it step by step."""
-    s_in, inverse = F32(s_in), F32(F32(1.0) / F32(s_out))
     table = []
     with np.errstate(all="ignore"):
+        s_in, inverse = F32(s_in), F32(F32(1.0) / F32(s_out))
         for q in INT8:
             x = F32(s_in * F32(int(q) - zp_in))
             rescaled = fp.roundf(F32(F32(transform(x)) * inverse))
