@@ -782,3 +782,15 @@ def test_elu_with_an_output_scale_that_overflows(scale):
     if sanitizers_available() is None:
         vm = ValidMutant("elu", 0, Mutation("none", "written"), data, "", 4096, 0, False)
         assert all(v.ok for v in verify_valid([vm], seed=SEED, tiers=("portable",)))
+
+
+def test_detection_anchors_of_no_size():
+    # was: constant anchors whose size the fuzzer flipped to 0 or below compiled; every box they
+    # decode is empty, and TFLite Micro's box check fails every invocation
+    data = builtin_seeds()["tiny_custom"]
+    g = read_model_bytes(data)
+    det = next(op for op in g.operators if op.name == "CUSTOM:TFLite_Detection_PostProcess")
+    anchors = ModelMap(data).buffers[struct.unpack_from("<I", data, ModelMap(data).tensors[det.inputs[2]].buffer_pos)[0]]
+    for column, value in ((2, 0.0), (3, -0.25), (2, -0.0)):
+        damaged = patch(data, (anchors.data_pos + (4 * 3 + column) * 4, "f", value))  # anchor 3
+        assert "anchors of zero or negative size" in refused(damaged, UnsupportedError)

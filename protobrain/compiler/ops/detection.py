@@ -103,6 +103,9 @@ def lower(op, g):
     require(scores.shape[1] == n, f"scores for {scores.shape[1]} anchors, box encodings for {n}")
     require(tuple(anchors.shape) == (n, 4), f"anchors {tuple(anchors.shape)}, expects ({n}, 4)")
     require(not anchors.is_const or bool(np.isfinite(anchors.data).all()), "anchors with non-finite values")
+    # An anchor of no height or width decodes to an empty box whatever the encodings: TFLite
+    # Micro's box check then fails every invocation.
+    require(not anchors.is_const or bool((anchors.data[:, 2:] > 0).all()), "anchors of zero or negative size")
     o = _read(op)
     classes, stride = o["num_classes"], scores.shape[2]
     require(classes >= 1, f"num_classes {classes}")
