@@ -41,9 +41,10 @@ _VIEWS = ("RESHAPE", "SQUEEZE", "EXPAND_DIMS")
 
 
 def _text(value) -> str | None:
+    """A name as TFLite Micro compares it: a C string, up to its first NUL byte."""
     if value is None:
         return None
-    return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value)
+    return (value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value)).split("\0")[0]
 
 
 class _Names:

@@ -794,3 +794,22 @@ def test_detection_anchors_of_no_size():
     for column, value in ((2, 0.0), (3, -0.25), (2, -0.0)):
         damaged = patch(data, (anchors.data_pos + (4 * 3 + column) * 4, "f", value))  # anchor 3
         assert "anchors of zero or negative size" in refused(damaged, UnsupportedError)
+
+
+def test_variable_names_compare_as_c_strings():
+    # was: the fuzzer lengthened the initializer's VAR_HANDLE name past its NUL ('acc\0...');
+    # TFLite Micro compares names with strcmp, so it is still the main graph's 'acc' and the
+    # CALL_ONCE value lands there, while protobrain made it a second variable
+    data = builtin_seeds()["tiny_variables"]
+    table = tflite.Model.GetRootAs(data, 0).Subgraphs(1).Operators(0).BuiltinOptions()
+    opts = tflite.VarHandleOptions()
+    opts.Init(table.Bytes, table.Pos)
+    name = opts._tab.Vector(opts._tab.Offset(modelmap._slot(tflite.VarHandleOptions, "SharedName")))
+    assert data[name - 4:name + 4] == b"\3\0\0\0acc\0"  # the initializer's name: length 3, 'acc', its NUL
+    longer = patch(data, (name - 4, "I", 4))
+    assert read_model_bytes(longer).subgraphs[0].operators[0].options["shared_name"] == b"acc\0"
+    program = build_program(read_model_bytes(longer))
+    assert len([s for s in program.state if s.tensor is not None]) == 1
+    if sanitizers_available() is None:
+        vm = ValidMutant("vars", 0, Mutation("none", "written"), longer, "", program.arena_size, 0, False)
+        assert all(v.ok and not v.message for v in verify_valid([vm], seed=SEED, tiers=("portable",)))
