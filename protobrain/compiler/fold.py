@@ -18,6 +18,7 @@ import numpy as np
 
 from protobrain.compiler.ir import DTYPES, Graph, Operator, Tensor
 from protobrain.compiler.ops.strided_slice import iterations, resolve_axis
+from protobrain.errors import UnsupportedError
 
 _INTS = ("int32", "int64")
 # Operators whose effect is more than their outputs: never removed as dead.
@@ -275,6 +276,11 @@ def _shape_only(op: Operator, g: Graph, outs: list[Tensor]) -> list[np.ndarray] 
         return [np.asarray(inp.shape, DTYPES[outs[0].dtype])]
     if op.name == "RANK" and outs[0].dtype in _INTS:
         return [np.asarray(len(inp.shape), DTYPES[outs[0].dtype])]
+    if op.name == "ZEROS_LIKE" and inp.size != outs[0].size:
+        # TFLite Micro writes the input's count of zeros into the output, unchecked, even
+        # where nothing reads it (where folding would drop the operator unlowered).
+        raise UnsupportedError(f"{g.name}: #{op.index} ZEROS_LIKE: input of {inp.size} elements, output of "
+                               f"{outs[0].size}: TFLite Micro writes the input's count into the output")
     if op.name == "ZEROS_LIKE" and inp.dtype in ("int8", "int32", "int64", "float32") and inp.size <= MAX_GROWN:
         return [np.zeros(inp.shape, DTYPES[inp.dtype])]
     return None

@@ -813,3 +813,13 @@ def test_variable_names_compare_as_c_strings():
     if sanitizers_available() is None:
         vm = ValidMutant("vars", 0, Mutation("none", "written"), longer, "", program.arena_size, 0, False)
         assert all(v.ok and not v.message for v in verify_valid([vm], seed=SEED, tiers=("portable",)))
+
+
+def test_unread_zeros_like_of_another_size():
+    # was: the fuzzer grew tiny_index's input to [1, 68, 3, 2]; its ZEROS_LIKE output (read only
+    # by a SHAPE, so folded away) kept [1, 4, 3, 2], and TFLite Micro wrote 408 zeros into those
+    # 24 bytes, corrupting another output
+    data, m = builtin_seeds()["tiny_index"], ModelMap(builtin_seeds()["tiny_index"])
+    assert run_case(data).kind == "valid"
+    msg = refused(patch(data, (m.tensors[0].shape.at(1), "i", 68)), UnsupportedError)
+    assert "ZEROS_LIKE: input of 408 elements, output of 24" in msg
