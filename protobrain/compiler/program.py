@@ -13,10 +13,10 @@ import numpy as np
 from protobrain.compiler import passes, planner
 from protobrain.compiler.ir import Graph, Operator
 from protobrain.compiler.ops import REGISTRY, Alias, ConstArray, KernelCall, Unsupported
-from protobrain.compiler.ops.base import ARITY, OUTPUT_ARITY, type_signature
+from protobrain.compiler.ops.base import ARITY, LITERT_GOLDEN, OUTPUT_ARITY, TYPES, type_signature
 from protobrain.compiler.ops.tiers import select as fast
 from protobrain.compiler.quantization import OutOfRange
-from protobrain.errors import UnsupportedError
+from protobrain.errors import ModelError, UnsupportedError
 
 
 @dataclass
@@ -221,10 +221,32 @@ def _buffers(graph: Graph, steps: list[Step]) -> tuple[list[planner.Buffer], dic
     return buffers, scratch_index
 
 
+def _tflm_kernel(name: str) -> bool:
+    """Whether TFLite Micro has a kernel for some type the operator takes (else LiteRT's
+    reference is its golden for all of them)."""
+    golden = LITERT_GOLDEN.get(name, "")
+    return golden != "all types" and not set(TYPES.get(name, ())) <= {t.strip() for t in golden.split(",")}
+
+
+def _check_output_shapes(graph: Graph) -> None:
+    """TFLite Micro takes an operator output with a zero dimension for a dynamic tensor (a
+    lone 0 is its legacy scalar) and refuses the model, also where nothing reads it (where
+    folding drops the operator unlowered). Operators it has no kernel for keep LiteRT's
+    empty tensors."""
+    for sub in [graph, *graph.subgraphs]:
+        for op in sub.operators:
+            for i in op.outputs:
+                shape = sub.tensors[i].shape if i >= 0 else ()
+                if 0 in shape and shape != (0,) and _tflm_kernel(op.name):
+                    raise ModelError(f"{graph.name}: operator {op.index} ({op.name}) writes tensor {i} of shape {shape}, "
+                                     "with a zero dimension; TFLite Micro refuses it, re-export the model")
+
+
 def build_program(graph: Graph, strategy: str = planner.DEFAULT_STRATEGY, tier: str = "portable",
                   flash_budget: int | None = None) -> Program:
     """tier: "portable" (plain C, any core), "dsp" or "mve" (ops/tiers/select.py; fast.tier_for(board.features)).
     flash_budget: the board's flash bytes, which lets the DSP tier trade flash for speed."""
+    _check_output_shapes(graph)
     graph = passes.run_all(graph)
     steps = lower_graph(graph)
     lowered = [s for s in steps if s.call is not None]

@@ -176,10 +176,6 @@ def _check_graph(graph: Graph, main: bool = True) -> None:
             if graph.tensors[i].is_const:
                 raise ModelError(f"operator {op.index} ({op.name}) writes tensor {i} ('{graph.tensors[i].name}'), "
                                  "a constant; re-export the model")
-            shape = graph.tensors[i].shape
-            if 0 in shape and shape != (0,):  # TFLite Micro takes these for dynamic tensors (a lone 0: a scalar)
-                raise ModelError(f"operator {op.index} ({op.name}) writes tensor {i} of shape {shape}, with a zero "
-                                 "dimension; TFLite Micro refuses it, re-export the model")
             written.add(i)
     for i in graph.outputs:
         if i not in written and not graph.tensors[i].is_variable and not graph.tensors[i].is_const:

@@ -823,3 +823,11 @@ def test_unread_zeros_like_of_another_size():
     assert run_case(data).kind == "valid"
     msg = refused(patch(data, (m.tensors[0].shape.at(1), "i", 68)), UnsupportedError)
     assert "ZEROS_LIKE: input of 408 elements, output of 24" in msg
+
+
+def test_empty_outputs_of_operators_tflite_micro_has_no_kernel_for():
+    """The zero-dimension refusal is TFLite Micro's: TILE (LiteRT's golden) keeps LiteRT's
+    empty outputs."""
+    tensors = [{"shape": [2, 3], "type": "int32"}, {"shape": [2], "type": "int32", "data": np.array([0, 2], np.int32)},
+               {"shape": [0, 6], "type": "int32"}]
+    assert run_case(write_model(tensors, [("TILE", [0, 1], [2], "TileOptions", {})], [0], [2])).kind == "valid"
