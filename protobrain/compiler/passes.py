@@ -240,7 +240,10 @@ def reshape_to_folded_shapes(graph: Graph) -> Graph:
             if known == 0 or x.size % known:
                 continue
             want[want.index(-1)] = x.size // known
-        if int(np.prod(want)) == x.size and tuple(want) != tuple(y.shape) and y.size != x.size:
+        # Only placeholder 1s give way: any other declared dimension TFLite Micro takes as it is
+        # (and refuses the model when the sizes differ), so protobrain does too.
+        placeholders = len(want) == len(y.shape) and all(d in (w, 1) for d, w in zip(y.shape, want))
+        if int(np.prod(want)) == x.size and tuple(want) != tuple(y.shape) and y.size != x.size and placeholders:
             tensors[y.index] = dataclasses.replace(y, shape=tuple(want))
             changed = True
     return dataclasses.replace(graph, tensors=tensors) if changed else graph
