@@ -84,9 +84,16 @@ def _read_custom_options(op) -> dict:
         return {}
     try:
         root = flexbuffers.GetRoot(op.CustomOptionsAsNumpy().tobytes())
-        return dict(root.Value) if root.IsMap else {}
+        if not root.IsMap:
+            return {}
+        keys = [k.AsKeyBytes for k in root.AsMap.Keys]
+        options = dict(root.Value)
     except Exception:  # flexbuffers raises bare IndexError/struct.error on damaged bytes
         raise ModelError("its custom options are not a valid flexbuffer; re-export the model") from None
+    # TFLite Micro's kernels look keys up by binary search, or take values by their sorted place.
+    if any(a >= b for a, b in zip(keys, keys[1:])):
+        raise ModelError("its custom options map keys out of order (a damaged flexbuffer); re-export the model")
+    return options
 
 
 def _read_options(op, name: str) -> dict:

@@ -841,3 +841,15 @@ def test_reshape_takes_only_placeholder_dimensions_from_its_shape_operand(cnn):
     assert "element count changes" in refused(patch(data, (m.tensors[9].shape.at(1), "i", 17)), UnsupportedError)
     g = build_program(read_model_bytes(patch(data, (m.tensors[9].shape.at(1), "i", 1)))).graph
     assert g.tensors[9].shape == (1, 16)
+
+
+def test_custom_options_with_keys_out_of_order():
+    # was: a flip pointed the detection options' 'nms_score_threshold' key at '_scale'; protobrain
+    # read the map in stored order, TFLite Micro looks keys up by binary search (sorted order),
+    # missed 'nms_iou_threshold' there and failed every invocation
+    data = builtin_seeds()["tiny_custom"]
+    op = next(o for o in ModelMap(data).operators if any(f[0] == "nms_iou_threshold" for f in o.custom))
+    raw = data[op.custom_options.data_pos:op.custom_options.data_pos + op.custom_options.length]
+    key = op.custom_options.data_pos + raw.index(b"nms_score_threshold\0")
+    assert run_case(data).kind == "valid"
+    assert "keys out of order" in refused(patch(data, (key, "B", ord("z"))), ModelError)
