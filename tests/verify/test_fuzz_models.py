@@ -301,6 +301,26 @@ def test_unwritten_and_undefined_outputs_are_not_compared():
     assert "undefined on" in verdicts[1].message and verdicts[0].message == ""
 
 
+def test_detection_and_circular_buffer_outputs_tflite_micro_leaves_unwritten():
+    """Larger detection outputs than the detections fill (rows past them, a count of several
+    values), and a circular buffer's output returned twice: what TFLite Micro leaves
+    unwritten is not compared, wherever the output appears."""
+    if (why := sanitizers_available()) is not None:
+        pytest.skip(why)
+    data = builtin_seeds()["tiny_custom"]
+    m, g = ModelMap(data), read_model_bytes(data)
+    boxes, classes, _, count = next(op.outputs for op in g.operators if op.name.endswith("PostProcess"))
+    mutations = [Mutation("shape", "boxes rows 4 -> 7", [(m.tensors[boxes].shape.at(1), _i32(7))]),
+                 Mutation("shape", "classes rows 4 -> 11", [(m.tensors[classes].shape.at(1), _i32(11))]),
+                 Mutation("shape", "count 1 -> 9 values", [(m.tensors[count].shape.at(0), _i32(9))]),
+                 Mutation("tensor-index", "outputs[2] -> the buffer", [(m.graph_outputs.at(2), _i32(g.outputs[0]))])]
+    vms = [_unmutated("tiny_custom", mutation=mu) for mu in mutations]
+    rules = unwritten_rules(vms[3].program("portable"))
+    assert sorted({r.output for r in rules}) == [0, 1, 2, 3, 4]  # the buffer at 0 and 2, the detections
+    verdicts = verify_valid(vms, seed=SEED, tiers=("portable",))
+    assert all(v.ok for v in verdicts), [v.line() for v in verdicts]
+
+
 # ---- the harness itself --------------------------------------------------------------------
 
 
@@ -393,6 +413,10 @@ def cnn():
 def mix():
     data = builtin_seeds()["tiny_mix"]
     return data, ModelMap(data)
+
+
+def _i32(v: int) -> bytes:
+    return struct.pack("<i", v)
 
 
 def patch(data: bytes, *edits) -> bytes:

@@ -15,7 +15,8 @@ refusing what the portable one compiled) is a finding, named by its tier.
                                              the M4, Helium on the M55: qemu.py), against TFLite Micro (run in
                                              a child process, as it may abort: tflm.py); on the host every
                                              input case runs twice, both sides reset before each pass, so
-                                             stateful models are compared from their start and after a reset
+                                             stateful models are compared from their start and after a reset;
+                                             values TFLite Micro leaves unwritten are not (unwritten.py)
     seeds.builtin_seeds(), load_seeds(dir)   the models mutated: hand-written ones (seeds_*.py, written with
                                              seeds_net.Net; every registered operator TFLite Micro runs is in
                                              one), and a models folder's

@@ -7,7 +7,8 @@ such an operator, a Rule saying which of their values to skip in one invocation:
 - a CIRCULAR_BUFFER's slots no frame has reached yet (the first slots-1 invocations since
   start-up; reset keeps the buffer on both sides);
 - TFLite_Detection_PostProcess's rows past its detections (fast NMS: every row but those
-  its detections went to; regular NMS: past max_detections);
+  its detections went to; regular NMS: past max_detections), and its count's values past
+  the first;
 - a signal-library energy's bins outside [start_index, end_index).
 An operator output that another operator reads is not covered: its stale bytes flow on.
 """
@@ -43,7 +44,7 @@ def _unfilled(pos: int, shape) -> Rule:
     return Rule(pos, skip)
 
 
-def _detection_rows(op, outs: list[int], rows: int) -> list[Rule]:
+def _detection_rows(op, outs: list[int], sizes: dict[int, int]) -> list[Rule]:
     o = op.options
 
     def number(key, default=0):
@@ -52,9 +53,10 @@ def _detection_rows(op, outs: list[int], rows: int) -> list[Rule]:
 
     k = min(number("max_classes_per_detection"), number("num_classes"))
     regular, max_det = bool(number("use_regular_nms")), number("max_detections")
+    count_at = outs.index(op.outputs[3])
 
-    def written(want) -> np.ndarray:
-        count = float(np.asarray(want[outs.index(op.outputs[3])]).reshape(-1)[0])
+    def unwritten(want, rows: int) -> np.ndarray:
+        count = float(np.asarray(want[count_at]).reshape(-1)[0])
         keep = np.zeros(rows, bool)
         if regular:
             keep[:max(0, min(max_det, rows))] = True
@@ -63,10 +65,12 @@ def _detection_rows(op, outs: list[int], rows: int) -> list[Rule]:
             keep[[r for r in picked if r < rows]] = True
         return ~keep
 
-    rules = []
+    rules = [Rule(count_at, lambda want, row, n=sizes[op.outputs[3]]: np.arange(n) > 0)]  # the count: one value
     for t, width in zip(op.outputs[:3], (4, 1, 1)):
         if t in outs:
-            rules.append(Rule(outs.index(t), lambda want, row, w=width: np.repeat(written(want), w)))
+            rows = sizes[t] // width
+            rules.append(Rule(outs.index(t), lambda want, row, r=rows, w=width, n=sizes[t]: np.concatenate(
+                [np.repeat(unwritten(want, r), w), np.ones(n - r * w, bool)])))
     return rules
 
 
@@ -93,7 +97,8 @@ def unwritten_rules(program) -> list[Rule]:
         elif op.name == "CUSTOM:CIRCULAR_BUFFER" and len(o) == 1 and o[0] in outs and len(g.tensors[o[0]].shape) == 4:
             rules.append(_unfilled(outs.index(o[0]), g.tensors[o[0]].shape))
         elif op.name == "CUSTOM:TFLite_Detection_PostProcess" and len(o) == 4 and o[3] in outs:
-            rules += _detection_rows(op, outs, g.tensors[o[1]].size)
+            rules += _detection_rows(op, outs, {t: g.tensors[t].size for t in o})
         elif op.name == "CUSTOM:SignalEnergy" and len(o) == 1 and o[0] in outs:
             rules.append(_energy(outs.index(o[0]), op, g.tensors[o[0]].size))
-    return rules
+    # A tensor returned at several graph output positions: the same rule at each.
+    return [Rule(q, r.skip) for r in rules for q, t in enumerate(outs) if t == outs[r.output]]
