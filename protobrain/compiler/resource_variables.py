@@ -54,6 +54,8 @@ class _Names:
         self.names: list[tuple[str | None, str]] = []
 
     def find(self, op: Operator) -> int:
+        if op.options.get("shared_name") is None:  # TFLite Micro compares it with strcmp: a crash
+            raise UnsupportedError(f"#{op.index} VAR_HANDLE: no shared_name (TFLite Micro needs one to look it up)")
         container, shared = _text(op.options.get("container")), _text(op.options.get("shared_name")) or ""
         for k, (c, s) in enumerate(self.names):
             if s == shared and (container is None or c is None or c == container):

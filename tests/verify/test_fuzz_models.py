@@ -877,3 +877,14 @@ def test_custom_options_with_keys_out_of_order():
     key = op.custom_options.data_pos + raw.index(b"nms_score_threshold\0")
     assert run_case(data).kind == "valid"
     assert "keys out of order" in refused(patch(data, (key, "B", ord("z"))), ModelError)
+
+
+def test_variable_handle_without_a_name():
+    # was: a VAR_HANDLE whose shared_name field the fuzzer dropped compiled (as the name '');
+    # TFLite Micro compares the null name with strcmp and crashes
+    tensors = [{"shape": [1, 5], "type": "int8", "scale": 0.05, "zp": 7}, {"shape": [], "type": "resource"},
+               {"shape": [1, 5], "type": "int8", "scale": 0.05, "zp": 7},
+               {"shape": [1, 5], "type": "int8", "scale": 0.05, "zp": 7}]
+    ops = [("VAR_HANDLE", [], [1], "VarHandleOptions", {}), ("READ_VARIABLE", [1], [2], None, {}),
+           ("ADD", [0, 2], [3], "AddOptions", {}), ("ASSIGN_VARIABLE", [1, 3], [], None, {})]
+    assert "no shared_name" in refused(write_model(tensors, ops, [0], [3]), UnsupportedError)
