@@ -818,6 +818,10 @@ def test_detection_anchors_of_no_size():
     for column, value in ((2, 0.0), (3, -0.25), (2, -0.0)):
         damaged = patch(data, (anchors.data_pos + (4 * 3 + column) * 4, "f", value))  # anchor 3
         assert "anchors of zero or negative size" in refused(damaged, UnsupportedError)
+    # nor one centred at 2e38 (a flip): every box it decodes is a point for ordinary encodings
+    damaged = patch(data, (anchors.data_pos + (4 * 2 + 0) * 4, "f", 1.9e38))
+    assert "boxes collapse to a point" in refused(damaged, UnsupportedError)
+    assert run_case(patch(data, (anchors.data_pos + (4 * 2 + 0) * 4, "f", 1000.0))).kind == "valid"
 
 
 def test_variable_names_compare_as_c_strings():
