@@ -104,7 +104,8 @@ def main() -> int:
                   "TFLite Micro")
     for tier, t in tiers.items():
         console.print(f"  {tier}: {t['generated']} generated, {t['findings']} findings; "
-                      f"{t['host_sanitizers_match']}/{t['host_sanitizers']} match on the host under sanitizers, "
+                      f"{t['host_sanitizers_match']}/{t['host_sanitizers']} match on the host under sanitizers "
+                      f"({t['host_unjudged']} with no golden for the whole model), "
                       f"{t['qemu_match']}/{t['qemu']} in QEMU{' (' + t['qemu_board'] + ')' if t['qemu_board'] else ''}")
     for line in summary["findings"][:20] + summary["verify_failures"][:20]:
         console.print(f"  {line}", markup=False, highlight=False)

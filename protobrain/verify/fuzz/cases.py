@@ -203,7 +203,8 @@ class ValidMutant:
 class Verdict:
     mutant: ValidMutant
     ok: bool
-    status: str  # "match", "mismatch", "tflm-refused", "sanitizer", "build-failed", "timeout", "device"
+    status: str  # "match", "unjudged" (no golden runs the whole model), "mismatch", "tflm-refused", "sanitizer",
+    #              "build-failed", "timeout", "device"
     message: str = ""
     tier: str = "portable"
     where: str = "host"  # "host" (ASan/UBSan) or the QEMU board it ran on

@@ -7,11 +7,17 @@ for a few, as firmware in QEMU; tier_table gives the per-tier counts of both pha
 
 What "matches TFLite Micro" means for a mutant protobrain accepts ("valid"):
   * TFLite Micro loads and runs it: the outputs of both are equal byte for byte on the
-    sampled inputs, and the C runs clean under AddressSanitizer/UBSan (on the boards:
-    the firmware answers every INVOKE).
-  * TFLite Micro refuses it (an error while loading, allocating or invoking, or an
-    abort): a divergence, reported as a finding. protobrain must refuse what the
+    sampled inputs (on the host: twice, both reset before each pass), and the C runs
+    clean under AddressSanitizer/UBSan (on the boards: the firmware answers every
+    INVOKE). Not compared: inputs TFLite Micro's invoke fails or aborts on (a check on
+    the data), outputs its computation leaves undefined (tflm.undefined_checks) or
+    unwritten (unwritten.py).
+  * TFLite Micro refuses it (an error while loading, allocating or invoking every input,
+    or an abort): a divergence, reported as a finding. protobrain must refuse what the
     reference refuses; it may refuse more (its errors are not checked against TFLM).
+    Where what TFLite Micro refused is an operator whose golden is LiteRT's reference
+    (no TFLite Micro kernel for the case), LiteRT judges instead; when LiteRT's reference
+    refuses another operator of the mutant, no golden runs it ("unjudged", not a finding).
 Distinct valid programs are told apart by program_key (what the C computes); mutants whose
 program equals their seed's are checked against the reference too (whatever they changed,
 TFLite Micro must agree it changed nothing).
@@ -37,7 +43,8 @@ from protobrain.verify.fuzz.cases import Finding, RunFailed, ValidMutant, Verdic
 from protobrain.verify.fuzz.mutator import Mutator
 from protobrain.verify.fuzz.qemu import QEMU_BOARDS, board_flash, run_on_board
 from protobrain.verify.fuzz.sanitize import HOST_TIERS, run_sanitized
-from protobrain.verify.fuzz.tflm import reference_arena, resource_variables, run_references, undefined_checks
+from protobrain.verify.fuzz.tflm import (UNJUDGED, litert_nodes, reference_arena, resource_variables,
+                                         run_references, undefined_checks)
 from protobrain.verify.fuzz.unwritten import Rule, unwritten_rules
 
 
@@ -231,6 +238,7 @@ def verify_valid(mutants: list[ValidMutant], n_random: int = 2, seed: int = 0, t
                          "n_outputs": ios[k][1], "n_cases": len(cases[k]), "k": k, "passes": PASSES,
                          "rows_alone": not shapes[k].stateful,
                          "resource_variables": resource_variables(vm.data), "undefined_checks": checks,
+                         "litert_nodes": litert_nodes(vm.data, vm.program("portable")),
                          "arena": reference_arena(vm.data, vm.arena)})
         refused = run_references(jobs, tmp, timeout) if jobs else {}
         wanted = {j["k"]: dict(np.load(j["result"], allow_pickle=False)) for j in jobs if j["k"] not in refused}
@@ -239,6 +247,8 @@ def verify_valid(mutants: list[ValidMutant], n_random: int = 2, seed: int = 0, t
             vm = everyone[k]
             if isinstance(r, RunFailed):
                 verdicts.append(Verdict(vm, False, r.status, r.message, tier, where))
+            elif k in refused and refused[k].startswith(UNJUDGED):
+                verdicts.append(Verdict(vm, True, "unjudged", refused[k], tier, where))
             elif k in refused:
                 verdicts.append(Verdict(vm, False, "tflm-refused", refused[k], tier, where))
             else:
@@ -263,11 +273,11 @@ def _compare(vm: ValidMutant, got: list, want: dict, tier: str, where: str, shap
     computed something undefined on are not compared, nor, for a stateful model, the rest
     of their pass."""
     failed = set(int(r) for r in want.get("failed", []))
-    undefined = set(int(r) for r in want.get("undefined", []))
-    spoiled = set(undefined)
+    undefined = {(int(r), int(p)) for r, p in want.get("undefined", np.zeros((0, 2), np.int64))}
+    spoiled = set()
     if shape.stateful:
-        for r in failed | undefined:
-            spoiled |= set(range(r, (r // n_cases + 1) * n_cases))
+        for r in failed | {r for r, _ in undefined}:
+            spoiled |= set(range(r + 1, (r // n_cases + 1) * n_cases))
     compared = 0
     for c, row in enumerate(got):
         if c in failed or c in spoiled:
@@ -279,6 +289,8 @@ def _compare(vm: ValidMutant, got: list, want: dict, tier: str, where: str, shap
             mask = rule.skip(theirs, c)
             skip[rule.output] = skip[rule.output] | mask if rule.output in skip else mask
         for j, a in enumerate(row):
+            if (c, j) in undefined:
+                continue
             a = np.asarray(a).reshape(-1)
             b = np.asarray(theirs[j]).reshape(-1)
             if j in skip and b.dtype == a.dtype and b.size == a.size == skip[j].size:
@@ -287,21 +299,26 @@ def _compare(vm: ValidMutant, got: list, want: dict, tier: str, where: str, shap
                 diff = int(np.count_nonzero(a != b.astype(a.dtype))) if b.size == a.size else -1
                 return Verdict(vm, False, "mismatch", f"pass {c // n_cases} case {c % n_cases} output {j}: {diff} "
                                f"values differ ({a.dtype} vs TFLM {b.dtype})", tier, where)
-    note = (f"{len(got) - compared} of {len(got)} runs not compared: TFLite Micro's invoke failed on {len(failed)}, "
-            f"its result is undefined on {len(undefined)}") if failed or undefined else ""
+    note = (f"{len(got) - compared} of {len(got)} runs not compared (TFLite Micro's invoke failed on {len(failed)}), "
+            f"{len(undefined)} outputs undefined in TFLite Micro") if failed or undefined else ""
+    if str(want.get("golden", "tflm")) == "litert":
+        note = "; ".join(n for n in ("golden: LiteRT's reference (TFLite Micro has no kernel for it)", note) if n)
     return Verdict(vm, True, "match", note, tier, where)
 
 
 def tier_table(report: FuzzReport, verdicts: list[Verdict]) -> dict[str, dict]:
     """Per tier: mutants generated, findings, and runs compared with TFLite Micro on the
-    host under sanitizers and in QEMU (with how many matched)."""
+    host under sanitizers and in QEMU (with how many matched, and how many no golden runs
+    whole: "unjudged")."""
     table = {}
     for tier in report.tiers_fuzzed:
         host = [v for v in verdicts if v.tier == tier and v.where == "host"]
         board = [v for v in verdicts if v.tier == tier and v.where != "host"]
         table[tier] = {"generated": report.generated(tier),
                        "findings": sum(1 for f in report.findings if f.outcome.tier == tier),
-                       "host_sanitizers": len(host), "host_sanitizers_match": sum(v.ok for v in host),
-                       "qemu": len(board), "qemu_match": sum(v.ok for v in board),
+                       "host_sanitizers": len(host), "host_sanitizers_match": sum(v.status == "match" for v in host),
+                       "host_unjudged": sum(v.status == "unjudged" for v in host),
+                       "qemu": len(board), "qemu_match": sum(v.status == "match" for v in board),
+                       "qemu_unjudged": sum(v.status == "unjudged" for v in board),
                        "qemu_board": QEMU_BOARDS.get(tier, "")}
     return table

@@ -16,7 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from protobrain.compiler.ir import DTYPES
+from protobrain.compiler.ops.base import LITERT_GOLDEN
 from protobrain.compiler.reader import read_model_bytes
+from protobrain.verify.reference import Reference
+
+# What a refusal starts with when TFLite Micro refused an operator LiteRT is the golden of and
+# LiteRT's reference refused another: no golden runs the model (the driver does not compare it).
+UNJUDGED = "no golden runs it"
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[3]  # the folder the child imports this protobrain from
 
@@ -31,8 +37,10 @@ def reference_worker(jobs_file: str) -> None:
     them): result rows c0.. of pass 0, then of pass 1, ... An invoke that fails on some
     inputs (a data-dependent check, as RSQRT's below its zero point) leaves its row out and
     is listed in `failed` with the first message; a model every invoke fails is refused.
-    A row whose computation is undefined in TFLite Micro (see undefined_checks) is listed
-    in `undefined`."""
+    The outputs whose values TFLite Micro's computation leaves undefined in a row (see
+    undefined_checks) are listed in `undefined` as (row, output position) pairs. Where
+    TFLite Micro refuses an operator whose golden is LiteRT's reference (the job's
+    `litert_nodes`), LiteRT runs the rows instead and the result says golden "litert"."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     # Imported here: only this child process loads TFLite Micro (after its log level is set).
     from tflite_micro.python.tflite_micro import runtime
@@ -49,33 +57,19 @@ def reference_worker(jobs_file: str) -> None:
         os.dup2(log, 2)
         try:
             data = Path(job["model"]).read_bytes()
-            checks = job.get("undefined_checks", [])
-            interp = _tflm_interpreter(runtime, data, job["arena"], job.get("resource_variables", 0),
-                                       preserve_all=bool(checks))
             cases = np.load(job["inputs"], allow_pickle=False)
-            n_in, n_cases = job["n_inputs"], job["n_cases"]
-            shapes = [interp.get_input_details(i)["shape"] for i in range(n_in)]
-            outs, failed, undefined, why = {}, [], [], ""
-            for p in range(job.get("passes", 1)):
-                interp.reset()
-                for c in range(n_cases):
-                    row = p * n_cases + c
-                    for i in range(n_in):
-                        interp.set_input(cases[f"c{c}_i{i}"].reshape(shapes[i]), i)
-                    try:
-                        interp.invoke()
-                    except RuntimeError as e:  # this input only, or every input: see below
-                        failed.append(row)
-                        why = why or f"{type(e).__name__}: {e}"
-                        continue
-                    for j in range(job["n_outputs"]):
-                        outs[f"c{row}_o{j}"] = np.array(interp.get_output(j))
-                    if any(_undefined_quantize(interp.GetTensor(t, 0)["tensor_data"], *rest) for t, *rest in checks):
-                        undefined.append(row)
-            if len(failed) == job.get("passes", 1) * n_cases:
-                raise RuntimeError(f"every invoke failed: {why}")
-            outs["failed"] = np.array(failed, np.int64)
-            outs["undefined"] = np.array(undefined, np.int64)
+            try:
+                outs = _run_tflm(runtime, job, data, cases)
+            except Exception as e:  # noqa: BLE001 - refused, unless LiteRT is the golden of what TFLite Micro refused
+                sys.stderr.flush()
+                if not _litert_judges(job):
+                    raise
+                refusal = _refusal(job, str(e))
+                try:
+                    outs = _run_litert(job, data, cases)
+                except Exception as e2:  # noqa: BLE001 - then neither golden runs the whole model
+                    raise RuntimeError(f"{UNJUDGED}: TFLite Micro refused ({refusal}), and LiteRT's reference "
+                                       f"({type(e2).__name__}: {e2})") from None
             np.savez(str(result) + ".npz", **outs)
             os.replace(str(result) + ".npz", result)
         except Exception as e:  # noqa: BLE001 - TFLite Micro's refusal is the result
@@ -85,6 +79,81 @@ def reference_worker(jobs_file: str) -> None:
             os.dup2(saved, 2)
             os.close(saved)
             os.close(log)
+
+
+def _run_tflm(runtime, job: dict, data: bytes, cases) -> dict:
+    """The job's rows in TFLite Micro (see reference_worker)."""
+    checks = job.get("undefined_checks", [])
+    interp = _tflm_interpreter(runtime, data, job["arena"], job.get("resource_variables", 0), preserve_all=bool(checks))
+    n_in, n_cases = job["n_inputs"], job["n_cases"]
+    shapes = [interp.get_input_details(i)["shape"] for i in range(n_in)]
+    outs, failed, undefined, why = {}, [], [], ""
+    for p in range(job.get("passes", 1)):
+        interp.reset()
+        for c in range(n_cases):
+            row = p * n_cases + c
+            for i in range(n_in):
+                interp.set_input(cases[f"c{c}_i{i}"].reshape(shapes[i]), i)
+            try:
+                interp.invoke()
+            except RuntimeError as e:  # this input only, or every input: see below
+                failed.append(row)
+                why = why or f"{type(e).__name__}: {e}"
+                continue
+            for j in range(job["n_outputs"]):
+                outs[f"c{row}_o{j}"] = np.array(interp.get_output(j))
+            hit = {q for t, scale, zp, reached in checks for q in reached
+                   if _undefined_quantize(interp.GetTensor(t, 0)["tensor_data"], scale, zp)}
+            undefined += [(row, q) for q in sorted(hit)]
+    if len(failed) == job.get("passes", 1) * n_cases:
+        raise RuntimeError(f"every invoke failed: {why}")
+    outs["failed"] = np.array(failed, np.int64)
+    outs["undefined"] = np.array(undefined, np.int64).reshape(-1, 2)
+    return outs
+
+
+def _litert_judges(job: dict) -> bool:
+    """Whether what TFLite Micro refused (its log names the operator) is one of the job's
+    `litert_nodes`: an operator whose golden for this case is LiteRT's reference (TFLite
+    Micro has no kernel for it, or refuses what protobrain takes as LiteRT does)."""
+    log = Path(job["log"]).read_text(errors="replace") if Path(job["log"]).exists() else ""
+    return any(f"Node {n} (" in log or f"opcode '{n}'" in log for n in job.get("litert_nodes", []))
+
+
+def _run_litert(job: dict, data: bytes, cases) -> dict:
+    """The job's rows in LiteRT's reference kernels, reset before each pass."""
+    ref = Reference(data, golden="litert")  # (TensorFlow or LiteRT is imported on this path only)
+    n_in, n_cases = job["n_inputs"], job["n_cases"]
+    outs, failed = {"golden": np.array("litert")}, []
+    for p in range(job.get("passes", 1)):
+        ref.reset()
+        for c in range(n_cases):
+            row = p * n_cases + c
+            try:
+                got = ref.run(*[cases[f"c{c}_i{i}"] for i in range(n_in)])
+            except (RuntimeError, ValueError):
+                failed.append(row)
+                continue
+            for j, o in enumerate(got if isinstance(got, list) else [got]):
+                outs[f"c{row}_o{j}"] = np.array(o)
+    if len(failed) == job.get("passes", 1) * n_cases:
+        raise RuntimeError("every invoke failed in LiteRT too")
+    outs["failed"] = np.array(failed, np.int64)
+    outs["undefined"] = np.zeros((0, 2), np.int64)
+    return outs
+
+
+def litert_nodes(data: bytes, program) -> list[str]:
+    """The operators of `data` whose refusal by TFLite Micro hands the judgement to LiteRT's
+    reference: those with a LiteRT golden (ops.base.LITERT_GOLDEN: cases TFLite Micro has no
+    kernel for), and RESHAPE where the program took an output shape from the shape operand,
+    as LiteRT does (passes.reshape_to_folded_shapes)."""
+    g = read_model_bytes(data)
+    names = {op.name for sub in [g, *g.subgraphs] for op in sub.operators if op.name in LITERT_GOLDEN}
+    if any(op.name == "RESHAPE" and op.outputs and op.outputs[0] < len(program.graph.tensors)
+           and program.graph.tensors[op.outputs[0]].shape != g.tensors[op.outputs[0]].shape for op in g.operators):
+        names.add("RESHAPE")
+    return sorted(names)
 
 
 def resource_variables(data: bytes) -> int:
@@ -108,26 +177,38 @@ def reference_arena(data: bytes, planned: int) -> int:
 
 def undefined_checks(data: bytes) -> list[list]:
     """Where TFLite Micro's result can be undefined on some inputs, as [tensor, scale, zero
-    point] to watch: the float32 input of each QUANTIZE to int8/int16, whose quotient by
-    the scale TFLite Micro converts to int32 with a plain cast (undefined beyond the int32
-    range: x86 gives INT32_MIN, a Cortex-M saturates; protobrain saturates)."""
+    point, graph output positions it reaches] to watch: the float32 input of each QUANTIZE
+    to int8/int16, whose quotient by the scale TFLite Micro converts to int32 with a plain
+    cast (undefined for NaN and beyond the int32 range: x86 gives INT32_MIN, a Cortex-M
+    saturates; protobrain saturates)."""
     g = read_model_bytes(data)
     checks = []
     for op in g.operators:
         if op.name == "QUANTIZE" and len(op.inputs) == 1 and len(op.outputs) == 1 and min(op.inputs + op.outputs) >= 0:
             inp, out = g.tensors[op.inputs[0]], g.tensors[op.outputs[0]]
             if inp.dtype == "float32" and out.dtype in ("int8", "int16") and out.quant is not None:
-                checks.append([op.inputs[0], float(out.quant.scale[0]), int(out.quant.zero_point[0])])
+                reached = _downstream(g, op.outputs[0])
+                checks.append([op.inputs[0], float(out.quant.scale[0]), int(out.quant.zero_point[0]),
+                               [p for p, t in enumerate(g.outputs) if t in reached]])
     return checks
 
 
+def _downstream(g, tensor: int) -> set[int]:
+    """The tensors computed from `tensor` (itself included), operators in graph order."""
+    reached = {tensor}
+    for op in g.operators:
+        if reached & set(op.inputs):
+            reached |= set(op.outputs)
+    return reached
+
+
 def _undefined_quantize(x, scale: float, zero_point: int) -> bool:
-    """Whether round(x / scale) + zero_point leaves int32 for some x (NaN excepted: both
-    sides take it as the lowest value)."""
+    """Whether round(x / scale) + zero_point leaves int32 for some x, or is NaN: a plain
+    cast of those is undefined (x86 gives INT32_MIN, to which the zero point is then added,
+    wrapping below zero; protobrain saturates, NaN to the lowest value)."""
     with np.errstate(all="ignore"):
         q = np.asarray(x, np.float32).reshape(-1) / np.float32(scale)
-        q = q[~np.isnan(q)].astype(np.float64)
-        r = np.sign(q) * np.floor(np.abs(q) + 0.5)
+        r = np.sign(q.astype(np.float64)) * np.floor(np.abs(q.astype(np.float64)) + 0.5)
     return bool(np.any(~np.isfinite(r) | (r + zero_point >= 2.0**31) | (r + zero_point < -(2.0**31))))
 
 
@@ -181,7 +262,8 @@ def run_references(jobs: list[dict], tmp: Path, timeout: float) -> dict[int, str
     for j in jobs:
         r = Path(j["result"])
         if r.with_suffix(".refused").exists():
-            refused[j["k"]] = _refusal(j, r.with_suffix(".refused").read_text())
+            why = r.with_suffix(".refused").read_text().removeprefix("RuntimeError: ")
+            refused[j["k"]] = why if why.startswith(UNJUDGED) else _refusal(j, why)
         elif not r.exists() and j["k"] not in refused:
             if j.get("rows_alone") and _rows_alone(j, tmp, timeout):
                 continue
@@ -212,10 +294,11 @@ def _rows_alone(job: dict, tmp: Path, timeout: float) -> bool:
             if got is None or len(got["failed"]):
                 failed.append(row)
                 continue
-            undefined += [row] if len(got["undefined"]) else []
+            undefined += [(row, int(p)) for _, p in got["undefined"]]
             outs.update({f"c{row}_o{j}": got[f"c0_o{j}"] for j in range(job["n_outputs"])})
     if len(failed) == n * passes:
         return False
-    np.savez(job["result"] + ".npz", failed=np.array(failed, np.int64), undefined=np.array(undefined, np.int64), **outs)
+    np.savez(job["result"] + ".npz", failed=np.array(failed, np.int64),
+             undefined=np.array(undefined, np.int64).reshape(-1, 2), **outs)
     os.replace(job["result"] + ".npz", job["result"])
     return True

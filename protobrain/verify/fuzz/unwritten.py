@@ -7,8 +7,8 @@ such an operator, a Rule saying which of their values to skip in one invocation:
 - a CIRCULAR_BUFFER's slots no frame has reached yet (the first slots-1 invocations since
   start-up; reset keeps the buffer on both sides);
 - TFLite_Detection_PostProcess's rows past its detections (fast NMS: every row but those
-  its detections went to; regular NMS: past max_detections), and its count's values past
-  the first;
+  its detections went to, all rows when the count is not a graph output; regular NMS: past
+  max_detections), and its count's values past the first;
 - a signal-library energy's bins outside [start_index, end_index).
 An operator output that another operator reads is not covered: its stale bytes flow on.
 """
@@ -53,10 +53,12 @@ def _detection_rows(op, outs: list[int], sizes: dict[int, int]) -> list[Rule]:
 
     k = min(number("max_classes_per_detection"), number("num_classes"))
     regular, max_det = bool(number("use_regular_nms")), number("max_detections")
-    count_at = outs.index(op.outputs[3])
+    count_at = outs.index(op.outputs[3]) if op.outputs[3] in outs else None
 
     def unwritten(want, rows: int) -> np.ndarray:
-        count = float(np.asarray(want[count_at]).reshape(-1)[0])
+        if count_at is None and not regular:  # which rows hold detections is not known: none compared
+            return np.ones(rows, bool)
+        count = float(np.asarray(want[count_at]).reshape(-1)[0]) if count_at is not None else 0.0
         keep = np.zeros(rows, bool)
         if regular:
             keep[:max(0, min(max_det, rows))] = True
@@ -65,7 +67,7 @@ def _detection_rows(op, outs: list[int], sizes: dict[int, int]) -> list[Rule]:
             keep[[r for r in picked if r < rows]] = True
         return ~keep
 
-    rules = [Rule(count_at, lambda want, row, n=sizes[op.outputs[3]]: np.arange(n) > 0)]  # the count: one value
+    rules = [] if count_at is None else [Rule(count_at, lambda want, row, n=sizes[op.outputs[3]]: np.arange(n) > 0)]
     for t, width in zip(op.outputs[:3], (4, 1, 1)):
         if t in outs:
             rows = sizes[t] // width
@@ -96,7 +98,7 @@ def unwritten_rules(program) -> list[Rule]:
             rules.append(_flagged(outs.index(o[0]), outs.index(o[1]), g.tensors[o[0]].size))
         elif op.name == "CUSTOM:CIRCULAR_BUFFER" and len(o) == 1 and o[0] in outs and len(g.tensors[o[0]].shape) == 4:
             rules.append(_unfilled(outs.index(o[0]), g.tensors[o[0]].shape))
-        elif op.name == "CUSTOM:TFLite_Detection_PostProcess" and len(o) == 4 and o[3] in outs:
+        elif op.name == "CUSTOM:TFLite_Detection_PostProcess" and len(o) == 4:
             rules += _detection_rows(op, outs, {t: g.tensors[t].size for t in o})
         elif op.name == "CUSTOM:SignalEnergy" and len(o) == 1 and o[0] in outs:
             rules.append(_energy(outs.index(o[0]), op, g.tensors[o[0]].size))
