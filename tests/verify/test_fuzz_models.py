@@ -919,3 +919,11 @@ def test_litert_judges_what_tflite_micro_has_no_kernel_for():
     alone, mixed = verify_valid(vms, seed=SEED, tiers=("portable",))
     assert alone.status == "match" and "LiteRT" in alone.message, alone.line()
     assert alone.ok and mixed.ok and mixed.status == "unjudged" and "cumsum" in mixed.message, mixed.line()
+
+
+def test_pack_with_an_omitted_input():
+    # was: AttributeError (a PACK input the fuzzer set to -1; PACK's arity takes one input at least)
+    tensors = [{"shape": [1, 4], "type": "int8", "scale": 0.1, "zp": 0},
+               {"shape": [2, 1, 4], "type": "int8", "scale": 0.1, "zp": 0}]
+    data = write_model(tensors, [("PACK", [0, -1], [1], "PackOptions", {"ValuesCount": 2, "Axis": 0})], [0], [1])
+    assert "omitted input" in refused(data, UnsupportedError)

@@ -82,6 +82,7 @@ def lower_unpack(op, g):
 @register("PACK", inputs=(1, 1024), types=("int8", "int16", "int32", "int64", "float32"))
 def lower_pack(op, g):
     ins, (out,) = tensors(op, g)
+    require(all(t is not None for t in ins), "an omitted input (TFLite Micro gets none to pack)")
     require_types(out, ("int8", "int16", "int32", "int64", "float32"))
     rank = len(out.shape)
     axis = _axis(int(op.options.get("axis", 0)), rank)
