@@ -101,6 +101,8 @@ def _read_options(op, name: str) -> dict:
     (a custom operator's flexbuffer options as they are keyed)."""
     if name.startswith("CUSTOM:"):
         return _read_custom_options(op)
+    if op.CustomOptionsLength():
+        raise ModelError("a builtin operator with custom options (TFLite Micro refuses it); re-export the model")
     kind = op.BuiltinOptionsType()
     table = op.BuiltinOptions()
     if kind != 0 and kind not in _OPTION_CLASSES:

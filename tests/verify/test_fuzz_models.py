@@ -927,3 +927,15 @@ def test_pack_with_an_omitted_input():
                {"shape": [2, 1, 4], "type": "int8", "scale": 0.1, "zp": 0}]
     data = write_model(tensors, [("PACK", [0, -1], [1], "PackOptions", {"ValuesCount": 2, "Axis": 0})], [0], [1])
     assert "omitted input" in refused(data, UnsupportedError)
+
+
+def test_builtin_operator_with_custom_options():
+    # was: found as an SVDF whose table a flip gave custom options: TFLite Micro refuses a builtin
+    # operator carrying them, protobrain ignored them
+    tensors = [{"shape": [8], "type": "int16", "scale": 1 / 1024, "zp": 0},
+               {"shape": [8], "type": "int16", "scale": 1 / 1024, "zp": 0}]
+    data = write_model(tensors, [("CUSTOM:SignalDelay", [0], [1], None, {"delay_length": 3})], [0], [1])
+    dep, code = ModelMap(data).codes[0]
+    relu = patch(data, (dep, "b", 19), (code, "i", 19))
+    assert read_model_bytes(data).operators[0].name == "CUSTOM:SignalDelay"
+    assert "builtin operator with custom options" in refused(relu, ModelError)
