@@ -6,9 +6,10 @@ import math
 import re
 from pathlib import Path
 
+import flatbuffers
 import numpy as np
 import tflite
-from flatbuffers import flexbuffers
+from flatbuffers import encode, flexbuffers, number_types
 from tflite.BuiltinOptions import BuiltinOptions
 from tflite.TensorType import TensorType
 
@@ -96,6 +97,18 @@ def _read_custom_options(op) -> dict:
     return options
 
 
+class _CStrings(flatbuffers.table.Table):
+    """A table whose strings read as TFLite Micro's kernels take them, through c_str():
+    from their first byte to the first NUL, whatever length the file gives them."""
+
+    def String(self, off):
+        start = off + encode.Get(number_types.UOffsetTFlags.packer_type, self.Bytes, off) + 4
+        end = bytes(self.Bytes[start:start + 4096]).find(b"\0")
+        if end < 0:
+            raise ModelError("a string option has no end; the model is damaged")
+        return bytes(self.Bytes[start:start + end])
+
+
 def _read_options(op, name: str) -> dict:
     """Every scalar and array field of an operator's builtin options, as a snake_case dict
     (a custom operator's flexbuffer options as they are keyed)."""
@@ -117,6 +130,7 @@ def _read_options(op, name: str) -> dict:
     cls = getattr(tflite, _OPTION_CLASSES[kind])
     opts = cls()
     opts.Init(table.Bytes, table.Pos)
+    opts._tab = _CStrings(table.Bytes, table.Pos)
     out = {}
     for attr in dir(cls):
         if not attr[0].isupper() or attr.startswith("GetRootAs") or attr == "Init":

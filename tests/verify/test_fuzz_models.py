@@ -838,7 +838,7 @@ def test_variable_names_compare_as_c_strings():
     name = opts._tab.Vector(opts._tab.Offset(modelmap._slot(tflite.VarHandleOptions, "SharedName")))
     assert data[name - 4:name + 4] == b"\3\0\0\0acc\0"  # the initializer's name: length 3, 'acc', its NUL
     longer = patch(data, (name - 4, "I", 4))
-    assert read_model_bytes(longer).subgraphs[0].operators[0].options["shared_name"] == b"acc\0"
+    assert read_model_bytes(longer).subgraphs[0].operators[0].options["shared_name"] == b"acc"  # as c_str() reads it
     program = build_program(read_model_bytes(longer))
     assert len([s for s in program.state if s.tensor is not None]) == 1
     if sanitizers_available() is None:
@@ -939,3 +939,18 @@ def test_builtin_operator_with_custom_options():
     relu = patch(data, (dep, "b", 19), (code, "i", 19))
     assert read_model_bytes(data).operators[0].name == "CUSTOM:SignalDelay"
     assert "builtin operator with custom options" in refused(relu, ModelError)
+
+
+def test_string_options_read_as_c_strings():
+    # was: the fuzzer cut the main graph's VAR_HANDLE name length to 0; TFLite Micro reads the
+    # name with c_str(), up to its NUL, and still found 'acc' (the initializer's variable),
+    # protobrain read '' and made a second variable
+    data = builtin_seeds()["tiny_variables"]
+    table = tflite.Model.GetRootAs(data, 0).Subgraphs(0).Operators(1).BuiltinOptions()
+    opts = tflite.VarHandleOptions()
+    opts.Init(table.Bytes, table.Pos)
+    name = opts._tab.Vector(opts._tab.Offset(modelmap._slot(tflite.VarHandleOptions, "SharedName")))
+    cut = patch(data, (name - 4, "I", 0))
+    assert read_model_bytes(cut).operators[1].options["shared_name"] == b"acc"
+    program = build_program(read_model_bytes(cut))
+    assert len([s for s in program.state if s.tensor is not None]) == 1
