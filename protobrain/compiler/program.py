@@ -6,6 +6,7 @@ neither files on disk nor C syntax; codegen turns a Program into source files.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -242,12 +243,28 @@ def _check_output_shapes(graph: Graph) -> None:
                                      "with a zero dimension; TFLite Micro refuses it, re-export the model")
 
 
+def _check_unread(before: Graph, graph: Graph) -> None:
+    """Operators folding dropped as unread (their outputs neither computed at generation
+    time nor read) are lowered all the same, and what their lowering refuses is refused:
+    TFLite Micro prepares every operator, read or not."""
+    kept = {op.index for op in graph.operators}
+    computed = {i for op in graph.operators if op.name == "CONSTANT" for i in op.outputs}
+    unread = [op for op in before.operators if op.index not in kept and op.name in REGISTRY and op.outputs
+              and op.outputs[0] < len(graph.tensors)
+              and not all(i in computed or graph.tensors[i].is_const for i in op.outputs if i >= 0)]
+    if unread:
+        lower_graph(dataclasses.replace(graph, operators=unread))
+
+
 def build_program(graph: Graph, strategy: str = planner.DEFAULT_STRATEGY, tier: str = "portable",
                   flash_budget: int | None = None) -> Program:
     """tier: "portable" (plain C, any core), "dsp" or "mve" (ops/tiers/select.py; fast.tier_for(board.features)).
     flash_budget: the board's flash bytes, which lets the DSP tier trade flash for speed."""
     _check_output_shapes(graph)
-    graph = passes.run_all(graph)
+    for step in passes.PASSES:
+        before, graph = graph, step(graph)
+        if step is passes.fold_constants:
+            _check_unread(before, graph)
     steps = lower_graph(graph)
     lowered = [s for s in steps if s.call is not None]
     for s, call in zip(lowered, fast.accelerate_all([s.call for s in lowered], tier, flash_budget)):

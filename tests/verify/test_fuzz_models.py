@@ -954,3 +954,17 @@ def test_string_options_read_as_c_strings():
     assert read_model_bytes(cut).operators[1].options["shared_name"] == b"acc"
     program = build_program(read_model_bytes(cut))
     assert len([s for s in program.state if s.tensor is not None]) == 1
+
+
+def test_unread_operators_are_checked_like_read_ones():
+    # was: a ROUND whose output the fuzzer retyped BFLOAT16, left unread when the graph output
+    # moved, was dropped by folding without a look; TFLite Micro prepares every operator and
+    # refused the model
+    def model(unread_type: str) -> bytes:
+        tensors = [{"shape": [1, 4], "type": "float32"}, {"shape": [1, 4], "type": unread_type},
+                   {"shape": [1, 4], "type": "float32"}]
+        ops = [("ROUND", [0], [1], None, {}), ("ABS", [0], [2], "AbsOptions", {})]
+        return write_model(tensors, ops, [0], [2])
+
+    assert [s.op.name for s in build_program(read_model_bytes(model("float32"))).steps] == ["ABS"]
+    assert "#0 ROUND (float32->bfloat16" in refused(model("bfloat16"), UnsupportedError)
