@@ -51,7 +51,7 @@ from protobrain.verify.fuzz.mutator import Mutation, Mutator
 from protobrain.verify.fuzz.qemu import QEMU_BOARDS, pick_qemu, qemu_available
 from protobrain.verify.fuzz.sanitize import HOST_TIERS, sanitizers_available
 from protobrain.verify.fuzz.seeds import FUZZ_EXTRA, NOT_SEEDED, builtin_seeds, load_seeds, shared_names
-from protobrain.verify.fuzz.tflm import run_references, undefined_checks
+from protobrain.verify.fuzz.tflm import UNJUDGED, run_references, undefined_checks
 from protobrain.verify.fuzz.unwritten import unwritten_rules
 from protobrain.verify.reference import Reference
 
@@ -787,6 +787,11 @@ def test_inputs_tflite_micro_aborts_on_are_left_out(tmp_path):
     assert run_references([dict(job, rows_alone=True)], tmp_path, 60) == {}
     got = np.load(tmp_path / "out")
     assert list(got["failed"]) == [1, 4] and list(got["c3_o0"]) == [1, 3] and list(got["c5_o0"]) == [7, 3]
+    # every case aborting in invoke, at an operator that checks the data: no golden runs it
+    np.savez(tmp_path / "bad.npz", **{f"c{c}_i0": np.array([5, 2], np.int32) for c in range(3)})
+    bad = dict(job, inputs=str(tmp_path / "bad.npz"), result=str(tmp_path / "bad"), started=str(tmp_path / "s2"),
+               log=str(tmp_path / "log2"), k=1, rows_alone=True, data_checked=["BROADCAST_ARGS"])
+    assert run_references([bad], tmp_path, 60)[1].startswith(UNJUDGED)
 
 
 def test_add_n_with_an_omitted_input():

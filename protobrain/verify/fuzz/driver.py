@@ -17,7 +17,10 @@ What "matches TFLite Micro" means for a mutant protobrain accepts ("valid"):
     reference refuses; it may refuse more (its errors are not checked against TFLM).
     Where what TFLite Micro refused is an operator whose golden is LiteRT's reference
     (no TFLite Micro kernel for the case), LiteRT judges instead; when LiteRT's reference
-    refuses another operator of the mutant, no golden runs it ("unjudged", not a finding).
+    refuses another operator of the mutant, no golden runs it ("unjudged", not a finding);
+    so too where every input given stops (or aborts) TFLite Micro's invoke at an operator
+    that checks the data (tflm.DATA_CHECKED: BROADCAST_ARGS of shapes that do not
+    broadcast, indices out of range, ...), which no refusal of protobrain's can foresee.
 Distinct valid programs are told apart by program_key (what the C computes); mutants whose
 program equals their seed's are checked against the reference too (whatever they changed,
 TFLite Micro must agree it changed nothing).
@@ -43,8 +46,8 @@ from protobrain.verify.fuzz.cases import Finding, RunFailed, ValidMutant, Verdic
 from protobrain.verify.fuzz.mutator import Mutator
 from protobrain.verify.fuzz.qemu import QEMU_BOARDS, board_flash, run_on_board
 from protobrain.verify.fuzz.sanitize import HOST_TIERS, run_sanitized
-from protobrain.verify.fuzz.tflm import (UNJUDGED, litert_nodes, reference_arena, resource_variables,
-                                         run_references, undefined_checks)
+from protobrain.verify.fuzz.tflm import (UNJUDGED, data_checked, litert_nodes, reference_arena,
+                                         resource_variables, run_references, undefined_checks)
 from protobrain.verify.fuzz.unwritten import Rule, unwritten_rules
 
 
@@ -239,6 +242,7 @@ def verify_valid(mutants: list[ValidMutant], n_random: int = 2, seed: int = 0, t
                          "rows_alone": not shapes[k].stateful,
                          "resource_variables": resource_variables(vm.data), "undefined_checks": checks,
                          "litert_nodes": litert_nodes(vm.data, vm.program("portable")),
+                         "data_checked": data_checked(vm.data),
                          "arena": reference_arena(vm.data, vm.arena)})
         refused = run_references(jobs, tmp, timeout) if jobs else {}
         wanted = {j["k"]: dict(np.load(j["result"], allow_pickle=False)) for j in jobs if j["k"] not in refused}

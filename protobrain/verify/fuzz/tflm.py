@@ -21,8 +21,15 @@ from protobrain.compiler.reader import read_model_bytes
 from protobrain.verify.reference import Reference
 
 # What a refusal starts with when TFLite Micro refused an operator LiteRT is the golden of and
-# LiteRT's reference refused another: no golden runs the model (the driver does not compare it).
+# LiteRT's reference refused another, or when every input given stops a check of the data in
+# TFLite Micro's invoke: no golden runs the model (the driver does not compare it).
 UNJUDGED = "no golden runs it"
+PREPARED = "protobrain: TFLite Micro prepared the model"  # the worker's mark in a job's log
+
+# Operators whose TFLite Micro kernel stops an invocation on some input values (indices out of
+# range, shapes that do not broadcast, RSQRT below its zero point, empty detection boxes).
+DATA_CHECKED = ("BROADCAST_ARGS", "RSQRT", "GATHER", "GATHER_ND", "EMBEDDING_LOOKUP",
+                "CUSTOM:TFLite_Detection_PostProcess")
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[3]  # the folder the child imports this protobrain from
 
@@ -85,6 +92,8 @@ def _run_tflm(runtime, job: dict, data: bytes, cases) -> dict:
     """The job's rows in TFLite Micro (see reference_worker)."""
     checks = job.get("undefined_checks", [])
     interp = _tflm_interpreter(runtime, data, job["arena"], job.get("resource_variables", 0), preserve_all=bool(checks))
+    sys.stderr.write(f"{PREPARED}\n")  # what fails from here on fails on the inputs
+    sys.stderr.flush()
     n_in, n_cases = job["n_inputs"], job["n_cases"]
     shapes = [interp.get_input_details(i)["shape"] for i in range(n_in)]
     outs, failed, undefined, why = {}, [], [], ""
@@ -106,17 +115,26 @@ def _run_tflm(runtime, job: dict, data: bytes, cases) -> dict:
                    if _undefined_quantize(interp.GetTensor(t, 0)["tensor_data"], scale, zp)}
             undefined += [(row, q) for q in sorted(hit)]
     if len(failed) == job.get("passes", 1) * n_cases:
+        checked = [n for n in job.get("data_checked", []) if f"Node {n} (" in _log(job)]
+        if checked:  # a check of the data, which no input given passed
+            raise RuntimeError(f"{UNJUDGED}: TFLite Micro stops on every input given at {checked[0]}'s check of the "
+                               f"data ({why})")
         raise RuntimeError(f"every invoke failed: {why}")
     outs["failed"] = np.array(failed, np.int64)
     outs["undefined"] = np.array(undefined, np.int64).reshape(-1, 2)
     return outs
 
 
+def _log(job: dict) -> str:
+    sys.stderr.flush()
+    return Path(job["log"]).read_text(errors="replace") if Path(job["log"]).exists() else ""
+
+
 def _litert_judges(job: dict) -> bool:
     """Whether what TFLite Micro refused (its log names the operator) is one of the job's
     `litert_nodes`: an operator whose golden for this case is LiteRT's reference (TFLite
     Micro has no kernel for it, or refuses what protobrain takes as LiteRT does)."""
-    log = Path(job["log"]).read_text(errors="replace") if Path(job["log"]).exists() else ""
+    log = _log(job)
     return any(f"Node {n} (" in log or f"opcode '{n}'" in log for n in job.get("litert_nodes", []))
 
 
@@ -141,6 +159,12 @@ def _run_litert(job: dict, data: bytes, cases) -> dict:
     outs["failed"] = np.array(failed, np.int64)
     outs["undefined"] = np.zeros((0, 2), np.int64)
     return outs
+
+
+def data_checked(data: bytes) -> list[str]:
+    """The operators of `data` whose TFLite Micro kernel checks the input values (DATA_CHECKED)."""
+    g = read_model_bytes(data)
+    return sorted({op.name for sub in [g, *g.subgraphs] for op in sub.operators if op.name in DATA_CHECKED})
 
 
 def litert_nodes(data: bytes, program) -> list[str]:
@@ -232,7 +256,8 @@ def _tflm_interpreter(runtime, data: bytes, arena: int, variables: int = 0, pres
 def _refusal(job: dict, why: str) -> str:
     """The reason TFLite Micro gave: its last log line, else `why`."""
     log = Path(job["log"])
-    lines = [ln.strip() for ln in log.read_text(errors="replace").splitlines() if ln.strip()] if log.exists() else []
+    lines = [ln.strip() for ln in log.read_text(errors="replace").splitlines()
+             if ln.strip() and ln.strip() != PREPARED] if log.exists() else []
     return (lines[-1] if lines else why)[:300]
 
 
@@ -267,8 +292,18 @@ def run_references(jobs: list[dict], tmp: Path, timeout: float) -> dict[int, str
         elif not r.exists() and j["k"] not in refused:
             if j.get("rows_alone") and _rows_alone(j, tmp, timeout):
                 continue
+            if j.get("data_checked") and all(PREPARED in _log(s) for s in _row_jobs(j, tmp)):
+                refused[j["k"]] = (f"{UNJUDGED}: TFLite Micro aborts on every input given, in invoke (the data checks "
+                                   f"of {', '.join(j['data_checked'])})")
+                continue
             refused[j["k"]] = _refusal(j, "TFLite Micro aborted")
     return refused
+
+
+def _row_jobs(job: dict, tmp: Path) -> list[dict]:
+    """The jobs that ran `job`'s rows: one per row where _rows_alone split it, else itself."""
+    work = tmp / f"rows{job['k']}"
+    return [dict(job, log=str(work / f"log{c}")) for c in range(job["n_cases"])] if work.is_dir() else [job]
 
 
 def _rows_alone(job: dict, tmp: Path, timeout: float) -> bool:
