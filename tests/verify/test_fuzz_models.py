@@ -973,3 +973,13 @@ def test_unread_operators_are_checked_like_read_ones():
 
     assert [s.op.name for s in build_program(read_model_bytes(model("float32"))).steps] == ["ABS"]
     assert "#0 ROUND (float32->bfloat16" in refused(model("bfloat16"), UnsupportedError)
+
+
+def test_arg_max_output_type_that_names_no_type():
+    # was: ARG_MAX options' output_type the fuzzer set to 255 (-1) compiled (the kernel writes
+    # the output tensor's type); TFLite Micro's options parser fails to convert it and refuses
+    data = builtin_seeds()["tiny_reduce"]
+    m = ModelMap(data)
+    op = next(k for k, o in enumerate(read_model_bytes(data).operators) if o.name == "ARG_MAX")
+    assert "output_type -1 is not a tensor type" in refused(patch(data, (option(m, op, "OutputType"), "B", 255)),
+                                                            UnsupportedError)

@@ -15,11 +15,13 @@ greater (ARG_MAX) or smaller (ARG_MIN), compared raw (no dequantization).
 from __future__ import annotations
 
 import numpy as np
+from tflite.TensorType import TensorType
 
 from protobrain.compiler.ops.base import KernelCall, register, require, tensors
 
 _SUFFIX = {"float32": "f32", "int8": "s8"}
 _OUT = {"int32": "i32", "int64": "i64"}
+_TENSOR_TYPES = {v for k, v in vars(TensorType).items() if not k.startswith("_")}
 
 
 @register("ARG_MAX", "ARG_MIN", inputs=(2, 2), types=("int8", "float32"), litert_golden="int64 indices")
@@ -27,6 +29,10 @@ def lower(op, g):
     (inp, axis_t), (out,) = tensors(op, g)
     require(inp.dtype in _SUFFIX, f"type {inp.dtype} (TFLite Micro takes float32 and int8)")
     require(out.dtype in _OUT, f"output type {out.dtype}")
+    # TFLite Micro's options parser converts output_type to a tensor type (the kernel then
+    # writes the output tensor's type): a value that names none is refused.
+    output_type = op.options.get("output_type", 2)
+    require(output_type in _TENSOR_TYPES, f"output_type {output_type} is not a tensor type")
     require(not inp.is_const, "constant data input")
     require(axis_t is not None and axis_t.is_const, "non-constant axis")
     # TFLite Micro reads an int32 axis only; LiteRT (the int64 golden) reads int64 too.
