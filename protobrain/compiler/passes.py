@@ -69,23 +69,7 @@ def _space_to_batch(g: Graph, op: Operator, rank: int):
         return None
     if block is None or pads is None or np.any(block < 1) or np.any(pads < 0):
         return None
-    if not _shapes_agree(op.name, x.shape, y.shape, block, pads):
-        return None  # the lowering refuses it, saying why
     return x, y, block, pads
-
-
-def _shapes_agree(name: str, x_shape, y_shape, block, pads) -> bool:
-    """Whether the output shape the file declares is the one the operands give. Converters
-    exporting with a free batch dimension write 1 where the batch is 1 x block: TFLite
-    Micro then leaves part of the output unwritten, so no fold may assume the arithmetic."""
-    spatial, n = len(block), int(np.prod(block))
-    xs, ys = [int(d) for d in x_shape], [int(d) for d in y_shape]
-    if name == "SPACE_TO_BATCH_ND":
-        padded = [xs[1 + k] + int(pads[k][0]) + int(pads[k][1]) for k in range(spatial)]
-        return (all(p % int(b) == 0 for p, b in zip(padded, block)) and ys[0] == xs[0] * n
-                and ys[1:1 + spatial] == [p // int(b) for p, b in zip(padded, block)] and ys[1 + spatial:] == xs[1 + spatial:])
-    return (xs[0] % n == 0 and ys[0] == xs[0] // n and ys[1 + spatial:] == xs[1 + spatial:]
-            and ys[1:1 + spatial] == [xs[1 + k] * int(block[k]) - int(pads[k][0]) - int(pads[k][1]) for k in range(spatial)])
 
 
 def _inner_conv(g: Graph, index: int) -> tuple[Operator, Tensor] | None:
