@@ -9,13 +9,13 @@ from pathlib import Path
 
 
 def pack(board, programs):
-    """Group models into firmwares that fit the board (arenas, stack, I/O buffer; weights and
+    """Group models into firmwares that fit the board (arenas, state, stack, I/O buffer; weights and
     about 24 KB of code, 64 KB with the fast tiers' kernels). A model too big on its own is
     left out."""
     def need(group):
         io = max(max(sum(p.graph.tensors[i].nbytes for i in p.graph.inputs),
                      sum(p.graph.tensors[i].nbytes for i in p.graph.outputs)) for p in group)
-        ram = sum(p.arena_size for p in group) + board.stack_bytes + io + 2048
+        ram = sum(p.arena_size + p.state_size for p in group) + board.stack_bytes + io + 2048
         code = (64 if any(p.tier != "portable" for p in group) else 24) * 1024
         flash = sum(p.const_bytes for p in group) + code
         return ram <= board.ram.length and flash <= board.flash.length
