@@ -191,6 +191,10 @@ def _buffers(graph: Graph, steps: list[Step]) -> tuple[list[planner.Buffer], dic
         lo_hi = life.setdefault(r, [step, step])
         lo_hi[0], lo_hi[1] = min(lo_hi[0], step), max(lo_hi[1], step)
 
+    for t in graph.inputs + graph.outputs:
+        if t not in root:
+            raise UnsupportedError(f"{graph.name}: graph input or output tensor {t} ('{graph.tensors[t].name}') is a "
+                                   "variable tensor; protobrain keeps variables in the state area")
     for t in graph.inputs:
         touch(t, 0)
     for t in graph.outputs:

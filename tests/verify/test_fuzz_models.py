@@ -983,3 +983,13 @@ def test_arg_max_output_type_that_names_no_type():
     op = next(k for k, o in enumerate(read_model_bytes(data).operators) if o.name == "ARG_MAX")
     assert "output_type -1 is not a tensor type" in refused(patch(data, (option(m, op, "OutputType"), "B", 255)),
                                                             UnsupportedError)
+
+
+def test_variable_tensor_as_graph_output():
+    # was: KeyError in the memory planner (the fuzzer made an SVDF's state the graph output);
+    # variable tensors live in the state area, outside the arena the invoke copies from
+    data = builtin_seeds()["tiny_svdf"]
+    m, g = ModelMap(data), read_model_bytes(data)
+    state = next(t.index for t in g.tensors if t.is_variable)
+    msg = refused(patch(data, (m.graph_outputs.at(0), "i", state)), UnsupportedError)
+    assert f"output tensor {state} ('state0') is a variable tensor" in msg
