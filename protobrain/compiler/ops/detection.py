@@ -107,8 +107,9 @@ def lower(op, g):
     # Micro's box check then fails every invocation.
     require(not anchors.is_const or bool((anchors.data[:, 2:] > 0).all()), "anchors of zero or negative size")
     # Nor one centred so far out, for its size, that float32 cannot tell its box's edges apart.
-    require(not anchors.is_const or bool((np.abs(anchors.data[:, :2]) < anchors.data[:, 2:] * 2.0**20).all()),
-            "anchors centred over 2^20 of their sizes away (their boxes collapse to a point)")
+    with np.errstate(over="ignore"):
+        near = not anchors.is_const or bool((np.abs(anchors.data[:, :2]) < anchors.data[:, 2:] * 2.0**20).all())
+    require(near, "anchors centred over 2^20 of their sizes away (their boxes collapse to a point)")
     o = _read(op)
     classes, stride = o["num_classes"], scores.shape[2]
     require(classes >= 1, f"num_classes {classes}")
