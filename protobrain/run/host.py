@@ -31,23 +31,50 @@ LIBS = ["-lm"]  # linked, so float kernels call the C library's current expf, lo
 def compile_sources(stem: str, files: dict[str, str], extra_cflags: list[str] | None = None,
                     what: str = "generated C") -> Path:
     """Compile every .c of `files` ({file name: text}) into one shared library for this
-    host, cached by the content of all files and the flags; returns its path."""
+    host, cached by the content of all files and the flags; returns its path. Kernel files
+    (pb_*.c) read only kernel headers (pb_*.h), so their objects are cached by those alone
+    and shared by every model that uses the same kernel."""
     flags = CFLAGS + list(extra_cflags or [])
     lib = cache_dir() / f"{stem}-{digest(files, ' '.join(flags + LIBS))}.so"
     if lib.exists():
         return lib
+    compile_flags = [f for f in flags if f != "-shared"]
+    kernel_headers = {n: t for n, t in files.items() if n.startswith("pb_") and n.endswith(".h")}
+    objects_dir = cache_dir() / "objects"
+    objects_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="pb-build-") as tmp:
         src = Path(tmp)
         for name, text in files.items():
             (src / name).write_text(text)
-        sources = sorted(str(src / name) for name in files if name.endswith(".c"))
+        objects, to_compile, to_cache = [], [], []
+        for name in sorted(n for n in files if n.endswith(".c")):
+            obj = src / f"{Path(name).stem}.o"
+            if name.startswith("pb_"):
+                cached = objects_dir / f"{Path(name).stem}-{digest({name: files[name], **kernel_headers}, ' '.join(compile_flags))}.o"
+                if not cached.exists():
+                    to_compile.append(name)
+                    to_cache.append((obj, cached))
+                objects.append(cached)
+            else:
+                to_compile.append(name)
+                objects.append(obj)
+        if to_compile:
+            _run_cc([host_cc(), *compile_flags, "-c", *to_compile], src, what)
+        for obj, cached in to_cache:
+            part = cached.with_suffix(f".{os.getpid()}.tmp")
+            shutil.copyfile(obj, part)
+            os.replace(part, cached)  # atomic: parallel builds of one kernel agree on its bytes
         tmp_lib = src / "lib.so"
-        proc = subprocess.run([host_cc(), *flags, "-o", str(tmp_lib), *sources, *LIBS], capture_output=True, text=True)
-        if proc.returncode != 0:
-            first = next((ln for ln in proc.stderr.splitlines() if "error" in ln), proc.stderr.strip()[:300])
-            raise ToolchainError(f"{what} failed to compile: {first or proc.returncode}")
+        _run_cc([host_cc(), *flags, "-o", str(tmp_lib), *map(str, objects), *LIBS], src, what)
         shutil.move(str(tmp_lib), lib)
     return lib
+
+
+def _run_cc(cmd: list[str], cwd: Path, what: str) -> None:
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd)
+    if proc.returncode != 0:
+        first = next((ln for ln in proc.stderr.splitlines() if "error" in ln), proc.stderr.strip()[:300])
+        raise ToolchainError(f"{what} failed to compile: {first or proc.returncode}")
 
 
 def build_shared_library(program: Program, source: str = "", extra_cflags: list[str] | None = None) -> Path:
