@@ -100,7 +100,7 @@ def _print_summary(s: dict) -> None:
     console.print(line + ")")
     if s.get("state_bytes"):
         console.print(f"state        {s['state_bytes']:,} B kept between invocations (pb_<name>_reset() restarts it)")
-    if s.get("tier"):
+    if s.get("tier") and s["tier"] != "portable":
         console.print(f"kernels      {s['tier']} tier where it has a kernel, portable elsewhere")
 
 
