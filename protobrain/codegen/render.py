@@ -18,6 +18,7 @@ from protobrain import __version__
 from protobrain.codegen.c import c_array_body, c_literal, env
 from protobrain.codegen.kernels import header_name, kernel_files
 from protobrain.compiler.ir import C_TYPES, Tensor
+from protobrain.compiler.names import check_name
 from protobrain.compiler.ops.base import ConstArray
 from protobrain.compiler.program import Program
 
@@ -47,7 +48,7 @@ def render(program: Program, source: str = "", shared_arena: str | None = None) 
     shared_arena: the name of an arena the firmware defines for several nets (uint64_t
     array), instead of a static arena of this net's own."""
     g = program.graph
-    name = g.name
+    name = check_name(g.name)  # file names too: they must stay in the output folder
     prefix = f"pb_{name}"
     params, consts, calls = [], [], []
     const_names: dict[tuple[str, str], str] = {}  # identical arrays (an unrolled loop's weights) stored once

@@ -14,6 +14,7 @@ from tflite.BuiltinOptions import BuiltinOptions
 from tflite.TensorType import TensorType
 
 from protobrain.compiler.ir import DTYPES, Graph, Operator, Quantization, Tensor
+from protobrain.compiler.names import c_name, check_name
 from protobrain.errors import ModelError
 
 _TYPE_NAMES = {v: k.lower() for k, v in vars(TensorType).items() if not k.startswith("_")}
@@ -222,15 +223,11 @@ def read_model(path: str | Path, name: str | None = None) -> Graph:
         buf = path.read_bytes()
     except OSError as e:
         raise ModelError(f"cannot read {path}: {e.strerror}; check the path") from None
-    return read_model_bytes(buf, name or _c_name(path.stem), source=str(path))
-
-
-def _c_name(stem: str) -> str:
-    name = re.sub(r"[^0-9a-zA-Z_]", "_", stem).lower()
-    return name if name and not name[0].isdigit() else f"m_{name}"
+    return read_model_bytes(buf, c_name(path.stem) if name is None else name, source=str(path))
 
 
 def read_model_bytes(buf: bytes, name: str = "model", source: str = "<bytes>") -> Graph:
+    check_name(name)  # every C symbol and file of the model is named after it
     if len(buf) < 8 or buf[4:8] != b"TFL3":
         raise ModelError(f"{source} is not a TensorFlow Lite model (no 'TFL3' identifier); pass a .tflite file")
     try:
