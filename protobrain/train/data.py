@@ -2,12 +2,15 @@
 
 Loaders for a folder per class (images or WAV files) and for scikit-learn's digits.
 Every problem a user can fix (empty folder, unreadable file, one class, mixed sample
-rates) is a `DataError` with one line saying what is wrong and what to do.
+rates, colour among greyscale images, stereo or too-short clips) is a `DataError` with one
+line naming the file and saying what to do. A 32-bit float WAV is converted to 16-bit with
+a warning (read with scipy's reader, which scikit-learn brings).
 """
 
 from __future__ import annotations
 
 import wave
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +19,7 @@ import numpy as np
 from protobrain.errors import ProtobrainError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
+MIN_CLIP_SECONDS = 0.1     # shorter than this, a training clip is (almost) all padding
 
 
 class DataError(ProtobrainError):
@@ -99,12 +103,12 @@ def _class_folders(root: Path, suffixes: set[str], kind: str) -> list[tuple[str,
 
 
 def load_image_folder(root: str | Path) -> Dataset:
-    """A folder per class of images. All images must have the same size; colour
-    images keep 3 channels, greyscale ones 1 (the net's input follows the data)."""
+    """A folder per class of images. All images must have the same size and be all
+    colour (3 channels) or all greyscale (1): the net's input follows the data."""
     from PIL import Image, UnidentifiedImageError
 
     root = Path(root)
-    xs, ys, classes, size, mode = [], [], [], None, None
+    xs, ys, classes, modes, size = [], [], [], [], None
     for label, (name, files) in enumerate(_class_folders(root, IMAGE_SUFFIXES, "images")):
         classes.append(name)
         for f in files:
@@ -115,47 +119,114 @@ def load_image_folder(root: str | Path) -> Dataset:
             except (UnidentifiedImageError, OSError) as e:
                 raise DataError(f"{f}: cannot read this image ({e.__class__.__name__}); fix or remove it") from None
             if size is None:
-                size, mode = arr.shape[:2], im_mode
+                size = arr.shape[:2]
             if arr.shape[:2] != size:
                 raise DataError(f"{f}: image is {arr.shape[1]}x{arr.shape[0]}, the others are {size[1]}x{size[0]}; "
                                 "resize all images of the dataset to one size")
-            if im_mode != mode:
-                arr = np.asarray(Image.fromarray(arr).convert(mode))
             xs.append(arr.reshape(*size, -1))
             ys.append(label)
+            modes.append((im_mode, f))
+    _check_one_mode(modes)
     x = np.stack(xs).astype(np.float32) / 255.0
     return Dataset(x, np.array(ys, dtype=np.int64), classes, meta={"source": str(root)})
 
 
+def _check_one_mode(modes: list[tuple[str, Path]]) -> None:
+    """Colour and greyscale mixed would silently make the net 1- or 3-channel after whichever
+    image came first: name the first image of the fewer kind instead."""
+    colour = [f for m, f in modes if m == "RGB"]
+    grey = [f for m, f in modes if m == "L"]
+    if colour and grey:
+        odd, kind, other, n = ((colour[0], "colour", "greyscale", len(grey)) if len(colour) <= len(grey)
+                               else (grey[0], "greyscale", "colour", len(colour)))
+        raise DataError(f"{odd}: {kind} image among {n} {other} ones ({min(len(colour), len(grey))} {kind} in all); "
+                        f"the net's channels follow the data: make every image {other} "
+                        f"(PIL: Image.open(f).convert('{'L' if other == 'greyscale' else 'RGB'}').save(f))")
+
+
 def read_wav(path: Path) -> tuple[np.ndarray, int]:
-    """A mono 16-bit WAV as int16 samples and its sample rate."""
+    """A mono 16-bit WAV as int16 samples and its sample rate; a 32-bit float WAV is
+    converted, with a warning."""
+    data, rate, converted = _read_wav(Path(path))
+    if converted:
+        _warn(f"{path}: 32-bit float WAV, converted to 16-bit PCM (x 32768, clipped)")
+    return data, rate
+
+
+def _warn(line: str) -> None:
+    from protobrain.train.progress import console
+
+    console.print(f"warning: {line}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _read_wav(path: Path) -> tuple[np.ndarray, int, bool]:
+    """(int16 samples, rate, whether they were converted from float)."""
     try:
         with wave.open(str(path), "rb") as w:
-            if w.getsampwidth() != 2:
-                raise DataError(f"{path}: {8 * w.getsampwidth()}-bit samples; protobrain reads 16-bit PCM WAV "
-                                "(convert with: sox IN -b 16 OUT.wav)")
-            data = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
-            if w.getnchannels() > 1:
-                data = data.reshape(-1, w.getnchannels())[:, 0]
-            return data.astype(np.int16), w.getframerate()
-    except (wave.Error, EOFError) as e:
+            width, channels, rate = w.getsampwidth(), w.getnchannels(), w.getframerate()
+            raw = w.readframes(w.getnframes())
+    except wave.Error as e:
+        return _read_wav_other(path, e)
+    except EOFError as e:
         raise DataError(f"{path}: not a readable WAV file ({e}); fix or remove it") from None
+    if width != 2:
+        raise DataError(f"{path}: {8 * width}-bit samples; protobrain reads 16-bit PCM WAV "
+                        "(convert with: sox IN -b 16 OUT.wav)")
+    return _mono(path, np.frombuffer(raw, dtype="<i2").reshape(-1, channels)), rate, False
+
+
+def _read_wav_other(path: Path, wave_error: Exception) -> tuple[np.ndarray, int, bool]:
+    """What the standard library's reader does not know: float samples, WAVE_FORMAT_EXTENSIBLE."""
+    try:
+        from scipy.io import wavfile
+    except ImportError:
+        raise DataError(f"{path}: not a 16-bit PCM WAV ({wave_error}); convert it "
+                        "(sox IN -b 16 -e signed-integer OUT.wav)") from None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", wavfile.WavFileWarning)   # unknown chunks (LIST, ...) are fine
+            rate, data = wavfile.read(path)
+    except (ValueError, OSError, EOFError) as e:
+        raise DataError(f"{path}: not a readable WAV file ({e}); fix or remove it") from None
+    data = data.reshape(len(data), -1)
+    if data.dtype.kind == "f":
+        # the inverse of int16 / 32768: a 16-bit recording saved as float comes back exactly
+        pcm = np.clip(np.round(data.astype(np.float64) * 32768), -32768, 32767).astype(np.int16)
+        return _mono(path, pcm), rate, True
+    if data.dtype != np.int16:
+        raise DataError(f"{path}: {8 * data.dtype.itemsize}-bit samples; protobrain reads 16-bit PCM WAV "
+                        "(convert with: sox IN -b 16 OUT.wav)")
+    return _mono(path, data), rate, False
+
+
+def _mono(path: Path, frames: np.ndarray) -> np.ndarray:
+    if frames.shape[1] != 1:
+        raise DataError(f"{path}: {frames.shape[1]} channels; protobrain hears mono audio: "
+                        "mix it down (sox IN -c 1 OUT.wav)")
+    return frames[:, 0].astype(np.int16)
 
 
 def load_wav_folder(root: str | Path) -> tuple[list[np.ndarray], np.ndarray, list[str], int]:
     """A folder per keyword of WAV files: (clips, labels, class names, sample rate).
-    All files must share one sample rate."""
+    All files must share one sample rate and hold at least MIN_CLIP_SECONDS of audio."""
     root = Path(root)
-    clips, ys, classes, rate, first = [], [], [], None, None
+    clips, ys, classes, rate, first, floats = [], [], [], None, None, []
     for label, (name, files) in enumerate(_class_folders(root, {".wav"}, "WAV files")):
         classes.append(name)
         for f in files:
-            clip, r = read_wav(f)
+            clip, r, converted = _read_wav(f)
             if rate is None:
                 rate, first = r, f
             elif r != rate:
                 raise DataError(f"{f}: {r} Hz, but {first} is {rate} Hz; resample all files to one rate "
                                 f"(sox IN -r {rate} OUT.wav)")
+            if len(clip) < MIN_CLIP_SECONDS * r:
+                raise DataError(f"{f}: {1000 * len(clip) / r:.0f} ms of audio; a training clip needs at least "
+                                f"{1000 * MIN_CLIP_SECONDS:.0f} ms (the net hears 1 s): record a longer one or remove it")
+            floats += [f] * converted
             clips.append(clip)
             ys.append(label)
+    if floats:
+        _warn(f"converted {len(floats)} WAV files from 32-bit float to 16-bit PCM (x 32768, clipped; "
+              f"first: {floats[0]})")
     return clips, np.array(ys, dtype=np.int64), classes, rate

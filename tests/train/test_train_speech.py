@@ -98,6 +98,8 @@ def test_wav_folder_is_resampled_and_trains(tmp_path):
     ("mixed_rates", "resample all files to one rate"),
     ("unreadable", "not a readable WAV"),
     ("eight_bit", "16-bit PCM"),
+    ("stereo", "2 channels"),
+    ("too_short", "10 ms of audio"),
     ("one_class", "only one class"),
     ("empty", "no class folders"),
 ])
@@ -116,10 +118,41 @@ def test_bad_wav_folders(tmp_path, case, message):
             w.setsampwidth(1)
             w.setframerate(16000)
             w.writeframes(bytes(100))
+    if case == "stereo":
+        with wave.open(str(data / "low" / "stereo.wav"), "wb") as w:
+            w.setnchannels(2)
+            w.setsampwidth(2)
+            w.setframerate(16000)
+            w.writeframes(np.zeros(2 * 8000, dtype="<i2").tobytes())
+    if case == "too_short":
+        _write_wav(data / "low" / "short.wav", np.ones(160, dtype=np.int16), 16000)
     if case == "one_class":
         shutil.rmtree(data / "high")
-    with pytest.raises(DataError, match=message):
+    with pytest.raises(DataError, match=message) as e:
         folder_dataset(data)
+    if case in ("stereo", "too_short"):
+        assert str(e.value).startswith(str(data / "low"))  # names the file
     r = CliRunner().invoke(main, ["train", "speech", "--data", str(data), "-o", str(tmp_path / "run"), "--quiet"])
     assert r.exit_code == 2 and message in r.output
     assert not (tmp_path / "run").exists()
+
+
+def test_float_wav_is_converted_with_a_warning(tmp_path, capsys):
+    """32-bit float WAVs (Audacity's default export) are read as 16-bit, saying so once per folder."""
+    from scipy.io import wavfile
+
+    from protobrain.train.data import load_wav_folder, read_wav
+
+    pcm = (8000 * np.sin(np.arange(4000) / 7)).astype(np.int16)
+    pcm[:3] = [-32768, 32767, 0]
+    wavfile.write(tmp_path / "f.wav", 16000, pcm.astype(np.float32) / 32768)
+    got, rate = read_wav(tmp_path / "f.wav")
+    assert rate == 16000 and got.dtype == np.int16 and np.array_equal(got, pcm)
+    assert "f.wav: 32-bit float WAV, converted to 16-bit" in capsys.readouterr().err
+    _tone_folders(tmp_path / "data", n=2)
+    for i in range(3):
+        wavfile.write(tmp_path / "data" / "low" / f"float{i}.wav", 16000, pcm.astype(np.float32) / 32768)
+    clips, labels, classes, rate = load_wav_folder(tmp_path / "data")
+    assert len(clips) == 7 and rate == 16000
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "converted 3 WAV files from 32-bit float" in err[0] and "float0.wav" in err[0]

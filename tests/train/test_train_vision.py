@@ -87,6 +87,7 @@ def test_image_folder_sets_input_shape(tmp_path):
     ("one_class", "only one class"),
     ("unreadable", "cannot read this image"),
     ("mixed_sizes", "resize all images"),
+    ("mixed_channels", "colour image among 3 greyscale"),
 ])
 def test_bad_image_folders(tmp_path, case, message):
     data = tmp_path / "data"
@@ -94,6 +95,11 @@ def test_bad_image_folders(tmp_path, case, message):
         data.mkdir()
     if case in ("empty_class", "unreadable", "mixed_sizes"):
         _write_images(data, ["a", "b"], n=2)
+    if case == "mixed_channels":
+        # the colour image sorts first: it used to make every image (and the net) 3-channel
+        _write_images(data, ["a", "b"], n=2, mode="L")
+        _write_images(tmp_path / "rgb", ["a"], n=1)
+        (tmp_path / "rgb" / "a" / "0.png").replace(data / "a" / "0.png")
     if case == "empty_class":
         (data / "c").mkdir()
     if case == "one_class":
@@ -103,8 +109,10 @@ def test_bad_image_folders(tmp_path, case, message):
     if case == "mixed_sizes":
         _write_images(data / "b", ["big"], size=(20, 20), n=1)
         (data / "b" / "big" / "0.png").rename(data / "b" / "odd.png")
-    with pytest.raises(DataError, match=message):
+    with pytest.raises(DataError, match=message) as e:
         load_image_folder(data)
+    if case == "mixed_channels":
+        assert str(e.value).startswith(str(data / "a" / "0.png"))
     r = CliRunner().invoke(main, ["train", "vision", "--data", str(data), "-o", str(tmp_path / "run"), "--quiet"])
     assert r.exit_code == 2
     assert message in r.output and len(r.output.strip().splitlines()) == 1
