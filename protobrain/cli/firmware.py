@@ -11,7 +11,7 @@ import click
 from rich.table import Table
 
 from protobrain.boards import load_board
-from protobrain.cli.options import KERNELS, PLANNER, console
+from protobrain.cli.options import KERNELS, MODEL_NAMES, PLANNER, console, name_pair
 from protobrain.errors import ProtobrainError
 from protobrain.firmware.build import build as build_firmware
 from protobrain.firmware.platformio import check_output, export_project, require_platformio
@@ -38,15 +38,16 @@ def _print_image(image) -> None:
 @click.argument("models", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--board", "-b", required=True, help="Target board (see boards/).")
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False), help="Build folder.")
+@MODEL_NAMES
 @PLANNER
 @KERNELS
-def build(models, board, out_dir, planner, kernels):
+def build(models, board, out_dir, names, planner, kernels):
     """Build firmware with MODELS for a board; prints flash and RAM against its limits.
 
     A model set that does not fit the board fails here, with the numbers, before any flashing.
     """
     b = load_board(board)
-    progs, blobs = load_programs(models, planner, kernels, [board])
+    progs, blobs = load_programs(models, planner, kernels, [board], names)
     image = build_firmware(b, progs, blobs, Path(out_dir))
     console.print(f"built {', '.join(p.graph.name for p in progs)} for {b.name} ({b.description}), {progs[0].tier if progs else 'portable'} kernels")
     _print_image(image)
@@ -63,9 +64,10 @@ def export():
               help="A board whose file has a [platformio] section; repeat for several (one environment each).")
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(), help="Project folder (new or empty).")
 @click.option("--force", is_flag=True, help="Replace an existing non-empty output folder.")
+@MODEL_NAMES
 @PLANNER
 @KERNELS
-def export_platformio(models, boards, out_dir, force, planner, kernels):
+def export_platformio(models, boards, out_dir, force, names, planner, kernels):
     """A PlatformIO project of MODELS, one environment per board, bare-metal (no framework).
 
     `pio run` in it builds the firmware `protobrain build` makes (same sources, flags,
@@ -75,7 +77,7 @@ def export_platformio(models, boards, out_dir, force, planner, kernels):
     for b in bs:
         require_platformio(b)
     check_output(Path(out_dir), force)
-    progs, blobs = load_programs(models, planner, kernels, boards)
+    progs, blobs = load_programs(models, planner, kernels, boards, names)
     bs = export_project(bs, progs, blobs, Path(out_dir), force)
     names = ", ".join(p.graph.name for p in progs)
     console.print(f"exported {names} to {out_dir}: a PlatformIO project, one environment per board, no framework")
@@ -92,15 +94,21 @@ def export_platformio(models, boards, out_dir, force, planner, kernels):
 @export.command("library")
 @click.argument("models", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(), help="Library folder (new or empty).")
-@click.option("--name", default=None, help="Library name (default: the model's name; protobrain_models for several models).")
+@click.option("--name", "names", multiple=True, metavar="NAME=PATH | LIBRARY",
+              help="C name of the model file PATH (repeatable), as for build; a NAME alone names the library "
+                   "(default: the model's name; protobrain_models for several models).")
 @click.option("--force", is_flag=True, help="Replace an existing non-empty output folder.")
 @PLANNER
-def export_library(models, out_dir, name, force, planner):
+def export_library(models, out_dir, names, force, planner):
     """A PlatformIO library (library.json) of MODELS' generated C, for your own project:
     put it in lib/ or lib_deps, include <model>.h and call pb_<model>_invoke()."""
+    library = [v for v in names if "=" not in v]
+    if len(library) > 1:
+        raise ProtobrainError(f"--name {library[0]} and --name {library[1]}: one library name, please "
+                              "(a model is named with --name NAME=PATH)")
     check_output(Path(out_dir), force)
-    progs, _ = load_programs(models, planner)
-    lib = write_library(progs, list(models), Path(out_dir), name, force)
+    progs, _ = load_programs(models, planner, names=[name_pair(v) for v in names if "=" in v])
+    lib = write_library(progs, list(models), Path(out_dir), library[0] if library else None, force)
     console.print(f"exported library {lib} to {out_dir}: library.json, include/ (the API), src/ (model, weights, kernels)")
     for p in progs:
         console.print(f"  {p.graph.name}: #include \"{p.graph.name}.h\", pb_{p.graph.name}_invoke(...); "
@@ -118,9 +126,10 @@ def export_library(models, out_dir, name, force, planner):
 @click.option("--port", help="Real boards: the board's serial port; after flashing, the firmware there must answer as the one built "
                              "(board, models, model hashes), and MODELS given are verified bit-exact over it.")
 @click.option("-n", "n_random", default=20, show_default=True, help="With MODELS and --port: random inputs per model (plus 3 edge inputs).")
+@MODEL_NAMES
 @PLANNER
 @KERNELS
-def flash(models, board, fw_dir, serial, tool, drive, port, n_random, planner, kernels):
+def flash(models, board, fw_dir, serial, tool, drive, port, n_random, names, planner, kernels):
     """Put the firmware on a board: simulated boards run in QEMU until Ctrl-C (prints the
     serial port); real boards are flashed as the board file says: a UF2 copy to the USB
     boot drive (Raspberry Pi Pico), PlatformIO upload (a project is written next to the
@@ -142,7 +151,7 @@ def flash(models, board, fw_dir, serial, tool, drive, port, n_random, planner, k
         return
     if models and not port:
         raise ProtobrainError("MODELS are verified on the board over its serial port; pass --port (e.g. /dev/ttyACM0)")
-    progs = load_programs(models, planner, kernels, [board])[0] if models else []
+    progs = load_programs(models, planner, kernels, [board], names)[0] if models else []
     done = flash_board(b, Path(fw_dir), tool, drive)
     if done.uf2:
         console.print(f"copied {done.uf2.name} to {done.uf2.parent}: {b.name} flashes itself and restarts")
@@ -183,14 +192,15 @@ def renode(board, fw_dir, out_dir):
               help=".npy file of inputs (one or many, in the model's input dtype); repeatable.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--layers", is_flag=True, help="Also compare every intermediate tensor (on the host or the device) and name the first layer that differs.")
+@MODEL_NAMES
 @PLANNER
 @KERNELS
-def verify(models, board, fw_dir, port, serial, n_random, npy, seed, layers, planner, kernels):
+def verify(models, board, fw_dir, port, serial, n_random, npy, seed, layers, names, planner, kernels):
     """Run MODELS on the host or a board and compare every output byte with TFLite Micro.
 
     Exits 1 on any mismatch, naming the first differing index.
     """
-    progs, blobs = load_programs(models, planner, kernels, [board])
+    progs, blobs = load_programs(models, planner, kernels, [board], names)
     with open_target(board, progs, blobs, fw_dir=fw_dir, port=port, serial=serial, console=console) as target:
         checks = check_models(target, progs, models, n_random, npy, seed, layers, console)
         ok = _print_checks(board, checks)

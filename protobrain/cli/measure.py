@@ -11,7 +11,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from protobrain.boards import load_board
-from protobrain.cli.options import KERNELS, PLANNER, console
+from protobrain.cli.options import KERNELS, MODEL_NAMES, PLANNER, console
 from protobrain.errors import ProtobrainError
 from protobrain.firmware.programs import load_programs
 from protobrain.measure import profile as profiler
@@ -29,9 +29,10 @@ from protobrain.measure.bench import check_bit_exact, run_bench, write_reports
 @click.option("--firmware", "fw_dir", type=click.Path(file_okay=False), help="Real board: the build folder of the flashed firmware.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON on stdout.")
 @click.option("--seed", default=0, show_default=True)
+@MODEL_NAMES
 @PLANNER
 @KERNELS
-def bench(models, board, out_dir, n_inputs, port, fw_dir, as_json, seed, planner, kernels):
+def bench(models, board, out_dir, n_inputs, port, fw_dir, as_json, seed, names, planner, kernels):
     """Measure MODELS on a board: instructions (QEMU plugin) or cycles per model and layer,
     RAM, flash, stack, and the spread of the count over different inputs.
 
@@ -39,7 +40,7 @@ def bench(models, board, out_dir, n_inputs, port, fw_dir, as_json, seed, planner
     writes its reports, then exits 1 naming the model and the first differing value.
     """
     b = load_board(board)
-    progs, blobs = load_programs(models, planner, kernels, [board])
+    progs, blobs = load_programs(models, planner, kernels, [board], names)
     err = Console(stderr=True, highlight=False)
     with Progress(console=err, transient=True) as progress:
         report = run_bench(b, progs, list(models), blobs, n_inputs=n_inputs, seed=seed, port=port,

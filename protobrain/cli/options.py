@@ -1,5 +1,6 @@
-"""What the command modules share: the console they print to, and the --planner and
---kernels options, whose choices come from the planner's and the kernel tiers' registries."""
+"""What the command modules share: the console they print to, the --planner and --kernels
+options, whose choices come from the planner's and the kernel tiers' registries, and
+--name NAME=PATH for commands that take several model files."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import click
 from rich.console import Console
 
 from protobrain.compiler import planner
+from protobrain.compiler.names import check_name
 from protobrain.compiler.ops.tiers.select import TIERS
+from protobrain.errors import ProtobrainError
 from protobrain.firmware.programs import AUTO
 
 # Wide tables when piped to a file or CI log; the terminal's own width when interactive.
@@ -25,4 +28,21 @@ KERNELS = click.option(
     "--kernels", default=AUTO, show_default=True, type=click.Choice([AUTO, *TIERS]),
     help="Kernel tier: auto takes the fastest the board's core has (mve on M55, dsp on M4/M7/M33, "
          "portable elsewhere and on the host); dsp on the host runs the DSP kernels' C form.",
+)
+
+
+def name_pair(value: str) -> tuple[str, str]:
+    """NAME=PATH as (name, path), the name checked; a one-line error otherwise."""
+    name, sep, path = value.partition("=")
+    if not sep or not path:
+        raise ProtobrainError(f"--name {value}: give NAME=PATH, the C name for the model file PATH "
+                              "(e.g. --name vision=runs/vision/model.tflite)")
+    return check_name(name), path
+
+
+MODEL_NAMES = click.option(
+    "--name", "names", multiple=True, metavar="NAME=PATH",
+    callback=lambda ctx, param, values: tuple(name_pair(v) for v in values),
+    help="C name of the model file PATH; repeatable. Default: the file's name, or the run folder's "
+         "for a run's model.tflite (runs/vision/model.tflite is vision).",
 )

@@ -6,6 +6,8 @@ the output folder."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
+
 from protobrain.errors import ProtobrainError
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -22,6 +24,9 @@ C_KEYWORDS = frozenset("""
 # Kernel and firmware files are pb_*.c/.h and main.c in the same folder as the model's.
 RESERVED_PREFIX = "pb_"
 RESERVED = frozenset({"main"})
+
+# A run of `protobrain train` keeps its model as model.tflite beside its run.json.
+RUN_MODEL, RUN_INFO = "model.tflite", "run.json"
 
 
 def name_problem(name: str) -> str | None:
@@ -54,3 +59,12 @@ def c_name(text: str) -> str:
     an underscore, prefixed with m_ where it would start with a digit or be taken."""
     name = re.sub(r"[^0-9a-z_]", "_", text.lower(), flags=re.ASCII)
     return name if name and name_problem(name) is None else f"m_{name}"
+
+
+def model_name(path: str | Path) -> str:
+    """The default name of a model file: its run folder's for a run's model.tflite (every
+    run's file has that name), else the file's own."""
+    path = Path(path)
+    if path.name == RUN_MODEL and (path.parent / RUN_INFO).is_file():
+        return c_name(path.resolve().parent.name)
+    return c_name(path.stem)

@@ -14,7 +14,7 @@ from tflite.BuiltinOptions import BuiltinOptions
 from tflite.TensorType import TensorType
 
 from protobrain.compiler.ir import DTYPES, Graph, Operator, Quantization, Tensor
-from protobrain.compiler.names import c_name, check_name
+from protobrain.compiler.names import check_name, model_name
 from protobrain.errors import ModelError
 
 _TYPE_NAMES = {v: k.lower() for k, v in vars(TensorType).items() if not k.startswith("_")}
@@ -223,7 +223,7 @@ def read_model(path: str | Path, name: str | None = None) -> Graph:
         buf = path.read_bytes()
     except OSError as e:
         raise ModelError(f"cannot read {path}: {e.strerror}; check the path") from None
-    return read_model_bytes(buf, c_name(path.stem) if name is None else name, source=str(path))
+    return read_model_bytes(buf, model_name(path) if name is None else name, source=str(path))
 
 
 def read_model_bytes(buf: bytes, name: str = "model", source: str = "<bytes>") -> Graph:

@@ -26,15 +26,36 @@ def kernel_tier(kernels: str, *boards: str) -> tuple[str, int | None]:
     return min(tiers, key=TIERS.index) if tiers else "portable", budget
 
 
-def load_programs(models, planner: str, kernels: str = AUTO, boards=()) -> tuple[list[Program], list[bytes]]:
-    """Every model file compiled for the boards (none: portable kernels), and its bytes."""
+def load_programs(models, planner: str, kernels: str = AUTO, boards=(),
+                  names=()) -> tuple[list[Program], list[bytes]]:
+    """Every model file compiled for the boards (none: portable kernels), and its bytes.
+    names: (name, path) pairs naming some of the models (--name NAME=PATH)."""
     tier, budget = kernel_tier(kernels, *boards)
+    given = given_names(models, names)
     progs, blobs = [], []
-    for m in models:
-        progs.append(build_program(read_model(m), planner, tier, budget))
+    for k, m in enumerate(models):
+        progs.append(build_program(read_model(m, given.get(k)), planner, tier, budget))
         blobs.append(Path(m).read_bytes())
     names = [p.graph.name for p in progs]
     dup = {n for n in names if names.count(n) > 1}
     if dup:
-        raise ProtobrainError(f"two models are both named {', '.join(sorted(dup))}; rename one of the files")
+        raise ProtobrainError(f"two models are both named {', '.join(sorted(dup))}; name them with "
+                              "--name NAME=PATH, one for each model file")
     return progs, blobs
+
+
+def given_names(models, names) -> dict[int, str]:
+    """{index in models: name} of the (name, path) pairs; each path must be one of models."""
+    where = {}
+    for k, m in enumerate(models):
+        where.setdefault(Path(m).resolve(), k)
+    given = {}
+    for name, path in names:
+        k = where.get(Path(path).resolve())
+        if k is None:
+            raise ProtobrainError(f"--name {name}={path}: {path} is not one of the models given "
+                                  f"({', '.join(map(str, models))}); give the same path")
+        if k in given and given[k] != name:
+            raise ProtobrainError(f"--name names {path} twice ({given[k]} and {name}); give one name per model")
+        given[k] = name
+    return given
