@@ -96,9 +96,11 @@ def see(image, bundle_dir, port):
 @click.argument("wav", type=click.Path(dir_okay=False, exists=True))
 @_BUNDLE
 @_PORT
+@click.option("-o", "--out", "out_dir", default=".", show_default=True, type=click.Path(file_okay=False),
+              help="Folder for the plot of the scores against time (WAV's name with .png).")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None,
-              help="PNG of the scores against time (default: WAV's name with .png, beside it).")
-def listen(wav, bundle_dir, port, plot):
+              help="The plot's file instead (a PNG path).")
+def listen(wav, bundle_dir, port, out_dir, plot):
     """Stream WAV to the device, which computes features and reports keywords over time."""
     with Protobrain.open(bundle_dir, port) as pb, _progress() as prog:
         rate = pb.spec["speech"]["sample_rate"]
@@ -110,7 +112,7 @@ def listen(wav, bundle_dir, port, plot):
     if not heard.detections:
         console.print("no keyword heard")
     console.print(f"{len(heard.times)} inferences, {heard.per_inference:,} {heard.unit} each")
-    out = Path(plot) if plot else Path(wav).with_suffix(".png")
+    out = Path(plot) if plot else Path(out_dir) / Path(wav).with_suffix(".png").name  # never beside the WAV
     plot_listen(heard, audio, rate, out, f"{Path(wav).name}: keyword scores on the device")
     console.print(f"wrote {out}")
 
