@@ -15,8 +15,9 @@ from rich.table import Table
 from protobrain.app import bundle as pb_bundle
 from protobrain.app.demo import Protobrain, plot_listen, read_image, read_wav, write_wav
 from protobrain.app.loop import run_loop
-from protobrain.boards import load_board
+from protobrain.boards import board_names, load_board
 from protobrain.cli.options import console
+from protobrain.run.qemu import VIRTUAL_CLOCK, virtual_clock_instructions
 
 DEFAULT_BUNDLE = "out/protobrain"
 
@@ -30,6 +31,15 @@ _PORT = click.option("--port", help="Serial port of a real board running the pro
 def _progress(quiet: bool = False) -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                     TimeRemainingColumn(), console=Console(stderr=True), transient=True, disable=quiet)
+
+
+def _figure(pb, count, unit: str):
+    """A demo's count as printed: a simulated board reached over --port (QEMU started by
+    `protobrain flash`) has only a virtual clock, whose counts become instructions."""
+    name = pb.info.get("board", "")
+    if pb.counter is None and name in board_names() and load_board(name).simulated:
+        return virtual_clock_instructions(load_board(name), count), VIRTUAL_CLOCK
+    return count, unit
 
 
 def _rate(per_sample: float, unit: str, clock_hz: int, rate: int) -> str:
@@ -89,7 +99,8 @@ def see(image, bundle_dir, port):
     with Protobrain.open(bundle_dir, port) as pb:
         x = read_image(image, pb.spec["vision"]["input_shape"])
         r = pb.see(x)
-    console.print(f"{Path(image).name}: [bold]{r.label}[/] (score {r.score:.3f}), {r.count:,} {r.unit}")
+        count, unit = _figure(pb, r.count, r.unit)
+    console.print(f"{Path(image).name}: [bold]{r.label}[/] (score {r.score:.3f}), {count:,} {unit}")
 
 
 @demo.command("listen")
@@ -107,11 +118,12 @@ def listen(wav, bundle_dir, port, out_dir, plot):
         audio = read_wav(wav, rate)
         task = prog.add_task("streaming audio to the device", total=len(audio))
         heard = pb.listen(audio, progress=lambda done, total: prog.update(task, completed=done))
+        per_inference, unit = _figure(pb, heard.per_inference, heard.unit)
     for when, word, p in heard.detections:
         console.print(f"{when:6.2f} s  [bold]{word}[/]  ({p:.2f})")
     if not heard.detections:
         console.print("no keyword heard")
-    console.print(f"{len(heard.times)} inferences, {heard.per_inference:,} {heard.unit} each")
+    console.print(f"{len(heard.times)} inferences, {per_inference:,} {unit} each")
     out = Path(plot) if plot else Path(out_dir) / Path(wav).with_suffix(".png").name  # never beside the WAV
     plot_listen(heard, audio, rate, out, f"{Path(wav).name}: keyword scores on the device")
     console.print(f"wrote {out}")
@@ -131,9 +143,10 @@ def speak(word, out, bundle_dir, port, temperature, seed):
         task = prog.add_task(f"the device says '{word}'", total=None)
         spoken = pb.speak(word, temperature, seed, progress=lambda d, t: prog.update(task, completed=d, total=t))
         clock = pb.info["clock_hz"]
+        per_sample, unit = _figure(pb, spoken.per_sample, spoken.unit)
     write_wav(out, spoken.pcm, spoken.sample_rate)
     console.print(f"wrote {out}: {len(spoken.pcm) / spoken.sample_rate:.2f} s")
-    console.print(_rate(spoken.per_sample, spoken.unit, clock, spoken.sample_rate))
+    console.print(_rate(per_sample, unit, clock, spoken.sample_rate))
 
 
 @demo.command("loop")
@@ -146,6 +159,8 @@ def loop(bundle_dir, port, seed, out_dir):
     """The device speaks each keyword, then listens to what it said."""
     with Protobrain.open(bundle_dir, port) as pb:
         rows = run_loop(pb, seed, out_dir)
+        for r in rows:
+            r["per_sample"], r["unit"] = _figure(pb, r["per_sample"], r["unit"])
     t = Table(title="said and heard, both on the device", title_justify="left")
     for col in ("said", "heard", "score", f"{rows[0]['unit']} per sample" if rows else "per sample"):
         t.add_column(col)

@@ -161,7 +161,7 @@ def flash(models, board, fw_dir, serial, tool, drive, port, n_random, names, pla
         with open_flashed(b, port, Path(fw_dir)) as (dev, info):
             console.print(f"{port}: {info['firmware']} on {info['board']}, models: "
                           + ", ".join(f"{m['name']} ({m['sha256']})" for m in info["models"]) + ": the firmware just built")
-            if progs and not _print_checks(b.name, check_models(DeviceTarget(dev), progs, models, n_random,
+            if progs and not _print_checks(b.name, check_models(DeviceTarget(dev, b), progs, models, n_random,
                                                                 console=console)):
                 sys.exit(1)
 

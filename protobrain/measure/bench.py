@@ -8,7 +8,9 @@ something else is no figure, so check_bit_exact fails the report when any run di
 
 On a simulated board every model gets its own firmware (so flash and RAM are that model's
 alone) and runs under the instruction-counting plugin. On a real board (`port`) the
-firmware the user flashed is measured with its timer: DWT cycles, or SysTick.
+firmware the user flashed is measured with its timer: DWT cycles, or SysTick. A simulated
+board reached over a port (QEMU started by `protobrain flash`) has only a virtual clock:
+its counts are converted to instructions and say so.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from protobrain.errors import ProtobrainError
 from protobrain.firmware.build import build
 from protobrain.measure.icount import InstructionCounter
 from protobrain.run.device import Device
-from protobrain.run.qemu import QemuBoard
+from protobrain.run.qemu import QemuBoard, timer_figure
 from protobrain.toolchain import elf_symbols, heap_symbols, section_sizes
 from protobrain.verify.compare import Mismatch, compare, test_inputs
 from protobrain.verify.reference import Reference
@@ -159,9 +161,9 @@ def _measure_session(board: Board, programs: list[Program], paths: list[str], de
                 m.wholes.append(whole)
                 m.steps.append(steps)
             else:
-                m.wholes.append(result.count)
-                m.steps.append(dev.profile().step_counts)
-                m.kind = result.count_kind
+                whole, m.kind = timer_figure(board, result.count, result.count_kind)
+                m.wholes.append(whole)
+                m.steps.append([timer_figure(board, n, result.count_kind)[0] for n in dev.profile().step_counts])
             if progress:
                 progress.advance(task)
             return result.outputs[0] if len(result.outputs) == 1 else result.outputs
@@ -278,7 +280,8 @@ def model_table(report: BenchReport) -> list[str]:
 def markdown(report: BenchReport) -> str:
     unit = report.models[0].count_kind if report.models else "instructions"
     lines = [f"# protobrain bench on {report.board} ({report.core}, {report.clock_hz / 1e6:g} MHz)", "",
-             f"Counts are {unit}, exact and repeatable; spread is max - min over the inputs. Bit-exact: every",
+             f"Counts are {unit}" + (", exact and repeatable" if unit == "instructions" else "")
+             + "; spread is max - min over the inputs. Bit-exact: every",
              "output byte on every input equals TFLite Micro's. Arena: the planned memory, activations and",
              "the fast kernels' scratch; activation lower bound: the largest total of activation tensors",
              "alive at one step; scratch: the largest scratch buffer one layer's kernel uses.", "",

@@ -1,4 +1,5 @@
-"""Start a simulated board in QEMU with its UART on a local TCP port, and stop it cleanly."""
+"""Start a simulated board in QEMU with its UART on a local TCP port, and stop it cleanly; and
+what the firmware's timer counts mean there."""
 
 from __future__ import annotations
 
@@ -12,11 +13,33 @@ from pathlib import Path
 from protobrain.boards import Board
 from protobrain.errors import ToolchainError
 
+# -icount shift=N: every guest instruction advances QEMU's virtual clock by 2**N ns, so
+# counts repeat exactly from run to run.
+ICOUNT_SHIFT = 0
+VIRTUAL_CLOCK = "instructions (from the virtual clock)"
+
 
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def virtual_clock_instructions(board: Board, count: int) -> int:
+    """A timer count read in QEMU, as instructions. The simulated timers count virtual
+    time, not cycles: SysTick ticks at the machine's clock in QEMU (the board file's
+    run.timer_hz, else its clock_hz), RISC-V's mcycle reads the virtual nanoseconds
+    (timer_hz 1 GHz); each instruction is 2**ICOUNT_SHIFT ns of that time."""
+    hz = board.run.get("timer_hz", board.clock_hz)
+    return round(count * 1_000_000_000 / (hz * 2 ** ICOUNT_SHIFT))
+
+
+def timer_figure(board: Board, count: int, kind: str) -> tuple[int, str]:
+    """What a device's timer count says, and its unit: cycles of a real board's DWT,
+    SysTick or mcycle; on a simulated board, instructions from the virtual clock."""
+    if board.simulated and kind != "none":
+        return virtual_clock_instructions(board, count), VIRTUAL_CLOCK
+    return count, kind
 
 
 class QemuBoard:
@@ -28,7 +51,7 @@ class QemuBoard:
             pkg = "qemu-system-arm" if exe.endswith("arm") else "qemu-system-misc"
             raise ToolchainError(f"{exe} not found; install it with: apt-get install {pkg} (or run make setup)")
         cmd = [exe, "-machine", board.run["machine"], "-nographic", "-monitor", "none", "-no-reboot",
-               "-icount", "shift=0"]
+               "-icount", f"shift={ICOUNT_SHIFT}"]
         if board.run.get("bios"):
             cmd += ["-bios", board.run["bios"]]
         cmd += ["-kernel", str(elf)]

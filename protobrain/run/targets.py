@@ -15,7 +15,7 @@ from protobrain.firmware.build import build
 from protobrain.run.device import Device
 from protobrain.run.flashing import firmware_elf
 from protobrain.run.host import CompiledModel, build_shared_library
-from protobrain.run.qemu import QemuBoard
+from protobrain.run.qemu import QemuBoard, timer_figure
 from protobrain.verify.layers import capture_layers
 
 
@@ -40,8 +40,9 @@ class HostTarget:
 
 
 class DeviceTarget:
-    def __init__(self, device):
+    def __init__(self, device, board=None):
         self.device = device
+        self.board = board  # the board it runs on: a simulated board's timer counts virtual time
         self.counts: list[int] = []
         self.kind = ""
 
@@ -50,8 +51,8 @@ class DeviceTarget:
 
         def run(*xs):
             r = self.device.invoke(index, *xs)
-            self.counts.append(r.count)
-            self.kind = r.count_kind
+            count, self.kind = timer_figure(self.board, r.count, r.count_kind) if self.board else (r.count, r.count_kind)
+            self.counts.append(count)
             return r.outputs[0] if len(r.outputs) == 1 else r.outputs
 
         self.counts = []
@@ -80,7 +81,7 @@ def open_target(board: str, programs: list[Program], blobs: list[bytes], fw_dir=
     b = load_board(board)
     if port:
         with Device(port) as dev:
-            yield DeviceTarget(dev)
+            yield DeviceTarget(dev, b)
         return
     if not b.simulated:
         raise ProtobrainError(f"{b.name} is a real board: flash it, then pass its serial port with --port")
@@ -94,4 +95,4 @@ def open_target(board: str, programs: list[Program], blobs: list[bytes], fw_dir=
         with QemuBoard(b, elf, serial=serial) as q, Device(q.port) as dev:
             if console:
                 console.print(f"{b.name} running in QEMU, serial {q.port}")
-            yield DeviceTarget(dev)
+            yield DeviceTarget(dev, b)
