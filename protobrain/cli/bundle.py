@@ -16,7 +16,7 @@ from protobrain.app import bundle as pb_bundle
 from protobrain.app.demo import Protobrain, plot_listen, read_image, read_wav, write_wav
 from protobrain.app.loop import run_loop
 from protobrain.boards import board_names, load_board
-from protobrain.cli.options import console
+from protobrain.cli.options import SEEDS, FloatRange, IntRange, console
 from protobrain.run.qemu import VIRTUAL_CLOCK, virtual_clock_instructions
 
 DEFAULT_BUNDLE = "out/protobrain"
@@ -56,7 +56,7 @@ def _rate(per_sample: float, unit: str, clock_hz: int, rate: int) -> str:
 @click.argument("synth", type=click.Path(file_okay=False))
 @click.option("--board", "-b", required=True, help="Target board (see boards/).")
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False), help="Build folder.")
-@click.option("--stride", default=4, show_default=True, type=click.IntRange(1, 49),
+@click.option("--stride", default=4, show_default=True, type=IntRange(1, 49),
               help="The speech net runs every STRIDE feature frames (20 ms each).")
 def bundle(vision, speech, synth, board, out_dir, stride):
     """One firmware with three trained runs: VISION SPEECH SYNTH (from `protobrain train ...`)."""
@@ -134,9 +134,9 @@ def listen(wav, bundle_dir, port, out_dir, plot):
 @click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False), help="WAV file to write.")
 @_BUNDLE
 @_PORT
-@click.option("--temperature", type=click.FloatRange(0, 10), default=None,
+@click.option("--temperature", type=FloatRange(0, 10), default=None,
               help="Sampling temperature (default: the synth run's; 0 is argmax).")
-@click.option("--seed", default=1, show_default=True)
+@click.option("--seed", default=1, show_default=True, type=SEEDS)
 def speak(word, out, bundle_dir, port, temperature, seed):
     """The device synthesizes WORD; the host writes the WAV and prints the real-time factor."""
     with Protobrain.open(bundle_dir, port) as pb, _progress() as prog:
@@ -152,7 +152,7 @@ def speak(word, out, bundle_dir, port, temperature, seed):
 @demo.command("loop")
 @_BUNDLE
 @_PORT
-@click.option("--seed", default=1, show_default=True)
+@click.option("--seed", default=1, show_default=True, type=SEEDS)
 @click.option("-o", "--output", "out_dir", default=None, type=click.Path(file_okay=False),
               help="Folder for the spoken WAV files (default: none written).")
 def loop(bundle_dir, port, seed, out_dir):

@@ -8,10 +8,11 @@ import sys
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 from rich.table import Table
 
 from protobrain.boards import load_board
-from protobrain.cli.options import KERNELS, MODEL_NAMES, PLANNER, console, name_pair
+from protobrain.cli.options import KERNELS, MODEL_NAMES, PLANNER, SEEDS, IntRange, console, name_pair
 from protobrain.errors import ProtobrainError
 from protobrain.firmware.build import build as build_firmware
 from protobrain.firmware.platformio import check_output, export_project, require_platformio
@@ -125,7 +126,8 @@ def export_library(models, out_dir, names, force, planner):
 @click.option("--drive", type=click.Path(file_okay=False, exists=True), help="UF2 boards: mount point of the boot drive (found automatically under /media otherwise).")
 @click.option("--port", help="Real boards: the board's serial port; after flashing, the firmware there must answer as the one built "
                              "(board, models, model hashes), and MODELS given are verified bit-exact over it.")
-@click.option("-n", "n_random", default=20, show_default=True, help="With MODELS and --port: random inputs per model (plus 3 edge inputs).")
+@click.option("-n", "n_random", default=20, show_default=True, type=IntRange(0, 1_000_000),
+              help="With MODELS and --port: random inputs per model (plus 3 edge inputs).")
 @MODEL_NAMES
 @PLANNER
 @KERNELS
@@ -137,6 +139,13 @@ def flash(models, board, fw_dir, serial, tool, drive, port, n_random, names, pla
     then checked over its serial port, and MODELS (the built ones) run bit-exact against
     TFLite Micro as `protobrain verify` runs them."""
     b = load_board(board)
+    if b.simulated:
+        real_only = [opt for opt, param in (("--port", "port"), ("-n", "n_random"), ("--tool", "tool"), ("--drive", "drive"))
+                     if click.get_current_context().get_parameter_source(param) != ParameterSource.DEFAULT]
+        if real_only:
+            raise ProtobrainError(f"{b.name} is simulated: {', '.join(real_only)} {'is' if len(real_only) == 1 else 'are'} "
+                                  f"for real boards (QEMU prints its serial port; check models with protobrain verify "
+                                  f"MODEL --board {b.name} --firmware {fw_dir} -n N)")
     elf = firmware_elf(fw_dir, board)
     if b.simulated:
         if models:
@@ -187,10 +196,11 @@ def renode(board, fw_dir, out_dir):
 @click.option("--firmware", "fw_dir", type=click.Path(file_okay=False), help="Use this built firmware instead of building one.")
 @click.option("--port", help="Serial port of a running board (/dev/ttyACM0, /dev/pts/N, socket://host:port).")
 @click.option("--serial", type=click.Choice(["tcp", "pty"]), default="tcp", show_default=True, help="Simulated boards: how QEMU exposes the UART.")
-@click.option("-n", "n_random", default=100, show_default=True, help="Random inputs per model (plus 3 edge inputs: all min, all max, zeros).")
+@click.option("-n", "n_random", default=100, show_default=True, type=IntRange(0, 1_000_000),
+              help="Random inputs per model (plus 3 edge inputs: all min, all max, zeros).")
 @click.option("--inputs", "npy", multiple=True, type=click.Path(dir_okay=False, exists=True),
               help=".npy file of inputs (one or many, in the model's input dtype); repeatable.")
-@click.option("--seed", default=0, show_default=True)
+@click.option("--seed", default=0, show_default=True, type=SEEDS)
 @click.option("--layers", is_flag=True, help="Also compare every intermediate tensor (on the host or the device) and name the first layer that differs.")
 @MODEL_NAMES
 @PLANNER

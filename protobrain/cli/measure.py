@@ -11,7 +11,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from protobrain.boards import load_board
-from protobrain.cli.options import KERNELS, MODEL_NAMES, PLANNER, console
+from protobrain.cli.options import KERNELS, MODEL_NAMES, PLANNER, SEEDS, IntRange, console
 from protobrain.errors import ProtobrainError
 from protobrain.firmware.programs import load_programs
 from protobrain.measure import profile as profiler
@@ -23,12 +23,12 @@ from protobrain.measure.bench import check_bit_exact, run_bench, write_reports
 @click.option("--board", "-b", required=True, help="Board to measure on (see protobrain build --help for the list).")
 @click.option("-o", "--output", "out_dir", default="bench", show_default=True, type=click.Path(file_okay=False),
               help="Folder for bench.json, bench.md and bench.png.")
-@click.option("-n", "n_inputs", default=20, show_default=True, type=click.IntRange(1, 1000),
+@click.option("-n", "n_inputs", default=20, show_default=True, type=IntRange(1, 1000),
               help="Different inputs per model (the spread of the count over them is reported).")
 @click.option("--port", help="Real board: its serial port (the firmware must be flashed already).")
 @click.option("--firmware", "fw_dir", type=click.Path(file_okay=False), help="Real board: the build folder of the flashed firmware.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON on stdout.")
-@click.option("--seed", default=0, show_default=True)
+@click.option("--seed", default=0, show_default=True, type=SEEDS)
 @MODEL_NAMES
 @PLANNER
 @KERNELS
@@ -74,9 +74,9 @@ def _print_bench(report) -> None:
 @click.option("-o", "--output", "out_dir", default="profile", show_default=True, type=click.Path(file_okay=False),
               help="Folder for profile.txt (annotated disassembly), profile.json (per function and per PC) "
                    "and firmware.elf (the profiled firmware).")
-@click.option("--top", default=8, show_default=True, type=click.IntRange(1, 1000),
+@click.option("--top", default=8, show_default=True, type=IntRange(1, 1000),
               help="How many of the hottest functions profile.txt disassembles.")
-@click.option("--seed", default=0, show_default=True, help="Seed of the random input the inference runs on.")
+@click.option("--seed", default=0, show_default=True, type=SEEDS, help="Seed of the random input the inference runs on.")
 @PLANNER
 @KERNELS
 def profile(model, board, out_dir, top, seed, planner, kernels):

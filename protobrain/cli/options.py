@@ -1,9 +1,11 @@
 """What the command modules share: the console they print to, the --planner and --kernels
-options, whose choices come from the planner's and the kernel tiers' registries, and
---name NAME=PATH for commands that take several model files."""
+options, whose choices come from the planner's and the kernel tiers' registries,
+--name NAME=PATH for commands that take several model files, and the range type every
+numeric option is checked with."""
 
 from __future__ import annotations
 
+import math
 import sys
 
 import click
@@ -46,3 +48,36 @@ MODEL_NAMES = click.option(
     help="C name of the model file PATH; repeatable. Default: the file's name, or the run folder's "
          "for a run's model.tflite (runs/vision/model.tflite is vision).",
 )
+
+
+class Checked:
+    """A numeric option's range, checked the same way on every command: a value outside it
+    (or not a finite number) is one line naming the option, the value and what it takes."""
+
+    def convert(self, value, param, ctx):
+        try:
+            rv = super().convert(value, param, ctx)
+        except click.BadParameter:
+            rv = None
+        if rv is None or not math.isfinite(rv):
+            opt = param.opts[0] if param is not None else "value"
+            raise ProtobrainError(f"{opt} {value}: give {self.wanted()}")
+        return rv
+
+    def wanted(self) -> str:
+        whole = isinstance(self, click.IntRange)
+        kind, fmt = ("a whole number", "{:,}") if whole else ("a number", "{:g}")
+        if self.max is None:
+            return f"{kind} from {fmt.format(self.min)} up"
+        return f"{kind} from {fmt.format(self.min)} to {fmt.format(self.max)}"
+
+
+class IntRange(Checked, click.IntRange):
+    pass
+
+
+class FloatRange(Checked, click.FloatRange):
+    pass
+
+
+SEEDS = IntRange(0, 2**32 - 1)  # what numpy and the device's generator take

@@ -12,7 +12,7 @@ import click
 import numpy as np
 from rich.table import Table
 
-from protobrain.cli.options import console
+from protobrain.cli.options import SEEDS, FloatRange, IntRange, console
 from protobrain.errors import ProtobrainError
 from protobrain.train import speech, vision
 from protobrain.train.audit import flip_labels, held_out_losses, picture
@@ -23,10 +23,10 @@ from protobrain.train.run import Run
 from protobrain.train.sweep import markdown, run_sweep
 from protobrain.train.synth import SMALL, SynthConfig, recognize, say, train_synth, write_wavs
 
-_WIDTH = click.option("--width", default=1.0, show_default=True, type=click.FloatRange(0.25, 2.0),
+_WIDTH = click.option("--width", default=1.0, show_default=True, type=FloatRange(0.25, 2.0),
                       help="Width multiplier: scales the channels of every layer.")
-_SEED = click.option("--seed", default=0, show_default=True, help="Same seed, same data split and same model.")
-_EPOCHS = click.option("--epochs", type=click.IntRange(1, 10000), default=None,
+_SEED = click.option("--seed", default=0, show_default=True, type=SEEDS, help="Same seed, same data split and same model.")
+_EPOCHS = click.option("--epochs", type=IntRange(1, 10000), default=None,
                        help="Training epochs (default: the task's own).")
 _QUIET = click.option("--quiet", is_flag=True, help="No progress bars.")
 
@@ -99,7 +99,7 @@ def train_speech_cmd(data_dir, size, out_dir, width, epochs, seed, quiet):
 
 @train.command("synth")
 @click.option("-o", "--output", "out_dir", default="runs/synth", show_default=True, type=click.Path(file_okay=False))
-@click.option("--steps", type=click.IntRange(1, 1_000_000), default=None,
+@click.option("--steps", type=IntRange(1, 1_000_000), default=None,
               help="Optimiser steps (default: 3000 full, 80 small).")
 @click.option("--size", type=click.Choice(["full", "small"]), default="full", show_default=True,
               help="full: 10-layer vocoder on 40 words; small: a tiny net on 3 words (a quick look).")
@@ -211,10 +211,10 @@ def data():
 @data.command("audit")
 @click.argument("task", type=click.Choice(["vision", "speech"]), default="vision")
 @click.option("--data", "data_dir", type=click.Path(file_okay=False), help="As for `protobrain train TASK`.")
-@click.option("--flip", default=0.0, show_default=True, type=click.FloatRange(0.0, 0.5),
+@click.option("--flip", default=0.0, show_default=True, type=FloatRange(0.0, 0.5),
               help="Flip this fraction of labels on purpose first, and report how many the ranking finds.")
-@click.option("--top", default=20, show_default=True, type=click.IntRange(1, 10000), help="Examples to list.")
-@click.option("--folds", default=4, show_default=True, type=click.IntRange(2, 20))
+@click.option("--top", default=20, show_default=True, type=IntRange(1, 10000), help="Examples to list.")
+@click.option("--folds", default=4, show_default=True, type=IntRange(2, 20))
 @click.option("-o", "--output", "out_dir", default="runs/audit", show_default=True, type=click.Path(file_okay=False))
 @_EPOCHS
 @_SEED
