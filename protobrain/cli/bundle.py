@@ -46,8 +46,15 @@ def _rate(per_sample: float, unit: str, clock_hz: int, rate: int) -> str:
     """Real-time factor at the board's clock, taking one instruction (or count) per cycle."""
     budget = clock_hz / rate
     return (f"{per_sample:,.0f} {unit} per sample; real time at {clock_hz / 1e6:.0f} MHz and {rate} Hz allows "
-            f"{budget:,.0f}: {per_sample / budget:.2f}x real time" + (" (renders to a buffer, then plays)"
-                                                                         if per_sample > budget else ""))
+            f"{budget:,.0f}: {real_time(per_sample / budget)}")
+
+
+def real_time(factor: float) -> str:
+    """A time over the real-time budget (12.02: twelve times the budget) as words that say
+    which way it goes."""
+    if factor > 1:
+        return f"{factor:.1f}x slower than real time (renders to a buffer, then plays)"
+    return f"{1 / factor:.1f}x faster than real time" if factor > 0 else "no time at all"
 
 
 @click.command("bundle")
