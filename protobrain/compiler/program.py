@@ -105,17 +105,19 @@ def supported_operators() -> list[str]:
 
 def lower_graph(graph: Graph) -> list[Step]:
     """Lower every operator; collect every unsupported one into a single one-line error."""
-    steps, problems = [], []
+    steps, problems, floats = [], [], []
     for op in graph.operators:
         fn = REGISTRY.get(op.name)
-        if fn is None:
-            problems.append(f"#{op.index} {op.name} ({type_signature(op, graph)})")
-            continue
         try:
+            if fn is None:
+                raise Unsupported("")
             _check_arity(op)
             result = fn(op, graph)
         except (Unsupported, OutOfRange) as e:
-            problems.append(f"#{op.index} {op.name} ({type_signature(op, graph)}: {e})")
+            if str(e).startswith("types ") and _float_without_kernel(op, graph):  # refused for its types
+                floats.append(op.name)
+            else:
+                problems.append(f"#{op.index} {op.name} ({type_signature(op, graph)}{f': {e}' if str(e) else ''})")
             continue
         consts = [i for i in (result.inputs if isinstance(result, KernelCall) else [result.input])
                   if graph.tensors[i].is_const]
@@ -127,6 +129,8 @@ def lower_graph(graph: Graph) -> list[Step]:
             steps.append(Step(op, alias=result))
         else:
             steps.append(Step(op, call=result))
+    if floats:
+        raise _float_error(graph.name, floats, problems)
     if problems:
         raise UnsupportedError(
             f"{graph.name}: unsupported operator{'s' if len(problems) > 1 else ''}: "
@@ -134,6 +138,31 @@ def lower_graph(graph: Graph) -> list[Step]:
             + f". `protobrain ops` lists the {len(REGISTRY)} supported operators and their types"
         )
     return steps
+
+
+QUANTIZE_HINT = ("protobrain compiles integer models: quantize it with `protobrain quantize RUN` (a run of "
+                 "`protobrain train`) or in TensorFlow's converter with full-integer quantization "
+                 "(optimizations=[tf.lite.Optimize.DEFAULT], a representative dataset, "
+                 "target_spec.supported_ops=[tf.lite.OpsSet.TFLITE_BUILTINS_INT8])")
+
+
+def _float_without_kernel(op: Operator, graph: Graph) -> bool:
+    """An operator protobrain has integer kernels for only, reading or writing float32
+    activations: what a model converted without quantization has."""
+    return op.name in TYPES and "float32" not in TYPES[op.name] and any(
+        i >= 0 and graph.tensors[i].dtype == "float32" and not graph.tensors[i].is_const
+        for i in (*op.inputs, *op.outputs))
+
+
+def _float_error(name: str, floats: list[str], problems: list[str]) -> UnsupportedError:
+    """Float operators protobrain has no kernel for: an unquantized model. Say so and how to
+    quantize it first, then the operators by name (each type signature would say float32)."""
+    counts = {n: floats.count(n) for n in dict.fromkeys(floats)}
+    short = ", ".join(n + (f" x{k}" if k > 1 else "") for n, k in counts.items())
+    lead = f"{name} is a float32 model" if not problems else f"{name} has float32 operators"
+    rest = (f"; also unsupported: {'; '.join(problems)}. `protobrain ops` lists the supported operators and their "
+            "types") if problems else ""
+    return UnsupportedError(f"{lead} (not quantized): {QUANTIZE_HINT}. Float32 operators without a kernel: {short}{rest}")
 
 
 def _check_arity(op: Operator) -> None:
