@@ -157,7 +157,9 @@ def lower_relu6(op, g):
     # The reference clamps in the input's integers to [zero, six] and copies: the output
     # tensor's own scale and zero point are not applied, even when they differ.
     zero = inp.quant.zp
-    six = min(max(round_half_away(float(f32(6.0) / f32(inp.quant.s))) + zero, lo), hi)
+    with np.errstate(over="ignore"):  # a scale so small that 6 / scale is infinite is refused just below
+        six_q = float(f32(6.0) / f32(inp.quant.s))
+    six = min(max(round_half_away(six_q) + zero, lo), hi)
     if inp.dtype == "int8":
         table = [six if q > six else (zero if q < zero else int(q)) for q in _INT8]
         return _lut_s8(op, table, inp.size)
