@@ -66,10 +66,9 @@ def demo_speech_config():
 
 
 def demo_synth_config():
-    from protobrain.train.espeak import KEYWORDS
     from protobrain.train.synth import SynthConfig
 
-    return replace(SynthConfig(), words=KEYWORDS, renditions=6, steps=600, lr=3e-3)
+    return replace(SynthConfig(), renditions=6, steps=3000, lr=3e-3)
 
 
 def ensure_runs(runs: Path, eval_dir: Path, seed: int) -> dict[str, Path]:
@@ -361,7 +360,8 @@ def run(args, t_start: float) -> int:
     board = load_board(args.board)
     bundle = pb_bundle.build(parts, board, out / "protobrain")
     print_memory(bundle.memory, board.name)
-    checks = Checks({TWIN: pb_bundle.Twin(parts), TFLM: pb_bundle.Tflm(parts)})
+    console.print(f"  kernels: {bundle.tier} tier; synth: {parts.vocoder.architecture} vocoder")
+    checks = Checks({TWIN: pb_bundle.Twin(parts, tier=bundle.tier), TFLM: pb_bundle.Tflm(parts)})
 
     def checked(demo: str) -> None:
         console.print(f"  {'' if checks.ok(demo) else '[bold red]'}{checks.summary(demo)}")

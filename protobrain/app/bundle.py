@@ -2,12 +2,16 @@
 
 A bundle is three trained runs (`protobrain train vision|speech|synth`) compiled into one
 firmware: the vision net, the speech net behind the integer audio frontend, and the
-WaveNet synthesizer (a small conditioning net run once per frame, then the fused step run
-once per sample) with every keyword's feature frames in flash. The three nets never run
-at the same time, so they share one arena: RAM is the largest plan, not the sum.
+vocoder (protobrain.synth.vocoders: a small conditioning net run once per frame, then the
+fused step run once per sample) with every keyword's feature frames in flash. The three
+nets never run at the same time, so they share one arena: RAM is the largest plan, not
+the sum. Every net is compiled for the board's fastest kernel tier (DSP on Cortex-M4, M7
+and M33, Helium on M55), as `protobrain build` does; the fused step takes its DSP form
+wherever the core has the DSP extension.
 
 The host keeps an exact twin of everything the device computes (`Twin`: the same
-generated C, compiled for the host) and a second, independent one (`Tflm`: TensorFlow Lite
+generated C, compiled for the host; for a DSP or Helium board, the DSP tier's portable C
+form, whose results are the same integers) and a second, independent one (`Tflm`: TensorFlow Lite
 Micro running the .tflite models the bundle is built from), so every demo can be checked
 byte for byte against both.
 """
@@ -23,6 +27,7 @@ import numpy as np
 from protobrain.audio.frontend import FeatureQuantizer, FrontendConfig, features, render_texts
 from protobrain.boards import Board
 from protobrain.codegen.c import c_array_body
+from protobrain.compiler.ops.tiers.select import tier_for
 from protobrain.compiler.program import build_program
 from protobrain.compiler.reader import read_model_bytes
 from protobrain.errors import ProtobrainError
@@ -31,7 +36,8 @@ from protobrain.firmware.build import SHARED_ARENA, Apps
 from protobrain.run.host import compile_bytes
 from protobrain.synth import fused
 from protobrain.synth.stepper import FusedStep, ReferenceStepper, reference_generate
-from protobrain.synth.wavenet import WaveNetConfig, cond_frame, cond_output_order, fuse, generate_integer
+from protobrain.synth.vocoders import from_run_info
+from protobrain.synth.wavenet import cond_frame, generate_integer
 from protobrain.toolchain import elf_symbols
 from protobrain.train.synth import ensure_cond
 from protobrain.verify.reference import Reference
@@ -52,7 +58,7 @@ class Parts:
     runs: dict            # "vision" | "speech" | "synth" -> run folder
     infos: dict           # the same keys -> run.json
     blobs: list           # .tflite bytes of MODEL_NAMES, in order
-    programs: list        # their compiled Programs
+    programs: list        # their compiled Programs (portable tier; build() compiles them for its board)
     fused: object         # protobrain.synth.fused.FusedModel of the synth's step
     step: bytes           # the synth's per-step .tflite that `fused` is generated from
     keywords: dict        # keyword -> int16 frontend features (frames, mels)
@@ -61,7 +67,7 @@ class Parts:
     cond_order: list      # cond_q block k <- conditioning output cond_order[k]
     frontend: FrontendConfig
     stride: int           # the speech net runs every `stride` frames
-    wavenet: object       # the synth's WaveNetConfig
+    vocoder: object       # the synth's protobrain.synth.vocoders.Vocoder
 
     @property
     def window(self) -> int:
@@ -100,27 +106,39 @@ def load_parts(vision, speech, synth, stride: int = 4) -> Parts:
     for task, path in (("vision", vision), ("speech", speech), ("synth", synth)):
         runs[task], infos[task] = _open_run(path, task)
     frontend = _frontend_of(infos["speech"])
-    wav = infos["synth"]["wavenet"]
-    wcfg = WaveNetConfig(**{**wav, "dilation_cycle": tuple(wav["dilation_cycle"])})
-    if wcfg.hop != frontend.hop or wcfg.cond_dim != frontend.n_mels:
-        raise BundleError(f"the synth run conditions on {wcfg.cond_dim} mels every {wcfg.hop} samples but the "
+    vocoder = from_run_info(infos["synth"])
+    if vocoder.hop != frontend.hop or vocoder.cond_dim != frontend.n_mels:
+        raise BundleError(f"the synth run conditions on {vocoder.cond_dim} mels every {vocoder.hop} samples but the "
                           f"speech run's frontend has {frontend.n_mels} mels every {frontend.hop}; train both "
                           "with the same frontend")
     step = (runs["synth"] / "step.tflite").read_bytes()
     blobs = [(runs["vision"] / "model.tflite").read_bytes(), (runs["speech"] / "model.tflite").read_bytes(),
              ensure_cond(runs["synth"]).read_bytes()]
+    programs = compile_nets(blobs, "portable")
+    keywords = {w: np.asarray(f, np.int16) for w, f in np.load(runs["synth"] / "keywords.npz").items()}
+    if not keywords:
+        raise BundleError(f"{runs['synth']}: no keyword frames (keywords.npz is empty); retrain the synth")
+    return Parts(runs=runs, infos=infos, blobs=blobs, programs=programs, fused=vocoder.fuse(step, name=SYNTH_NAME),
+                 step=step, keywords=keywords, speech_quantizer=_input_quantizer(programs[1], frontend),
+                 cond_quantizer=_input_quantizer(programs[2], frontend),
+                 cond_order=vocoder.cond_output_order(blobs[2], step), frontend=frontend, stride=stride,
+                 vocoder=vocoder)
+
+
+def compile_nets(blobs: list[bytes], tier: str, flash_budget: int | None = None) -> list:
+    """The bundle's nets (MODEL_NAMES order) as Programs for a kernel tier."""
     programs = []
     for name, blob in zip(MODEL_NAMES, blobs):
         g = read_model_bytes(blob)
         g.name = name
-        programs.append(build_program(g))
-    keywords = {w: np.asarray(f, np.int16) for w, f in np.load(runs["synth"] / "keywords.npz").items()}
-    if not keywords:
-        raise BundleError(f"{runs['synth']}: no keyword frames (keywords.npz is empty); retrain the synth")
-    return Parts(runs=runs, infos=infos, blobs=blobs, programs=programs, fused=fuse(wcfg, step, name=SYNTH_NAME),
-                 step=step, keywords=keywords, speech_quantizer=_input_quantizer(programs[1], frontend),
-                 cond_quantizer=_input_quantizer(programs[2], frontend),
-                 cond_order=cond_output_order(wcfg, blobs[2], step), frontend=frontend, stride=stride, wavenet=wcfg)
+        programs.append(build_program(g, tier=tier, flash_budget=flash_budget))
+    return programs
+
+
+def twin_tier(tier: str) -> str:
+    """The tier the host twin compiles for a device tier: the DSP tier's portable C form
+    stands in for DSP and Helium (the same integers), portable for portable."""
+    return "portable" if tier == "portable" else "dsp"
 
 
 # ---- firmware ------------------------------------------------------------------------------
@@ -199,13 +217,13 @@ FRONTEND_SYMBOLS = ("listen_frontend", "listen_window", "listen_samples", "liste
 SYNTH_SYMBOLS = ("speak_state", "speak_cond", "speak_pcm", f"pb_{SYNTH_NAME}_arena")
 
 
-def memory(parts: Parts, image) -> Memory:
+def memory(programs: list, image) -> Memory:
     sym = elf_symbols(image.board, image.elf)
 
     def size(names) -> int:
         return sum(sym[n].size for n in names if n in sym)
 
-    return Memory(plans={p.graph.name: p.arena_size for p in parts.programs}, shared_arena=sym[SHARED_ARENA].size,
+    return Memory(plans={p.graph.name: p.arena_size for p in programs}, shared_arena=sym[SHARED_ARENA].size,
                   frontend=size(FRONTEND_SYMBOLS), synth=size(SYNTH_SYMBOLS), stack=image.stack,
                   ram=image.ram_bytes, flash=image.flash_bytes)
 
@@ -215,17 +233,22 @@ class Bundle:
     path: Path
     image: object          # firmware.FirmwareImage
     memory: Memory
+    tier: str              # the kernel tier its nets run
+    programs: list         # the nets as compiled for the board
 
 
-def build(parts: Parts, board: Board, out: str | Path) -> Bundle:
-    """Compile the protobrain for `board` into `out` (firmware.elf, info.json, bundle.json)."""
+def build(parts: Parts, board: Board, out: str | Path, tier: str | None = None) -> Bundle:
+    """Compile the protobrain for `board` into `out` (firmware.elf, info.json, bundle.json),
+    its nets for `tier` (default: the board's fastest)."""
     out = Path(out)
-    image = firmware.build(board, parts.programs, parts.blobs, out, apps=apps(parts))
-    mem = memory(parts, image)
-    manifest = {"board": board.name, "runs": {k: str(v.resolve()) for k, v in parts.runs.items()},
+    tier = tier or tier_for(board.features)
+    programs = compile_nets(parts.blobs, tier, board.flash.length)
+    image = firmware.build(board, programs, parts.blobs, out, apps=apps(parts))
+    mem = memory(programs, image)
+    manifest = {"board": board.name, "tier": tier, "runs": {k: str(v.resolve()) for k, v in parts.runs.items()},
                 "memory": mem.to_json(), "elf": image.elf.name}
     (out / "bundle.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    return Bundle(out, image, mem)
+    return Bundle(out, image, mem, tier, programs)
 
 
 # ---- what the device computes, computed on the host -------------------------------------------
@@ -257,17 +280,19 @@ class _Host:
 
 
 class Twin(_Host):
-    """What the device computes, computed on this host by the same generated C."""
+    """What the device computes, computed on this host by the same generated C (for the
+    device's kernel tier `tier`: see twin_tier)."""
 
-    def __init__(self, parts: Parts):
+    def __init__(self, parts: Parts, tier: str = "portable"):
         self.parts = parts
-        self.nets = {name: compile_bytes(blob, name) for name, blob in zip(MODEL_NAMES, parts.blobs)}
+        self.tier = twin_tier(tier)
+        self.nets = {name: compile_bytes(blob, name, tier=self.tier) for name, blob in zip(MODEL_NAMES, parts.blobs)}
         self.step = FusedStep(parts.fused)
 
     def speak(self, word: str, temperature_q8: int, seed: int, frames: int | None = None) -> np.ndarray:
         """The samples of `word` (its first `frames` frames only, when given)."""
         p = self.parts
-        return generate_integer(p.wavenet, self.nets["conditioning"], self.step, p.keywords[word][:frames],
+        return generate_integer(p.vocoder, self.nets["conditioning"], self.step, p.keywords[word][:frames],
                                 p.cond_quantizer, p.cond_order, temperature=temperature_q8 / 256, seed=seed)
 
 

@@ -16,7 +16,8 @@ from protobrain.app import bundle as pb_bundle
 from protobrain.app.demo import Protobrain, plot_listen, read_image, read_wav, write_wav
 from protobrain.app.loop import run_loop
 from protobrain.boards import board_names, load_board
-from protobrain.cli.options import SEEDS, FloatRange, IntRange, console
+from protobrain.cli.options import KERNELS, SEEDS, FloatRange, IntRange, console
+from protobrain.firmware.programs import AUTO
 from protobrain.run.qemu import VIRTUAL_CLOCK, virtual_clock_instructions
 
 DEFAULT_BUNDLE = "out/protobrain"
@@ -65,14 +66,17 @@ def real_time(factor: float) -> str:
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False), help="Build folder.")
 @click.option("--stride", default=4, show_default=True, type=IntRange(1, 49),
               help="The speech net runs every STRIDE feature frames (20 ms each).")
-def bundle(vision, speech, synth, board, out_dir, stride):
+@KERNELS
+def bundle(vision, speech, synth, board, out_dir, stride, kernels):
     """One firmware with three trained runs: VISION SPEECH SYNTH (from `protobrain train ...`)."""
     b = load_board(board)
     with console.status("reading and compiling the three nets"):
         parts = pb_bundle.load_parts(vision, speech, synth, stride=stride)
     with console.status(f"building the protobrain for {b.name}"):
-        result = pb_bundle.build(parts, b, out_dir)
+        result = pb_bundle.build(parts, b, out_dir, tier=None if kernels == AUTO else kernels)
     print_memory(result.memory, b.name)
+    console.print(f"kernels: {result.tier} tier; synth: {parts.vocoder.architecture} vocoder, "
+                  f"{parts.fused.macs:,} MACs per sample")
     console.print(f"wrote {result.image.elf}")
 
 

@@ -21,7 +21,7 @@ from protobrain.train.nets import WIDTH_RANGE, dscnn, vision_net
 from protobrain.train.quantize import to_tflite
 from protobrain.train.run import Run
 from protobrain.train.sweep import markdown, run_sweep
-from protobrain.train.synth import SMALL, SynthConfig, recognize, say, train_synth, write_wavs
+from protobrain.train.synth import SMALL, SMALL_WAVENET, SynthConfig, recognize, say, train_synth, write_wavs
 
 _WIDTH = click.option("--width", default=1.0, show_default=True, type=FloatRange(0.25, 2.0),
                       help="Width multiplier: scales the channels of every layer.")
@@ -102,18 +102,24 @@ def train_speech_cmd(data_dir, size, out_dir, width, epochs, seed, quiet):
 @click.option("--steps", type=IntRange(1, 1_000_000), default=None,
               help="Optimiser steps (default: 3000 full, 80 small).")
 @click.option("--size", type=click.Choice(["full", "small"]), default="full", show_default=True,
-              help="full: 10-layer vocoder on 40 words; small: a tiny net on 3 words (a quick look).")
+              help="full: the vocoder on 40 words; small: a tiny net on 3 words (a quick look).")
+@click.option("--architecture", type=click.Choice(["window_mlp", "wavenet"]), default="window_mlp", show_default=True,
+              help="window_mlp: an MLP over the last samples, sized for a Cortex-M4; wavenet: a 10-layer "
+                   "gated dilated stack (about 60,000 MACs per sample).")
 @click.option("--mode", type=click.Choice(["int8", "16x8"]), default="int8", show_default=True,
-              help="Quantization of the per-step model.")
+              help="Quantization of the per-step model (16x8: wavenet only).")
 @click.option("--speech", "speech_run", type=click.Path(file_okay=False, exists=True),
               help="A `train speech` run: check that it hears each generated keyword as that keyword.")
 @_SEED
 @_QUIET
-def train_synth_cmd(out_dir, steps, size, mode, speech_run, seed, quiet):
-    """A WaveNet vocoder on espeak-ng speech, conditioned on per-frame log-mel features;
-    stores each keyword's frames and says them with the quantized fused C step."""
+def train_synth_cmd(out_dir, steps, size, architecture, mode, speech_run, seed, quiet):
+    """A vocoder on espeak-ng speech, conditioned on per-frame log-mel features; stores
+    each keyword's frames and says them with the quantized fused C step."""
     _needs_tensorflow()
-    base = SMALL if size == "small" else SynthConfig()
+    if size == "small":
+        base = SMALL if architecture == "window_mlp" else SMALL_WAVENET
+    else:
+        base = replace(SynthConfig(), architecture=architecture)
     cfg = replace(base, seed=seed, mode=mode, progress=not quiet, **({"steps": steps} if steps else {}))
     result = train_synth(cfg, out_dir)
     audio = say(result.path)

@@ -29,14 +29,21 @@ class Consts:
         self.items: list[dict] = []
         self._by_key: dict = {}
 
-    def add(self, values, ctype: str, what: str) -> str:
+    def add(self, values, ctype: str, what: str, guard: str | None = None) -> str:
+        """The array's name; `guard` is the preprocessor condition of the only code that
+        reads it (an array read under two conditions is emitted unconditionally)."""
         values = np.asarray(values).reshape(-1)
-        key = (ctype, values.astype(np.int64 if ctype != "float" else np.float64).tobytes())
-        if key not in self._by_key:
+        key = (ctype, values.astype(np.int64 if ctype not in ("float", "uint64_t") else
+                                    (np.float64 if ctype == "float" else np.uint64)).tobytes())
+        if key in self._by_key:
+            item = next(i for i in self.items if i["name"] == self._by_key[key])
+            if item["guard"] != guard:
+                item["guard"] = None
+        else:
             name = f"{self.prefix}_{what}{len(self.items)}"
             self._by_key[key] = name
             self.items.append({"name": name, "ctype": ctype, "count": int(values.size),
-                               "body": c_array_body(values, ctype)})
+                               "body": c_array_body(values, ctype), "guard": guard})
         return self._by_key[key]
 
 
@@ -112,7 +119,8 @@ def _emit_fc(c, f, g, ptr, consts: Consts, wide: bool) -> dict:
     w = _values(f["filter"]).astype(np.int64).reshape(out_depth, depth)
     fo, io = int(f["filter_offset"]), int(f["input_offset"])
     T = "int16_t" if wide else "int8_t"
-    wname = consts.add(w, "int8_t", "w")
+    widened = not wide and fo == 0 and batches == 1 and depth >= 4  # the DSP form reads its own int16 copy
+    wname = consts.add(w, "int8_t", "w", guard="!PBF_DSP" if widened else None)
     head = [f"const {T} *in = {ptr(c.inputs[0])};", f"{T} *out = {ptr(c.outputs[0])};", "int32_t oc, d;"]
     if batches > 1:
         head.append("int32_t b;")
@@ -158,8 +166,9 @@ def _emit_fc(c, f, g, ptr, consts: Consts, wide: bool) -> dict:
             return f"{bname}[{k}]" if bname else "0"
 
         def store(acc, k):
-            return [f"{acc} = {mulq}({acc}, {mult(k)}, {shift(k)}){zo};",
-                    f"out[{k}] = (int8_t)pbf_clamp({acc}, {lo}, {hi});"]
+            clamp = (f"pbf_clamp8({acc}, {lo})" if int(f["act_max"]) == 127 and int(f["act_min"]) >= -128
+                     else f"pbf_clamp({acc}, {lo}, {hi})")
+            return [f"{acc} = {mulq}({acc}, {mult(k)}, {shift(k)}){zo};", f"out[{k}] = (int8_t){clamp};"]
     else:
         narrow = depth * (128 + abs(fo)) * 32768 < (1 << 31)
         acc_t = "int32_t" if narrow else "int64_t"
@@ -183,19 +192,73 @@ def _emit_fc(c, f, g, ptr, consts: Consts, wide: bool) -> dict:
     groups = depth // 4
     if fo != 0 or batches > 1 or groups == 0 or not narrow:
         return {"body": "\n".join(head + generic)}
-    # Arm DSP (Cortex-M4 and up): the input is unpacked once into 16-bit pairs (x0, x2), (x1, x3)
-    # of each group of four; each weight word gives the matching pairs (w0, w2), (w1, w3) through
-    # SXTB16, and SMLAD does two multiply-accumulates. Two output channels share the input loads.
-    dsp = [f"uint32_t xp[{2 * groups}];", f"for (d = 0; d < {groups}; ++d) {{"]
-    if wide:
-        dsp += ["    xp[2 * d] = (uint32_t)(uint16_t)in[4 * d] | ((uint32_t)(uint16_t)in[4 * d + 2] << 16);",
-                "    xp[2 * d + 1] = (uint32_t)(uint16_t)in[4 * d + 1] | ((uint32_t)(uint16_t)in[4 * d + 3] << 16);"]
-    else:
-        dsp += ["    uint32_t v;", "    memcpy(&v, in + 4 * d, 4);", "    xp[2 * d] = pbf_sxtb16(v);",
-                "    xp[2 * d + 1] = pbf_sxtb16_ror8(v);"]
-    dsp.append("}")
+    dsp = _dsp_fc_widened(f, w, wname, out_depth, depth, init, store, consts) if not wide else \
+        _dsp_fc_wide_input(wname, out_depth, depth, init, store)
+    return {"body": "\n".join(head + ["#if PBF_DSP"] + dsp + ["#else"] + generic + ["#endif"])}
+
+
+def _dsp_fc_widened(f, w, wname, out_depth, depth, init, store, consts: Consts) -> list[str]:
+    """int8 FULLY_CONNECTED on the Arm DSP extension with the weights widened to int16 at
+    generation time: each group of four inputs x0..x3 is unpacked once by SXTB16 into the
+    pairs (x0, x2), (x1, x3), and each weight row is stored as the matching pairs, two per
+    64-bit word (LDRD), so a pair of multiply-accumulates is one SMLAD and half a load.
+    Four output channels share every input load. Depth is padded to a multiple of 4 with
+    zero weights (and the padded inputs are zero). The sums are the integers the plain
+    loop computes, so the results do not change; the weights take twice the flash."""
+    words = -(-depth // 4)                       # groups of four inputs: one 64-bit word of weights each
+    padded = np.zeros((out_depth, words * 4), np.int64)
+    padded[:, :depth] = w
+    g = padded.reshape(out_depth, words, 4) & 0xFFFF
+    lo = (g[:, :, 0] | (g[:, :, 2] << 16)).astype(np.uint64)   # (w0, w2)
+    hi = (g[:, :, 1] | (g[:, :, 3] << 16)).astype(np.uint64)   # (w1, w3)
+    # rows in groups of four channels, interleaved by word: group, word d, channel j, (lo, hi),
+    # so one pointer walks the weights of four channels in order
+    quads = out_depth // 4
+    words32 = np.stack([lo, hi], axis=2).astype(np.uint32)      # (out, words, 2)
+    grouped = words32[:quads * 4].reshape(quads, 4, words, 2).transpose(0, 2, 1, 3).reshape(-1)
+    rest = words32[quads * 4:].reshape(-1)
+    wide = consts.add(np.concatenate([grouped, rest]), "uint32_t", "w16_", guard="PBF_DSP")
+    full = depth // 4
+    lines = [f"uint32_t xp[{words * 2}];", "uint32_t v;", f"const uint32_t *wp = {wide};"]
+    lines += [f"for (d = 0; d < {full}; ++d) {{", "    memcpy(&v, in + 4 * d, 4);",
+              "    xp[2 * d] = pbf_sxtb16(v);", "    xp[2 * d + 1] = pbf_sxtb16_ror8(v);", "}"]
+    tail = depth - 4 * full
+    if tail:  # the last partial group: bytes one by one, never read past the input
+        parts = [f"(uint32_t)(uint8_t)in[{4 * full + j}] << {8 * j}" for j in range(tail)]
+        lines += ["v = " + " | ".join(parts) + ";", f"xp[{2 * full}] = pbf_sxtb16(v);",
+                  f"xp[{2 * full + 1}] = pbf_sxtb16_ror8(v);"]
+
+    def channels(ks: list[str]) -> list[str]:
+        """Straight-line dot products (depth is a literal): no loop, literal offsets."""
+        n = len(ks)
+        out = [f"int32_t acc{j} = {init(k)};" for j, k in enumerate(ks)]
+        for d in range(words):
+            for half in range(2):
+                out += [f"acc{j} = pbf_smlad(xp[{2 * d + half}], wp[{(d * n + j) * 2 + half}], acc{j});"
+                        for j in range(n)]
+        out.append(f"wp += {words * n * 2};")
+        for j, k in enumerate(ks):
+            out += store(f"acc{j}", k)
+        return out
+
+    if quads:
+        lines += [f"for (oc = 0; oc < {quads * 4}; oc += 4) {{"]
+        lines += ["    " + ln for ln in channels(["oc", "oc + 1", "oc + 2", "oc + 3"])] + ["}"]
+    for k in range(quads * 4, out_depth):
+        lines += ["{"] + ["    " + ln for ln in channels([str(k)])] + ["}"]
+    return lines
+
+
+def _dsp_fc_wide_input(wname, out_depth, depth, init, store) -> list[str]:
+    """16x8 FULLY_CONNECTED on the Arm DSP extension: the int16 input is paired once into
+    (x0, x2), (x1, x3) of each group of four; each int8 weight word gives the matching
+    pairs through SXTB16, and SMLAD does two multiply-accumulates. Two output channels
+    share the input loads."""
+    groups = depth // 4
+    dsp = [f"uint32_t xp[{2 * groups}];", f"for (d = 0; d < {groups}; ++d) {{",
+           "    xp[2 * d] = (uint32_t)(uint16_t)in[4 * d] | ((uint32_t)(uint16_t)in[4 * d + 2] << 16);",
+           "    xp[2 * d + 1] = (uint32_t)(uint16_t)in[4 * d + 1] | ((uint32_t)(uint16_t)in[4 * d + 3] << 16);", "}"]
     tail = depth % 4
-    tail_term = "in[d] * {w}[d]" if not wide else "{w}[d] * in[d]"
 
     def channels(ks: list[str], ws: list[str], accs: list[str]) -> list[str]:
         out = [f"const int8_t *{wv} = {wname} + ({k}) * {depth};" for wv, k in zip(ws, ks)]
@@ -209,7 +272,7 @@ def _emit_fc(c, f, g, ptr, consts: Consts, wide: bool) -> dict:
         out.append("}")
         if tail:
             out.append(f"for (d = {4 * groups}; d < {depth}; ++d) {{")
-            out += [f"    {a} += " + tail_term.format(w=wv) + ";" for a, wv in zip(accs, ws)]
+            out += [f"    {a} += {wv}[d] * in[d];" for a, wv in zip(accs, ws)]
             out.append("}")
         for a, k in zip(accs, ks):
             out += store(a, k)
@@ -219,7 +282,7 @@ def _emit_fc(c, f, g, ptr, consts: Consts, wide: bool) -> dict:
     dsp += ["    " + ln for ln in channels(["oc", "oc + 1"], ["wa", "wb"], ["acc0", "acc1"])] + ["}"]
     if out_depth % 2:
         dsp += ["{"] + ["    " + ln for ln in channels([str(out_depth - 1)], ["wa"], ["acc0"])] + ["}"]
-    return {"body": "\n".join(head + ["#if PBF_DSP"] + dsp + ["#else"] + generic + ["#endif"])}
+    return dsp
 
 
 def _emit_elementwise(s, f, g, ptr, consts: Consts) -> dict:

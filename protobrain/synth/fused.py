@@ -82,6 +82,20 @@ class StepSignature:
     state: tuple
 
 
+@dataclass(frozen=True)
+class WindowSignature:
+    """A step model with one input and one output (the logits), its input being
+    [the last `window` fed-back samples, oldest first | the frame's conditioning].
+
+    The fused step keeps that input vector in its state: each step shifts the window by
+    one, appends the new sample and copies cond_q behind it, so the graph reads its input
+    in place. No rings: the history is the window. `input_coding` is what a sampled class
+    feeds back (protobrain.synth.sampling.INPUT_CODINGS)."""
+
+    window: int
+    input_coding: str = "code"
+
+
 @dataclass
 class CondBlock:
     offset: int  # elements into cond_q
@@ -145,7 +159,26 @@ class FusedModel:
         return out
 
 
-def check_signature(g, sig: StepSignature) -> str:
+def check_window_signature(g, sig: WindowSignature) -> str:
+    if len(g.inputs) != 1 or len(g.outputs) != 1:
+        raise ProtobrainError(f"a window step model has one input and one output (the logits), this one "
+                              f"{len(g.inputs)} and {len(g.outputs)}")
+    x, y = g.tensors[g.inputs[0]], g.tensors[g.outputs[0]]
+    if x.dtype != y.dtype or x.dtype not in NP_DTYPES:
+        raise UnsupportedError(f"step input and logits must both be int8 or both int16, got {x.dtype} and {y.dtype}")
+    for t in (x, y):
+        if t.quant is None or t.quant.per_channel:
+            raise UnsupportedError(f"tensor {t.index} ({t.name}) is not per-tensor quantized")
+    if isinstance(sig.window, bool) or not isinstance(sig.window, (int, np.integer)) or not 1 <= sig.window < x.size:
+        raise ProtobrainError(f"window {sig.window!r} must be at least 1 and leave room for the conditioning in the "
+                              f"step input's {x.size} values")
+    return x.dtype
+
+
+def check_signature(g, sig) -> str:
+    """The step's integer type, after checking that `sig` fits the graph."""
+    if isinstance(sig, WindowSignature):
+        return check_window_signature(g, sig)
     n_in, n_out = len(g.inputs), len(g.outputs)
     ins = [sig.sample, *sig.cond, *(p.input for p in sig.state)]
     outs = [sig.logits, *(p.output for p in sig.state)]
@@ -178,7 +211,7 @@ def check_signature(g, sig: StepSignature) -> str:
     return next(iter(dtypes))
 
 
-def fuse(data: bytes, sig: StepSignature, name: str = "wavenet", strategy: str = planner.DEFAULT_STRATEGY) -> FusedModel:
+def fuse(data: bytes, sig: StepSignature | WindowSignature, name: str = "wavenet", strategy: str = planner.DEFAULT_STRATEGY) -> FusedModel:
     """Generate the fused C step of a per-step .tflite model."""
     if not name.isidentifier() or not name.isascii():
         raise ProtobrainError(f"name {name!r} is not a C identifier")
@@ -191,15 +224,23 @@ def fuse(data: bytes, sig: StepSignature, name: str = "wavenet", strategy: str =
     tin = [g.inputs[i] for i in range(len(g.inputs))]
     tout = [g.outputs[i] for i in range(len(g.outputs))]
 
+    windowed = isinstance(sig, WindowSignature)
+    pairs = () if windowed else sig.state
     # -- where every tensor lives: caller memory, ring slots, or the arena ------------------
-    external: dict[int, str] = {tin[sig.sample]: "(&sample_q)"}
-    blocks, offset = [], 0
-    for p in sig.cond:
-        t = g.tensors[tin[p]]
-        external[t.index] = f"(cond_q + {offset})"
-        blocks.append(CondBlock(offset, t.size, float(t.quant.s), t.quant.zp))
-        offset += t.size
-    for k, p in enumerate(sig.state):
+    if windowed:  # the whole input lives in the state: [window | cond]
+        t = g.tensors[tin[0]]
+        external: dict[int, str] = {t.index: "s->in"}
+        offset = t.size - sig.window
+        blocks = [CondBlock(0, offset, float(t.quant.s), t.quant.zp)]
+    else:
+        external = {tin[sig.sample]: "(&sample_q)"}
+        blocks, offset = [], 0
+        for p in sig.cond:
+            t = g.tensors[tin[p]]
+            external[t.index] = f"(cond_q + {offset})"
+            blocks.append(CondBlock(offset, t.size, float(t.quant.s), t.quant.zp))
+            offset += t.size
+    for k, p in enumerate(pairs):
         external[tin[p.input]] = f"past{k}"
 
     producer = {}
@@ -218,7 +259,7 @@ def fuse(data: bytes, sig: StepSignature, name: str = "wavenet", strategy: str =
         return out
 
     direct = set()
-    for k, p in enumerate(sig.state):
+    for k, p in enumerate(pairs):
         x = tout[p.output]
         pk = producer.get(x)
         if pk is None or program.steps[pk].call is None or x in external:
@@ -228,7 +269,7 @@ def fuse(data: bytes, sig: StepSignature, name: str = "wavenet", strategy: str =
         if all(j < pk for j in readers) and not (past & set(g.outputs)):
             external[x] = f"past{k}"
             direct.add(k)
-    logits_t = tout[sig.logits]
+    logits_t = tout[0 if windowed else sig.logits]
     lp = producer.get(logits_t)
     logits_direct = lp is not None and program.steps[lp].call is not None and logits_t not in external
     if logits_direct:
@@ -261,17 +302,18 @@ def fuse(data: bytes, sig: StepSignature, name: str = "wavenet", strategy: str =
         raise UnsupportedError(f"{name}: the fused step cannot specialise: " + "; ".join(problems)
                                + ". Supported: " + ", ".join(SUPPORTED))
 
-    sample_t, logits_tt = g.tensors[tin[sig.sample]], g.tensors[logits_t]
-    sampler = Sampler(logits_tt.size, dtype, float(logits_tt.quant.s), float(sample_t.quant.s), sample_t.quant.zp)
+    sample_t, logits_tt = g.tensors[tin[0 if windowed else sig.sample]], g.tensors[logits_t]
+    sampler = Sampler(logits_tt.size, dtype, float(logits_tt.quant.s), float(sample_t.quant.s), sample_t.quant.zp,
+                      input_coding=sig.input_coding if windowed else "decoded")
     states, ring_off = [], 0
-    for k, p in enumerate(sig.state):
+    for k, p in enumerate(pairs):
         t = g.tensors[tin[p.input]]
         states.append({"k": k, "depth": int(p.depth), "width": t.size, "offset": ring_off, "zp": t.quant.zp,
                        "direct": k in direct, "src": None if k in direct else ptr(tout[p.output]),
                        "pow2": p.depth & (p.depth - 1) == 0})
         ring_off += int(p.depth) * t.size
     ctx = {
-        "version": __version__, "name": name, "NAME": name.upper(), "prefix": prefix, "T": T, "dtype": dtype,
+        "window": sig.window if windowed else 0, "version": __version__, "name": name, "NAME": name.upper(), "prefix": prefix, "T": T, "dtype": dtype,
         "ops": ops, "consts": consts.items, "states": states, "ring_size": ring_off,
         "arena_size": plan.size, "arena_used": any("A(" in o["body"] for o in ops) or any(
             st["src"] and "A(" in st["src"] for st in states) or (not logits_direct and "A(" in ptr(logits_t)),
@@ -296,8 +338,9 @@ def fuse(data: bytes, sig: StepSignature, name: str = "wavenet", strategy: str =
         name=name, texts=texts, program=program, signature=sig, dtype=dtype, cond_blocks=blocks,
         sample_scale=float(sample_t.quant.s), sample_zero_point=sample_t.quant.zp,
         logits_scale=float(logits_tt.quant.s), logits_zero_point=logits_tt.quant.zp, classes=logits_tt.size,
-        state_depths=[st["depth"] for st in states], state_widths=[st["width"] for st in states],
-        state_zero_points=[st["zp"] for st in states], sampler=sampler, arena_size=plan.size,
+        state_depths=[1] if windowed else [st["depth"] for st in states],
+        state_widths=[sig.window] if windowed else [st["width"] for st in states],
+        state_zero_points=[sample_t.quant.zp] if windowed else [st["zp"] for st in states], sampler=sampler, arena_size=plan.size,
         tflite_operators=len(graph.operators), fused_operators=len(ops), direct_state_writes=len(direct))
 
 
@@ -318,4 +361,4 @@ def write(model: FusedModel, out_dir: str | Path) -> list[Path]:
     return written
 
 
-__all__ = ["StatePair", "StepSignature", "CondBlock", "FusedModel", "check_signature", "fuse", "all_files", "write"]
+__all__ = ["StatePair", "StepSignature", "WindowSignature", "CondBlock", "FusedModel", "check_signature", "fuse", "all_files", "write"]

@@ -9,8 +9,10 @@ Sampling (`pb_<name>_sample`, twin: Sampler.pick) is integer-only:
   up to the 1/32 grid of the exponent (within 1.6 %), normalised by the total weight;
   r = (xorshift32() * total) >> 32 picks the first class whose running weight exceeds r.
   The class is mu-law decoded to int16 PCM by a table (pb_<name>_mulaw_pcm) and becomes
-  the next step's input through a second table (pb_<name>_mulaw_input: the decoded value
-  quantized with the sample input's scale and zero point). Sampler holds these tables and
+  the next step's input through a second table (pb_<name>_mulaw_input): with input coding
+  "decoded" the decoded amplitude, with "code" the mu-law code itself, (c - C/2) / (C/2),
+  evenly spaced in [-1, 1) so that an int8 input keeps every code apart; either quantized
+  with the sample input's scale and zero point. Sampler holds these tables and
   constants: protobrain.synth.fused writes them into the generated C, and Sampler.pick
   reproduces the device's choice exactly.
 
@@ -30,6 +32,7 @@ from protobrain.synth.coding import mulaw_decode, quantize
 
 EXP_STEPS = 32  # exponent grid of the sampling table: 1/32
 NP_DTYPES = {"int8": np.int8, "int16": np.int16}  # the fused step's integer types
+INPUT_CODINGS = ("decoded", "code")  # what a sampled class feeds back: its amplitude, or its code
 
 
 def xorshift32(x: int) -> int:
@@ -41,6 +44,11 @@ def xorshift32(x: int) -> int:
     x ^= x >> 17
     x ^= (x << 5) & 0xFFFFFFFF
     return x
+
+
+def code_value(codes, classes: int) -> np.ndarray:
+    """A mu-law code as a network input: (c - C/2) / (C/2), evenly spaced in [-1, 1)."""
+    return (np.asarray(codes, np.float64) - classes / 2) / (classes / 2)
 
 
 def temperature_q8(temperature: float) -> int:
@@ -59,6 +67,7 @@ class Sampler:
     logits_scale: float
     input_scale: float
     input_zero_point: int
+    input_coding: str = "decoded"
     exp_table: np.ndarray = field(init=False)
     scale_q: int = field(init=False)
     pcm: np.ndarray = field(init=False)
@@ -76,9 +85,12 @@ class Sampler:
         lo, hi = INT_RANGES[self.dtype]
         if self.scale_q < 1 or self.scale_q * (hi - lo) >= 1 << 63:
             raise UnsupportedError(f"logits scale {self.logits_scale} out of the sampler's range")
+        if self.input_coding not in INPUT_CODINGS:
+            raise ProtobrainError(f"input coding {self.input_coding!r}: choose one of {', '.join(INPUT_CODINGS)}")
         x = mulaw_decode(np.arange(self.classes), self.classes)
         self.pcm = np.clip(np.floor(np.abs(x) * 32767 + 0.5) * np.sign(x), -32768, 32767).astype(np.int16)
-        self.next_input = quantize(x, self.input_scale, self.input_zero_point, NP_DTYPES[self.dtype])
+        fed_back = x if self.input_coding == "decoded" else code_value(np.arange(self.classes), self.classes)
+        self.next_input = quantize(fed_back, self.input_scale, self.input_zero_point, NP_DTYPES[self.dtype])
 
     def weights(self, logits, temp_q8: int) -> np.ndarray:
         l = np.asarray(logits).reshape(-1).astype(np.int64)

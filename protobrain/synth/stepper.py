@@ -15,7 +15,7 @@ import numpy as np
 
 from protobrain.compiler.reader import read_model_bytes
 from protobrain.run.host import compile_sources
-from protobrain.synth.fused import FusedModel, StepSignature, all_files, check_signature
+from protobrain.synth.fused import FusedModel, StepSignature, WindowSignature, all_files, check_signature
 from protobrain.synth.sampling import NP_DTYPES, Sampler, temperature_q8
 from protobrain.verify.reference import Reference
 
@@ -106,10 +106,11 @@ def generate(fused: FusedStep, cond_q_frames, hop: int, temperature: float = 1.0
 
 
 class ReferenceStepper:
-    """TFLite Micro running the per-step model, its state kept in Python ring buffers
-    exactly as the fused C keeps it (reset to the state inputs' zero points)."""
+    """TFLite Micro running the per-step model, its state kept in Python exactly as the
+    fused C keeps it: ring buffers reset to the state inputs' zero points, or (a
+    WindowSignature) the window of fed-back samples reset to the input's zero point."""
 
-    def __init__(self, data: bytes, sig: StepSignature):
+    def __init__(self, data: bytes, sig: StepSignature | WindowSignature):
         self.ref = Reference(data)
         self.graph = read_model_bytes(data)
         self.sig = sig
@@ -117,17 +118,37 @@ class ReferenceStepper:
         self.dtype = check_signature(g, sig)
         self.np_dtype = NP_DTYPES[self.dtype]
         self.shapes = [g.tensors[i].shape for i in g.inputs]
-        self.cond_sizes = [g.tensors[g.inputs[p]].size for p in sig.cond]
-        self.widths = [g.tensors[g.inputs[p.input]].size for p in sig.state]
-        self.zps = [g.tensors[g.inputs[p.input]].quant.zp for p in sig.state]
+        self.windowed = isinstance(sig, WindowSignature)
+        pairs = () if self.windowed else sig.state
+        self.cond_sizes = [] if self.windowed else [g.tensors[g.inputs[p]].size for p in sig.cond]
+        self.widths = [g.tensors[g.inputs[p.input]].size for p in pairs]
+        self.zps = [g.tensors[g.inputs[p.input]].quant.zp for p in pairs]
+        self.input_zp = g.tensors[g.inputs[0]].quant.zp
         self.reset()
 
+    @property
+    def sample_position(self) -> int:
+        """The input that takes the fed-back sample."""
+        return 0 if self.windowed else self.sig.sample
+
     def reset(self) -> None:
+        if self.windowed:
+            self.window = np.full(self.sig.window, self.input_zp, self.np_dtype)
+            return
         self.rings = [np.full((p.depth, w), zp, self.np_dtype) for p, w, zp in zip(self.sig.state, self.widths, self.zps)]
         self.heads = [0] * len(self.rings)
 
+    def _window_step(self, sample_q: int, cond_q: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        self.window = np.concatenate([self.window[1:], np.array([sample_q], self.np_dtype)])
+        x = np.concatenate([self.window, cond_q]).reshape(self.shapes[0])
+        out = self.ref.run(x)
+        out = out[0] if isinstance(out, list) else out
+        return np.asarray(out).reshape(-1), [self.window.copy()]
+
     def step(self, sample_q: int, cond_q) -> tuple[np.ndarray, list[np.ndarray]]:
         cond_q = np.asarray(cond_q, self.np_dtype).reshape(-1)
+        if self.windowed:
+            return self._window_step(sample_q, cond_q)
         xs = [None] * len(self.shapes)
         xs[self.sig.sample] = np.array([sample_q], self.np_dtype)
         offset = 0
@@ -151,7 +172,7 @@ def reference_generate(stepper: ReferenceStepper, sampler: Sampler, cond_q_frame
                        temperature: float = 1.0, seed: int = 1) -> np.ndarray:
     """The twin of generate(): TFLite Micro steps and Python sampling, same samples."""
     g = stepper.graph
-    last = g.tensors[g.inputs[stepper.sig.sample]].quant.zp
+    last = g.tensors[g.inputs[stepper.sample_position]].quant.zp
     rng, tq, out = seed & 0xFFFFFFFF, temperature_q8(temperature), []
     stepper.reset()
     for row in np.asarray(cond_q_frames).reshape(len(cond_q_frames), -1):

@@ -85,6 +85,10 @@ class WaveNetConfig:
             raise WaveNetConfigError(f"WaveNetConfig.classes must be in [2, 65536], got {self.classes}")
         object.__setattr__(self, "dilation_cycle", tuple(int(d) for d in cycle))
 
+    @classmethod
+    def from_json(cls, d: dict) -> "WaveNetConfig":
+        return cls(**{**d, "dilation_cycle": tuple(d["dilation_cycle"])})
+
     def dilation(self, layer: int) -> int:
         return self.dilation_cycle[layer % len(self.dilation_cycle)]
 

@@ -1,12 +1,15 @@
-"""`protobrain train synth`: a WaveNet vocoder on espeak-ng speech, conditioned on the
-same integer log-mel frames the speech net hears, so a device can store each keyword as
-a few hundred bytes of frames and say it.
+"""`protobrain train synth`: a vocoder on espeak-ng speech, conditioned on the same
+integer log-mel frames the speech net hears, so a device can store each keyword as a few
+hundred bytes of frames and say it (or be sent the frames of any text).
 
-Training is teacher-forced on random segments of one espeak voice speaking many words at
-several speeds and pitches: the input is the previous sample (8-bit mu-law), the target
-the next sample's mu-law class, and every sample sees the log-mel frame it belongs to
-(frame k covers samples k*hop .. (k+1)*hop - 1). Generation runs the int8 per-step model
-as protobrain's fused C step (protobrain.synth.fused) sample by sample.
+Two architectures (protobrain.synth.vocoders): the window MLP (default; sized to run in
+real time on a Cortex-M4: protobrain.synth.window_mlp) and the WaveNet. Both are trained
+teacher-forced on one espeak voice speaking many words at several speeds and pitches: the
+input is the past samples (8-bit mu-law), the target the next sample's mu-law class, and
+every sample sees the log-mel frame it belongs to (frame k covers samples k*hop ..
+(k+1)*hop - 1). The WaveNet trains on random segments; the window MLP, which has no
+recurrence, on random single positions (Positions). Generation runs the int8 per-step
+model as protobrain's fused C step (protobrain.synth.fused) sample by sample.
 
 A run holds step.tflite (the per-step model) and cond.tflite (the per-frame conditioning
 projection as an integer model whose outputs are the step's cond inputs: wavenet_nets.cond_tflite).
@@ -27,15 +30,14 @@ from protobrain.audio.frontend import FrontendConfig, features_batch, to_float
 from protobrain.errors import ProtobrainError
 from protobrain.run.host import compile_bytes
 from protobrain.synth.coding import mulaw_decode, mulaw_encode
+from protobrain.synth.coding import quantize
+from protobrain.synth.sampling import code_value
 from protobrain.synth.stepper import FusedStep
-from protobrain.synth.wavenet import (
-    WaveNetConfig,
-    cond_feature_quantizer,
-    cond_output_order,
-    fuse,
-    generate_integer,
-)
-from protobrain.train import espeak, progress
+from protobrain.synth.stepper import generate as fused_generate
+from protobrain.synth.vocoders import ARCHITECTURES, Vocoder, from_run_info
+from protobrain.synth.wavenet import WaveNetConfig, cond_feature_quantizer, generate_integer
+from protobrain.synth.window_mlp import WindowMlpConfig
+from protobrain.train import espeak, progress, window_mlp_nets
 from protobrain.train.converter import native_output_captured
 from protobrain.train.quantize import QuantizedClassifier
 from protobrain.train.run import Run, seed_everything
@@ -48,6 +50,8 @@ SILENCE_FLOOR = -15.0  # log2 mel energy; frames whose loudest bin is below this
 
 @dataclass
 class SynthConfig:
+    architecture: str = "window_mlp"  # or "wavenet" (protobrain.synth.vocoders)
+    window_mlp: WindowMlpConfig = field(default_factory=WindowMlpConfig)
     wavenet: WaveNetConfig = field(default_factory=lambda: WaveNetConfig(
         layers=10, dilation_cycle=(1, 2, 4, 8, 16), residual=24, skip=48, hidden=64))
     accent: str = "en-us"
@@ -56,9 +60,10 @@ class SynthConfig:
     speeds: tuple[int, ...] = (130, 150, 170)
     pitches: tuple[int, ...] = (40, 50, 60)
     renditions: int = 6               # per word (speed and pitch drawn at random)
-    steps: int = 3000                 # optimiser steps (about 25 CPU-minutes on 2 cores)
-    batch: int = 16
-    segment: int = 1600               # samples per training segment (0.2 s)
+    steps: int = 3000                 # optimiser steps (WaveNet: about 25 CPU-minutes on 2 cores)
+    batch: int = 16                   # WaveNet: segments per step
+    segment: int = 1600               # WaveNet: samples per training segment (0.2 s)
+    examples: int = 1024              # window MLP: positions per step
     lr: float = 2e-3
     seed: int = 0
     mode: str = "int8"
@@ -66,13 +71,22 @@ class SynthConfig:
     progress: bool = True
 
     @property
+    def vocoder(self) -> Vocoder:
+        if self.architecture not in ARCHITECTURES:
+            raise ProtobrainError(f"--architecture {self.architecture}: choose one of {', '.join(ARCHITECTURES)}")
+        return Vocoder(self.architecture, getattr(self, self.architecture))
+
+    @property
     def voice(self) -> espeak.Voice:
         return espeak.Voice(self.accent, self.variant, espeak.family(self.variant) if self.variant else "male")
 
 
-# A quick configuration (tests, first looks): a tiny net on three words.
-SMALL = SynthConfig(wavenet=WaveNetConfig(layers=3, dilation_cycle=(1, 2, 4), residual=8, skip=8, hidden=16),
-                    words=("yes", "no", "up"), renditions=2, steps=80, batch=4, segment=800, lr=5e-3)
+# Quick configurations (tests, first looks): tiny nets on three words.
+SMALL = SynthConfig(window_mlp=WindowMlpConfig(window=8, embed=4, hidden=(16,)),
+                    words=("yes", "no", "up"), renditions=2, steps=80, examples=256, lr=5e-3)
+SMALL_WAVENET = SynthConfig(architecture="wavenet",
+                            wavenet=WaveNetConfig(layers=3, dilation_cycle=(1, 2, 4), residual=8, skip=8, hidden=16),
+                            words=("yes", "no", "up"), renditions=2, steps=80, batch=4, segment=800, lr=5e-3)
 
 
 def frames_of(clips: np.ndarray) -> np.ndarray:
@@ -125,13 +139,39 @@ class Segments:
         return a, c, y
 
 
-def train_vocoder(cfg: SynthConfig, clips: np.ndarray):
-    """Teacher-forced training; returns the Keras training model and the loss curve."""
+class Positions:
+    """Random training positions for the window MLP: (window of the codes before, the
+    position's frame, the code at the position), positions within each clip's speech span
+    (plus half a segment either side, as Segments does)."""
+
+    def __init__(self, clips: np.ndarray, cfg: SynthConfig):
+        self.cfg, w = cfg, cfg.window_mlp
+        self.codes = mulaw_encode(clips.astype(np.float64) / 32768.0, w.classes)
+        silence = np.zeros((len(clips), w.window))  # before a clip starts: silence (value 0)
+        self.values = np.concatenate([silence, code_value(self.codes, w.classes)], axis=1).astype(np.float32)
+        self.frames = frames_of(clips)
+        n_samples = self.frames.shape[1] * w.hop
+        spans = []
+        for i, f in enumerate(self.frames):
+            s = speech_frames(f)
+            lo, hi = max(0, s.start * w.hop - cfg.segment // 2), min(n_samples, s.stop * w.hop + cfg.segment // 2)
+            spans.append(np.stack([np.full(max(0, hi - lo), i), np.arange(lo, hi)], axis=1))
+        self.positions = np.concatenate(spans) if spans else np.zeros((0, 2), np.int64)
+        if not len(self.positions):
+            raise ProtobrainError("no speech in the training clips; check that espeak-ng speaks the words")
+
+    def batch(self, rng: np.random.Generator):
+        w = self.cfg.window_mlp
+        p = self.positions[rng.integers(len(self.positions), size=self.cfg.examples)]
+        clip, t = p[:, 0], p[:, 1]
+        windows = self.values[clip[:, None], t[:, None] + np.arange(w.window)[None]]  # codes t-K .. t-1
+        return windows, self.frames[clip, t // w.hop], self.codes[clip, t]
+
+
+def _fit(model, batches, cfg: SynthConfig, what: str) -> list[float]:
+    """Adam with cosine decay over cfg.steps steps of batches(rng); the loss curve."""
     import tensorflow as tf
 
-    seed_everything(cfg.seed)
-    data = Segments(clips, cfg)
-    model = training_model(cfg.wavenet)
     opt = tf.keras.optimizers.Adam(tf.keras.optimizers.schedules.CosineDecay(cfg.lr, cfg.steps, alpha=0.05))
     loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
@@ -145,12 +185,28 @@ def train_vocoder(cfg: SynthConfig, clips: np.ndarray):
 
     rng = np.random.default_rng(cfg.seed)
     curve = []
-    with progress.task("training synth", cfg.steps, cfg.progress) as advance:
+    with progress.task(what, cfg.steps, cfg.progress) as advance:
         for k in range(cfg.steps):
-            curve.append(float(step(*data.batch(rng))))
-            if k % 20 == 19:
-                advance(20, status=f"loss={np.mean(curve[-20:]):.3f}")
-    return model, curve
+            curve.append(float(step(*batches(rng))))
+            if k % 20 == 19 or k == cfg.steps - 1:
+                advance(k % 20 + 1, status=f"loss={np.mean(curve[-20:]):.3f}")
+    return curve
+
+
+def train_window_mlp(cfg: SynthConfig, clips: np.ndarray):
+    """The window MLP on random positions; returns the Keras training model and the loss curve."""
+    seed_everything(cfg.seed)
+    data = Positions(clips, cfg)
+    model = window_mlp_nets.training_model(cfg.window_mlp)
+    return model, _fit(model, data.batch, cfg, "training synth (window MLP)")
+
+
+def train_vocoder(cfg: SynthConfig, clips: np.ndarray):
+    """The WaveNet, teacher-forced on segments; returns the Keras training model and the loss curve."""
+    seed_everything(cfg.seed)
+    data = Segments(clips, cfg)
+    model = training_model(cfg.wavenet)
+    return model, _fit(model, data.batch, cfg, "training synth (WaveNet)")
 
 
 def calibration_sequences(cfg: SynthConfig, clips: np.ndarray, n: int = 6):
@@ -158,7 +214,7 @@ def calibration_sequences(cfg: SynthConfig, clips: np.ndarray, n: int = 6):
     frames = frames_of(clips[:n])
     audio = mulaw_decode(mulaw_encode(clips[:n].astype(np.float64) / 32768.0)).astype(np.float32)
     out = []
-    hop = cfg.wavenet.hop
+    hop = cfg.vocoder.hop
     for a, f in zip(audio, frames):
         s = speech_frames(f)
         out.append((a[s.start * hop:s.stop * hop], f[s]))
@@ -183,18 +239,38 @@ class SynthResult:
     recognized: dict[str, str] = field(default_factory=dict)   # keyword -> what the speech net heard
 
 
+def _export_wavenet(cfg: SynthConfig, model, clips: np.ndarray) -> tuple[bytes, bytes]:
+    tflite, _ = export(cfg.wavenet, model, mode=cfg.mode, sequences=calibration_sequences(cfg, clips), seed=cfg.seed)
+    # the cond model's input range: every frame of the training clips
+    cond = cond_tflite(cfg.wavenet, model, frames_of(clips).reshape(-1, cfg.wavenet.cond_dim), tflite,
+                       mode=cfg.mode, seed=cfg.seed)
+    return tflite, cond
+
+
+def _export_window_mlp(cfg: SynthConfig, model, clips: np.ndarray) -> tuple[bytes, bytes]:
+    w = cfg.window_mlp
+    rows = []
+    for audio, frames in calibration_sequences(cfg, clips):
+        codes = mulaw_encode(audio.astype(np.float64), w.classes)
+        rows.append(window_mlp_nets.step_inputs(w, codes, window_mlp_nets.embed(w, model, frames)))
+    frames = frames_of(clips).reshape(-1, w.cond_dim)  # the cond model's input range: every frame
+    return window_mlp_nets.export(w, model, np.concatenate(rows), frames, seed=cfg.seed)
+
+
 def train_synth(cfg: SynthConfig, out_dir: str | Path) -> SynthResult:
-    """Train, quantize the per-step model, fuse it, and store the keywords' frames."""
+    """Train, quantize the per-step and cond models, and store the keywords' frames."""
+    vocoder = cfg.vocoder
     if cfg.mode not in ("int8", "16x8"):
         raise ProtobrainError(f"--mode {cfg.mode}: choose int8 or 16x8")
+    if vocoder.architecture == "window_mlp" and cfg.mode != "int8":
+        raise ProtobrainError(f"--mode {cfg.mode}: the window MLP is int8 only (its codes and embedding share "
+                              "the int8 scale 1/128); use --architecture wavenet for 16x8")
     clips = training_clips(cfg)
-    model, curve = train_vocoder(cfg, clips.clips)
+    train, export_models = ((train_window_mlp, _export_window_mlp) if vocoder.architecture == "window_mlp"
+                            else (train_vocoder, _export_wavenet))
+    model, curve = train(cfg, clips.clips)
     with native_output_captured():
-        tflite, _ = export(cfg.wavenet, model, mode=cfg.mode, sequences=calibration_sequences(cfg, clips.clips),
-                           seed=cfg.seed)
-        # the cond model's input range: every frame of the training clips
-        cond = cond_tflite(cfg.wavenet, model, frames_of(clips.clips).reshape(-1, cfg.wavenet.cond_dim), tflite,
-                           mode=cfg.mode, seed=cfg.seed)
+        tflite, cond = export_models(cfg, model, clips.clips)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model.save(out / "vocoder.keras")
@@ -203,19 +279,21 @@ def train_synth(cfg: SynthConfig, out_dir: str | Path) -> SynthResult:
     kw = keyword_frames(cfg, [w for w in cfg.words if w in espeak.KEYWORDS])
     window = max(1, min(50, len(curve) // 4))     # loss averaged over the first and last steps
     np.savez(out / "keywords.npz", **kw)
-    info = {"task": "synth", "wavenet": asdict(cfg.wavenet), "voice": cfg.voice.name, "steps": cfg.steps,
-            "batch": cfg.batch, "segment": cfg.segment, "seed": cfg.seed, "mode": cfg.mode,
-            "temperature": cfg.temperature, "params": int(model.count_params()),
-            "step_macs": cfg.wavenet.step_macs(), "loss_first": float(np.mean(curve[:window])),
+    info = {"task": "synth", "architecture": vocoder.architecture, vocoder.architecture: asdict(vocoder.config),
+            "voice": cfg.voice.name, "words": len(cfg.words), "steps": cfg.steps, "seed": cfg.seed,
+            "mode": cfg.mode, "temperature": cfg.temperature, "params": int(model.count_params()),
+            "step_macs": vocoder.step_macs(), "loss_first": float(np.mean(curve[:window])),
             "loss_last": float(np.mean(curve[-window:])), "clips": len(clips),
             "keyword_frame_values": {w: int(f.size) for w, f in kw.items()}}   # 20 mels x speech frames
+    info |= ({"examples": cfg.examples} if vocoder.architecture == "window_mlp"
+             else {"batch": cfg.batch, "segment": cfg.segment})
     (out / "run.json").write_text(json.dumps(info, indent=2) + "\n")
     return SynthResult(out, info)
 
 
-def _run_config(run_dir: Path) -> tuple[dict, WaveNetConfig]:
+def _run_config(run_dir: Path) -> tuple[dict, Vocoder]:
     info = json.loads((run_dir / "run.json").read_text())
-    return info, WaveNetConfig(**{**info["wavenet"], "dilation_cycle": tuple(info["wavenet"]["dilation_cycle"])})
+    return info, from_run_info(info)
 
 
 def say(run_dir: str | Path, words=None, seed: int = 1) -> dict[str, np.ndarray]:
@@ -224,14 +302,20 @@ def say(run_dir: str | Path, words=None, seed: int = 1) -> dict[str, np.ndarray]
     from tensorflow import keras
 
     run_dir = Path(run_dir)
-    info, wcfg = _run_config(run_dir)
+    info, vocoder = _run_config(run_dir)
     model = keras.models.load_model(run_dir / "vocoder.keras", compile=False)
-    fused = FusedStep(fuse(wcfg, (run_dir / "step.tflite").read_bytes(), name="synth"))
+    fused = FusedStep(vocoder.fuse((run_dir / "step.tflite").read_bytes(), name="synth"))
     frames = dict(np.load(run_dir / "keywords.npz"))
     out = {}
     for w in (words or frames):
-        out[w] = generate(wcfg, model, fused, to_float(frames[w], FRONTEND), temperature=info["temperature"],
-                          seed=seed)
+        feats = to_float(frames[w], FRONTEND)
+        if vocoder.architecture == "wavenet":
+            out[w] = generate(vocoder.config, model, fused, feats, temperature=info["temperature"], seed=seed)
+            continue
+        block = fused.model.cond_blocks[0]
+        cond_q = quantize(window_mlp_nets.embed(vocoder.config, model, feats), block.scale, block.zero_point,
+                          fused.model.np_dtype)
+        out[w] = fused_generate(fused, cond_q, vocoder.hop, temperature=info["temperature"], seed=seed)
     return out
 
 
@@ -246,7 +330,10 @@ def ensure_cond(run_dir: str | Path) -> Path:
     path = run_dir / "cond.tflite"
     if path.exists():
         return path
-    info, wcfg = _run_config(run_dir)
+    info, vocoder = _run_config(run_dir)
+    if vocoder.architecture != "wavenet":
+        raise ProtobrainError(f"{run_dir}: the synth run has no cond.tflite; retrain it with `protobrain train synth`")
+    wcfg = vocoder.config
     model = keras.models.load_model(run_dir / "vocoder.keras", compile=False)
     stored = dict(np.load(run_dir / "keywords.npz"))
     if not stored:
@@ -266,16 +353,16 @@ def say_integer(run_dir: str | Path, words=None, seed: int = 1) -> dict[str, np.
     the stored int16 frames, requantized by FeatureQuantizer, run through the cond model's
     generated C, fill the fused step's cond_q (wavenet.generate_integer)."""
     run_dir = Path(run_dir)
-    info, wcfg = _run_config(run_dir)
+    info, vocoder = _run_config(run_dir)
     step = (run_dir / "step.tflite").read_bytes()
     cond = ensure_cond(run_dir).read_bytes()
-    fused = FusedStep(fuse(wcfg, step, name="synth"))
+    fused = FusedStep(vocoder.fuse(step, name="synth"))
     net = compile_bytes(cond, name="synth_cond")
     fq = cond_feature_quantizer(cond, FRONTEND)
-    order = cond_output_order(wcfg, cond, step)
+    order = vocoder.cond_output_order(cond, step)
     frames = dict(np.load(run_dir / "keywords.npz"))
-    return {w: generate_integer(wcfg, net, fused, frames[w], fq, order, temperature=info["temperature"], seed=seed)
-            for w in (words or frames)}
+    return {w: generate_integer(vocoder.config, net, fused, frames[w], fq, order, temperature=info["temperature"],
+                                seed=seed) for w in (words or frames)}
 
 
 def recognize(speech_run: str | Path, audio: dict[str, np.ndarray]) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""The synth vocoder's training pipeline on a tiny configuration: segments, training,
+"""The WaveNet vocoder's training pipeline on a tiny configuration: segments, training,
 export (step and cond models), stored keyword frames and generation with the fused C step,
 float-conditioned and integer-only. (Whether the full-size
 net's keywords are recognizable is measured by `make eval`, not here: it trains for ~20 min.)"""
@@ -24,7 +24,7 @@ from protobrain.synth.coding import mulaw_decode
 from protobrain.synth.wavenet import cond_feature_quantizer, cond_frame, cond_output_order, fuse
 from protobrain.train.synth import (
     FRONTEND,
-    SMALL,
+    SMALL_WAVENET,
     Segments,
     _run_config,
     ensure_cond,
@@ -37,7 +37,7 @@ from protobrain.train.synth import (
 )
 from protobrain.train.wavenet_nets import cond_projection
 
-TINY = replace(SMALL, progress=False)
+TINY = replace(SMALL_WAVENET, progress=False)
 
 
 def test_segments_are_teacher_forced_and_aligned():
@@ -86,7 +86,8 @@ def _integer_and_float_cond(path):
     """cond_q of every stored keyword frame: integer path (generated C) and float projection."""
     from tensorflow import keras
 
-    _, wcfg = _run_config(path)
+    _, vocoder = _run_config(path)
+    wcfg = vocoder.config
     step, cond = (path / "step.tflite").read_bytes(), (path / "cond.tflite").read_bytes()
     model = fuse(wcfg, step, name="synth_check")
     net, fq = compile_bytes(cond, name="synth_cond_check"), cond_feature_quantizer(cond, FRONTEND)
@@ -131,7 +132,8 @@ def test_ensure_cond_builds_it_for_older_runs(run, tmp_path):
 
 
 def test_synth_cli_reports_and_writes_wavs(tmp_path):
-    r = CliRunner().invoke(main, ["train", "synth", "--size", "small", "--steps", "5", "-o", str(tmp_path / "s"), "--quiet"])
+    r = CliRunner().invoke(main, ["train", "synth", "--size", "small", "--architecture", "wavenet", "--steps", "5",
+                                  "-o", str(tmp_path / "s"), "--quiet"])
     assert r.exit_code == 0, r.output
     wavs = sorted(p.name for p in (tmp_path / "s" / "say").glob("*.wav"))
     assert wavs == ["no.wav", "up.wav", "yes.wav"]

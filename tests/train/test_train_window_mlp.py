@@ -1,0 +1,196 @@
+"""The window-MLP vocoder (the default synth) on a tiny configuration: its training
+positions, its two int8 models and how they fit together, and its fused C step checked
+sample for sample against TensorFlow Lite Micro running step.tflite, on this host and on a
+simulated Cortex-M4 (the DSP form)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow", reason="training needs the train extra: pip install 'protobrain[train]'")
+if shutil.which("espeak-ng") is None:
+    pytest.skip("espeak-ng not installed (make setup installs it)", allow_module_level=True)
+
+from protobrain.boards import load_board  # noqa: E402
+from protobrain.codegen.c import env as c_env  # noqa: E402
+from protobrain.compiler.reader import read_model_bytes  # noqa: E402
+from protobrain.errors import ProtobrainError  # noqa: E402
+from protobrain.run.host import compile_bytes  # noqa: E402
+from protobrain.synth import fused  # noqa: E402
+from protobrain.synth.sampling import code_value  # noqa: E402
+from protobrain.synth.stepper import FusedStep, ReferenceStepper, generate, reference_generate  # noqa: E402
+from protobrain.synth.vocoders import from_run_info  # noqa: E402
+from protobrain.synth.wavenet import cond_feature_quantizer, cond_frame  # noqa: E402
+from protobrain.synth.window_mlp import WindowMlpConfig, WindowMlpConfigError, check_models  # noqa: E402
+from protobrain.train.synth import SMALL, Positions, say, say_integer, train_synth, training_clips  # noqa: E402
+
+TINY = replace(SMALL, progress=False)
+
+
+def test_positions_see_the_codes_before_them():
+    clips = training_clips(TINY).clips
+    pos = Positions(clips, TINY)
+    windows, frames, target = pos.batch(np.random.default_rng(0))
+    k = TINY.window_mlp.window
+    assert windows.shape == (TINY.examples, k) and frames.shape == (TINY.examples, 20)
+    # a window ends with the code just before its target: check against the clip itself
+    rng = np.random.default_rng(0)
+    p = pos.positions[rng.integers(len(pos.positions), size=TINY.examples)]
+    for (clip, t), w, y in zip(p[:20], windows[:20], target[:20]):
+        before = [pos.codes[clip, t - j] if t - j >= 0 else TINY.window_mlp.classes // 2 for j in range(k, 0, -1)]
+        assert np.allclose(w, code_value(np.array(before), TINY.window_mlp.classes))
+        assert y == pos.codes[clip, t]
+
+
+@pytest.mark.parametrize("kwargs", [{"window": 0}, {"hidden": ()}, {"hidden": (8, -1)}, {"classes": 100},
+                                    {"embed": 2.5}])
+def test_bad_config_is_one_line_error(kwargs):
+    with pytest.raises(WindowMlpConfigError) as e:
+        WindowMlpConfig(**kwargs)
+    assert "\n" not in str(e.value)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    return train_synth(TINY, tmp_path_factory.mktemp("run") / "synth")
+
+
+def _models(run):
+    return (run.path / "step.tflite").read_bytes(), (run.path / "cond.tflite").read_bytes()
+
+
+def test_run_learns_and_its_models_fit_together(run):
+    info = json.loads((run.path / "run.json").read_text())
+    assert info["architecture"] == "window_mlp" and info["loss_last"] < info["loss_first"] - 0.3
+    step, cond = _models(run)
+    check_models(from_run_info(info).config, step, cond)
+    g = read_model_bytes(step)
+    assert {op.name for op in g.operators} <= {"FULLY_CONNECTED", "RESHAPE"}
+    x = g.tensors[g.inputs[0]]
+    assert x.dtype == "int8" and x.quant.zp == 0 and np.float32(x.quant.s) == np.float32(1 / 128)
+
+
+def test_models_that_do_not_fit_are_refused(run, tmp_path):
+    step, cond = _models(run)
+    cfg = from_run_info(json.loads((run.path / "run.json").read_text())).config
+    with pytest.raises(ProtobrainError, match="window"):
+        check_models(replace(cfg, window=cfg.window + 1), step, cond)
+    with pytest.raises(ProtobrainError, match="cond model"):
+        check_models(cfg, step, step)
+
+
+def test_fused_step_is_tflite_micro_sample_for_sample(run):
+    """The fused C step (window in its state, table sampling) against TFLite Micro running
+    step.tflite with the window in Python and the Python sampler: the same samples."""
+    info = json.loads((run.path / "run.json").read_text())
+    vocoder = from_run_info(info)
+    step, cond = _models(run)
+    model = vocoder.fuse(step, name="synth_check")
+    net, fq = compile_bytes(cond, name="synth_cond_check"), cond_feature_quantizer(cond)
+    frames = np.load(run.path / "keywords.npz")["yes"]
+    rows = np.array([cond_frame(net, f, fq, [0]) for f in frames])
+    ref = ReferenceStepper(step, model.signature)
+    for temperature, seed in ((0.8, 5), (1.0, 9), (0.0, 1)):
+        got = generate(FusedStep(model), rows, vocoder.hop, temperature=temperature, seed=seed)
+        want = reference_generate(ref, model.sampler, rows, vocoder.hop, temperature=temperature, seed=seed)
+        assert got.dtype == np.int16 and len(got) == len(frames) * vocoder.hop
+        assert np.array_equal(got, want), f"temperature {temperature}"
+
+
+def test_say_and_say_integer_are_deterministic(run):
+    a, b = say_integer(run.path, ["yes"], seed=3), say_integer(run.path, ["yes"], seed=3)
+    assert np.array_equal(a["yes"], b["yes"])
+    assert not np.array_equal(say_integer(run.path, ["yes"], seed=4)["yes"], a["yes"])
+    assert len(say(run.path, ["yes"], seed=3)["yes"]) == len(a["yes"])
+
+
+_M4_MAIN = r"""
+#include <stdint.h>
+#include <string.h>
+#include "synth.h"
+extern uint32_t __data_load__, __data_start__, __data_end__, __bss_start__, __bss_end__, __stack_top__;
+int main(void);
+void reset_handler(void);
+void fault_handler(void);
+static void semihost_exit(uint32_t reason)
+{{
+    register uint32_t r0 __asm__("r0") = 0x18u;
+    register uint32_t r1 __asm__("r1") = reason;
+    __asm__ volatile("bkpt 0xAB" : : "r"(r0), "r"(r1) : "memory");
+    for (;;) {{
+    }}
+}}
+void reset_handler(void)
+{{
+    memcpy(&__data_start__, &__data_load__, (size_t)((uint8_t *)&__data_end__ - (uint8_t *)&__data_start__));
+    memset(&__bss_start__, 0, (size_t)((uint8_t *)&__bss_end__ - (uint8_t *)&__bss_start__));
+    semihost_exit(main() == 0 ? 0x20026u : 0x20023u);
+}}
+void fault_handler(void)
+{{
+    semihost_exit(0x20023u);
+}}
+typedef void (*vector_t)(void);
+__attribute__((section(".vectors"), used)) const vector_t vectors[16] = {{
+    (vector_t)(uintptr_t)&__stack_top__, reset_handler, fault_handler, fault_handler, fault_handler,
+    fault_handler, fault_handler, 0, 0, 0, 0, fault_handler, fault_handler, 0, fault_handler, fault_handler}};
+static const int8_t rows[{frames}][PB_SYNTH_COND_SIZE] = {{{rows}}};
+static const int16_t want[{frames}][{hop}] = {{{want}}};
+int main(void)
+{{
+    static pb_synth_state st;
+    static int16_t pcm[{hop}];
+    uint32_t rng = {seed}u;
+    int32_t f;
+    pb_synth_reset(&st);
+    for (f = 0; f < {frames}; ++f) {{
+        pb_synth_generate(&st, rows[f], {hop}, {temp}u, &rng, pcm);
+        if (memcmp(pcm, want[f], sizeof(pcm)) != 0) {{
+            return 1;
+        }}
+    }}
+    return 0;
+}}
+"""
+
+
+def test_fused_step_on_simulated_cortex_m4_is_the_host_twin(run, tmp_path):
+    """The DSP form (int16 weight pairs, SMLAD, SSAT, SIMD max) on qemu-mps2-an386 makes
+    the same samples as the host's portable form, which is TFLite Micro's (test above)."""
+    missing = [t for t in ("arm-none-eabi-gcc", "qemu-system-arm") if shutil.which(t) is None]
+    if missing:
+        pytest.skip(f"{', '.join(missing)} not installed (make setup installs them)")
+    info = json.loads((run.path / "run.json").read_text())
+    vocoder = from_run_info(info)
+    step, cond = _models(run)
+    model = vocoder.fuse(step, name="synth")
+    net, fq = compile_bytes(cond, name="synth_cond_m4"), cond_feature_quantizer(cond)
+    frames = np.load(run.path / "keywords.npz")["no"][:6]
+    rows = np.array([cond_frame(net, f, fq, [0]) for f in frames])
+    want = generate(FusedStep(model), rows, vocoder.hop, temperature=0.8, seed=11)
+    board = load_board("qemu-mps2-an386")
+    (tmp_path / "link.ld").write_text(c_env().get_template("firmware/link.ld.j2").render(board=board, stack_size=8192))
+    fused.write(model, tmp_path)
+
+    def body(a):
+        return ",\n".join("{" + ", ".join(str(int(v)) for v in r) + "}" for r in a)
+
+    (tmp_path / "main.c").write_text(_M4_MAIN.format(frames=len(rows), hop=vocoder.hop, rows=body(rows),
+                                                     want=body(want.reshape(len(rows), -1)), seed=11, temp=205))
+    elf = tmp_path / "check.elf"
+    proc = subprocess.run(["arm-none-eabi-gcc", *board.cflags, "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror",
+                           "--specs=nano.specs", "--specs=nosys.specs", "-nostartfiles", f"-T{tmp_path / 'link.ld'}",
+                           "-o", str(elf), str(tmp_path / "main.c"), str(tmp_path / "synth.c")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "pbf_smlad" in model.texts["synth.c"] and "ssub8" in model.texts["synth.c"]
+    out = subprocess.run(["qemu-system-arm", "-machine", board.run["machine"], "-nographic", "-monitor", "none",
+                          "-serial", "null", "-semihosting-config", "enable=on,target=native", "-kernel", str(elf)],
+                         capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert out.returncode == 0, "the fused step on the simulated Cortex-M4 differs from its host twin"
