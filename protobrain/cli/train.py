@@ -241,19 +241,28 @@ def audit(task, data_dir, flip, top, folds, out_dir, epochs, seed, quiet):
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     png = picture(ds, result, out / "audit.png")
+    # a folder's examples are named by their files; a built-in dataset has none: indices
+    examples_are = ("files" if ds.files is not None else
+                    f"indices into {ds.meta.get('source', 'the built-in data')} (a built-in dataset has no files)")
     table = Table(title=f"{task}: {top} likeliest mislabeled of {len(ds):,}", title_justify="left")
-    for col in ("rank", "example", "label", "net says", "loss") + (("flipped on purpose",) if flip else ()):
-        table.add_column(col, justify="right" if col in ("rank", "example", "loss") else "left")
+    for col in ("rank", "file" if ds.files is not None else "example", "label", "net says", "loss") + \
+            (("flipped on purpose",) if flip else ()):
+        table.add_column(col, justify="right" if col in ("rank", "example", "loss") else "left", overflow="fold")
     flipped_set = set(flipped.tolist())
     for r, i in enumerate(result.ranking[:top], 1):
-        row = [str(r), str(i), ds.classes[ds.y[i]], ds.classes[result.predicted[i]], f"{result.losses[i]:.2f}"]
+        row = [str(r), str(ds.example(i)), ds.classes[ds.y[i]], ds.classes[result.predicted[i]], f"{result.losses[i]:.2f}"]
         table.add_row(*row, *(["yes" if i in flipped_set else ""] if flip else []))
     console.print(table)
+    if ds.files is None:
+        console.print(f"examples are {examples_are}")
+    ranking = [{"example": ds.example(i), "label": ds.classes[ds.y[i]], "net_says": ds.classes[result.predicted[i]],
+                "loss": round(float(result.losses[i]), 5)} for i in result.ranking]
     summary = {"task": task, "examples": len(ds), "folds": folds, "seed": seed,
-               "ranking": result.ranking.tolist(), "losses": result.losses.round(5).tolist()}
+               "examples_are": examples_are,
+               "ranking": ranking}
     if flip:
         caught = len(flipped_set & set(result.top(0.10).tolist()))
-        summary.update(flipped=flipped.tolist(), caught_in_top_10pct=caught)
+        summary.update(flipped=[ds.example(i) for i in flipped], caught_in_top_10pct=caught)
         console.print(f"{caught} of {len(flipped)} flipped labels ({caught / max(1, len(flipped)):.0%}) "
                       f"are in the top 10% of the ranking")
     (out / "audit.json").write_text(json.dumps(summary) + "\n")

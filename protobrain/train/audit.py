@@ -77,7 +77,8 @@ def picture(ds: Dataset, result: AuditResult, path: Path, n: int = 24) -> Path:
         ax.imshow(img.T if ds.meta.get("kind") == "audio" else img,
                   cmap="gray_r" if x.shape[-1] == 1 else None, origin="lower" if ds.meta.get("kind") == "audio" else "upper",
                   aspect="auto" if ds.meta.get("kind") == "audio" else "equal")
-        ax.set_title(f"#{i} label {ds.classes[ds.y[i]]}\nnet says {ds.classes[result.predicted[i]]} "
+        name = Path(ds.files[i]).name if ds.files is not None else f"#{i}"
+        ax.set_title(f"{name} label {ds.classes[ds.y[i]]}\nnet says {ds.classes[result.predicted[i]]} "
                      f"loss {result.losses[i]:.1f}", fontsize=8)
     fig.suptitle("Most likely mislabeled (held-out loss, highest first)")
     fig.tight_layout()

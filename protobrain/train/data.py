@@ -33,6 +33,7 @@ class Dataset:
     classes: list[str]
     groups: np.ndarray | None = None   # per-example group (speaker family, ...) for held-out splits
     meta: dict = field(default_factory=dict)
+    files: np.ndarray | None = None    # per-example source file (str paths); None for built-in data
 
     def __len__(self) -> int:
         return len(self.y)
@@ -43,7 +44,12 @@ class Dataset:
 
     def subset(self, idx) -> "Dataset":
         return Dataset(self.x[idx], self.y[idx], self.classes,
-                       None if self.groups is None else self.groups[idx], dict(self.meta))
+                       None if self.groups is None else self.groups[idx], dict(self.meta),
+                       None if self.files is None else self.files[idx])
+
+    def example(self, i: int) -> str | int:
+        """Example i as a user finds it: its file, or its index in a built-in dataset."""
+        return str(self.files[i]) if self.files is not None else int(i)
 
     def save(self, path: Path) -> None:
         extra = {} if self.groups is None else {"groups": self.groups}
@@ -128,7 +134,8 @@ def load_image_folder(root: str | Path) -> Dataset:
             modes.append((im_mode, f))
     _check_one_mode(modes)
     x = np.stack(xs).astype(np.float32) / 255.0
-    return Dataset(x, np.array(ys, dtype=np.int64), classes, meta={"source": str(root)})
+    return Dataset(x, np.array(ys, dtype=np.int64), classes, meta={"source": str(root)},
+                   files=np.array([str(f) for _, f in modes]))
 
 
 def _check_one_mode(modes: list[tuple[str, Path]]) -> None:
@@ -204,6 +211,11 @@ def _mono(path: Path, frames: np.ndarray) -> np.ndarray:
         raise DataError(f"{path}: {frames.shape[1]} channels; protobrain hears mono audio: "
                         "mix it down (sox IN -c 1 OUT.wav)")
     return frames[:, 0].astype(np.int16)
+
+
+def wav_files(root: str | Path) -> list[Path]:
+    """The files load_wav_folder reads, in its order."""
+    return [f for _, files in _class_folders(Path(root), {".wav"}, "WAV files") for f in files]
 
 
 def load_wav_folder(root: str | Path) -> tuple[list[np.ndarray], np.ndarray, list[str], int]:

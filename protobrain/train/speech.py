@@ -20,7 +20,7 @@ from protobrain.audio.frontend import FrontendConfig, features_batch, to_float
 from protobrain.toolchain import cache_dir as host_cache
 from protobrain.train import espeak, noise
 from protobrain.train.classifier import TrainConfig, TrainResult, train_classifier
-from protobrain.train.data import DataError, Dataset, check_classes, load_wav_folder, stratified_split
+from protobrain.train.data import DataError, Dataset, check_classes, load_wav_folder, stratified_split, wav_files
 from protobrain.train.nets import dscnn
 
 SAMPLE_RATE = espeak.SAMPLE_RATE
@@ -102,8 +102,8 @@ def _concat(parts: list[espeak.ClipSet]) -> espeak.ClipSet:
                             for f in ("clips", "words", "accents", "variants", "families")))
 
 
-def _dataset(clips: np.ndarray, labels: np.ndarray, classes: list[str], groups=None) -> Dataset:
-    return Dataset(clip_features(clips), labels, classes, groups, meta={"kind": "audio"})
+def _dataset(clips: np.ndarray, labels: np.ndarray, classes: list[str], groups=None, files=None) -> Dataset:
+    return Dataset(clip_features(clips), labels, classes, groups, meta={"kind": "audio"}, files=files)
 
 
 def _with_augmented(clips: np.ndarray, labels: np.ndarray, copies: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -152,9 +152,11 @@ def folder_dataset(root: str | Path, seed: int = 0, augment_copies: int = 2) -> 
     if rate != SAMPLE_RATE:
         clips = [espeak.resample(c, rate, SAMPLE_RATE) for c in clips]
     clips = np.stack([fit_length(c) for c in clips])
+    files = np.array([str(f) for f in wav_files(root)])
     tr, te = stratified_split(labels, 0.2, seed)
     tr_clips, tr_labels = _with_augmented(clips[tr], labels[tr], augment_copies, seed)
-    return SpeechData(_dataset(tr_clips, tr_labels, classes), _dataset(clips[te], labels[te], classes))
+    return SpeechData(_dataset(tr_clips, tr_labels, classes, files=np.tile(files[tr], augment_copies + 1)),
+                      _dataset(clips[te], labels[te], classes, files=files[te]))
 
 
 def load(data_dir: str | Path | None, seed: int = 0, progress: bool = True,
