@@ -33,6 +33,15 @@ def c_literal(value, ctype: str = "int32_t") -> str:
     return str(v)
 
 
+def c_string(text: str) -> str:
+    """A C string literal of any text (UTF-8 bytes; escapes keep it warning-free, trigraphs too)."""
+    out = []
+    for b in text.encode():
+        ch = chr(b)
+        out.append("\\" + ch if ch in '"\\?' else ch if 32 <= b < 127 else f"\\{b:03o}")
+    return '"' + "".join(out) + '"'
+
+
 def c_array_body(values: np.ndarray, ctype: str, per_line: int = 16) -> str:
     """The initializer's elements (without braces), per_line to a line."""
     items = [c_literal(v, ctype) for v in np.asarray(values).reshape(-1).tolist()]

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from protobrain import __version__
-from protobrain.codegen.c import c_array_body, c_literal, env
+from protobrain.codegen.c import c_array_body, c_literal, c_string, env
 from protobrain.codegen.kernels import header_name, kernel_files
 from protobrain.compiler.ir import C_TYPES, Tensor
 from protobrain.compiler.names import check_name
@@ -42,11 +42,24 @@ def _io(t: Tensor, offset: int) -> IOInfo:
     return IOInfo(t.index, C_TYPES[t.dtype], t.shape, t.size, t.nbytes, offset, scale, zp, t.dtype)
 
 
-def render(program: Program, source: str = "", shared_arena: str | None = None) -> dict[str, str]:
+@dataclass(frozen=True)
+class Extras:
+    """What a model's C ships beyond the model, from its training run (compiler/run_info.py):
+    a classifier's class labels (in its header) and a speech net's audio frontend
+    (audio/companion.py: the frontend's files, and how its features fill input 0)."""
+
+    labels: tuple[str, ...] = ()
+    files: tuple[tuple[str, str], ...] = ()  # (file name, text)
+    feature_input: dict | None = None
+
+
+def render(program: Program, source: str = "", shared_arena: str | None = None,
+           extras: Extras = Extras()) -> dict[str, str]:
     """All generated files as {filename: text}; kernel files are copied separately.
 
     shared_arena: the name of an arena the firmware defines for several nets (uint64_t
-    array), instead of a static arena of this net's own."""
+    array), instead of a static arena of this net's own. extras: labels and companion
+    files from the model's training run."""
     g = program.graph
     name = check_name(g.name)  # file names too: they must stay in the output folder
     prefix = f"pb_{name}"
@@ -139,6 +152,8 @@ def render(program: Program, source: str = "", shared_arena: str | None = None) 
         "shared_arena": shared_arena,
         "state": state,
         "state_size": program.state_size,
+        "labels": [c_string(label) for label in extras.labels],
+        "features": extras.feature_input,
     }
     files = {
         f"{name}.h": env().get_template("model.h.j2").render(ctx),
@@ -148,7 +163,7 @@ def render(program: Program, source: str = "", shared_arena: str | None = None) 
     }
     if any("pb_tier.h" in f.includes() for f in kernel_files(program)):  # the DSP kernels check the layouts' tier
         files["pb_tier.h"] = tier_header(program.tier)
-    return files
+    return files | dict(extras.files)
 
 
 def _address(program: Program, tensor_index: int) -> str:
@@ -166,10 +181,11 @@ def tier_header(tier: str) -> str:
             "#endif /* PB_TIER_H */\n")
 
 
-def write(program: Program, out_dir: str | Path, source: str = "", shared_arena: str | None = None) -> list[Path]:
+def write(program: Program, out_dir: str | Path, source: str = "", shared_arena: str | None = None,
+          extras: Extras = Extras()) -> list[Path]:
     """Write every file, all or nothing: files appear in out_dir only once all are rendered."""
     out_dir = Path(out_dir)
-    texts = render(program, source, shared_arena)
+    texts = render(program, source, shared_arena, extras)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out_dir.parent, prefix=".pb-") as tmp:
         tmp = Path(tmp)
