@@ -11,10 +11,8 @@ import click
 from click.core import ParameterSource
 from rich.table import Table
 
-from protobrain.audio.companion import model_extras
-from protobrain.boards import load_board
+from protobrain.boards import board_names, load_board
 from protobrain.cli.options import KERNELS, MODEL_NAMES, PLANNER, SEEDS, IntRange, console, name_pair
-from protobrain.compiler.run_info import model_path
 from protobrain.errors import ProtobrainError
 from protobrain.firmware.build import build as build_firmware
 from protobrain.firmware.platformio import check_output, export_project, require_platformio
@@ -95,28 +93,29 @@ def export_platformio(models, boards, out_dir, force, names, planner, kernels):
 
 
 @export.command("library")
-@click.argument("models", nargs=-1, required=True, type=click.Path())
+@click.argument("models", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(), help="Library folder (new or empty).")
 @click.option("--name", "names", multiple=True, metavar="NAME=PATH | LIBRARY",
               help="C name of the model file PATH (repeatable), as for build; a NAME alone names the library "
                    "(default: the model's name; protobrain_models for several models).")
 @click.option("--force", is_flag=True, help="Replace an existing non-empty output folder.")
+@click.option("--board", default="host", show_default=True, type=click.Choice(["host", *board_names()]),
+              help="The board the library is for: its core picks the kernel tier (with --kernels auto) "
+                   "and its flash bounds it.")
 @PLANNER
-def export_library(models, out_dir, names, force, planner):
+@KERNELS
+def export_library(models, out_dir, names, force, board, planner, kernels):
     """A PlatformIO library (library.json) of MODELS' generated C, for your own project:
-    put it in lib/ or lib_deps, include <model>.h and call pb_<model>_invoke(). A MODEL may be
-    a training run's folder: a classifier's header gets its labels, a speech net the audio
-    frontend it was trained on."""
+    put it in lib/ or lib_deps, include <model>.h and call pb_<model>_invoke()."""
     library = [v for v in names if "=" not in v]
     if len(library) > 1:
         raise ProtobrainError(f"--name {library[0]} and --name {library[1]}: one library name, please "
                               "(a model is named with --name NAME=PATH)")
     check_output(Path(out_dir), force)
-    models = [str(model_path(m)) for m in models]  # a run's folder: its model.tflite
-    progs, _ = load_programs(models, planner, names=[name_pair(v) for v in names if "=" in v])
-    extras = [model_extras(p, m) for p, m in zip(progs, models)]
-    lib = write_library(progs, list(models), Path(out_dir), library[0] if library else None, force, extras)
-    console.print(f"exported library {lib} to {out_dir}: library.json, include/ (the API), src/ (model, weights, kernels)")
+    progs, _ = load_programs(models, planner, kernels, [board], [name_pair(v) for v in names if "=" in v])
+    lib = write_library(progs, list(models), Path(out_dir), library[0] if library else None, force)
+    console.print(f"exported library {lib} to {out_dir}: library.json, include/ (the API), src/ (model, weights, "
+                  f"{progs[0].tier} kernels)")
     for p in progs:
         console.print(f"  {p.graph.name}: #include \"{p.graph.name}.h\", pb_{p.graph.name}_invoke(...); "
                       f"arena {p.arena_size:,} B, weights {p.const_bytes:,} B")
@@ -177,7 +176,7 @@ def flash(models, board, fw_dir, serial, tool, drive, port, n_random, names, pla
             console.print(f"{port}: {info['firmware']} on {info['board']}, models: "
                           + ", ".join(f"{m['name']} ({m['sha256']})" for m in info["models"]) + ": the firmware just built")
             if progs and not _print_checks(b.name, check_models(DeviceTarget(dev, b), progs, models, n_random,
-                                                                console=console)):
+                                                                console=console), progs[0].tier):
                 sys.exit(1)
 
 
@@ -219,15 +218,15 @@ def verify(models, board, fw_dir, port, serial, n_random, npy, seed, layers, nam
     progs, blobs = load_programs(models, planner, kernels, [board], names)
     with open_target(board, progs, blobs, fw_dir=fw_dir, port=port, serial=serial, console=console) as target:
         checks = check_models(target, progs, models, n_random, npy, seed, layers, console)
-        ok = _print_checks(board, checks)
+        ok = _print_checks(board, checks, progs[0].tier)
     if not ok:
         sys.exit(1)
 
 
-def _print_checks(board: str, checks) -> bool:
+def _print_checks(board: str, checks, tier: str) -> bool:
     """The table of check_models' results and the first mismatch of each model that
     differs; True when everything was bit-exact."""
-    table = Table(title=f"verify on {board}: generated code vs TFLite Micro", title_justify="left")
+    table = Table(title=f"verify on {board} ({tier} kernels): generated code vs TFLite Micro", title_justify="left")
     for col in ("model", "inputs", "values compared", "mismatching inputs", "count/inference", "result"):
         table.add_column(col)
     for c in checks:

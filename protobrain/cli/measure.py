@@ -56,7 +56,8 @@ def bench(models, board, out_dir, n_inputs, port, fw_dir, as_json, seed, names, 
 
 def _print_bench(report) -> None:
     unit = report.models[0].count_kind
-    table = Table(title=f"bench on {report.board} ({report.core}): {unit}", title_justify="left")
+    tiers = ", ".join(dict.fromkeys(m.tier for m in report.models))
+    table = Table(title=f"bench on {report.board} ({report.core}, {tiers} kernels): {unit}", title_justify="left")
     for col in ("model", "MACs", unit, "per MAC", "spread", "bit-exact", "arena", "activation lower bound", "scratch",
                 "TFLM arena", "weights", "code", "stack", "heap"):
         table.add_column(col, justify="left" if col in ("model", "heap") else "right")
