@@ -17,7 +17,7 @@ from protobrain.errors import ProtobrainError
 from protobrain.firmware.build import build as build_firmware
 from protobrain.firmware.platformio import check_output, export_project, require_platformio
 from protobrain.firmware.platformio import export_library as write_library
-from protobrain.firmware.programs import load_programs
+from protobrain.firmware.programs import load_programs, programs_per_board
 from protobrain.run.flashing import firmware_elf, open_flashed
 from protobrain.run.flashing import flash as flash_board
 from protobrain.run.qemu import QemuBoard
@@ -71,21 +71,21 @@ def export():
 def export_platformio(models, boards, out_dir, force, names, planner, kernels):
     """A PlatformIO project of MODELS, one environment per board, bare-metal (no framework).
 
-    `pio run` in it builds the firmware `protobrain build` makes (same sources, flags,
-    linker script); `pio run -e BOARD -t upload` flashes it.
+    `pio run` in it builds the firmware `protobrain build` makes for each board (same
+    sources, kernel tier, flags, linker script); `pio run -e BOARD -t upload` flashes it.
     """
     bs = [load_board(b) for b in boards]
     for b in bs:
         require_platformio(b)
     check_output(Path(out_dir), force)
-    progs, blobs = load_programs(models, planner, kernels, boards, names)
+    progs, blobs = programs_per_board(models, planner, kernels, boards, names)
     bs = export_project(bs, progs, blobs, Path(out_dir), force)
-    names = ", ".join(p.graph.name for p in progs)
+    names = ", ".join(p.graph.name for p in progs[bs[0].name])
     console.print(f"exported {names} to {out_dir}: a PlatformIO project, one environment per board, no framework")
     for b in bs:
-        arena = sum(p.arena_size for p in progs)
+        arena = sum(p.arena_size for p in progs[b.name])
         console.print(f"  env:{b.name:<16} {b.platformio['platform']} / {b.platformio['board']:<16} "
-                      f"RAM for arena and stack {arena + b.stack_bytes:,} / {b.ram.length:,} B")
+                      f"{progs[b.name][0].tier} kernels, RAM for arena and stack {arena + b.stack_bytes:,} / {b.ram.length:,} B")
     first = bs[0].name
     console.print(f"build        pio run -d {out_dir}")
     console.print(f"upload       pio run -d {out_dir} -e {first} -t upload")

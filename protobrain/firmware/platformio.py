@@ -14,8 +14,11 @@ code, UART driver, board configuration, linker script; the models' code is the s
 a folder per board under src/ holds exactly the files `protobrain build` compiles for it,
 and each environment builds only its folder (`build_src_filter`). PlatformIO then compiles
 the same files and links them in the same (sorted) order, so the firmware's size report
-is `protobrain build`'s to the byte. include/ holds the models' C API (<model>.h), the one
-header user code includes, identical for every board.
+is `protobrain build`'s to the byte. Each board's firmware is compiled for that board's own
+kernel tier, as `protobrain build -b BOARD` compiles it. include/ holds the models' C API
+(<model>.h), the one header user code includes, where it is the same for every board; a
+model whose header differs between boards (its arena and memory plan depend on the tier)
+has each board's header in that board's folder, beside the sources that include it.
 """
 
 from __future__ import annotations
@@ -86,9 +89,10 @@ def _ini(boards: list[Board], what: str) -> str:
         "; Check it on the board: protobrain verify MODEL --board BOARD --port PORT",
         ";",
         "; A folder per board under src/ holds the sources `protobrain build` compiles for that",
-        "; board (model, start-up, UART, timer, board configuration, linker script); each",
-        "; environment builds only its own folder. include/ holds the models' C API. No",
-        "; framework: the firmware brings up the chip itself. build_flags are protobrain's own",
+        "; board (model, start-up, UART, timer, board configuration, linker script), with the",
+        "; board's own kernel tier; each environment builds only its own folder. include/ holds",
+        "; the models' C API where it is the same for every board (else each board's folder has",
+        "; its own). No framework: the firmware brings up the chip itself. build_flags are protobrain's own",
         f"; compiler flags, and {LINK_SCRIPT} passes those gcc also needs when linking",
         "; (custom_link_flags), so the firmware is the one `protobrain build` makes.",
         "",
@@ -130,7 +134,7 @@ def _lay_out(project: Path, firmwares: list[tuple[Board, Path]], what: str) -> N
     """Write a project from rendered firmware folders, one per board."""
     include = project / "include"
     include.mkdir(parents=True)
-    shared: dict[str, bytes] = {}
+    api: dict[str, dict[str, bytes]] = {}  # header -> board -> its text
     for board, fw_dir in firmwares:
         if not (fw_dir / "link.ld").exists():
             raise ProtobrainError(f"{fw_dir} has no link.ld; build it with: protobrain build MODEL --board {board.name} -o {fw_dir}")
@@ -139,13 +143,15 @@ def _lay_out(project: Path, firmwares: list[tuple[Board, Path]], what: str) -> N
         dest.mkdir(parents=True)
         for p in _firmware_sources(fw_dir):
             if p.name in headers:
-                data = p.read_bytes()
-                if shared.setdefault(p.name, data) != data:  # the C API does not depend on the board
-                    raise ProtobrainError(f"{p.name} differs between boards; export the boards one by one")
+                api.setdefault(p.name, {})[board.name] = p.read_bytes()
             else:
                 shutil.copyfile(p, dest / p.name)
-    for name, data in shared.items():
-        (include / name).write_bytes(data)
+    for name, by_board in api.items():
+        if len(set(by_board.values())) == 1:
+            (include / name).write_bytes(next(iter(by_board.values())))
+        else:  # another tier, another arena and plan: the board's own header, found first by its sources
+            for board_name, data in by_board.items():
+                (project / "src" / board_name / name).write_bytes(data)
     (project / LINK_SCRIPT).write_text(_LINK_SCRIPT_TEXT)
     (project / "platformio.ini").write_text(_ini([b for b, _ in firmwares], what))
     (project / ".gitignore").write_text(".pio\n")
@@ -175,22 +181,25 @@ def _unique(boards: list[Board]) -> list[Board]:
     return result
 
 
-def export_project(boards: list[Board], programs, blobs: list[bytes], out: Path, force: bool = False) -> list[Board]:
-    """A PlatformIO project for MODELS on several boards; every check runs before anything
-    is written, and the project appears at `out` only once complete."""
+def export_project(boards: list[Board], programs: dict[str, list], blobs: list[bytes], out: Path,
+                   force: bool = False) -> list[Board]:
+    """A PlatformIO project for MODELS on several boards, each board's environment with the
+    models compiled for it (programs: board name -> Programs, from programs_per_board);
+    every check runs before anything is written, and the project appears at `out` only
+    once complete."""
     out = Path(out)
     boards = _unique(boards)
     for b in boards:
         require_platformio(b)
     for b in boards:
-        check_fit(b, programs)
+        check_fit(b, programs[b.name])
     check_output(out, force)
-    names = ", ".join(p.graph.name for p in programs)
+    names = ", ".join(p.graph.name for p in programs[boards[0].name])
     with tempfile.TemporaryDirectory(prefix="pb-export-") as tmp:
         firmwares = []
         for b in boards:
             fw = Path(tmp) / "firmware" / b.name
-            render_firmware(b, programs, blobs, fw)
+            render_firmware(b, programs[b.name], blobs, fw)
             firmwares.append((b, fw))
         project = Path(tmp) / "project"
         _lay_out(project, firmwares, f"{names} on {', '.join(b.name for b in boards)}")

@@ -1,6 +1,7 @@
 """Model files compiled for the boards that will run them: the kernel tier every one of
 those cores runs, the smallest flash among them (what a tier may spend on faster
-weights), and one Program per file, their names unique within one firmware."""
+weights), and one Program per file, their names unique within one firmware; or, for a
+project with one firmware per board, each board's own."""
 
 from __future__ import annotations
 
@@ -42,6 +43,20 @@ def load_programs(models, planner: str, kernels: str = AUTO, boards=(),
         raise ProtobrainError(f"two models are both named {', '.join(sorted(dup))}; name them with "
                               "--name NAME=PATH, one for each model file")
     return progs, blobs
+
+
+def programs_per_board(models, planner: str, kernels: str = AUTO, boards=(),
+                       names=()) -> tuple[dict[str, list[Program]], list[bytes]]:
+    """The model files compiled for each board on its own (by board name), as `build`
+    compiles them for it: its own tier (with kernels auto, the fastest its core runs) and
+    its own flash. Boards that take the same tier and flash share one compilation."""
+    done, per_board, blobs = {}, {}, []
+    for b in boards:
+        key = kernel_tier(kernels, b)
+        if key not in done:
+            done[key], blobs = load_programs(models, planner, kernels, [b], names)
+        per_board[load_board(b).name] = done[key]
+    return per_board, blobs
 
 
 def given_names(models, names) -> dict[int, str]:

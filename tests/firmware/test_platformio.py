@@ -46,6 +46,13 @@ def kws():
     return path, build_program(read_model(path)), path.read_bytes()
 
 
+def _per_board(path, boards=BOARDS):
+    """Each board's Programs as `protobrain build -b BOARD` compiles them (its own tier)."""
+    from protobrain.firmware.programs import programs_per_board
+
+    return programs_per_board([str(path)], "best", "auto", boards)[0]
+
+
 def _durations(pio_output: str) -> dict[str, float]:
     """Seconds per environment from PlatformIO's summary table."""
     found = {}
@@ -70,22 +77,26 @@ def kws_project(pio, kws, tmp_path_factory):
 
 def test_exported_project_layout(kws_project, kws):
     project, _ = kws_project
-    _, program, _ = kws
+    path, _, _ = kws
+    programs = _per_board(path)
     ini = configparser.ConfigParser()
     ini.read(project / "platformio.ini")
     assert [s for s in ini.sections() if s.startswith("env:")] == [f"env:{b}" for b in BOARDS]
     assert ini["env"]["extra_scripts"] == "post:protobrain_link.py" and (project / "protobrain_link.py").exists()
     assert ini["env:rpi_pico"]["board"] == "pico" and ini["env:rpi_pico"]["platform"] == "raspberrypi"
     assert ini["env:nrf52840_dk"]["platform"] == "nordicnrf52" and "framework" not in ini["env:nrf52840_dk"]
-    # the models' C API once, in include/; each board's own sources in src/<board>/
-    assert sorted(p.name for p in (project / "include").iterdir()) == ["kws_ref_model.h"]
-    assert f"#define PB_KWS_REF_MODEL_ARENA_SIZE {program.arena_size}u" in (project / "include" / "kws_ref_model.h").read_text()
+    # each board's own sources in src/<board>/, with its own tier: the DSP boards' arenas and
+    # plans differ from the Pico's, so each board's folder has its own C API (none in include/)
+    assert not any((project / "include").iterdir())
     for b in BOARDS:
         env = ini[f"env:{b}"]
         assert env["build_src_filter"] == f"+<{b}/>" and env["board_build.ldscript"] == f"src/{b}/link.ld"
         files = {p.name for p in (project / "src" / b).iterdir()}
         assert {"main.c", "link.ld", "kws_ref_model.c", "kws_ref_model_weights.c", "pb_board_config.h"} <= files
-        assert "kws_ref_model.h" not in files
+        (program,) = programs[b]
+        assert program.tier == ("portable" if b == "rpi_pico" else "dsp") and ("pb_dsp_conv.c" in files) == (b != "rpi_pico")
+        assert (f"#define PB_KWS_REF_MODEL_ARENA_SIZE {program.arena_size}u"
+                in (project / "src" / b / "kws_ref_model.h").read_text())
     assert "boot2_image.c" in {p.name for p in (project / "src" / "rpi_pico").iterdir()}
 
 
@@ -98,12 +109,12 @@ def test_pio_run_builds_the_firmware_protobrain_builds(name, pio, kws, kws_proje
     from protobrain.toolchain import section_sizes
 
     project, durations = kws_project
-    _, program, blob = kws
+    path, _, blob = kws
     assert 0 < durations[name] < PIO_SECONDS, durations
     elf = project / ".pio" / "build" / name / "firmware.elf"
     assert elf.exists()
     board = load_board(name)
-    image = build(board, [program], [blob], tmp_path / "fw")
+    image = build(board, _per_board(path, [name])[name], [blob], tmp_path / "fw")
     assert section_sizes(board, elf) == (image.text, image.data, image.bss)
     assert (elf.parent / "firmware.bin").read_bytes() == image.bin.read_bytes()
     assert pio.connections == 0, "PlatformIO tried to reach the network"
@@ -116,7 +127,9 @@ def test_library_builds_into_a_users_project(pio, kws, kws_project, tmp_path):
     project, _ = kws_project
     user = tmp_path / "user"
     lib = user / "lib" / "kws"
-    proc = subprocess.run([*CLI, "export", "library", str(path), "-o", str(lib)], capture_output=True, text=True, timeout=120)
+    board = "nucleo_f446re"
+    proc = subprocess.run([*CLI, "export", "library", str(path), "-o", str(lib), "--board", board],
+                          capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     manifest = json.loads((lib / "library.json").read_text())
     assert manifest["name"] == "kws_ref_model" and manifest["build"]["flags"][0] == "-O2"
@@ -125,10 +138,9 @@ def test_library_builds_into_a_users_project(pio, kws, kws_project, tmp_path):
     assert {"kws_ref_model.c", "kws_ref_model_weights.c", "pb_common.h"} <= lib_files and "main.c" not in lib_files
     assert "pb_kws_ref_model_invoke" in (lib / "README.md").read_text()
 
-    board = "nucleo_f446re"
     (user / "src" / board).mkdir(parents=True)
     for f in (project / "src" / board).iterdir():
-        if f.name not in lib_files:
+        if f.name not in lib_files | {"kws_ref_model.h"}:
             shutil.copyfile(f, user / "src" / board / f.name)
     for f in ("platformio.ini", "protobrain_link.py"):
         shutil.copyfile(project / f, user / f)
@@ -138,13 +150,37 @@ def test_library_builds_into_a_users_project(pio, kws, kws_project, tmp_path):
     assert 0 < _durations(run.stdout)[board] < PIO_SECONDS
     elf = user / ".pio" / "build" / board / "firmware.elf"
     symbols = subprocess.run(["arm-none-eabi-nm", str(elf)], capture_output=True, text=True, check=True).stdout
-    assert " T pb_kws_ref_model_run_range" in symbols and " t pb_kws_ref_model_op0_filter" in symbols
+    # the DSP tier's weights (op0_weights, in its block order): the library is built for the Nucleo's tier
+    assert " T pb_kws_ref_model_run_range" in symbols and " t pb_kws_ref_model_op0_weights" in symbols
     from protobrain.boards import load_board
     from protobrain.toolchain import section_sizes
 
     b = load_board(board)
     assert section_sizes(b, elf) == section_sizes(b, project / ".pio" / "build" / board / "firmware.elf")
     assert pio.connections == 0, "PlatformIO tried to reach the network"
+
+
+def test_each_environment_gets_its_own_boards_tier(tmp_path):
+    """The Nucleo (Cortex-M4) and the Pico (Cortex-M0+) in one project: each environment holds
+    exactly the sources `protobrain build -b BOARD` writes, with that board's kernel tier, not
+    the slowest tier of the set (the Nucleo got the Pico's portable kernels)."""
+    if shutil.which("arm-none-eabi-gcc") is None:
+        pytest.skip("arm-none-eabi-gcc not installed (make setup installs it)")
+    path = shared_model("kws_ref_model")
+    out = tmp_path / "project"
+    proc = subprocess.run([*CLI, "export", "platformio", str(path), "-b", "nucleo_f446re", "-b", "rpi_pico", "-o", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    for board, tier in (("nucleo_f446re", "dsp"), ("rpi_pico", "portable")):
+        assert re.search(rf"env:{board} .* {tier} kernels", proc.stdout), proc.stdout
+        fw = tmp_path / board
+        built = subprocess.run([*CLI, "build", str(path), "-b", board, "-o", str(fw)], capture_output=True, text=True,
+                               timeout=300)
+        assert built.returncode == 0 and f"{tier} kernels" in built.stdout, built.stderr
+        want = {p.name: p.read_bytes() for p in fw.iterdir() if p.suffix in (".c", ".h", ".S") or p.name == "link.ld"}
+        got = {p.name: p.read_bytes() for p in (out / "include").iterdir()}
+        got.update((p.name, p.read_bytes()) for p in (out / "src" / board).iterdir())
+        assert sorted(got) == sorted(want) and got == want, board
 
 
 def _small_board(tmp_path):
