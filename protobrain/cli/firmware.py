@@ -11,8 +11,10 @@ import click
 from click.core import ParameterSource
 from rich.table import Table
 
+from protobrain.audio.companion import model_extras
 from protobrain.boards import board_names, load_board
 from protobrain.cli.options import KERNELS, MODEL_NAMES, PLANNER, SEEDS, IntRange, console, name_pair
+from protobrain.compiler.run_info import model_path
 from protobrain.errors import ProtobrainError
 from protobrain.firmware.build import build as build_firmware
 from protobrain.firmware.platformio import check_output, export_project, require_platformio
@@ -93,7 +95,7 @@ def export_platformio(models, boards, out_dir, force, names, planner, kernels):
 
 
 @export.command("library")
-@click.argument("models", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("models", nargs=-1, required=True, type=click.Path())
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(), help="Library folder (new or empty).")
 @click.option("--name", "names", multiple=True, metavar="NAME=PATH | LIBRARY",
               help="C name of the model file PATH (repeatable), as for build; a NAME alone names the library "
@@ -106,14 +108,18 @@ def export_platformio(models, boards, out_dir, force, names, planner, kernels):
 @KERNELS
 def export_library(models, out_dir, names, force, board, planner, kernels):
     """A PlatformIO library (library.json) of MODELS' generated C, for your own project:
-    put it in lib/ or lib_deps, include <model>.h and call pb_<model>_invoke()."""
+    put it in lib/ or lib_deps, include <model>.h and call pb_<model>_invoke(). A MODEL may be
+    a training run's folder: a classifier's header gets its labels, a speech net the audio
+    frontend it was trained on."""
     library = [v for v in names if "=" not in v]
     if len(library) > 1:
         raise ProtobrainError(f"--name {library[0]} and --name {library[1]}: one library name, please "
                               "(a model is named with --name NAME=PATH)")
     check_output(Path(out_dir), force)
+    models = [str(model_path(m)) for m in models]  # a run's folder: its model.tflite
     progs, _ = load_programs(models, planner, kernels, [board], [name_pair(v) for v in names if "=" in v])
-    lib = write_library(progs, list(models), Path(out_dir), library[0] if library else None, force)
+    extras = [model_extras(p, m) for p, m in zip(progs, models)]
+    lib = write_library(progs, list(models), Path(out_dir), library[0] if library else None, force, extras)
     console.print(f"exported library {lib} to {out_dir}: library.json, include/ (the API), src/ (model, weights, "
                   f"{progs[0].tier} kernels)")
     for p in progs:

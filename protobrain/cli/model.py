@@ -9,11 +9,13 @@ from pathlib import Path
 import click
 from rich.table import Table
 
+from protobrain.audio.companion import model_extras
 from protobrain.boards import board_names
 from protobrain.cli.options import KERNELS, PLANNER, console
 from protobrain.codegen import render as codegen
 from protobrain.compiler.program import build_program
 from protobrain.compiler.reader import read_model
+from protobrain.compiler.run_info import model_path
 from protobrain.firmware.programs import kernel_tier
 from protobrain.verify.reference import Reference
 
@@ -105,7 +107,7 @@ def _print_summary(s: dict) -> None:
 
 
 @click.command()
-@click.argument("model", type=click.Path(dir_okay=False))
+@click.argument("model", type=click.Path())
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Folder for the generated C (created; existing files of the same name are replaced).")
 @click.option("--name", default=None, help="C name of the model (default: from the file name).")
@@ -114,16 +116,23 @@ def _print_summary(s: dict) -> None:
 @PLANNER
 @KERNELS
 def generate(model, out_dir, name, board, planner, kernels):
-    """Generate static-memory C for MODEL into a folder: <name>.h/.c, weights, kernels."""
+    """Generate static-memory C for MODEL into a folder: <name>.h/.c, weights, kernels.
+
+    MODEL is a .tflite file or a training run's folder. A run's classifier gets its class
+    labels in its header; a speech run's net also gets the audio frontend it was trained on
+    (pb_frontend.h/.c, with its streaming API)."""
     t0 = time.perf_counter()
+    model = model_path(model)
     tier, budget = kernel_tier(kernels, board)
     program = build_program(read_model(model, name), planner, tier, budget)
-    files = codegen.write(program, out_dir, source=Path(model).name)
+    extras = model_extras(program, model)
+    files = codegen.write(program, out_dir, source=model.name, extras=extras)
     elapsed = time.perf_counter() - t0
     g = program.graph
     console.print(f"generated {len(files)} files in {out_dir} ({elapsed:.2f} s): "
-                  + ", ".join(f.name for f in files if not f.name.startswith("pb_")) + f" + {sum(f.name.startswith('pb_') for f in files)} kernel files")
+                  + ", ".join(f.name for f in files if not f.name.startswith("pb_")) + f" + {sum(f.name.startswith('pb_') and f.name not in dict(extras.files) for f in files)} kernel files")
     console.print(f"API          int pb_{g.name}_invoke(...) in {g.name}.h")
+    _print_extras(g.name, extras)
     console.print(f"kernels      {program.tier}"
                   + (" where it has a kernel, portable elsewhere" if program.tier != "portable" else ""))
     _print_summary({
@@ -132,6 +141,15 @@ def generate(model, out_dir, name, board, planner, kernels):
         "macs": program.macs, "flash_const_bytes": program.const_bytes, "arena_bytes": program.arena_size,
         "planner": program.plan.strategy, "activation_lower_bound": program.lower_bound,
     })
+
+
+def _print_extras(name: str, extras) -> None:
+    if extras.labels:
+        console.print(f"labels       {len(extras.labels)} classes, pb_{name}_labels[]: {', '.join(extras.labels)}",
+                      markup=False)
+    if extras.feature_input:
+        console.print(f"frontend     {', '.join(n for n, _ in extras.files)}: audio in, the features "
+                      f"{name} was trained on (streaming API in {extras.feature_input['frontend']}.h)")
 
 
 COMMANDS = [inspect, generate]
