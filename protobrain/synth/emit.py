@@ -30,20 +30,20 @@ class Consts:
         self._by_key: dict = {}
 
     def add(self, values, ctype: str, what: str, guard: str | None = None) -> str:
-        """The array's name; `guard` is the preprocessor condition of the only code that
-        reads it (an array read under two conditions is emitted unconditionally)."""
+        """The array's name; `guard` is the preprocessor condition of the code that reads
+        it (an array added under several conditions is emitted under any of them)."""
         values = np.asarray(values).reshape(-1)
         key = (ctype, values.astype(np.int64 if ctype not in ("float", "uint64_t") else
                                     (np.float64 if ctype == "float" else np.uint64)).tobytes())
         if key in self._by_key:
             item = next(i for i in self.items if i["name"] == self._by_key[key])
-            if item["guard"] != guard:
-                item["guard"] = None
+            item["guards"].add(guard)
+            item["guard"] = None if None in item["guards"] else " || ".join(f"({c})" for c in sorted(item["guards"]))
         else:
             name = f"{self.prefix}_{what}{len(self.items)}"
             self._by_key[key] = name
             self.items.append({"name": name, "ctype": ctype, "count": int(values.size),
-                               "body": c_array_body(values, ctype), "guard": guard})
+                               "body": c_array_body(values, ctype), "guard": guard, "guards": {guard}})
         return self._by_key[key]
 
 
@@ -119,8 +119,10 @@ def _emit_fc(c, f, g, ptr, consts: Consts, wide: bool) -> dict:
     w = _values(f["filter"]).astype(np.int64).reshape(out_depth, depth)
     fo, io = int(f["filter_offset"]), int(f["input_offset"])
     T = "int16_t" if wide else "int8_t"
-    widened = not wide and fo == 0 and batches == 1 and depth >= 4  # the DSP form reads its own int16 copy
-    wname = consts.add(w, "int8_t", "w", guard="!PBF_DSP" if widened else None)
+    # int8 with a zero weight offset, one batch: a Helium form (padded int8 rows) and a DSP form
+    # (int16 pairs) beside the plain loop, each reading its own copy of the weights
+    vector = not wide and fo == 0 and batches == 1 and depth >= 4
+    wname = consts.add(w, "int8_t", "w", guard="!PBF_DSP && !PBF_MVE" if vector else None)
     head = [f"const {T} *in = {ptr(c.inputs[0])};", f"{T} *out = {ptr(c.outputs[0])};", "int32_t oc, d;"]
     if batches > 1:
         head.append("int32_t b;")
@@ -192,12 +194,70 @@ def _emit_fc(c, f, g, ptr, consts: Consts, wide: bool) -> dict:
     groups = depth // 4
     if fo != 0 or batches > 1 or groups == 0 or not narrow:
         return {"body": "\n".join(head + generic)}
-    dsp = _dsp_fc_widened(f, w, wname, out_depth, depth, init, store, consts) if not wide else \
-        _dsp_fc_wide_input(wname, out_depth, depth, init, store)
-    return {"body": "\n".join(head + ["#if PBF_DSP"] + dsp + ["#else"] + generic + ["#endif"])}
+    if wide:
+        dsp = _dsp_fc_wide_input(wname, out_depth, depth, init, store)
+        return {"body": "\n".join(head + ["#if PBF_DSP"] + dsp + ["#else"] + generic + ["#endif"])}
+    dsp = _dsp_fc_widened(f, w, out_depth, depth, init, store, consts)
+    requant = None if per_channel else (int(f["mult"]), int(f["shift"]), int(f["output_offset"]),
+                                        int(f["act_min"]), int(f["act_max"]))
+    mve = _mve_fc(w, out_depth, depth, init, store, requant, consts)
+    return {"body": "\n".join(head + ["#if PBF_MVE"] + mve + ["#elif PBF_DSP"] + dsp + ["#else"] + generic
+                               + ["#endif"])}
 
 
-def _dsp_fc_widened(f, w, wname, out_depth, depth, init, store, consts: Consts) -> list[str]:
+def _mve_fc(w, out_depth, depth, init, store, requant, consts: Consts) -> list[str]:
+    """int8 FULLY_CONNECTED on Helium (Cortex-M55): the input is loaded once as int8x16
+    vectors (zero-padded to a multiple of 16), each weight row is padded alike, and each
+    output is VMLADAVA over the row: 16 multiply-accumulates per instruction. Four output
+    channels at a time; with one multiplier and shift for the tensor (`requant`), their
+    requantization is vectorised too: VQRDMULH is the saturating rounding doubling high
+    multiply exactly (it is floor((a m + 2^30) / 2^31)), and the rounding right shift
+    rounds half away from zero once negative values are lowered by one (VRSHR rounds half
+    up). The sums and results are the plain loop's."""
+    vecs = -(-depth // 16)
+    padded = np.zeros((out_depth, vecs * 16), np.int64)
+    padded[:, :depth] = w
+    wv = consts.add(padded, "int8_t", "w16x_", guard="PBF_MVE")
+    lines = ["(void)d;", "(void)oc;", f"int8_t xb[{vecs * 16}];", f"memcpy(xb, in, {depth});"]
+    if vecs * 16 > depth:
+        lines.append(f"memset(xb + {depth}, 0, {vecs * 16 - depth});")
+    lines += [f"const int8x16_t x{v} = vldrbq_s8(xb + {16 * v});" for v in range(vecs)]
+    lines.append(f"const int8_t *wp = {wv};")
+
+    def dots(n: int, ks: list[str]) -> list[str]:
+        out = [f"int32_t acc{j} = {init(k)};" for j, k in enumerate(ks)]
+        for v in range(vecs):
+            out += [f"acc{j} = vmladavaq_s8(acc{j}, x{v}, vldrbq_s8(wp + {j * vecs * 16 + 16 * v}));" for j in range(n)]
+        out.append(f"wp += {n * vecs * 16};")
+        return out
+
+    quads = out_depth // 4
+    if quads:
+        body = dots(4, ["oc", "oc + 1", "oc + 2", "oc + 3"])
+        if requant is None:
+            for j, k in enumerate(["oc", "oc + 1", "oc + 2", "oc + 3"]):
+                body += store(f"acc{j}", k)
+        else:
+            mult, shift, zp, lo, hi = requant
+            left, right = max(shift, 0), max(-shift, 0)
+            body += ["int32x4_t r = vdupq_n_s32(acc0);", "r = vsetq_lane_s32(acc1, r, 1);",
+                     "r = vsetq_lane_s32(acc2, r, 2);", "r = vsetq_lane_s32(acc3, r, 3);"]
+            if left:
+                body.append(f"r = vshlq_n_s32(r, {left});")
+            body.append(f"r = vqrdmulhq_n_s32(r, {_lit(mult)});")
+            if right:
+                body += ["r = vaddq_s32(r, vshrq_n_s32(r, 31));", f"r = vrshrq_n_s32(r, {right});"]
+            if zp:
+                body.append(f"r = vaddq_n_s32(r, {_lit(zp)});")
+            body += [f"r = vmaxq_s32(r, vdupq_n_s32({_lit(lo)}));", f"r = vminq_s32(r, vdupq_n_s32({_lit(hi)}));",
+                     "vstrbq_s32(out + oc, r);"]
+        lines += [f"for (oc = 0; oc < {quads * 4}; oc += 4) {{"] + ["    " + ln for ln in body] + ["}"]
+    for k in range(quads * 4, out_depth):
+        lines += ["{"] + ["    " + ln for ln in dots(1, [str(k)]) + store("acc0", str(k))] + ["}"]
+    return lines
+
+
+def _dsp_fc_widened(f, w, out_depth, depth, init, store, consts: Consts) -> list[str]:
     """int8 FULLY_CONNECTED on the Arm DSP extension with the weights widened to int16 at
     generation time: each group of four inputs x0..x3 is unpacked once by SXTB16 into the
     pairs (x0, x2), (x1, x3), and each weight row is stored as the matching pairs, two per
@@ -217,9 +277,9 @@ def _dsp_fc_widened(f, w, wname, out_depth, depth, init, store, consts: Consts) 
     words32 = np.stack([lo, hi], axis=2).astype(np.uint32)      # (out, words, 2)
     grouped = words32[:quads * 4].reshape(quads, 4, words, 2).transpose(0, 2, 1, 3).reshape(-1)
     rest = words32[quads * 4:].reshape(-1)
-    wide = consts.add(np.concatenate([grouped, rest]), "uint32_t", "w16_", guard="PBF_DSP")
+    wide = consts.add(np.concatenate([grouped, rest]), "uint32_t", "w16_", guard="PBF_DSP && !PBF_MVE")
     full = depth // 4
-    lines = [f"uint32_t xp[{words * 2}];", "uint32_t v;", f"const uint32_t *wp = {wide};"]
+    lines = ["(void)oc;", f"uint32_t xp[{words * 2}];", "uint32_t v;", f"const uint32_t *wp = {wide};"]
     lines += [f"for (d = 0; d < {full}; ++d) {{", "    memcpy(&v, in + 4 * d, 4);",
               "    xp[2 * d] = pbf_sxtb16(v);", "    xp[2 * d + 1] = pbf_sxtb16_ror8(v);", "}"]
     tail = depth - 4 * full

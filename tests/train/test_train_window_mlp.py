@@ -128,6 +128,8 @@ static void semihost_exit(uint32_t reason)
 }}
 void reset_handler(void)
 {{
+    *(volatile uint32_t *)0xE000ED88u |= 0xFu << 20; /* CPACR: the FPU and Helium on */
+    __asm__ volatile("dsb\n\tisb");
     memcpy(&__data_start__, &__data_load__, (size_t)((uint8_t *)&__data_end__ - (uint8_t *)&__data_start__));
     memset(&__bss_start__, 0, (size_t)((uint8_t *)&__bss_end__ - (uint8_t *)&__bss_start__));
     semihost_exit(main() == 0 ? 0x20026u : 0x20023u);
@@ -160,9 +162,11 @@ int main(void)
 """
 
 
-def test_fused_step_on_simulated_cortex_m4_is_the_host_twin(run, tmp_path):
-    """The DSP form (int16 weight pairs, SMLAD, SSAT, SIMD max) on qemu-mps2-an386 makes
-    the same samples as the host's portable form, which is TFLite Micro's (test above)."""
+@pytest.mark.parametrize("board_name, form", [("qemu-mps2-an386", "ssub8"), ("qemu-mps3-an547", "vmladavaq_s8")])
+def test_fused_step_on_simulated_cores_is_the_host_twin(run, tmp_path, board_name, form):
+    """The DSP form (int16 weight pairs, SMLAD, SSAT, SIMD max) on the Cortex-M4 and the
+    Helium form (VMLADAVA, vector requantization) on the Cortex-M55 make the same samples
+    as the host's portable form, which is TFLite Micro's (test above)."""
     missing = [t for t in ("arm-none-eabi-gcc", "qemu-system-arm") if shutil.which(t) is None]
     if missing:
         pytest.skip(f"{', '.join(missing)} not installed (make setup installs them)")
@@ -174,7 +178,7 @@ def test_fused_step_on_simulated_cortex_m4_is_the_host_twin(run, tmp_path):
     frames = np.load(run.path / "keywords.npz")["no"][:6]
     rows = np.array([cond_frame(net, f, fq, [0]) for f in frames])
     want = generate(FusedStep(model), rows, vocoder.hop, temperature=0.8, seed=11)
-    board = load_board("qemu-mps2-an386")
+    board = load_board(board_name)
     (tmp_path / "link.ld").write_text(c_env().get_template("firmware/link.ld.j2").render(board=board, stack_size=8192))
     fused.write(model, tmp_path)
 
@@ -189,8 +193,8 @@ def test_fused_step_on_simulated_cortex_m4_is_the_host_twin(run, tmp_path):
                            "-o", str(elf), str(tmp_path / "main.c"), str(tmp_path / "synth.c")],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    assert "pbf_smlad" in model.texts["synth.c"] and "ssub8" in model.texts["synth.c"]
+    assert form in model.texts["synth.c"]
     out = subprocess.run(["qemu-system-arm", "-machine", board.run["machine"], "-nographic", "-monitor", "none",
                           "-serial", "null", "-semihosting-config", "enable=on,target=native", "-kernel", str(elf)],
                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
-    assert out.returncode == 0, "the fused step on the simulated Cortex-M4 differs from its host twin"
+    assert out.returncode == 0, f"the fused step on {board_name} differs from its host twin"
