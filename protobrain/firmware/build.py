@@ -2,15 +2,20 @@
 
 `build()` renders the firmware templates for a board, compiles everything with the
 board's cross toolchain, and checks flash and RAM use against the board's memory before
-anything is flashed: a model that does not fit fails here with the numbers.
+anything is flashed: a model that does not fit fails here with the numbers. It counts every
+static buffer it knows of before writing anything (arenas, state areas, the protocol
+buffer, the apps' buffers, the stack), works in a temporary folder, and puts the build
+folder in place only once the image is linked and checked, so a failure leaves nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,13 +43,15 @@ class DoesNotFit(ProtobrainError):
 @dataclass
 class Apps:
     """What a firmware serves beyond the model commands (the protobrain bundle's listen and
-    speak): extra generated sources, the apps template's context, INFO fields, and the
-    largest request or reply they exchange. Their nets share one arena."""
+    speak): extra generated sources, the apps template's context, INFO fields, the
+    largest request or reply they exchange, and the static RAM their sources hold (state,
+    windows, sample buffers), which the fit check counts. Their nets share one arena."""
 
     files: dict[str, str]
     context: dict
     info: dict
     buffer_bytes: int
+    ram_bytes: int = 0
 
 
 @dataclass
@@ -115,9 +122,8 @@ def render_firmware(board: Board, programs: list[Program], model_blobs: list[byt
         for kind in ("inputs", "outputs"):
             if sum(t["bytes"] for t in info[kind]) > 60000:
                 raise ProtobrainError(f"{info['name']}: {kind} of {sum(t['bytes'] for t in info[kind])} bytes exceed the protocol's 60,000-byte frame")
-    buffer_bytes = max(max(1 + sum(t["bytes"] for t in i["inputs"]), 9 + sum(t["bytes"] for t in i["outputs"])) for i in infos)
+    buffer_bytes = protocol_buffer_bytes(programs, apps)
     max_steps = max(i["steps"] for i in infos)
-    buffer_bytes = max(buffer_bytes, 64, 11 + 4 * max_steps, apps.buffer_bytes if apps else 0)  # PROFILE fits too
     info = {"protocol": 2, "firmware": f"protobrain {__version__}", "board": board.name, "core": board.core,
             "clock_hz": board.clock_hz, "buffer_bytes": buffer_bytes, "stack_bytes": board.stack_bytes, "models": infos,
             **(apps.info if apps else {})}
@@ -166,7 +172,7 @@ def compile_flags(board: Board) -> list[str]:
     return [*board.cflags, *WARN_FLAGS, *OPT_FLAGS, *libc_flags(board), "-nostartfiles", STEP_HOOK, "-Wl,--gc-sections"]
 
 
-def compile_firmware(board: Board, src: Path) -> tuple[Path, Path]:
+def compile_firmware(board: Board, src: Path, names: str = "the firmware") -> tuple[Path, Path]:
     cc = cross_tool(board, "gcc")
     sources = sorted(str(p) for p in src.iterdir() if p.suffix in (".c", ".S"))
     elf = src / "firmware.elf"
@@ -175,9 +181,9 @@ def compile_firmware(board: Board, src: Path) -> tuple[Path, Path]:
            "-lm"]  # float32 kernels call expf, logf, ...
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
-        overflow = [ln for ln in proc.stderr.splitlines() if "overflowed by" in ln or "will not fit" in ln]
+        overflow = _link_overflow(board, names, proc.stderr)
         if overflow:
-            raise DoesNotFit(f"does not fit {board.name}: {overflow[0].split(': ', 1)[-1]}")
+            raise overflow
         first = next((ln for ln in proc.stderr.splitlines() if "error" in ln), proc.stderr.strip()[:300])
         raise ToolchainError(f"firmware failed to compile for {board.name}: {first}")
     binary = src / "firmware.bin"
@@ -192,15 +198,45 @@ def shared_arena_bytes(programs: list[Program]) -> int:
     return (max(p.arena_size for p in programs) + 7) // 8 * 8 + 8
 
 
-def check_fit(board: Board, programs: list[Program], shared: bool = False) -> None:
-    """Before compiling: the planned arenas alone must fit in RAM, the weights in flash."""
-    arenas = shared_arena_bytes(programs) if shared else sum(p.arena_size for p in programs)
-    ram = arenas + board.stack_bytes
+def protocol_buffer_bytes(programs: list[Program], apps: Apps | None = None) -> int:
+    """The firmware's one request/reply buffer: the largest INVOKE request (model index and
+    inputs) or reply (count and outputs), PROFILE's per-step stamps, the apps' own frames."""
+    def io(p, tensors, head):
+        return head + sum(p.graph.tensors[i].nbytes for i in tensors)
+
+    largest = max(max(io(p, p.graph.inputs, 1), io(p, p.graph.outputs, 9)) for p in programs)
+    max_steps = max(len(p.steps) for p in programs)
+    return max(largest, 64, 11 + 4 * max_steps, apps.buffer_bytes if apps else 0)
+
+
+def static_ram(board: Board, programs: list[Program], apps: Apps | None = None) -> list[tuple[str, int]]:
+    """Every static buffer of the firmware, as (what, bytes): the planned arenas and the
+    words that align them (the model's C declares a whole number of 8-byte words, plus one),
+    or the one shared arena; the state areas, the protocol buffer, the per-step stamps, the
+    apps' buffers and the stack. What it leaves out (the C library's and the drivers' few
+    variables) the linker counts."""
+    if apps:
+        parts = [("shared arena", shared_arena_bytes(programs))]
+    else:
+        parts = [(f"arena {p.graph.name}", p.arena_size) for p in programs]
+        parts.append(("arena alignment", sum((p.arena_size + 7) // 8 * 8 + 8 - p.arena_size for p in programs)))
+    parts += [(f"state {p.graph.name}", (p.state_size + 7) // 8 * 8) for p in programs if p.state_size]
+    parts += [("protocol buffer", protocol_buffer_bytes(programs, apps)),
+              ("step stamps", 4 * max(len(p.steps) for p in programs))]
+    if apps and apps.ram_bytes:
+        parts.append(("apps' buffers", apps.ram_bytes))
+    return parts + [("stack", board.stack_bytes)]
+
+
+def check_fit(board: Board, programs: list[Program], apps: Apps | None = None) -> None:
+    """Before writing anything: every static buffer must fit in RAM, the weights in flash."""
+    parts = static_ram(board, programs, apps)
+    ram = sum(n for _, n in parts)
     flash = sum(p.const_bytes for p in programs)
     problems = []
     if ram > board.ram.length:
-        what = f"shared arena {arenas:,}" if shared else f"arenas {' + '.join(f'{p.arena_size:,}' for p in programs)}"
-        problems.append(f"RAM needs {ram:,} B ({what} + stack {board.stack_bytes:,}) but {board.name} has {board.ram.length:,} B")
+        what = " + ".join(f"{label} {n:,}" for label, n in parts)
+        problems.append(f"RAM needs {ram:,} B ({what}) but {board.name} has {board.ram.length:,} B")
     if flash > board.flash.length:
         problems.append(f"flash needs {flash:,} B of weights but {board.name} has {board.flash.length:,} B")
     if problems:
@@ -208,13 +244,44 @@ def check_fit(board: Board, programs: list[Program], shared: bool = False) -> No
         raise DoesNotFit(f"{names} does not fit {board.name}: " + "; ".join(problems))
 
 
+_OVERFLOW = re.compile(r"region `(\w+)' overflowed by (\d+) bytes")
+
+
+def _link_overflow(board: Board, names: str, stderr: str) -> DoesNotFit | None:
+    """The linker's 'region RAM overflowed by N bytes' as the numbers a user needs."""
+    found = {region: int(n) for region, n in _OVERFLOW.findall(stderr)}
+    if not found:
+        lines = [ln.split(": ", 1)[-1] for ln in stderr.splitlines() if "will not fit" in ln]
+        return DoesNotFit(f"{names} does not fit {board.name}: {lines[0]}") if lines else None
+    problems = []
+    for region, memory, what in (("RAM", board.ram, "RAM"), ("FLASH", board.flash, "flash")):
+        if region in found:
+            problems.append(f"{what} needs {memory.length + found[region]:,} B as linked but {board.name} has "
+                            f"{memory.length:,} B")
+    return DoesNotFit(f"{names} does not fit {board.name}: " + "; ".join(problems or [stderr.strip().splitlines()[0]]))
+
+
 def build(board: Board, programs: list[Program], model_blobs: list[bytes], out: Path,
           apps: Apps | None = None) -> FirmwareImage:
-    check_fit(board, programs, shared=apps is not None)
-    if out.exists():
-        shutil.rmtree(out)
+    """Render, compile, link and check in a temporary folder; `out` appears (or replaces the
+    old build) only when everything passed."""
+    check_fit(board, programs, apps)
+    out = Path(out)
+    with tempfile.TemporaryDirectory(prefix="pb-build-") as tmp:
+        work = Path(tmp) / "fw"
+        image = _build_in(board, programs, model_blobs, work, apps)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if out.exists():
+            shutil.rmtree(out)
+        shutil.move(str(work), str(out))
+    image.elf, image.bin = out / image.elf.name, out / image.bin.name
+    return image
+
+
+def _build_in(board: Board, programs: list[Program], model_blobs: list[bytes], out: Path,
+              apps: Apps | None) -> FirmwareImage:
     infos = render_firmware(board, programs, model_blobs, out, apps)
-    elf, binary = compile_firmware(board, out)
+    elf, binary = compile_firmware(board, out, ", ".join(p.graph.name for p in programs))
     text, data, bss = section_sizes(board, elf)
     image = FirmwareImage(board, elf, binary, text, data, bss, board.stack_bytes, infos)
     if image.flash_bytes > board.flash.length or image.ram_bytes > board.ram.length:
@@ -224,11 +291,11 @@ def build(board: Board, programs: list[Program], model_blobs: list[bytes], out: 
                                has_fpu="fpu" in board.features)
     image.stack_bound, image.stack_note = bound.bytes, str(bound)
     if bound.bytes is not None:
-        static_ram = data + bss - board.stack_bytes  # bss includes the reserved stack section
+        statics = data + bss - board.stack_bytes  # bss includes the reserved stack section
         if bound.bytes > board.stack_bytes:
             raise DoesNotFit(f"does not fit {board.name}: worst-case stack {bound} exceeds the reserved {board.stack_bytes:,} B")
-        if bound.bytes + static_ram > board.ram.length:
-            raise DoesNotFit(f"does not fit {board.name}: worst-case stack {bound.bytes:,} B + data and bss {static_ram:,} B exceed RAM {board.ram.length:,} B")
+        if bound.bytes + statics > board.ram.length:
+            raise DoesNotFit(f"does not fit {board.name}: worst-case stack {bound.bytes:,} B + data and bss {statics:,} B exceed RAM {board.ram.length:,} B")
     return image
 
 
