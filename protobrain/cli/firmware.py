@@ -157,7 +157,7 @@ def flash(models, board, fw_dir, serial, tool, drive, port, n_random, names, pla
             raise ProtobrainError(f"{b.name} is simulated: {', '.join(real_only)} {'is' if len(real_only) == 1 else 'are'} "
                                   f"for real boards (QEMU prints its serial port; check models with protobrain verify "
                                   f"MODEL --board {b.name} --firmware {fw_dir} -n N)")
-    elf = firmware_elf(fw_dir, board)
+    elf = firmware_elf(fw_dir, b)
     if b.simulated:
         if models:
             raise ProtobrainError(f"{b.name} is simulated: check MODELS with protobrain verify MODEL --board {b.name} --firmware {fw_dir}")
@@ -193,7 +193,7 @@ def flash(models, board, fw_dir, serial, tool, drive, port, n_random, names, pla
 def renode(board, fw_dir, out_dir):
     """Write a Renode script (.resc) and a Robot test (.robot) that boot the firmware and check its UART."""
     b = load_board(board)
-    elf = firmware_elf(fw_dir, board)
+    elf = firmware_elf(fw_dir, b)
     info = Path(fw_dir) / "info.json"
     models = [m["name"] for m in json.loads(info.read_text())["models"]] if info.exists() else []
     for f in write_renode(b, elf, Path(out_dir), models):

@@ -27,6 +27,7 @@ from protobrain.errors import ProtobrainError
 from protobrain.firmware.build import build
 from protobrain.measure.icount import InstructionCounter
 from protobrain.run.device import Device
+from protobrain.run.flashing import firmware_elf
 from protobrain.run.qemu import QemuBoard, timer_figure
 from protobrain.toolchain import elf_symbols, heap_symbols, section_sizes
 from protobrain.verify.compare import Mismatch, compare, test_inputs
@@ -180,6 +181,7 @@ def run_bench(board: Board, programs: list[Program], paths: list[str], blobs: li
                          "(its ELF gives flash, weights and heap figures)")
     if not port and not board.simulated:
         raise BenchError(f"{board.name} is a real board: flash it, then pass --port and --firmware")
+    flashed = firmware_elf(fw_dir, board) if port else None  # built for this board, or refused now
     figures: list[ModelFigures] = []
     with tempfile.TemporaryDirectory(prefix="pb-bench-") as tmp:
         # one session per model on a simulator (its own firmware); one session for all on a real board
@@ -187,9 +189,7 @@ def run_bench(board: Board, programs: list[Program], paths: list[str], blobs: li
             else [(programs, paths, blobs)]
         for k, (progs, gpaths, gblobs) in enumerate(groups):
             if port:
-                elf = Path(fw_dir) / "firmware.elf"
-                if not elf.exists():
-                    raise BenchError(f"{elf} not found; build with: protobrain build MODEL --board {board.name} -o {fw_dir}")
+                elf = flashed
             else:
                 elf = build(board, progs, gblobs, Path(tmp) / f"fw{k}").elf
             text, data, bss = section_sizes(board, elf)

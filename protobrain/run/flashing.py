@@ -33,12 +33,27 @@ class Flashed:
     command: list[str] = field(default_factory=list)
 
 
-def firmware_elf(fw_dir, board_name: str) -> Path:
-    """The firmware.elf in a build folder, or an error saying how to build it."""
+def firmware_elf(fw_dir, board: Board | str) -> Path:
+    """The firmware.elf in a build folder for `board`, or an error saying how to build it.
+    Firmware built for another board (its info.json names the board) is refused here, up
+    front: on the wrong board or simulator it answers nothing, or the wrong thing."""
+    name = board if isinstance(board, str) else board.name
     elf = Path(fw_dir) / "firmware.elf"
     if not elf.exists():
-        raise ProtobrainError(f"{elf} not found; build it first with: protobrain build MODEL --board {board_name} -o {fw_dir}")
+        raise ProtobrainError(f"{elf} not found; build it first with: protobrain build MODEL --board {name} -o {fw_dir}")
+    built_for = _built_for(Path(fw_dir))
+    if built_for is not None and built_for != name:
+        raise ProtobrainError(f"{fw_dir} holds firmware built for {built_for}, not {name}: pass --board {built_for}, "
+                              f"or build for {name} with: protobrain build MODEL --board {name} -o DIR")
     return elf
+
+
+def _built_for(fw_dir: Path) -> str | None:
+    """The board a build folder's info.json names (None: no info.json, or none readable)."""
+    try:
+        return json.loads((fw_dir / "info.json").read_text()).get("board")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def find_uf2_drive(label: str) -> Path | None:

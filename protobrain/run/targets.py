@@ -12,7 +12,7 @@ from protobrain.boards import load_board
 from protobrain.compiler.program import Program
 from protobrain.errors import ProtobrainError
 from protobrain.firmware.build import build
-from protobrain.run.device import Device
+from protobrain.run.device import Device, DeviceError
 from protobrain.run.flashing import firmware_elf
 from protobrain.run.host import CompiledModel, build_shared_library
 from protobrain.run.qemu import QemuBoard, timer_figure
@@ -79,15 +79,21 @@ def open_target(board: str, programs: list[Program], blobs: list[bytes], fw_dir=
         yield HostTarget()
         return
     b = load_board(board)
+    if fw_dir:
+        firmware_elf(fw_dir, b)  # a build for another board is refused before anything starts
     if port:
         with Device(port) as dev:
+            runs = dev.info().get("board")
+            if runs != b.name:
+                raise DeviceError(f"the device on {port} runs firmware built for {runs}, not {b.name}: "
+                                  f"pass --board {runs}, or flash a build for {b.name}")
             yield DeviceTarget(dev, b)
         return
     if not b.simulated:
         raise ProtobrainError(f"{b.name} is a real board: flash it, then pass its serial port with --port")
     with tempfile.TemporaryDirectory(prefix="pb-fw-") as tmp:
         if fw_dir:
-            elf = firmware_elf(fw_dir, board)
+            elf = firmware_elf(fw_dir, b)
         else:
             if console:
                 console.print(f"building firmware for {b.name} ...")
