@@ -9,7 +9,7 @@ import sys
 import click
 
 from protobrain import __version__
-from protobrain.cli import bundle, firmware, measure, model, ops, train
+from protobrain.cli import arduino, bundle, firmware, measure, model, ops, train
 from protobrain.errors import ProtobrainError
 
 
@@ -47,6 +47,7 @@ def main():
 for _module in (model, ops, firmware, measure, bundle, train):
     for _command in _module.COMMANDS:
         main.add_command(_command)
+firmware.export.add_command(arduino.export_arduino)
 
 if __name__ == "__main__":
     main()
