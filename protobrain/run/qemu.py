@@ -1,12 +1,16 @@
-"""Start a simulated board in QEMU with its UART on a local TCP port, and stop it cleanly; and
-what the firmware's timer counts mean there."""
+"""Start a simulated board in QEMU with its UART on a local TCP port, and stop it cleanly on
+every way out: a `with` block's end, an exception, Ctrl-C, and SIGTERM or SIGHUP, which
+would otherwise end Python at once and leave QEMU running, orphaned. And what the
+firmware's timer counts mean there."""
 
 from __future__ import annotations
 
 import selectors
 import shutil
+import signal
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -42,6 +46,45 @@ def timer_figure(board: Board, count: int, kind: str) -> tuple[int, str]:
     return count, kind
 
 
+# SIGTERM (kill, service managers, CI timeouts) and SIGHUP (the terminal closed) end a
+# Python process without unwinding; while a QEMU runs they terminate it, then exit as
+# SystemExit(128 + signal), so `with` blocks (which reap QEMU) and temporary folders are
+# cleaned up too.
+_SIGNALS = [s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s is not None]
+_running: list["QemuBoard"] = []
+_installed: set[int] = set()  # the signals whose handler this module set
+
+
+def _on_signal(signum, frame) -> None:
+    for s in _SIGNALS:  # a second signal must not cut the cleanup short (_unwatch restores them)
+        signal.signal(s, signal.SIG_IGN)
+    for q in list(_running):
+        # signal only: the interrupted code may be inside q.proc.wait(), whose lock a wait here would deadlock on
+        if q.proc.returncode is None:
+            q.proc.terminate()
+    raise SystemExit(128 + signum)
+
+
+def _watch(q: "QemuBoard") -> None:
+    """The first running QEMU installs the handler, where the process has none of its own."""
+    if not _running and threading.current_thread() is threading.main_thread():
+        for s in _SIGNALS:
+            if signal.getsignal(s) is signal.SIG_DFL:
+                signal.signal(s, _on_signal)
+                _installed.add(s)
+    _running.append(q)
+
+
+def _unwatch(q: "QemuBoard") -> None:
+    if q in _running:
+        _running.remove(q)
+    if not _running and threading.current_thread() is threading.main_thread():
+        for s in _SIGNALS:
+            if s in _installed and signal.getsignal(s) in (_on_signal, signal.SIG_IGN):
+                signal.signal(s, signal.SIG_DFL)
+            _installed.discard(s)
+
+
 class QemuBoard:
     """A running QEMU; `port` is a pyserial URL (socket://...) or a pty path."""
 
@@ -63,7 +106,12 @@ class QemuBoard:
         cmd += list(extra_args or [])
         self.cmd = cmd
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.port = self._wait_ready(serial)
+        _watch(self)
+        try:
+            self.port = self._wait_ready(serial)
+        except BaseException:  # no `with` block holds it yet: stop it here
+            self.stop()
+            raise
 
     def _wait_ready(self, serial: str) -> str:
         deadline = time.monotonic() + 10
@@ -109,6 +157,7 @@ class QemuBoard:
         for f in (self.proc.stdout, self.proc.stderr):
             if f:
                 f.close()
+        _unwatch(self)
 
     def __enter__(self):
         return self
