@@ -16,7 +16,10 @@ from protobrain.codegen import render as codegen
 from protobrain.compiler.program import build_program
 from protobrain.compiler.reader import read_model
 from protobrain.compiler.run_info import model_path
+from protobrain.errors import ProtobrainError
 from protobrain.firmware.programs import kernel_tier
+from protobrain.measure.plan_plot import FORMATS as PLOT_FORMATS
+from protobrain.measure.plan_plot import TflmArena, plot_plan
 from protobrain.verify.reference import Reference
 
 
@@ -24,9 +27,11 @@ def _shape(g, idx) -> str:
     return "x".join(map(str, g.tensors[idx].shape)) or "scalar"
 
 
-def _tflm_arena(model: str) -> int | None:
+def _tflm_arena(model: str) -> TflmArena | None:
     try:
-        return Reference(model).arena_bytes()
+        ref = Reference(model)
+        total = ref.arena_bytes()
+        return TflmArena(total, ref.arena_bytes("head")) if total else None
     except Exception:
         return None
 
@@ -39,8 +44,13 @@ def _tflm_arena(model: str) -> int | None:
 @click.option("--board", default="host", show_default=True, type=click.Choice(["host", *board_names()]),
               help="The board whose core picks the kernel tier (with --kernels auto) and whose flash bounds it.")
 @KERNELS
-def inspect(model, planner, as_json, no_reference, board, kernels):
+@click.option("--plot", type=click.Path(dir_okay=False),
+              help="Draw the memory plan into this .png/.svg/.pdf: each activation tensor a box (operators "
+                   "across, arena offset up), the lower bound and TFLite Micro's arena marked.")
+def inspect(model, planner, as_json, no_reference, board, kernels, plot):
     """Show MODEL's operators, shapes, MACs, parameters, the kernel and tier each runs, and planned RAM."""
+    if plot and Path(plot).suffix.lower() not in PLOT_FORMATS:
+        raise ProtobrainError(f"--plot {plot}: give a file name ending in {', '.join(PLOT_FORMATS)}")
     tier, budget = kernel_tier(kernels, board)
     program = build_program(read_model(model), planner, tier, budget)
     g = program.graph
@@ -71,10 +81,15 @@ def inspect(model, planner, as_json, no_reference, board, kernels):
         "activation_lower_bound": program.lower_bound,
         "state_bytes": program.state_size,
         "tier": program.tier,
-        "tflm_arena_bytes": tflm,
+        "tflm_arena_bytes": tflm.total if tflm else None,
+        "tflm_arena_head_bytes": tflm.head if tflm else None,
         "inputs": [{"shape": list(g.tensors[i].shape), "dtype": g.tensors[i].dtype} for i in g.inputs],
         "outputs": [{"shape": list(g.tensors[i].shape), "dtype": g.tensors[i].dtype} for i in g.outputs],
     }
+    if plot:
+        why = "TFLite Micro's arena is not marked: " + ("--no-reference" if no_reference
+                                                         else "TFLite Micro did not run this model here")
+        plot_plan(program, plot, tflm, why)
     if as_json:
         click.echo(json.dumps({"summary": summary, "layers": rows}, indent=2))
         return
@@ -88,6 +103,8 @@ def inspect(model, planner, as_json, no_reference, board, kernels):
                       f"{r['macs']:,}", f"{r['params_bytes']:,}", r["kernel"], r["tier"])
     console.print(table)
     _print_summary(summary)
+    if plot:
+        console.print(f"plot         {plot}" + ("" if tflm else f" ({why})"), markup=False)
 
 
 def _print_summary(s: dict) -> None:
@@ -99,6 +116,8 @@ def _print_summary(s: dict) -> None:
     line = f"RAM          {s['arena_bytes']:,} B arena (planner {s['planner']}; live-tensor lower bound {s['activation_lower_bound']:,} B"
     if s.get("tflm_arena_bytes"):
         line += f"; TFLite Micro arena {s['tflm_arena_bytes']:,} B"
+        if s.get("tflm_arena_head_bytes"):
+            line += f", activations and scratch {s['tflm_arena_head_bytes']:,} B"
     console.print(line + ")")
     if s.get("state_bytes"):
         console.print(f"state        {s['state_bytes']:,} B kept between invocations (pb_<name>_reset() restarts it)")

@@ -140,13 +140,15 @@ class Reference:
                           else np.array(self._interp.GetTensor(t, 0)["tensor_data"]))
         return out
 
-    def arena_bytes(self) -> int | None:
-        """Total arena TFLite Micro allocated for this model, from print_allocations()
-        (None under LiteRT, which has no such arena)."""
+    def arena_bytes(self, part: str = "total") -> int | None:
+        """The arena TFLite Micro allocated for this model, from print_allocations(): its
+        total, or its "head" (the non-persistent part: its plan of activations and scratch)
+        or "tail" (what it keeps per tensor and operator). None under LiteRT, which has no
+        such arena."""
         if self._litert is not None:
             return None
         text = _capture_stderr(self._interp.print_allocations)
-        m = re.search(r"\[RecordingMicroAllocator\] Arena allocation total (\d+) bytes", text)
+        m = re.search(rf"\[RecordingMicroAllocator\] Arena allocation {part} (\d+) bytes", text)
         return int(m.group(1)) if m else None
 
 
