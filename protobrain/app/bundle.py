@@ -39,7 +39,7 @@ from protobrain.synth.stepper import FusedStep, ReferenceStepper, reference_gene
 from protobrain.synth.vocoders import from_run_info
 from protobrain.synth.wavenet import cond_frame, generate_integer
 from protobrain.toolchain import elf_symbols
-from protobrain.train.synth import ensure_cond
+from protobrain.train.synth import ensure_cond, keyword_store
 from protobrain.verify.reference import Reference
 
 MODEL_NAMES = ("vision", "speech", "conditioning")  # firmware model indices 0, 1, 2
@@ -62,6 +62,7 @@ class Parts:
     fused: object         # protobrain.synth.fused.FusedModel of the synth's step
     step: bytes           # the synth's per-step .tflite that `fused` is generated from
     keywords: dict        # keyword -> int16 frontend features (frames, mels)
+    keyword_lpc: dict     # keyword -> Q12 prediction coefficients (frames, order); empty without prediction
     speech_quantizer: FeatureQuantizer
     cond_quantizer: FeatureQuantizer
     cond_order: list      # cond_q block k <- conditioning output cond_order[k]
@@ -115,11 +116,12 @@ def load_parts(vision, speech, synth, stride: int = 4) -> Parts:
     blobs = [(runs["vision"] / "model.tflite").read_bytes(), (runs["speech"] / "model.tflite").read_bytes(),
              ensure_cond(runs["synth"]).read_bytes()]
     programs = compile_nets(blobs, "portable")
-    keywords = {w: np.asarray(f, np.int16) for w, f in np.load(runs["synth"] / "keywords.npz").items()}
+    keywords, keyword_lpc = keyword_store(runs["synth"])
     if not keywords:
         raise BundleError(f"{runs['synth']}: no keyword frames (keywords.npz is empty); retrain the synth")
     return Parts(runs=runs, infos=infos, blobs=blobs, programs=programs, fused=vocoder.fuse(step, name=SYNTH_NAME),
-                 step=step, keywords=keywords, speech_quantizer=_input_quantizer(programs[1], frontend),
+                 step=step, keywords=keywords, keyword_lpc=keyword_lpc,
+                 speech_quantizer=_input_quantizer(programs[1], frontend),
                  cond_quantizer=_input_quantizer(programs[2], frontend),
                  cond_order=vocoder.cond_output_order(blobs[2], step), frontend=frontend, stride=stride,
                  vocoder=vocoder)
@@ -171,7 +173,11 @@ def apps(parts: Parts):
              "n_values": int(values.size), "values_c": c_array_body(values, "int16_t"),
              "order": parts.cond_order, "offsets": [b.offset for b in fm.cond_blocks],
              "quantize": _quantize_fn(parts.cond_quantizer), "multiplier": parts.cond_quantizer.multiplier,
-             "shift": parts.cond_quantizer.shift, "zero_point": parts.cond_quantizer.zero_point}
+             "shift": parts.cond_quantizer.shift, "zero_point": parts.cond_quantizer.zero_point,
+             "lpc_order": getattr(fm.signature, "lpc_order", 0)}
+    if synth["lpc_order"]:
+        lpc = np.concatenate([parts.keyword_lpc[w].reshape(-1) for w in words])
+        synth |= {"n_lpc": int(lpc.size), "lpc_c": c_array_body(lpc, "int16_t")}
     files = dict(render_texts(parts.frontend)) | fused.all_files(fm)
     info = {"protobrain": {
         "vision": {"model": 0, "classes": parts.infos["vision"]["classes"],
@@ -293,7 +299,8 @@ class Twin(_Host):
         """The samples of `word` (its first `frames` frames only, when given)."""
         p = self.parts
         return generate_integer(p.vocoder, self.nets["conditioning"], self.step, p.keywords[word][:frames],
-                                p.cond_quantizer, p.cond_order, temperature=temperature_q8 / 256, seed=seed)
+                                p.cond_quantizer, p.cond_order, temperature=temperature_q8 / 256, seed=seed,
+                                lpc_frames=_lpc_of(p, word, frames))
 
 
 class Tflm(_Host):
@@ -318,4 +325,9 @@ class Tflm(_Host):
         rows = np.array([cond_frame(self.nets["conditioning"], f, p.cond_quantizer, p.cond_order)
                          for f in p.keywords[word][:frames]])
         return reference_generate(self.stepper, p.fused.sampler, rows, p.frontend.hop,
-                                  temperature=temperature_q8 / 256, seed=seed)
+                                  temperature=temperature_q8 / 256, seed=seed, lpc_frames=_lpc_of(p, word, frames))
+
+
+def _lpc_of(parts: Parts, word: str, frames: int | None):
+    """The word's prediction coefficients (its first `frames` frames), or None."""
+    return parts.keyword_lpc[word][:frames] if parts.keyword_lpc else None

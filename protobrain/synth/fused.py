@@ -55,6 +55,7 @@ from protobrain.compiler.quantization import f32
 from protobrain.compiler.reader import read_model_bytes
 from protobrain.errors import ProtobrainError, UnsupportedError
 from protobrain.resources import kernels_dir
+from protobrain.synth import lpc
 from protobrain.synth.coding import quantize
 from protobrain.synth.emit import SUPPORTED, Consts, emit_operator
 from protobrain.synth.sampling import NP_DTYPES, Sampler
@@ -94,6 +95,12 @@ class WindowSignature:
 
     window: int
     input_coding: str = "code"
+    lpc_order: int = 0  # > 0: linear prediction (protobrain.synth.lpc), input [s codes | e codes | p code | cond]
+
+    @property
+    def history(self) -> int:
+        """Input values before the conditioning."""
+        return 2 * self.window + 1 if self.lpc_order else self.window
 
 
 @dataclass
@@ -169,9 +176,16 @@ def check_window_signature(g, sig: WindowSignature) -> str:
     for t in (x, y):
         if t.quant is None or t.quant.per_channel:
             raise UnsupportedError(f"tensor {t.index} ({t.name}) is not per-tensor quantized")
-    if isinstance(sig.window, bool) or not isinstance(sig.window, (int, np.integer)) or not 1 <= sig.window < x.size:
-        raise ProtobrainError(f"window {sig.window!r} must be at least 1 and leave room for the conditioning in the "
-                              f"step input's {x.size} values")
+    if isinstance(sig.window, bool) or not isinstance(sig.window, (int, np.integer)) or not 1 <= sig.window:
+        raise ProtobrainError(f"window {sig.window!r} must be a positive integer")
+    if sig.history >= x.size:
+        raise ProtobrainError(f"window {sig.window} ({sig.history} history values) leaves no room for the "
+                              f"conditioning in the step input's {x.size} values")
+    if sig.lpc_order:
+        if not 1 <= sig.lpc_order <= 32:
+            raise ProtobrainError(f"lpc_order {sig.lpc_order} must be in [1, 32]")
+        if x.dtype != "int8" or sig.input_coding != "code" or y.size & (y.size - 1) or not 16 <= y.size <= 256:
+            raise UnsupportedError("linear prediction needs int8 code input and 16..256 (a power of two) classes")
     return x.dtype
 
 
@@ -227,10 +241,10 @@ def fuse(data: bytes, sig: StepSignature | WindowSignature, name: str = "wavenet
     windowed = isinstance(sig, WindowSignature)
     pairs = () if windowed else sig.state
     # -- where every tensor lives: caller memory, ring slots, or the arena ------------------
-    if windowed:  # the whole input lives in the state: [window | cond]
+    if windowed:  # the whole input lives in the state: [history | cond]
         t = g.tensors[tin[0]]
         external: dict[int, str] = {t.index: "s->in"}
-        offset = t.size - sig.window
+        offset = t.size - sig.history
         blocks = [CondBlock(0, offset, float(t.quant.s), t.quant.zp)]
     else:
         external = {tin[sig.sample]: "(&sample_q)"}
@@ -313,7 +327,8 @@ def fuse(data: bytes, sig: StepSignature | WindowSignature, name: str = "wavenet
                        "pow2": p.depth & (p.depth - 1) == 0})
         ring_off += int(p.depth) * t.size
     ctx = {
-        "window": sig.window if windowed else 0, "version": __version__, "name": name, "NAME": name.upper(), "prefix": prefix, "T": T, "dtype": dtype,
+        "window": sig.window if windowed else 0, "history": sig.history if windowed else 0,
+        "lpc_order": sig.lpc_order if windowed else 0, "version": __version__, "name": name, "NAME": name.upper(), "prefix": prefix, "T": T, "dtype": dtype,
         "ops": ops, "consts": consts.items, "states": states, "ring_size": ring_off,
         "arena_size": plan.size, "arena_used": any("A(" in o["body"] for o in ops) or any(
             st["src"] and "A(" in st["src"] for st in states) or (not logits_direct and "A(" in ptr(logits_t)),
@@ -326,6 +341,10 @@ def fuse(data: bytes, sig: StepSignature | WindowSignature, name: str = "wavenet
         "scale_q": sampler.scale_q, "pcm": c_array_body(sampler.pcm, "int16_t"),
         "next_input": c_array_body(sampler.next_input, T),
     }
+    if windowed and sig.lpc_order:
+        table = lpc.thresholds(logits_tt.size)
+        ctx |= {"thresholds": c_array_body(table, "int16_t"), "code_scale": 256 // logits_tt.size,
+                "silence": (int(lpc.encode(0, table)) - logits_tt.size // 2) * (256 // logits_tt.size)}
     bodies = "\n".join(o["body"] for o in ops)
     ctx["helpers"] = [h for h in ("pbf_add(", "pbf_sub(", "pbf_mul(", "pbf_logistic_s16(", "pbf_tanh_s16(")
                       if h in bodies]

@@ -367,11 +367,13 @@ def cond_frame(cond_net, feats_q, fq, order: list[int]) -> np.ndarray:
 
 
 def generate_integer(cfg: WaveNetConfig, cond_net, fused_step, feats_q, fq, order: list[int],
-                     temperature: float = 1.0, seed: int = 1) -> np.ndarray:
+                     temperature: float = 1.0, seed: int = 1, lpc_frames=None) -> np.ndarray:
     """Audio (int16) for (n_frames, cond_dim) int16 frontend features, integers only: the
     host twin of a device. Each frame's cond_q comes from cond_frame, computed when its
     frame starts, then the fused step generates `hop` samples (stepper.generate: same
-    sampling, temperature and rng as the float-conditioned path)."""
+    sampling, temperature and rng as the float-conditioned path). Any cfg with hop and
+    cond_dim serves (a vocoders.Vocoder too); lpc_frames: each frame's prediction
+    coefficients, for a vocoder with linear prediction."""
     feats_q = np.asarray(feats_q)
     if feats_q.dtype != np.int16 or feats_q.ndim != 2 or feats_q.shape[1] != cfg.cond_dim:
         raise ProtobrainError(f"features must be int16 (n_frames, {cfg.cond_dim}), got {feats_q.dtype} {feats_q.shape}")
@@ -381,7 +383,7 @@ def generate_integer(cfg: WaveNetConfig, cond_net, fused_step, feats_q, fq, orde
     if len(order) != len(model.cond_blocks):
         raise ProtobrainError(f"order has {len(order)} entries, the fused step {len(model.cond_blocks)} cond blocks")
     rows = (cond_frame(cond_net, f, fq, order) for f in feats_q)
-    return fused_generate(fused_step, rows, cfg.hop, temperature=temperature, seed=seed)
+    return fused_generate(fused_step, rows, cfg.hop, temperature=temperature, seed=seed, lpc_frames=lpc_frames)
 
 
 def fuse(cfg: WaveNetConfig, data: bytes, name: str = "wavenet"):

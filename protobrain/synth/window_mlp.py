@@ -2,13 +2,20 @@
 the checks that tie its two integer models together.
 
 A vocoder sized for a Cortex-M4 in real time (8 kHz at 168 MHz leaves 21,000 cycles per
-sample). Each sample is one pass through a small MLP whose input is the last `window`
-samples (as mu-law codes, evenly spaced in [-1, 1)) followed by the frame's embedding:
+sample). With linear prediction (lpc_order > 0, the default; protobrain.synth.lpc) each
+sample is a prediction p_t from the frame's coefficients and the last samples, plus an
+excitation e_t that a small MLP chooses, LPCNet's split:
 
-    embed  = tanh(W_e frame + b_e)                   once per frame (hop samples): cond.tflite
-    h_0    = relu(W_0 [window | embed] + b_0)        every sample: step.tflite
-    h_k    = relu(W_k h_{k-1} + b_k)
-    logits = W_out h_last + b_out                    `classes`-way mu-law softmax
+    embed  = tanh(W_e frame + b_e)                             once per frame: cond.tflite
+    x      = [codes of s_{t-K..t-1} | classes e_{t-K..t-1} | code of p_t | embed]
+    h_0    = relu(W_0 x + b_0), h_k = relu(W_k h_{k-1} + b_k)  every sample: step.tflite
+    logits = W_out h_last + b_out                              `classes`-way mu-law excitation
+    s_t    = p_t + pcm(sampled class)
+
+(codes are mu-law codes of int16 values, evenly spaced in [-1, 1) as inputs). Without
+linear prediction (lpc_order = 0) the input is the last `window` sampled classes and the
+net chooses the sample itself; that form is cheaper to condition but, measured against
+the speech net, far less intelligible at the same size.
 
 Why this shape (the trade-off against the WaveNet of protobrain.synth.wavenet): a WaveNet
 layer pays a requantized ADD, MUL and two table lookups per channel besides its matrix
@@ -54,16 +61,20 @@ def _positive(name: str, value) -> int:
 
 @dataclass(frozen=True)
 class WindowMlpConfig:
-    window: int = 32           # past samples the step sees (4 ms at 8 kHz)
+    window: int = 16           # past samples (and excitations) the step sees: 2 ms at 8 kHz
     embed: int = 16            # per-frame embedding of the conditioning features
-    hidden: tuple = (64, 64)   # widths of the ReLU layers
+    hidden: tuple = (64, 32)   # widths of the ReLU layers
     classes: int = 256         # 8-bit mu-law
     cond_dim: int = 20         # per-frame features, e.g. 20 log-mel bins
     hop: int = 160             # samples per conditioning frame
+    lpc_order: int = 16        # prediction coefficients per frame; 0: no linear prediction
 
     def __post_init__(self):
         for name in ("window", "embed", "classes", "cond_dim", "hop"):
             _positive(name, getattr(self, name))
+        if isinstance(self.lpc_order, bool) or not isinstance(self.lpc_order, (int, np.integer)) \
+                or not 0 <= self.lpc_order <= 32:
+            raise WindowMlpConfigError(f"WindowMlpConfig.lpc_order must be an integer in [0, 32], got {self.lpc_order!r}")
         hidden = self.hidden
         if isinstance(hidden, (int, np.integer)) or not hasattr(hidden, "__iter__") or not tuple(hidden):
             raise WindowMlpConfigError(f"WindowMlpConfig.hidden must be a non-empty sequence of widths, got {hidden!r}")
@@ -73,13 +84,18 @@ class WindowMlpConfig:
                                        f"int8 exactly), got {self.classes}")
 
     @property
+    def history(self) -> int:
+        """Step inputs before the embedding."""
+        return 2 * self.window + 1 if self.lpc_order else self.window
+
+    @property
     def input_size(self) -> int:
-        return self.window + self.embed
+        return self.history + self.embed
 
     def step_macs(self) -> int:
-        """Multiply-accumulates of one sample."""
+        """Multiply-accumulates of one sample, the prediction's included."""
         widths = (self.input_size, *self.hidden, self.classes)
-        return sum(a * b for a, b in zip(widths, widths[1:]))
+        return sum(a * b for a, b in zip(widths, widths[1:])) + self.lpc_order
 
     def cond_macs(self) -> int:
         """Multiply-accumulates of one frame's embedding."""
@@ -87,11 +103,11 @@ class WindowMlpConfig:
 
     @classmethod
     def from_json(cls, d: dict) -> "WindowMlpConfig":
-        return cls(**{**d, "hidden": tuple(d["hidden"])})
+        return cls(**{"lpc_order": 0, **d, "hidden": tuple(d["hidden"])})  # runs before LPC had none
 
 
 def signature(cfg: WindowMlpConfig) -> WindowSignature:
-    return WindowSignature(window=cfg.window, input_coding="code")
+    return WindowSignature(window=cfg.window, input_coding="code", lpc_order=cfg.lpc_order)
 
 
 def _only(g, which: str, what: str):
@@ -110,7 +126,7 @@ def check_models(cfg: WindowMlpConfig, step_data: bytes, cond_data: bytes) -> No
     frame, emb = _only(cond, "inputs", "cond model"), _only(cond, "outputs", "cond model")
     if x.size != cfg.input_size or logits.size != cfg.classes:
         raise ProtobrainError(f"step model takes {x.size} values and gives {logits.size} logits; the config says "
-                              f"{cfg.input_size} (window {cfg.window} + embedding {cfg.embed}) and {cfg.classes}")
+                              f"{cfg.input_size} ({cfg.history} history + embedding {cfg.embed}) and {cfg.classes}")
     if frame.size != cfg.cond_dim or emb.size != cfg.embed:
         raise ProtobrainError(f"cond model maps {frame.size} features to {emb.size} values; the config says "
                               f"{cfg.cond_dim} to {cfg.embed}")

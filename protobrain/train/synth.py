@@ -30,6 +30,7 @@ from protobrain.audio.frontend import FrontendConfig, features_batch, to_float
 from protobrain.errors import ProtobrainError
 from protobrain.run.host import compile_bytes
 from protobrain.synth.coding import mulaw_decode, mulaw_encode
+from protobrain.synth import lpc
 from protobrain.synth.coding import quantize
 from protobrain.synth.sampling import code_value
 from protobrain.synth.stepper import FusedStep
@@ -140,17 +141,17 @@ class Segments:
 
 
 class Positions:
-    """Random training positions for the window MLP: (window of the codes before, the
-    position's frame, the code at the position), positions within each clip's speech span
-    (plus half a segment either side, as Segments does)."""
+    """Random training positions for the window MLP: (history before the position, the
+    position's frame, the target class), positions within each clip's speech span (plus
+    half a segment either side, as Segments does)."""
 
     def __init__(self, clips: np.ndarray, cfg: SynthConfig):
         self.cfg, w = cfg, cfg.window_mlp
-        self.codes = mulaw_encode(clips.astype(np.float64) / 32768.0, w.classes)
-        silence = np.zeros((len(clips), w.window))  # before a clip starts: silence (value 0)
-        self.values = np.concatenate([silence, code_value(self.codes, w.classes)], axis=1).astype(np.float32)
         self.frames = frames_of(clips)
-        n_samples = self.frames.shape[1] * w.hop
+        n_frames = self.frames.shape[1]
+        self.streams = [window_mlp_nets.code_streams(w, c, lpc.analyse(c, n_frames, w.hop, w.lpc_order)
+                                                     if w.lpc_order else None) for c in clips]
+        n_samples = n_frames * w.hop
         spans = []
         for i, f in enumerate(self.frames):
             s = speech_frames(f)
@@ -163,9 +164,14 @@ class Positions:
     def batch(self, rng: np.random.Generator):
         w = self.cfg.window_mlp
         p = self.positions[rng.integers(len(self.positions), size=self.cfg.examples)]
-        clip, t = p[:, 0], p[:, 1]
-        windows = self.values[clip[:, None], t[:, None] + np.arange(w.window)[None]]  # codes t-K .. t-1
-        return windows, self.frames[clip, t // w.hop], self.codes[clip, t]
+        order = np.argsort(p[:, 0], kind="stable")
+        hist = np.zeros((len(p), w.history), np.float32)
+        target = np.zeros(len(p), np.int64)
+        for clip in np.unique(p[:, 0]):
+            rows = order[p[order, 0] == clip]
+            hist[rows] = window_mlp_nets.histories(w, self.streams[clip], p[rows, 1])
+            target[rows] = self.streams[clip]["target"][p[rows, 1]]
+        return hist, self.frames[p[:, 0], p[:, 1] // w.hop], target
 
 
 def _fit(model, batches, cfg: SynthConfig, what: str) -> list[float]:
@@ -221,15 +227,25 @@ def calibration_sequences(cfg: SynthConfig, clips: np.ndarray, n: int = 6):
     return out
 
 
-def keyword_frames(cfg: SynthConfig, words=espeak.KEYWORDS) -> dict[str, np.ndarray]:
-    """What a device stores to say each keyword: its int16 log-mel frames (speech span
-    only), from the synth voice at middle speed and pitch."""
-    out = {}
+def keyword_material(cfg: SynthConfig, words=espeak.KEYWORDS) -> tuple[dict, dict]:
+    """What a device stores to say each keyword, from the synth voice at middle speed and
+    pitch, speech span only: its int16 log-mel frames, and (a vocoder with linear
+    prediction) each frame's Q12 prediction coefficients; else an empty dict."""
+    frames, coefficients = {}, {}
+    order = cfg.window_mlp.lpc_order if cfg.architecture == "window_mlp" else 0
     for w in words:
         clip = espeak.centred(espeak.synthesize(w, cfg.voice, speed=150, pitch=50))
         feats = features_batch(clip[None], FRONTEND)[0]
-        out[w] = feats[speech_frames(to_float(feats, FRONTEND))]
-    return out
+        span = speech_frames(to_float(feats, FRONTEND))
+        frames[w] = feats[span]
+        if order:
+            coefficients[w] = lpc.analyse(clip, len(feats), FRONTEND.hop, order)[span]
+    return frames, coefficients
+
+
+def keyword_frames(cfg: SynthConfig, words=espeak.KEYWORDS) -> dict[str, np.ndarray]:
+    """The int16 log-mel frames of keyword_material."""
+    return keyword_material(cfg, words)[0]
 
 
 @dataclass
@@ -247,13 +263,17 @@ def _export_wavenet(cfg: SynthConfig, model, clips: np.ndarray) -> tuple[bytes, 
     return tflite, cond
 
 
-def _export_window_mlp(cfg: SynthConfig, model, clips: np.ndarray) -> tuple[bytes, bytes]:
+def _export_window_mlp(cfg: SynthConfig, model, clips: np.ndarray, n: int = 6) -> tuple[bytes, bytes]:
+    """Calibrated on every step of the spoken span of some clips, teacher-forced."""
     w = cfg.window_mlp
+    frames = frames_of(clips)
     rows = []
-    for audio, frames in calibration_sequences(cfg, clips):
-        codes = mulaw_encode(audio.astype(np.float64), w.classes)
-        rows.append(window_mlp_nets.step_inputs(w, codes, window_mlp_nets.embed(w, model, frames)))
-    frames = frames_of(clips).reshape(-1, w.cond_dim)  # the cond model's input range: every frame
+    for clip, f in zip(clips[:n], frames[:n]):
+        coefficients = lpc.analyse(clip, len(f), w.hop, w.lpc_order) if w.lpc_order else None
+        span = speech_frames(f)
+        steps = window_mlp_nets.step_inputs(w, clip, window_mlp_nets.embed(w, model, f), coefficients)
+        rows.append(steps[span.start * w.hop:span.stop * w.hop])
+    frames = frames.reshape(-1, w.cond_dim)  # the cond model's input range: every frame
     return window_mlp_nets.export(w, model, np.concatenate(rows), frames, seed=cfg.seed)
 
 
@@ -276,9 +296,11 @@ def train_synth(cfg: SynthConfig, out_dir: str | Path) -> SynthResult:
     model.save(out / "vocoder.keras")
     (out / "step.tflite").write_bytes(tflite)
     (out / "cond.tflite").write_bytes(cond)
-    kw = keyword_frames(cfg, [w for w in cfg.words if w in espeak.KEYWORDS])
+    kw, kw_lpc = keyword_material(cfg, [w for w in cfg.words if w in espeak.KEYWORDS])
     window = max(1, min(50, len(curve) // 4))     # loss averaged over the first and last steps
     np.savez(out / "keywords.npz", **kw)
+    if kw_lpc:
+        np.savez(out / "keywords_lpc.npz", **kw_lpc)
     info = {"task": "synth", "architecture": vocoder.architecture, vocoder.architecture: asdict(vocoder.config),
             "voice": cfg.voice.name, "words": len(cfg.words), "steps": cfg.steps, "seed": cfg.seed,
             "mode": cfg.mode, "temperature": cfg.temperature, "params": int(model.count_params()),
@@ -305,7 +327,7 @@ def say(run_dir: str | Path, words=None, seed: int = 1) -> dict[str, np.ndarray]
     info, vocoder = _run_config(run_dir)
     model = keras.models.load_model(run_dir / "vocoder.keras", compile=False)
     fused = FusedStep(vocoder.fuse((run_dir / "step.tflite").read_bytes(), name="synth"))
-    frames = dict(np.load(run_dir / "keywords.npz"))
+    frames, coefficients = keyword_store(run_dir)
     out = {}
     for w in (words or frames):
         feats = to_float(frames[w], FRONTEND)
@@ -315,8 +337,21 @@ def say(run_dir: str | Path, words=None, seed: int = 1) -> dict[str, np.ndarray]
         block = fused.model.cond_blocks[0]
         cond_q = quantize(window_mlp_nets.embed(vocoder.config, model, feats), block.scale, block.zero_point,
                           fused.model.np_dtype)
-        out[w] = fused_generate(fused, cond_q, vocoder.hop, temperature=info["temperature"], seed=seed)
+        out[w] = fused_generate(fused, cond_q, vocoder.hop, temperature=info["temperature"], seed=seed,
+                                lpc_frames=coefficients.get(w))
     return out
+
+
+def keyword_store(run_dir: str | Path) -> tuple[dict, dict]:
+    """A run's stored keywords: {word: int16 log-mel frames}, {word: Q12 prediction
+    coefficients per frame} (empty for a vocoder without linear prediction)."""
+    run_dir = Path(run_dir)
+    frames = {w: np.asarray(f, np.int16) for w, f in np.load(run_dir / "keywords.npz").items()}
+    path = run_dir / "keywords_lpc.npz"
+    coefficients = {w: np.asarray(a, np.int16) for w, a in np.load(path).items()} if path.exists() else {}
+    if coefficients and sorted(coefficients) != sorted(frames):
+        raise ProtobrainError(f"{path} and keywords.npz hold different words; retrain the synth")
+    return frames, coefficients
 
 
 def ensure_cond(run_dir: str | Path) -> Path:
@@ -360,9 +395,9 @@ def say_integer(run_dir: str | Path, words=None, seed: int = 1) -> dict[str, np.
     net = compile_bytes(cond, name="synth_cond")
     fq = cond_feature_quantizer(cond, FRONTEND)
     order = vocoder.cond_output_order(cond, step)
-    frames = dict(np.load(run_dir / "keywords.npz"))
+    frames, coefficients = keyword_store(run_dir)
     return {w: generate_integer(vocoder.config, net, fused, frames[w], fq, order, temperature=info["temperature"],
-                                seed=seed) for w in (words or frames)}
+                                seed=seed, lpc_frames=coefficients.get(w)) for w in (words or frames)}
 
 
 def recognize(speech_run: str | Path, audio: dict[str, np.ndarray]) -> dict[str, str]:

@@ -2,15 +2,18 @@
 the training model, the per-sample step model and the per-frame cond model that share its
 weights, and their conversion to the two int8 .tflite files a device runs.
 
-    training model: window (K,), frame (cond_dim,) -> logits (classes,)
+    training model: history (H,), frame (cond_dim,) -> logits (classes,)
         embed = Dense(E, tanh, "embed")(frame)
-        h = Dense(H_0, relu, "hidden0")(concat(window, embed)); ... ; Dense(C, "logits")
-    step model:  x (K + E,) -> logits   (hidden0 .. logits, the same weights)
+        h = Dense(H_0, relu, "hidden0")(concat(history, embed)); ... ; Dense(C, "logits")
+    step model:  x (H + E,) -> logits   (hidden0 .. logits, the same weights)
     cond model:  frame (cond_dim,) -> embed (E,)
 
-Training examples are single positions (a window of codes, the frame the position belongs
-to, the next code), so a batch is a thousand independent samples rather than a few long
-segments: the net has no recurrence, and this trains in a minute or two on a laptop CPU.
+H is cfg.history: with linear prediction the codes of the last K samples, the last K
+excitation classes and the code of the prediction (code_streams and histories build them
+exactly as the device does); without, the last K sampled classes. Training examples are single
+positions (a history, the frame the position belongs to, the target class), so a batch is
+a thousand independent samples rather than a few long segments: the net has no
+recurrence, and this trains in a minute or two on a laptop CPU.
 
 May import synth, audio and train.converter. TensorFlow/Keras is imported lazily.
 """
@@ -19,6 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from protobrain.synth import lpc
+from protobrain.synth.coding import mulaw_encode
 from protobrain.synth.sampling import code_value
 from protobrain.synth.window_mlp import WindowMlpConfig, check_models
 from protobrain.train.converter import convert_integer
@@ -32,7 +37,7 @@ def training_model(cfg: WindowMlpConfig):
     import keras  # lazy: TensorFlow loads only when a model is built
     from keras import layers
 
-    window = keras.Input((cfg.window,), name="window")
+    window = keras.Input((cfg.history,), name="history")
     frame = keras.Input((cfg.cond_dim,), name="frame")
     embed = layers.Dense(cfg.embed, activation="tanh", name="embed")(frame)
     h = layers.Concatenate(name="step_input")([window, embed])
@@ -75,16 +80,42 @@ def embed(cfg: WindowMlpConfig, trained, frames) -> np.ndarray:
     return np.tanh(np.asarray(frames, np.float32).reshape(-1, cfg.cond_dim) @ w + b).astype(np.float32)
 
 
-def step_inputs(cfg: WindowMlpConfig, codes, frames) -> np.ndarray:
-    """Every step input of one utterance in float, from its mu-law codes (T,) and the
-    embeddings of its frames (n, E): row t = [codes t-K .. t-1 | embedding of t's frame],
-    codes before the start being silence (code C/2, value 0)."""
-    codes = np.asarray(codes)
-    values = np.concatenate([np.zeros(cfg.window), code_value(codes, cfg.classes)])
-    t = np.arange(len(codes))
-    windows = values[t[:, None] + np.arange(cfg.window)[None]]
-    emb = np.asarray(frames, np.float32)[np.minimum(t // cfg.hop, len(frames) - 1)]
-    return np.concatenate([windows, emb], axis=1).astype(np.float32)
+def code_streams(cfg: WindowMlpConfig, audio, coefficients=None) -> dict:
+    """The integer streams of one int16 utterance that histories are cut from, as the
+    device makes them (teacher forcing: the true past samples). With linear prediction,
+    `coefficients` (n_frames, lpc_order) Q12 give p_t (lpc.predict_all), the target is the
+    excitation e_t = s_t - p_t (clamped to int16); "s" and "e" are the codes of s and e
+    after K codes of silence (the code of 0), "p" the code of p_t. Without, "s" holds the
+    codes after K codes of value 0 and the target is the code of s_t."""
+    s = np.asarray(audio, np.int64)
+    k = cfg.window
+    if not cfg.lpc_order:
+        codes = mulaw_encode(s / 32768.0, cfg.classes)
+        return {"s": np.concatenate([np.full(k, cfg.classes // 2), codes]), "target": codes}
+    table = lpc.thresholds(cfg.classes)
+    p = lpc.predict_all(s, np.asarray(coefficients), cfg.hop)
+    e = np.clip(s - p, -32768, 32767)
+    silence = np.full(k, int(lpc.encode(0, table)))
+    e_codes = lpc.encode(e, table)
+    return {"s": np.concatenate([silence, lpc.encode(s, table)]), "e": np.concatenate([silence, e_codes]),
+            "p": lpc.encode(p, table), "target": e_codes}
+
+
+def histories(cfg: WindowMlpConfig, streams: dict, t: np.ndarray) -> np.ndarray:
+    """The history inputs (len(t), cfg.history) float32 at positions t of code_streams."""
+    window = np.asarray(t)[:, None] + np.arange(cfg.window)[None]
+    parts = [streams["s"][window]]
+    if cfg.lpc_order:
+        parts += [streams["e"][window], streams["p"][np.asarray(t)][:, None]]
+    return code_value(np.concatenate(parts, axis=1), cfg.classes).astype(np.float32)
+
+
+def step_inputs(cfg: WindowMlpConfig, audio, frames_embedded, coefficients=None) -> np.ndarray:
+    """Every step input of one int16 utterance in float: [history | embedding of t's frame]."""
+    t = np.arange(len(audio))
+    rows = histories(cfg, code_streams(cfg, audio, coefficients), t)
+    emb = np.asarray(frames_embedded, np.float32)[np.minimum(t // cfg.hop, len(frames_embedded) - 1)]
+    return np.concatenate([rows, emb], axis=1).astype(np.float32)
 
 
 def step_tflite(cfg: WindowMlpConfig, trained, rows: np.ndarray, max_rows: int = 2000, seed: int = 0) -> bytes:

@@ -23,33 +23,64 @@ from protobrain.compiler.reader import read_model_bytes  # noqa: E402
 from protobrain.errors import ProtobrainError  # noqa: E402
 from protobrain.run.host import compile_bytes  # noqa: E402
 from protobrain.synth import fused  # noqa: E402
+from protobrain.synth import lpc  # noqa: E402
+from protobrain.synth.coding import mulaw_encode  # noqa: E402
 from protobrain.synth.sampling import code_value  # noqa: E402
 from protobrain.synth.stepper import FusedStep, ReferenceStepper, generate, reference_generate  # noqa: E402
 from protobrain.synth.vocoders import from_run_info  # noqa: E402
 from protobrain.synth.wavenet import cond_feature_quantizer, cond_frame  # noqa: E402
 from protobrain.synth.window_mlp import WindowMlpConfig, WindowMlpConfigError, check_models  # noqa: E402
-from protobrain.train.synth import SMALL, Positions, say, say_integer, train_synth, training_clips  # noqa: E402
+from protobrain.train.synth import (  # noqa: E402
+    SMALL,
+    frames_of,
+    Positions,
+    keyword_store,
+    say,
+    say_integer,
+    train_synth,
+    training_clips,
+)
 
 TINY = replace(SMALL, progress=False)
 
 
-def test_positions_see_the_codes_before_them():
+def test_positions_are_the_histories_a_device_builds():
+    """A training example's history is the codes of the samples and excitations before its
+    position and the code of its prediction, computed with the device's integer LPC."""
     clips = training_clips(TINY).clips
     pos = Positions(clips, TINY)
-    windows, frames, target = pos.batch(np.random.default_rng(0))
-    k = TINY.window_mlp.window
-    assert windows.shape == (TINY.examples, k) and frames.shape == (TINY.examples, 20)
-    # a window ends with the code just before its target: check against the clip itself
-    rng = np.random.default_rng(0)
-    p = pos.positions[rng.integers(len(pos.positions), size=TINY.examples)]
-    for (clip, t), w, y in zip(p[:20], windows[:20], target[:20]):
-        before = [pos.codes[clip, t - j] if t - j >= 0 else TINY.window_mlp.classes // 2 for j in range(k, 0, -1)]
-        assert np.allclose(w, code_value(np.array(before), TINY.window_mlp.classes))
-        assert y == pos.codes[clip, t]
+    w = TINY.window_mlp
+    hist, frames, target = pos.batch(np.random.default_rng(0))
+    assert hist.shape == (TINY.examples, w.history) and frames.shape == (TINY.examples, 20)
+    p = pos.positions[np.random.default_rng(0).integers(len(pos.positions), size=TINY.examples)]
+    table = lpc.thresholds(w.classes)
+    for (clip, t), h, y in list(zip(p, hist, target))[:10]:
+        a = lpc.analyse(clips[clip], frames_of(clips[clip:clip + 1]).shape[1], w.hop, w.lpc_order)
+        s = clips[clip].astype(np.int64)
+        past = [int(s[t - j]) if t - j >= 0 else 0 for j in range(1, w.lpc_order + 1)]
+        pred = lpc.predict(past, a[t // w.hop])
+        e = int(np.clip(s[t] - pred, -32768, 32767))
+        assert y == lpc.encode(e, table)
+        assert np.isclose(h[-1], code_value(lpc.encode(pred, table), w.classes))
+        assert np.isclose(h[w.window - 1], code_value(lpc.encode(s[t - 1], table), w.classes)) or t == 0
+
+
+def test_prediction_is_the_integer_formula():
+    rng = np.random.default_rng(1)
+    audio = rng.integers(-3000, 3000, 480).astype(np.int16)
+    a = rng.integers(-6000, 6000, (3, 16)).astype(np.int16)
+    p = lpc.predict_all(audio, a, 160)
+    for t in (0, 5, 17, 200, 479):
+        hist = [int(audio[t - k]) if t - k >= 0 else 0 for k in range(1, 17)]
+        acc = -sum(int(x) * int(y) for x, y in zip(a[t // 160], hist))
+        assert p[t] == max(-32768, min(32767, (acc + 2048) >> 12))
+    table = lpc.thresholds(256)
+    x = np.arange(-32768, 32768)
+    assert np.array_equal(lpc.encode(x, table), mulaw_encode(x / 32768.0, 256))
 
 
 @pytest.mark.parametrize("kwargs", [{"window": 0}, {"hidden": ()}, {"hidden": (8, -1)}, {"classes": 100},
-                                    {"embed": 2.5}])
+                                    {"embed": 2.5}, {"lpc_order": 40}, {"lpc_order": -1}])
 def test_bad_config_is_one_line_error(kwargs):
     with pytest.raises(WindowMlpConfigError) as e:
         WindowMlpConfig(**kwargs)
@@ -79,7 +110,7 @@ def test_run_learns_and_its_models_fit_together(run):
 def test_models_that_do_not_fit_are_refused(run, tmp_path):
     step, cond = _models(run)
     cfg = from_run_info(json.loads((run.path / "run.json").read_text())).config
-    with pytest.raises(ProtobrainError, match="window"):
+    with pytest.raises(ProtobrainError, match="history"):
         check_models(replace(cfg, window=cfg.window + 1), step, cond)
     with pytest.raises(ProtobrainError, match="cond model"):
         check_models(cfg, step, step)
@@ -93,12 +124,14 @@ def test_fused_step_is_tflite_micro_sample_for_sample(run):
     step, cond = _models(run)
     model = vocoder.fuse(step, name="synth_check")
     net, fq = compile_bytes(cond, name="synth_cond_check"), cond_feature_quantizer(cond)
-    frames = np.load(run.path / "keywords.npz")["yes"]
+    stored, coefficients = keyword_store(run.path)
+    frames, a = stored["yes"], coefficients["yes"]
     rows = np.array([cond_frame(net, f, fq, [0]) for f in frames])
     ref = ReferenceStepper(step, model.signature)
     for temperature, seed in ((0.8, 5), (1.0, 9), (0.0, 1)):
-        got = generate(FusedStep(model), rows, vocoder.hop, temperature=temperature, seed=seed)
-        want = reference_generate(ref, model.sampler, rows, vocoder.hop, temperature=temperature, seed=seed)
+        got = generate(FusedStep(model), rows, vocoder.hop, temperature=temperature, seed=seed, lpc_frames=a)
+        want = reference_generate(ref, model.sampler, rows, vocoder.hop, temperature=temperature, seed=seed,
+                                  lpc_frames=a)
         assert got.dtype == np.int16 and len(got) == len(frames) * vocoder.hop
         assert np.array_equal(got, want), f"temperature {temperature}"
 
@@ -143,6 +176,7 @@ __attribute__((section(".vectors"), used)) const vector_t vectors[16] = {{
     (vector_t)(uintptr_t)&__stack_top__, reset_handler, fault_handler, fault_handler, fault_handler,
     fault_handler, fault_handler, 0, 0, 0, 0, fault_handler, fault_handler, 0, fault_handler, fault_handler}};
 static const int8_t rows[{frames}][PB_SYNTH_COND_SIZE] = {{{rows}}};
+static const int16_t lpc[{frames}][PB_SYNTH_LPC_ORDER] = {{{lpc}}};
 static const int16_t want[{frames}][{hop}] = {{{want}}};
 int main(void)
 {{
@@ -152,6 +186,7 @@ int main(void)
     int32_t f;
     pb_synth_reset(&st);
     for (f = 0; f < {frames}; ++f) {{
+        pb_synth_set_lpc(&st, lpc[f]);
         pb_synth_generate(&st, rows[f], {hop}, {temp}u, &rng, pcm);
         if (memcmp(pcm, want[f], sizeof(pcm)) != 0) {{
             return 1;
@@ -175,9 +210,10 @@ def test_fused_step_on_simulated_cores_is_the_host_twin(run, tmp_path, board_nam
     step, cond = _models(run)
     model = vocoder.fuse(step, name="synth")
     net, fq = compile_bytes(cond, name="synth_cond_m4"), cond_feature_quantizer(cond)
-    frames = np.load(run.path / "keywords.npz")["no"][:6]
+    stored, coefficients = keyword_store(run.path)
+    frames, a = stored["no"][:6], coefficients["no"][:6]
     rows = np.array([cond_frame(net, f, fq, [0]) for f in frames])
-    want = generate(FusedStep(model), rows, vocoder.hop, temperature=0.8, seed=11)
+    want = generate(FusedStep(model), rows, vocoder.hop, temperature=0.8, seed=11, lpc_frames=a)
     board = load_board(board_name)
     (tmp_path / "link.ld").write_text(c_env().get_template("firmware/link.ld.j2").render(board=board, stack_size=8192))
     fused.write(model, tmp_path)
@@ -186,7 +222,8 @@ def test_fused_step_on_simulated_cores_is_the_host_twin(run, tmp_path, board_nam
         return ",\n".join("{" + ", ".join(str(int(v)) for v in r) + "}" for r in a)
 
     (tmp_path / "main.c").write_text(_M4_MAIN.format(frames=len(rows), hop=vocoder.hop, rows=body(rows),
-                                                     want=body(want.reshape(len(rows), -1)), seed=11, temp=205))
+                                                     want=body(want.reshape(len(rows), -1)), seed=11, temp=205,
+                                                     lpc=body(a)))
     elf = tmp_path / "check.elf"
     proc = subprocess.run(["arm-none-eabi-gcc", *board.cflags, "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror",
                            "--specs=nano.specs", "--specs=nosys.specs", "-nostartfiles", f"-T{tmp_path / 'link.ld'}",
