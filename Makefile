@@ -32,7 +32,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[train,test]'
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[train,test,scale]'
 	@touch $@
 
 test: setup

@@ -2,6 +2,10 @@
 """`make bench`: measure every reference model on the simulated Cortex-M boards with
 exact instruction counts, and write BENCHMARKS.md (plus bench.json/md/png per board).
 
+Every model x board x tier run is one job, fanned out through Ray Tune
+(protobrain.fanout): local Ray on this machine's cores by default, `--address` for a
+Ray cluster, `--workers 1` (or no Ray installed) for one after another.
+
 Exits 1 after writing them when any counted run is not bit-exact with TFLite Micro,
 with one line per such row on stderr."""
 
@@ -9,18 +13,20 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from protobrain import fanout
 from protobrain.boards import load_board
 from protobrain.compiler.ops.tiers.select import TIERS, tier_for
 from protobrain.compiler.program import build_program
-from protobrain.compiler.reader import read_model
+from protobrain.compiler.reader import read_model, read_model_bytes
 from protobrain.errors import ProtobrainError
-from protobrain.measure.bench import mismatch_line, model_table, run_bench, verdict, write_reports
+from protobrain.measure.bench import BenchReport, mismatch_line, model_table, run_bench, verdict, write_reports
 from protobrain.resources import REFERENCE_MODELS as MODELS
 
 BOARDS = ["qemu-mps2-an386", "qemu-mps2-an500", "qemu-mps2-an505", "qemu-mps3-an547"]
@@ -34,6 +40,20 @@ def tiers_of(board, wanted=TIERS) -> list[str]:
     """Every kernel tier the board's core runs (of those wanted), slowest first."""
     best = tier_for(board.features)
     return [t for t in TIERS[: TIERS.index(best) + 1] if t in wanted]
+
+
+def bench_job(job: dict, blobs: dict[str, bytes], n_inputs: int):
+    """One model on one board with one tier: its ModelFigures, or the error's line. Runs here
+    or in a Ray worker, which gets the model's bytes (not a path it may not have)."""
+    board, name = load_board(job["board"]), job["model"]
+    try:
+        prog = build_program(read_model_bytes(blobs[name], name), tier=job["tier"], flash_budget=board.flash.length)
+        with tempfile.TemporaryDirectory(prefix="pb-bench-job-") as tmp:
+            path = Path(tmp) / f"{name}.tflite"
+            path.write_bytes(blobs[name])
+            return run_bench(board, [prog], [str(path)], [blobs[name]], n_inputs=n_inputs).models[0]
+    except ProtobrainError as e:
+        return f"bench: error on {job['board']} ({job['tier']} kernels): {e}"
 
 
 def tier_table(rows: dict, boards: list[str], models: list[str]) -> list[str]:
@@ -74,7 +94,13 @@ def main() -> int:
                     help="kernel tiers to measure, where the board's core runs them (default: all)")
     ap.add_argument("-n", type=int, default=20, help="inputs per model")
     ap.add_argument("--markdown", default="BENCHMARKS.md")
+    ap.add_argument("--workers", type=int, default=None,
+                    help="runs at once through Ray Tune (default: one per core); 1: one after another without Ray")
+    ap.add_argument("--address", default=None,
+                    help="an existing Ray cluster for the runs (HEAD:6379, or auto on a cluster node); default: local Ray")
     args = ap.parse_args()
+    if args.workers is not None and args.workers < 1:
+        ap.error(f"--workers {args.workers}: give 1 or more")
     console = Console(stderr=True)
     paths = [Path(args.models) / f"{m}.tflite" for m in MODELS if not args.only or m in args.only]
     missing = [str(p) for p in paths if not p.exists()]
@@ -119,26 +145,34 @@ def main() -> int:
     sections = []
     rows = {}  # (board, tier, model) -> ModelFigures
     failures = []  # one line per row that is not bit-exact
+    boards = {name: load_board(name) for name in args.boards}
+    plan = {name: tiers_of(board, args.tiers) for name, board in boards.items()}
+    jobs = [{"board": name, "tier": tier, "model": g.name} for name in args.boards for tier in plan[name]
+            for g in graphs]
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     with Progress(*columns, console=console) as progress:
-        for name in args.boards:
-            board = load_board(name)
-            tiers = tiers_of(board, args.tiers)
-            if not tiers:
-                continue
-            for tier in tiers:
-                progs = [build_program(g, tier=tier, flash_budget=board.flash.length) for g in graphs]
-                try:
-                    report = run_bench(board, progs, [str(p) for p in paths], blobs, n_inputs=args.n,
-                                       progress=progress)
-                except ProtobrainError as e:
-                    console.print(f"bench: error on {name} ({tier} kernels): {e}")
-                    return 2
-                write_reports(report, Path(args.out) / name / tier)
-                for m in report.models:
-                    rows[(name, tier, m.name)] = m
-                    if not m.bit_exact:
-                        failures.append(mismatch_line(name, m))
+        task = progress.add_task("model x board x tier runs", total=len(jobs))
+        try:
+            figures = fanout.run_all(bench_job, jobs, workers=args.workers, address=args.address,
+                                     shared={"blobs": {g.name: b for g, b in zip(graphs, blobs)}, "n_inputs": args.n},
+                                     what="benchmark runs", on_done=lambda i, v: progress.advance(task))
+        except ProtobrainError as e:
+            console.print(f"bench: error: {e}", markup=False, highlight=False, soft_wrap=True)
+            return 2
+    errors = [f for f in figures if isinstance(f, str)]
+    if errors:
+        console.print(errors[0], markup=False, highlight=False, soft_wrap=True)
+        return 2
+    for job, m in zip(jobs, figures):
+        rows[(job["board"], job["tier"], job["model"])] = m
+    for name in args.boards:
+        board = boards[name]
+        for tier in plan[name]:
+            report = BenchReport(board.name, board.core, board.clock_hz,
+                                 [rows[(name, tier, g.name)] for g in graphs])
+            write_reports(report, Path(args.out) / name / tier)
+            failures += [mismatch_line(name, m) for m in report.models if not m.bit_exact]
+        if plan[name]:
             # the board's fastest tier is the last measured: its figures are the board's
             sections += board_section(report, board, tier)
             for m in report.models:

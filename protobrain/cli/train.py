@@ -189,10 +189,16 @@ def _parse_widths(value: str) -> list[float]:
 @click.option("-b", "--board", default="qemu-mps2-an386", show_default=True,
               help="Simulated board whose exact instruction counts are reported.")
 @click.option("-o", "--output", "out_dir", default="runs/sweep", show_default=True, type=click.Path(file_okay=False))
+@click.option("--workers", type=IntRange(1, 4096), default=None,
+              help="Trials at once through Ray Tune (default: one per core of the machine or cluster); "
+                   "1 runs them one after another without Ray.")
+@click.option("--address", default=None, metavar="ADDR",
+              help="An existing Ray cluster to run the trials on (HEAD:6379, or auto on a cluster node); "
+                   "default: local Ray on this machine.")
 @_EPOCHS
 @_SEED
 @_QUIET
-def sweep(task, widths, data_dir, board, out_dir, epochs, seed, quiet):
+def sweep(task, widths, data_dir, board, out_dir, workers, address, epochs, seed, quiet):
     """Train TASK at several widths; measure int8 accuracy and instructions; plot one against the other."""
     _needs_tensorflow()
     widths = _parse_widths(widths)
@@ -204,7 +210,7 @@ def sweep(task, widths, data_dir, board, out_dir, epochs, seed, quiet):
         ds = speech.load(data_dir, seed=seed, progress=not quiet)
         cfg = _config(1.0, seed, epochs, quiet, 12)
         train_fn = lambda c, out: speech.train_speech(ds, c, out)  # noqa: E731
-    points = run_sweep(task, train_fn, widths, cfg, Path(out_dir), board)
+    points = run_sweep(task, train_fn, widths, cfg, Path(out_dir), board, workers, address)
     console.print(markdown(task, points, board))
     console.print(f"wrote {out_dir}/sweep.md, sweep.json, sweep.png")
 

@@ -9,9 +9,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
+from protobrain import fanout
 from protobrain.boards import load_board
 from protobrain.compiler.program import build_program
 from protobrain.compiler.reader import read_model
+from protobrain.errors import ProtobrainError
 from protobrain.measure.bench import run_bench
 from protobrain.train import progress
 from protobrain.train.classifier import TrainConfig, TrainResult
@@ -40,18 +42,37 @@ def measure(result: TrainResult, board_name: str) -> tuple[int, int, int, int]:
     return (fig.macs, sum(layer.macs for layer in conv), fig.count, sum(layer.count for layer in conv))
 
 
+def sweep_trial(job: dict, train_fn: Callable[[TrainConfig, Path], TrainResult], cfg: TrainConfig,
+                out_dir: Path, board: str) -> SweepPoint:
+    """One width: train, quantize, measure. Runs here or in a Ray worker (protobrain.fanout)."""
+    w = job["width"]
+    wcfg = TrainConfig(**{**cfg.__dict__, "width": w, "progress": False})
+    result = train_fn(wcfg, out_dir / f"width-{w:g}")
+    macs, conv_macs, count, conv_count = measure(result, board)
+    return SweepPoint(w, result.run.info["params"], macs, conv_macs, count, conv_count,
+                      result.test.float_acc, result.test.quant_acc)
+
+
 def run_sweep(task: str, train_fn: Callable[[TrainConfig, Path], TrainResult], widths: list[float],
-              cfg: TrainConfig, out_dir: Path, board: str) -> list[SweepPoint]:
+              cfg: TrainConfig, out_dir: Path, board: str, workers: int | None = None,
+              address: str | None = None) -> list[SweepPoint]:
+    """Every width is one trial, fanned out through Ray Tune (`workers`, `address`: see
+    protobrain.fanout); each trial seeds itself, so the points equal a sequential run's."""
+    if not load_board(board).simulated:   # before any training: counts come from the simulator
+        raise ProtobrainError(f"{board} is a real board; sweep counts instructions on a simulated one "
+                              "(e.g. -b qemu-mps2-an386)")
+    out_dir = Path(out_dir).resolve()   # trials may run in another working directory
     out_dir.mkdir(parents=True, exist_ok=True)
-    points = []
     with progress.task(f"sweeping {task}", len(widths), cfg.progress) as advance:
-        for w in widths:
-            wcfg = TrainConfig(**{**cfg.__dict__, "width": w, "progress": False})
-            result = train_fn(wcfg, out_dir / f"width-{w:g}")
-            macs, conv_macs, count, conv_count = measure(result, board)
-            points.append(SweepPoint(w, result.run.info["params"], macs, conv_macs, count, conv_count,
-                                     result.test.float_acc, result.test.quant_acc))
-            advance(1, status=f"width {w:g}: {result.test.quant_acc:.1%}, {count:,} instructions")
+        def done(i: int, p: SweepPoint) -> None:
+            advance(1, status=f"width {p.width:g}: {p.quant_acc:.1%}, {p.instructions:,} instructions")
+
+        # widest (slowest) first, so that parallel workers finish close together
+        jobs = [{"width": w} for w in sorted(widths, reverse=True)]
+        points = fanout.run_all(sweep_trial, jobs, workers=workers, address=address,
+                                shared={"train_fn": train_fn, "cfg": cfg, "out_dir": out_dir, "board": board},
+                                what="sweep's trials", on_done=done)
+    points.sort(key=lambda p: p.width)
     write_reports(task, points, board, out_dir)
     return points
 

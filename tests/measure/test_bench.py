@@ -173,7 +173,8 @@ def test_make_bench_measures_every_row_then_fails_listing_those_not_bit_exact(tm
     md_path = tmp_path / "BENCHMARKS.md"
     monkeypatch.setattr(sys, "argv", ["bench.py", "--models", str(path.parent), "--only", "hello_world_int8",
                                       "--boards", BOARD, "--tiers", "portable", "dsp", "-n", "2",
-                                      "--out", str(tmp_path / "bench"), "--markdown", str(md_path)])
+                                      "--out", str(tmp_path / "bench"), "--markdown", str(md_path),
+                                      "--workers", "1"])  # in this process, where the patch applies
     assert script.main() == 1
     got, want = off.values
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("bench: error")]
@@ -192,6 +193,36 @@ def test_make_bench_measures_every_row_then_fails_listing_those_not_bit_exact(tm
     for row in (summary, section):
         _memory_columns_match(row, path, board, "dsp")
     assert (tmp_path / "bench" / BOARD / "portable" / "bench.md").exists()
+
+
+def _bench_script():
+    spec = importlib.util.spec_from_file_location("bench_script", REPO / "scripts" / "bench.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script
+
+
+def test_make_bench_on_ray_writes_what_one_worker_writes(tmp_path, monkeypatch):
+    """scripts/bench.py fans its model x board x tier runs out through Ray Tune (local Ray by
+    default): the same tables and per-board reports as one worker running them here."""
+    pytest.importorskip("ray.tune", reason="Ray is in the scale extra: pip install 'protobrain[scale]'")
+    path = shared_model("hello_world_int8")
+    needs_instruction_counter(BOARD)
+    script = _bench_script()
+    written = {}
+    for how, extra in (("sequential", ["--workers", "1"]), ("ray", [])):
+        out = tmp_path / how
+        monkeypatch.setattr(sys, "argv", ["bench.py", "--models", str(path.parent), "--only", "hello_world_int8",
+                                          "--boards", BOARD, "--tiers", "portable", "dsp", "-n", "2",
+                                          "--out", str(out / "bench"), "--markdown", str(out / "BENCHMARKS.md"),
+                                          *extra])
+        assert script.main() == 0
+        md = (out / "BENCHMARKS.md").read_text().replace(str(out), "OUT")
+        written[how] = ([line for line in md.splitlines() if not line.startswith("Run took")],
+                        [json.loads((out / "bench" / BOARD / tier / "bench.json").read_text())
+                         for tier in ("portable", "dsp")])
+    assert written["ray"] == written["sequential"]
+    assert len(_table("\n".join(written["ray"][0]), "board")) == 1
 
 
 def test_bench_refuses_a_real_board_without_a_port(small_model, tmp_path):

@@ -159,7 +159,7 @@ def test_sweep_cost_follows_width_squared(tmp_path):
 
     needs_simulator("qemu-mps2-an386")
     r = CliRunner().invoke(main, ["sweep", "vision", "--widths", "0.5,1", "--epochs", "3", "-o", str(tmp_path),
-                                  "--quiet"])
+                                  "--quiet", "--workers", "1"])
     assert r.exit_code == 0, r.output
     points = {p["width"]: p for p in json.loads((tmp_path / "sweep.json").read_text())["points"]}
     half, full = points[0.5], points[1.0]
@@ -170,3 +170,30 @@ def test_sweep_cost_follows_width_squared(tmp_path):
     assert half["instructions"] < full["instructions"] and half["params"] < full["params"]
     assert "| 0.5 |" in (tmp_path / "sweep.md").read_text()
     assert (tmp_path / "sweep.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_sweep_on_ray_gives_the_sequential_models_and_table(tmp_path):
+    """Trials fanned out through Ray Tune (local Ray, two at once) train the same models and
+    write the same table as one worker running them one after another here."""
+    from conftest import needs_simulator
+
+    pytest.importorskip("ray.tune", reason="Ray is in the scale extra: pip install 'protobrain[scale]'")
+    needs_simulator("qemu-mps2-an386")
+    outs = {}
+    for how, extra in (("sequential", ["--workers", "1"]), ("ray", ["--workers", "2"])):
+        outs[how] = tmp_path / how
+        r = CliRunner().invoke(main, ["sweep", "vision", "--widths", "0.25,0.5", "--epochs", "2",
+                                      "-o", str(outs[how]), "--quiet", *extra])
+        assert r.exit_code == 0, r.output
+        assert "one after another" not in r.output
+    seq, par = outs["sequential"], outs["ray"]
+    assert (seq / "sweep.md").read_text() == (par / "sweep.md").read_text()
+    assert json.loads((seq / "sweep.json").read_text()) == json.loads((par / "sweep.json").read_text())
+    for w in ("0.25", "0.5"):
+        assert (seq / f"width-{w}" / "model.tflite").read_bytes() == (par / f"width-{w}" / "model.tflite").read_bytes()
+
+
+def test_sweep_refuses_a_real_board_before_training(tmp_path):
+    r = CliRunner().invoke(main, ["sweep", "vision", "-b", "nucleo_f446re", "-o", str(tmp_path / "s"), "--quiet"])
+    assert r.exit_code == 2 and "real board" in r.output
+    assert not (tmp_path / "s").exists()
