@@ -19,7 +19,7 @@ byte for byte against both.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -186,7 +186,9 @@ def apps(parts: Parts):
                    "max_samples": LISTEN_MAX_SAMPLES, "sample_rate": parts.frontend.sample_rate,
                    "hop": parts.frontend.hop, "window_samples": parts.frontend.window},
         "synth": {"model": 2, "keywords": words, "hop": parts.frontend.hop, "sample_rate": parts.frontend.sample_rate,
-                  "temperature": parts.infos["synth"].get("temperature", 0.8), "macs_per_sample": fm.macs},
+                  "temperature": parts.infos["synth"].get("temperature", 0.8), "macs_per_sample": fm.macs,
+                  "architecture": parts.vocoder.architecture, "lpc_order": synth["lpc_order"],
+                  "voice": parts.infos["synth"].get("voice", "en-us"), "frontend": asdict(parts.frontend)},
     }}
     results_bytes = 9 + 1 + (LISTEN_MAX_SAMPLES // parts.frontend.hop + 1) * (8 + s_out.nbytes)
     buffer_bytes = max(2 * LISTEN_MAX_SAMPLES, results_bytes, 9 + 2 * parts.frontend.hop)
@@ -298,9 +300,14 @@ class Twin(_Host):
     def speak(self, word: str, temperature_q8: int, seed: int, frames: int | None = None) -> np.ndarray:
         """The samples of `word` (its first `frames` frames only, when given)."""
         p = self.parts
-        return generate_integer(p.vocoder, self.nets["conditioning"], self.step, p.keywords[word][:frames],
+        return self.speak_frames(p.keywords[word][:frames], _lpc_of(p, word, frames), temperature_q8, seed)
+
+    def speak_frames(self, features, coefficients, temperature_q8: int, seed: int) -> np.ndarray:
+        """The samples of streamed frames (SPEAK_STREAM, SPEAK_FRAME)."""
+        p = self.parts
+        return generate_integer(p.vocoder, self.nets["conditioning"], self.step, np.asarray(features, np.int16),
                                 p.cond_quantizer, p.cond_order, temperature=temperature_q8 / 256, seed=seed,
-                                lpc_frames=_lpc_of(p, word, frames))
+                                lpc_frames=coefficients)
 
 
 class Tflm(_Host):
@@ -322,10 +329,15 @@ class Tflm(_Host):
     def speak(self, word: str, temperature_q8: int, seed: int, frames: int | None = None) -> np.ndarray:
         """The samples of `word` (its first `frames` frames only, when given)."""
         p = self.parts
+        return self.speak_frames(p.keywords[word][:frames], _lpc_of(p, word, frames), temperature_q8, seed)
+
+    def speak_frames(self, features, coefficients, temperature_q8: int, seed: int) -> np.ndarray:
+        """The samples of streamed frames (SPEAK_STREAM, SPEAK_FRAME)."""
+        p = self.parts
         rows = np.array([cond_frame(self.nets["conditioning"], f, p.cond_quantizer, p.cond_order)
-                         for f in p.keywords[word][:frames]])
+                         for f in np.asarray(features, np.int16)])
         return reference_generate(self.stepper, p.fused.sampler, rows, p.frontend.hop,
-                                  temperature=temperature_q8 / 256, seed=seed, lpc_frames=_lpc_of(p, word, frames))
+                                  temperature=temperature_q8 / 256, seed=seed, lpc_frames=coefficients)
 
 
 def _lpc_of(parts: Parts, word: str, frames: int | None):

@@ -1,4 +1,5 @@
-"""The protobrain bundle's serial verbs: LISTEN_RESET, LISTEN, SPEAK and SPEAK_NEXT, on top of
+"""The protobrain bundle's serial verbs: LISTEN_RESET, LISTEN, SPEAK, SPEAK_NEXT, SPEAK_STREAM
+and SPEAK_FRAME, on top of
 the generic client of any protobrain firmware (protobrain.run.device.Device).
 
 May import run and compiler.
@@ -49,6 +50,22 @@ class BundleDevice(Device):
         """Start vocoding a stored keyword; returns (frames, samples per frame)."""
         payload = self.request(protocol.CMD_SPEAK, struct.pack("<BHI", keyword, temperature_q8, seed & 0xFFFFFFFF))
         return struct.unpack_from("<HH", payload, 0)
+
+    def speak_stream(self, temperature_q8: int, seed: int) -> tuple[int, int, int]:
+        """Start speaking frames this host sends; returns (samples per frame, features per
+        frame, prediction coefficients per frame)."""
+        payload = self.request(protocol.CMD_SPEAK_STREAM, struct.pack("<HI", temperature_q8, seed & 0xFFFFFFFF))
+        return struct.unpack_from("<HHH", payload, 0)
+
+    def speak_frame(self, features, coefficients=None) -> tuple[np.ndarray, int]:
+        """One streamed frame (int16 features, and its Q12 prediction coefficients when the
+        vocoder predicts): its samples and their timer count."""
+        parts = [np.asarray(features, "<i2").reshape(-1)]
+        if coefficients is not None:
+            parts.append(np.asarray(coefficients, "<i2").reshape(-1))
+        payload = self.request(protocol.CMD_SPEAK_FRAME, np.concatenate(parts).tobytes())
+        _, count = struct.unpack_from("<BQ", payload, 0)
+        return np.frombuffer(payload, "<i2", offset=9).astype(np.int16), count
 
     def speak_next(self) -> tuple[np.ndarray, int]:
         """The next frame of samples (empty once the word is done) and its timer count."""

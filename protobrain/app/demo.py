@@ -63,6 +63,8 @@ class Spoken:
     temperature_q8: int = 0  # what the device was asked: temperature * 256, the seed, and
     seed: int = 0            # the frames to say (None: the whole word)
     max_frames: int | None = None
+    features: np.ndarray | None = None      # streamed speech: the frames sent (word is the text)
+    coefficients: np.ndarray | None = None
 
 
 def dequantize(raw: np.ndarray, out: dict) -> np.ndarray:
@@ -213,6 +215,36 @@ class Protobrain:
                       tq, seed, None if whole else frames)
 
 
+    def say(self, frames, temperature: float | None = None, seed: int = 1, progress=None) -> Spoken:
+        """Vocode streamed frames (protobrain.app.text.TextFrames: any text, computed on this
+        host), one SPEAK_FRAME each, as the device would in real time."""
+        sy = self.spec["synth"]
+        tq = temperature_q8(sy["temperature"] if temperature is None else temperature)
+        hop, mels, order = self.dev.speak_stream(tq, seed)
+        feats = np.asarray(frames.features, np.int16)
+        coefficients = None if frames.coefficients is None else np.asarray(frames.coefficients, np.int16)
+        if feats.ndim != 2 or feats.shape[1] != mels or (order and (coefficients is None or coefficients.shape
+                                                                    != (len(feats), order))):
+            raise DemoError(f"the device takes frames of {mels} features and {order} coefficients; "
+                            f"these have {feats.shape[1:]} and {None if coefficients is None else coefficients.shape[1:]}")
+        self._marks()
+        pcm, counts, instr = [], [], 0
+        for f in range(len(feats)):
+            chunk, count = self.dev.speak_frame(feats[f], coefficients[f] if order else None)
+            marks = self._marks()
+            if len(chunk) != hop:
+                raise DemoError(f"the device sent {len(chunk)} samples for streamed frame {f}, expected {hop}")
+            pcm.append(chunk)
+            counts.append(count)
+            instr += marks[-1] - marks[0] if len(marks) >= 2 else 0
+            if progress:
+                progress(f + 1, len(feats))
+        n = len(feats) * hop
+        per = (instr if self.counter else sum(counts)) / n if n else 0.0
+        return Spoken(frames.text, np.concatenate(pcm) if pcm else np.zeros(0, np.int16), sy["sample_rate"], per,
+                      self.unit, tq, seed, None, feats, coefficients if order else None)
+
+
 # ---- checks ------------------------------------------------------------------------------------
 
 TWIN = "host twin"
@@ -275,7 +307,11 @@ class Checks:
     def speak(self, demo: str, spoken: Spoken, what: str = "") -> None:
         """The whole utterance (or the frames the device was asked for)."""
         for name, host in self.hosts.items():
-            want = np.asarray(host.speak(spoken.word, spoken.temperature_q8, spoken.seed, spoken.max_frames))
+            if spoken.features is not None:
+                want = np.asarray(host.speak_frames(spoken.features, spoken.coefficients, spoken.temperature_q8,
+                                                    spoken.seed))
+            else:
+                want = np.asarray(host.speak(spoken.word, spoken.temperature_q8, spoken.seed, spoken.max_frames))
             t = self._tally(demo, "utterances", name)
             t.total += 1
             if np.array_equal(want, spoken.pcm):

@@ -15,6 +15,8 @@ from rich.table import Table
 from protobrain.app import bundle as pb_bundle
 from protobrain.app.demo import Protobrain, plot_listen, read_image, read_wav, write_wav
 from protobrain.app.loop import run_loop
+from protobrain.app.text import text_frames, voice_of
+from protobrain.audio.frontend import FrontendConfig
 from protobrain.boards import board_names, load_board
 from protobrain.cli.options import KERNELS, SEEDS, FloatRange, IntRange, console
 from protobrain.firmware.programs import AUTO
@@ -141,22 +143,35 @@ def listen(wav, bundle_dir, port, out_dir, plot):
 
 
 @demo.command("speak")
-@click.argument("word")
-@click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False), help="WAV file to write.")
+@click.argument("text")
+@click.option("-o", "--output", "out", default="speak.wav", show_default=True, type=click.Path(dir_okay=False),
+              help="WAV file to write.")
 @_BUNDLE
 @_PORT
 @click.option("--temperature", type=FloatRange(0, 10), default=None,
               help="Sampling temperature (default: the synth run's; 0 is argmax).")
 @click.option("--seed", default=1, show_default=True, type=SEEDS)
-def speak(word, out, bundle_dir, port, temperature, seed):
-    """The device synthesizes WORD; the host writes the WAV and prints the real-time factor."""
+@click.option("--stream", is_flag=True, help="Stream TEXT's frames even when it is a stored keyword.")
+def speak(text, out, bundle_dir, port, temperature, seed, stream):
+    """The device says TEXT: a stored keyword from its own flash, anything else from frames
+    this host computes (espeak-ng and the same integer frontend) and streams to it, one
+    20 ms frame at a time. The host writes the WAV and prints the real-time factor."""
     with Protobrain.open(bundle_dir, port) as pb, _progress() as prog:
-        task = prog.add_task(f"the device says '{word}'", total=None)
-        spoken = pb.speak(word, temperature, seed, progress=lambda d, t: prog.update(task, completed=d, total=t))
+        sy = pb.spec["synth"]
+        task = prog.add_task(f"the device says {text!r}", total=None)
+        advance = lambda d, t: prog.update(task, completed=d, total=t)  # noqa: E731
+        if text in sy["keywords"] and not stream:
+            spoken = pb.speak(text, temperature, seed, progress=advance)
+            how = "from its stored frames"
+        else:
+            frames = text_frames(text, voice_of(sy.get("voice", "en-us")), FrontendConfig(**sy["frontend"])
+                                 if "frontend" in sy else FrontendConfig(), int(sy.get("lpc_order", 0)))
+            spoken = pb.say(frames, temperature, seed, progress=advance)
+            how = f"from {len(frames.features)} streamed frames"
         clock = pb.info["clock_hz"]
         per_sample, unit = _figure(pb, spoken.per_sample, spoken.unit)
     write_wav(out, spoken.pcm, spoken.sample_rate)
-    console.print(f"wrote {out}: {len(spoken.pcm) / spoken.sample_rate:.2f} s")
+    console.print(f"wrote {out}: {len(spoken.pcm) / spoken.sample_rate:.2f} s {how}")
     console.print(_rate(per_sample, unit, clock, spoken.sample_rate))
 
 

@@ -10,6 +10,7 @@ SYNC = b"\xa5\x5a"
 CMD_PING, CMD_INFO, CMD_INVOKE, CMD_PROFILE = 0x01, 0x02, 0x03, 0x04
 CMD_WRITE_ARENA, CMD_RUN_STEPS, CMD_READ_ARENA = 0x05, 0x06, 0x07
 CMD_LISTEN_RESET, CMD_LISTEN, CMD_SPEAK, CMD_SPEAK_NEXT = 0x08, 0x09, 0x0A, 0x0B  # the protobrain bundle
+CMD_SPEAK_STREAM, CMD_SPEAK_FRAME = 0x0C, 0x0D  # the bundle: speak frames the host streams
 REPLY_FLAG, REPLY_ERROR = 0x80, 0xFF
 ERRORS = {1: "bad CRC", 2: "bad length", 3: "unknown command", 4: "unknown model", 5: "wrong input size",
           6: "offset, length or step out of range"}

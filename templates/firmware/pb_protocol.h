@@ -32,6 +32,8 @@ enum {
     PB_CMD_LISTEN = 0x09,     /* payload: int16 LE samples; reply: the speech net's scores */
     PB_CMD_SPEAK = 0x0A,      /* payload: keyword u8, temperature_q8 u16, seed u32 */
     PB_CMD_SPEAK_NEXT = 0x0B, /* reply: the next frame of int16 samples (none when done) */
+    PB_CMD_SPEAK_STREAM = 0x0C, /* payload: temperature_q8 u16, seed u32: speak frames the host sends */
+    PB_CMD_SPEAK_FRAME = 0x0D,  /* payload: one frame's int16 features and coefficients; reply: its samples */
     PB_REPLY_FLAG = 0x80,
     PB_REPLY_ERROR = 0xFF /* payload: error code u8, then the offending type u8 */
 };
