@@ -167,10 +167,19 @@ def _emit_fc(c, f, g, ptr, consts: Consts, wide: bool) -> dict:
         def init(k):
             return f"{bname}[{k}]" if bname else "0"
 
+        # a literal right shift with no room to overflow takes the three-instruction rounding
+        small = (not per_channel and right_only and int(f["shift"]) < 0
+                 and bound + 2 + (1 << (-int(f["shift"]) - 1)) < (1 << 31))
+        rq = "pbf_mulq_right_small" if small else mulq
+
         def store(acc, k):
-            clamp = (f"pbf_clamp8({acc}, {lo})" if int(f["act_max"]) == 127 and int(f["act_min"]) >= -128
-                     else f"pbf_clamp({acc}, {lo}, {hi})")
-            return [f"{acc} = {mulq}({acc}, {mult(k)}, {shift(k)}){zo};", f"out[{k}] = (int8_t){clamp};"]
+            if int(f["act_max"]) == 127 and int(f["act_min"]) == -128:
+                clamp = f"pbf_sat8({acc})"
+            elif int(f["act_max"]) == 127 and int(f["act_min"]) > -128:
+                clamp = f"pbf_clamp8({acc}, {lo})"
+            else:
+                clamp = f"pbf_clamp({acc}, {lo}, {hi})"
+            return [f"{acc} = {rq}({acc}, {mult(k)}, {shift(k)}){zo};", f"out[{k}] = (int8_t){clamp};"]
     else:
         narrow = depth * (128 + abs(fo)) * 32768 < (1 << 31)
         acc_t = "int32_t" if narrow else "int64_t"
@@ -279,7 +288,8 @@ def _dsp_fc_widened(f, w, out_depth, depth, init, store, consts: Consts) -> list
     rest = words32[quads * 4:].reshape(-1)
     wide = consts.add(np.concatenate([grouped, rest]), "uint32_t", "w16_", guard="PBF_DSP && !PBF_MVE")
     full = depth // 4
-    lines = ["(void)oc;", f"uint32_t xp[{words * 2}];", "uint32_t v;", f"const uint32_t *wp = {wide};"]
+    lines = ["(void)oc;", f"uint32_t xp[{words * 2}] __attribute__((aligned(8)));", "uint32_t v;",
+             f"const uint32_t *wp = {wide};"]
     lines += [f"for (d = 0; d < {full}; ++d) {{", "    memcpy(&v, in + 4 * d, 4);",
               "    xp[2 * d] = pbf_sxtb16(v);", "    xp[2 * d + 1] = pbf_sxtb16_ror8(v);", "}"]
     tail = depth - 4 * full
@@ -289,10 +299,20 @@ def _dsp_fc_widened(f, w, out_depth, depth, init, store, consts: Consts) -> list
                   f"xp[{2 * full + 1}] = pbf_sxtb16_ror8(v);"]
 
     def channels(ks: list[str]) -> list[str]:
-        """Straight-line dot products (depth is a literal): no loop, literal offsets."""
+        """Straight-line dot products (depth is a literal): no loop, literal offsets; each
+        channel's (w0, w2), (w1, w3) and the inputs' pairs come in one LDRD each."""
         n = len(ks)
         out = [f"int32_t acc{j} = {init(k)};" for j, k in enumerate(ks)]
+        paired = words * n * 2 * 4 <= 1020  # LDRD's immediate offset reaches every word
+        if paired:
+            out.append("uint32_t x0, x1, " + ", ".join(f"w{j}a, w{j}b" for j in range(n)) + ";")
         for d in range(words):
+            if paired:
+                out.append(f"pbf_ldrd(xp + {2 * d}, &x0, &x1);")
+                for j in range(n):
+                    out += [f"pbf_ldrd(wp + {(d * n + j) * 2}, &w{j}a, &w{j}b);",
+                            f"acc{j} = pbf_smlad(x0, w{j}a, acc{j});", f"acc{j} = pbf_smlad(x1, w{j}b, acc{j});"]
+                continue
             for half in range(2):
                 out += [f"acc{j} = pbf_smlad(xp[{2 * d + half}], wp[{(d * n + j) * 2 + half}], acc{j});"
                         for j in range(n)]
