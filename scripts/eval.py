@@ -93,7 +93,7 @@ def audit(out: Path, seed: int) -> list[str]:
 
 def sweep(out: Path, seed: int) -> list[str]:
     from protobrain.train.classifier import TrainConfig
-    from protobrain.train.sweep import markdown, run_sweep
+    from protobrain.train.sweep import markdown, run_sweep, sweep_tier
     from protobrain.train.vision import load, train_vision
 
     ds = load(None)
@@ -103,7 +103,7 @@ def sweep(out: Path, seed: int) -> list[str]:
     PICTURES.mkdir(exist_ok=True)
     png = PICTURES / "eval-sweep.png"
     png.write_bytes((out / "sweep" / "sweep.png").read_bytes())
-    return ["## Width sweep: vision on the simulated Cortex-M4", "", markdown("vision", points, board),
+    return ["## Width sweep: vision on the simulated Cortex-M4", "", markdown("vision", points, board, sweep_tier(board)),
             f"![accuracy against instructions]({png.as_posix()})", ""]
 
 

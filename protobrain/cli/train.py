@@ -12,7 +12,7 @@ import click
 import numpy as np
 from rich.table import Table
 
-from protobrain.cli.options import SEEDS, FloatRange, IntRange, console
+from protobrain.cli.options import KERNELS, SEEDS, FloatRange, IntRange, console
 from protobrain.errors import ProtobrainError
 from protobrain.train import speech, vision
 from protobrain.train.audit import flip_labels, held_out_losses, picture
@@ -20,7 +20,7 @@ from protobrain.train.classifier import TrainConfig, evaluate
 from protobrain.train.nets import WIDTH_RANGE, dscnn, vision_net
 from protobrain.train.quantize import to_tflite
 from protobrain.train.run import Run
-from protobrain.train.sweep import markdown, run_sweep
+from protobrain.train.sweep import markdown, run_sweep, sweep_tier
 from protobrain.train.synth import SMALL, SMALL_WAVENET, SynthConfig, recognize, say, train_synth, write_wavs
 
 _WIDTH = click.option("--width", default=1.0, show_default=True, type=FloatRange(0.25, 2.0),
@@ -195,13 +195,16 @@ def _parse_widths(value: str) -> list[float]:
 @click.option("--address", default=None, metavar="ADDR",
               help="An existing Ray cluster to run the trials on (HEAD:6379, or auto on a cluster node); "
                    "default: local Ray on this machine.")
+@KERNELS
 @_EPOCHS
 @_SEED
 @_QUIET
-def sweep(task, widths, data_dir, board, out_dir, workers, address, epochs, seed, quiet):
+def sweep(task, widths, data_dir, board, out_dir, workers, address, kernels, epochs, seed, quiet):
     """Train TASK at several widths; measure int8 accuracy and instructions; plot one against the other."""
     _needs_tensorflow()
     widths = _parse_widths(widths)
+    tier = sweep_tier(board, kernels)  # before the data loads: a real board is refused at once
+    console.print(f"sweep of {task} on {board}, {tier} kernels")
     if task == "vision":
         ds = vision.load(data_dir)
         cfg = _config(1.0, seed, epochs, quiet, 40)
@@ -210,8 +213,8 @@ def sweep(task, widths, data_dir, board, out_dir, workers, address, epochs, seed
         ds = speech.load(data_dir, seed=seed, progress=not quiet)
         cfg = _config(1.0, seed, epochs, quiet, 12)
         train_fn = lambda c, out: speech.train_speech(ds, c, out)  # noqa: E731
-    points = run_sweep(task, train_fn, widths, cfg, Path(out_dir), board, workers, address)
-    console.print(markdown(task, points, board))
+    points = run_sweep(task, train_fn, widths, cfg, Path(out_dir), board, workers, address, kernels=tier)
+    console.print(markdown(task, points, board, tier))
     console.print(f"wrote {out_dir}/sweep.md, sweep.json, sweep.png")
 
 

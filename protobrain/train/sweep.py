@@ -1,6 +1,7 @@
 """`protobrain sweep`: train one architecture at several widths and measure what each
-costs on the device (exact instruction counts on a simulated board) and what it scores
-(int8 accuracy of the generated C on held-out data)."""
+costs on the device (exact instruction counts on a simulated board, with the kernel tier
+`build` would take for it: by default the fastest its core runs) and what it scores (int8
+accuracy of the generated C on held-out data)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from protobrain.boards import load_board
 from protobrain.compiler.program import build_program
 from protobrain.compiler.reader import read_model
 from protobrain.errors import ProtobrainError
+from protobrain.firmware.programs import AUTO, kernel_tier
 from protobrain.measure.bench import run_bench
 from protobrain.train import progress
 from protobrain.train.classifier import TrainConfig, TrainResult
@@ -31,11 +33,22 @@ class SweepPoint:
     quant_acc: float
 
 
-def measure(result: TrainResult, board_name: str) -> tuple[int, int, int, int]:
-    """(MACs, conv MACs, instructions, conv instructions) of one inference on `board_name`."""
+def sweep_tier(board_name: str, kernels: str = AUTO) -> str:
+    """The kernel tier a sweep measures with on `board_name` (kernels auto: the fastest its
+    core runs, as `build` takes), checked before any training: the board must be simulated."""
+    if not load_board(board_name).simulated:   # counts come from the simulator
+        raise ProtobrainError(f"{board_name} is a real board; sweep counts instructions on a simulated one "
+                              "(e.g. -b qemu-mps2-an386)")
+    return kernel_tier(kernels, board_name)[0]
+
+
+def measure(result: TrainResult, board_name: str, kernels: str = AUTO) -> tuple[int, int, int, int]:
+    """(MACs, conv MACs, instructions, conv instructions) of one inference on `board_name`,
+    compiled as `build` compiles it for that board (kernels auto: its fastest tier)."""
     board = load_board(board_name)
     path = result.run.path / "model.tflite"
-    program = build_program(read_model(path))
+    tier, budget = kernel_tier(kernels, board_name)
+    program = build_program(read_model(path), tier=tier, flash_budget=budget)
     report = run_bench(board, [program], [str(path)], [path.read_bytes()], n_inputs=1)
     fig = report.models[0]
     conv = [layer for layer in fig.layers if layer.op == "CONV_2D"]
@@ -43,24 +56,23 @@ def measure(result: TrainResult, board_name: str) -> tuple[int, int, int, int]:
 
 
 def sweep_trial(job: dict, train_fn: Callable[[TrainConfig, Path], TrainResult], cfg: TrainConfig,
-                out_dir: Path, board: str) -> SweepPoint:
+                out_dir: Path, board: str, kernels: str = AUTO) -> SweepPoint:
     """One width: train, quantize, measure. Runs here or in a Ray worker (protobrain.fanout)."""
     w = job["width"]
     wcfg = TrainConfig(**{**cfg.__dict__, "width": w, "progress": False})
     result = train_fn(wcfg, out_dir / f"width-{w:g}")
-    macs, conv_macs, count, conv_count = measure(result, board)
+    macs, conv_macs, count, conv_count = measure(result, board, kernels)
     return SweepPoint(w, result.run.info["params"], macs, conv_macs, count, conv_count,
                       result.test.float_acc, result.test.quant_acc)
 
 
 def run_sweep(task: str, train_fn: Callable[[TrainConfig, Path], TrainResult], widths: list[float],
               cfg: TrainConfig, out_dir: Path, board: str, workers: int | None = None,
-              address: str | None = None) -> list[SweepPoint]:
+              address: str | None = None, kernels: str = AUTO) -> list[SweepPoint]:
     """Every width is one trial, fanned out through Ray Tune (`workers`, `address`: see
-    protobrain.fanout); each trial seeds itself, so the points equal a sequential run's."""
-    if not load_board(board).simulated:   # before any training: counts come from the simulator
-        raise ProtobrainError(f"{board} is a real board; sweep counts instructions on a simulated one "
-                              "(e.g. -b qemu-mps2-an386)")
+    protobrain.fanout); each trial seeds itself, so the points equal a sequential run's.
+    Every width is measured with one kernel tier (sweep_tier)."""
+    tier = sweep_tier(board, kernels)   # before any training
     out_dir = Path(out_dir).resolve()   # trials may run in another working directory
     out_dir.mkdir(parents=True, exist_ok=True)
     with progress.task(f"sweeping {task}", len(widths), cfg.progress) as advance:
@@ -70,17 +82,18 @@ def run_sweep(task: str, train_fn: Callable[[TrainConfig, Path], TrainResult], w
         # widest (slowest) first, so that parallel workers finish close together
         jobs = [{"width": w} for w in sorted(widths, reverse=True)]
         points = fanout.run_all(sweep_trial, jobs, workers=workers, address=address,
-                                shared={"train_fn": train_fn, "cfg": cfg, "out_dir": out_dir, "board": board},
+                                shared={"train_fn": train_fn, "cfg": cfg, "out_dir": out_dir, "board": board,
+                                        "kernels": tier},
                                 what="sweep's trials", on_done=done)
     points.sort(key=lambda p: p.width)
-    write_reports(task, points, board, out_dir)
+    write_reports(task, points, board, out_dir, tier)
     return points
 
 
-def markdown(task: str, points: list[SweepPoint], board: str) -> str:
+def markdown(task: str, points: list[SweepPoint], board: str, tier: str) -> str:
     base = max(points, key=lambda p: p.width)
-    lines = [f"Sweep of `{task}` on {board} (instructions counted exactly in the simulator; "
-             "accuracy of the int8 generated C on held-out data).", "",
+    lines = [f"Sweep of `{task}` on {board} with the {tier} kernels (instructions counted exactly in the "
+             "simulator; accuracy of the int8 generated C on held-out data).", "",
              "| width | params | MACs | conv MACs | instructions | conv instructions | (width ratio)² "
              "| conv MACs vs widest | conv instr. vs widest | float acc. | int8 acc. |",
              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -94,7 +107,7 @@ def markdown(task: str, points: list[SweepPoint], board: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def chart(task: str, points: list[SweepPoint], path: Path) -> None:
+def chart(task: str, points: list[SweepPoint], path: Path, where: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -110,7 +123,7 @@ def chart(task: str, points: list[SweepPoint], path: Path) -> None:
     ax.set_xscale("log")
     ax.set_xlabel("instructions per inference")
     ax.set_ylabel("held-out accuracy (%)")
-    ax.set_title(f"{task}: accuracy against cost")
+    ax.set_title(f"{task}: accuracy against cost ({where})")
     ax.grid(True, alpha=0.3)
     ax.legend()
     fig.tight_layout()
@@ -118,9 +131,10 @@ def chart(task: str, points: list[SweepPoint], path: Path) -> None:
     plt.close(fig)
 
 
-def write_reports(task: str, points: list[SweepPoint], board: str, out_dir: Path) -> list[Path]:
+def write_reports(task: str, points: list[SweepPoint], board: str, out_dir: Path, tier: str) -> list[Path]:
     md, js, png = out_dir / "sweep.md", out_dir / "sweep.json", out_dir / "sweep.png"
-    md.write_text(markdown(task, points, board))
-    js.write_text(json.dumps({"task": task, "board": board, "points": [asdict(p) for p in points]}, indent=2) + "\n")
-    chart(task, points, png)
+    md.write_text(markdown(task, points, board, tier))
+    js.write_text(json.dumps({"task": task, "board": board, "kernels": tier, "points": [asdict(p) for p in points]},
+                             indent=2) + "\n")
+    chart(task, points, png, f"{board}, {tier} kernels")
     return [md, js, png]
