@@ -10,10 +10,11 @@ MODELS ?= ../shared/models
 OUT    ?= out
 JOBS   ?= 2
 
-.PHONY: setup system venv test test-fast demo models bench eval fuzz clean help
+.PHONY: setup system venv test test-fast demo demo-tiny models bench eval fuzz clean help
 
 help:
 	@echo "make demo   - the protobrain: train three nets, bundle them, run see/listen/speak/loop in QEMU: out/REPORT.md"
+	@echo "make demo-tiny - the same with smaller nets on a Cortex-M0 with 16 KB of RAM (qemu-microbit): out/tiny/REPORT.md"
 	@echo "make models - compile every reference model to C, check it bit-exact against TFLite Micro: out/models/REPORT.md"
 	@echo "make test   - full test suite (installs what it needs first)"
 	@echo "make bench  - exact instruction counts of every reference model on the simulated M4, M7, M33, M55: BENCHMARKS.md"
@@ -43,6 +44,9 @@ test-fast: setup
 
 demo: setup
 	$(BIN)/python scripts/demo.py --out $(OUT)
+
+demo-tiny: setup
+	$(BIN)/python scripts/demo.py --profile tiny --out $(OUT)/tiny
 
 models: setup
 	$(BIN)/python scripts/models.py --models $(MODELS) --out $(OUT)/models

@@ -72,14 +72,26 @@ def demo_synth_config():
     return replace(SynthConfig(), renditions=6, steps=3000, lr=3e-3)
 
 
-def ensure_runs(runs: Path, eval_dir: Path, seed: int) -> dict[str, Path]:
-    """The three runs: full-size ones from `make eval`, else demo-size ones (trained once)."""
+# Profiles: the nets' sizes, the board, and the LISTEN chunk (which sizes the serial buffer).
+# "tiny" fits a Cortex-M0 with 16 KB of RAM (qemu-microbit): narrow vision and speech nets,
+# a smaller vocoder, 20 ms LISTEN chunks.
+PROFILES = {
+    "standard": {"board": "qemu-mps2-an386", "width": 1.0, "listen_chunk": 800, "vocoder": None},
+    "tiny": {"board": "qemu-microbit", "width": 0.25, "listen_chunk": 160, "stack": 3072,
+             "vocoder": {"window": 8, "embed": 8, "hidden": (32, 32)}},
+}
+
+
+def ensure_runs(runs: Path, eval_dir: Path | None, seed: int, profile: dict) -> dict[str, Path]:
+    """The three runs: full-size ones from `make eval` (standard profile), else ones of the
+    profile's size (trained once)."""
     from protobrain.train.classifier import TrainConfig
 
+    width = profile["width"]
     found = {}
     for task in ("vision", "speech", "synth"):
-        full = eval_dir / task
-        if (full / "run.json").is_file():
+        full = eval_dir / task if eval_dir else None
+        if full and (full / "run.json").is_file():
             found[task] = full
             console.print(f"  {task}: reusing the full-size run in {full}")
             continue
@@ -92,15 +104,18 @@ def ensure_runs(runs: Path, eval_dir: Path, seed: int) -> dict[str, Path]:
         if task == "vision":
             from protobrain.train.vision import load, train_vision
 
-            train_vision(load(None), TrainConfig(epochs=40, seed=seed), demo)
+            train_vision(load(None), TrainConfig(epochs=40, seed=seed, width=width), demo)
         elif task == "speech":
             from protobrain.train.speech import load, train_speech
 
-            train_speech(load(None, seed, cfg=demo_speech_config()), TrainConfig(epochs=14, seed=seed), demo)
+            train_speech(load(None, seed, cfg=demo_speech_config()), TrainConfig(epochs=14, seed=seed, width=width), demo)
         else:
             from protobrain.train.synth import train_synth
 
-            train_synth(replace(demo_synth_config(), seed=seed), demo)
+            cfg = replace(demo_synth_config(), seed=seed)
+            if profile["vocoder"]:
+                cfg = replace(cfg, window_mlp=replace(cfg.window_mlp, **profile["vocoder"]))
+            train_synth(cfg, demo)
         console.print(f"  {task}: trained in {time.time() - t0:.0f} s")
     return found
 
@@ -159,7 +174,8 @@ def net_rows(parts, runs) -> list[dict]:
     return rows
 
 
-def synth_per_core(parts, boards: list[str], out: Path, checks, frames: int = CORE_FRAMES) -> list[dict]:
+def synth_per_core(parts, boards: list[str], out: Path, checks, frames: int = CORE_FRAMES,
+                   stack: int | None = None) -> list[dict]:
     """Instructions per synthesized sample on each simulated core: the bundle built for
     that board, `frames` frames of the first keyword (the cost is the same every sample),
     whose samples `checks` compares as demo "cores"."""
@@ -170,6 +186,8 @@ def synth_per_core(parts, boards: list[str], out: Path, checks, frames: int = CO
     rows = []
     for name in boards:
         board = load_board(name)
+        if stack:
+            board = replace(board, stack_bytes=max(board.stack_bytes, stack))
         clock, part = CORE_CLOCKS.get(board.core, (board.clock_hz, board.name))
         row = {"board": name, "core": board.core, "clock_hz": clock, "part": part}
         step(f"synth cost per sample on {name} ({board.core})")
@@ -282,7 +300,8 @@ def checks_table(report: dict) -> list[str]:
 def write_report(report: dict, out: Path) -> Path:
     charts(report, out / "protobrain.png")
     mem, see, listen, speak = report["memory"], report["see"], report["listen"], report["speak"]
-    md = ["# The protobrain: see, listen, speak", "",
+    md = ["# The protobrain: see, listen, speak" + (f" ({report['profile']} profile)" if report.get("profile", "standard")
+                                                    != "standard" else ""), "",
           f"One firmware with three nets for {report['board']}, run in QEMU and driven over its serial port. "
           f"Runs: " + ", ".join(f"{k} `{v}`" for k, v in report["runs"].items()) + ". "
           "Instructions are exact counts from QEMU's instruction-counting plugin.",
@@ -347,9 +366,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", type=Path, default=Path("out"))
     ap.add_argument("--eval", type=Path, default=Path("eval"), help="full-size runs of make eval, used when present")
-    ap.add_argument("--board", default="qemu-mps2-an386")
+    ap.add_argument("--profile", choices=sorted(PROFILES), default="standard",
+                    help="standard: the protobrain for a Cortex-M4; tiny: smaller nets for a Cortex-M0 with 16 KB "
+                         "of RAM (qemu-microbit), its runs in OUT/runs-tiny")
+    ap.add_argument("--board", default=None, help="default: the profile's board")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--cores", default=",".join(CORE_BOARDS), help="boards for the synth's cost per sample")
+    ap.add_argument("--cores", default=None,
+                    help="boards for the synth's cost per sample (default: every simulated core; tiny: its board)")
     args = ap.parse_args()
     t_start = time.time()
     try:
@@ -369,13 +392,22 @@ def run(args, t_start: float) -> int:
 
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
-    report = {"board": args.board}
-    runs = ensure_runs(out / "runs", args.eval, args.seed)
+    profile = PROFILES[args.profile]
+    args.board = args.board or profile["board"]
+    cores = args.cores if args.cores is not None else (",".join(CORE_BOARDS) if args.profile == "standard"
+                                                        else args.board)
+    report = {"board": args.board, "profile": args.profile}
+    tiny = args.profile != "standard"
+    runs = ensure_runs(out / (f"runs-{args.profile}" if tiny else "runs"), None if tiny else args.eval, args.seed,
+                       profile)
     report["runs"] = {k: str(v) for k, v in runs.items()}
 
     step(f"bundling the three nets for {args.board}")
-    parts = pb_bundle.load_parts(runs["vision"], runs["speech"], runs["synth"])
+    parts = pb_bundle.load_parts(runs["vision"], runs["speech"], runs["synth"],
+                                 listen_max_samples=profile["listen_chunk"])
     board = load_board(args.board)
+    if profile.get("stack"):  # the frontend's worst case on a core without a 64-bit multiply
+        board = replace(board, stack_bytes=max(board.stack_bytes, profile["stack"]))
     bundle = pb_bundle.build(parts, board, out / "protobrain")
     print_memory(bundle.memory, board.name)
     console.print(f"  kernels: {bundle.tier} tier; synth: {parts.vocoder.architecture} vocoder")
@@ -433,7 +465,8 @@ def run(args, t_start: float) -> int:
 
     report["memory"] = bundle.memory.to_json()
     report["nets"] = net_rows(parts, runs)
-    report["cores"] = synth_per_core(parts, [c for c in args.cores.split(",") if c], out, checks)
+    report["cores"] = synth_per_core(parts, [c for c in cores.split(",") if c], out, checks,
+                                     stack=profile.get("stack"))
     checked("cores")
     report["checks"] = {d: {"summary": checks.summary(d), "ok": checks.ok(d), "counts": counts}
                         for d, counts in checks.to_json().items()}

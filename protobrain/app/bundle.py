@@ -69,6 +69,7 @@ class Parts:
     frontend: FrontendConfig
     stride: int           # the speech net runs every `stride` frames
     vocoder: object       # the synth's protobrain.synth.vocoders.Vocoder
+    listen_max_samples: int = LISTEN_MAX_SAMPLES  # samples per LISTEN request (sets the serial buffer)
 
     @property
     def window(self) -> int:
@@ -99,10 +100,14 @@ def _input_quantizer(program, frontend: FrontendConfig) -> FeatureQuantizer:
     return FeatureQuantizer.for_input(float(t.quant.s), int(t.quant.zp), t.dtype, frontend)
 
 
-def load_parts(vision, speech, synth, stride: int = 4) -> Parts:
-    """Read and compile the three runs; every mismatch between them is a one-line error."""
+def load_parts(vision, speech, synth, stride: int = 4, listen_max_samples: int = LISTEN_MAX_SAMPLES) -> Parts:
+    """Read and compile the three runs; every mismatch between them is a one-line error.
+    listen_max_samples: the most samples one LISTEN request carries (a smaller chunk
+    shrinks the firmware's serial buffer and sample buffers, for small RAM)."""
     if stride < 1:
         raise BundleError(f"--stride {stride}: the speech net must run every 1 or more frames")
+    if not 16 <= listen_max_samples <= 8000:
+        raise BundleError(f"listen chunk of {listen_max_samples} samples: choose 16 to 8000")
     runs, infos = {}, {}
     for task, path in (("vision", vision), ("speech", speech), ("synth", synth)):
         runs[task], infos[task] = _open_run(path, task)
@@ -124,7 +129,7 @@ def load_parts(vision, speech, synth, stride: int = 4) -> Parts:
                  speech_quantizer=_input_quantizer(programs[1], frontend),
                  cond_quantizer=_input_quantizer(programs[2], frontend),
                  cond_order=vocoder.cond_output_order(blobs[2], step), frontend=frontend, stride=stride,
-                 vocoder=vocoder)
+                 vocoder=vocoder, listen_max_samples=listen_max_samples)
 
 
 def compile_nets(blobs: list[bytes], tier: str, flash_budget: int | None = None) -> list:
@@ -164,7 +169,7 @@ def apps(parts: Parts):
         n += len(parts.keywords[w])
     values = np.concatenate([parts.keywords[w].reshape(-1) for w in words])
     fm = parts.fused
-    listen = {"model": 1, "window": parts.window, "stride": parts.stride, "max_samples": LISTEN_MAX_SAMPLES,
+    listen = {"model": 1, "window": parts.window, "stride": parts.stride, "max_samples": parts.listen_max_samples,
               "output_bytes": s_out.nbytes, "ctype": f"{s_in.dtype}_t", "quantize": _quantize_fn(parts.speech_quantizer),
               "multiplier": parts.speech_quantizer.multiplier, "shift": parts.speech_quantizer.shift,
               "zero_point": parts.speech_quantizer.zero_point}
@@ -183,15 +188,16 @@ def apps(parts: Parts):
         "vision": {"model": 0, "classes": parts.infos["vision"]["classes"],
                    "input_shape": parts.infos["vision"]["input_shape"]},
         "speech": {"model": 1, "classes": parts.infos["speech"]["classes"], "window": parts.window, "stride": parts.stride,
-                   "max_samples": LISTEN_MAX_SAMPLES, "sample_rate": parts.frontend.sample_rate,
+                   "max_samples": parts.listen_max_samples, "sample_rate": parts.frontend.sample_rate,
                    "hop": parts.frontend.hop, "window_samples": parts.frontend.window},
         "synth": {"model": 2, "keywords": words, "hop": parts.frontend.hop, "sample_rate": parts.frontend.sample_rate,
                   "temperature": parts.infos["synth"].get("temperature", 0.8), "macs_per_sample": fm.macs,
                   "architecture": parts.vocoder.architecture, "lpc_order": synth["lpc_order"],
                   "voice": parts.infos["synth"].get("voice", "en-us"), "frontend": asdict(parts.frontend)},
     }}
-    results_bytes = 9 + 1 + (LISTEN_MAX_SAMPLES // parts.frontend.hop + 1) * (8 + s_out.nbytes)
-    buffer_bytes = max(2 * LISTEN_MAX_SAMPLES, results_bytes, 9 + 2 * parts.frontend.hop)
+    results_bytes = 9 + 1 + (parts.listen_max_samples // parts.frontend.hop + 1) * (8 + s_out.nbytes)
+    frame_bytes = 2 * (parts.frontend.n_mels + (synth["lpc_order"] or 0))  # a SPEAK_FRAME payload
+    buffer_bytes = max(2 * parts.listen_max_samples, results_bytes, 9 + 2 * parts.frontend.hop, frame_bytes)
     return Apps(files=files, context={"listen": listen, "synth": synth}, info=info, buffer_bytes=buffer_bytes)
 
 
