@@ -4,6 +4,7 @@ pipelines of protobrain/train/ on the command line. TensorFlow is imported only 
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -32,11 +33,10 @@ _QUIET = click.option("--quiet", is_flag=True, help="No progress bars.")
 
 
 def _needs_tensorflow() -> None:
-    try:
-        # heavy and optional (protobrain[train]): imported only when a training command runs
-        import tensorflow  # noqa: F401
-    except ImportError:
-        raise ProtobrainError("training needs TensorFlow: pip install 'protobrain[train]'") from None
+    # heavy and optional (protobrain[train]): found, not imported (which takes 5-20 s), since a
+    # sweep on Ray trains in its workers and never needs it here
+    if importlib.util.find_spec("tensorflow") is None:
+        raise ProtobrainError("training needs TensorFlow: pip install 'protobrain[train]'")
 
 
 def _config(width, seed, epochs, quiet, default_epochs, mode="int8"):
