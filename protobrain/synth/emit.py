@@ -297,20 +297,21 @@ def _dsp_fc_widened(f, w, out_depth, depth, init, store, consts: Consts) -> list
         parts = [f"(uint32_t)(uint8_t)in[{4 * full + j}] << {8 * j}" for j in range(tail)]
         lines += ["v = " + " | ".join(parts) + ";", f"xp[{2 * full}] = pbf_sxtb16(v);",
                   f"xp[{2 * full + 1}] = pbf_sxtb16_ror8(v);"]
+    lines.append("PBF_STORED(xp);")
 
     def channels(ks: list[str]) -> list[str]:
         """Straight-line dot products (depth is a literal): no loop, literal offsets; each
         channel's (w0, w2), (w1, w3) and the inputs' pairs come in one LDRD each."""
         n = len(ks)
         out = [f"int32_t acc{j} = {init(k)};" for j, k in enumerate(ks)]
-        paired = words * n * 2 * 4 <= 1020  # LDRD's immediate offset reaches every word
+        paired = words * n * 2 * 4 <= 1024  # LDRD's immediate offset (at most 1020) reaches every word
         if paired:
             out.append("uint32_t x0, x1, " + ", ".join(f"w{j}a, w{j}b" for j in range(n)) + ";")
         for d in range(words):
             if paired:
-                out.append(f"pbf_ldrd(xp + {2 * d}, &x0, &x1);")
+                out.append(f"PBF_LDRD(xp, {8 * d}, x0, x1);")
                 for j in range(n):
-                    out += [f"pbf_ldrd(wp + {(d * n + j) * 2}, &w{j}a, &w{j}b);",
+                    out += [f"PBF_LDRD(wp, {8 * (d * n + j)}, w{j}a, w{j}b);",
                             f"acc{j} = pbf_smlad(x0, w{j}a, acc{j});", f"acc{j} = pbf_smlad(x1, w{j}b, acc{j});"]
                 continue
             for half in range(2):
