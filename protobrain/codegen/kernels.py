@@ -1,9 +1,10 @@
 """The kernel files a program needs, and the names they take in the generated folder.
 
-templates/kernels/ holds the headers every kernel shares (pb_common*.h) and one folder per
-tier, portable/, dsp/ and mve/, with the same file name for an operator family in every
-tier that has a kernel for it (dsp/pb_conv.c beside portable/pb_conv.c), as TensorFlow
-Lite Micro keeps kernels/cmsis_nn/conv.cc beside kernels/conv.cc. A KernelCall names its
+templates/kernels/ holds the headers kernels of several tiers share (pb_common*.h, the LSTM
+cell's arithmetic in pb_lstm_cell.h, ...) and one folder per tier, portable/, dsp/ and
+mve/, with the same file name for an operator family in every tier that has a kernel for
+it (dsp/pb_conv.c beside portable/pb_conv.c), as TensorFlow Lite Micro keeps
+kernels/cmsis_nn/conv.cc beside kernels/conv.cc. A KernelCall names its
 family and tier; `#include "x.h"` in a kernel file reads its own folder's x.h, or else a
 shared one, as a C compiler resolves it.
 

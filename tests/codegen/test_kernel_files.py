@@ -3,6 +3,7 @@ and the names codegen/kernels.py gives them in a flat output folder: distinct ac
 with #include lines that name the written files."""
 
 import re
+from collections import defaultdict
 from dataclasses import dataclass
 
 from protobrain.codegen.kernels import KernelFile, kernel_files, output_name
@@ -63,3 +64,21 @@ def test_a_portable_file_is_written_as_it_is():
     for family in _families("portable"):
         f = KernelFile("portable", kernels_dir() / "portable" / f"{family}.c")
         assert f.read_text() == f.source.read_text()
+
+
+# A C function definition at the start of a line: its name before the parameter list, then `{`.
+_DEFINITION = re.compile(r"^(?:static\s+)?[A-Za-z_][\w \t*()]*?\b(pb_\w+)\s*\([^;{]*\)\s*\{", re.M)
+
+
+def test_no_function_is_written_in_two_kernel_files():
+    """Arithmetic the tiers share lives in one shared header (pb_lstm_cell.h, say), and what
+    is a tier's own takes the tier's name (pb_dsp_dot4, pb_mve_dot4): a copy in a second
+    file would drift from the first."""
+    files = defaultdict(set)  # one file may define a function twice, under #if and #else
+    for path in sorted(kernels_dir().rglob("*")):
+        if path.suffix in (".c", ".h"):
+            for name in _DEFINITION.findall(path.read_text()):
+                files[name].add(str(path.relative_to(kernels_dir())))
+    assert len(files) > 100, sorted(files)  # the pattern finds the kernels' functions
+    copies = {name: sorted(where) for name, where in files.items() if len(where) > 1}
+    assert not copies, copies

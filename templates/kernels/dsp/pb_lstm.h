@@ -3,72 +3,20 @@
  * gate rows multiplied by SXTB16 + SMLAD, four rows (one unit's gates) per pass over the
  * input. Bit-exact with TensorFlow Lite Micro; the 16x8 form stays portable.
  *
- * The generator (protobrain/compiler/ops/tiers/recurrent.py) packs each unit's four gate
- * rows (input, forget, cell, output) one after another, each zero-padded to whole words,
- * and pairs each row's two constants (input and recurrent layer, the input offsets folded
- * in). pb_dsp_dot4() and the requantization helpers also serve the SVDF (pb_svdf.c). */
+ * The step, its parameters' layout (rows packed in words, zero-padded to 4 bytes) and its
+ * cell arithmetic are the fast tiers' (pb_fast_recurrent.h); this tier brings the dot
+ * product, pb_dsp_dot4(), which also serves the SVDF (pb_svdf.c). */
 #ifndef PB_DSP_LSTM_H
 #define PB_DSP_LSTM_H
 
 #include <string.h>
 
 #include "pb_common.h"
+#include "pb_fast_recurrent.h"
 #include "pb_simd.h"
-
-typedef struct {
-    int32_t batches, steps, input_size, units;
-    int32_t time_major;
-    int32_t input_words, unit_words;  /* one packed row: input_size and units rounded up to 4 bytes */
-    const int32_t *w_input;           /* [units][4 gates][input_words] int8 */
-    const int32_t *w_recurrent;       /* [units][4 gates][unit_words] int8 */
-    const int32_t *bias;              /* [units][4 gates][2]: input row's and recurrent row's constant */
-    const int32_t *mults, *shifts;    /* per gate: the 4 input layers', then the 4 recurrent ones' */
-    int32_t cell_tanh_mult, cell_tanh_shift;
-    int32_t forget_mult, forget_shift;
-    int32_t update_mult, update_shift;
-    int32_t hidden_mult, hidden_shift, hidden_zp, hidden_min, hidden_max;
-    int32_t cell_clip;
-    int32_t fast;                     /* every requantization as one rounded high multiply (see pb_lstm.c) */
-    const uint16_t *sigmoid;
-} pb_fast_lstm_params_t;
 
 void pb_fast_lstm_s8(const pb_fast_lstm_params_t *p, const int8_t *input, const int8_t *hidden,
                      const int16_t *cell, int8_t *output);
-
-/* Saturation to int16 and int8: one SSAT each on the core. */
-static inline int32_t pb_lstm_sat16(int32_t v)
-{
-#if defined(PB_SIMD_DSP)
-    return __ssat(v, 16);
-#else
-    return PB_CLAMP(v, -32768, 32767);
-#endif
-}
-
-static inline int32_t pb_lstm_sat8(int32_t v)
-{
-#if defined(PB_SIMD_DSP)
-    return __ssat(v, 8);
-#else
-    return PB_CLAMP(v, -128, 127);
-#endif
-}
-
-/* TFLite's MultiplyByQuantizedMultiplier. With fast set, the generator proved no shift a
- * left shift and every |2 * acc| below 2^31: the rounded high multiply of 2 * acc is then
- * the saturating rounding doubling high multiply exactly, and subtracting 1 from negative
- * values before the rounding shift rounds their halves away from zero, as the reference. */
-static inline int32_t pb_lstm_requant(int32_t acc, int32_t mult, int32_t shift, int32_t fast)
-{
-    if (fast) {
-        const int32_t v = pb_smmulr((int32_t)((uint32_t)acc << 1), mult);
-        if (shift == 0) {
-            return v;
-        }
-        return (v - (int32_t)((uint32_t)v >> 31) + ((int32_t)1 << (-shift - 1))) >> -shift;
-    }
-    return pb_mul_by_quantized_mult(acc, mult, shift);
-}
 
 /* acc[k] += the dot product of x (n int8 values, any alignment) with row k of w, k < 4:
  * rows of `words` packed words each, zero beyond n. The last partial word of x is read

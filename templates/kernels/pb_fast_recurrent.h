@@ -1,0 +1,192 @@
+/* protobrain: what the fast tiers' int8 LSTM and SVDF (dsp/ and mve/ pb_lstm.c, pb_svdf.c)
+ * share, all but their dot products: the parameter structs, and the kernels' loops, which
+ * take the tier's dot products as arguments. The loops are always inlined into the tier's
+ * entry points, where each dot product becomes a direct call of the tier's own function,
+ * inlined in turn, so a tier's kernel compiles as if written out in its own file.
+ *
+ * The generator (protobrain/compiler/ops/tiers/recurrent.py) packs the rows of the LSTM's
+ * gate matrices and of the SVDF's feature matrix into words, each row zero-padded to the
+ * tier's block (4 bytes for the DSP tier's SMLAD pairs, 16 for one Helium vector): an LSTM
+ * unit's four gate rows (input, forget, cell, output) one after another, each row's two
+ * constants (input and recurrent layer, the input offsets folded in) paired; the SVDF's
+ * filters padded to a multiple of four with zero rows. The rest is the portable kernels'
+ * arithmetic (pb_lstm_cell.h), its requantizations one rounded high multiply where the
+ * generator proves that exact (fast), saturating with SSAT. */
+#ifndef PB_FAST_RECURRENT_H
+#define PB_FAST_RECURRENT_H
+
+#include <string.h>
+
+#include "pb_common.h"
+#include "pb_lstm_cell.h"
+
+#if defined(__GNUC__)
+#define PB_FAST_RECURRENT_INLINE inline __attribute__((always_inline))
+#else
+#define PB_FAST_RECURRENT_INLINE inline
+#endif
+
+typedef struct {
+    int32_t batches, steps, input_size, units;
+    int32_t time_major;
+    int32_t input_words, unit_words;  /* one packed row: input_size and units rounded up to the tier's block */
+    const int32_t *w_input;           /* [units][4 gates][input_words] int8 */
+    const int32_t *w_recurrent;       /* [units][4 gates][unit_words] int8 */
+    const int32_t *bias;              /* [units][4 gates][2]: input row's and recurrent row's constant */
+    const int32_t *mults, *shifts;    /* per gate: the 4 input layers', then the 4 recurrent ones' */
+    int32_t cell_tanh_mult, cell_tanh_shift;
+    int32_t forget_mult, forget_shift;
+    int32_t update_mult, update_shift;
+    int32_t hidden_mult, hidden_shift, hidden_zp, hidden_min, hidden_max;
+    int32_t cell_clip;
+    int32_t fast;                     /* every requantization as one rounded high multiply */
+    const uint16_t *sigmoid;
+} pb_fast_lstm_params_t;
+
+typedef struct {
+    int32_t batches, input_size, filters, units, rank, memory;
+    int32_t state_zp, state_min, state_max;
+    int32_t feature_mult, feature_shift;
+    int32_t output_mult, output_shift, output_zp;
+    int32_t input_words;              /* one packed feature row: input_size rounded up to the tier's block */
+    const int32_t *w_feature;         /* [filters rounded up to 4][input_words] int8 */
+    const int32_t *feature_bias;      /* [filters rounded up to 4]: -input_zp * row sum */
+    const int8_t *w_time;             /* [filters][memory], int8 state */
+    const int16_t *w_time16;          /* [filters][memory], int16 state */
+    const int32_t *unit_bias;         /* [units] */
+    int32_t fast;                     /* requantize with one rounded high multiply */
+} pb_fast_svdf_params_t;
+
+/* A tier's dot products. dot4: acc[k] += the dot product of x (n int8 values, any
+ * alignment) with row k of w, k < 4, rows of `words` packed words each, zero beyond n,
+ * never reading x past its end. dot_s8, dot_s16: acc + the dot product of n int8 (int16)
+ * values of a and b, any alignment. Sums wrap like int32 accumulators. */
+typedef void (*pb_fast_dot4_t)(const int8_t *x, int32_t n, const int32_t *w, int32_t words, int32_t *acc);
+typedef int32_t (*pb_fast_dot_s8_t)(const int8_t *a, const int8_t *b, int32_t n, int32_t acc);
+typedef int32_t (*pb_fast_dot_s16_t)(const int16_t *a, const int16_t *b, int32_t n, int32_t acc);
+
+/* One LSTM unit of one step from its four gates' accumulators (input layer's, recurrent
+ * layer's, per gate): updates its cell state and returns its new hidden value. */
+static inline int32_t pb_fast_lstm_unit(const pb_fast_lstm_params_t *p, const int32_t *acc_in,
+                                        const int32_t *acc_rec, int16_t *cell)
+{
+    const int32_t fast = p->fast;
+    int32_t g[4], k, c;
+    for (k = 0; k < 4; ++k) {
+        g[k] = pb_lstm_sat16(pb_lstm_sat16(pb_lstm_requant(acc_in[k], p->mults[k], p->shifts[k], fast), 1) +
+                             pb_lstm_sat16(pb_lstm_requant(acc_rec[k], p->mults[4 + k], p->shifts[4 + k], fast), 1), 1);
+    }
+    pb_lstm_activate(p->sigmoid, g);
+    c = pb_lstm_cell(g, cell, p->forget_mult, p->forget_shift, p->update_mult, p->update_shift, p->cell_clip, fast, 1);
+    c = pb_lstm_tanh(p->sigmoid, c, p->cell_tanh_mult, p->cell_tanh_shift);
+    /* the int8 hidden state's range is int8's whole range (hidden_min, hidden_max) */
+    return pb_lstm_sat8(p->hidden_zp + pb_lstm_requant(c * g[3], p->hidden_mult, p->hidden_shift, fast), 1);
+}
+
+/* The LSTM, unit by unit: its four gate rows of both matrices (dot4), then its cell. The
+ * new hidden values go to the step's output row first, and to the hidden state once every
+ * unit has read the old one. */
+static PB_FAST_RECURRENT_INLINE void pb_fast_lstm_s8_with(const pb_fast_lstm_params_t *p, const int8_t *input,
+                                                           const int8_t *hidden, const int16_t *cell,
+                                                           int8_t *output, pb_fast_dot4_t dot4)
+{
+    const int32_t n = p->units, depth = p->input_size;
+    int32_t b, t, u, k;
+    for (b = 0; b < p->batches; ++b) {
+        int8_t *h = (int8_t *)hidden + b * n;
+        int16_t *c = (int16_t *)cell + b * n;
+        for (t = 0; t < p->steps; ++t) {
+            const int32_t row = p->time_major ? t * p->batches + b : b * p->steps + t;
+            const int8_t *x = input + row * depth;
+            int8_t *out = output + row * n;
+            const int32_t *wi = p->w_input, *wr = p->w_recurrent, *bias = p->bias;
+            for (u = 0; u < n; ++u) {
+                int32_t acc_in[4], acc_rec[4];
+                for (k = 0; k < 4; ++k) {
+                    acc_in[k] = bias[2 * k];
+                    acc_rec[k] = bias[2 * k + 1];
+                }
+                dot4(x, depth, wi, p->input_words, acc_in);
+                dot4(h, n, wr, p->unit_words, acc_rec);
+                out[u] = (int8_t)pb_fast_lstm_unit(p, acc_in, acc_rec, c + u);
+                wi += 4 * p->input_words;
+                wr += 4 * p->unit_words;
+                bias += 8;
+            }
+            /* every unit has read the old hidden state: the new one replaces it */
+            memcpy(h, out, (size_t)n);
+        }
+    }
+}
+
+/* The SVDF's feature dot products of one batch, four filters at a time (dot4), into the
+ * newest slot of each filter's memory in sb (int8, or int16 with state16 set): requantized,
+ * saturated to the state type (its range is the type's), its zero point added after that
+ * (an int8 store may wrap, as TFLite Micro's does). */
+static PB_FAST_RECURRENT_INLINE void pb_fast_svdf_features(const pb_fast_svdf_params_t *p, const int8_t *x,
+                                                            void *sb, int32_t state16, pb_fast_dot4_t dot4)
+{
+    int32_t f, k;
+    for (f = 0; f < p->filters; f += 4) {
+        int32_t acc[4];
+        for (k = 0; k < 4; ++k) {
+            acc[k] = p->feature_bias[f + k];
+        }
+        dot4(x, p->input_size, p->w_feature + f * p->input_words, p->input_words, acc);
+        for (k = 0; k < 4 && f + k < p->filters; ++k) {
+            const int32_t v = pb_lstm_requant(acc[k], p->feature_mult, p->feature_shift, p->fast);
+            const int32_t slot = (f + k) * p->memory + p->memory - 1;
+            if (state16) {
+                ((int16_t *)sb)[slot] = (int16_t)(p->state_zp + pb_lstm_sat16(v, 1));
+            } else {
+                ((int8_t *)sb)[slot] = (int8_t)(p->state_zp + pb_lstm_sat8(v, 1));
+            }
+        }
+    }
+}
+
+/* One SVDF output from its unit's time accumulator. */
+static PB_FAST_RECURRENT_INLINE int8_t pb_fast_svdf_output(const pb_fast_svdf_params_t *p, int32_t acc)
+{
+    return (int8_t)pb_lstm_sat8(pb_lstm_requant(acc, p->output_mult, p->output_shift, p->fast) + p->output_zp, 1);
+}
+
+/* The SVDF with an int8 state: the state shifted left by one value, each filter's newest
+ * slot filled (dot4), then each unit's time weights over its filters' memory (dot). */
+static PB_FAST_RECURRENT_INLINE void pb_fast_svdf_s8_with(const pb_fast_svdf_params_t *p, const int8_t *input,
+                                                           const int8_t *state, int8_t *output,
+                                                           pb_fast_dot4_t dot4, pb_fast_dot_s8_t dot)
+{
+    int8_t *s = (int8_t *)state;
+    const int32_t per_batch = p->filters * p->memory, n = p->rank * p->memory;
+    int32_t b, u;
+    memmove(s, s + 1, (size_t)(p->batches * per_batch - 1));
+    for (b = 0; b < p->batches; ++b) {
+        int8_t *sb = s + b * per_batch;
+        pb_fast_svdf_features(p, input + b * p->input_size, sb, 0, dot4);
+        for (u = 0; u < p->units; ++u) {
+            output[b * p->units + u] = pb_fast_svdf_output(p, dot(p->w_time + u * n, sb + u * n, n, p->unit_bias[u]));
+        }
+    }
+}
+
+/* The same with an int16 state. */
+static PB_FAST_RECURRENT_INLINE void pb_fast_svdf_s8_s16_with(const pb_fast_svdf_params_t *p, const int8_t *input,
+                                                               const int16_t *state, int8_t *output,
+                                                               pb_fast_dot4_t dot4, pb_fast_dot_s16_t dot)
+{
+    int16_t *s = (int16_t *)state;
+    const int32_t per_batch = p->filters * p->memory, n = p->rank * p->memory;
+    int32_t b, u;
+    memmove(s, s + 1, (size_t)(p->batches * per_batch - 1) * sizeof(int16_t));
+    for (b = 0; b < p->batches; ++b) {
+        int16_t *sb = s + b * per_batch;
+        pb_fast_svdf_features(p, input + b * p->input_size, sb, 1, dot4);
+        for (u = 0; u < p->units; ++u) {
+            output[b * p->units + u] =
+                pb_fast_svdf_output(p, dot(p->w_time16 + u * n, sb + u * n, n, p->unit_bias[u]));
+        }
+    }
+}
+
+#endif /* PB_FAST_RECURRENT_H */
