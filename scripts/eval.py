@@ -3,7 +3,10 @@
 
 Trains each net at full size, measures it on held-out data with the int8 model running
 in the generated C, and writes one Markdown report (plus the sweep and audit pictures).
-Sections can be run alone: --only vision,speech,audit,sweep,synth.
+Sections can be run alone: --only vision,speech,audit,sweep,synth; the report keeps the
+other sections' text. The synth section listens with the speech section's net (trained
+first if the --out folder has none) and with a net of its own that never heard the synth's
+voice, and measures mel-cepstral distortion (protobrain.train.speech_quality).
 """
 
 from __future__ import annotations
@@ -21,6 +24,25 @@ from protobrain.errors import ProtobrainError
 console = Console(stderr=True, highlight=False)
 SECTIONS = ("vision", "speech", "audit", "sweep", "synth")
 PICTURES = Path("docs")   # pictures EVAL.md shows: committed beside it, unlike the runs
+HEADINGS = {"vision": "## Vision", "speech": "## Speech", "audit": "## Data audit", "sweep": "## Width sweep",
+            "synth": "## Synth"}  # how each section's text starts in EVAL.md
+
+
+def existing_sections(markdown: Path) -> dict[str, list[str]]:
+    """The sections of an EVAL.md already written, so that running one section alone (in a
+    fresh --out folder, without its sections.json) keeps the others' text."""
+    if not markdown.is_file():
+        return {}
+    parts: dict[str, list[str]] = {}
+    name = None
+    for line in markdown.read_text().splitlines():
+        if line.startswith("## "):
+            name = next((n for n, h in HEADINGS.items() if line.startswith(h)), None)
+            if name:
+                parts[name] = []
+        if name:
+            parts[name].append(line)
+    return {n: lines[:max(i for i, x in enumerate(lines) if x.strip()) + 1] for n, lines in parts.items()}
 
 
 def pct(v: float) -> str:
@@ -43,13 +65,18 @@ def vision(out: Path, seed: int) -> list[str]:
             f"Target: int8 >= 97%: **{'met' if s.quant_acc >= 0.97 else 'NOT met'}**.", ""]
 
 
-def speech(out: Path, seed: int) -> list[str]:
-    from protobrain.train import espeak
+def speech_net(out: Path, seed: int):
+    """The full-size speech net of the speech section (the synth section listens with it)."""
     from protobrain.train.classifier import TrainConfig
     from protobrain.train.speech import load, train_speech
 
-    data = load(None, seed=seed)
-    r = train_speech(data, TrainConfig(epochs=12, seed=seed), out / "speech")
+    return train_speech(load(None, seed=seed), TrainConfig(epochs=12, seed=seed), out / "speech")
+
+
+def speech(out: Path, seed: int) -> list[str]:
+    from protobrain.train import espeak
+
+    r = speech_net(out, seed)
     rows = [("held-out accents and voice families, keyword classes", "test-keywords"),
             ("held-out accents and voice families, all 12 classes", "test"),
             ("in-distribution (unseen clips of training voices), keyword classes", "in-distribution-keywords"),
@@ -107,33 +134,120 @@ def sweep(out: Path, seed: int) -> list[str]:
             f"![accuracy against instructions]({png.as_posix()})", ""]
 
 
+# Anchors for the mel-cepstral distortion: other speakers of the synth's word (a male and a female
+# variant of the synth's own accent), besides the mu-law floor, another rendition and another word.
+MCD_OTHER_VOICES = (("en-us", "m3"), ("en-us", "f2"))
+
+
+def vocoder_description(info: dict) -> str:
+    """The synth run's vocoder in a sentence, from its run.json."""
+    from protobrain.synth.vocoders import from_run_info
+
+    v = from_run_info(info)
+    c = v.config
+    if v.architecture == "window_mlp":
+        lpc = (f", linear prediction of order {c.lpc_order} (the net chooses only the excitation)"
+               if c.lpc_order else "")
+        arch = (f"window MLP over the last {c.window} samples (input {c.input_size}: history {c.history}, "
+                f"frame embedding {c.embed}), hidden {', '.join(map(str, c.hidden))}, {c.classes}-way mu-law "
+                f"output{lpc}; conditioning {c.cond_macs():,} MACs per frame of {c.hop} samples")
+    else:
+        arch = (f"WaveNet, {c.layers} layers (dilations {', '.join(map(str, c.dilations))}), residual {c.residual}, "
+                f"skip {c.skip}, hidden {c.hidden}, {c.classes}-way mu-law output")
+    return f"{arch}; {info['params']:,} parameters, {info['step_macs']:,} MACs per sample"
+
+
 def synth(out: Path, seed: int) -> list[str]:
-    from protobrain.train.synth import SynthConfig, recognize, say, train_synth, write_wavs
+    from protobrain.train import espeak
+    from protobrain.train.speech_quality import keyword_mcd, same_accent, spoken, train_unheard
+    from protobrain.train.synth import SynthConfig, recognize, say_integer, train_synth, write_wavs
 
     speech_run = out / "speech"
     if not (speech_run / "run.json").exists():
-        raise ProtobrainError(f"{speech_run}: no speech run to listen with; run the speech section first")
+        console.print(f"eval: synth: no speech run in {speech_run} to listen with; training it as the speech "
+                      "section does (its section in the report is left as it was)")
+        speech_net(out, seed)
     cfg = SynthConfig(seed=seed)
     r = train_synth(cfg, out / "synth")
-    audio = say(r.path)
+    audio = say_integer(r.path)          # what the device says: integer frames, cond model, fused step
     write_wavs(audio, r.path / "say")
-    heard = recognize(speech_run, audio)
-    ok = sum(heard[w] == w for w in audio)
-    w = cfg.wavenet
-    lines = ["## Synth: keywords said by the int8 WaveNet, heard by the int8 speech net", "",
-             f"WaveNet vocoder: {w.layers} layers (dilations {', '.join(map(str, w.dilations))}), residual {w.residual}, "
-             f"skip {w.skip}, hidden {w.hidden}, 256-way mu-law output; {r.info['params']:,} parameters, "
-             f"{r.info['step_macs']:,} MACs per sample. Trained teacher-forced for {cfg.steps:,} steps "
-             f"(batch {cfg.batch} x {cfg.segment} samples) on espeak-ng voice `{cfg.voice.name}` speaking "
-             f"{len(cfg.words)} words x {cfg.renditions} renditions; loss {r.info['loss_first']:.2f} -> "
-             f"{r.info['loss_last']:.2f}. Conditioning: the 20 integer log-mel frames per 20 ms the device stores "
-             "per keyword. Generation: the int8 per-step model as one fused C step, sampling at temperature "
-             f"{cfg.temperature}.", "",
-             "| keyword | stored frames (values) | heard as (int8 speech net) |", "|---|---:|---|"]
-    for word in audio:
-        lines.append(f"| {word} | {r.info['keyword_frame_values'][word]} | {heard[word]}{' ✓' if heard[word] == word else ''} |")
-    lines += ["", f"Recognized: **{ok} of {len(audio)}** (target >= 8 of 10: {'met' if ok >= 8 else 'NOT met'}). "
-              f"The WAV files are in `{(r.path / 'say').as_posix()}/`.", ""]
+    voice = cfg.voice
+    originals = {w: spoken(w, voice) for w in audio}
+    heard, heard_original = recognize(speech_run, audio), recognize(speech_run, originals)
+    console.print("eval: synth: training a speech net on voices the synth never heard ...")
+    t0 = time.time()
+    unheard, voices = train_unheard(voice, out / "speech-unheard", seed=seed)
+    unheard_seconds = time.time() - t0
+    u_heard, u_original = recognize(unheard.run.path, audio), recognize(unheard.run.path, originals)
+    others = [espeak.Voice(a, v, espeak.family(v)) for a, v in MCD_OTHER_VOICES]
+    rows = keyword_mcd(voice, audio, others)
+
+    ok, u_ok = sum(heard[w] == w for w in audio), sum(u_heard[w] == w for w in audio)
+    u_orig_ok = sum(u_original[w] == w for w in audio)
+    info = r.info
+    accents = sorted({v.accent for v in voices})
+    families = sorted({v.family for v in voices})
+    left_out = [a for a in espeak.english_accents() if a not in accents]
+    why = "; ".join([f"{', '.join(a for a in left_out if same_accent(a, voice.accent))}: the synth's accent"] + [
+        f"{a}: espeak-ng speaks only its default voice, a {espeak.family('')} one, whatever the variant"
+        for a in left_out if not same_accent(a, voice.accent)])
+    u_test = unheard.scores["test-keywords"].quant_acc
+
+    def mark(said: str, word: str) -> str:
+        return f"{said} ✓" if said == word else said
+
+    lines = ["## Synth: keywords said by the int8 vocoder, heard and measured", "",
+             f"Vocoder: {vocoder_description(info)}. Trained teacher-forced for {info['steps']:,} steps on espeak-ng "
+             f"voice `{info['voice']}` speaking {info['words']} words x {cfg.renditions} renditions "
+             f"(speeds {', '.join(map(str, cfg.speeds))} wpm, pitches {', '.join(map(str, cfg.pitches))}); loss "
+             f"{info['loss_first']:.2f} -> {info['loss_last']:.2f}. Each keyword is said the way the device says it "
+             "(`say_integer`): its stored int16 log-mel frames (20 per 20 ms) through the integer conditioning "
+             f"model and the int8 fused step, sampling at temperature {info['temperature']}. Instructions per "
+             "sample on the simulated boards are measured by `make demo` (out/REPORT.md), not here.", "",
+             "### Heard by two int8 speech nets", "",
+             "- **eval net**: the speech section's net. It trained on every installed espeak-ng voice except the "
+             "held-out ones, so it heard the synth's own voice: it and the synth can agree on sounds nobody would "
+             "understand.",
+             f"- **unheard net**: the same DS-CNN trained only on voices the synth never heard: accents "
+             f"{', '.join(accents)} (left out: {why}), voice families {', '.join(families)} (no {voice.family} "
+             f"voice, so no accent's default voice either): {len(voices)} voices, "
+             f"{unheard.run.info['sizes']['train']:,} training examples including noisy, time-shifted copies, "
+             f"{unheard.run.info['epochs']} epochs, {unheard_seconds:.0f} s. On the "
+             f"synth's real voice (espeak-ng `{voice.name}`, {unheard.run.info['sizes']['test-keywords']} keyword "
+             f"clips at the training speeds and pitches) it gets {pct(u_test)} of the keywords right: the most "
+             "one can expect of it on a perfect vocoder.", "",
+             "| keyword | stored frames (values) | eval net: original | eval net: synthesized | unheard net: original "
+             "| unheard net: synthesized |", "|---|---:|---|---|---|---|"]
+    for w in audio:
+        lines.append(f"| {w} | {info['keyword_frame_values'][w]} | {mark(heard_original[w], w)} | "
+                     f"{mark(heard[w], w)} | {mark(u_original[w], w)} | {mark(u_heard[w], w)} |")
+    lines += ["", f"Loop (eval net, synthesized): **{ok} of {len(audio)}** (target 10 of 10: "
+              f"{'met' if ok == len(audio) else 'NOT met'}). Unheard net: **{u_ok} of {len(audio)}** synthesized, "
+              f"{u_orig_ok} of {len(audio)} originals. The WAV files are in `{(r.path / 'say').as_posix()}/`.", "",
+              "### Mel-cepstral distortion against the espeak-ng original", "",
+              "MCD in dB (mean over the DTW path, c1..c13 of 24 mel bands over 0-4 kHz, 25 ms frames every 10 ms; c0, "
+              f"the loudness, left out) of each keyword against the clip its stored frames were computed from "
+              f"(`{voice.name}`, 150 wpm, pitch 50). Anchors: the original through 8-bit mu-law (what the vocoder's "
+              "output coding alone costs), the same voice at 130 wpm and pitch 40 (another rendition), other voices "
+              "of the same accent saying the word, and the next keyword said by the synth's voice (a wrong word). "
+              "The cepstra are a filterbank's, not SPTK's all-pass mel-cepstrum, so read the figures against the "
+              "anchors rather than against published ones.", "",
+              "| keyword | synthesized | mu-law 8-bit | 130 wpm, pitch 40 | "
+              + " | ".join(v.name for v in others) + " | another word |",
+              "|---|---:|---:|---:|" + "---:|" * len(others) + "---|"]
+    for m in rows:
+        lines.append(f"| {m.word} | **{m.synthesized:.2f}** | {m.mulaw:.2f} | {m.other_rendition:.2f} | "
+                     + " | ".join(f"{m.other_voices[v.name]:.2f}" for v in others)
+                     + f" | {m.other_word:.2f} ({m.other_word_name}) |")
+
+    def mean(values) -> str:
+        return f"{sum(values) / len(values):.2f}"
+
+    lines.append(f"| **mean** | **{mean([m.synthesized for m in rows])}** | {mean([m.mulaw for m in rows])} | "
+                 f"{mean([m.other_rendition for m in rows])} | "
+                 + " | ".join(mean([m.other_voices[v.name] for m in rows]) for v in others)
+                 + f" | {mean([m.other_word for m in rows])} |")
+    lines.append("")
     return lines
 
 
@@ -152,7 +266,8 @@ def main() -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     parts_file = out / "sections.json"
-    parts = json.loads(parts_file.read_text()) if parts_file.exists() else {}
+    parts = existing_sections(Path(args.markdown))
+    parts |= json.loads(parts_file.read_text()) if parts_file.exists() else {}
     for name in only:
         fn = globals()[name]
         t0 = time.time()
