@@ -131,3 +131,14 @@ def small_model(tmp_path_factory):
     path = tmp_path_factory.mktemp("model") / "small_net.tflite"
     path.write_bytes(small_net_bytes())
     return path
+
+
+@pytest.fixture(scope="session")
+def small_runs(tmp_path_factory):
+    """Three small trained runs (protobrain.app.small_runs): vision, speech and synth, for a
+    bundle. Trained once per test session: the test workers of one session share the folder."""
+    pytest.importorskip("tensorflow")
+    from protobrain.app.small_runs import small_runs
+
+    base = tmp_path_factory.getbasetemp()
+    return small_runs((base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "small-runs")

@@ -4,8 +4,6 @@ Lite Micro, the shared arena, and the errors a user meets."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
 
@@ -20,23 +18,9 @@ BOARD = "qemu-mps2-an386"
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def runs(small_runs):
     """A vision, a speech and a synth run, each trained small."""
-    from protobrain.train.classifier import TrainConfig
-    from protobrain.train.speech import SMALL as SPEECH_SMALL
-    from protobrain.train.speech import load as load_speech
-    from protobrain.train.speech import train_speech
-    from protobrain.train.synth import SMALL as SYNTH_SMALL
-    from protobrain.train.synth import train_synth
-    from protobrain.train.vision import load as load_vision
-    from protobrain.train.vision import train_vision
-
-    root = tmp_path_factory.mktemp("runs")
-    train_vision(load_vision(None), TrainConfig(epochs=4, width=0.5, progress=False), root / "vision")
-    train_speech(load_speech(None, 0, progress=False, cfg=SPEECH_SMALL), TrainConfig(epochs=2, width=0.5, progress=False),
-                 root / "speech")
-    train_synth(replace(SYNTH_SMALL, progress=False), root / "synth")
-    return {t: root / t for t in ("vision", "speech", "synth")}
+    return small_runs
 
 
 @pytest.fixture(scope="module")
