@@ -19,7 +19,7 @@ help:
 	@echo "make test   - full test suite (installs what it needs first)"
 	@echo "make bench  - exact instruction counts of every reference model on the simulated M4, M7, M33, M55: BENCHMARKS.md"
 	@echo "make eval   - train the vision, speech and synth nets at full size and measure them: EVAL.md"
-	@echo "make fuzz   - 100,000 hostile models, libFuzzer on the serial protocol (1,000,000 executions), a 10,000-round QEMU soak"
+	@echo "make fuzz   - 100,000 hostile models, libFuzzer on the serial protocol (1,000,000 executions each on a model firmware and the bundle), a 10,000-round QEMU soak"
 	@echo "make setup  - only install: Debian packages and the .venv virtual environment"
 	@echo "make clean  - remove build outputs (keeps .venv)"
 

@@ -13,7 +13,11 @@
  * one reply carrying its sequence number and its type (or the error type). At exit the
  * totals are printed as "protocol: N frames or rejections, M replies" for the script.
  *
- * Built and run by scripts/fuzz_protocol.py (`make fuzz`, and briefly by tests/test_fuzz_protocol.py).
+ * The same harness serves the protobrain bundle's firmware (main.c with the listen and speak
+ * apps): its commands go through the same serve(), and each input starts from the same apps'
+ * state (see reset_apps), so a finding replays from its input alone.
+ *
+ * Built and run by scripts/fuzz_protocol.py (`make fuzz`, and briefly by tests/verify/test_fuzz_protocol.py).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,6 +87,22 @@ void pb_system_reset(void) { abort(); }
 
 /* --- fuzz entry ------------------------------------------------------------------------ */
 
+/* The bundle's apps as the device has them once it has heard a second of audio (a full
+ * window: the next frame runs the speech net) and says nothing: an input of a few LISTEN
+ * chunks reaches the speech net, which from boot takes a window of samples (49 frames:
+ * 16 KB), more than the fuzzer's 4 KB inputs hold.
+ * SPEAK_HOP is defined by the apps' code. */
+static void reset_apps(void)
+{
+#ifdef SPEAK_HOP
+    listen_reset();
+    listen_frames = LISTEN_WINDOW - 1u;
+    speak_word = N_KEYWORDS;
+    speak_frame = 0u;
+    speak_streaming = 0u;
+#endif
+}
+
 static void feed(pb_parser_t *parser, const uint8_t *bytes, size_t n)
 {
     size_t i;
@@ -120,6 +140,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     pb_parser_init(&parser, buffer, BUFFER_BYTES);
     pb_parser_init(&shadow, shadow_buffer, BUFFER_BYTES);
     pb_parser_init(&reply_parser, reply_buffer, (uint16_t)sizeof reply_buffer);
+    reset_apps();
     if (size == 0) {
         return 0;
     }
