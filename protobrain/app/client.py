@@ -25,6 +25,25 @@ class Heard:
     count_kind: str
 
 
+def parse_heard(payload: bytes, dtype: np.dtype, nbytes: int) -> Heard:
+    """A LISTEN reply: count header, results u8, then per inference frame u32, count u32 and
+    the speech net's `nbytes` output bytes of `dtype`."""
+    kind, count, n = struct.unpack_from("<BQB", payload, 0)
+    results, offset = [], 10
+    for _ in range(n):
+        frame, inference_count = struct.unpack_from("<II", payload, offset)
+        scores = np.frombuffer(payload, dtype, count=nbytes // dtype.itemsize, offset=offset + 8).copy()
+        results.append((frame, inference_count, scores))
+        offset += 8 + nbytes
+    return Heard(results, count, protocol.COUNT_KINDS.get(kind, str(kind)))
+
+
+def parse_samples(payload: bytes) -> tuple[np.ndarray, int]:
+    """A SPEAK_NEXT or SPEAK_FRAME reply: its int16 samples and their timer count."""
+    _, count = struct.unpack_from("<BQ", payload, 0)
+    return np.frombuffer(payload, "<i2", offset=9).astype(np.int16), count
+
+
 class BundleDevice(Device):
     """A Device running a protobrain bundle: the generic commands, plus listen and speak."""
 
@@ -37,14 +56,7 @@ class BundleDevice(Device):
         desc = self.info()["models"][self.info()["protobrain"]["speech"].get("model", 1)]["outputs"][0]
         dtype = np.dtype(DTYPES[desc["dtype"]])
         payload = self.request(protocol.CMD_LISTEN, np.asarray(samples, "<i2").tobytes())
-        kind, count, n = struct.unpack_from("<BQB", payload, 0)
-        results, offset = [], 10
-        for _ in range(n):
-            frame, inference_count = struct.unpack_from("<II", payload, offset)
-            scores = np.frombuffer(payload, dtype, count=desc["bytes"] // dtype.itemsize, offset=offset + 8).copy()
-            results.append((frame, inference_count, scores))
-            offset += 8 + desc["bytes"]
-        return Heard(results, count, protocol.COUNT_KINDS.get(kind, str(kind)))
+        return parse_heard(payload, dtype, desc["bytes"])
 
     def speak(self, keyword: int, temperature_q8: int, seed: int) -> tuple[int, int]:
         """Start vocoding a stored keyword; returns (frames, samples per frame)."""
@@ -63,12 +75,8 @@ class BundleDevice(Device):
         parts = [np.asarray(features, "<i2").reshape(-1)]
         if coefficients is not None:
             parts.append(np.asarray(coefficients, "<i2").reshape(-1))
-        payload = self.request(protocol.CMD_SPEAK_FRAME, np.concatenate(parts).tobytes())
-        _, count = struct.unpack_from("<BQ", payload, 0)
-        return np.frombuffer(payload, "<i2", offset=9).astype(np.int16), count
+        return parse_samples(self.request(protocol.CMD_SPEAK_FRAME, np.concatenate(parts).tobytes()))
 
     def speak_next(self) -> tuple[np.ndarray, int]:
         """The next frame of samples (empty once the word is done) and its timer count."""
-        payload = self.request(protocol.CMD_SPEAK_NEXT)
-        _, count = struct.unpack_from("<BQ", payload, 0)
-        return np.frombuffer(payload, "<i2", offset=9).astype(np.int16), count
+        return parse_samples(self.request(protocol.CMD_SPEAK_NEXT))
