@@ -17,6 +17,7 @@ import dataclasses
 import numpy as np
 
 from protobrain.compiler.ir import DTYPES, Graph, Operator, Tensor
+from protobrain.compiler.ops.base import ARITY, OUTPUT_ARITY
 from protobrain.compiler.ops.strided_slice import iterations, resolve_axis
 from protobrain.errors import UnsupportedError
 
@@ -292,6 +293,10 @@ def evaluate(op: Operator, g: Graph, known: dict[int, np.ndarray]) -> list[np.nd
     outs = [g.tensors[i] for i in op.outputs]
     if any(g.tensors[i].is_variable for i in op.inputs + op.outputs if i >= 0):
         return None
+    if op.name in ARITY:  # a registered operator: the counts its lowering (and TFLite Micro) takes
+        (least, most), (fewest, at_most) = ARITY[op.name], OUTPUT_ARITY.get(op.name, (1, 1))
+        if not (least <= len(op.inputs) <= most and fewest <= len(op.outputs) <= at_most):
+            return None  # left to lowering, which refuses the operator as TFLite Micro's Prepare does
     values = _shape_only(op, g, outs)
     if values is None:
         if not op.inputs or any(i >= 0 and i not in known for i in op.inputs):

@@ -270,7 +270,9 @@ def _parse_subgraph(model, buf: bytes, index: int, name: str) -> Graph:
     tensors = []
     for i in range(sg.TensorsLength()):
         t = sg.Tensors(i)
-        type_name = _TYPE_NAMES.get(t.Type(), f"type{t.Type()}")
+        if t.Type() not in _TYPE_NAMES:  # TFLite Micro cannot size it, so it fails to allocate the model
+            raise ModelError(f"tensor {i} has type code {t.Type()}, which TFLite does not define; the model is damaged")
+        type_name = _TYPE_NAMES[t.Type()]
         shape = tuple(int(d) for d in t.ShapeAsNumpy()) if t.ShapeLength() else ()
         if any(d < 0 for d in shape):
             raise ModelError(f"tensor {i} has a dynamic shape {shape}; export with a fixed batch size")

@@ -287,3 +287,48 @@ def test_large_grown_values_stay_run_time():
     assert program.const_bytes < 200
     x = np.array([[3, -4]], np.int8)
     assert compile_bytes(data, "bigfill").run(x).tobytes() == Reference(data, arena_size=1 << 18).run(x).tobytes()
+
+
+def test_an_operator_with_the_wrong_input_count_is_refused_not_folded():
+    """A ZEROS_LIKE of a static tensor folds to zeros, but with three inputs TFLite Micro's
+    Prepare refuses it (found by the model fuzzer): folding leaves it to the lowering, which
+    refuses it the same way, read or not."""
+    tensors = [{"shape": [2, 3], "type": "INT8", "scale": 0.5, "zp": 0},
+               {"shape": [2, 3], "type": "INT8", "scale": 0.5, "zp": 0},
+               {"shape": [2, 3], "type": "INT8", "scale": 0.5, "zp": 0},
+               {"shape": [2, 3], "type": "INT8", "scale": 0.5, "zp": 0}]
+    for outputs in ([2], [3]):  # the ZEROS_LIKE's output read, or unread
+        ops = [("ZEROS_LIKE", [0, 1, 0], [2], None, {}), ("ADD", [0, 1], [3], "AddOptions", {})]
+        data = write_model(tensors, ops, [0, 1], outputs)
+        with pytest.raises(Exception, match="ZEROS_LIKE.*3 inputs"):
+            build_program(read_model_bytes(data))
+        assert _tflm_refuses(data)
+
+
+def _tflm_refuses(data: bytes) -> bool:
+    try:
+        ref = Reference(data)
+        ref.run(np.zeros((2, 3), np.int8), np.zeros((2, 3), np.int8))
+    except Exception:
+        return True
+    return False
+
+
+def test_a_tensor_of_an_undefined_type_is_refused():
+    """TFLite Micro cannot size a tensor whose type code the schema does not define and
+    fails to allocate the model, even where nothing reads the tensor (found by the model
+    fuzzer on an LSTM's unused intermediate)."""
+    import struct
+
+    from protobrain.errors import ProtobrainError
+    from protobrain.verify.fuzz.modelmap import ModelMap
+
+    tensors = [{"shape": [2, 3], "type": "INT8", "scale": 0.5, "zp": 0},
+               {"shape": [2, 3], "type": "INT8", "scale": 0.5, "zp": 0},
+               {"shape": [0], "type": "INT8", "scale": 0.5, "zp": 0}]
+    data = bytearray(write_model(tensors, [("RELU", [0], [1], None, {})], [0], [1]))
+    pos = ModelMap(bytes(data)).tensors[2].type_pos
+    data[pos:pos + 1] = struct.pack("<b", -128)
+    with pytest.raises(ProtobrainError, match="type code -128"):
+        read_model_bytes(bytes(data))
+    assert _tflm_refuses(bytes(data))
