@@ -29,7 +29,9 @@ from protobrain.firmware import rp2040, stackbound, uf2
 from protobrain.resources import templates_dir
 from protobrain.toolchain import cross_tool, heap_symbols, section_sizes
 
-OPT_FLAGS = ["-O2", "-ffunction-sections", "-fdata-sections"]
+# -ffp-contract=off: a float multiply-add stays two roundings, as TFLite Micro's reference
+# computes it on the host (GCC would fuse it into one FMA on cores with one, e.g. L2_POOL_2D)
+OPT_FLAGS = ["-O2", "-ffp-contract=off", "-ffunction-sections", "-fdata-sections"]
 WARN_FLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror"]
 # Generated model code calls this after every step: per-step timing and plugin markers.
 STEP_HOOK = "-DPB_STEP_HOOK=pb_step_done"

@@ -24,7 +24,7 @@ from protobrain.errors import ToolchainError
 from protobrain.toolchain import cache_dir, host_cc
 from protobrain.verify.layers import capture_layers
 
-CFLAGS = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-fPIC", "-shared"]
+CFLAGS = ["-std=c99", "-O2", "-ffp-contract=off", "-Wall", "-Wextra", "-Werror", "-fPIC", "-shared"]
 LIBS = ["-lm"]  # linked, so float kernels call the C library's current expf, logf, ... as TFLite Micro does
 
 
