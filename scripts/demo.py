@@ -335,12 +335,14 @@ def write_report(report: dict, out: Path) -> Path:
            f"{listen['inferences']} inferences of the speech net, {_n(listen['per_inference'])} instructions each. " +
            _checked(report, "listen"), "", "![listen](listen.png)", "",
            "## speak", "",
-           f"The vocoder: {report['vocoder']}. Nets run the **{report['tier']}** kernel tier.", "",
+           *([f"The vocoder: {report['vocoder']}. Nets run the **{report['tier']}** kernel tier.", ""]
+             if "vocoder" in report else []),
            f"`{speak['word']}` (stored frames): {speak['seconds']:.2f} s of audio (`speak-{speak['word']}.wav`), "
            f"{_n(speak['per_sample'])} instructions per sample including the per-frame conditioning. "
-           f"Any text, its frames computed on the host and streamed (`protobrain demo speak`): "
-           f"\"{report['say']['text']}\", {report['say']['seconds']:.2f} s (`say.wav`), "
-           f"{_n(report['say']['per_sample'])} instructions per sample. " + _checked(report, "speak"), "",
+           + (f"Any text, its frames computed on the host and streamed (`protobrain demo speak`): "
+              f"\"{report['say']['text']}\", {report['say']['seconds']:.2f} s (`say.wav`), "
+              f"{_n(report['say']['per_sample'])} instructions per sample. " if "say" in report else "")
+           + _checked(report, "speak"), "",
            "## loop: the device speaks each keyword, then listens to it", "",
            "| said | heard | score |", "|---|---|---:|"]
     for r in report["loop"]:

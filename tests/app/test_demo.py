@@ -210,3 +210,20 @@ def test_report_states_both_checks_with_their_counts(tmp_path):
     assert "| see | images | 2 of 2 | 0 of 2 **NO** |" in text
     assert "Checked: **device = host twin on 2 of 2 images; device = TensorFlow Lite Micro on 0 of 2 images " \
            "(MISMATCH: digit0.png; digit1.png)**." in text
+
+
+def test_report_names_the_vocoder_tier_streamed_speech_and_real_time(tmp_path):
+    """The speak section names the vocoder and the kernel tier and gives the streamed
+    sentence's figures; the per-core table says slower or faster than real time."""
+    pytest.importorskip("matplotlib")
+    demo = _demo_script()
+    checks = Checks({TWIN: Host(), TFLM: Host()})
+    _check_all(checks)
+    report = _report(checks) | {"vocoder": "window MLP over the last 16 samples", "tier": "dsp",
+                                "say": {"text": "hello world", "seconds": 0.9, "per_sample": 20_000.0}}
+    report["cores"].append({"board": "qemu-mps2-an385", "core": "cortex-m3", "clock_hz": 72_000_000, "part": "y",
+                            "per_sample": 81_000.0, "realtime": 9.0})
+    text = demo.write_report(report, tmp_path).read_text()
+    assert "The vocoder: window MLP over the last 16 samples" in text and "**dsp** kernel tier" in text
+    assert '"hello world", 0.90 s' in text and "20,000 instructions per sample" in text
+    assert "9.0x slower than real time" in text and "real time (100.0x faster)" in text
