@@ -77,7 +77,7 @@ def demo_synth_config():
 # a smaller vocoder, 20 ms LISTEN chunks.
 PROFILES = {
     "standard": {"board": "qemu-mps2-an386", "width": 1.0, "listen_chunk": 800, "vocoder": None,
-                 "speech_epochs": 14, "speech_lr": None},
+                 "speech_epochs": 20, "speech_lr": None},
     # a quarter-width speech net learns in 30 epochs at a higher rate (14 at the default: 35% held out)
     "tiny": {"board": "qemu-microbit", "width": 0.25, "listen_chunk": 160, "stack": 3072,
              "vocoder": {"window": 8, "embed": 8, "hidden": (32, 32)}, "speech_epochs": 30, "speech_lr": 0.01},
