@@ -194,26 +194,30 @@ class Protobrain:
         frames, hop = self.dev.speak(self.keyword_index(word), tq, seed)
         whole = max_frames is None or max_frames >= frames
         frames = frames if whole else max_frames
+        pcm, per = self._frames(lambda f: self.dev.speak_next(), frames, hop, f"of '{word}'", progress)
+        tail, _ = self.dev.speak_next() if whole else (np.zeros(0), 0)
+        if len(tail):
+            raise DemoError(f"the device kept speaking after {frames} frames of '{word}'")
+        return Spoken(word, pcm, sy["sample_rate"], per, self.unit, tq, seed, None if whole else frames)
+
+    def _frames(self, next_frame, n_frames: int, hop: int, what: str, progress) -> tuple[np.ndarray, float]:
+        """The samples of n_frames replies (next_frame(f) -> (samples, count)), each `hop`
+        long, and the instructions (or timer count) per sample."""
         self._marks()
         pcm, counts, instr = [], [], 0
-        for f in range(frames):
-            chunk, count = self.dev.speak_next()
+        for f in range(n_frames):
+            chunk, count = next_frame(f)
             marks = self._marks()
             if len(chunk) != hop:
-                raise DemoError(f"the device sent {len(chunk)} samples for frame {f} of '{word}', expected {hop}")
+                raise DemoError(f"the device sent {len(chunk)} samples for frame {f} {what}, expected {hop}")
             pcm.append(chunk)
             counts.append(count)
             instr += marks[-1] - marks[0] if len(marks) >= 2 else 0
             if progress:
-                progress(f + 1, frames)
-        tail, _ = self.dev.speak_next() if whole else (np.zeros(0), 0)
-        if len(tail):
-            raise DemoError(f"the device kept speaking after {frames} frames of '{word}'")
-        n = frames * hop
+                progress(f + 1, n_frames)
+        n = n_frames * hop
         per = (instr if self.counter else sum(counts)) / n if n else 0.0
-        return Spoken(word, np.concatenate(pcm) if pcm else np.zeros(0, np.int16), sy["sample_rate"], per, self.unit,
-                      tq, seed, None if whole else frames)
-
+        return (np.concatenate(pcm) if pcm else np.zeros(0, np.int16)), per
 
     def say(self, frames, temperature: float | None = None, seed: int = 1, progress=None) -> Spoken:
         """Vocode streamed frames (protobrain.app.text.TextFrames: any text, computed on this
@@ -227,22 +231,10 @@ class Protobrain:
                                                                     != (len(feats), order))):
             raise DemoError(f"the device takes frames of {mels} features and {order} coefficients; "
                             f"these have {feats.shape[1:]} and {None if coefficients is None else coefficients.shape[1:]}")
-        self._marks()
-        pcm, counts, instr = [], [], 0
-        for f in range(len(feats)):
-            chunk, count = self.dev.speak_frame(feats[f], coefficients[f] if order else None)
-            marks = self._marks()
-            if len(chunk) != hop:
-                raise DemoError(f"the device sent {len(chunk)} samples for streamed frame {f}, expected {hop}")
-            pcm.append(chunk)
-            counts.append(count)
-            instr += marks[-1] - marks[0] if len(marks) >= 2 else 0
-            if progress:
-                progress(f + 1, len(feats))
-        n = len(feats) * hop
-        per = (instr if self.counter else sum(counts)) / n if n else 0.0
-        return Spoken(frames.text, np.concatenate(pcm) if pcm else np.zeros(0, np.int16), sy["sample_rate"], per,
-                      self.unit, tq, seed, None, feats, coefficients if order else None)
+        pcm, per = self._frames(lambda f: self.dev.speak_frame(feats[f], coefficients[f] if order else None),
+                                len(feats), hop, "streamed", progress)
+        return Spoken(frames.text, pcm, sy["sample_rate"], per, self.unit, tq, seed, None, feats,
+                      coefficients if order else None)
 
 
 # ---- checks ------------------------------------------------------------------------------------
