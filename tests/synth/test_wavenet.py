@@ -12,9 +12,9 @@ import subprocess
 
 import numpy as np
 import pytest
+from bare_metal import run_check
 
 from protobrain.boards import load_board
-from protobrain.codegen.c import env as c_env
 from protobrain.compiler.reader import read_model_bytes
 from protobrain.errors import ProtobrainError
 from protobrain.run.host import compile_bytes
@@ -192,41 +192,7 @@ def test_compiles_for_cortex_m4(exported, tmp_path):
 
 
 _M4_MAIN = r"""
-#include <stdint.h>
-#include <string.h>
 #include "{name}.h"
-
-extern uint32_t __data_load__, __data_start__, __data_end__, __bss_start__, __bss_end__, __stack_top__;
-int main(void);
-void reset_handler(void);
-void fault_handler(void);
-
-/* Semihosting SYS_EXIT: QEMU exits with 0 for ApplicationExit, 1 for anything else. */
-static void semihost_exit(uint32_t reason)
-{{
-    register uint32_t r0 __asm__("r0") = 0x18u;
-    register uint32_t r1 __asm__("r1") = reason;
-    __asm__ volatile("bkpt 0xAB" : : "r"(r0), "r"(r1) : "memory");
-    for (;;) {{
-    }}
-}}
-
-void reset_handler(void)
-{{
-    memcpy(&__data_start__, &__data_load__, (size_t)((uint8_t *)&__data_end__ - (uint8_t *)&__data_start__));
-    memset(&__bss_start__, 0, (size_t)((uint8_t *)&__bss_end__ - (uint8_t *)&__bss_start__));
-    semihost_exit(main() == 0 ? 0x20026u : 0x20023u);
-}}
-
-void fault_handler(void)
-{{
-    semihost_exit(0x20023u);
-}}
-
-typedef void (*vector_t)(void);
-__attribute__((section(".vectors"), used)) const vector_t vectors[16] = {{
-    (vector_t)(uintptr_t)&__stack_top__, reset_handler, fault_handler, fault_handler, fault_handler,
-    fault_handler, fault_handler, 0, 0, 0, 0, fault_handler, fault_handler, 0, fault_handler, fault_handler}};
 
 static const {T} samples[{n}] = {{{samples}}};
 static const {T} conds[{n}][{cond}] = {{{conds}}};
@@ -287,22 +253,12 @@ def test_fused_step_bit_exact_on_simulated_cortex_m4(exported, net, tmp_path):
         logits.append(want)
         states.append(np.concatenate(xs))
     board = load_board("qemu-mps2-an386")
-    link = c_env().get_template("firmware/link.ld.j2").render(board=board, stack_size=8192)
-    (tmp_path / "link.ld").write_text(link)
     fused.write(model, tmp_path)
-    (tmp_path / "main.c").write_text(_M4_MAIN.format(
+    run = run_check(board, tmp_path, _M4_MAIN.format(
         name=model.name, T=model.ctype, n=n, cond=model.cond_size, classes=model.classes,
         width=sum(model.state_widths), k=len(model.state_widths), widths=", ".join(map(str, model.state_widths)),
-        samples=", ".join(map(str, samples)), conds=_rows(conds), logits=_rows(logits), states=_rows(states)))
-    elf = tmp_path / "check.elf"
-    proc = subprocess.run(["arm-none-eabi-gcc", *board.cflags, "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror",
-                           "--specs=nano.specs", "--specs=nosys.specs", "-nostartfiles", f"-T{tmp_path / 'link.ld'}",
-                           "-o", str(elf), str(tmp_path / "main.c"), str(tmp_path / f"{model.name}.c")],
-                          capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    run = subprocess.run(["qemu-system-arm", "-machine", board.run["machine"], "-nographic", "-monitor", "none",
-                          "-serial", "null", "-semihosting-config", "enable=on,target=native", "-kernel", str(elf)],
-                         capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+        samples=", ".join(map(str, samples)), conds=_rows(conds), logits=_rows(logits), states=_rows(states)),
+        [tmp_path / f"{model.name}.c"])
     assert run.returncode == 0, f"the fused step on the simulated Cortex-M4 differs from TFLite Micro ({run.stderr.strip()[:200]})"
 
 

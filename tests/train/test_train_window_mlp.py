@@ -7,18 +7,17 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from dataclasses import replace
 
 import numpy as np
 import pytest
+from bare_metal import run_check
 
 pytest.importorskip("tensorflow", reason="training needs the train extra: pip install 'protobrain[train]'")
 if shutil.which("espeak-ng") is None:
     pytest.skip("espeak-ng not installed (make setup installs it)", allow_module_level=True)
 
 from protobrain.boards import load_board  # noqa: E402
-from protobrain.codegen.c import env as c_env  # noqa: E402
 from protobrain.compiler.reader import read_model_bytes  # noqa: E402
 from protobrain.errors import ProtobrainError  # noqa: E402
 from protobrain.run.host import compile_bytes  # noqa: E402
@@ -144,37 +143,7 @@ def test_say_and_say_integer_are_deterministic(run):
 
 
 _M4_MAIN = r"""
-#include <stdint.h>
-#include <string.h>
 #include "synth.h"
-extern uint32_t __data_load__, __data_start__, __data_end__, __bss_start__, __bss_end__, __stack_top__;
-int main(void);
-void reset_handler(void);
-void fault_handler(void);
-static void semihost_exit(uint32_t reason)
-{{
-    register uint32_t r0 __asm__("r0") = 0x18u;
-    register uint32_t r1 __asm__("r1") = reason;
-    __asm__ volatile("bkpt 0xAB" : : "r"(r0), "r"(r1) : "memory");
-    for (;;) {{
-    }}
-}}
-void reset_handler(void)
-{{
-    *(volatile uint32_t *)0xE000ED88u |= 0xFu << 20; /* CPACR: the FPU and Helium on */
-    __asm__ volatile("dsb\n\tisb");
-    memcpy(&__data_start__, &__data_load__, (size_t)((uint8_t *)&__data_end__ - (uint8_t *)&__data_start__));
-    memset(&__bss_start__, 0, (size_t)((uint8_t *)&__bss_end__ - (uint8_t *)&__bss_start__));
-    semihost_exit(main() == 0 ? 0x20026u : 0x20023u);
-}}
-void fault_handler(void)
-{{
-    semihost_exit(0x20023u);
-}}
-typedef void (*vector_t)(void);
-__attribute__((section(".vectors"), used)) const vector_t vectors[16] = {{
-    (vector_t)(uintptr_t)&__stack_top__, reset_handler, fault_handler, fault_handler, fault_handler,
-    fault_handler, fault_handler, 0, 0, 0, 0, fault_handler, fault_handler, 0, fault_handler, fault_handler}};
 static const int8_t rows[{frames}][PB_SYNTH_COND_SIZE] = {{{rows}}};
 static const int16_t lpc[{frames}][PB_SYNTH_LPC_ORDER] = {{{lpc}}};
 static const int16_t want[{frames}][{hop}] = {{{want}}};
@@ -215,23 +184,13 @@ def test_fused_step_on_simulated_cores_is_the_host_twin(run, tmp_path, board_nam
     rows = np.array([cond_frame(net, f, fq, [0]) for f in frames])
     want = generate(FusedStep(model), rows, vocoder.hop, temperature=0.8, seed=11, lpc_frames=a)
     board = load_board(board_name)
-    (tmp_path / "link.ld").write_text(c_env().get_template("firmware/link.ld.j2").render(board=board, stack_size=8192))
     fused.write(model, tmp_path)
 
     def body(a):
         return ",\n".join("{" + ", ".join(str(int(v)) for v in r) + "}" for r in a)
 
-    (tmp_path / "main.c").write_text(_M4_MAIN.format(frames=len(rows), hop=vocoder.hop, rows=body(rows),
+    out = run_check(board, tmp_path, _M4_MAIN.format(frames=len(rows), hop=vocoder.hop, rows=body(rows),
                                                      want=body(want.reshape(len(rows), -1)), seed=11, temp=205,
-                                                     lpc=body(a)))
-    elf = tmp_path / "check.elf"
-    proc = subprocess.run(["arm-none-eabi-gcc", *board.cflags, "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror",
-                           "--specs=nano.specs", "--specs=nosys.specs", "-nostartfiles", f"-T{tmp_path / 'link.ld'}",
-                           "-o", str(elf), str(tmp_path / "main.c"), str(tmp_path / "synth.c")],
-                          capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
+                                                     lpc=body(a)), [tmp_path / "synth.c"])
     assert form in model.texts["synth.c"]
-    out = subprocess.run(["qemu-system-arm", "-machine", board.run["machine"], "-nographic", "-monitor", "none",
-                          "-serial", "null", "-semihosting-config", "enable=on,target=native", "-kernel", str(elf)],
-                         capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
     assert out.returncode == 0, f"the fused step on {board_name} differs from its host twin"
