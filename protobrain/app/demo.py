@@ -1,9 +1,12 @@
 """The protobrain demos: see, listen, speak and loop, talking to a running bundle firmware.
 
 `Protobrain.open(bundle, port)` starts the bundle in QEMU (with the instruction-counting
-plugin, so every figure is an exact instruction count) or talks to a real board over
-`port` (figures are then the board's timer counts). Everything the host needs to know
-(class names, keywords, quantization) comes from the firmware's INFO reply.
+plugin, so every figure is an exact instruction count) or talks to a device over `port`.
+There the figures are what the firmware's timer counts, named by the kind it reports
+(`unit`): cycles on a real board ("cycles (DWT)", "cycles (SysTick)", "cycles (mcycle)");
+on a simulated board (a QEMU started by `protobrain flash`) the timers count virtual time,
+so its counts become instructions ("instructions (from the virtual clock)"). Everything the
+host needs to know (class names, keywords, quantization) comes from the firmware's INFO reply.
 """
 
 from __future__ import annotations
@@ -18,10 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from protobrain.app.client import BundleDevice
-from protobrain.boards import load_board
+from protobrain.boards import board_names, load_board
 from protobrain.errors import ProtobrainError
 from protobrain.measure.icount import InstructionCounter
-from protobrain.run.qemu import QemuBoard
+from protobrain.run.qemu import VIRTUAL_CLOCK, QemuBoard, virtual_clock_instructions
 from protobrain.synth.sampling import temperature_q8
 from protobrain.train.data import DataError
 from protobrain.train.data import read_wav as read
@@ -37,7 +40,7 @@ class Seen:
     label: str
     score: float            # the class's probability (dequantized output)
     raw: np.ndarray         # quantized outputs, as the device sent them
-    count: int              # instructions (simulator) or timer count (board)
+    count: int              # in `unit`: instructions (simulator) or cycles (board)
     unit: str
     sent: np.ndarray | None = None   # the quantized image the device was given
 
@@ -48,7 +51,7 @@ class Listened:
     scores: np.ndarray      # (inferences, classes) probabilities
     raw: list               # (newest frame, raw scores) per inference, as sent
     classes: list
-    per_inference: int      # instructions (or timer count) of one speech-net inference
+    per_inference: int      # instructions (or cycles: `unit`) of one speech-net inference
     unit: str
     detections: list = field(default_factory=list)   # (time, keyword, probability)
 
@@ -58,7 +61,7 @@ class Spoken:
     word: str
     pcm: np.ndarray         # int16 at sample_rate
     sample_rate: int
-    per_sample: float       # instructions (or timer count) per sample, conditioning included
+    per_sample: float       # instructions (or cycles: `unit`) per sample, conditioning included
     unit: str
     temperature_q8: int = 0  # what the device was asked: temperature * 256, the seed, and
     seed: int = 0            # the frames to say (None: the whole word)
@@ -102,7 +105,26 @@ class Protobrain:
                             f"{', '.join(m['name'] for m in info['models'])}); build one with `protobrain bundle`")
         self.info = info
         self.spec = info["protobrain"]
-        self.unit = "instructions" if counter else "timer counts"
+        name = info.get("board", "")
+        self.board = load_board(name) if name in board_names() else None
+        # Without the plugin the figures are the firmware's timer: its kind is in every count
+        # header (PROFILE's too), fixed for the firmware.
+        self.kind = None if counter else device.profile().count_kind
+        if counter:
+            self.unit = "instructions"
+        elif self.kind == "none":
+            self.unit = "(no timer on this core)"
+        elif self.board is not None and self.board.simulated:
+            self.unit = VIRTUAL_CLOCK
+        else:
+            self.unit = self.kind
+
+    def figure(self, count: int) -> int:
+        """A count from the device in `unit`: a simulated board's timer counts virtual time,
+        which becomes instructions; a real board's are its cycles, as counted."""
+        if self.unit == VIRTUAL_CLOCK:
+            return virtual_clock_instructions(self.board, count)
+        return int(count)
 
     @classmethod
     @contextmanager
@@ -148,7 +170,7 @@ class Protobrain:
         raw = res.outputs[0].reshape(-1)
         probs = dequantize(raw, m["outputs"][0])
         k = int(np.argmax(raw))
-        count = marks[-1] - marks[0] if len(marks) >= 2 else res.count
+        count = marks[-1] - marks[0] if len(marks) >= 2 else self.figure(res.count)
         return Seen(self.spec["vision"]["classes"][k], float(probs[k]), raw, int(count), self.unit, q)
 
     # --- listen -------------------------------------------------------------------------
@@ -175,7 +197,7 @@ class Protobrain:
         window = sp["window_samples"]
         times = np.array([(f * hop + window) / rate for f, _ in raw])
         probs = np.stack([dequantize(s, out) for _, s in raw]) if raw else np.zeros((0, len(sp["classes"])))
-        per_inference = int(per[0]) if per else int(counts[0]) if counts else 0
+        per_inference = int(per[0]) if per else self.figure(counts[0]) if counts else 0
         return Listened(times, probs, raw, sp["classes"], per_inference, self.unit,
                         detections(times, probs, sp["classes"]))
 
@@ -202,7 +224,7 @@ class Protobrain:
 
     def _frames(self, next_frame, n_frames: int, hop: int, what: str, progress) -> tuple[np.ndarray, float]:
         """The samples of n_frames replies (next_frame(f) -> (samples, count)), each `hop`
-        long, and the instructions (or timer count) per sample."""
+        long, and the instructions (or cycles: `unit`) per sample."""
         self._marks()
         pcm, counts, instr = [], [], 0
         for f in range(n_frames):
@@ -216,7 +238,7 @@ class Protobrain:
             if progress:
                 progress(f + 1, n_frames)
         n = n_frames * hop
-        per = (instr if self.counter else sum(counts)) / n if n else 0.0
+        per = (instr if self.counter else self.figure(sum(counts))) / n if n else 0.0
         return (np.concatenate(pcm) if pcm else np.zeros(0, np.int16)), per
 
     def say(self, frames, temperature: float | None = None, seed: int = 1, progress=None) -> Spoken:

@@ -17,10 +17,9 @@ from protobrain.app.demo import Protobrain, plot_listen, read_image, read_wav, w
 from protobrain.app.loop import run_loop
 from protobrain.app.text import text_frames, voice_of
 from protobrain.audio.frontend import FrontendConfig
-from protobrain.boards import board_names, load_board
+from protobrain.boards import load_board
 from protobrain.cli.options import KERNELS, SEEDS, FloatRange, IntRange, console
 from protobrain.firmware.programs import AUTO
-from protobrain.run.qemu import VIRTUAL_CLOCK, virtual_clock_instructions
 
 DEFAULT_BUNDLE = "out/protobrain"
 
@@ -36,20 +35,13 @@ def _progress(quiet: bool = False) -> Progress:
                     TimeRemainingColumn(), console=Console(stderr=True), transient=True, disable=quiet)
 
 
-def _figure(pb, count, unit: str):
-    """A demo's count as printed: a simulated board reached over --port (QEMU started by
-    `protobrain flash`) has only a virtual clock, whose counts become instructions."""
-    name = pb.info.get("board", "")
-    if pb.counter is None and name in board_names() and load_board(name).simulated:
-        return virtual_clock_instructions(load_board(name), count), VIRTUAL_CLOCK
-    return count, unit
-
-
 def _rate(per_sample: float, unit: str, clock_hz: int, rate: int) -> str:
-    """Real-time factor at the board's clock, taking one instruction (or count) per cycle."""
+    """Real-time factor at the board's clock: exact from a real board's cycles; from
+    instructions, an estimate that says it takes one instruction per cycle."""
     budget = clock_hz / rate
+    how = "" if unit.startswith("cycles") else " (counting one instruction per cycle)"
     return (f"{per_sample:,.0f} {unit} per sample; real time at {clock_hz / 1e6:.0f} MHz and {rate} Hz allows "
-            f"{budget:,.0f}: {real_time(per_sample / budget)}")
+            f"{budget:,.0f} cycles{how}: {real_time(per_sample / budget)}")
 
 
 def real_time(factor: float) -> str:
@@ -112,8 +104,7 @@ def see(image, bundle_dir, port):
     with Protobrain.open(bundle_dir, port) as pb:
         x = read_image(image, pb.spec["vision"]["input_shape"])
         r = pb.see(x)
-        count, unit = _figure(pb, r.count, r.unit)
-    console.print(f"{Path(image).name}: [bold]{r.label}[/] (score {r.score:.3f}), {count:,} {unit}")
+    console.print(f"{Path(image).name}: [bold]{r.label}[/] (score {r.score:.3f}), {r.count:,} {r.unit}")
 
 
 @demo.command("listen")
@@ -131,12 +122,11 @@ def listen(wav, bundle_dir, port, out_dir, plot):
         audio = read_wav(wav, rate)
         task = prog.add_task("streaming audio to the device", total=len(audio))
         heard = pb.listen(audio, progress=lambda done, total: prog.update(task, completed=done))
-        per_inference, unit = _figure(pb, heard.per_inference, heard.unit)
     for when, word, p in heard.detections:
         console.print(f"{when:6.2f} s  [bold]{word}[/]  ({p:.2f})")
     if not heard.detections:
         console.print("no keyword heard")
-    console.print(f"{len(heard.times)} inferences, {per_inference:,} {unit} each")
+    console.print(f"{len(heard.times)} inferences, {heard.per_inference:,} {heard.unit} each")
     out = Path(plot) if plot else Path(out_dir) / Path(wav).with_suffix(".png").name  # never beside the WAV
     plot_listen(heard, audio, rate, out, f"{Path(wav).name}: keyword scores on the device")
     console.print(f"wrote {out}")
@@ -169,10 +159,9 @@ def speak(text, out, bundle_dir, port, temperature, seed, stream):
             spoken = pb.say(frames, temperature, seed, progress=advance)
             how = f"from {len(frames.features)} streamed frames"
         clock = pb.info["clock_hz"]
-        per_sample, unit = _figure(pb, spoken.per_sample, spoken.unit)
     write_wav(out, spoken.pcm, spoken.sample_rate)
     console.print(f"wrote {out}: {len(spoken.pcm) / spoken.sample_rate:.2f} s {how}")
-    console.print(_rate(per_sample, unit, clock, spoken.sample_rate))
+    console.print(_rate(spoken.per_sample, spoken.unit, clock, spoken.sample_rate))
 
 
 @demo.command("loop")
@@ -185,8 +174,6 @@ def loop(bundle_dir, port, seed, out_dir):
     """The device speaks each keyword, then listens to what it said."""
     with Protobrain.open(bundle_dir, port) as pb:
         rows = run_loop(pb, seed, out_dir)
-        for r in rows:
-            r["per_sample"], r["unit"] = _figure(pb, r["per_sample"], r["unit"])
     t = Table(title="said and heard, both on the device", title_justify="left")
     for col in ("said", "heard", "score", f"{rows[0]['unit']} per sample" if rows else "per sample"):
         t.add_column(col)
