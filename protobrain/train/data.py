@@ -82,6 +82,21 @@ def stratified_split(y: np.ndarray, test_fraction: float, seed: int) -> tuple[np
     return np.sort(np.array(train, dtype=np.int64)), np.sort(np.array(test, dtype=np.int64))
 
 
+def typical_examples(train: Dataset, test: Dataset) -> list[int]:
+    """Per class present in both splits, in class order: the index of the test example nearest
+    (squared distance) the mean of that class's training examples. Chosen from the data alone,
+    before any net sees it, so a demo shows each class's most ordinary held-out example."""
+    picks = []
+    for c in range(len(test.classes)):
+        mine, theirs = np.flatnonzero(test.y == c), train.x[train.y == c]
+        if len(mine) == 0 or len(theirs) == 0:
+            continue
+        mean = theirs.astype(np.float64).mean(axis=0)
+        dist = ((test.x[mine].astype(np.float64) - mean) ** 2).reshape(len(mine), -1).sum(axis=1)
+        picks.append(int(mine[np.argmin(dist)]))
+    return picks
+
+
 def load_digits() -> Dataset:
     """scikit-learn's handwritten digits: 1,797 8x8 grey images, 10 classes, no download."""
     from sklearn.datasets import load_digits as sk_digits
