@@ -316,8 +316,24 @@ def _doubled(fast_call, tier) -> bool:
 
 
 def _quant_words(fast_call, channels):
-    q = np.asarray(fast_call.fields["quant"].values, np.int64)
-    return q[: 4 * channels].reshape(channels, 4), q
+    """Each channel's (bias', multiplier, shift, rounding), as the plain int8 form stores them:
+    a DSP layer's shared words spread to every channel, and its lean form's bias'
+    (256 * (bias' + 127 * the odd-depth weights' sum)) undone."""
+    f = fast_call.fields
+    q = np.asarray(f["quant"].values, np.int64)
+    if isinstance(f.get("quant_shared"), ConstArray):
+        shared = np.asarray(f["quant_shared"].values, np.int64)
+        words = np.column_stack([q[:channels], np.tile(shared[1:], (channels, 1))])
+    else:
+        words = q[: 4 * channels].reshape(channels, 4).copy()
+    if f.get("lean_weights"):
+        w = np.asarray(f["weights"].values, np.int64).astype("<i4").view(np.int8).astype(np.int64)
+        dp = f["depth_pad"]
+        w = w.reshape(-1, dp // 4, 2, 4).transpose(0, 2, 1, 3).reshape(-1, dp)[:channels]
+        w[:, 1::2] += w[:, 0::2] < 0  # the odd bytes' coding undone
+        assert np.all(words[:, 0] % 256 == 0)
+        words[:, 0] = words[:, 0] // 256 - 127 * w[:, 1::2].sum(axis=1)
+    return words, q
 
 
 def _fast_requant(acc, q):

@@ -6,7 +6,10 @@
  *   mm weights: output channels in pairs, depth in blocks of 4: for pair b and block j,
  *     two words = 4 int8 of channel 2b, then 4 int8 of channel 2b+1; or, wide, four words
  *     of int16 pairs (w0,w2), (w1,w3) per channel, holding 2 * w when the requantization
- *     is FAST (the bias is doubled too, so the accumulator is the high multiply's operand).
+ *     is FAST (the bias is doubled too, so the accumulator is the high multiply's operand);
+ *     or, lean, int8 as the first form with each word's odd bytes coded so that its int16
+ *     lanes are 256 * w1 + w0 and 256 * w3 + w2 (byte 1 holds w1 - (w0 < 0)): one SXTB16
+ *     per word instead of two (pb_fast_lean_row).
  *   mm scratch: two im2col rows widened to int16 and interleaved per block of 4 values
  *     (x0,x2 | x1,x3 of row 0, then of row 1: SXTB16 order), then, when in_c is not a
  *     multiple of 4, the int8 im2col row they are widened from.
@@ -22,6 +25,11 @@
 #if defined(PB_TIER_MVE)
 #error "this is the DSP tier's matrix multiply; a model generated for the MVE tier uses the Helium one"
 #endif
+
+/* The weight forms (pb_fast_mm_params_t's wide_weights and lean_weights). */
+#define PB_MM_INT8 0
+#define PB_MM_WIDE 1
+#define PB_MM_LEAN 2
 
 /* n bytes, usually few (one tap or one filter row): word moves, then the odd bytes,
  * inline; a library call costs more than the copy itself at these sizes. */
@@ -278,10 +286,28 @@ static void pb_fast_widen_taps(const pb_fast_mm_params_t *p, const pb_fast_windo
     pb_fast_widen_fill(0, 0, p->depth_pad - p->depth, dst);
 }
 
+/* Lean weights: slot r's widened pairs X02 = (x0, x2), X13 = (x1, x3) of each block become
+ * U = (x1 - 127, x3 - 127), multiplied by the weight word itself (lanes 256 * w1 + w0,
+ * 256 * w3 + w2), and V = (256 * x0 - x1 + 127, 256 * x2 - x3 + 127), multiplied by its
+ * SXTB16 (w0, w2): U and V sum to 256 * (the block's dot product - 127 * (w1 + w3)), the
+ * w0 and w2 terms cancelling. Both stay within int16 (x1 - 127 in [-255, 0]); the generator
+ * folds 256 * 127 * (the odd weights' sum) into the bias and proves that 256 * the
+ * accumulator stays within int32 (dsp.py's _lean_fits). */
+static void pb_fast_lean_row(uint32_t *cols, int32_t blocks, int32_t r)
+{
+    uint32_t *x = cols + 2 * r;
+    const uint32_t *end = x + 4 * blocks;
+    for (; x != end; x += 4) {
+        const uint32_t u = pb_ssub16(x[1], 0x007F007Fu);
+        x[1] = pb_ssub16((x[0] << 8) & 0xFF00FF00u, u);
+        x[0] = u;
+    }
+}
+
 /* Scratch: the two widened rows (depth_pad words), then one int8 im2col row (depth_pad
  * bytes) when in_c is not a multiple of 4. w1 is ignored unless two_rows. */
-static void pb_fast_mm_prepare(const pb_fast_mm_params_t *p, const pb_fast_window_t *w0, const pb_fast_window_t *w1,
-                               int two_rows, uint32_t *cols)
+static PB_ALWAYS_INLINE void pb_fast_mm_prepare(const pb_fast_mm_params_t *p, const pb_fast_window_t *w0,
+                                                const pb_fast_window_t *w1, int two_rows, uint32_t *cols, int form)
 {
     int8_t *row = (int8_t *)(cols + p->depth_pad);
     if ((p->in_c & 3) == 0) {
@@ -289,13 +315,19 @@ static void pb_fast_mm_prepare(const pb_fast_mm_params_t *p, const pb_fast_windo
         if (two_rows) {
             pb_fast_widen_taps(p, w1, cols, 1);
         }
-        return;
+    } else {
+        pb_fast_im2col(p, w0, row);
+        pb_fast_widen(row, p->depth_pad >> 2, cols, 0);
+        if (two_rows) {
+            pb_fast_im2col(p, w1, row);
+            pb_fast_widen(row, p->depth_pad >> 2, cols, 1);
+        }
     }
-    pb_fast_im2col(p, w0, row);
-    pb_fast_widen(row, p->depth_pad >> 2, cols, 0);
-    if (two_rows) {
-        pb_fast_im2col(p, w1, row);
-        pb_fast_widen(row, p->depth_pad >> 2, cols, 1);
+    if (form == PB_MM_LEAN) {
+        pb_fast_lean_row(cols, p->depth_pad >> 2, 0);
+        if (two_rows) {
+            pb_fast_lean_row(cols, p->depth_pad >> 2, 1);
+        }
     }
 }
 
@@ -305,9 +337,10 @@ static void pb_fast_mm_prepare(const pb_fast_mm_params_t *p, const pb_fast_windo
  * interleaved widened rows (four words per block of 4 depth values: row 0's pairs, then
  * row 1's), up to x_end, two blocks per turn. Weights per block: int8 (two words, one per
  * channel, widened here by SXTB16) or, with wide weights, int16 pairs already in SXTB16
- * order (four words). On the DSP extension they are written out so every operand stays in
- * a register; elsewhere the same arithmetic in C. Per 16 MACs: int8 weights 15
- * instructions, wide weights 12. */
+ * order (four words), or lean int8 (two words: each word itself and its SXTB16, against
+ * the rows' U and V words). On the DSP extension they are written out so every operand
+ * stays in a register; elsewhere the same arithmetic in C. Per 16 MACs over two rows:
+ * int8 weights 15 instructions, lean 13, wide 12; over one row 20, 16 and 14. */
 #if defined(PB_SIMD_DSP)
 
 #define PB_MM_OUT [c00] "+r"(c00), [c10] "+r"(c10), [c01] "+r"(c01), [c11] "+r"(c11), [x] "+r"(x), [w] "+r"(w), \
@@ -343,6 +376,32 @@ static void pb_fast_mm_prepare(const pb_fast_mm_params_t *p, const pb_fast_windo
     "smlad  %[c01], %[xb], %[wb], %[c01]\n\t"              \
     "smlad  %[c11], %[t], %[wa], %[c11]\n\t"               \
     "smlad  %[c11], %[u], %[wb], %[c11]\n\t"
+
+/* lean: the weight words against U first, then their SXTB16 in place against V */
+#define PB_MM_L8x2                                         \
+    "ldrd   %[wa], %[wb], [%[w]], #8\n\t"                  \
+    "ldrd   %[xa], %[xb], [%[x]], #8\n\t"                  \
+    "ldrd   %[t], %[u], [%[x]], #8\n\t"                    \
+    "smlad  %[c00], %[xa], %[wa], %[c00]\n\t"              \
+    "smlad  %[c10], %[t], %[wa], %[c10]\n\t"               \
+    "smlad  %[c01], %[xa], %[wb], %[c01]\n\t"              \
+    "smlad  %[c11], %[t], %[wb], %[c11]\n\t"               \
+    "sxtb16 %[wa], %[wa]\n\t"                              \
+    "sxtb16 %[wb], %[wb]\n\t"                              \
+    "smlad  %[c00], %[xb], %[wa], %[c00]\n\t"              \
+    "smlad  %[c10], %[u], %[wa], %[c10]\n\t"               \
+    "smlad  %[c01], %[xb], %[wb], %[c01]\n\t"              \
+    "smlad  %[c11], %[u], %[wb], %[c11]\n\t"
+
+#define PB_MM_L8x1                                         \
+    "ldrd   %[wa], %[wb], [%[w]], #8\n\t"                  \
+    "ldrd   %[xa], %[xb], [%[x]], #16\n\t"                 \
+    "smlad  %[c00], %[xa], %[wa], %[c00]\n\t"              \
+    "smlad  %[c01], %[xa], %[wb], %[c01]\n\t"              \
+    "sxtb16 %[wa], %[wa]\n\t"                              \
+    "sxtb16 %[wb], %[wb]\n\t"                              \
+    "smlad  %[c00], %[xb], %[wa], %[c00]\n\t"              \
+    "smlad  %[c01], %[xb], %[wb], %[c01]\n\t"
 
 #define PB_MM_8x1                                          \
     "ldrd   %[wa], %[wb], [%[w]], #8\n\t"                  \
@@ -384,16 +443,20 @@ static void pb_fast_mm_prepare(const pb_fast_mm_params_t *p, const pb_fast_windo
     } while (0)
 
 static PB_ALWAYS_INLINE void pb_fast_mm_block(const uint32_t *x, const uint32_t *x_end, const uint32_t *w,
-                                              int32_t *acc, int wide, int two_rows, int rem)
+                                              int32_t *acc, int form, int two_rows, int rem)
 {
     int32_t c00 = acc[0], c10 = acc[1], c01 = acc[2], c11 = acc[3];
     uint32_t wa, wb, xa, xb, t, u;
-    if (wide && two_rows) {
+    if (form == PB_MM_WIDE && two_rows) {
         PB_MM_LOOP(PB_MM_16x2);
+    } else if (form == PB_MM_LEAN && two_rows) {
+        PB_MM_LOOP(PB_MM_L8x2);
     } else if (two_rows) {
         PB_MM_LOOP(PB_MM_8x2);
-    } else if (wide) {
+    } else if (form == PB_MM_WIDE) {
         PB_MM_LOOP(PB_MM_16x1);
+    } else if (form == PB_MM_LEAN) {
+        PB_MM_LOOP(PB_MM_L8x1);
     } else {
         PB_MM_LOOP(PB_MM_8x1);
     }
@@ -406,15 +469,18 @@ static PB_ALWAYS_INLINE void pb_fast_mm_block(const uint32_t *x, const uint32_t 
 #else
 
 static PB_ALWAYS_INLINE void pb_fast_mm_block(const uint32_t *x, const uint32_t *x_end, const uint32_t *w,
-                                              int32_t *acc, int wide, int two_rows, int rem)
+                                              int32_t *acc, int form, int two_rows, int rem)
 {
     int32_t c00 = acc[0], c10 = acc[1], c01 = acc[2], c11 = acc[3];
     (void)rem;
     for (; x != x_end; x += 4) {
-        uint32_t a0, a1, b0, b1; /* channel 0's and channel 1's (w0,w2), (w1,w3) */
-        if (wide) {
+        uint32_t a0, a1, b0, b1; /* channel 0's and channel 1's (w0,w2), (w1,w3); lean: word, SXTB16 */
+        if (form == PB_MM_WIDE) {
             a0 = w[0], a1 = w[1], b0 = w[2], b1 = w[3];
             w += 4;
+        } else if (form == PB_MM_LEAN) {
+            a0 = w[0], a1 = pb_sxtb16(w[0]), b0 = w[1], b1 = pb_sxtb16(w[1]);
+            w += 2;
         } else {
             a0 = pb_sxtb16(w[0]), a1 = pb_sxtb16_hi(w[0]), b0 = pb_sxtb16(w[1]), b1 = pb_sxtb16_hi(w[1]);
             w += 2;
@@ -438,18 +504,28 @@ static PB_ALWAYS_INLINE void pb_fast_mm_block(const uint32_t *x, const uint32_t 
  * requantize from the registers; each channel's quant words serve both rows. The second
  * channel's outputs are `step` bytes after the first's (1 unless channels are skipped). */
 static PB_ALWAYS_INLINE void pb_fast_mm_pair(const uint32_t *cols, const uint32_t *cols_end, const uint32_t *w,
-                                             const int32_t *q, int8_t *out0, int8_t *out1, int32_t step,
-                                             pb_fast_out_t o, int two_rows, int pair, int rem, int wide, int mode,
+                                             const int32_t *q, const int32_t *shared, int8_t *out0, int8_t *out1,
+                                             int32_t step,
+                                             pb_fast_out_t o, int two_rows, int pair, int rem, int form, int mode,
                                              int doubled, int full_range)
 {
     pb_fast_q_t q0, q1;
     int32_t acc[4];
+    const int32_t qstep = shared ? 1 : PB_QUANT_WORDS;
     acc[0] = acc[1] = q[0];
-    acc[2] = acc[3] = q[PB_QUANT_WORDS];
-    pb_fast_mm_block(cols, cols_end, w, acc, wide, two_rows, rem);
+    acc[2] = acc[3] = q[qstep];
+    pb_fast_mm_block(cols, cols_end, w, acc, form, two_rows, rem);
+    if (form == PB_MM_LEAN) {
+        /* 256 * acc: FAST takes 2 * acc (its instances pass doubled), EXACT acc */
+        const int down = mode == PB_REQUANT_FAST ? 7 : 8;
+        acc[0] >>= down;
+        acc[1] >>= down;
+        acc[2] >>= down;
+        acc[3] >>= down;
+    }
     /* read after the multiply, so they take no registers during it */
-    q0 = pb_fast_q(q);
-    q1 = pb_fast_q(q + PB_QUANT_WORDS);
+    q0 = pb_fast_q(shared ? shared : q);
+    q1 = pb_fast_q(shared ? shared : q + PB_QUANT_WORDS);
     out0[0] = pb_fast_out(acc[0], q0, o, mode, doubled, full_range);
     if (two_rows) {
         out1[0] = pb_fast_out(acc[1], q0, o, mode, doubled, full_range);
@@ -465,25 +541,27 @@ static PB_ALWAYS_INLINE void pb_fast_mm_pair(const uint32_t *cols, const uint32_
 /* Every computed output channel of rows r (out0) and r + 1 (out1, when two_rows); with
  * `sparse`, channel c is stored at out_index[c] (the index is padded, so [c + 1] exists). */
 static PB_ALWAYS_INLINE void pb_fast_mm_channels(const pb_fast_mm_params_t *p, const uint32_t *cols, int8_t *out0,
-                                                 int8_t *out1, pb_fast_out_t o, int two_rows, int wide, int mode,
-                                                 int doubled, int full_range, int sparse)
+                                                 int8_t *out1, pb_fast_out_t o, int two_rows, int form, int mode,
+                                                 int doubled, int full_range, int sparse, int share)
 {
     const uint32_t *w = (const uint32_t *)p->weights;
     const uint32_t *cols_end = cols + p->depth_pad;
-    const int32_t pair_words = wide ? p->depth_pad : p->depth_pad >> 1;
-    const int32_t *q = p->quant;
+    const int32_t pair_words = form == PB_MM_WIDE ? p->depth_pad : p->depth_pad >> 1;
+    /* share: a constant in the common instances, so the NULL folds away */
+    const int32_t *q = p->quant, *shared = share ? p->quant_shared : NULL;
+    const int32_t qstep = shared ? 1 : PB_QUANT_WORDS;
     const int32_t *index = p->out_index;
     const int32_t even = p->out_c & ~1;
     const int rem = (p->depth_pad >> 3) & 3;
     int32_t oc;
     /* the loop once per rest of the depth in eight-block turns, so it is a constant in each */
 #define PB_FAST_MM_PAIRS(rem_)                                                                               \
-    for (oc = 0; oc < even; oc += 2, w += pair_words, q += 2 * PB_QUANT_WORDS) {                           \
+    for (oc = 0; oc < even; oc += 2, w += pair_words, q += 2 * qstep) {                                    \
         const int32_t at = sparse ? index[oc] : oc;                                                         \
-        pb_fast_mm_pair(cols, cols_end, w, q, out0 + at, out1 + at, sparse ? index[oc + 1] - at : 1, o,    \
-                        two_rows, 1, rem_, wide, mode, doubled, full_range);                               \
+        pb_fast_mm_pair(cols, cols_end, w, q, shared, out0 + at, out1 + at, sparse ? index[oc + 1] - at : 1, o, \
+                        two_rows, 1, rem_, form, mode, doubled, full_range);                               \
     }
-    if (!two_rows || !wide || mode != PB_REQUANT_FAST) {
+    if (!two_rows || form == PB_MM_INT8 || mode != PB_REQUANT_FAST) {
         /* the last row of an odd count, and the rarer forms: not worth four copies */
         PB_FAST_MM_PAIRS(-1)
     } else if (rem == 0) {
@@ -498,15 +576,15 @@ static PB_ALWAYS_INLINE void pb_fast_mm_channels(const pb_fast_mm_params_t *p, c
 #undef PB_FAST_MM_PAIRS
     if (even != p->out_c) {
         const int32_t at = sparse ? index[oc] : oc;
-        pb_fast_mm_pair(cols, cols_end, w, q, out0 + at, out1 + at, 0, o, two_rows, 0, -1, wide, mode, doubled,
-                        full_range);
+        pb_fast_mm_pair(cols, cols_end, w, q, shared, out0 + at, out1 + at, 0, o, two_rows, 0, -1, form, mode,
+                        doubled, full_range);
     }
 }
 
 /* Rows two at a time. With skipped channels, each row first gets the constant row. */
 static PB_ALWAYS_INLINE void pb_fast_mm_rows(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output,
-                                             uint32_t *cols, int wide, int mode, int doubled, int full_range,
-                                             int sparse)
+                                             uint32_t *cols, int form, int mode, int doubled, int full_range,
+                                             int sparse, int share)
 {
     const int32_t stride = p->out_stride;
     pb_fast_out_t o;
@@ -524,7 +602,7 @@ static PB_ALWAYS_INLINE void pb_fast_mm_rows(const pb_fast_mm_params_t *p, const
         int8_t *out0 = output + r * stride, *out1 = two_rows ? out0 + stride : out0;
         win1 = win0;
         pb_fast_window_next(p, &win1);
-        pb_fast_mm_prepare(p, &win0, &win1, two_rows, cols);
+        pb_fast_mm_prepare(p, &win0, &win1, two_rows, cols, form);
         win0 = win1;
         pb_fast_window_next(p, &win0);
         if (sparse) {
@@ -532,30 +610,37 @@ static PB_ALWAYS_INLINE void pb_fast_mm_rows(const pb_fast_mm_params_t *p, const
             pb_fast_copy(out1, (const int8_t *)p->const_row, stride);
         }
         if (two_rows) {
-            pb_fast_mm_channels(p, cols, out0, out1, o, 1, wide, mode, doubled, full_range, sparse);
+            pb_fast_mm_channels(p, cols, out0, out1, o, 1, form, mode, doubled, full_range, sparse, share);
         } else {
-            pb_fast_mm_channels(p, cols, out0, out1, o, 0, wide, mode, doubled, full_range, sparse);
+            pb_fast_mm_channels(p, cols, out0, out1, o, 0, form, mode, doubled, full_range, sparse, share);
         }
     }
 }
 
 /* One instance per weight width and requantization form, the layer's constants folded in. */
-#define PB_FAST_MM_VARIANT(name, wide, mode, doubled, full_range, sparse)                           \
+#define PB_FAST_MM_VARIANT(name, wide, mode, doubled, full_range, sparse, share)                      \
     static void name(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output, uint32_t *cols) \
-    {                                                                                                \
-        pb_fast_mm_rows(p, input, output, cols, wide, mode, doubled, full_range, sparse);            \
+    {                                                                                                   \
+        pb_fast_mm_rows(p, input, output, cols, wide, mode, doubled, full_range, sparse, share);        \
     }
 
 /* dense and sparse (skipped channels) instances of the common forms; the rare forms test
  * for skipped channels as they go */
-PB_FAST_MM_VARIANT(pb_fast_mm_wide_doubled_full, 1, PB_REQUANT_FAST, 1, 1, 0)
-PB_FAST_MM_VARIANT(pb_fast_mm_wide_doubled_clamped, 1, PB_REQUANT_FAST, 1, 0, 0)
-PB_FAST_MM_VARIANT(pb_fast_mm_wide_doubled_full_sparse, 1, PB_REQUANT_FAST, 1, 1, 1)
-PB_FAST_MM_VARIANT(pb_fast_mm_wide_doubled_clamped_sparse, 1, PB_REQUANT_FAST, 1, 0, 1)
-PB_FAST_MM_VARIANT(pb_fast_mm_wide_exact, 1, PB_REQUANT_EXACT, 0, 0, p->out_index != NULL)
-PB_FAST_MM_VARIANT(pb_fast_mm_int8_fast_full, 0, PB_REQUANT_FAST, 0, 1, p->out_index != NULL)
-PB_FAST_MM_VARIANT(pb_fast_mm_int8_fast_clamped, 0, PB_REQUANT_FAST, 0, 0, p->out_index != NULL)
-PB_FAST_MM_VARIANT(pb_fast_mm_int8_exact, 0, PB_REQUANT_EXACT, 0, 0, p->out_index != NULL)
+PB_FAST_MM_VARIANT(pb_fast_mm_wide_doubled_full, 1, PB_REQUANT_FAST, 1, 1, 0, 0)
+PB_FAST_MM_VARIANT(pb_fast_mm_wide_doubled_clamped, 1, PB_REQUANT_FAST, 1, 0, 0, 0)
+PB_FAST_MM_VARIANT(pb_fast_mm_wide_doubled_full_sparse, 1, PB_REQUANT_FAST, 1, 1, 1, 0)
+PB_FAST_MM_VARIANT(pb_fast_mm_wide_doubled_clamped_sparse, 1, PB_REQUANT_FAST, 1, 0, 1, 0)
+PB_FAST_MM_VARIANT(pb_fast_mm_wide_exact, 1, PB_REQUANT_EXACT, 0, 0, p->out_index != NULL, 0)
+PB_FAST_MM_VARIANT(pb_fast_mm_int8_fast_full, 0, PB_REQUANT_FAST, 0, 1, p->out_index != NULL, 1)
+PB_FAST_MM_VARIANT(pb_fast_mm_int8_fast_clamped, 0, PB_REQUANT_FAST, 0, 0, p->out_index != NULL, 1)
+PB_FAST_MM_VARIANT(pb_fast_mm_int8_exact, 0, PB_REQUANT_EXACT, 0, 0, p->out_index != NULL, 1)
+/* lean: the accumulator is shifted to 2 * acc for FAST, hence doubled; the quant words
+ * shared by every channel (one scale per layer) or each channel's */
+PB_FAST_MM_VARIANT(pb_fast_mm_lean_fast_full, PB_MM_LEAN, PB_REQUANT_FAST, 1, 1, p->out_index != NULL, 0)
+PB_FAST_MM_VARIANT(pb_fast_mm_lean_fast_clamped, PB_MM_LEAN, PB_REQUANT_FAST, 1, 0, p->out_index != NULL, 0)
+PB_FAST_MM_VARIANT(pb_fast_mm_lean_fast_full_shared, PB_MM_LEAN, PB_REQUANT_FAST, 1, 1, p->out_index != NULL, 1)
+PB_FAST_MM_VARIANT(pb_fast_mm_lean_fast_clamped_shared, PB_MM_LEAN, PB_REQUANT_FAST, 1, 0, p->out_index != NULL, 1)
+PB_FAST_MM_VARIANT(pb_fast_mm_lean_exact, PB_MM_LEAN, PB_REQUANT_EXACT, 0, 0, p->out_index != NULL, 1)
 
 void pb_fast_mm_s8(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output, void *scratch)
 {
@@ -576,6 +661,20 @@ void pb_fast_mm_s8(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *ou
             pb_fast_mm_wide_doubled_full(p, input, output, cols);
         } else {
             pb_fast_mm_wide_doubled_clamped(p, input, output, cols);
+        }
+    } else if (p->lean_weights) {
+        if (p->requant != PB_REQUANT_FAST) {
+            pb_fast_mm_lean_exact(p, input, output, cols);
+        } else if (p->quant_shared != NULL) {
+            if (full_range) {
+                pb_fast_mm_lean_fast_full_shared(p, input, output, cols);
+            } else {
+                pb_fast_mm_lean_fast_clamped_shared(p, input, output, cols);
+            }
+        } else if (full_range) {
+            pb_fast_mm_lean_fast_full(p, input, output, cols);
+        } else {
+            pb_fast_mm_lean_fast_clamped(p, input, output, cols);
         }
     } else if (p->requant != PB_REQUANT_FAST) {
         pb_fast_mm_int8_exact(p, input, output, cols);

@@ -32,8 +32,11 @@ typedef struct {
     int32_t act_min, act_max;
     int32_t requant;            /* PB_REQUANT_FAST or PB_REQUANT_EXACT */
     int32_t wide_weights;       /* DSP tier: weights stored as int16 (twice the flash, faster) */
+    int32_t lean_weights;       /* int8 weights coded for one SXTB16 per word (pb_conv.c), 256 * acc */
     const int32_t *weights;     /* packed for the tier, see pb_conv.c */
-    const int32_t *quant;       /* PB_QUANT_WORDS per output channel, out_c rounded up to even */
+    const int32_t *quant;       /* PB_QUANT_WORDS per output channel, out_c rounded up to even; or,
+                                 * with quant_shared, bias' only (one word per channel) */
+    const int32_t *quant_shared; /* NULL, or the words every channel shares (all but bias') */
     /* NULL when every channel is computed; else the output channel of each computed one,
      * and the row (out_stride bytes) every output row starts from: the skipped channels'
      * constants (their accumulator is the bias whatever the input) */

@@ -77,6 +77,12 @@ static inline uint32_t pb_sadd16(uint32_t a, uint32_t b)
     return (uint32_t)__sadd16((int16x2_t)a, (int16x2_t)b);
 }
 
+/* Lane-wise int16 subtraction (wrapping). */
+static inline uint32_t pb_ssub16(uint32_t a, uint32_t b)
+{
+    return (uint32_t)__ssub16((int16x2_t)a, (int16x2_t)b);
+}
+
 /* (a * b + 2^31) >> 32: the rounded high word of the 64-bit product. */
 static inline int32_t pb_smmulr(int32_t a, int32_t b)
 {
@@ -133,6 +139,11 @@ static inline int32_t pb_smlatt(uint32_t a, uint32_t b, int32_t acc)
 static inline uint32_t pb_sadd16(uint32_t a, uint32_t b)
 {
     return pb_pack16(pb_lane16(a, 0) + pb_lane16(b, 0), pb_lane16(a, 1) + pb_lane16(b, 1));
+}
+
+static inline uint32_t pb_ssub16(uint32_t a, uint32_t b)
+{
+    return pb_pack16(pb_lane16(a, 0) - pb_lane16(b, 0), pb_lane16(a, 1) - pb_lane16(b, 1));
 }
 
 static inline int32_t pb_smmulr(int32_t a, int32_t b)

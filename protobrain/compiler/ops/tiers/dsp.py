@@ -10,11 +10,13 @@ import numpy as np
 from protobrain.compiler.ops.base import KernelCall, const
 from protobrain.compiler.ops.tiers.common import (
     REQUANT_FAST,
+    computed_channels,
     depthwise_parts,
     depthwise_supported,
     matmul,
     matmul_fields,
     pack_words,
+    peaks,
     wrap32,
 )
 
@@ -24,14 +26,20 @@ DW_CHANNELS = 4  # depthwise channels per step
 DW_LINES_MIN = 8  # shortest output line (the longer side) the lines form pays off on
 
 
-def _mm_weights(w2d: np.ndarray, wide: bool) -> tuple[np.ndarray, int]:
-    """[out_c][depth] weights (int8, or int16 when wide) in the kernel's block order."""
+def _mm_weights(w2d: np.ndarray, wide: bool, lean: bool = False) -> tuple[np.ndarray, int]:
+    """[out_c][depth] weights (int8, or int16 when wide) in the kernel's block order; lean:
+    int8 with each odd byte less 1 where the even byte before it is negative, so a word's
+    int16 lanes are 256 * w1 + w0 and 256 * w3 + w2 (see _lean_fits)."""
     oc, depth = w2d.shape
     dp = -(-depth // DEPTH_BLOCK) * DEPTH_BLOCK
     ocp = oc + (oc % 2)
     w = np.zeros((ocp, dp), np.int16 if wide else np.int8)
     w[:oc, :depth] = w2d
     w = w.reshape(ocp // 2, 2, dp // 4, 4).transpose(0, 2, 1, 3)  # [pair][block of 4][2 channels][4]
+    if lean:
+        v = w.astype(np.int64)
+        v[..., 1::2] -= v[..., 0::2] < 0
+        return pack_words(v), dp
     if not wide:
         return pack_words(w), dp
     # int16 pairs in SXTB16 order, (w0, w2) then (w1, w3), so the kernel needs no widening
@@ -58,6 +66,35 @@ def pb_fast_dw_s8_scratch_bytes(p: dict) -> int:
     return 3 * 4 * 2 * (length + 2 + length % 2)
 
 
+def _lean_fits(w2d: np.ndarray, peak: np.ndarray) -> bool:
+    """The lean int8 form (pb_conv.c's pb_fast_lean_row) is exact when every weight word's
+    lanes 256 * w1 + w0 fit int16 (no w1 of -128 after a negative w0) and 256 times every
+    channel's accumulator bound fits int32 (the kernel's sums wrap, so only the total counts)."""
+    w = np.zeros((w2d.shape[0], -(-w2d.shape[1] // 2) * 2), np.int64)
+    w[:, :w2d.shape[1]] = w2d
+    return not np.any((w[:, 1::2] == -128) & (w[:, 0::2] < 0)) and bool(np.all(256 * peak < 2**31))
+
+
+def _lean_quant(fields: dict, w2d: np.ndarray) -> None:
+    """Lean: bias' + 127 * (the channel's weights at odd depth), times 256 (pb_fast_lean_row)."""
+    q = np.asarray(fields["quant"].values, np.int64).reshape(-1, 4)
+    odd = w2d.astype(np.int64)[:, 1::2].sum(axis=1)
+    q[:len(odd), 0] = wrap32(256 * (q[:len(odd), 0] + 127 * odd))
+    fields["quant"] = const("quant", q.reshape(-1), "int32_t")
+
+
+def _share_quant(fields: dict, out_c: int) -> None:
+    """Where every computed channel has the same multiplier, shift and rounding (one scale
+    for the whole layer, as TFLite's FULLY_CONNECTED has), they are stored once
+    (quant_shared) and quant keeps bias' alone: a quarter of the words."""
+    q = np.asarray(fields["quant"].values, np.int64).reshape(-1, 4)
+    if np.all(q[:out_c, 1:] == q[0, 1:]):
+        fields["quant_shared"] = const("quant_shared", np.concatenate([[0], q[0, 1:]]), "int32_t")
+        fields["quant"] = const("quant", q[:, 0], "int32_t")
+    else:
+        fields["quant_shared"] = "NULL"
+
+
 def _matmul(call: KernelCall, wide: bool) -> KernelCall | None:
     mm = matmul(call, skip_dead=True)
     if mm is None:
@@ -72,8 +109,16 @@ def _matmul(call: KernelCall, wide: bool) -> KernelCall | None:
         q = np.asarray(fields["quant"].values, np.int64).reshape(-1, 4)
         q[:, 0] = wrap32(2 * q[:, 0])
         fields["quant"] = const("quant", q.reshape(-1), "int32_t")
-    words, dp = _mm_weights(w2d, wide)
-    fields.update(wide_weights=int(wide), weights=const("weights", words, "int32_t"))
+    bias, _, _, _ = computed_channels(call, mm)
+    lean = not wide and _lean_fits(w2d, peaks(w2d, bias, mm.input_offset))
+    if lean:
+        _lean_quant(fields, w2d)
+    words, dp = _mm_weights(w2d, wide, lean)
+    if wide:  # the wide instances read each channel's words
+        fields["quant_shared"] = "NULL"
+    else:
+        _share_quant(fields, mm.out_c)
+    fields.update(wide_weights=int(wide), lean_weights=int(lean), weights=const("weights", words, "int32_t"))
     scratch = pb_fast_mm_s8_scratch_bytes(fields)
     if mm.geometry["rows"] == 1 and mm.out_c <= FEW_CHANNELS and scratch > SINGLE_ROW_SCRATCH:
         # one row read by a few channel pairs: its widened copy would cost more RAM than
