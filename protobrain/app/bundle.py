@@ -27,6 +27,7 @@ import numpy as np
 from protobrain.audio.frontend import FeatureQuantizer, FrontendConfig, features, render_texts
 from protobrain.boards import Board
 from protobrain.codegen.c import c_array_body
+from protobrain.compiler.names import check_name
 from protobrain.compiler.ops.tiers.select import tier_for
 from protobrain.compiler.program import build_program
 from protobrain.compiler.reader import read_model_bytes
@@ -42,7 +43,8 @@ from protobrain.toolchain import elf_symbols
 from protobrain.train.synth import ensure_cond, keyword_store
 from protobrain.verify.reference import Reference
 
-MODEL_NAMES = ("vision", "speech", "conditioning")  # firmware model indices 0, 1, 2
+MODEL_NAMES = ("vision", "speech", "conditioning")  # firmware model indices 0, 1, 2: their default C names
+TASKS = ("vision", "speech", "synth")               # the run each of them comes from
 SYNTH_NAME = "synth"                                # the fused step: synth.c, pb_synth_*
 LISTEN_MAX_SAMPLES = 800                            # samples per LISTEN request (0.1 s at 8 kHz)
 
@@ -70,6 +72,7 @@ class Parts:
     stride: int           # the speech net runs every `stride` frames
     vocoder: object       # the synth's protobrain.synth.vocoders.Vocoder
     listen_max_samples: int = LISTEN_MAX_SAMPLES  # samples per LISTEN request (sets the serial buffer)
+    names: tuple = MODEL_NAMES  # the nets' C names (files, pb_<name>_*), MODEL_NAMES order
 
     @property
     def window(self) -> int:
@@ -100,10 +103,39 @@ def _input_quantizer(program, frontend: FrontendConfig) -> FeatureQuantizer:
     return FeatureQuantizer.for_input(float(t.quant.s), int(t.quant.zp), t.dtype, frontend)
 
 
-def load_parts(vision, speech, synth, stride: int = 4, listen_max_samples: int = LISTEN_MAX_SAMPLES) -> Parts:
+def net_names(runs: dict, names=()) -> tuple[str, ...]:
+    """The nets' C names (MODEL_NAMES order): the defaults, with (name, path) pairs
+    (--name NAME=PATH) naming the net of the run at PATH (its folder, or a file in it:
+    the synth run's net is its conditioning net); a one-line error for a PATH that is not
+    one of the runs, a net named twice, or a name that clashes."""
+    where = {p.resolve(): k for k, p in enumerate(runs[t] for t in TASKS)}
+    given = {}
+    for name, path in names:
+        p = Path(path).resolve()
+        k = where.get(p, where.get(p.parent) if p.is_file() else None)
+        if k is None:
+            raise BundleError(f"--name {name}={path}: {path} is not one of the runs given "
+                              f"({', '.join(str(runs[t]) for t in TASKS)}); give the same folder")
+        if k in given and given[k] != name:
+            raise BundleError(f"--name names {path} twice ({given[k]} and {name}); give one name per run")
+        given[k] = check_name(name)
+    chosen = tuple(given.get(k, default) for k, default in enumerate(MODEL_NAMES))
+    for k, name in enumerate(chosen):
+        if name == SYNTH_NAME:
+            raise BundleError(f"--name {name}: the fused synth step's files are {SYNTH_NAME}.c and .h; "
+                              "name the net otherwise")
+        if chosen.index(name) != k:
+            raise BundleError(f"two of the bundle's nets are both named {name}; name them apart with "
+                              "--name NAME=PATH, one for each run")
+    return chosen
+
+
+def load_parts(vision, speech, synth, stride: int = 4, listen_max_samples: int = LISTEN_MAX_SAMPLES,
+               names=()) -> Parts:
     """Read and compile the three runs; every mismatch between them is a one-line error.
     listen_max_samples: the most samples one LISTEN request carries (a smaller chunk
-    shrinks the firmware's serial buffer and sample buffers, for small RAM)."""
+    shrinks the firmware's serial buffer and sample buffers, for small RAM). names:
+    (name, path) pairs naming the nets of some runs (net_names)."""
     if stride < 1:
         raise BundleError(f"--stride {stride}: the speech net must run every 1 or more frames")
     if not 16 <= listen_max_samples <= 8000:
@@ -111,6 +143,7 @@ def load_parts(vision, speech, synth, stride: int = 4, listen_max_samples: int =
     runs, infos = {}, {}
     for task, path in (("vision", vision), ("speech", speech), ("synth", synth)):
         runs[task], infos[task] = _open_run(path, task)
+    c_names = net_names(runs, names)
     frontend = _frontend_of(infos["speech"])
     vocoder = from_run_info(infos["synth"])
     if vocoder.hop != frontend.hop or vocoder.cond_dim != frontend.n_mels:
@@ -120,7 +153,7 @@ def load_parts(vision, speech, synth, stride: int = 4, listen_max_samples: int =
     step = (runs["synth"] / "step.tflite").read_bytes()
     blobs = [(runs["vision"] / "model.tflite").read_bytes(), (runs["speech"] / "model.tflite").read_bytes(),
              ensure_cond(runs["synth"]).read_bytes()]
-    programs = compile_nets(blobs, "portable")
+    programs = compile_nets(blobs, "portable", names=c_names)
     keywords, keyword_lpc = keyword_store(runs["synth"])
     if not keywords:
         raise BundleError(f"{runs['synth']}: no keyword frames (keywords.npz is empty); retrain the synth")
@@ -129,13 +162,13 @@ def load_parts(vision, speech, synth, stride: int = 4, listen_max_samples: int =
                  speech_quantizer=_input_quantizer(programs[1], frontend),
                  cond_quantizer=_input_quantizer(programs[2], frontend),
                  cond_order=vocoder.cond_output_order(blobs[2], step), frontend=frontend, stride=stride,
-                 vocoder=vocoder, listen_max_samples=listen_max_samples)
+                 vocoder=vocoder, listen_max_samples=listen_max_samples, names=c_names)
 
 
-def compile_nets(blobs: list[bytes], tier: str, flash_budget: int | None = None) -> list:
-    """The bundle's nets (MODEL_NAMES order) as Programs for a kernel tier."""
+def compile_nets(blobs: list[bytes], tier: str, flash_budget: int | None = None, names=MODEL_NAMES) -> list:
+    """The bundle's nets (MODEL_NAMES order) as Programs for a kernel tier, C-named `names`."""
     programs = []
-    for name, blob in zip(MODEL_NAMES, blobs):
+    for name, blob in zip(names, blobs):
         g = read_model_bytes(blob)
         g.name = name
         programs.append(build_program(g, tier=tier, flash_budget=flash_budget))
@@ -256,10 +289,11 @@ def build(parts: Parts, board: Board, out: str | Path, tier: str | None = None) 
     its nets for `tier` (default: the board's fastest)."""
     out = Path(out)
     tier = tier or tier_for(board.features)
-    programs = compile_nets(parts.blobs, tier, board.flash.length)
+    programs = compile_nets(parts.blobs, tier, board.flash.length, parts.names)
     image = firmware.build(board, programs, parts.blobs, out, apps=apps(parts))
     mem = memory(programs, image)
     manifest = {"board": board.name, "tier": tier, "runs": {k: str(v.resolve()) for k, v in parts.runs.items()},
+                "names": dict(zip(TASKS, parts.names)),
                 "memory": mem.to_json(), "elf": image.elf.name}
     (out / "bundle.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return Bundle(out, image, mem, tier, programs)
@@ -270,7 +304,7 @@ def build(parts: Parts, board: Board, out: str | Path, tier: str | None = None) 
 
 class _Host:
     """The see and listen paths shared by both host computations: each has `nets`, one
-    runner per name in MODEL_NAMES."""
+    runner per net, keyed by its default name (MODEL_NAMES: its part, whatever its C name)."""
 
     parts: Parts
     nets: dict
@@ -300,7 +334,8 @@ class Twin(_Host):
     def __init__(self, parts: Parts, tier: str = "portable"):
         self.parts = parts
         self.tier = twin_tier(tier)
-        self.nets = {name: compile_bytes(blob, name, tier=self.tier) for name, blob in zip(MODEL_NAMES, parts.blobs)}
+        self.nets = {key: compile_bytes(blob, name, tier=self.tier)
+                     for key, name, blob in zip(MODEL_NAMES, parts.names, parts.blobs)}
         self.step = FusedStep(parts.fused)
 
     def speak(self, word: str, temperature_q8: int, seed: int, frames: int | None = None) -> np.ndarray:

@@ -18,7 +18,7 @@ from protobrain.app.loop import run_loop
 from protobrain.app.text import text_frames, voice_of
 from protobrain.audio.frontend import FrontendConfig
 from protobrain.boards import load_board
-from protobrain.cli.options import KERNELS, SEEDS, FloatRange, IntRange, console
+from protobrain.cli.options import KERNELS, SEEDS, FloatRange, IntRange, console, name_pair
 from protobrain.firmware.programs import AUTO
 
 DEFAULT_BUNDLE = "out/protobrain"
@@ -60,12 +60,16 @@ def real_time(factor: float) -> str:
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False), help="Build folder.")
 @click.option("--stride", default=4, show_default=True, type=IntRange(1, 49),
               help="The speech net runs every STRIDE feature frames (20 ms each).")
+@click.option("--name", "names", multiple=True, metavar="NAME=PATH",
+              callback=lambda ctx, param, values: tuple(name_pair(v) for v in values),
+              help="C name of the net of the run PATH (one of VISION SPEECH SYNTH, or a file in it; SYNTH's "
+                   "net is its conditioning net); repeatable. Default: vision, speech, conditioning.")
 @KERNELS
-def bundle(vision, speech, synth, board, out_dir, stride, kernels):
+def bundle(vision, speech, synth, board, out_dir, stride, names, kernels):
     """One firmware with three trained runs: VISION SPEECH SYNTH (from `protobrain train ...`)."""
     b = load_board(board)
     with console.status("reading and compiling the three nets"):
-        parts = pb_bundle.load_parts(vision, speech, synth, stride=stride)
+        parts = pb_bundle.load_parts(vision, speech, synth, stride=stride, names=names)
     with console.status(f"building the protobrain for {b.name}"):
         result = pb_bundle.build(parts, b, out_dir, tier=None if kernels == AUTO else kernels)
     print_memory(result.memory, b.name)

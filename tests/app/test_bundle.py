@@ -326,3 +326,89 @@ def test_speak_cli_streams_text(built, tmp_path):
 
     with wave.open(str(out)) as w:
         assert w.getframerate() == 8000 and w.getnframes() > 1600
+
+
+# ---- names and the arena's section ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def named(runs):
+    """The same runs with two nets named on the command line's terms (--name NAME=PATH): the
+    speech run by its folder, the vision run by its model file."""
+    return pb_bundle.load_parts(runs["vision"], runs["speech"], runs["synth"], stride=3,
+                                names=[("kws", str(runs["speech"])), ("digits", str(runs["vision"] / "model.tflite"))])
+
+
+@pytest.fixture(scope="module")
+def rendered(named, tmp_path_factory):
+    """The named bundle's firmware sources for the Cortex-M4 board (not compiled)."""
+    from protobrain.boards import load_board
+    from protobrain.firmware.build import render_firmware
+
+    board = load_board(BOARD)
+    out = tmp_path_factory.mktemp("named") / "fw"
+    programs = pb_bundle.compile_nets(named.blobs, "dsp", names=named.names)
+    render_firmware(board, programs, named.blobs, out, apps=pb_bundle.apps(named))
+    return board, out
+
+
+def test_name_path_pairs_name_the_bundles_nets(named, rendered):
+    import json
+
+    assert named.names == ("digits", "kws", "conditioning")
+    assert [p.graph.name for p in named.programs] == ["digits", "kws", "conditioning"]
+    _, out = rendered
+    assert [m["name"] for m in json.loads((out / "info.json").read_text())["models"]] == list(named.names)
+    for name in named.names:
+        assert "extern uint64_t pb_shared_arena[]" in (out / f"{name}.c").read_text()
+    assert not (out / "vision.c").exists() and not (out / "speech.c").exists()
+    assert "pb_kws_run" in (out / "main.c").read_text()
+
+
+@pytest.mark.parametrize("pair, words", [
+    (("x", "elsewhere"), ["--name x=elsewhere", "is not one of the runs given"]),
+    (("synth", "{synth}"), ["--name synth", "fused synth step"]),
+    (("speech", "{vision}"), ["both named speech", "--name NAME=PATH"]),
+])
+def test_bad_bundle_names_are_one_line_errors(runs, tmp_path, pair, words):
+    from click.testing import CliRunner
+
+    from protobrain.cli.main import main
+
+    name, path = pair[0], pair[1].format(**{k: str(v) for k, v in runs.items()})
+    out = tmp_path / "b"
+    r = CliRunner().invoke(main, ["bundle", str(runs["vision"]), str(runs["speech"]), str(runs["synth"]),
+                                  "--board", BOARD, "-o", str(out), "--name", f"{name}={path}"])
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1, r.output
+    assert all(w in r.output for w in words), r.output
+    assert not out.exists()
+    r = CliRunner().invoke(main, ["bundle", str(runs["vision"]), str(runs["speech"]), str(runs["synth"]),
+                                  "--board", BOARD, "-o", str(out), "--name", "no-equals-sign"])
+    assert r.exit_code == 2 and "NAME=PATH" in r.output and not out.exists()
+
+
+def test_shared_arena_honours_pb_arena_section(rendered):
+    """The single-model firmware's arena goes where PB_ARENA_SECTION says; so does the
+    bundle's shared one (defined in main.c)."""
+    import subprocess
+
+    from protobrain.toolchain import ToolchainError, cross_tool
+
+    board, out = rendered
+    try:
+        cc, objdump = cross_tool(board, "gcc"), cross_tool(board, "objdump")
+    except ToolchainError:
+        pytest.skip("arm-none-eabi-gcc not installed (make setup installs it)")
+
+    def arena_section(*defines) -> str:
+        obj = out / "main.o"
+        subprocess.run([cc, *board.cflags, "-O2", "-Wall", "-Wextra", "-Werror", *defines, "-I", str(out),
+                        "-c", str(out / "main.c"), "-o", str(obj)], check=True)
+        table = subprocess.run([objdump, "-t", str(obj)], capture_output=True, text=True, check=True).stdout
+        rows = [ln.split() for ln in table.splitlines() if ln.split()[-1:] == ["pb_shared_arena"]]
+        assert len(rows) == 1, table
+        return rows[0][-3]
+
+    assert arena_section() == ".bss"
+    assert arena_section("-DPB_ARENA_SECTION=__attribute__((section(\".myram\")))") == ".myram"
+    assert "PB_ARENA_SECTION" in (out / "kws.h").read_text()
