@@ -33,7 +33,7 @@ BOARDS = ["qemu-mps2-an386", "qemu-mps2-an500", "qemu-mps2-an505", "qemu-mps3-an
 
 
 def board_section(report, board, tier) -> list[str]:
-    return [f"## {board.name}: {board.description} ({tier} kernels)", "", *model_table(report), ""]
+    return [f"## {board.name}: {board.description} ({tier} kernels)", "", *model_table(report, per_computed=True), ""]
 
 
 def tiers_of(board, wanted=TIERS) -> list[str]:
@@ -72,6 +72,19 @@ def tier_table(rows: dict, boards: list[str], models: list[str]) -> list[str]:
         failed = [f"{b} {t}" for (b, t), m in runs.items() if not m.bit_exact]
         lines.append(f"| {name} | " + " | ".join(cell(runs[c]) if c in runs else "-" for c in cols)
                      + f" | {'NO: ' + ', '.join(failed) if failed else 'yes'} |")
+    return lines
+
+
+def flash_table(rows: dict, boards: list[str], models: list[str]) -> list[str]:
+    """Code and weight flash by model, board and kernel tier, as `code / weights` in bytes:
+    the whole firmware's flash but the model's weights and layer parameters (the protocol
+    server, startup, drivers, the kernels it links), and those."""
+    cols = [(b, t) for b in boards for t in TIERS if any(k[:2] == (b, t) for k in rows)]
+    lines = ["| model | " + " | ".join(f"{b} {t}" for b, t in cols) + " |", "|---|" + "---:|" * len(cols)]
+    for name in models:
+        cells = [f"{rows[(b, t, name)].code_flash:,} / {rows[(b, t, name)].weights_flash:,}"
+                 if (b, t, name) in rows else "-" for b, t in cols]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -128,8 +141,10 @@ def main() -> int:
              "less); scratch is the largest scratch buffer one layer's kernel uses (im2col rows, widened",
              "weights or lines), alive during that layer only, so it shares space with the activations",
              "not alive then. RAM is the whole firmware's .data + .bss (arena, serial I/O",
-             "buffer, 8 KB stack); flash is .text + .data, split below into the model's weights (with",
-             "layer parameters) and everything else. Heap: the allocator symbols found in the ELF (`nm`).",
+             "buffer, 8 KB stack); flash is .text + .data, given as the model's weights (with layer",
+             "parameters) and code: everything else (the protocol server, startup, drivers and the kernels",
+             "the firmware links; it links only the kernel forms its layers call). Heap: the allocator",
+             "symbols found in the ELF (`nm`).",
              "",
              "Kernel tiers (`protobrain/compiler/ops/tiers/`, kernels in `templates/kernels/<tier>/`):",
              "portable C on any core; dsp, the Arm DSP extension",
@@ -138,10 +153,13 @@ def main() -> int:
              "per-board sections show the fastest measured.", "",
              "MACs are the model's own: every multiply its layers define. The fast tiers skip output",
              "channels whose weights are all zero, whose output is a constant (vww_96_int8's pruned deep",
-             "channels, 42% of its MACs), so on that model instructions per MAC count work not done.", ""]
-    summary = ["| board | kernels | model | MACs | instructions | instr/MAC | spread | bit-exact | arena (B) "
-               "| activation lower bound (B) | scratch (B) | TFLM arena (B) | RAM (B) | flash (B) |",
-               "|---|---|---|" + "---:|" * 11]
+             "channels, 42% of its MACs), so on that model instructions per MAC count work not done;",
+             "instr/computed MAC divides by the MACs computed (the skipped channels' left out), the",
+             "kernels' own efficiency (`protobrain bench --per-computed-mac`).", ""]
+    summary = ["| board | kernels | model | MACs | instructions | instr/MAC | instr/computed MAC | spread | bit-exact "
+               "| arena (B) | activation lower bound (B) | scratch (B) | TFLM arena (B) | RAM (B) | weights (B) "
+               "| code (B) |",
+               "|---|---|---|" + "---:|" * 13]
     sections = []
     rows = {}  # (board, tier, model) -> ModelFigures
     failures = []  # one line per row that is not bit-exact
@@ -170,15 +188,16 @@ def main() -> int:
         for tier in plan[name]:
             report = BenchReport(board.name, board.core, board.clock_hz,
                                  [rows[(name, tier, g.name)] for g in graphs])
-            write_reports(report, Path(args.out) / name / tier)
+            write_reports(report, Path(args.out) / name / tier, per_computed=True)
             failures += [mismatch_line(name, m) for m in report.models if not m.bit_exact]
         if plan[name]:
             # the board's fastest tier is the last measured: its figures are the board's
             sections += board_section(report, board, tier)
             for m in report.models:
-                summary.append(f"| {name} | {tier} | {m.name} | {m.macs:,} | {m.count:,} | {m.per_mac:.2f} | {m.spread:,} | "
+                summary.append(f"| {name} | {tier} | {m.name} | {m.macs:,} | {m.count:,} | {m.per_mac:.2f} | "
+                               f"{m.per_computed_mac:.2f} | {m.spread:,} | "
                                f"{verdict(m)} | {m.arena:,} | {m.activation_lower_bound:,} | {m.largest_scratch:,} | "
-                               f"{m.tflm_arena:,} | {m.ram:,} | {m.weights_flash + m.code_flash:,} |")
+                               f"{m.tflm_arena:,} | {m.ram:,} | {m.weights_flash:,} | {m.code_flash:,} |")
     if not rows:
         console.print(f"bench: error: no board of {', '.join(args.boards)} runs the tiers {', '.join(args.tiers)}; "
                       "choose --tiers the boards' cores have")
@@ -189,7 +208,11 @@ def main() -> int:
     lines += summary + not_exact + ["", "## Instructions per MAC by kernel tier", "",
                                     "Whole network, on the inputs above; a cell says NOT bit-exact where any output",
                                     "differs from TensorFlow Lite Micro's, and the last column sums up each model.", "",
-                                    *tier_table(rows, args.boards, names), ""] + sections
+                                    *tier_table(rows, args.boards, names), "",
+                                    "## Code and weight flash by kernel tier", "",
+                                    "Bytes, as code / weights: code is the whole firmware (protocol server, startup,",
+                                    "drivers, the kernel forms it links) but the model's weights and layer parameters.",
+                                    "", *flash_table(rows, args.boards, names), ""] + sections
     lines += [f"Per-layer tables and charts: `{args.out}/<board>/<tier>/bench.md` and `bench.png` after `make bench`.",
               f"Run took {time.monotonic() - started:.0f} s on this machine.", ""]
     Path(args.markdown).write_text("\n".join(lines))

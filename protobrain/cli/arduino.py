@@ -7,13 +7,14 @@ from pathlib import Path
 import click
 
 from protobrain.audio.companion import model_extras
-from protobrain.cli.options import PLANNER, console
+from protobrain.cli.options import EXPORT_NAMES, PLANNER, console, export_names
 from protobrain.compiler.program import build_program
 from protobrain.compiler.reader import read_model
 from protobrain.compiler.run_info import model_path
 from protobrain.firmware.arduino import TIERS
 from protobrain.firmware.arduino import export_arduino as write_arduino
 from protobrain.firmware.platformio import check_output
+from protobrain.firmware.programs import given_names
 from protobrain.verify.compare import test_inputs
 from protobrain.verify.reference import Reference
 
@@ -31,16 +32,17 @@ def _expected(model: Path, inputs):
 @click.command("arduino")
 @click.argument("model", type=click.Path())
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(), help="Library folder (new or empty).")
-@click.option("--name", default=None, help="C name of the model (default: from the file name, or its run's folder).")
+@EXPORT_NAMES
 @click.option("--library", default=None, help="Arduino library name (default: the model's name).")
 @click.option("--force", is_flag=True, help="Replace an existing non-empty output folder.")
 @PLANNER
-def export_arduino(model, out_dir, name, library, force, planner):
+def export_arduino(model, out_dir, names, library, force, planner):
     """An Arduino library of MODEL (a .tflite file or a training run's folder): src/ with the
     model generated for every kernel tier, the tier chosen at compile time from the core's
     macros (Helium, DSP, else portable), and an example sketch that runs the model on a
     test input and prints its output over Serial."""
     path = model_path(model)
+    name = given_names([path], export_names(names, [path])).get(0)
     check_output(Path(out_dir), force)
     programs = {tier: build_program(read_model(path, name), planner, tier) for tier in TIERS}
     portable = programs["portable"]

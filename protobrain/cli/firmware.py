@@ -13,7 +13,7 @@ from rich.table import Table
 
 from protobrain.audio.companion import model_extras
 from protobrain.boards import board_names, load_board
-from protobrain.cli.options import KERNELS, MODEL_NAMES, PLANNER, SEEDS, IntRange, console, name_pair
+from protobrain.cli.options import EXPORT_NAMES, KERNELS, MODEL_NAMES, PLANNER, SEEDS, IntRange, console, export_names
 from protobrain.compiler.run_info import model_path
 from protobrain.errors import ProtobrainError
 from protobrain.firmware.build import build as build_firmware
@@ -62,12 +62,12 @@ def export():
 
 
 @export.command("platformio")
-@click.argument("models", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("models", nargs=-1, required=True, type=click.Path())
 @click.option("--board", "-b", "boards", multiple=True, required=True,
               help="A board whose file has a [platformio] section; repeat for several (one environment each).")
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(), help="Project folder (new or empty).")
 @click.option("--force", is_flag=True, help="Replace an existing non-empty output folder.")
-@MODEL_NAMES
+@EXPORT_NAMES
 @PLANNER
 @KERNELS
 def export_platformio(models, boards, out_dir, force, names, planner, kernels):
@@ -75,13 +75,17 @@ def export_platformio(models, boards, out_dir, force, names, planner, kernels):
 
     `pio run` in it builds the firmware `protobrain build` makes for each board (same
     sources, kernel tier, flags, linker script); `pio run -e BOARD -t upload` flashes it.
+    A MODEL may be a training run's folder: a classifier's header gets its labels, a speech
+    net the audio frontend it was trained on, as `export library` ships them.
     """
     bs = [load_board(b) for b in boards]
     for b in bs:
         require_platformio(b)
     check_output(Path(out_dir), force)
-    progs, blobs = programs_per_board(models, planner, kernels, boards, names)
-    bs = export_project(bs, progs, blobs, Path(out_dir), force)
+    models = [str(model_path(m)) for m in models]  # a run's folder: its model.tflite
+    progs, blobs = programs_per_board(models, planner, kernels, boards, export_names(names, models))
+    extras = {b: [model_extras(p, m) for p, m in zip(ps, models)] for b, ps in progs.items()}
+    bs = export_project(bs, progs, blobs, Path(out_dir), force, extras)
     names = ", ".join(p.graph.name for p in progs[bs[0].name])
     console.print(f"exported {names} to {out_dir}: a PlatformIO project, one environment per board, no framework")
     for b in bs:
@@ -97,29 +101,26 @@ def export_platformio(models, boards, out_dir, force, names, planner, kernels):
 @export.command("library")
 @click.argument("models", nargs=-1, required=True, type=click.Path())
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(), help="Library folder (new or empty).")
-@click.option("--name", "names", multiple=True, metavar="NAME=PATH | LIBRARY",
-              help="C name of the model file PATH (repeatable), as for build; a NAME alone names the library "
-                   "(default: the model's name; protobrain_models for several models).")
+@EXPORT_NAMES
+@click.option("--library", default=None, help="Library name (default: the model's name; protobrain_models for "
+                                               "several models).")
 @click.option("--force", is_flag=True, help="Replace an existing non-empty output folder.")
 @click.option("--board", default="host", show_default=True, type=click.Choice(["host", *board_names()]),
               help="The board the library is for: its core picks the kernel tier (with --kernels auto) "
                    "and its flash bounds it.")
 @PLANNER
 @KERNELS
-def export_library(models, out_dir, names, force, board, planner, kernels):
+def export_library(models, out_dir, names, library, force, board, planner, kernels):
     """A PlatformIO library (library.json) of MODELS' generated C, for your own project:
     put it in lib/ or lib_deps, include <model>.h and call pb_<model>_invoke(). A MODEL may be
     a training run's folder: a classifier's header gets its labels, a speech net the audio
     frontend it was trained on."""
-    library = [v for v in names if "=" not in v]
-    if len(library) > 1:
-        raise ProtobrainError(f"--name {library[0]} and --name {library[1]}: one library name, please "
-                              "(a model is named with --name NAME=PATH)")
     check_output(Path(out_dir), force)
     models = [str(model_path(m)) for m in models]  # a run's folder: its model.tflite
-    progs, _ = load_programs(models, planner, kernels, [board], [name_pair(v) for v in names if "=" in v])
+    pairs = export_names(names, models, "; the library's own name is --library")
+    progs, _ = load_programs(models, planner, kernels, [board], pairs)
     extras = [model_extras(p, m) for p, m in zip(progs, models)]
-    lib = write_library(progs, list(models), Path(out_dir), library[0] if library else None, force, extras)
+    lib = write_library(progs, list(models), Path(out_dir), library, force, extras)
     console.print(f"exported library {lib} to {out_dir}: library.json, include/ (the API), src/ (model, weights, "
                   f"{progs[0].tier} kernels)")
     for p in progs:

@@ -28,13 +28,18 @@ from protobrain.measure.bench import check_bit_exact, run_bench, write_reports
 @click.option("--port", help="Real board: its serial port (the firmware must be flashed already).")
 @click.option("--firmware", "fw_dir", type=click.Path(file_okay=False), help="Real board: the build folder of the flashed firmware.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON on stdout.")
+@click.option("--per-computed-mac", "per_computed", is_flag=True,
+              help="Also show the MACs actually computed (less those of the output channels a fast tier skips, "
+                   "whose weights are all zero) and the count per computed MAC, per model and layer: kernel "
+                   "efficiency apart from what the graph saves.")
 @click.option("--seed", default=0, show_default=True, type=SEEDS)
 @MODEL_NAMES
 @PLANNER
 @KERNELS
-def bench(models, board, out_dir, n_inputs, port, fw_dir, as_json, seed, names, planner, kernels):
+def bench(models, board, out_dir, n_inputs, port, fw_dir, as_json, per_computed, seed, names, planner, kernels):
     """Measure MODELS on a board: instructions (QEMU plugin) or cycles per model and layer,
-    RAM, flash, stack, and the spread of the count over different inputs.
+    RAM, flash (the models' weights and the code apart), stack, and the spread of the count
+    over different inputs.
 
     Every counted run is checked against TFLite Micro: when any output differs, bench
     writes its reports, then exits 1 naming the model and the first differing value.
@@ -45,24 +50,28 @@ def bench(models, board, out_dir, n_inputs, port, fw_dir, as_json, seed, names, 
     with Progress(console=err, transient=True) as progress:
         report = run_bench(b, progs, list(models), blobs, n_inputs=n_inputs, seed=seed, port=port,
                            fw_dir=Path(fw_dir) if fw_dir else None, progress=progress)
-    files = write_reports(report, Path(out_dir))
+    files = write_reports(report, Path(out_dir), per_computed)
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))
     else:
-        _print_bench(report)
+        _print_bench(report, per_computed)
         console.print("wrote " + ", ".join(str(f) for f in files))
     check_bit_exact(report)  # after the reports are written, so they show which model differs
 
 
-def _print_bench(report) -> None:
+def _print_bench(report, per_computed: bool = False) -> None:
     unit = report.models[0].count_kind
     tiers = ", ".join(dict.fromkeys(m.tier for m in report.models))
     table = Table(title=f"bench on {report.board} ({report.core}, {tiers} kernels): {unit}", title_justify="left")
-    for col in ("model", "MACs", unit, "per MAC", "spread", "bit-exact", "arena", "activation lower bound", "scratch",
-                "TFLM arena", "weights", "code", "stack", "heap"):
+    computed = ("computed MACs", "per computed MAC") if per_computed else ()
+    for col in ("model", "MACs", unit, "per MAC", *computed, "spread", "bit-exact", "arena", "activation lower bound",
+                "scratch", "TFLM arena", "weights", "code", "stack", "heap"):
         table.add_column(col, justify="left" if col in ("model", "heap") else "right")
     for m in report.models:
-        table.add_row(m.name, f"{m.macs:,}", f"{m.count:,}", f"{m.per_mac:.2f}" if m.per_mac else "-", f"{m.spread:,}",
+        beside = (f"{m.computed_macs:,}", f"{m.per_computed_mac:.2f}" if m.per_computed_mac else "-") \
+            if per_computed else ()
+        table.add_row(m.name, f"{m.macs:,}", f"{m.count:,}", f"{m.per_mac:.2f}" if m.per_mac else "-", *beside,
+                      f"{m.spread:,}",
                       "yes" if m.bit_exact else "[red]NO[/red]", f"{m.arena:,}", f"{m.activation_lower_bound:,}",
                       f"{m.largest_scratch:,}", f"{m.tflm_arena:,}" if m.tflm_arena else "-", f"{m.weights_flash:,}",
                       f"{m.code_flash:,}", f"{m.stack_used:,}", ", ".join(m.heap_symbols) or "none")

@@ -42,6 +42,27 @@ def name_pair(value: str) -> tuple[str, str]:
     return check_name(name), path
 
 
+def export_names(values, models, bare_hint: str = "") -> list[tuple[str, str]]:
+    """An export's --name values as (name, path) pairs: NAME=PATH (PATH a model file or its
+    run's folder), or a bare NAME when one model is exported; a one-line error otherwise."""
+    pairs = []
+    for v in values:
+        if "=" in v:
+            pairs.append(name_pair(v))
+        elif len(models) == 1:
+            pairs.append((check_name(v), str(models[0])))
+        else:
+            raise ProtobrainError(f"--name {v}: {len(models)} models are exported; name one with NAME=PATH "
+                                  f"(e.g. --name {v}={models[0]}){bare_hint}")
+    return pairs
+
+
+EXPORT_NAMES = click.option(
+    "--name", "names", multiple=True, metavar="NAME=PATH | NAME",
+    help="C name of the model file (or training run's folder) PATH; repeatable. A bare NAME names the only "
+         "model exported. Default: the file's name, or the run folder's for a run's model.tflite.",
+)
+
 MODEL_NAMES = click.option(
     "--name", "names", multiple=True, metavar="NAME=PATH",
     callback=lambda ctx, param, values: tuple(name_pair(v) for v in values),

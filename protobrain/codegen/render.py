@@ -110,7 +110,7 @@ def render(program: Program, source: str = "", shared_arena: str | None = None,
             args.append("NULL")
         if k in program.call_state:  # persistent state last
             args.append(f"(void *)S({program.call_state[k]})")
-        calls.append({"comment": comment, "code": f"{call.function}({', '.join(args)});"})
+        calls.append({"comment": comment, "code": f"{call.entry or call.function}({', '.join(args)});"})
 
     tensors = []
     for b in program.plan.buffers:

@@ -114,12 +114,13 @@ SHARED_ARENA = "pb_shared_arena"
 
 
 def render_firmware(board: Board, programs: list[Program], model_blobs: list[bytes], out: Path,
-                    apps: Apps | None = None) -> list[dict]:
-    """Write every source file of the firmware into `out`."""
+                    apps: Apps | None = None, extras: list[codegen.Extras] | None = None) -> list[dict]:
+    """Write every source file of the firmware into `out`. extras: per model, what its
+    training run adds to its C (labels, a speech net's frontend), as `export library` ships it."""
     out.mkdir(parents=True, exist_ok=True)
     infos = [model_info(p, b) for p, b in zip(programs, model_blobs)]
-    for p in programs:
-        codegen.write(p, out, source=p.graph.name, shared_arena=SHARED_ARENA if apps else None)
+    for p, extra in zip(programs, extras or [codegen.Extras()] * len(programs)):
+        codegen.write(p, out, source=p.graph.name, shared_arena=SHARED_ARENA if apps else None, extras=extra)
     for info in infos:
         for kind in ("inputs", "outputs"):
             if sum(t["bytes"] for t in info[kind]) > 60000:

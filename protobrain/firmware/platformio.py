@@ -130,15 +130,16 @@ def _firmware_sources(fw_dir: Path) -> list[Path]:
     return sorted(p for p in fw_dir.iterdir() if p.suffix in (".c", ".h", ".S") or p.name == "link.ld")
 
 
-def _lay_out(project: Path, firmwares: list[tuple[Board, Path]], what: str) -> None:
-    """Write a project from rendered firmware folders, one per board."""
+def _lay_out(project: Path, firmwares: list[tuple[Board, Path]], what: str, api_extra: set[str] = frozenset()) -> None:
+    """Write a project from rendered firmware folders, one per board. api_extra: headers
+    user code includes besides the models' (a speech net's frontend), put in include/ too."""
     include = project / "include"
     include.mkdir(parents=True)
     api: dict[str, dict[str, bytes]] = {}  # header -> board -> its text
     for board, fw_dir in firmwares:
         if not (fw_dir / "link.ld").exists():
             raise ProtobrainError(f"{fw_dir} has no link.ld; build it with: protobrain build MODEL --board {board.name} -o {fw_dir}")
-        headers = _api_headers(fw_dir)
+        headers = _api_headers(fw_dir) | set(api_extra)
         dest = project / "src" / board.name
         dest.mkdir(parents=True)
         for p in _firmware_sources(fw_dir):
@@ -182,11 +183,13 @@ def _unique(boards: list[Board]) -> list[Board]:
 
 
 def export_project(boards: list[Board], programs: dict[str, list], blobs: list[bytes], out: Path,
-                   force: bool = False) -> list[Board]:
+                   force: bool = False, extras: dict[str, list[codegen.Extras]] | None = None) -> list[Board]:
     """A PlatformIO project for MODELS on several boards, each board's environment with the
     models compiled for it (programs: board name -> Programs, from programs_per_board);
     every check runs before anything is written, and the project appears at `out` only
-    once complete."""
+    once complete. extras: board name -> per model, what its training run adds (labels, a
+    speech net's frontend), in each board's sources as `export library` ships them; the
+    frontend's header goes to include/ beside the models'."""
     out = Path(out)
     boards = _unique(boards)
     for b in boards:
@@ -199,10 +202,15 @@ def export_project(boards: list[Board], programs: dict[str, list], blobs: list[b
         firmwares = []
         for b in boards:
             fw = Path(tmp) / "firmware" / b.name
-            render_firmware(b, programs[b.name], blobs, fw)
+            render_firmware(b, programs[b.name], blobs, fw, extras=(extras or {}).get(b.name))
             firmwares.append((b, fw))
+        api_extra = {n for es in (extras or {}).values() for e in es for n, _ in e.files if n.endswith(".h")}
         project = Path(tmp) / "project"
-        _lay_out(project, firmwares, f"{names} on {', '.join(b.name for b in boards)}")
+        _lay_out(project, firmwares, f"{names} on {', '.join(b.name for b in boards)}", api_extra)
+        first = (extras or {}).get(boards[0].name, [])
+        notes = [ln for p, e in zip(programs[boards[0].name], first) for ln in companion_readme(p.graph.name, e)]
+        if notes:  # what the runs added, and how a speech net's features are computed
+            (project / "README.md").write_text("\n".join([f"# {names}", "", *notes]))
         _install(project, out)
     return boards
 

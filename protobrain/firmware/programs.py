@@ -11,6 +11,7 @@ from protobrain.boards import load_board
 from protobrain.compiler.ops.tiers.select import TIERS, tier_for
 from protobrain.compiler.program import Program, build_program
 from protobrain.compiler.reader import read_model
+from protobrain.compiler.run_info import model_path
 from protobrain.errors import ProtobrainError
 
 AUTO = "auto"  # the fastest tier the boards' cores have
@@ -60,13 +61,14 @@ def programs_per_board(models, planner: str, kernels: str = AUTO, boards=(),
 
 
 def given_names(models, names) -> dict[int, str]:
-    """{index in models: name} of the (name, path) pairs; each path must be one of models."""
+    """{index in models: name} of the (name, path) pairs; each path must be one of models,
+    either as a file or as the training run's folder that holds it."""
     where = {}
     for k, m in enumerate(models):
-        where.setdefault(Path(m).resolve(), k)
+        where.setdefault(model_path(m).resolve(), k)
     given = {}
     for name, path in names:
-        k = where.get(Path(path).resolve())
+        k = where.get(model_path(path).resolve())
         if k is None:
             raise ProtobrainError(f"--name {name}={path}: {path} is not one of the models given "
                                   f"({', '.join(map(str, models))}); give the same path")

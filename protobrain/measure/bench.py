@@ -11,6 +11,10 @@ alone) and runs under the instruction-counting plugin. On a real board (`port`) 
 firmware the user flashed is measured with its timer: DWT cycles, or SysTick. A simulated
 board reached over a port (QEMU started by `protobrain flash`) has only a virtual clock:
 its counts are converted to instructions and say so.
+
+MACs are the model's own (every multiply its layers define); computed MACs leave out those
+of the output channels a fast tier skips (all-zero weights: their output is a constant), so
+the count per computed MAC measures the kernels and the whole-model figure the graph too.
 """
 
 from __future__ import annotations
@@ -51,10 +55,15 @@ class LayerFigures:
     macs: int
     count: int  # instructions or cycles, first input
     spread: int  # max - min over all inputs
+    computed_macs: int = 0  # of macs, those the kernel computes (KernelCall.computed_macs)
 
     @property
     def per_mac(self) -> float | None:
         return self.count / self.macs if self.macs else None
+
+    @property
+    def per_computed_mac(self) -> float | None:
+        return self.count / self.computed_macs if self.computed_macs else None
 
 
 @dataclass
@@ -79,6 +88,7 @@ class ModelFigures:
     stack_size: int
     heap_symbols: list[str]
     layers: list[LayerFigures] = field(default_factory=list)
+    computed_macs: int = 0  # the layers' computed MACs: macs less the skipped channels'
 
     @property
     def bit_exact(self) -> bool:
@@ -91,6 +101,10 @@ class ModelFigures:
     @property
     def per_mac(self) -> float | None:
         return self.count / self.macs if self.macs else None
+
+    @property
+    def per_computed_mac(self) -> float | None:
+        return self.count / self.computed_macs if self.computed_macs else None
 
     @property
     def layer_sum(self) -> int:
@@ -107,9 +121,10 @@ class BenchReport:
     def to_json(self) -> dict:
         def model(m: ModelFigures) -> dict:
             d = asdict(m)
-            d.update(bit_exact=m.bit_exact, spread=m.spread, per_mac=m.per_mac, layer_sum=m.layer_sum)
+            d.update(bit_exact=m.bit_exact, spread=m.spread, per_mac=m.per_mac,
+                     per_computed_mac=m.per_computed_mac, layer_sum=m.layer_sum)
             for layer, obj in zip(d["layers"], m.layers):
-                layer["per_mac"] = obj.per_mac
+                layer.update(per_mac=obj.per_mac, per_computed_mac=obj.per_computed_mac)
             return d
 
         return {"board": self.board, "core": self.core, "clock_hz": self.clock_hz,
@@ -204,7 +219,8 @@ def run_bench(board: Board, programs: list[Program], paths: list[str], blobs: li
                     per_input = [s[j] for s in m.steps if j < len(s)]
                     layers.append(LayerFigures(j, step.op.name, step.call.macs if step.call else 0,
                                                per_input[0] if per_input else 0,
-                                               max(per_input) - min(per_input) if per_input else 0))
+                                               max(per_input) - min(per_input) if per_input else 0,
+                                               step.call.computed_macs if step.call else 0))
                 figures.append(ModelFigures(
                     name=prog.graph.name, macs=prog.macs, count_kind=m.kind, count=m.wholes[0],
                     count_min=min(m.wholes), count_max=max(m.wholes), inputs=len(m.wholes),
@@ -212,7 +228,8 @@ def run_bench(board: Board, programs: list[Program], paths: list[str], blobs: li
                     activation_lower_bound=prog.lower_bound, largest_scratch=prog.largest_scratch,
                     tflm_arena=m.tflm_arena,
                     weights_flash=weights_bytes(symbols, prog.graph.name), code_flash=text + data - all_weights,
-                    ram=data + bss, stack_used=stack[0], stack_size=stack[1], heap_symbols=heap, layers=layers))
+                    ram=data + bss, stack_used=stack[0], stack_size=stack[1], heap_symbols=heap, layers=layers,
+                    computed_macs=sum(layer.computed_macs for layer in layers)))
     return BenchReport(board.name, board.core, board.clock_hz, figures)
 
 
@@ -262,14 +279,18 @@ def verdict(m: ModelFigures) -> str:
     return "yes" if m.bit_exact else "NO"
 
 
-def model_table(report: BenchReport) -> list[str]:
-    """One Markdown row per model: every whole-model figure."""
+def model_table(report: BenchReport, per_computed: bool = False) -> list[str]:
+    """One Markdown row per model: every whole-model figure; per_computed: with the computed
+    MACs and the count per computed MAC beside the count per MAC."""
     unit = report.models[0].count_kind if report.models else "instructions"
-    lines = [f"| model | MACs | {unit} | per MAC | spread | inputs | bit-exact | arena (B) | activation lower bound (B) "
-             "| scratch (B) | TFLM arena (B) | weights (B) | code (B) | RAM (B) | stack used (B) | heap |",
-             "|---|" + "---:|" * 14 + "---|"]
+    computed = " computed MACs | per computed MAC |" if per_computed else ""
+    lines = [f"| model | MACs | {unit} | per MAC |{computed} spread | inputs | bit-exact | arena (B) "
+             "| activation lower bound (B) | scratch (B) | TFLM arena (B) | weights (B) | code (B) | RAM (B) "
+             "| stack used (B) | heap |",
+             "|---|" + "---:|" * (14 + 2 * per_computed) + "---|"]
     for m in report.models:
-        lines.append(f"| {m.name} | {m.macs:,} | {m.count:,} | {_f(m.per_mac)} | {m.spread:,} | {m.inputs} | "
+        beside = f" {m.computed_macs:,} | {_f(m.per_computed_mac)} |" if per_computed else ""
+        lines.append(f"| {m.name} | {m.macs:,} | {m.count:,} | {_f(m.per_mac)} |{beside} {m.spread:,} | {m.inputs} | "
                      f"{verdict(m)} | {m.arena:,} | {m.activation_lower_bound:,} | {m.largest_scratch:,} | "
                      f"{_n(m.tflm_arena)} | "
                      f"{m.weights_flash:,} | {m.code_flash:,} | {m.ram:,} | {m.stack_used:,} / {m.stack_size:,} | "
@@ -277,25 +298,31 @@ def model_table(report: BenchReport) -> list[str]:
     return lines
 
 
-def markdown(report: BenchReport) -> str:
+def markdown(report: BenchReport, per_computed: bool = False) -> str:
     unit = report.models[0].count_kind if report.models else "instructions"
     lines = [f"# protobrain bench on {report.board} ({report.core}, {report.clock_hz / 1e6:g} MHz)", "",
              f"Counts are {unit}" + (", exact and repeatable" if unit == "instructions" else "")
              + "; spread is max - min over the inputs. Bit-exact: every",
              "output byte on every input equals TFLite Micro's. Arena: the planned memory, activations and",
              "the fast kernels' scratch; activation lower bound: the largest total of activation tensors",
-             "alive at one step; scratch: the largest scratch buffer one layer's kernel uses.", "",
-             *model_table(report)]
+             "alive at one step; scratch: the largest scratch buffer one layer's kernel uses. Weights: the",
+             "models' constants and layer parameters in flash; code: the rest of the firmware's flash.",
+             *(["Computed MACs leave out those of the output channels a fast tier skips (all-zero weights)."]
+               if per_computed else []), "",
+             *model_table(report, per_computed)]
     for m in report.models:
         if not m.bit_exact:
             lines += ["", f"NOT bit-exact: {mismatch_line(report.board, m)}"]
     for m in report.models:
         lines += ["", f"## {m.name}: per layer", "",
                   f"Sum of layers {m.layer_sum:,} of {m.count:,} (the rest is the call and marker overhead).", "",
-                  f"| step | operator | MACs | {unit} | per MAC | spread |", "|---:|---|---:|---:|---:|---:|"]
+                  f"| step | operator | MACs | {unit} | per MAC |"
+                  + (" computed MACs | per computed MAC |" if per_computed else "") + " spread |",
+                  "|---:|---|" + "---:|" * (4 + 2 * per_computed)]
         for layer in m.layers:
-            lines.append(f"| {layer.step} | {layer.op} | {layer.macs:,} | {layer.count:,} | {_f(layer.per_mac)} | "
-                         f"{layer.spread:,} |")
+            beside = f" {layer.computed_macs:,} | {_f(layer.per_computed_mac)} |" if per_computed else ""
+            lines.append(f"| {layer.step} | {layer.op} | {layer.macs:,} | {layer.count:,} | {_f(layer.per_mac)} |"
+                         f"{beside} {layer.spread:,} |")
     return "\n".join(lines) + "\n"
 
 
@@ -322,10 +349,10 @@ def chart(report: BenchReport, path: Path) -> None:
     plt.close(fig)
 
 
-def write_reports(report: BenchReport, out_dir: Path) -> list[Path]:
+def write_reports(report: BenchReport, out_dir: Path, per_computed: bool = False) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     files = [out_dir / "bench.json", out_dir / "bench.md", out_dir / "bench.png"]
     files[0].write_text(json.dumps(report.to_json(), indent=2) + "\n")
-    files[1].write_text(markdown(report))
+    files[1].write_text(markdown(report, per_computed))
     chart(report, files[2])
     return files

@@ -47,11 +47,34 @@ def test_name_path_pairs_name_models_on_build_and_export(tmp_path):
     assert proc.returncode == 0, proc.stderr
     src = tmp_path / "pio" / "src" / "nucleo_f446re"
     assert (src / "kws.c").is_file() and (src / "vww.c").is_file()
-    # export library: a bare --name is still the library's own name
-    proc = run_cli("export", "library", a, b, "-o", tmp_path / "lib", "--name", "mylib", "--name", f"kws={a}")
+    # export library: the library is named with --library, as on export arduino
+    proc = run_cli("export", "library", a, b, "-o", tmp_path / "lib", "--library", "mylib", "--name", f"kws={a}")
     assert proc.returncode == 0, proc.stderr
     assert json.loads((tmp_path / "lib" / "library.json").read_text())["name"] == "mylib"
     assert sorted(p.name for p in (tmp_path / "lib" / "include").iterdir()) == ["b.h", "kws.h"]
+
+
+@pytest.mark.parametrize("target", [["platformio", "--board", "nucleo_f446re"], ["library"], ["arduino"]])
+@pytest.mark.parametrize("how", ["folder", "file", "bare"])
+def test_every_export_target_takes_the_same_name_forms(target, how, tmp_path):
+    """NAME=FOLDER (a run's folder), NAME=FILE and, for one model, a bare NAME name the
+    model alike on every export target, whether the model was given as its run's folder."""
+    model = _run(tmp_path, "vision")
+    path = {"folder": f"kws={model.parent}", "file": f"kws={model}", "bare": "kws"}[how]
+    out = tmp_path / "out"
+    proc = run_cli("export", *target[:1], model.parent, *target[1:], "-o", out, "--name", path)
+    assert proc.returncode == 0, proc.stderr
+    names = {p.name for p in out.rglob("*.h")}
+    assert "kws.h" in names and "vision.h" not in names, sorted(names)
+
+
+@pytest.mark.parametrize("target", [["platformio", "--board", "nucleo_f446re"], ["library"]])
+def test_a_bare_name_among_several_models_is_a_one_line_error(target, tmp_path):
+    a, b = _run(tmp_path, "a"), _run(tmp_path, "b")
+    out = tmp_path / "out"
+    words = ["--name kws", "2 models", "NAME=PATH"] + (["--library"] if target == ["library"] else [])
+    assert_one_line_error(run_cli("export", *target[:1], a, b, *target[1:], "-o", out, "--name", "kws"), *words)
+    assert not out.exists()
 
 
 def test_build_takes_name_path_pairs(tmp_path):

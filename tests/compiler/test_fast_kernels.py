@@ -232,6 +232,8 @@ def test_which_sweep_calls_are_accelerated(tier):
     fast_kinds, portable_kinds = set(), set()
     for name, data, expected, desc in sweep_models(mode=None):
         for portable in _calls(data):
+            if "_s16" in portable.function:
+                continue  # 16x8 has kernels of its own: test_fast_16x8.py
             call = fast.accelerate(portable, tier)
             if expected(tier):
                 assert (call.tier, call.kernel) in TIER_KERNELS[tier] and call.function in TIER_FUNCTIONS[tier], \

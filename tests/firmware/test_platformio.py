@@ -292,3 +292,36 @@ def test_a_registry_look_up_is_caught_at_once(pio, tmp_path):
         assert local.connections > 0
     finally:
         local.close()
+
+
+def test_a_runs_project_carries_its_labels_and_frontend(tmp_path):
+    """A training run's folder exported as a PlatformIO project ships what `export library`
+    and `export arduino` ship: the classifier's labels in its header, and for a speech run
+    the audio frontend it was trained on (sources in the board's folder, header in
+    include/), and the board's sources still compile warning-free into its firmware."""
+    from protobrain.boards import load_board
+    from protobrain.firmware.build import compile_firmware
+
+    if shutil.which("arm-none-eabi-gcc") is None:
+        pytest.skip("arm-none-eabi-gcc not installed (make setup installs it)")
+    run = tmp_path / "speech"
+    run.mkdir()
+    shutil.copyfile(shared_model("kws_ref_model"), run / "model.tflite")
+    classes = ["silence", "unknown", "yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go"]
+    (run / "run.json").write_text(json.dumps({"task": "speech", "classes": classes, "frontend": {"n_mels": 10}}))
+    out = tmp_path / "project"
+    proc = subprocess.run([*CLI, "export", "platformio", str(run), "-b", "nucleo_f446re", "-o", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    header = (out / "include" / "speech.h").read_text()
+    assert "PB_SPEECH_CLASSES 12u" in header and "PB_SPEECH_FEATURE_MULTIPLIER" in header
+    assert (out / "include" / "pb_frontend.h").is_file()
+    src = out / "src" / "nucleo_f446re"
+    assert (src / "pb_frontend.c").is_file() and '"stop"' in (src / "speech.c").read_text()
+    assert "pb_frontend_push(&fe" in (out / "README.md").read_text()
+    both = tmp_path / "both"
+    shutil.copytree(src, both)
+    for h in (out / "include").iterdir():
+        shutil.copyfile(h, both / h.name)
+    elf, _ = compile_firmware(load_board("nucleo_f446re"), both)
+    assert elf.is_file()

@@ -92,7 +92,7 @@ def test_bench_writes_json_markdown_and_chart(small_model, tmp_path):
     board = needs_instruction_counter(BOARD)
     out = tmp_path / "bench"
     proc = subprocess.run([sys.executable, "-m", "protobrain.cli.main", "bench", str(small_model), "-b", BOARD,
-                           "-o", str(out), "-n", "3", "--json"], capture_output=True, text=True)
+                           "-o", str(out), "-n", "3", "--json", "--per-computed-mac"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     printed = json.loads(proc.stdout)
     saved = json.loads((out / "bench.json").read_text())
@@ -101,10 +101,13 @@ def test_bench_writes_json_markdown_and_chart(small_model, tmp_path):
     assert m["inputs"] == 3 and m["spread"] == 0 and m["count"] > 0
     assert m["bit_exact"] and m["mismatches"] == [] and m["tier"] == "dsp"  # the M4's fastest
     assert abs(m["per_mac"] - m["count"] / m["macs"]) < 1e-9
+    assert m["computed_macs"] == m["macs"] == sum(layer["computed_macs"] for layer in m["layers"])  # none skipped
     md = (out / "bench.md").read_text()
     assert f"| {m['name']} | {m['macs']:,} | {m['count']:,} |" in md
     [row] = _table(md, "model")
     assert row["bit-exact"] == "yes"
+    assert row["per computed MAC"] == row["per MAC"] == f"{m['per_mac']:.2f}"
+    assert (row["weights (B)"], row["code (B)"]) == (f"{m['weights_flash']:,}", f"{m['code_flash']:,}")
     _memory_columns_match(row, small_model, board, "dsp")
     assert [f"{m[k]:,}" for k in ("arena", "activation_lower_bound", "largest_scratch")] == \
         [row[k] for k in ("arena (B)", "activation lower bound (B)", "scratch (B)")]
@@ -190,6 +193,12 @@ def test_make_bench_measures_every_row_then_fails_listing_those_not_bit_exact(tm
     assert per_tier["bit-exact"] == f"NO: {BOARD} portable"
     [section] = _table(md.split(f"## {BOARD}:")[1], "model")
     assert section["bit-exact"] == "yes"
+    # code and weight flash apart, in the summary and per tier
+    dsp = json.loads((tmp_path / "bench" / BOARD / "dsp" / "bench.json").read_text())["models"][0]
+    assert (summary["weights (B)"], summary["code (B)"]) == (f"{dsp['weights_flash']:,}", f"{dsp['code_flash']:,}")
+    assert summary["instr/computed MAC"] == f"{dsp['per_computed_mac']:.2f}"
+    [flash] = _table(md.split("## Code and weight flash by kernel tier")[1], "model")
+    assert flash[f"{BOARD} dsp"] == f"{dsp['code_flash']:,} / {dsp['weights_flash']:,}"
     for row in (summary, section):
         _memory_columns_match(row, path, board, "dsp")
     assert (tmp_path / "bench" / BOARD / "portable" / "bench.md").exists()

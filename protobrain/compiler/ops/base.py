@@ -81,6 +81,20 @@ class KernelCall:
     # The state is zero at start-up and reset leaves it alone (CALL_ONCE's has-run flag:
     # TFLite Micro runs an initializer once per interpreter, not once per reset).
     state_kept: bool = False
+    # The C function the generated code calls when not `function` itself: the one instance
+    # of a kernel (e.g. pb_fast_mm_s8's) the layer's constants select, with function's
+    # arguments, so a firmware links only the instances its models call.
+    entry: str = ""
+
+    @property
+    def computed_macs(self) -> int:
+        """Of macs, those the kernel computes: a fast tier's matrix multiply (tiers/common.py's
+        matmul_fields) computes out_c of the layer's out_stride output channels and skips the
+        rest, whose weights are all zero (their output is a constant)."""
+        f = self.fields
+        if f.get("out_stride") and isinstance(f.get("out_c"), int):
+            return self.macs * f["out_c"] // f["out_stride"]
+        return self.macs
 
     @property
     def consts(self) -> list[ConstArray]:

@@ -617,11 +617,13 @@ static PB_ALWAYS_INLINE void pb_fast_mm_rows(const pb_fast_mm_params_t *p, const
     }
 }
 
-/* One instance per weight width and requantization form, the layer's constants folded in. */
-#define PB_FAST_MM_VARIANT(name, wide, mode, doubled, full_range, sparse, share)                      \
-    static void name(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output, uint32_t *cols) \
-    {                                                                                                   \
-        pb_fast_mm_rows(p, input, output, cols, wide, mode, doubled, full_range, sparse, share);        \
+/* One instance per weight width and requantization form, the layer's constants folded in.
+ * Each is external (declared in pb_conv.h): the generator calls the one a layer's constants
+ * select, so a firmware links only the instances its models use. */
+#define PB_FAST_MM_VARIANT(name, wide, mode, doubled, full_range, sparse, share)                            \
+    void name(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output, void *scratch)              \
+    {                                                                                                        \
+        pb_fast_mm_rows(p, input, output, (uint32_t *)scratch, wide, mode, doubled, full_range, sparse, share); \
     }
 
 /* dense and sparse (skipped channels) instances of the common forms; the rare forms test
@@ -644,43 +646,42 @@ PB_FAST_MM_VARIANT(pb_fast_mm_lean_exact, PB_MM_LEAN, PB_REQUANT_EXACT, 0, 0, p-
 
 void pb_fast_mm_s8(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output, void *scratch)
 {
-    uint32_t *cols = (uint32_t *)scratch;
     const int full_range = p->act_min == -128 && p->act_max == 127;
     const int sparse = p->out_index != NULL;
     if (p->wide_weights) {
         /* the generator doubles wide weights exactly when the mode is FAST */
         if (p->requant != PB_REQUANT_FAST) {
-            pb_fast_mm_wide_exact(p, input, output, cols);
+            pb_fast_mm_wide_exact(p, input, output, scratch);
         } else if (sparse) {
             if (full_range) {
-                pb_fast_mm_wide_doubled_full_sparse(p, input, output, cols);
+                pb_fast_mm_wide_doubled_full_sparse(p, input, output, scratch);
             } else {
-                pb_fast_mm_wide_doubled_clamped_sparse(p, input, output, cols);
+                pb_fast_mm_wide_doubled_clamped_sparse(p, input, output, scratch);
             }
         } else if (full_range) {
-            pb_fast_mm_wide_doubled_full(p, input, output, cols);
+            pb_fast_mm_wide_doubled_full(p, input, output, scratch);
         } else {
-            pb_fast_mm_wide_doubled_clamped(p, input, output, cols);
+            pb_fast_mm_wide_doubled_clamped(p, input, output, scratch);
         }
     } else if (p->lean_weights) {
         if (p->requant != PB_REQUANT_FAST) {
-            pb_fast_mm_lean_exact(p, input, output, cols);
+            pb_fast_mm_lean_exact(p, input, output, scratch);
         } else if (p->quant_shared != NULL) {
             if (full_range) {
-                pb_fast_mm_lean_fast_full_shared(p, input, output, cols);
+                pb_fast_mm_lean_fast_full_shared(p, input, output, scratch);
             } else {
-                pb_fast_mm_lean_fast_clamped_shared(p, input, output, cols);
+                pb_fast_mm_lean_fast_clamped_shared(p, input, output, scratch);
             }
         } else if (full_range) {
-            pb_fast_mm_lean_fast_full(p, input, output, cols);
+            pb_fast_mm_lean_fast_full(p, input, output, scratch);
         } else {
-            pb_fast_mm_lean_fast_clamped(p, input, output, cols);
+            pb_fast_mm_lean_fast_clamped(p, input, output, scratch);
         }
     } else if (p->requant != PB_REQUANT_FAST) {
-        pb_fast_mm_int8_exact(p, input, output, cols);
+        pb_fast_mm_int8_exact(p, input, output, scratch);
     } else if (full_range) {
-        pb_fast_mm_int8_fast_full(p, input, output, cols);
+        pb_fast_mm_int8_fast_full(p, input, output, scratch);
     } else {
-        pb_fast_mm_int8_fast_clamped(p, input, output, cols);
+        pb_fast_mm_int8_fast_clamped(p, input, output, scratch);
     }
 }

@@ -48,4 +48,26 @@ typedef struct {
  * compiler/ops/tiers/dsp.py (NULL when that is 0). */
 void pb_fast_mm_s8(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output, void *scratch);
 
+/* pb_fast_mm_s8's instances, one per weight width and requantization form, with its
+ * arguments: generated code calls the one its layer's constants select (mm_instance() in
+ * compiler/ops/tiers/dsp.py, the choice pb_fast_mm_s8 makes at run time), so a firmware
+ * links only those. */
+void pb_fast_mm_wide_doubled_full(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output, void *scratch);
+void pb_fast_mm_wide_doubled_clamped(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output, void *scratch);
+void pb_fast_mm_wide_doubled_full_sparse(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output,
+                                         void *scratch);
+void pb_fast_mm_wide_doubled_clamped_sparse(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output,
+                                            void *scratch);
+void pb_fast_mm_wide_exact(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output, void *scratch);
+void pb_fast_mm_int8_fast_full(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output, void *scratch);
+void pb_fast_mm_int8_fast_clamped(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output, void *scratch);
+void pb_fast_mm_int8_exact(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output, void *scratch);
+void pb_fast_mm_lean_fast_full(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output, void *scratch);
+void pb_fast_mm_lean_fast_clamped(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output, void *scratch);
+void pb_fast_mm_lean_fast_full_shared(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output,
+                                      void *scratch);
+void pb_fast_mm_lean_fast_clamped_shared(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output,
+                                         void *scratch);
+void pb_fast_mm_lean_exact(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output, void *scratch);
+
 #endif /* PB_DSP_CONV_H */

@@ -420,3 +420,25 @@ void pb_fast_dw_s8(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *ou
         pb_fast_dw_any_fast_clamped(p, input, output);
     }
 }
+
+/* Each form as an entry of its own with pb_fast_dw_s8's arguments: generated code calls the
+ * one its layer's constants select (dw_instance() in compiler/ops/tiers/dsp.py, the choice
+ * pb_fast_dw_s8 makes at run time), so a firmware links only the forms its models use. */
+#define PB_FAST_DW_ENTRY(form)                                                                      \
+    void form##_s8(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output, void *scratch) \
+    {                                                                                               \
+        (void)scratch;                                                                              \
+        form(p, input, output);                                                                     \
+    }
+
+PB_FAST_DW_ENTRY(pb_fast_dw_3x3_fast_full)
+PB_FAST_DW_ENTRY(pb_fast_dw_3x3_fast_clamped)
+PB_FAST_DW_ENTRY(pb_fast_dw_3x3_exact)
+PB_FAST_DW_ENTRY(pb_fast_dw_any_fast_full)
+PB_FAST_DW_ENTRY(pb_fast_dw_any_fast_clamped)
+PB_FAST_DW_ENTRY(pb_fast_dw_any_exact)
+
+void pb_fast_dw_lines_s8(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output, void *scratch)
+{
+    pb_fast_dw_lines(p, input, output, (uint32_t *)scratch);
+}

@@ -36,4 +36,14 @@ typedef struct {
  * compiler/ops/tiers/dsp.py; the generic form uses none (NULL is fine). */
 void pb_fast_dw_s8(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output, void *scratch);
 
+/* pb_fast_dw_s8's forms, each with its arguments: generated code calls the one its layer's
+ * constants select, so a firmware links only those. */
+void pb_fast_dw_lines_s8(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output, void *scratch);
+void pb_fast_dw_3x3_fast_full_s8(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output, void *scratch);
+void pb_fast_dw_3x3_fast_clamped_s8(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output, void *scratch);
+void pb_fast_dw_3x3_exact_s8(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output, void *scratch);
+void pb_fast_dw_any_fast_full_s8(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output, void *scratch);
+void pb_fast_dw_any_fast_clamped_s8(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output, void *scratch);
+void pb_fast_dw_any_exact_s8(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output, void *scratch);
+
 #endif /* PB_DSP_DEPTHWISE_CONV_H */

@@ -66,6 +66,39 @@ def pb_fast_dw_s8_scratch_bytes(p: dict) -> int:
     return 3 * 4 * 2 * (length + 2 + length % 2)
 
 
+def mm_instance(fields: dict) -> str:
+    """The instance of pb_fast_mm_s8 (dsp/pb_conv.c) its fields select, as pb_fast_mm_s8
+    chooses at run time: the generated code calls it directly, so a firmware links only the
+    instances its layers use (each is 4-11 KB of unrolled code)."""
+    full = fields["act_min"] == -128 and fields["act_max"] == 127
+    fast = fields["requant"] == REQUANT_FAST
+    if fields["wide_weights"]:
+        if not fast:
+            return "pb_fast_mm_wide_exact"
+        sparse = "_sparse" if fields["out_index"] != "NULL" else ""
+        return f"pb_fast_mm_wide_doubled_{'full' if full else 'clamped'}{sparse}"
+    if fields["lean_weights"]:
+        shared = "_shared" if fields["quant_shared"] != "NULL" else ""
+        return "pb_fast_mm_lean_exact" if not fast else f"pb_fast_mm_lean_fast_{'full' if full else 'clamped'}{shared}"
+    if not fast:
+        return "pb_fast_mm_int8_exact"
+    return f"pb_fast_mm_int8_fast_{'full' if full else 'clamped'}"
+
+
+def dw_instance(fields: dict) -> str:
+    """The form of pb_fast_dw_s8 (dsp/pb_depthwise_conv.c) its fields select, as pb_fast_dw_s8
+    chooses at run time, called directly as mm_instance's."""
+    if fields["lines"]:
+        return "pb_fast_dw_lines_s8"
+    mode = "fast" if fields["requant"] == REQUANT_FAST else "exact"
+    if fields.get("multiplier", 1) != 1:
+        return f"pb_fast_dw_multiplier_{mode}_s8"
+    window = "3x3" if fields["filter_h"] * fields["filter_w"] == 9 else "any"
+    if mode == "fast":
+        mode += "_full" if fields["act_min"] == -128 and fields["act_max"] == 127 else "_clamped"
+    return f"pb_fast_dw_{window}_{mode}_s8"
+
+
 def _lean_fits(w2d: np.ndarray, peak: np.ndarray) -> bool:
     """The lean int8 form (pb_conv.c's pb_fast_lean_row) is exact when every weight word's
     lanes 256 * w1 + w0 fit int16 (no w1 of -128 after a negative w0) and 256 times every
@@ -125,7 +158,7 @@ def _matmul(call: KernelCall, wide: bool) -> KernelCall | None:
         # the multiply saves time (micro_speech's 4000 x 4 FULLY_CONNECTED: 16 KB)
         return None
     return KernelCall("pb_conv", "pb_fast_mm_s8", "pb_fast_mm_params_t", fields, call.inputs, call.outputs,
-                      macs=call.macs, scratch_bytes=scratch, tier="dsp")
+                      macs=call.macs, scratch_bytes=scratch, tier="dsp", entry=mm_instance(fields))
 
 
 def _depthwise(call: KernelCall) -> KernelCall | None:
@@ -149,7 +182,7 @@ def _depthwise(call: KernelCall) -> KernelCall | None:
     fields.update(lines=0, transposed=0, weights=const("weights", words, "int32_t"))
     return KernelCall("pb_depthwise_conv", "pb_fast_dw_s8", "pb_fast_dw_params_t", fields, call.inputs, call.outputs,
                       macs=call.macs, scratch_bytes=pb_fast_dw_s8_scratch_bytes(fields), takes_scratch=True,
-                      tier="dsp")
+                      tier="dsp", entry=dw_instance(fields))
 
 
 def _lines_form(fields: dict, mode: int, q: np.ndarray) -> bool:
@@ -175,7 +208,8 @@ def _depthwise_lines(call: KernelCall, w: np.ndarray, q: np.ndarray, fields: dic
     words = np.stack([q[:, 0], *pairs, q[:, 1], q[:, 3], q[:, 2]], axis=1).reshape(-1)
     fields.update(lines=1, transposed=int(transposed), weights=const("weights", words, "int32_t"))
     return KernelCall("pb_depthwise_conv", "pb_fast_dw_s8", "pb_fast_dw_params_t", fields, call.inputs, call.outputs,
-                      macs=call.macs, scratch_bytes=pb_fast_dw_s8_scratch_bytes(fields), tier="dsp")
+                      macs=call.macs, scratch_bytes=pb_fast_dw_s8_scratch_bytes(fields), tier="dsp",
+                      entry=dw_instance(fields))
 
 
 def accelerate(call: KernelCall, wide: bool) -> KernelCall | None:

@@ -1,0 +1,74 @@
+/* Fast 16x8 DEPTHWISE_CONV_2D, DSP tier: per output pixel, four channels at a time over
+ * the taps inside the input (padding taps read 0 and add nothing), SMLABB / SMLATT on the
+ * int16 pairs of inputs and weights (LDRD: the tensors and weights are word-aligned). Weights (wide16.py): [channels / 4][tap][4] int16,
+ * two words per tap. The sums stay within int32 (the generator's bound). */
+#include "pb_depthwise_conv16.h"
+
+#include "pb_ldrd.h"
+
+static PB_ALWAYS_INLINE void pb_dw16_pixel(const pb_fast_dw16_params_t *p, const int16_t *in_b, int32_t iy0,
+                                           int32_t ix0, int16_t *out, int mode)
+{
+    const int32_t c_all = p->channels;
+    const int32_t taps = p->filter_h * p->filter_w;
+    int32_t ky0, ky1, kx0, kx1, c, nky, nkx, x_skip, row_skip, w_skip;
+    const int16_t *x_pix;
+    const int32_t *w_pix;
+    const int32_t *q = p->quant;
+    pb_tap_range(iy0, p->dilation_h, p->filter_h, p->in_h, &ky0, &ky1);
+    pb_tap_range(ix0, p->dilation_w, p->filter_w, p->in_w, &kx0, &kx1);
+    nky = ky1 - ky0;
+    nkx = kx1 - kx0;
+    /* byte steps: from a tap's 4 channels to the next tap's, from a filter row's last tap
+     * to the next row's first, and the weights past the taps in the padding */
+    x_skip = 2 * (p->dilation_w * c_all - 4);
+    row_skip = 2 * (p->dilation_h * p->in_w * c_all - nkx * p->dilation_w * c_all);
+    w_skip = 8 * (p->filter_w - nkx);
+    x_pix = in_b + ((iy0 + ky0 * p->dilation_h) * p->in_w + ix0 + kx0 * p->dilation_w) * c_all;
+    w_pix = p->weights + 2 * (ky0 * p->filter_w + kx0);
+    for (c = 0; c < c_all; c += 4, x_pix += 4, w_pix += 2 * taps, q += 4 * PB_W16_WORDS) {
+        int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, ky, kx;
+        const void *x = x_pix, *w = w_pix;
+        for (ky = nky; ky > 0; --ky) {
+            for (kx = nkx; kx > 0; --kx) {
+                uint32_t x01, x23, w01, w23;
+                pb_ldrd_post(&x, &x01, &x23);
+                pb_ldrd_post(&w, &w01, &w23);
+                x = (const uint8_t *)x + x_skip;
+                a0 = pb_smlabb(x01, w01, a0);
+                a1 = pb_smlatt(x01, w01, a1);
+                a2 = pb_smlabb(x23, w23, a2);
+                a3 = pb_smlatt(x23, w23, a3);
+            }
+            x = (const uint8_t *)x + row_skip;
+            w = (const uint8_t *)w + w_skip;
+        }
+        out[c] = (int16_t)pb_w16_clamp(pb_w16_out32(a0, q, mode), p->act_min, p->act_max);
+        out[c + 1] = (int16_t)pb_w16_clamp(pb_w16_out32(a1, q + PB_W16_WORDS, mode), p->act_min, p->act_max);
+        out[c + 2] = (int16_t)pb_w16_clamp(pb_w16_out32(a2, q + 2 * PB_W16_WORDS, mode), p->act_min, p->act_max);
+        out[c + 3] = (int16_t)pb_w16_clamp(pb_w16_out32(a3, q + 3 * PB_W16_WORDS, mode), p->act_min, p->act_max);
+    }
+}
+
+static PB_ALWAYS_INLINE void pb_dw16_all(const pb_fast_dw16_params_t *p, const int16_t *input, int16_t *output,
+                                         int mode)
+{
+    int32_t b, oy, ox;
+    for (b = 0; b < p->batches; ++b) {
+        const int16_t *in_b = input + b * p->in_h * p->in_w * p->channels;
+        for (oy = 0; oy < p->out_h; ++oy) {
+            for (ox = 0; ox < p->out_w; ++ox, output += p->channels) {
+                pb_dw16_pixel(p, in_b, oy * p->stride_h - p->pad_top, ox * p->stride_w - p->pad_left, output, mode);
+            }
+        }
+    }
+}
+
+void pb_fast_dw_s16(const pb_fast_dw16_params_t *p, const int16_t *input, int16_t *output)
+{
+    if (p->requant == PB_W16_HI) {
+        pb_dw16_all(p, input, output, PB_W16_HI);
+    } else {
+        pb_dw16_all(p, input, output, PB_W16_R64);
+    }
+}
