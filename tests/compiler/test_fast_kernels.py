@@ -24,12 +24,14 @@ from protobrain.compiler.fixedpoint import mul_by_quantized_mult_array
 from protobrain.compiler.ops.base import ConstArray
 from protobrain.compiler.ops.tiers import mve as fast_mve
 from protobrain.compiler.ops.tiers import select as fast
+from protobrain.compiler.ops.tiers.common import depthwise_as_conv, pass_order
 from protobrain.compiler.program import build_program
 from protobrain.compiler.reader import read_model_bytes
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 # each tier's matrix-multiply and depthwise functions, and its kernels: (tier, family)
-TIER_FUNCTIONS = {"dsp": {"pb_fast_mm_s8", "pb_fast_dw_s8"}, "mve": {"pb_fast_mve_mm_s8", "pb_fast_mve_dw_s8"}}
+TIER_FUNCTIONS = {"dsp": {"pb_fast_mm_s8", "pb_fast_dw_s8", "pb_fast_dw_one_s8"},
+                  "mve": {"pb_fast_mve_mm_s8", "pb_fast_mve_dw_s8"}}
 TIER_KERNELS = {t: {(t, "pb_conv"), (t, "pb_depthwise_conv")} for t in ("dsp", "mve")}
 FAST_FUNCTIONS = TIER_FUNCTIONS["dsp"] | TIER_FUNCTIONS["mve"]
 ACCELERATED_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"}
@@ -153,7 +155,10 @@ def _expect_conv(s, tier):
 
 
 def _expect_dw(s, tier):
-    return s["mode"] == "int8" and s["dm"] == 1 and s["cin"] % {"dsp": 4, "mve": 8}[tier] == 0
+    """Any multiplier; channel counts that are whole depthwise steps, or fewer channels than
+    one step (the equal CONV_2D's matrix multiply; on the DSP tier one channel has its own)."""
+    step = {"dsp": 4, "mve": 8}[tier]
+    return s["mode"] == "int8" and (s["cin"] % step == 0 or s["cin"] < step)
 
 
 def sweep_models(mode="int8"):
@@ -227,8 +232,8 @@ def test_portable_tier_changes_nothing():
 
 @pytest.mark.parametrize("tier", ["dsp", "mve"])
 def test_which_sweep_calls_are_accelerated(tier):
-    """Grouped convolution, depth multiplier > 1, depthwise channels not a multiple of the
-    tier's step and 16x8 stay portable; every other int8 call becomes the tier's call."""
+    """Grouped convolution, depthwise channels past one step but not a multiple of it and
+    16x8 stay portable; every other int8 call becomes the tier's call."""
     fast_kinds, portable_kinds = set(), set()
     for name, data, expected, desc in sweep_models(mode=None):
         for portable in _calls(data):
@@ -245,30 +250,35 @@ def test_which_sweep_calls_are_accelerated(tier):
                 assert call is portable, f"{desc} was rewritten to {call.function}"
                 portable_kinds.add(portable.function)
     assert fast_kinds == TIER_FUNCTIONS[tier]
-    # 16x8 CONV_2D and DEPTHWISE_CONV_2D, grouped CONV_2D, depth multiplier > 1, three channels
-    assert {"pb_conv_s8", "pb_depthwise_conv_s8"} <= portable_kinds
-    assert len(portable_kinds) >= 4, portable_kinds
+    # grouped CONV_2D (every int8 depthwise of the sweep has a fast form now)
+    assert "pb_conv_s8" in portable_kinds, portable_kinds
 
 
 def test_depthwise_channel_step_per_tier():
-    """4 channels: a DSP step, but not a whole MVE step (8); 8 channels: both; 3: neither."""
+    """4 channels: a DSP step, but fewer than an MVE step (8): the equal CONV_2D there; 8
+    channels: both; 3: the equal CONV_2D on both."""
     s8 = next(s for s in _specs(op_conv.DW_CASES, "int8") if s["cin"] == 8 and s["dm"] == 1)
     call8 = _only_call(dw_bytes(s8))
     assert call8.fields["in_c"] == 8 and call8.fields["depth_multiplier"] == 1
     call4 = _narrow_depthwise(call8, 4)
     call3 = _narrow_depthwise(call8, 3)
     assert fast.accelerate(call4, "dsp").function == "pb_fast_dw_s8"
-    assert fast.accelerate(call4, "mve") is call4
+    assert fast.accelerate(call4, "mve").function == "pb_fast_mve_mm_s8"
     assert fast.accelerate(call8, "mve").function == "pb_fast_mve_dw_s8"
-    assert fast.accelerate(call3, "dsp") is call3 and fast.accelerate(call3, "mve") is call3
+    assert fast.accelerate(call3, "dsp").function == "pb_fast_mm_s8"
+    assert fast.accelerate(call3, "mve").function == "pb_fast_mve_mm_s8"
+    call12 = _narrow_depthwise(call8, 8)
+    call12.fields["in_c"] = 12  # past one MVE step, not a multiple of it (the fields need not agree)
+    assert fast.accelerate(call12, "mve") is call12
 
 
-def test_depth_multiplier_and_groups_stay_portable():
+def test_depth_multiplier_is_fast_and_groups_stay_portable():
     dm2 = next(s for s in _specs(op_conv.DW_CASES, "int8") if s["cin"] == 8 and s["dm"] == 2)
     grouped = next(s for s in _specs(op_conv.CONV_CASES, "int8") if s["groups"] > 1)
     for tier in ("dsp", "mve"):
         call = _only_call(dw_bytes(dm2))
-        assert fast.accelerate(call, tier) is call
+        fast_call = fast.accelerate(call, tier)
+        assert fast_call.function in TIER_FUNCTIONS[tier] and fast_call.fields["multiplier"] == 2
         call = _only_call(conv_bytes(grouped))
         assert call.fields["filter_c"] < call.fields["in_c"]
         assert fast.accelerate(call, tier) is call
@@ -297,7 +307,7 @@ def _layer(call):
     portable call, read from its own fields."""
     f = call.fields
     if call.function == "pb_depthwise_conv_s8":
-        c = f["in_c"]
+        c = f["in_c"] * f["depth_multiplier"]
         w = np.asarray(f["filter"].values, np.int64).reshape(-1, c).T
     elif call.function == "pb_conv_s8":
         w = np.asarray(f["filter"].values, np.int64).reshape(f["out_c"], -1)
@@ -314,7 +324,7 @@ def _doubled(fast_call, tier) -> bool:
     and the bias as 2 * bias', so the accumulator is the rounded high multiply's operand."""
     f = fast_call.fields
     return (tier == "dsp" and f["requant"] == fast.REQUANT_FAST
-            and (fast_call.function == "pb_fast_dw_s8" or bool(f.get("wide_weights"))))
+            and (fast_call.function in ("pb_fast_dw_s8", "pb_fast_dw_one_s8") or bool(f.get("wide_weights"))))
 
 
 def _quant_words(fast_call, channels):
@@ -368,7 +378,12 @@ def test_requantization_words_reproduce_tflite(tier):
         call = fast.accelerate(portable, tier)
         if call is portable:
             continue
+        if portable.function == "pb_depthwise_conv_s8" and call.kernel == "pb_conv":
+            portable = depthwise_as_conv(portable)  # the matrix multiply computes the equal CONV_2D
         w, bias, in_off, out_off, mults, shifts = _layer(portable)
+        if call.function in ("pb_fast_dw_s8", "pb_fast_mve_dw_s8"):  # channels in pass order
+            order = pass_order(portable.fields["in_c"], portable.fields["depth_multiplier"])
+            w, bias, mults, shifts = w[order], bias[order], np.asarray(mults)[order], np.asarray(shifts)[order]
         index = call.fields.get("out_index")
         if call.function == "pb_fast_mve_mm_s8":
             index = fast_mve.stream_blocks(call.fields)[2]

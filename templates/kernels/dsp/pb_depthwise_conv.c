@@ -1,9 +1,10 @@
 /* Fast int8 DEPTHWISE_CONV_2D, DSP tier (the Helium tier's is mve/pb_depthwise_conv.c).
  *
  * Two forms, chosen by the generator (protobrain/compiler/ops/tiers/dsp.py, field `lines`):
- *   generic: any window; weights per group of 4 channels, per tap, two words of int16
- *     pairs (w0,w2), (w1,w3); no scratch.
- *   lines: 3x3 stride 1, FAST requantization, full int8 range; per channel a block of
+ *   generic: any window, any depth multiplier dm; weights per pass m (output channels
+ *     c * dm + m), per group of 4 input channels, per tap, two words of int16 pairs
+ *     (w0,w2), (w1,w3); no scratch.
+ *   lines: 3x3 stride 1, multiplier 1, FAST requantization, full int8 range; per channel a block of
  *     PB_DW_LINE_WORDS words; scratch holds 3 widened input lines of 4 channels.
  *
  * Inner loops never branch on data, so an inference takes the same time whatever its
@@ -90,35 +91,42 @@ static PB_ALWAYS_INLINE void pb_fast_dw_group_3x3(const int8_t *base, const intp
 #endif /* PB_SIMD_DSP */
 
 /* One output pixel: per group of 4 channels, the taps, then the 4 outputs requantized
- * from the registers (FAST mode: doubled weights and bias, as for wide mm weights). */
-static PB_ALWAYS_INLINE void pb_fast_dw_pixel(const pb_fast_dw_params_t *p, const int8_t *base, const intptr_t *offs,
-                                              int32_t n, int8_t *out, pb_fast_out_t o, int three_by_three, int mode,
-                                              int full_range)
+ * from the registers (FAST mode: doubled weights and bias, as for wide mm weights). With a
+ * depth multiplier dm the input channels are read dm times, pass m computing output
+ * channels c * dm + m (weights and quant words in pass order, so both run on). */
+static PB_ALWAYS_INLINE void pb_fast_dw_pixel(const pb_fast_dw_params_t *p, const int8_t *pixel, const intptr_t *offs,
+                                              int32_t n, int8_t *out_pixel, pb_fast_out_t o, int three_by_three,
+                                              int mode, int full_range, int32_t dm)
 {
     const uint32_t *w = (const uint32_t *)p->weights;
     const int32_t *q = p->quant;
-    const int8_t *end = base + p->channels;
+    const int8_t *end = pixel + p->channels;
     const int doubled = mode == PB_REQUANT_FAST;
-    for (; base != end; base += 4, out += 4, w += 2 * n, q += 4 * PB_QUANT_WORDS) {
-        int32_t acc[4];
-        acc[0] = q[0];
-        acc[1] = q[PB_QUANT_WORDS];
-        acc[2] = q[2 * PB_QUANT_WORDS];
-        acc[3] = q[3 * PB_QUANT_WORDS];
-        if (three_by_three) {
-            pb_fast_dw_group_3x3(base, offs, w, acc);
-        } else {
-            pb_fast_dw_group(base, offs, n, w, acc);
+    int32_t m;
+    for (m = 0; m < dm; ++m) {
+        const int8_t *base = pixel;
+        int8_t *out = out_pixel + m;
+        for (; base != end; base += 4, out += 4 * dm, w += 2 * n, q += 4 * PB_QUANT_WORDS) {
+            int32_t acc[4];
+            acc[0] = q[0];
+            acc[1] = q[PB_QUANT_WORDS];
+            acc[2] = q[2 * PB_QUANT_WORDS];
+            acc[3] = q[3 * PB_QUANT_WORDS];
+            if (three_by_three) {
+                pb_fast_dw_group_3x3(base, offs, w, acc);
+            } else {
+                pb_fast_dw_group(base, offs, n, w, acc);
+            }
+            out[0] = pb_fast_out(acc[0], pb_fast_q(q), o, mode, doubled, full_range);
+            out[dm] = pb_fast_out(acc[1], pb_fast_q(q + PB_QUANT_WORDS), o, mode, doubled, full_range);
+            out[2 * dm] = pb_fast_out(acc[2], pb_fast_q(q + 2 * PB_QUANT_WORDS), o, mode, doubled, full_range);
+            out[3 * dm] = pb_fast_out(acc[3], pb_fast_q(q + 3 * PB_QUANT_WORDS), o, mode, doubled, full_range);
         }
-        out[0] = pb_fast_out(acc[0], pb_fast_q(q), o, mode, doubled, full_range);
-        out[1] = pb_fast_out(acc[1], pb_fast_q(q + PB_QUANT_WORDS), o, mode, doubled, full_range);
-        out[2] = pb_fast_out(acc[2], pb_fast_q(q + 2 * PB_QUANT_WORDS), o, mode, doubled, full_range);
-        out[3] = pb_fast_out(acc[3], pb_fast_q(q + 3 * PB_QUANT_WORDS), o, mode, doubled, full_range);
     }
 }
 
 static PB_ALWAYS_INLINE void pb_fast_dw_pixels(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output,
-                                               int three_by_three, int mode, int full_range)
+                                               int three_by_three, int mode, int full_range, int32_t dm)
 {
     const int32_t C = p->channels, n = p->filter_h * p->filter_w;
     const int32_t span_h = (p->filter_h - 1) * p->dilation_h, span_w = (p->filter_w - 1) * p->dilation_w;
@@ -138,11 +146,11 @@ static PB_ALWAYS_INLINE void pb_fast_dw_pixels(const pb_fast_dw_params_t *p, con
         for (oy = 0; oy < p->out_h; ++oy) {
             const int32_t iy0 = oy * p->stride_h - p->pad_top;
             const int rows_inside = iy0 >= 0 && iy0 + span_h < p->in_h;
-            for (ox = 0; ox < p->out_w; ++ox, output += C) {
+            for (ox = 0; ox < p->out_w; ++ox, output += C * dm) {
                 const int32_t ix0 = ox * p->stride_w - p->pad_left;
                 if (rows_inside && ix0 >= 0 && ix0 + span_w < p->in_w) {
                     pb_fast_dw_pixel(p, in_b + (iy0 * p->in_w + ix0) * C, inner, n, output, o, three_by_three,
-                                     mode, full_range);
+                                     mode, full_range, dm);
                     continue;
                 }
                 for (ky = 0, t = 0; ky < p->filter_h; ++ky) {
@@ -154,25 +162,28 @@ static PB_ALWAYS_INLINE void pb_fast_dw_pixels(const pb_fast_dw_params_t *p, con
                                       : (intptr_t)((uintptr_t)p->pad - (uintptr_t)in_b);
                     }
                 }
-                pb_fast_dw_pixel(p, in_b, edge, n, output, o, three_by_three, mode, full_range);
+                pb_fast_dw_pixel(p, in_b, edge, n, output, o, three_by_three, mode, full_range, dm);
             }
         }
     }
 }
 
-/* One instance per window form and requantization form, the layer's constants folded in. */
-#define PB_FAST_DW_VARIANT(name, three_by_three, mode, full_range)                       \
+/* One instance per window form and requantization form, the layer's constants folded in;
+ * a depth multiplier above 1 (rare) takes the two instances that read it at run time. */
+#define PB_FAST_DW_VARIANT(name, three_by_three, mode, full_range, dm)                   \
     static void name(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output) \
     {                                                                                    \
-        pb_fast_dw_pixels(p, input, output, three_by_three, mode, full_range);           \
+        pb_fast_dw_pixels(p, input, output, three_by_three, mode, full_range, dm);       \
     }
 
-PB_FAST_DW_VARIANT(pb_fast_dw_3x3_fast_full, 1, PB_REQUANT_FAST, 1)
-PB_FAST_DW_VARIANT(pb_fast_dw_3x3_fast_clamped, 1, PB_REQUANT_FAST, 0)
-PB_FAST_DW_VARIANT(pb_fast_dw_3x3_exact, 1, PB_REQUANT_EXACT, 0)
-PB_FAST_DW_VARIANT(pb_fast_dw_any_fast_full, 0, PB_REQUANT_FAST, 1)
-PB_FAST_DW_VARIANT(pb_fast_dw_any_fast_clamped, 0, PB_REQUANT_FAST, 0)
-PB_FAST_DW_VARIANT(pb_fast_dw_any_exact, 0, PB_REQUANT_EXACT, 0)
+PB_FAST_DW_VARIANT(pb_fast_dw_3x3_fast_full, 1, PB_REQUANT_FAST, 1, 1)
+PB_FAST_DW_VARIANT(pb_fast_dw_3x3_fast_clamped, 1, PB_REQUANT_FAST, 0, 1)
+PB_FAST_DW_VARIANT(pb_fast_dw_3x3_exact, 1, PB_REQUANT_EXACT, 0, 1)
+PB_FAST_DW_VARIANT(pb_fast_dw_any_fast_full, 0, PB_REQUANT_FAST, 1, 1)
+PB_FAST_DW_VARIANT(pb_fast_dw_any_fast_clamped, 0, PB_REQUANT_FAST, 0, 1)
+PB_FAST_DW_VARIANT(pb_fast_dw_any_exact, 0, PB_REQUANT_EXACT, 0, 1)
+PB_FAST_DW_VARIANT(pb_fast_dw_multiplier_fast, 0, PB_REQUANT_FAST, 0, p->multiplier)
+PB_FAST_DW_VARIANT(pb_fast_dw_multiplier_exact, 0, PB_REQUANT_EXACT, 0, p->multiplier)
 
 /* ---- 3x3 stride 1: lines of int16 ------------------------------------------------------ */
 
@@ -404,6 +415,12 @@ void pb_fast_dw_s8(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *ou
     const int fast = p->requant == PB_REQUANT_FAST;
     if (p->lines) {
         pb_fast_dw_lines(p, input, output, (uint32_t *)scratch);
+    } else if (p->multiplier != 1) {
+        if (fast) {
+            pb_fast_dw_multiplier_fast(p, input, output);
+        } else {
+            pb_fast_dw_multiplier_exact(p, input, output);
+        }
     } else if (p->filter_h * p->filter_w == 9) {
         if (!fast) {
             pb_fast_dw_3x3_exact(p, input, output);
@@ -437,8 +454,205 @@ PB_FAST_DW_ENTRY(pb_fast_dw_3x3_exact)
 PB_FAST_DW_ENTRY(pb_fast_dw_any_fast_full)
 PB_FAST_DW_ENTRY(pb_fast_dw_any_fast_clamped)
 PB_FAST_DW_ENTRY(pb_fast_dw_any_exact)
+PB_FAST_DW_ENTRY(pb_fast_dw_multiplier_fast)
+PB_FAST_DW_ENTRY(pb_fast_dw_multiplier_exact)
 
 void pb_fast_dw_lines_s8(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output, void *scratch)
 {
     pb_fast_dw_lines(p, input, output, (uint32_t *)scratch);
+}
+
+/* ---- one input channel: a convolution with in_c 1 ---------------------------------------- */
+
+/* Two output pixels at a time: each one's taps, filter row by filter row (run values
+ * each, then zeros up to an even number of blocks), widened into int16 words in SXTB16
+ * order, (x0,x2) then (x1,x3) per block of 4, the two pixels interleaved per block (pixel
+ * 0's two words, then pixel 1's). The weights match (tiers/dsp.py): per channel pair and
+ * block, channel 0's two words, then channel 1's. Rows wholly inside the input take word
+ * loads; others, byte by byte with the zero point for padding. */
+
+static PB_ALWAYS_INLINE uint32_t *pb_dw_one_widen(uint32_t v, uint32_t *dst)
+{
+    dst[0] = pb_sxtb16(v);
+    dst[1] = pb_sxtb16_hi(v);
+    return dst + 4;
+}
+
+/* One pixel's taps into slot dst (cols, or cols + 2 for the second pixel). A filter row
+ * that is partly outside the input is first assembled in buf (run bytes, word-aligned):
+ * the zero point, then the taps inside. Every parameter is read into a local first: the
+ * stores through dst may alias p. */
+static PB_ALWAYS_INLINE void pb_dw_one_taps(const pb_fast_dw_one_params_t *p, const int8_t *in_b, int32_t iy0,
+                                            int32_t ix0, uint32_t *dst, int32_t blocks)
+{
+    const int32_t run = p->run, in_w = p->in_w, in_h = p->in_h, dil_h = p->dilation_h, dil_w = p->dilation_w;
+    const int32_t filter_h = p->filter_h, filter_w = p->filter_w;
+    const uint32_t pad4 = 0x01010101u * (uint8_t)p->pad_value;
+    const uint32_t pad_lo = pb_sxtb16(pad4), pad_hi = pb_sxtb16_hi(pad4);
+    uint32_t *end = dst + 4 * blocks;
+    const int cols_inside = dil_w == 1 && ix0 >= 0 && ix0 + run <= in_w;
+    int32_t ky, j;
+    if (cols_inside && iy0 >= 0 && iy0 + (filter_h - 1) * dil_h < in_h) {
+        const int8_t *row = in_b + iy0 * in_w + ix0;
+        for (ky = 0; ky < filter_h; ++ky, row += dil_h * in_w) {
+            for (j = 0; j < run; j += 4) {
+                dst = pb_dw_one_widen(pb_load32(row + j), dst);
+            }
+        }
+    } else {
+        /* the taps kx in [k0, k1) lie inside the row */
+        int32_t k0 = 0, k1 = filter_w;
+        uint32_t buf[PB_FAST_DW_ONE_MAX_RUN / 4];
+        while (k0 < k1 && ix0 + k0 * dil_w < 0) {
+            ++k0;
+        }
+        while (k1 > k0 && ix0 + (k1 - 1) * dil_w >= in_w) {
+            --k1;
+        }
+        for (ky = 0; ky < filter_h; ++ky) {
+            const int32_t iy = iy0 + ky * dil_h;
+            if (iy < 0 || iy >= in_h) {
+                for (j = 0; j < run; j += 4, dst += 4) {
+                    dst[0] = pad_lo;
+                    dst[1] = pad_hi;
+                }
+            } else if (cols_inside) {
+                const int8_t *row = in_b + iy * in_w + ix0;
+                for (j = 0; j < run; j += 4) {
+                    dst = pb_dw_one_widen(pb_load32(row + j), dst);
+                }
+            } else {
+                const int8_t *row = in_b + iy * in_w + ix0;
+                int8_t *b8 = (int8_t *)buf;
+                int32_t k;
+                for (j = 0; j < run / 4; ++j) {
+                    buf[j] = pad4;
+                }
+                for (k = k0; k < k1; ++k) {
+                    b8[k] = row[k * dil_w];
+                }
+                for (j = 0; j < run / 4; ++j) {
+                    dst = pb_dw_one_widen(buf[j], dst);
+                }
+            }
+        }
+    }
+    if (dst != end) { /* the block that makes the count even: zero weights */
+        dst[0] = dst[1] = 0;
+    }
+}
+
+#if defined(PB_SIMD_DSP)
+
+/* One block of 4 taps: two pixels by two channels, 16 MACs in 12 instructions. */
+#define PB_DW_ONE_BLOCK                                    \
+    "ldrd   %[xa], %[xb], [%[x]], #8\n\t"                  \
+    "ldrd   %[wa], %[wb], [%[w]], #8\n\t"                  \
+    "ldrd   %[t], %[u], [%[x]], #8\n\t"                    \
+    "smlad  %[c00], %[xa], %[wa], %[c00]\n\t"              \
+    "smlad  %[c00], %[xb], %[wb], %[c00]\n\t"              \
+    "smlad  %[c10], %[t], %[wa], %[c10]\n\t"               \
+    "smlad  %[c10], %[u], %[wb], %[c10]\n\t"               \
+    "ldrd   %[wa], %[wb], [%[w]], #8\n\t"                  \
+    "smlad  %[c01], %[xa], %[wa], %[c01]\n\t"              \
+    "smlad  %[c01], %[xb], %[wb], %[c01]\n\t"              \
+    "smlad  %[c11], %[t], %[wa], %[c11]\n\t"               \
+    "smlad  %[c11], %[u], %[wb], %[c11]\n\t"
+
+/* acc: pixel 0 channel 0, pixel 1 channel 0, pixel 0 channel 1, pixel 1 channel 1;
+ * x_end - x: a multiple of 8 words (two blocks per turn). */
+static PB_ALWAYS_INLINE const uint32_t *pb_dw_one_pair(const uint32_t *x, const uint32_t *x_end, const uint32_t *w,
+                                                       int32_t *acc)
+{
+    int32_t c00 = acc[0], c10 = acc[1], c01 = acc[2], c11 = acc[3];
+    uint32_t wa, wb, xa, xb, t, u;
+    __asm__("1:\n\t" PB_DW_ONE_BLOCK PB_DW_ONE_BLOCK "cmp    %[x], %[x_end]\n\tbne    1b\n\t"
+            : [c00] "+r"(c00), [c10] "+r"(c10), [c01] "+r"(c01), [c11] "+r"(c11), [x] "+r"(x), [w] "+r"(w),
+              [wa] "=&r"(wa), [wb] "=&r"(wb), [xa] "=&r"(xa), [xb] "=&r"(xb), [t] "=&r"(t), [u] "=&r"(u)
+            : [x_end] "r"(x_end)
+            : "cc", "memory");
+    acc[0] = c00, acc[1] = c10, acc[2] = c01, acc[3] = c11;
+    return w;
+}
+
+#else
+
+static PB_ALWAYS_INLINE const uint32_t *pb_dw_one_pair(const uint32_t *x, const uint32_t *x_end, const uint32_t *w,
+                                                       int32_t *acc)
+{
+    int32_t c00 = acc[0], c10 = acc[1], c01 = acc[2], c11 = acc[3];
+    for (; x != x_end; x += 4, w += 4) {
+        c00 = pb_smlad(x[1], w[1], pb_smlad(x[0], w[0], c00));
+        c10 = pb_smlad(x[3], w[1], pb_smlad(x[2], w[0], c10));
+        c01 = pb_smlad(x[1], w[3], pb_smlad(x[0], w[2], c01));
+        c11 = pb_smlad(x[3], w[3], pb_smlad(x[2], w[2], c11));
+    }
+    acc[0] = c00, acc[1] = c10, acc[2] = c01, acc[3] = c11;
+    return w;
+}
+
+#endif /* PB_SIMD_DSP */
+
+static PB_ALWAYS_INLINE void pb_dw_one_run(const pb_fast_dw_one_params_t *p, const int8_t *input, int8_t *output,
+                                           uint32_t *cols, int mode, int full_range)
+{
+    const int32_t oc = p->out_c, blocks = (p->filter_h * p->run / 4 + 1) & ~1;
+    const int doubled = mode == PB_REQUANT_FAST;
+    const int32_t rows = p->batches * p->out_h * p->out_w;
+    const uint32_t *cols_end = cols + 4 * blocks;
+    pb_fast_out_t o;
+    int32_t r, c, b = 0, oy = 0, ox = 0;
+    const int8_t *in_b = input;
+    o.output_offset = p->output_offset;
+    o.act_min = p->act_min;
+    o.act_max = p->act_max;
+    for (r = 0; r < rows; r += 2) {
+        const int two = r + 1 < rows;
+        int8_t *out0 = output + r * oc, *out1 = out0 + oc;
+        const uint32_t *w = (const uint32_t *)p->weights;
+        const int32_t *q = p->quant;
+        int k;
+        /* a last pixel alone leaves slot 1 as it was: computed, never stored */
+        for (k = 0; k < 1 + two; ++k) {
+            pb_dw_one_taps(p, in_b, oy * p->stride_h - p->pad_top, ox * p->stride_w - p->pad_left, cols + 2 * k,
+                           blocks);
+            if (++ox == p->out_w) {
+                ox = 0;
+                if (++oy == p->out_h) {
+                    oy = 0;
+                    ++b;
+                    in_b = input + b * p->in_h * p->in_w;
+                }
+            }
+        }
+        for (c = 0; c < oc; c += 2, q += 2 * PB_QUANT_WORDS) {
+            int32_t acc[4];
+            acc[0] = acc[1] = q[0];
+            acc[2] = acc[3] = q[PB_QUANT_WORDS];
+            w = pb_dw_one_pair(cols, cols_end, w, acc);
+            out0[c] = pb_fast_out(acc[0], pb_fast_q(q), o, mode, doubled, full_range);
+            if (two) {
+                out1[c] = pb_fast_out(acc[1], pb_fast_q(q), o, mode, doubled, full_range);
+            }
+            if (c + 1 < oc) {
+                const pb_fast_q_t q1 = pb_fast_q(q + PB_QUANT_WORDS);
+                out0[c + 1] = pb_fast_out(acc[2], q1, o, mode, doubled, full_range);
+                if (two) {
+                    out1[c + 1] = pb_fast_out(acc[3], q1, o, mode, doubled, full_range);
+                }
+            }
+        }
+    }
+}
+
+void pb_fast_dw_one_s8(const pb_fast_dw_one_params_t *p, const int8_t *input, int8_t *output, void *scratch)
+{
+    uint32_t *cols = (uint32_t *)scratch;
+    if (p->requant != PB_REQUANT_FAST) {
+        pb_dw_one_run(p, input, output, cols, PB_REQUANT_EXACT, 0);
+    } else if (p->act_min == -128 && p->act_max == 127) {
+        pb_dw_one_run(p, input, output, cols, PB_REQUANT_FAST, 1);
+    } else {
+        pb_dw_one_run(p, input, output, cols, PB_REQUANT_FAST, 0);
+    }
 }

@@ -9,7 +9,8 @@
 
 typedef struct {
     int32_t batches;
-    int32_t in_h, in_w, channels;
+    int32_t in_h, in_w, channels; /* input channels */
+    int32_t multiplier;           /* depth multiplier: channels * multiplier outputs per pixel (generic form) */
     int32_t out_h, out_w;
     int32_t filter_h, filter_w;
     int32_t stride_h, stride_w;
@@ -21,7 +22,7 @@ typedef struct {
     int32_t lines;              /* 1: the 3x3 stride-1 form on int16 lines (weights as PB_DW_LINE_WORDS blocks) */
     int32_t transposed;         /* lines form: lines run down the columns (out_h > out_w) */
     const int32_t *weights;     /* packed, see pb_depthwise_conv.c */
-    const int32_t *quant;       /* PB_QUANT_WORDS per channel */
+    const int32_t *quant;       /* PB_QUANT_WORDS per output channel, in pass order (pb_depthwise_conv.c) */
     const int32_t *pad;         /* channels bytes of the input zero point: padding taps read it */
 } pb_fast_dw_params_t;
 
@@ -31,6 +32,34 @@ typedef struct {
 /* Lines form, per channel: bias', (w0,w1) and (w1,w2) int16 pairs for each of the three
  * kernel lines, multiplier, rounding, right shift. */
 #define PB_DW_LINE_WORDS 10
+
+/* One input channel under any depth multiplier (micro_speech's spectrogram, multiplier
+ * 8): an ordinary convolution with in_c 1, as a matrix multiply of two output pixels by
+ * two output channels at a time over the pixels' taps widened to int16. */
+typedef struct {
+    int32_t batches;
+    int32_t in_h, in_w;
+    int32_t out_h, out_w;
+    int32_t out_c;              /* the depth multiplier: output channels */
+    int32_t filter_h, filter_w;
+    int32_t stride_h, stride_w;
+    int32_t dilation_h, dilation_w;
+    int32_t pad_top, pad_left;
+    int32_t run;                /* taps per filter row, filter_w rounded up to 4 (zero weights beyond) */
+    int32_t pad_value;          /* the input zero point: what padding taps read */
+    int32_t output_offset;
+    int32_t act_min, act_max;
+    int32_t requant;            /* FAST: weights and bias' doubled, as for wide mm weights */
+    const int32_t *weights;     /* per channel pair, per block of 4 taps: four words of int16 pairs */
+    const int32_t *quant;       /* PB_QUANT_WORDS per channel, out_c rounded up to even */
+} pb_fast_dw_one_params_t;
+
+/* Longest filter row (run) pb_fast_dw_one_s8 takes. */
+#define PB_FAST_DW_ONE_MAX_RUN 64
+
+/* scratch: two pixels' taps widened, 4 * filter_h * run bytes:
+ * pb_fast_dw_one_s8_scratch_bytes() in compiler/ops/tiers/dsp.py. */
+void pb_fast_dw_one_s8(const pb_fast_dw_one_params_t *p, const int8_t *input, int8_t *output, void *scratch);
 
 /* scratch: the lines form's widened input lines, pb_fast_dw_s8_scratch_bytes() in
  * compiler/ops/tiers/dsp.py; the generic form uses none (NULL is fine). */
@@ -45,5 +74,7 @@ void pb_fast_dw_3x3_exact_s8(const pb_fast_dw_params_t *p, const int8_t *input, 
 void pb_fast_dw_any_fast_full_s8(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output, void *scratch);
 void pb_fast_dw_any_fast_clamped_s8(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output, void *scratch);
 void pb_fast_dw_any_exact_s8(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output, void *scratch);
+void pb_fast_dw_multiplier_fast_s8(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output, void *scratch);
+void pb_fast_dw_multiplier_exact_s8(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output, void *scratch);
 
 #endif /* PB_DSP_DEPTHWISE_CONV_H */

@@ -8,7 +8,8 @@
 
 typedef struct {
     int32_t batches;
-    int32_t in_h, in_w, channels;
+    int32_t in_h, in_w, channels; /* input channels */
+    int32_t multiplier;           /* depth multiplier: channels * multiplier outputs per pixel */
     int32_t out_h, out_w;
     int32_t filter_h, filter_w;
     int32_t stride_h, stride_w;
@@ -17,7 +18,7 @@ typedef struct {
     int32_t input_offset, output_offset;
     int32_t act_min, act_max;
     int32_t requant;            /* PB_MVE_REQUANT_FAST or PB_MVE_REQUANT_GENERAL (pb_helium.h) */
-    const int32_t *weights;     /* [channels/8][taps][8] int16 */
+    const int32_t *weights;     /* [multiplier][channels/8][taps][8] int16 */
     const int32_t *quant;       /* per 8 channels two groups: lanes c,c+2,c+4,c+6 then c+1,...,c+7 */
     const int32_t *pad;         /* channels bytes of the input zero point: padding taps read it */
 } pb_fast_mve_dw_params_t;

@@ -180,26 +180,61 @@ def matmul_fields(call: KernelCall, mm: MatMul, depth_pad: int) -> dict:
 
 
 def depthwise_supported(call: KernelCall, channels_per_step: int) -> bool:
+    """The tier's depthwise kernel takes the call: whole steps of input channels (each
+    step's outputs are computed once per multiplier, pb_fast_*dw_params_t's multiplier)."""
     f = call.fields
-    return (call.function == "pb_depthwise_conv_s8" and f["depth_multiplier"] == 1
-            and f["in_c"] % channels_per_step == 0 and f["filter_h"] * f["filter_w"] <= DW_MAX_TAPS)
+    return (call.function == "pb_depthwise_conv_s8" and f["in_c"] % channels_per_step == 0
+            and f["filter_h"] * f["filter_w"] <= DW_MAX_TAPS)
+
+
+def depthwise_as_conv_pays(call: KernelCall, channels_per_step: int) -> bool:
+    """Fewer input channels than the depthwise kernel's step: the matrix multiply over the
+    equal CONV_2D (depthwise_as_conv) computes in_c times the MACs, at most step - 1 of them
+    zeros, and is still several times faster than the portable loop."""
+    f = call.fields
+    return call.function == "pb_depthwise_conv_s8" and f["in_c"] < channels_per_step
+
+
+def depthwise_as_conv(call: KernelCall) -> KernelCall:
+    """A depthwise call as the CONV_2D it equals, for the matrix-multiply kernels: output
+    channel o = i * multiplier + m reads input channel i only, so its filter row holds the
+    depthwise taps at channel i and zeros at the others (none when in_c is 1: micro_speech's
+    one-channel spectrogram under a multiplier of 8). The MACs stay the depthwise's."""
+    f = call.fields
+    ic, dm = f["in_c"], f["depth_multiplier"]
+    oc, taps = ic * dm, f["filter_h"] * f["filter_w"]
+    w = np.asarray(f["filter"].values, np.int8).reshape(taps, oc)
+    dense = np.zeros((oc, taps, ic), np.int8)
+    dense[np.arange(oc), :, np.arange(oc) // dm] = w.T
+    fields = {k: v for k, v in f.items() if k != "depth_multiplier"}
+    fields.update(out_c=oc, filter_c=ic, group_out_c=oc,
+                  filter=const("filter", dense.reshape(-1), "int8_t"))
+    return KernelCall("pb_conv", "pb_conv_s8", "pb_conv_params_t", fields, call.inputs, call.outputs,
+                      macs=call.macs)
+
+
+def pass_order(in_c: int, multiplier: int) -> np.ndarray:
+    """The depthwise kernels' output channel order: pass m (0..multiplier-1) computes
+    channels c * multiplier + m for every input channel c."""
+    return np.arange(in_c * multiplier).reshape(in_c, multiplier).T.reshape(-1)
 
 
 def depthwise_parts(call: KernelCall) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, dict]:
-    """(weights [tap][channel] int8, plain bias int64, quant words, requant mode, the
-    pb_fast_dw_params_t fields but weights and quant)."""
+    """(weights [tap][output channel] int8, plain bias int64, quant words, requant mode,
+    the pb_fast_dw_params_t fields but weights and quant), the channels in pass order."""
     f = call.fields
-    c = f["in_c"]
+    c, dm = f["in_c"], f["depth_multiplier"]
+    order = pass_order(c, dm)
     taps = f["filter_h"] * f["filter_w"]
-    w = np.asarray(f["filter"].values, np.int8).reshape(taps, c)
+    w = np.asarray(f["filter"].values, np.int8).reshape(taps, c * dm)[:, order]
     bias = values(f["bias"])
-    bias = np.zeros(c, np.int64) if bias is None else bias.astype(np.int64)
-    mults, shifts = per_channel(f, c)
+    bias = np.zeros(c * dm, np.int64) if bias is None else bias.astype(np.int64)[order]
+    mults, shifts = (v[order] for v in per_channel(f, c * dm))
     folded = bias + f["input_offset"] * w.astype(np.int64).sum(axis=0)
-    q, mode = quant_words(folded, mults, shifts, peaks(w.T, bias, f["input_offset"]), f["output_offset"], c)
+    q, mode = quant_words(folded, mults, shifts, peaks(w.T, bias, f["input_offset"]), f["output_offset"], c * dm)
     fields = {k: f[k] for k in ("batches", "in_h", "in_w", "out_h", "out_w", "filter_h", "filter_w", "stride_h",
                                 "stride_w", "dilation_h", "dilation_w", "pad_top", "pad_left", "input_offset",
                                 "output_offset", "act_min", "act_max")}
-    fields.update(channels=c, requant=mode,
-                  pad=const("pad", pack_words(np.full(c, -f["input_offset"])), "int32_t"))
+    fields.update(channels=c, multiplier=dm, requant=mode,
+                  pad=const("pad", pack_words(np.full(-(-c // 4) * 4, -f["input_offset"])), "int32_t"))
     return w, bias, q, mode, fields

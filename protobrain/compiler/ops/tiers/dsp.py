@@ -8,9 +8,12 @@ from __future__ import annotations
 import numpy as np
 
 from protobrain.compiler.ops.base import KernelCall, const
+from protobrain.compiler.ops.tiers import fc_row
 from protobrain.compiler.ops.tiers.common import (
     REQUANT_FAST,
     computed_channels,
+    depthwise_as_conv,
+    depthwise_as_conv_pays,
     depthwise_parts,
     depthwise_supported,
     matmul,
@@ -24,6 +27,7 @@ DEPTH_BLOCK = 8  # depth padded to this (zero weights), so inner loops have no t
 FEW_CHANNELS, SINGLE_ROW_SCRATCH = 8, 1024  # single rows stay portable past this scratch
 DW_CHANNELS = 4  # depthwise channels per step
 DW_LINES_MIN = 8  # shortest output line (the longer side) the lines form pays off on
+DW_ONE_MAX_RUN = 64  # PB_FAST_DW_ONE_MAX_RUN in dsp/pb_depthwise_conv.h: longest filter row
 
 
 def _mm_weights(w2d: np.ndarray, wide: bool, lean: bool = False) -> tuple[np.ndarray, int]:
@@ -155,8 +159,9 @@ def _matmul(call: KernelCall, wide: bool) -> KernelCall | None:
     scratch = pb_fast_mm_s8_scratch_bytes(fields)
     if mm.geometry["rows"] == 1 and mm.out_c <= FEW_CHANNELS and scratch > SINGLE_ROW_SCRATCH:
         # one row read by a few channel pairs: its widened copy would cost more RAM than
-        # the multiply saves time (micro_speech's 4000 x 4 FULLY_CONNECTED: 16 KB)
-        return None
+        # the multiply saves time (micro_speech's 4000 x 4 FULLY_CONNECTED: 16 KB); a
+        # FULLY_CONNECTED takes the kernel that widens as it multiplies instead
+        return fc_row.accelerate(call)
     return KernelCall("pb_conv", "pb_fast_mm_s8", "pb_fast_mm_params_t", fields, call.inputs, call.outputs,
                       macs=call.macs, scratch_bytes=scratch, tier="dsp", entry=mm_instance(fields))
 
@@ -185,12 +190,49 @@ def _depthwise(call: KernelCall) -> KernelCall | None:
                       tier="dsp", entry=dw_instance(fields))
 
 
+def pb_fast_dw_one_s8_scratch_bytes(p: dict) -> int:
+    """pb_fast_dw_one_s8's scratch (dsp/pb_depthwise_conv.c) for its pb_fast_dw_one_params_t
+    fields p: two pixels' taps widened to int16, filter_h rows of run values each, rounded
+    up to an even number of blocks of 4."""
+    return 2 * 2 * 4 * (-(-p["filter_h"] * p["run"] // 8) * 2)
+
+
+def _depthwise_one(call: KernelCall) -> KernelCall:
+    """One input channel, any multiplier: a convolution with in_c 1 (pb_fast_dw_one_s8).
+    Weights per channel pair and block of 4 taps (filter rows padded to run with zeros):
+    channel 0's (w0,w2), (w1,w3) int16 pairs, then channel 1's; doubled in FAST mode."""
+    w, _, q, mode, fields = depthwise_parts(call)  # one input channel: pass order is channel order
+    fh, fw = fields["filter_h"], fields["filter_w"]
+    run = -(-fw // 4) * 4
+    oc = w.shape[1]
+    ocp = oc + oc % 2
+    blocks = -(-fh * run // 8) * 2  # an even count: the kernel's loop takes two per turn
+    wk = np.zeros((ocp, blocks * 4), np.int64)
+    wk[:oc, :fh * run] = np.pad(w.T.reshape(oc, fh, fw), ((0, 0), (0, 0), (0, run - fw))).reshape(oc, -1)
+    qp = np.zeros((ocp, q.shape[1]), np.int64)
+    qp[:oc] = q
+    if mode == REQUANT_FAST:  # doubled weights and bias, as for wide matrix-multiply weights
+        wk = 2 * wk
+        qp[:, 0] = wrap32(2 * qp[:, 0])
+    v = wk.reshape(ocp // 2, 2, blocks, 4).transpose(0, 2, 1, 3)  # [pair][block][2 channels][4]
+    words = wrap32(np.stack([(v[..., 0] & 0xFFFF) | (v[..., 2] << 16),
+                             (v[..., 1] & 0xFFFF) | (v[..., 3] << 16)], axis=-1)).reshape(-1)
+    fields = {k: fields[k] for k in ("batches", "in_h", "in_w", "out_h", "out_w", "filter_h", "filter_w", "stride_h",
+                                     "stride_w", "dilation_h", "dilation_w", "pad_top", "pad_left", "output_offset",
+                                     "act_min", "act_max", "requant")}
+    fields.update(out_c=oc, run=run, pad_value=-call.fields["input_offset"],
+                  weights=const("weights", words, "int32_t"), quant=const("quant", qp.reshape(-1), "int32_t"))
+    return KernelCall("pb_depthwise_conv", "pb_fast_dw_one_s8", "pb_fast_dw_one_params_t", fields, call.inputs,
+                      call.outputs, macs=call.macs, scratch_bytes=pb_fast_dw_one_s8_scratch_bytes(fields),
+                      tier="dsp")
+
+
 def _lines_form(fields: dict, mode: int, q: np.ndarray) -> bool:
     """pb_fast_dw_s8's lines form: 3x3, stride and dilation 1, FAST requantization with every
     multiplier above 2^30 (so SMMULR's result is negative exactly when the accumulator is),
     no clamp but int8's, and lines long enough to repay their per-line set-up."""
     f = fields
-    return (f["filter_h"] == 3 and f["filter_w"] == 3 and f["stride_h"] == 1 and f["stride_w"] == 1
+    return (f["multiplier"] == 1 and f["filter_h"] == 3 and f["filter_w"] == 3 and f["stride_h"] == 1 and f["stride_w"] == 1
             and f["dilation_h"] == 1 and f["dilation_w"] == 1 and mode == REQUANT_FAST
             and bool(np.all(q[:, 1] > 2**30)) and f["act_min"] == -128 and f["act_max"] == 127
             and max(f["out_h"], f["out_w"]) >= DW_LINES_MIN)
@@ -215,5 +257,9 @@ def _depthwise_lines(call: KernelCall, w: np.ndarray, q: np.ndarray, fields: dic
 def accelerate(call: KernelCall, wide: bool) -> KernelCall | None:
     """The DSP tier's call, or None where it does not apply."""
     if call.function == "pb_depthwise_conv_s8":
+        if call.fields["in_c"] == 1 and call.fields["filter_w"] <= DW_ONE_MAX_RUN:
+            return _depthwise_one(call)
+        if depthwise_as_conv_pays(call, DW_CHANNELS):
+            return _matmul(depthwise_as_conv(call), wide)
         return _depthwise(call)
     return _matmul(call, wide)

@@ -15,9 +15,12 @@ import numpy as np
 from protobrain.compiler.ops.base import KernelCall, const
 from protobrain.compiler.ops.tiers.common import (
     computed_channels,
+    depthwise_as_conv,
+    depthwise_as_conv_pays,
     depthwise_parts,
     depthwise_supported,
     matmul,
+    pass_order,
     matmul_fields,
     pack_words,
     per_channel,
@@ -131,10 +134,10 @@ def pb_fast_mve_mm_s8_scratch_bytes(p: dict) -> int:
 
 def pb_fast_mve_dw_s8_scratch_bytes(p: dict) -> int:
     """pb_fast_mve_dw_s8's scratch (mve/pb_depthwise_conv.c) for its pb_fast_mve_dw_params_t
-    fields p: a 3x3 window with FAST requantization stages the three input rows of an
+    fields p: a 3x3 window with FAST requantization (multiplier 1) stages the three input rows of an
     output row with their padding columns, channels bytes per pixel; any other window
     takes one pointer (4 bytes) per tap."""
-    if p["requant"] == REQUANT_FAST and p["filter_h"] == 3 and p["filter_w"] == 3:
+    if p["requant"] == REQUANT_FAST and p["filter_h"] == 3 and p["filter_w"] == 3 and p["multiplier"] == 1:
         return 3 * ((p["out_w"] - 1) * p["stride_w"] + 2 * p["dilation_w"] + 1) * p["channels"]
     return 4 * p["filter_h"] * p["filter_w"]
 
@@ -163,7 +166,7 @@ def _depthwise(call: KernelCall) -> KernelCall | None:
     w, bias, _, _, fields = depthwise_parts(call)
     f = call.fields
     taps, c = w.shape
-    mults, shifts = per_channel(f, c)
+    mults, shifts = (v[pass_order(f["in_c"], f["depth_multiplier"])] for v in per_channel(f, c))
     folded = bias + f["input_offset"] * w.astype(np.int64).sum(axis=0)
     # lanes per 8 channels: even channels then odd, as VMULLB / VMULLT produce them
     order = np.arange(c).reshape(c // 8, 4, 2).transpose(0, 2, 1).reshape(-1)
@@ -179,5 +182,7 @@ def _depthwise(call: KernelCall) -> KernelCall | None:
 def accelerate(call: KernelCall) -> KernelCall | None:
     """The MVE tier's call, or None where it does not apply."""
     if call.function == "pb_depthwise_conv_s8":
+        if depthwise_as_conv_pays(call, DW_CHANNELS):
+            return _matmul(depthwise_as_conv(call))
         return _depthwise(call)
     return _matmul(call)
