@@ -6,6 +6,7 @@ the output folder."""
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from pathlib import Path
 
 from protobrain.errors import ProtobrainError
@@ -21,9 +22,25 @@ C_KEYWORDS = frozenset("""
     typeof_unqual _BitInt _Decimal32 _Decimal64 _Decimal128
 """.split())
 
-# Kernel and firmware files are pb_*.c/.h and main.c in the same folder as the model's.
+# Kernel and firmware files are pb_*.c/.h and main.c in the same folder as the model's, with
+# the board's drivers (uart_cmsdk.c, startup_cortexm.c, ...) and the RP2040's boot2_image.c.
 RESERVED_PREFIX = "pb_"
 RESERVED = frozenset({"main"})
+GENERATED_FIRMWARE_FILES = ("boot2_image.c",)
+
+
+def model_files(name: str) -> tuple[str, ...]:
+    """The files of a model's generated code (codegen/render.py)."""
+    return f"{name}.h", f"{name}.c", f"{name}_weights.h", f"{name}_weights.c"
+
+
+@lru_cache(maxsize=1)
+def firmware_files() -> frozenset[str]:
+    """Every file name a firmware folder gets from protobrain: its templates (less .j2)."""
+    from protobrain.resources import templates_dir
+
+    folder = templates_dir() / "firmware"
+    return frozenset({p.name.removesuffix(".j2") for p in folder.iterdir()} | set(GENERATED_FIRMWARE_FILES))
 
 # A run of `protobrain train` keeps its model as model.tflite beside its run.json.
 RUN_MODEL, RUN_INFO = "model.tflite", "run.json"
@@ -41,6 +58,9 @@ def name_problem(name: str) -> str | None:
         return "is a C keyword"
     if name.startswith(RESERVED_PREFIX) or name in RESERVED:
         return f"is taken by protobrain's own files (names starting with {RESERVED_PREFIX}, and main)"
+    clash = sorted(set(model_files(name)) & firmware_files())
+    if clash:
+        return f"would overwrite the firmware's own {clash[0]}"
     return None
 
 

@@ -18,6 +18,8 @@ BAD_NAMES = {
     "int": "is a C keyword",
     "pb_common": "is taken by protobrain's own files",
     "main": "is taken by protobrain's own files",
+    "uart_cmsdk": "would overwrite the firmware's own uart_cmsdk.c",
+    "boot2_image": "would overwrite the firmware's own boot2_image.c",
     "": "is not a C identifier",
 }
 
@@ -38,7 +40,7 @@ def test_names_from_file_names_compile(tmp_path):
         pytest.skip("gcc not installed")
     src = shared_model("hello_world_int8")
     for stem, name in (("int", "m_int"), ("pb_common", "m_pb_common"), ("my model (2)", "my_model__2_"),
-                       ("7seg", "m_7seg")):
+                       ("7seg", "m_7seg"), ("startup_cortexm", "m_startup_cortexm")):
         model = tmp_path / f"{stem}.tflite"
         shutil.copyfile(src, model)
         out = tmp_path / f"gen_{name}"
@@ -48,3 +50,17 @@ def test_names_from_file_names_compile(tmp_path):
         for c in out.glob("*.c"):
             subprocess.run([cc, "-std=c99", "-Wall", "-Wextra", "-Werror", "-I", str(out), "-c", str(c),
                             "-o", str(tmp_path / "x.o")], check=True)
+
+
+def test_no_name_can_overwrite_a_firmware_file():
+    """Every file a firmware folder gets from protobrain is out of reach of a model's files,
+    whatever the folder holds now (a new driver is covered without a list to keep)."""
+    from protobrain.compiler.names import c_name, firmware_files, model_files, name_problem
+
+    assert {"uart_cmsdk.c", "startup_cortexm.c", "main.c", "boot2_image.c"} <= firmware_files()
+    for f in firmware_files():
+        stem = f.rsplit(".", 1)[0]
+        for name in (stem, stem.removesuffix("_weights")):
+            if set(model_files(name)) & firmware_files():
+                assert name_problem(name) is not None, name
+                assert not set(model_files(c_name(name))) & firmware_files(), name
