@@ -29,7 +29,8 @@ PLANNER = click.option(
 KERNELS = click.option(
     "--kernels", default=AUTO, show_default=True, type=click.Choice([AUTO, *TIERS]),
     help="Kernel tier: auto takes the fastest the board's core has (mve on M55, dsp on M4/M7/M33, "
-         "portable elsewhere and on the host); dsp on the host runs the DSP kernels' C form.",
+         "armv6m on M0/M0+, portable elsewhere and on the host); dsp and armv6m on the host run "
+         "their C form.",
 )
 
 

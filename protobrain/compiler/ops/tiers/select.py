@@ -5,32 +5,32 @@ for the fastest kernels the board's core runs. Chosen per board at generation ti
 - "dsp": Arm DSP extension (Cortex-M4/M7/M33): SXTB16 + SMLAD on int16 pairs (dsp.py,
   templates/kernels/dsp/).
 - "mve": Helium (Cortex-M55): 16 int8 MACs per VMLADAVA (mve.py, templates/kernels/mve/).
-
-16x8 CONV_2D, FULLY_CONNECTED and DEPTHWISE_CONV_2D have their own kernels on both fast
-tiers (wide16.py, templates/kernels/<tier>/pb_conv16.c, pb_depthwise_conv16.c).
+- "armv6m": Cortex-M0/M0+ (Thumb-1, MULS only): unsigned-biased operands, two rows by two
+  channels per inner loop (armv6m.py, templates/kernels/armv6m/); matrix multiply and
+  depthwise only.
 
 The int8 ADD of two same-shape tensors becomes two 256-entry tables and one requantization
 on every fast tier (add_lut.py, the DSP tier's kernel on Helium too). Calls the fast
 kernels do not cover (grouped convolution, depth multiplier > 1, a non-zero weight zero
-point) stay portable: one program calls kernels of its tier and portable ones.
+point, 16x8) stay portable: one program calls kernels of its tier and portable ones.
 """
 
 from __future__ import annotations
 
 from protobrain.compiler.ops.base import KernelCall
+from protobrain.compiler.ops.tiers import armv6m as fast_v6m
 from protobrain.compiler.ops.tiers import batch_matmul as fast_bmm
 from protobrain.compiler.ops.tiers import dsp as fast_dsp
 from protobrain.compiler.ops.tiers import mve as fast_mve
 from protobrain.compiler.ops.tiers import transpose_conv as fast_tconv
-from protobrain.compiler.ops.tiers import wide16 as fast_16x8
 from protobrain.compiler.ops.tiers.add_lut import accelerate_add
 from protobrain.compiler.ops.tiers.common import REQUANT_EXACT, REQUANT_FAST
 from protobrain.compiler.ops.tiers.recurrent import RECURRENT_FUNCTIONS, accelerate_recurrent
 
-TIERS = ("portable", "dsp", "mve")
+TIERS = ("portable", "armv6m", "dsp", "mve")
 # The operators with a fast form, and on which tiers (`protobrain ops` shows it).
-FAST_OPERATORS = {"CONV_2D": ("dsp", "mve"), "DEPTHWISE_CONV_2D": ("dsp", "mve"),
-                  "FULLY_CONNECTED": ("dsp", "mve"), "ADD": ("dsp", "mve"),
+FAST_OPERATORS = {"CONV_2D": ("armv6m", "dsp", "mve"), "DEPTHWISE_CONV_2D": ("armv6m", "dsp", "mve"),
+                  "FULLY_CONNECTED": ("armv6m", "dsp", "mve"), "ADD": ("dsp", "mve"),
                   "UNIDIRECTIONAL_SEQUENCE_LSTM": ("dsp", "mve"), "SVDF": ("dsp", "mve"),
                   "TRANSPOSE_CONV": ("dsp", "mve"), "BATCH_MATMUL": ("dsp", "mve")}
 MATMUL_FUNCTIONS = ("pb_conv_s8", "pb_fully_connected_s8")
@@ -40,7 +40,9 @@ FAST_FUNCTIONS = (*MATMUL_FUNCTIONS, "pb_depthwise_conv_s8")
 def tier_for(features) -> str:
     """The fastest tier a core with these board features (boards/*.toml) runs."""
     features = set(features)
-    return "mve" if "mve" in features else "dsp" if "dsp" in features else "portable"
+    if "mve" in features or "dsp" in features:
+        return "mve" if "mve" in features else "dsp"
+    return "armv6m" if "armv6m" in features else "portable"
 
 
 def accelerate(call: KernelCall, tier: str, wide_weights: bool = False) -> KernelCall:
@@ -49,6 +51,8 @@ def accelerate(call: KernelCall, tier: str, wide_weights: bool = False) -> Kerne
     if tier not in TIERS:
         raise ValueError(f"unknown kernel tier {tier!r}; choose one of {', '.join(TIERS)}")
     fast = None
+    if tier == "armv6m":
+        return (fast_v6m.accelerate(call) if call.function in FAST_FUNCTIONS else None) or call
     if tier != "portable" and call.function == "pb_add_s8":
         fast = accelerate_add(call, tier)
     elif tier != "portable" and call.function in RECURRENT_FUNCTIONS:
@@ -57,8 +61,6 @@ def accelerate(call: KernelCall, tier: str, wide_weights: bool = False) -> Kerne
         fast = fast_dsp.accelerate(call, wide_weights)
     elif tier == "mve" and call.function in FAST_FUNCTIONS:
         fast = fast_mve.accelerate(call)
-    elif tier != "portable" and call.function in fast_16x8.FUNCTIONS:
-        fast = fast_16x8.accelerate(call, tier, wide_weights)
     elif call.function in fast_tconv.FUNCTIONS:
         fast = fast_tconv.accelerate(call, tier, wide_weights)
     elif call.function in fast_bmm.FUNCTIONS:
@@ -70,7 +72,7 @@ def accelerate_all(calls: list[KernelCall], tier: str, flash_budget: int | None 
     """accelerate every call; on the DSP tier the weights are stored as int16 when the
     widened matrix-multiply weights take at most half of flash_budget (bytes; None: the
     flash is not known, keep int8)."""
-    mm = [c for c in calls if c.function in (*MATMUL_FUNCTIONS, *fast_tconv.FUNCTIONS, *fast_16x8.MATMUL_FUNCTIONS)]
+    mm = [c for c in calls if c.function in (*MATMUL_FUNCTIONS, *fast_tconv.FUNCTIONS)]
     widened = 2 * sum(c.fields["filter"].nbytes for c in mm)
     wide = tier == "dsp" and flash_budget is not None and widened <= flash_budget // 2
     return [accelerate(c, tier, wide) for c in calls]
