@@ -7,9 +7,10 @@
  * (acc * reduced + 2^(ts - 1)) >> ts, with reduced the multiplier rounded to 16 bits and
  * ts = 15 - shift. The generator (protobrain/compiler/ops/tiers/wide16.py) bounds each
  * channel's sum from its weights and picks, per layer:
- *   PB_W16_HI:  the sum fits int32; the bias and the rounding are one int64 constant K'
- *               and the shift is folded into the multiplier m' = reduced << (32 - ts), so
- *               the output is the high word of K' + sum * m' (one SMLAL);
+ *   PB_W16_HI:  the sum fits int32; the bias, the rounding and the output offset are one
+ *               int64 constant K' and the shift is folded into the multiplier
+ *               m' = reduced << (32 - ts), so the output is the high word of K' + sum * m'
+ *               (one SMLAL);
  *   PB_W16_R64: the sum in int64 (the DSP tier adds int32 partial sums of at most `chunk`
  *               blocks of 4 taps, each provably within int32); K = bias * reduced +
  *               2^(ts - 1), then (K + sum * reduced) >> ts, the reference's arithmetic;
@@ -23,6 +24,10 @@
 #include <string.h>
 
 #include "pb_common.h"
+
+#if defined(__ARM_FEATURE_SAT)
+#include <arm_acle.h>
+#endif
 
 #define PB_W16_HI 0
 #define PB_W16_R64 1
@@ -92,6 +97,35 @@ static PB_F16_INLINE int32_t pb_w16_clamp(int32_t r, int32_t act_min, int32_t ac
     return r > act_max ? act_max : r;
 }
 
+/* The clamp a layer's activation range allows (a kernel form's constant): int16's whole
+ * range is one SSAT, ReLU's [0, 32767] one USAT, any other range two selects. */
+#define PB_W16_CLAMP_ANY 0
+#define PB_W16_CLAMP_S16 1
+#define PB_W16_CLAMP_RELU 2
+
+static PB_F16_INLINE int pb_w16_clamp_of(int32_t act_min, int32_t act_max)
+{
+    if (act_min == INT16_MIN && act_max == INT16_MAX) {
+        return PB_W16_CLAMP_S16;
+    }
+    return act_min == 0 && act_max == INT16_MAX ? PB_W16_CLAMP_RELU : PB_W16_CLAMP_ANY;
+}
+
+static PB_F16_INLINE int32_t pb_w16_clamp_form(int32_t r, int32_t act_min, int32_t act_max, int clamp)
+{
+#if defined(__ARM_FEATURE_SAT)
+    if (clamp == PB_W16_CLAMP_S16) {
+        return __ssat(r, 16);
+    }
+    if (clamp == PB_W16_CLAMP_RELU) {
+        return (int32_t)__usat(r, 15);
+    }
+#else
+    (void)clamp;
+#endif
+    return pb_w16_clamp(r, act_min, act_max);
+}
+
 /* One channel's output from its int32 sum (PB_W16_HI: one 64-bit multiply-add, its high
  * word; PB_W16_R32), not yet clamped. */
 static PB_F16_INLINE int32_t pb_w16_out32(int32_t sum, const int32_t *q, int32_t mode)
@@ -158,20 +192,40 @@ static PB_F16_INLINE void pb_f16_copy(int16_t *dst, const int16_t *src, int32_t 
     }
 }
 
-/* A window at the input's edge: tap by tap, the padding taps 0. */
+static PB_F16_INLINE void pb_f16_zero(int16_t *dst, int32_t n)
+{
+    if (n >= 32) {
+        memset(dst, 0, (size_t)n * 2);
+        return;
+    }
+    for (; n > 0; --n) {
+        *dst++ = 0;
+    }
+}
+
+/* A window at the input's edge: per filter row, the taps inside the input copied as one run
+ * (tap by tap when dilated), the padding taps 0. */
 static void pb_f16_gather(const pb_fast_mm16_params_t *p, const pb_f16_window_t *win, int16_t *d)
 {
-    int32_t ky, kx;
-    for (ky = 0; ky < p->filter_h; ++ky) {
+    const int32_t run = p->filter_w * p->in_c;
+    int32_t ky, kx, kx0, kx1;
+    pb_tap_range(win->ix0, p->dilation_w, p->filter_w, p->in_w, &kx0, &kx1);
+    for (ky = 0; ky < p->filter_h; ++ky, d += run) {
         const int32_t iy = win->iy0 + ky * p->dilation_h;
-        for (kx = 0; kx < p->filter_w; ++kx, d += p->in_c) {
-            const int32_t ix = win->ix0 + kx * p->dilation_w;
-            if (iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w) {
-                pb_f16_copy(d, win->in_b + (iy * p->in_w + ix) * p->in_c, p->in_c);
-            } else {
-                memset(d, 0, (size_t)p->in_c * 2);
+        const int16_t *src = win->in_b + (iy * p->in_w + win->ix0 + kx0 * p->dilation_w) * p->in_c;
+        if (iy < 0 || iy >= p->in_h || kx0 >= kx1) {
+            pb_f16_zero(d, run);
+            continue;
+        }
+        pb_f16_zero(d, kx0 * p->in_c);
+        if (p->dilation_w == 1) {
+            pb_f16_copy(d + kx0 * p->in_c, src, (kx1 - kx0) * p->in_c);
+        } else {
+            for (kx = kx0; kx < kx1; ++kx, src += p->dilation_w * p->in_c) {
+                pb_f16_copy(d + kx * p->in_c, src, p->in_c);
             }
         }
+        pb_f16_zero(d + kx1 * p->in_c, (p->filter_w - kx1) * p->in_c);
     }
 }
 

@@ -183,7 +183,7 @@ def test_requantization_words_reproduce_tflite_micro():
             if portable.function not in ("pb_conv_s16", "pb_fully_connected_s16", "pb_depthwise_conv_s16"):
                 continue
             w, bias, mults, shifts = _layer64(portable)
-            q, mode, fits32 = wide16.quant16(w, bias, mults, shifts)
+            q, mode, fits32 = wide16.quant16(w, bias, mults, shifts)  # output offset 0 (16x8)
             peaks = np.abs(w).sum(axis=1) * wide16.X_MAX
             assert fits32 == bool(np.all(peaks < 2**31))
             for c in range(len(w)):

@@ -64,14 +64,15 @@ static PB_ALWAYS_INLINE void pb_mm16_interleave(const int16_t *x0, const int16_t
     }
 }
 
-/* Rows x0 and x1 (the same row when `two` is 0) through every channel pair, into out0 and
- * out1. Layer constants (mode, wide) are arguments of an inlined function: each call site
+/* The interleaved rows through every channel pair, into out0 and out1 (out1 only when
+ * `two`). Layer constants (mode, wide, clamp) are arguments of inlined functions: each form
  * below is its own code with them folded in. */
 static PB_ALWAYS_INLINE void pb_mm16_rows(const pb_fast_mm16_params_t *p, const int16_t *xs, int16_t *out0,
-                                          int16_t *out1, int two, int mode, int wide)
+                                          int16_t *out1, int two, int mode, int wide, int clamp)
 {
     const int32_t blocks = p->depth_pad >> 2;
     const int32_t pair_words = blocks * (wide ? 4 : 2);
+    const int32_t offset = mode == PB_W16_HI ? 0 : p->output_offset; /* HI: folded into K' */
     const int32_t *w = p->weights;
     const int32_t *q = p->quant;
     int32_t c;
@@ -101,21 +102,21 @@ static PB_ALWAYS_INLINE void pb_mm16_rows(const pb_fast_mm16_params_t *p, const 
             r10 = pb_w16_out32(a.a10, q, mode);
             r11 = pb_w16_out32(a.a11, q + PB_W16_WORDS, mode);
         }
-        out0[c] = (int16_t)pb_w16_clamp(r00 + p->output_offset, p->act_min, p->act_max);
+        out0[c] = (int16_t)pb_w16_clamp_form(r00 + offset, p->act_min, p->act_max, clamp);
         if (two) {
-            out1[c] = (int16_t)pb_w16_clamp(r10 + p->output_offset, p->act_min, p->act_max);
+            out1[c] = (int16_t)pb_w16_clamp_form(r10 + offset, p->act_min, p->act_max, clamp);
         }
         if (c + 1 < p->out_c) {
-            out0[c + 1] = (int16_t)pb_w16_clamp(r01 + p->output_offset, p->act_min, p->act_max);
+            out0[c + 1] = (int16_t)pb_w16_clamp_form(r01 + offset, p->act_min, p->act_max, clamp);
             if (two) {
-                out1[c + 1] = (int16_t)pb_w16_clamp(r11 + p->output_offset, p->act_min, p->act_max);
+                out1[c + 1] = (int16_t)pb_w16_clamp_form(r11 + offset, p->act_min, p->act_max, clamp);
             }
         }
     }
 }
 
 static PB_ALWAYS_INLINE void pb_mm16_all(const pb_fast_mm16_params_t *p, const int16_t *input, int16_t *output,
-                                         int16_t *scratch, int mode, int wide)
+                                         int16_t *scratch, int mode, int wide, int clamp)
 {
     /* scratch: the interleaved pair, then (unless direct) the two im2col rows */
     int16_t *xs = scratch, *rows = scratch + 2 * p->depth_pad;
@@ -133,29 +134,33 @@ static PB_ALWAYS_INLINE void pb_mm16_all(const pb_fast_mm16_params_t *p, const i
         }
         pb_mm16_interleave(x0, x1, xs, blocks);
         if (two) {
-            pb_mm16_rows(p, xs, output, output + p->out_c, 1, mode, wide);
+            pb_mm16_rows(p, xs, output, output + p->out_c, 1, mode, wide, clamp);
         } else {
-            pb_mm16_rows(p, xs, output, output, 0, mode, wide);
+            pb_mm16_rows(p, xs, output, output, 0, mode, wide, clamp);
         }
     }
 }
 
+/* The forms: weights (wide int16 or int8), requantization, clamp. */
+#define PB_MM16_FORM(name, mode, wide, clamp)                                                                        \
+    void name(const pb_fast_mm16_params_t *p, const int16_t *input, int16_t *output, void *scratch)                 \
+    {                                                                                                                \
+        pb_mm16_all(p, input, output, (int16_t *)scratch, mode, wide, clamp);                                        \
+    }
+PB_MM16_FORMS(PB_MM16_FORM)
+
 void pb_fast_mm_s16(const pb_fast_mm16_params_t *p, const int16_t *input, int16_t *output, void *scratch)
 {
-    int16_t *rows = (int16_t *)scratch;
-    if (p->wide_weights) {
-        if (p->requant == PB_W16_HI) {
-            pb_mm16_all(p, input, output, rows, PB_W16_HI, 1);
-        } else if (p->requant == PB_W16_R64) {
-            pb_mm16_all(p, input, output, rows, PB_W16_R64, 1);
-        } else {
-            pb_mm16_all(p, input, output, rows, PB_W16_R32, 1);
-        }
-    } else if (p->requant == PB_W16_HI) {
-        pb_mm16_all(p, input, output, rows, PB_W16_HI, 0);
-    } else if (p->requant == PB_W16_R64) {
-        pb_mm16_all(p, input, output, rows, PB_W16_R64, 0);
+    const int clamp = pb_w16_clamp_of(p->act_min, p->act_max);
+    if (p->requant == PB_W16_R64) {
+        (p->wide_weights ? pb_fast_mm16_wide_r64 : pb_fast_mm16_int8_r64)(p, input, output, scratch);
+    } else if (p->requant == PB_W16_R32) {
+        (p->wide_weights ? pb_fast_mm16_wide_r32 : pb_fast_mm16_int8_r32)(p, input, output, scratch);
+    } else if (clamp == PB_W16_CLAMP_S16) {
+        (p->wide_weights ? pb_fast_mm16_wide_hi_s16 : pb_fast_mm16_int8_hi_s16)(p, input, output, scratch);
+    } else if (clamp == PB_W16_CLAMP_RELU) {
+        (p->wide_weights ? pb_fast_mm16_wide_hi_relu : pb_fast_mm16_int8_hi_relu)(p, input, output, scratch);
     } else {
-        pb_mm16_all(p, input, output, rows, PB_W16_R32, 0);
+        (p->wide_weights ? pb_fast_mm16_wide_hi : pb_fast_mm16_int8_hi)(p, input, output, scratch);
     }
 }

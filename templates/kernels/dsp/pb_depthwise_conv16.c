@@ -6,8 +6,21 @@
 
 #include "pb_ldrd.h"
 
+/* One tap of four channels: inputs and weights by LDRD, the input pointer on to the next tap. */
+#define PB_DW16_TAP()                                                                                                \
+    do {                                                                                                             \
+        uint32_t x01, x23, w01, w23;                                                                                 \
+        pb_ldrd_post(&x, &x01, &x23);                                                                                \
+        pb_ldrd_post(&w, &w01, &w23);                                                                                \
+        x = (const uint8_t *)x + x_skip;                                                                             \
+        a0 = pb_smlabb(x01, w01, a0);                                                                                \
+        a1 = pb_smlatt(x01, w01, a1);                                                                                \
+        a2 = pb_smlabb(x23, w23, a2);                                                                                \
+        a3 = pb_smlatt(x23, w23, a3);                                                                                \
+    } while (0)
+
 static PB_ALWAYS_INLINE void pb_dw16_pixel(const pb_fast_dw16_params_t *p, const int16_t *in_b, int32_t iy0,
-                                           int32_t ix0, int16_t *out, int mode)
+                                           int32_t ix0, int16_t *out, int mode, int clamp)
 {
     const int32_t c_all = p->channels;
     const int32_t taps = p->filter_h * p->filter_w;
@@ -30,45 +43,57 @@ static PB_ALWAYS_INLINE void pb_dw16_pixel(const pb_fast_dw16_params_t *p, const
         int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, ky, kx;
         const void *x = x_pix, *w = w_pix;
         for (ky = nky; ky > 0; --ky) {
-            for (kx = nkx; kx > 0; --kx) {
-                uint32_t x01, x23, w01, w23;
-                pb_ldrd_post(&x, &x01, &x23);
-                pb_ldrd_post(&w, &w01, &w23);
-                x = (const uint8_t *)x + x_skip;
-                a0 = pb_smlabb(x01, w01, a0);
-                a1 = pb_smlatt(x01, w01, a1);
-                a2 = pb_smlabb(x23, w23, a2);
-                a3 = pb_smlatt(x23, w23, a3);
+            if (nkx == 3) { /* a 3-wide window inside the input: no loop */
+                PB_DW16_TAP();
+                PB_DW16_TAP();
+                PB_DW16_TAP();
+            } else {
+                for (kx = nkx; kx > 0; --kx) {
+                    PB_DW16_TAP();
+                }
             }
             x = (const uint8_t *)x + row_skip;
             w = (const uint8_t *)w + w_skip;
         }
-        out[c] = (int16_t)pb_w16_clamp(pb_w16_out32(a0, q, mode), p->act_min, p->act_max);
-        out[c + 1] = (int16_t)pb_w16_clamp(pb_w16_out32(a1, q + PB_W16_WORDS, mode), p->act_min, p->act_max);
-        out[c + 2] = (int16_t)pb_w16_clamp(pb_w16_out32(a2, q + 2 * PB_W16_WORDS, mode), p->act_min, p->act_max);
-        out[c + 3] = (int16_t)pb_w16_clamp(pb_w16_out32(a3, q + 3 * PB_W16_WORDS, mode), p->act_min, p->act_max);
+        out[c] = (int16_t)pb_w16_clamp_form(pb_w16_out32(a0, q, mode), p->act_min, p->act_max, clamp);
+        out[c + 1] = (int16_t)pb_w16_clamp_form(pb_w16_out32(a1, q + PB_W16_WORDS, mode), p->act_min, p->act_max, clamp);
+        out[c + 2] = (int16_t)pb_w16_clamp_form(pb_w16_out32(a2, q + 2 * PB_W16_WORDS, mode), p->act_min, p->act_max, clamp);
+        out[c + 3] = (int16_t)pb_w16_clamp_form(pb_w16_out32(a3, q + 3 * PB_W16_WORDS, mode), p->act_min, p->act_max, clamp);
     }
 }
 
 static PB_ALWAYS_INLINE void pb_dw16_all(const pb_fast_dw16_params_t *p, const int16_t *input, int16_t *output,
-                                         int mode)
+                                         int mode, int clamp)
 {
     int32_t b, oy, ox;
     for (b = 0; b < p->batches; ++b) {
         const int16_t *in_b = input + b * p->in_h * p->in_w * p->channels;
         for (oy = 0; oy < p->out_h; ++oy) {
             for (ox = 0; ox < p->out_w; ++ox, output += p->channels) {
-                pb_dw16_pixel(p, in_b, oy * p->stride_h - p->pad_top, ox * p->stride_w - p->pad_left, output, mode);
+                pb_dw16_pixel(p, in_b, oy * p->stride_h - p->pad_top, ox * p->stride_w - p->pad_left, output, mode,
+                              clamp);
             }
         }
     }
 }
 
+#define PB_DW16_FORM(name, mode, clamp)                                                                              \
+    void name(const pb_fast_dw16_params_t *p, const int16_t *input, int16_t *output)                                 \
+    {                                                                                                                \
+        pb_dw16_all(p, input, output, mode, clamp);                                                                  \
+    }
+PB_DW16_FORMS(PB_DW16_FORM)
+
 void pb_fast_dw_s16(const pb_fast_dw16_params_t *p, const int16_t *input, int16_t *output)
 {
-    if (p->requant == PB_W16_HI) {
-        pb_dw16_all(p, input, output, PB_W16_HI);
+    const int clamp = pb_w16_clamp_of(p->act_min, p->act_max);
+    if (p->requant == PB_W16_R64) {
+        pb_fast_dw16_r64(p, input, output);
+    } else if (clamp == PB_W16_CLAMP_S16) {
+        pb_fast_dw16_hi_s16(p, input, output);
+    } else if (clamp == PB_W16_CLAMP_RELU) {
+        pb_fast_dw16_hi_relu(p, input, output);
     } else {
-        pb_dw16_all(p, input, output, PB_W16_R64);
+        pb_fast_dw16_hi(p, input, output);
     }
 }

@@ -35,9 +35,9 @@ def reduced_multiplier(m: int) -> int:
     return (m + (1 << 15)) >> 16 if m < 0x7FFF0000 else 0x7FFF
 
 
-def quant16(w2d: np.ndarray, bias, mults, shifts) -> tuple[np.ndarray, int, bool]:
+def quant16(w2d: np.ndarray, bias, mults, shifts, output_offset: int = 0) -> tuple[np.ndarray, int, bool]:
     """(PB_W16_WORDS words per channel, mode HI or R64, whether every channel's sum fits int32)
-    for a 64-bit-requantized layer; mode None when a shift is past what the kernels do."""
+    for a 64-bit-requantized layer. HI folds output_offset into K' (R64 adds it after)."""
     peaks = np.abs(w2d.astype(np.int64)).sum(axis=1) * X_MAX
     n = len(peaks)
     bias = np.zeros(n, np.int64) if bias is None else np.asarray(bias, np.int64)
@@ -45,11 +45,13 @@ def quant16(w2d: np.ndarray, bias, mults, shifts) -> tuple[np.ndarray, int, bool
     red = [reduced_multiplier(int(m)) for m in mults]
     ts = [15 - int(s) for s in shifts]
     ks = [int(b) * r + (1 << (t - 1)) for b, r, t in zip(bias, red, ts)]
-    hi = fits32 and all(0 <= 32 - t and (r << (32 - t)) < 2**31 and abs(k << (32 - t)) + int(p) * (r << (32 - t)) < 2**63
+    off = int(output_offset) << 32
+    hi = fits32 and all(0 <= 32 - t and (r << (32 - t)) < 2**31
+                        and abs((k << (32 - t)) + off) + int(p) * (r << (32 - t)) < 2**63
                         for r, t, k, p in zip(red, ts, ks, peaks))
     q = np.zeros((n, WORDS), np.int64)
     for c in range(n):
-        k, third = (ks[c] << (32 - ts[c]), red[c] << (32 - ts[c])) if hi else (ks[c], red[c])
+        k, third = ((ks[c] << (32 - ts[c])) + off, red[c] << (32 - ts[c])) if hi else (ks[c], red[c])
         q[c, 0], q[c, 1] = _words64(k)
         q[c, 2], q[c, 3] = third, 0 if hi else ts[c]
     return q, (W16_HI if hi else W16_R64), fits32
@@ -114,6 +116,27 @@ def pb_fast_mve_mm_s16_scratch_bytes(p: dict) -> int:
     return 0 if p["direct"] else 2 * p["depth_pad"]
 
 
+def _clamp_form(fields: dict) -> str:
+    """The clamp suffix of a form: int16's whole range, ReLU's [0, 32767], or any."""
+    lo, hi = fields["act_min"], fields["act_max"]
+    return "_s16" if (lo, hi) == (-32768, 32767) else "_relu" if (lo, hi) == (0, 32767) else ""
+
+
+def mm16_form(fields: dict) -> str:
+    """The form of pb_fast_mm_s16 (dsp/pb_conv16.h's PB_MM16_FORMS) the fields select, as
+    pb_fast_mm_s16 picks it at run time: the generated code calls it directly."""
+    weights = "wide" if fields["wide_weights"] else "int8"
+    mode = {W16_HI: "hi", W16_R64: "r64", W16_R32: "r32"}[fields["requant"]]
+    return f"pb_fast_mm16_{weights}_{mode}" + (_clamp_form(fields) if fields["requant"] == W16_HI else "")
+
+
+def dw16_form(fields: dict) -> str:
+    """The form of pb_fast_dw_s16 (dsp/pb_depthwise_conv16.h's PB_DW16_FORMS) the fields select."""
+    if fields["requant"] == W16_R64:
+        return "pb_fast_dw16_r64"
+    return "pb_fast_dw16_hi" + _clamp_form(fields)
+
+
 def _matmul(call: KernelCall, tier: str, wide: bool) -> KernelCall | None:
     parts = _matmul_parts(call)
     if parts is None:
@@ -128,7 +151,7 @@ def _matmul(call: KernelCall, tier: str, wide: bool) -> KernelCall | None:
         q[:, 1], q[:, 2] = mults, shifts
         mode, fits32 = W16_R32, True
     else:
-        q, mode, fits32 = quant16(w2d, bias, mults, shifts)
+        q, mode, fits32 = quant16(w2d, bias, mults, shifts, geometry["output_offset"])
         if not all(1 <= 15 - int(s) <= 63 for s in shifts):
             return None
     dp = -(-depth // DEPTH_BLOCK) * DEPTH_BLOCK
@@ -152,7 +175,8 @@ def _matmul(call: KernelCall, tier: str, wide: bool) -> KernelCall | None:
     else:
         function, scratch = "pb_fast_mm_s16", pb_fast_mm_s16_scratch_bytes(fields)
     return KernelCall("pb_conv16", function, "pb_fast_mm16_params_t", fields, call.inputs, call.outputs,
-                      macs=call.macs, scratch_bytes=scratch, takes_scratch=True, tier=tier)
+                      macs=call.macs, scratch_bytes=scratch, takes_scratch=True, tier=tier,
+                      entry=mm16_form(fields) if tier == "dsp" else "")
 
 
 def _depthwise(call: KernelCall, tier: str) -> KernelCall | None:
@@ -174,7 +198,7 @@ def _depthwise(call: KernelCall, tier: str) -> KernelCall | None:
                   quant=const("quant", q.reshape(-1), "int32_t"))
     function = "pb_fast_mve_dw_s16" if tier == "mve" else "pb_fast_dw_s16"
     return KernelCall("pb_depthwise_conv16", function, "pb_fast_dw16_params_t", fields, call.inputs, call.outputs,
-                      macs=call.macs, tier=tier)
+                      macs=call.macs, tier=tier, entry=dw16_form(fields) if tier == "dsp" else "")
 
 
 def accelerate(call: KernelCall, tier: str, wide: bool = False) -> KernelCall | None:
