@@ -165,13 +165,14 @@ def load_parts(vision, speech, synth, stride: int = 4, listen_max_samples: int =
                  vocoder=vocoder, listen_max_samples=listen_max_samples, names=c_names)
 
 
-def compile_nets(blobs: list[bytes], tier: str, flash_budget: int | None = None, names=MODEL_NAMES) -> list:
+def compile_nets(blobs: list[bytes], tier: str, flash_budget: int | None = None, names=MODEL_NAMES,
+                 optimize: str = "balanced") -> list:
     """The bundle's nets (MODEL_NAMES order) as Programs for a kernel tier, C-named `names`."""
     programs = []
     for name, blob in zip(names, blobs):
         g = read_model_bytes(blob)
         g.name = name
-        programs.append(build_program(g, tier=tier, flash_budget=flash_budget))
+        programs.append(build_program(g, tier=tier, flash_budget=flash_budget, optimize=optimize))
     return programs
 
 
@@ -284,15 +285,18 @@ class Bundle:
     programs: list         # the nets as compiled for the board
 
 
-def build(parts: Parts, board: Board, out: str | Path, tier: str | None = None) -> Bundle:
+def build(parts: Parts, board: Board, out: str | Path, tier: str | None = None,
+          optimize: str = "balanced") -> Bundle:
     """Compile the protobrain for `board` into `out` (firmware.elf, info.json, bundle.json),
-    its nets for `tier` (default: the board's fastest)."""
+    its nets for `tier` (default: the board's fastest), the DSP tier's weights as `optimize`
+    chooses (select.wide_weights)."""
     out = Path(out)
     tier = tier or tier_for(board.features)
-    programs = compile_nets(parts.blobs, tier, board.flash.length, parts.names)
+    programs = compile_nets(parts.blobs, tier, board.flash.length, parts.names, optimize=optimize)
     image = firmware.build(board, programs, parts.blobs, out, apps=apps(parts))
     mem = memory(programs, image)
-    manifest = {"board": board.name, "tier": tier, "runs": {k: str(v.resolve()) for k, v in parts.runs.items()},
+    manifest = {"board": board.name, "tier": tier, "optimize": optimize,
+                "runs": {k: str(v.resolve()) for k, v in parts.runs.items()},
                 "names": dict(zip(TASKS, parts.names)),
                 "memory": mem.to_json(), "elf": image.elf.name}
     (out / "bundle.json").write_text(json.dumps(manifest, indent=2) + "\n")

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from protobrain.audio.companion import model_extras
-from protobrain.cli.options import EXPORT_NAMES, PLANNER, console, export_names
+from protobrain.cli.options import EXPORT_NAMES, OPTIMIZE, PLANNER, console, export_names
 from protobrain.compiler.program import build_program
 from protobrain.compiler.reader import read_model
 from protobrain.compiler.run_info import model_path
@@ -36,7 +36,8 @@ def _expected(model: Path, inputs):
 @click.option("--library", default=None, help="Arduino library name (default: the model's name).")
 @click.option("--force", is_flag=True, help="Replace an existing non-empty output folder.")
 @PLANNER
-def export_arduino(model, out_dir, names, library, force, planner):
+@OPTIMIZE
+def export_arduino(model, out_dir, names, library, force, planner, optimize):
     """An Arduino library of MODEL (a .tflite file or a training run's folder): src/ with the
     model generated for every kernel tier, the tier chosen at compile time from the core's
     macros (Helium, DSP, else portable), and an example sketch that runs the model on a
@@ -44,7 +45,7 @@ def export_arduino(model, out_dir, names, library, force, planner):
     path = model_path(model)
     name = given_names([path], export_names(names, [path])).get(0)
     check_output(Path(out_dir), force)
-    programs = {tier: build_program(read_model(path, name), planner, tier) for tier in TIERS}
+    programs = {tier: build_program(read_model(path, name), planner, tier, optimize=optimize) for tier in TIERS}
     portable = programs["portable"]
     g = portable.graph
     extras = model_extras(portable, path)

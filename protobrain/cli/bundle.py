@@ -18,7 +18,7 @@ from protobrain.app.loop import run_loop
 from protobrain.app.text import text_frames, voice_of
 from protobrain.audio.frontend import FrontendConfig
 from protobrain.boards import load_board
-from protobrain.cli.options import KERNELS, SEEDS, FloatRange, IntRange, console, name_pair
+from protobrain.cli.options import KERNELS, OPTIMIZE, SEEDS, FloatRange, IntRange, console, name_pair
 from protobrain.firmware.programs import AUTO
 
 DEFAULT_BUNDLE = "out/protobrain"
@@ -65,15 +65,18 @@ def real_time(factor: float) -> str:
               help="C name of the net of the run PATH (one of VISION SPEECH SYNTH, or a file in it; SYNTH's "
                    "net is its conditioning net); repeatable. Default: vision, speech, conditioning.")
 @KERNELS
-def bundle(vision, speech, synth, board, out_dir, stride, names, kernels):
+@OPTIMIZE
+def bundle(vision, speech, synth, board, out_dir, stride, names, kernels, optimize):
     """One firmware with three trained runs: VISION SPEECH SYNTH (from `protobrain train ...`)."""
     b = load_board(board)
     with console.status("reading and compiling the three nets"):
         parts = pb_bundle.load_parts(vision, speech, synth, stride=stride, names=names)
     with console.status(f"building the protobrain for {b.name}"):
-        result = pb_bundle.build(parts, b, out_dir, tier=None if kernels == AUTO else kernels)
+        result = pb_bundle.build(parts, b, out_dir, tier=None if kernels == AUTO else kernels, optimize=optimize)
     print_memory(result.memory, b.name)
-    console.print(f"kernels: {result.tier} tier; synth: {parts.vocoder.architecture} vocoder, "
+    console.print(f"kernels: {result.tier} tier"
+                  + "".join(sorted({f", {p.weights_form}" for p in result.programs if p.weights_form}))
+                  + f"; synth: {parts.vocoder.architecture} vocoder, "
                   f"{parts.fused.macs:,} MACs per sample")
     console.print(f"wrote {result.image.elf}")
 

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from protobrain.audio.companion import model_extras
 from protobrain.boards import board_names, load_board
-from protobrain.cli.options import EXPORT_NAMES, KERNELS, MODEL_NAMES, PLANNER, SEEDS, IntRange, console, export_names
+from protobrain.cli.options import EXPORT_NAMES, KERNELS, MODEL_NAMES, OPTIMIZE, PLANNER, SEEDS, IntRange, console, export_names
 from protobrain.compiler.run_info import model_path
 from protobrain.errors import ProtobrainError
 from protobrain.firmware.build import build as build_firmware
@@ -44,15 +44,16 @@ def _print_image(image) -> None:
 @MODEL_NAMES
 @PLANNER
 @KERNELS
-def build(models, board, out_dir, names, planner, kernels):
+@OPTIMIZE
+def build(models, board, out_dir, names, planner, kernels, optimize):
     """Build firmware with MODELS for a board; prints flash and RAM against its limits.
 
     A model set that does not fit the board fails here, with the numbers, before any flashing.
     """
     b = load_board(board)
-    progs, blobs = load_programs(models, planner, kernels, [board], names)
+    progs, blobs = load_programs(models, planner, kernels, [board], names, optimize=optimize)
     image = build_firmware(b, progs, blobs, Path(out_dir))
-    console.print(f"built {', '.join(p.graph.name for p in progs)} for {b.name} ({b.description}), {progs[0].tier if progs else 'portable'} kernels")
+    console.print(f"built {', '.join(p.graph.name for p in progs)} for {b.name} ({b.description}), {progs[0].kernels_text if progs else 'portable kernels'}")
     _print_image(image)
 
 
@@ -70,7 +71,8 @@ def export():
 @EXPORT_NAMES
 @PLANNER
 @KERNELS
-def export_platformio(models, boards, out_dir, force, names, planner, kernels):
+@OPTIMIZE
+def export_platformio(models, boards, out_dir, force, names, planner, kernels, optimize):
     """A PlatformIO project of MODELS, one environment per board, bare-metal (no framework).
 
     `pio run` in it builds the firmware `protobrain build` makes for each board (same
@@ -83,7 +85,7 @@ def export_platformio(models, boards, out_dir, force, names, planner, kernels):
         require_platformio(b)
     check_output(Path(out_dir), force)
     models = [str(model_path(m)) for m in models]  # a run's folder: its model.tflite
-    progs, blobs = programs_per_board(models, planner, kernels, boards, export_names(names, models))
+    progs, blobs = programs_per_board(models, planner, kernels, boards, export_names(names, models), optimize=optimize)
     extras = {b: [model_extras(p, m) for p, m in zip(ps, models)] for b, ps in progs.items()}
     bs = export_project(bs, progs, blobs, Path(out_dir), force, extras)
     names = ", ".join(p.graph.name for p in progs[bs[0].name])
@@ -91,7 +93,7 @@ def export_platformio(models, boards, out_dir, force, names, planner, kernels):
     for b in bs:
         arena = sum(p.arena_size for p in progs[b.name])
         console.print(f"  env:{b.name:<16} {b.platformio['platform']} / {b.platformio['board']:<16} "
-                      f"{progs[b.name][0].tier} kernels, RAM for arena and stack {arena + b.stack_bytes:,} / {b.ram.length:,} B")
+                      f"{progs[b.name][0].kernels_text}, RAM for arena and stack {arena + b.stack_bytes:,} / {b.ram.length:,} B")
     first = bs[0].name
     console.print(f"build        pio run -d {out_dir}")
     console.print(f"upload       pio run -d {out_dir} -e {first} -t upload")
@@ -110,7 +112,8 @@ def export_platformio(models, boards, out_dir, force, names, planner, kernels):
                    "and its flash bounds it.")
 @PLANNER
 @KERNELS
-def export_library(models, out_dir, names, library, force, board, planner, kernels):
+@OPTIMIZE
+def export_library(models, out_dir, names, library, force, board, planner, kernels, optimize):
     """A PlatformIO library (library.json) of MODELS' generated C, for your own project:
     put it in lib/ or lib_deps, include <model>.h and call pb_<model>_invoke(). A MODEL may be
     a training run's folder: a classifier's header gets its labels, a speech net the audio
@@ -118,11 +121,11 @@ def export_library(models, out_dir, names, library, force, board, planner, kerne
     check_output(Path(out_dir), force)
     models = [str(model_path(m)) for m in models]  # a run's folder: its model.tflite
     pairs = export_names(names, models, "; the library's own name is --library")
-    progs, _ = load_programs(models, planner, kernels, [board], pairs)
+    progs, _ = load_programs(models, planner, kernels, [board], pairs, optimize=optimize)
     extras = [model_extras(p, m) for p, m in zip(progs, models)]
     lib = write_library(progs, list(models), Path(out_dir), library, force, extras)
     console.print(f"exported library {lib} to {out_dir}: library.json, include/ (the API), src/ (model, weights, "
-                  f"{progs[0].tier} kernels)")
+                  f"{progs[0].kernels_text})")
     for p in progs:
         console.print(f"  {p.graph.name}: #include \"{p.graph.name}.h\", pb_{p.graph.name}_invoke(...); "
                       f"arena {p.arena_size:,} B, weights {p.const_bytes:,} B")
@@ -143,7 +146,8 @@ def export_library(models, out_dir, names, library, force, board, planner, kerne
 @MODEL_NAMES
 @PLANNER
 @KERNELS
-def flash(models, board, fw_dir, serial, tool, drive, port, n_random, names, planner, kernels):
+@OPTIMIZE
+def flash(models, board, fw_dir, serial, tool, drive, port, n_random, names, planner, kernels, optimize):
     """Put the firmware on a board: simulated boards run in QEMU until Ctrl-C (prints the
     serial port); real boards are flashed as the board file says: a UF2 copy to the USB
     boot drive (Raspberry Pi Pico), PlatformIO upload (a project is written next to the
@@ -172,7 +176,7 @@ def flash(models, board, fw_dir, serial, tool, drive, port, n_random, names, pla
         return
     if models and not port:
         raise ProtobrainError("MODELS are verified on the board over its serial port; pass --port (e.g. /dev/ttyACM0)")
-    progs = load_programs(models, planner, kernels, [board], names)[0] if models else []
+    progs = load_programs(models, planner, kernels, [board], names, optimize=optimize)[0] if models else []
     done = flash_board(b, Path(fw_dir), tool, drive)
     if done.uf2:
         console.print(f"copied {done.uf2.name} to {done.uf2.parent}: {b.name} flashes itself and restarts")
@@ -183,7 +187,7 @@ def flash(models, board, fw_dir, serial, tool, drive, port, n_random, names, pla
             console.print(f"{port}: {info['firmware']} on {info['board']}, models: "
                           + ", ".join(f"{m['name']} ({m['sha256']})" for m in info["models"]) + ": the firmware just built")
             if progs and not _print_checks(b.name, check_models(DeviceTarget(dev, b), progs, models, n_random,
-                                                                console=console), progs[0].tier):
+                                                                console=console), progs[0].kernels_text):
                 sys.exit(1)
 
 
@@ -217,23 +221,24 @@ def renode(board, fw_dir, out_dir):
 @MODEL_NAMES
 @PLANNER
 @KERNELS
-def verify(models, board, fw_dir, port, serial, n_random, npy, seed, layers, names, planner, kernels):
+@OPTIMIZE
+def verify(models, board, fw_dir, port, serial, n_random, npy, seed, layers, names, planner, kernels, optimize):
     """Run MODELS on the host or a board and compare every output byte with TFLite Micro.
 
     Exits 1 on any mismatch, naming the first differing index.
     """
-    progs, blobs = load_programs(models, planner, kernels, [board], names)
+    progs, blobs = load_programs(models, planner, kernels, [board], names, optimize=optimize)
     with open_target(board, progs, blobs, fw_dir=fw_dir, port=port, serial=serial, console=console) as target:
         checks = check_models(target, progs, models, n_random, npy, seed, layers, console)
-        ok = _print_checks(board, checks, progs[0].tier)
+        ok = _print_checks(board, checks, progs[0].kernels_text)
     if not ok:
         sys.exit(1)
 
 
-def _print_checks(board: str, checks, tier: str) -> bool:
+def _print_checks(board: str, checks, kernels: str) -> bool:
     """The table of check_models' results and the first mismatch of each model that
     differs; True when everything was bit-exact."""
-    table = Table(title=f"verify on {board} ({tier} kernels): generated code vs TFLite Micro", title_justify="left")
+    table = Table(title=f"verify on {board} ({kernels}): generated code vs TFLite Micro", title_justify="left")
     for col in ("model", "inputs", "values compared", "mismatching inputs", "count/inference", "result"):
         table.add_column(col)
     for c in checks:

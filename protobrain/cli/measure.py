@@ -11,7 +11,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from protobrain.boards import load_board
-from protobrain.cli.options import KERNELS, MODEL_NAMES, PLANNER, SEEDS, IntRange, console
+from protobrain.cli.options import KERNELS, MODEL_NAMES, OPTIMIZE, PLANNER, SEEDS, IntRange, console
 from protobrain.errors import ProtobrainError
 from protobrain.firmware.programs import load_programs
 from protobrain.measure import profile as profiler
@@ -36,7 +36,8 @@ from protobrain.measure.bench import check_bit_exact, run_bench, write_reports
 @MODEL_NAMES
 @PLANNER
 @KERNELS
-def bench(models, board, out_dir, n_inputs, port, fw_dir, as_json, per_computed, seed, names, planner, kernels):
+@OPTIMIZE
+def bench(models, board, out_dir, n_inputs, port, fw_dir, as_json, per_computed, seed, names, planner, kernels, optimize):
     """Measure MODELS on a board: instructions (QEMU plugin) or cycles per model and layer,
     RAM, flash (the models' weights and the code apart), stack, and the spread of the count
     over different inputs.
@@ -45,7 +46,7 @@ def bench(models, board, out_dir, n_inputs, port, fw_dir, as_json, per_computed,
     writes its reports, then exits 1 naming the model and the first differing value.
     """
     b = load_board(board)
-    progs, blobs = load_programs(models, planner, kernels, [board], names)
+    progs, blobs = load_programs(models, planner, kernels, [board], names, optimize)
     err = Console(stderr=True, highlight=False)
     with Progress(console=err, transient=True) as progress:
         report = run_bench(b, progs, list(models), blobs, n_inputs=n_inputs, seed=seed, port=port,
@@ -61,8 +62,8 @@ def bench(models, board, out_dir, n_inputs, port, fw_dir, as_json, per_computed,
 
 def _print_bench(report, per_computed: bool = False) -> None:
     unit = report.models[0].count_kind
-    tiers = ", ".join(dict.fromkeys(m.tier for m in report.models))
-    table = Table(title=f"bench on {report.board} ({report.core}, {tiers} kernels): {unit}", title_justify="left")
+    tiers = ", ".join(dict.fromkeys(m.kernels for m in report.models))
+    table = Table(title=f"bench on {report.board} ({report.core}, {tiers}): {unit}", title_justify="left")
     computed = ("computed MACs", "per computed MAC") if per_computed else ()
     for col in ("model", "MACs", unit, "per MAC", *computed, "spread", "bit-exact", "arena", "activation lower bound",
                 "scratch", "TFLM arena", "weights", "code", "stack", "heap"):
@@ -89,7 +90,8 @@ def _print_bench(report, per_computed: bool = False) -> None:
 @click.option("--seed", default=0, show_default=True, type=SEEDS, help="Seed of the random input the inference runs on.")
 @PLANNER
 @KERNELS
-def profile(model, board, out_dir, top, seed, planner, kernels):
+@OPTIMIZE
+def profile(model, board, out_dir, top, seed, planner, kernels, optimize):
     """Count every instruction of one inference of MODEL on a simulated board, by function
     and by instruction.
 
@@ -102,11 +104,11 @@ def profile(model, board, out_dir, top, seed, planner, kernels):
     profiler.check_board(b)
     if not Path(model).is_file():
         raise ProtobrainError(f"model file {model} not found")
-    progs, blobs = load_programs([model], planner, kernels, [board])
+    progs, blobs = load_programs([model], planner, kernels, [board], optimize=optimize)
     out = Path(out_dir)
     elf = out / "firmware.elf"
     result = profiler.run_profile(b, progs[0], blobs[0], elf, seed=seed)
-    console.print(f"profile of {result.model} on {result.board} ({result.core}, {result.tier} kernels): "
+    console.print(f"profile of {result.model} on {result.board} ({result.core}, {progs[0].kernels_text}): "
                   f"{result.total:,} instructions in one inference")
     table = Table(title="functions by instructions executed", title_justify="left")
     for col in ("#", "function", "instructions", "share", "cumulative"):

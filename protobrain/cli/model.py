@@ -11,7 +11,7 @@ from rich.table import Table
 
 from protobrain.audio.companion import model_extras
 from protobrain.boards import board_names
-from protobrain.cli.options import KERNELS, PLANNER, console
+from protobrain.cli.options import KERNELS, OPTIMIZE, PLANNER, console
 from protobrain.codegen import render as codegen
 from protobrain.compiler.program import build_program
 from protobrain.compiler.reader import read_model
@@ -44,15 +44,16 @@ def _tflm_arena(model: str) -> TflmArena | None:
 @click.option("--board", default="host", show_default=True, type=click.Choice(["host", *board_names()]),
               help="The board whose core picks the kernel tier (with --kernels auto) and whose flash bounds it.")
 @KERNELS
+@OPTIMIZE
 @click.option("--plot", type=click.Path(dir_okay=False),
               help="Draw the memory plan into this .png/.svg/.pdf: each activation tensor a box (operators "
                    "across, arena offset up), the lower bound and TFLite Micro's arena marked.")
-def inspect(model, planner, as_json, no_reference, board, kernels, plot):
+def inspect(model, planner, as_json, no_reference, board, kernels, optimize, plot):
     """Show MODEL's operators, shapes, MACs, parameters, the kernel and tier each runs, and planned RAM."""
     if plot and Path(plot).suffix.lower() not in PLOT_FORMATS:
         raise ProtobrainError(f"--plot {plot}: give a file name ending in {', '.join(PLOT_FORMATS)}")
     tier, budget = kernel_tier(kernels, board)
-    program = build_program(read_model(model), planner, tier, budget)
+    program = build_program(read_model(model), planner, tier, budget, optimize)
     g = program.graph
     tflm = None if no_reference else _tflm_arena(model)
     rows = []
@@ -81,6 +82,8 @@ def inspect(model, planner, as_json, no_reference, board, kernels, plot):
         "activation_lower_bound": program.lower_bound,
         "state_bytes": program.state_size,
         "tier": program.tier,
+        "optimize": program.optimize,
+        "weights_form": program.weights_form,
         "tflm_arena_bytes": tflm.total if tflm else None,
         "tflm_arena_head_bytes": tflm.head if tflm else None,
         "inputs": [{"shape": list(g.tensors[i].shape), "dtype": g.tensors[i].dtype} for i in g.inputs],
@@ -122,7 +125,8 @@ def _print_summary(s: dict) -> None:
     if s.get("state_bytes"):
         console.print(f"state        {s['state_bytes']:,} B kept between invocations (pb_<name>_reset() restarts it)")
     if s.get("tier") and s["tier"] != "portable":
-        console.print(f"kernels      {s['tier']} tier where it has a kernel, portable elsewhere")
+        console.print(f"kernels      {s['tier']} tier where it has a kernel, portable elsewhere"
+                      + (f"; {s['weights_form']}" if s.get("weights_form") else ""))
 
 
 @click.command()
@@ -134,7 +138,8 @@ def _print_summary(s: dict) -> None:
               help="The board whose core picks the kernel tier (with --kernels auto) and whose flash bounds it.")
 @PLANNER
 @KERNELS
-def generate(model, out_dir, name, board, planner, kernels):
+@OPTIMIZE
+def generate(model, out_dir, name, board, planner, kernels, optimize):
     """Generate static-memory C for MODEL into a folder: <name>.h/.c, weights, kernels.
 
     MODEL is a .tflite file or a training run's folder. A run's classifier gets its class
@@ -143,7 +148,7 @@ def generate(model, out_dir, name, board, planner, kernels):
     t0 = time.perf_counter()
     model = model_path(model)
     tier, budget = kernel_tier(kernels, board)
-    program = build_program(read_model(model, name), planner, tier, budget)
+    program = build_program(read_model(model, name), planner, tier, budget, optimize)
     extras = model_extras(program, model)
     files = codegen.write(program, out_dir, source=model.name, extras=extras)
     elapsed = time.perf_counter() - t0
@@ -153,7 +158,8 @@ def generate(model, out_dir, name, board, planner, kernels):
     console.print(f"API          int pb_{g.name}_invoke(...) in {g.name}.h")
     _print_extras(g.name, extras)
     console.print(f"kernels      {program.tier}"
-                  + (" where it has a kernel, portable elsewhere" if program.tier != "portable" else ""))
+                  + (" where it has a kernel, portable elsewhere" if program.tier != "portable" else "")
+                  + (f"; {program.weights_form}" if program.weights_form else ""))
     _print_summary({
         "inputs": [{"shape": list(g.tensors[i].shape), "dtype": g.tensors[i].dtype} for i in g.inputs],
         "outputs": [{"shape": list(g.tensors[i].shape), "dtype": g.tensors[i].dtype} for i in g.outputs],

@@ -13,6 +13,7 @@ from rich.console import Console
 
 from protobrain.compiler import planner
 from protobrain.compiler.names import check_name
+from protobrain.compiler.ops.tiers.select import OPTIMIZE as OPTIMIZE_CHOICES
 from protobrain.compiler.ops.tiers.select import TIERS
 from protobrain.errors import ProtobrainError
 from protobrain.firmware.programs import AUTO
@@ -31,6 +32,14 @@ KERNELS = click.option(
     help="Kernel tier: auto takes the fastest the board's core has (mve on M55, dsp on M4/M7/M33, "
          "armv6m on M0/M0+, portable elsewhere and on the host); dsp and armv6m on the host run "
          "their C form.",
+)
+
+OPTIMIZE = click.option(
+    "--optimize", default="balanced", show_default=True, type=click.Choice(OPTIMIZE_CHOICES),
+    help="What the dsp tier's matrix-multiply weights favour: speed stores them as int16 wherever they fit "
+         "the board's flash (fewest instructions, twice the weight flash); size keeps them int8 (the lean "
+         "form: about the model's own weight bytes, some more instructions per MAC); balanced takes int16 "
+         "when they fit half the flash. On the host (no flash bound) speed takes int16, balanced int8.",
 )
 
 

@@ -13,7 +13,7 @@ import click
 import numpy as np
 from rich.table import Table
 
-from protobrain.cli.options import KERNELS, SEEDS, FloatRange, IntRange, console
+from protobrain.cli.options import KERNELS, OPTIMIZE, SEEDS, FloatRange, IntRange, console
 from protobrain.errors import ProtobrainError
 from protobrain.train import speech, vision
 from protobrain.train.audit import flip_labels, held_out_losses, picture
@@ -196,15 +196,17 @@ def _parse_widths(value: str) -> list[float]:
               help="An existing Ray cluster to run the trials on (HEAD:6379, or auto on a cluster node); "
                    "default: local Ray on this machine.")
 @KERNELS
+@OPTIMIZE
 @_EPOCHS
 @_SEED
 @_QUIET
-def sweep(task, widths, data_dir, board, out_dir, workers, address, kernels, epochs, seed, quiet):
+def sweep(task, widths, data_dir, board, out_dir, workers, address, kernels, optimize, epochs, seed, quiet):
     """Train TASK at several widths; measure int8 accuracy and instructions; plot one against the other."""
     _needs_tensorflow()
     widths = _parse_widths(widths)
     tier = sweep_tier(board, kernels)  # before the data loads: a real board is refused at once
-    console.print(f"sweep of {task} on {board}, {tier} kernels")
+    console.print(f"sweep of {task} on {board}, {tier} kernels"
+                  + (f" (--optimize {optimize})" if tier == "dsp" else ""))
     if task == "vision":
         ds = vision.load(data_dir)
         cfg = _config(1.0, seed, epochs, quiet, 40)
@@ -213,7 +215,8 @@ def sweep(task, widths, data_dir, board, out_dir, workers, address, kernels, epo
         ds = speech.load(data_dir, seed=seed, progress=not quiet)
         cfg = _config(1.0, seed, epochs, quiet, 12)
         train_fn = lambda c, out: speech.train_speech(ds, c, out)  # noqa: E731
-    points = run_sweep(task, train_fn, widths, cfg, Path(out_dir), board, workers, address, kernels=tier)
+    points = run_sweep(task, train_fn, widths, cfg, Path(out_dir), board, workers, address, kernels=tier,
+                       optimize=optimize)
     console.print(markdown(task, points, board, tier))
     console.print(f"wrote {out_dir}/sweep.md, sweep.json, sweep.png")
 

@@ -52,6 +52,8 @@ class Program:
     tier: str = "portable"  # kernel tier the calls were generated for (ops/tiers/select.py)
     state: list[StateSlot] = field(default_factory=list)
     call_state: dict[int, int] = field(default_factory=dict)  # step index -> its state offset
+    optimize: str = "balanced"  # what the DSP tier's weight form favoured (select.OPTIMIZE)
+    wide_weights: bool = False  # the DSP tier stored the matrix-multiply weights as int16
 
     @property
     def state_size(self) -> int:
@@ -63,6 +65,19 @@ class Program:
             if s.tensor == tensor_index:
                 return s.offset
         return None
+
+    @property
+    def weights_form(self) -> str:
+        """On the DSP tier, the matrix-multiply weights' form and the --optimize that chose it,
+        e.g. "int8 weights (--optimize size)" (int8: the lean form); "" on other tiers."""
+        if self.tier != "dsp":
+            return ""
+        return f"{'int16' if self.wide_weights else 'int8'} weights (--optimize {self.optimize})"
+
+    @property
+    def kernels_text(self) -> str:
+        """The kernels as figures name them, e.g. "dsp kernels with int16 weights (--optimize speed)"."""
+        return f"{self.tier} kernels" + (f" with {self.weights_form}" if self.weights_form else "")
 
     @property
     def arena_size(self) -> int:
@@ -290,9 +305,10 @@ def _check_unread(before: Graph, graph: Graph) -> None:
 
 
 def build_program(graph: Graph, strategy: str = planner.DEFAULT_STRATEGY, tier: str = "portable",
-                  flash_budget: int | None = None) -> Program:
+                  flash_budget: int | None = None, optimize: str = "balanced") -> Program:
     """tier: "portable" (plain C, any core), "dsp" or "mve" (ops/tiers/select.py; fast.tier_for(board.features)).
-    flash_budget: the board's flash bytes, which lets the DSP tier trade flash for speed."""
+    flash_budget: the board's flash bytes, which lets the DSP tier trade flash for speed;
+    optimize: how it trades (speed, size or balanced; select.wide_weights)."""
     _check_output_shapes(graph)
     for step in passes.PASSES:
         before, graph = graph, step(graph)
@@ -300,10 +316,12 @@ def build_program(graph: Graph, strategy: str = planner.DEFAULT_STRATEGY, tier: 
             _check_unread(before, graph)
     steps = lower_graph(graph)
     lowered = [s for s in steps if s.call is not None]
-    for s, call in zip(lowered, fast.accelerate_all([s.call for s in lowered], tier, flash_budget)):
+    calls = [s.call for s in lowered]
+    wide = fast.wide_weights(calls, tier, flash_budget, optimize)
+    for s, call in zip(lowered, fast.accelerate_all(calls, tier, flash_budget, optimize)):
         s.call = call
     buffers, scratch_index = _buffers(graph, steps)
     plan = planner.plan(buffers, strategy)
     scratch = {k: plan.buffers[i].offset for k, i in scratch_index.items()}
     state, call_state = _state(graph, steps)
-    return Program(graph, steps, plan, buffers, scratch, tier, state, call_state)
+    return Program(graph, steps, plan, buffers, scratch, tier, state, call_state, optimize, wide)

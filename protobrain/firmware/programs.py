@@ -29,14 +29,15 @@ def kernel_tier(kernels: str, *boards: str) -> tuple[str, int | None]:
 
 
 def load_programs(models, planner: str, kernels: str = AUTO, boards=(),
-                  names=()) -> tuple[list[Program], list[bytes]]:
+                  names=(), optimize: str = "balanced") -> tuple[list[Program], list[bytes]]:
     """Every model file compiled for the boards (none: portable kernels), and its bytes.
-    names: (name, path) pairs naming some of the models (--name NAME=PATH)."""
+    names: (name, path) pairs naming some of the models (--name NAME=PATH); optimize: how
+    the DSP tier trades flash for speed (--optimize, select.wide_weights)."""
     tier, budget = kernel_tier(kernels, *boards)
     given = given_names(models, names)
     progs, blobs = [], []
     for k, m in enumerate(models):
-        progs.append(build_program(read_model(m, given.get(k)), planner, tier, budget))
+        progs.append(build_program(read_model(m, given.get(k)), planner, tier, budget, optimize))
         blobs.append(Path(m).read_bytes())
     names = [p.graph.name for p in progs]
     dup = {n for n in names if names.count(n) > 1}
@@ -47,7 +48,7 @@ def load_programs(models, planner: str, kernels: str = AUTO, boards=(),
 
 
 def programs_per_board(models, planner: str, kernels: str = AUTO, boards=(),
-                       names=()) -> tuple[dict[str, list[Program]], list[bytes]]:
+                       names=(), optimize: str = "balanced") -> tuple[dict[str, list[Program]], list[bytes]]:
     """The model files compiled for each board on its own (by board name), as `build`
     compiles them for it: its own tier (with kernels auto, the fastest its core runs) and
     its own flash. Boards that take the same tier and flash share one compilation."""
@@ -55,7 +56,7 @@ def programs_per_board(models, planner: str, kernels: str = AUTO, boards=(),
     for b in boards:
         key = kernel_tier(kernels, b)
         if key not in done:
-            done[key], blobs = load_programs(models, planner, kernels, [b], names)
+            done[key], blobs = load_programs(models, planner, kernels, [b], names, optimize)
         per_board[load_board(b).name] = done[key]
     return per_board, blobs
 

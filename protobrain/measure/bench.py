@@ -89,6 +89,8 @@ class ModelFigures:
     heap_symbols: list[str]
     layers: list[LayerFigures] = field(default_factory=list)
     computed_macs: int = 0  # the layers' computed MACs: macs less the skipped channels'
+    kernels: str = ""  # the tier as Program.kernels_text names it (with the DSP tier's weight form)
+    wide_weights: bool = False  # the DSP tier's matrix-multiply weights int16 (else the lean int8 form)
 
     @property
     def bit_exact(self) -> bool:
@@ -229,7 +231,8 @@ def run_bench(board: Board, programs: list[Program], paths: list[str], blobs: li
                     tflm_arena=m.tflm_arena,
                     weights_flash=weights_bytes(symbols, prog.graph.name), code_flash=text + data - all_weights,
                     ram=data + bss, stack_used=stack[0], stack_size=stack[1], heap_symbols=heap, layers=layers,
-                    computed_macs=sum(layer.computed_macs for layer in layers)))
+                    computed_macs=sum(layer.computed_macs for layer in layers),
+                    kernels=prog.kernels_text, wide_weights=prog.wide_weights))
     return BenchReport(board.name, board.core, board.clock_hz, figures)
 
 

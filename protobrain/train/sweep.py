@@ -42,13 +42,14 @@ def sweep_tier(board_name: str, kernels: str = AUTO) -> str:
     return kernel_tier(kernels, board_name)[0]
 
 
-def measure(result: TrainResult, board_name: str, kernels: str = AUTO) -> tuple[int, int, int, int]:
+def measure(result: TrainResult, board_name: str, kernels: str = AUTO,
+            optimize: str = "balanced") -> tuple[int, int, int, int]:
     """(MACs, conv MACs, instructions, conv instructions) of one inference on `board_name`,
     compiled as `build` compiles it for that board (kernels auto: its fastest tier)."""
     board = load_board(board_name)
     path = result.run.path / "model.tflite"
     tier, budget = kernel_tier(kernels, board_name)
-    program = build_program(read_model(path), tier=tier, flash_budget=budget)
+    program = build_program(read_model(path), tier=tier, flash_budget=budget, optimize=optimize)
     report = run_bench(board, [program], [str(path)], [path.read_bytes()], n_inputs=1)
     fig = report.models[0]
     conv = [layer for layer in fig.layers if layer.op == "CONV_2D"]
@@ -56,19 +57,19 @@ def measure(result: TrainResult, board_name: str, kernels: str = AUTO) -> tuple[
 
 
 def sweep_trial(job: dict, train_fn: Callable[[TrainConfig, Path], TrainResult], cfg: TrainConfig,
-                out_dir: Path, board: str, kernels: str = AUTO) -> SweepPoint:
+                out_dir: Path, board: str, kernels: str = AUTO, optimize: str = "balanced") -> SweepPoint:
     """One width: train, quantize, measure. Runs here or in a Ray worker (protobrain.fanout)."""
     w = job["width"]
     wcfg = TrainConfig(**{**cfg.__dict__, "width": w, "progress": False})
     result = train_fn(wcfg, out_dir / f"width-{w:g}")
-    macs, conv_macs, count, conv_count = measure(result, board, kernels)
+    macs, conv_macs, count, conv_count = measure(result, board, kernels, optimize)
     return SweepPoint(w, result.run.info["params"], macs, conv_macs, count, conv_count,
                       result.test.float_acc, result.test.quant_acc)
 
 
 def run_sweep(task: str, train_fn: Callable[[TrainConfig, Path], TrainResult], widths: list[float],
               cfg: TrainConfig, out_dir: Path, board: str, workers: int | None = None,
-              address: str | None = None, kernels: str = AUTO) -> list[SweepPoint]:
+              address: str | None = None, kernels: str = AUTO, optimize: str = "balanced") -> list[SweepPoint]:
     """Every width is one trial, fanned out through Ray Tune (`workers`, `address`: see
     protobrain.fanout); each trial seeds itself, so the points equal a sequential run's.
     Every width is measured with one kernel tier (sweep_tier)."""
@@ -83,10 +84,10 @@ def run_sweep(task: str, train_fn: Callable[[TrainConfig, Path], TrainResult], w
         jobs = [{"width": w} for w in sorted(widths, reverse=True)]
         points = fanout.run_all(sweep_trial, jobs, workers=workers, address=address,
                                 shared={"train_fn": train_fn, "cfg": cfg, "out_dir": out_dir, "board": board,
-                                        "kernels": tier},
+                                        "kernels": tier, "optimize": optimize},
                                 what="sweep's trials", on_done=done)
     points.sort(key=lambda p: p.width)
-    write_reports(task, points, board, out_dir, tier)
+    write_reports(task, points, board, out_dir, tier, optimize)
     return points
 
 
@@ -131,10 +132,12 @@ def chart(task: str, points: list[SweepPoint], path: Path, where: str) -> None:
     plt.close(fig)
 
 
-def write_reports(task: str, points: list[SweepPoint], board: str, out_dir: Path, tier: str) -> list[Path]:
+def write_reports(task: str, points: list[SweepPoint], board: str, out_dir: Path, tier: str,
+                  optimize: str = "balanced") -> list[Path]:
     md, js, png = out_dir / "sweep.md", out_dir / "sweep.json", out_dir / "sweep.png"
     md.write_text(markdown(task, points, board, tier))
-    js.write_text(json.dumps({"task": task, "board": board, "kernels": tier, "points": [asdict(p) for p in points]},
+    js.write_text(json.dumps({"task": task, "board": board, "kernels": tier, "optimize": optimize,
+                              "points": [asdict(p) for p in points]},
                              indent=2) + "\n")
     chart(task, points, png, f"{board}, {tier} kernels")
     return [md, js, png]

@@ -33,6 +33,8 @@ FAST_OPERATORS = {"CONV_2D": ("armv6m", "dsp", "mve"), "DEPTHWISE_CONV_2D": ("ar
                   "FULLY_CONNECTED": ("armv6m", "dsp", "mve"), "ADD": ("dsp", "mve"),
                   "UNIDIRECTIONAL_SEQUENCE_LSTM": ("dsp", "mve"), "SVDF": ("dsp", "mve"),
                   "TRANSPOSE_CONV": ("dsp", "mve"), "BATCH_MATMUL": ("dsp", "mve")}
+# --optimize: what the DSP tier's weight form favours (wide_weights).
+OPTIMIZE = ("speed", "size", "balanced")
 MATMUL_FUNCTIONS = ("pb_conv_s8", "pb_fully_connected_s8")
 FAST_FUNCTIONS = (*MATMUL_FUNCTIONS, "pb_depthwise_conv_s8")
 
@@ -68,11 +70,25 @@ def accelerate(call: KernelCall, tier: str, wide_weights: bool = False) -> Kerne
     return fast or call
 
 
-def accelerate_all(calls: list[KernelCall], tier: str, flash_budget: int | None = None) -> list[KernelCall]:
-    """accelerate every call; on the DSP tier the weights are stored as int16 when the
-    widened matrix-multiply weights take at most half of flash_budget (bytes; None: the
-    flash is not known, keep int8)."""
+def wide_weights(calls: list[KernelCall], tier: str, flash_budget: int | None = None,
+                 optimize: str = "balanced") -> bool:
+    """Whether the DSP tier stores these calls' matrix-multiply weights as int16 (twice the
+    flash of the lean int8 form, fewer instructions per MAC). optimize: "size" never does;
+    "speed" does when the widened weights fit flash_budget (bytes; None: no flash bounds
+    them, as on the host); "balanced" when they take at most half of it (None: never)."""
+    if optimize not in OPTIMIZE:
+        raise ValueError(f"unknown optimize {optimize!r}; choose one of {', '.join(OPTIMIZE)}")
     mm = [c for c in calls if c.function in (*MATMUL_FUNCTIONS, *fast_tconv.FUNCTIONS)]
     widened = 2 * sum(c.fields["filter"].nbytes for c in mm)
-    wide = tier == "dsp" and flash_budget is not None and widened <= flash_budget // 2
+    if not mm or tier != "dsp" or optimize == "size":
+        return False
+    if flash_budget is None:
+        return optimize == "speed"
+    return widened <= (flash_budget if optimize == "speed" else flash_budget // 2)
+
+
+def accelerate_all(calls: list[KernelCall], tier: str, flash_budget: int | None = None,
+                   optimize: str = "balanced") -> list[KernelCall]:
+    """accelerate every call; on the DSP tier with int16 weights where wide_weights says so."""
+    wide = wide_weights(calls, tier, flash_budget, optimize)
     return [accelerate(c, tier, wide) for c in calls]
