@@ -9,10 +9,13 @@ for the fastest kernels the board's core runs. Chosen per board at generation ti
   channels per inner loop (armv6m.py, templates/kernels/armv6m/); matrix multiply and
   depthwise only.
 
+16x8 CONV_2D, FULLY_CONNECTED and DEPTHWISE_CONV_2D have their own kernels on both fast
+tiers (wide16.py, templates/kernels/<tier>/pb_conv16.c, pb_depthwise_conv16.c).
+
 The int8 ADD of two same-shape tensors becomes two 256-entry tables and one requantization
 on every fast tier (add_lut.py, the DSP tier's kernel on Helium too). Calls the fast
 kernels do not cover (grouped convolution, depth multiplier > 1, a non-zero weight zero
-point, 16x8) stay portable: one program calls kernels of its tier and portable ones.
+point) stay portable: one program calls kernels of its tier and portable ones.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from protobrain.compiler.ops.tiers import batch_matmul as fast_bmm
 from protobrain.compiler.ops.tiers import dsp as fast_dsp
 from protobrain.compiler.ops.tiers import mve as fast_mve
 from protobrain.compiler.ops.tiers import transpose_conv as fast_tconv
+from protobrain.compiler.ops.tiers import wide16 as fast_16x8
 from protobrain.compiler.ops.tiers.add_lut import accelerate_add
 from protobrain.compiler.ops.tiers.common import REQUANT_EXACT, REQUANT_FAST
 from protobrain.compiler.ops.tiers.recurrent import RECURRENT_FUNCTIONS, accelerate_recurrent
@@ -63,6 +67,8 @@ def accelerate(call: KernelCall, tier: str, wide_weights: bool = False) -> Kerne
         fast = fast_dsp.accelerate(call, wide_weights)
     elif tier == "mve" and call.function in FAST_FUNCTIONS:
         fast = fast_mve.accelerate(call)
+    elif tier != "portable" and call.function in fast_16x8.FUNCTIONS:
+        fast = fast_16x8.accelerate(call, tier, wide_weights)
     elif call.function in fast_tconv.FUNCTIONS:
         fast = fast_tconv.accelerate(call, tier, wide_weights)
     elif call.function in fast_bmm.FUNCTIONS:
@@ -78,7 +84,7 @@ def wide_weights(calls: list[KernelCall], tier: str, flash_budget: int | None = 
     them, as on the host); "balanced" when they take at most half of it (None: never)."""
     if optimize not in OPTIMIZE:
         raise ValueError(f"unknown optimize {optimize!r}; choose one of {', '.join(OPTIMIZE)}")
-    mm = [c for c in calls if c.function in (*MATMUL_FUNCTIONS, *fast_tconv.FUNCTIONS)]
+    mm = [c for c in calls if c.function in (*MATMUL_FUNCTIONS, *fast_tconv.FUNCTIONS, *fast_16x8.MATMUL_FUNCTIONS)]
     widened = 2 * sum(c.fields["filter"].nbytes for c in mm)
     if not mm or tier != "dsp" or optimize == "size":
         return False
