@@ -30,6 +30,7 @@ from protobrain.measure.bench import BenchReport, mismatch_line, model_table, ru
 from protobrain.resources import REFERENCE_MODELS as MODELS
 
 BOARDS = ["qemu-mps2-an386", "qemu-mps2-an500", "qemu-mps2-an505", "qemu-mps3-an547"]
+FORMS_BOARD = "qemu-mps2-an386"  # the M4: where the DSP tier's two weight forms are set side by side
 
 
 def board_section(report, board, tier) -> list[str]:
@@ -47,7 +48,8 @@ def bench_job(job: dict, blobs: dict[str, bytes], n_inputs: int):
     or in a Ray worker, which gets the model's bytes (not a path it may not have)."""
     board, name = load_board(job["board"]), job["model"]
     try:
-        prog = build_program(read_model_bytes(blobs[name], name), tier=job["tier"], flash_budget=board.flash.length)
+        prog = build_program(read_model_bytes(blobs[name], name), tier=job["tier"], flash_budget=board.flash.length,
+                             optimize=job.get("optimize", "balanced"))
         with tempfile.TemporaryDirectory(prefix="pb-bench-job-") as tmp:
             path = Path(tmp) / f"{name}.tflite"
             path.write_bytes(blobs[name])
@@ -86,6 +88,28 @@ def flash_table(rows: dict, boards: list[str], models: list[str]) -> list[str]:
                  if (b, t, name) in rows else "-" for b, t in cols]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return lines
+
+
+def forms_table(forms: dict, graphs) -> list[str]:
+    """The DSP tier's lean int8 weights (--optimize size) against its int16 ones (--optimize
+    speed) per model (forms[(optimize, model)] is the model's figures): the weights' flash,
+    its ratio to the model's own weight bytes (its constant tensors in the .tflite), and
+    instructions per MAC."""
+    lines = ["| model | model's weights (B) | size: weights (B) | ratio | instr/MAC | speed: weights (B) | ratio "
+             "| instr/MAC | bit-exact |", "|---|" + "---:|" * 7 + "---|"]
+    for g in graphs:
+        if ("size", g.name) not in forms:
+            continue
+        own = sum(t.nbytes for t in g.tensors if t.is_const)
+        lean, wide = forms[("size", g.name)], forms[("speed", g.name)]
+        cells = [f"{m.weights_flash:,} | {m.weights_flash / own:.3f}x | {_per_mac(m)}" for m in (lean, wide)]
+        exact = "yes" if lean.bit_exact and wide.bit_exact else "NO"
+        lines.append(f"| {g.name} | {own:,} | {' | '.join(cells)} | {exact} |")
+    return lines
+
+
+def _per_mac(m) -> str:
+    return f"{m.per_mac:.3f}" if m.per_mac else "-"
 
 
 def inputs_text(n: int) -> str:
@@ -167,6 +191,10 @@ def main() -> int:
     plan = {name: tiers_of(board, args.tiers) for name, board in boards.items()}
     jobs = [{"board": name, "tier": tier, "model": g.name} for name in args.boards for tier in plan[name]
             for g in graphs]
+    # the DSP tier's two weight forms on the M4, apart from the tier runs above
+    jobs += [{"board": FORMS_BOARD, "tier": "dsp", "model": g.name, "optimize": o} for o in ("size", "speed")
+             for g in graphs if "dsp" in plan.get(FORMS_BOARD, ())]
+    forms = {}  # (optimize, model) -> ModelFigures
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     with Progress(*columns, console=console) as progress:
         task = progress.add_task("model x board x tier runs", total=len(jobs))
@@ -182,7 +210,11 @@ def main() -> int:
         console.print(errors[0], markup=False, highlight=False, soft_wrap=True)
         return 2
     for job, m in zip(jobs, figures):
-        rows[(job["board"], job["tier"], job["model"])] = m
+        if "optimize" in job:
+            forms[(job["optimize"], job["model"])] = m
+            failures += [] if m.bit_exact else [f"{mismatch_line(job['board'], m)} (--optimize {job['optimize']})"]
+        else:
+            rows[(job["board"], job["tier"], job["model"])] = m
     for name in args.boards:
         board = boards[name]
         for tier in plan[name]:
@@ -212,7 +244,16 @@ def main() -> int:
                                     "## Code and weight flash by kernel tier", "",
                                     "Bytes, as code / weights: code is the whole firmware (protocol server, startup,",
                                     "drivers, the kernel forms it links) but the model's weights and layer parameters.",
-                                    "", *flash_table(rows, args.boards, names), ""] + sections
+                                    "", *flash_table(rows, args.boards, names), ""]
+    if forms:
+        lines += ["## Flash-lean DSP form (--optimize size) against --optimize speed", "",
+                  f"On {FORMS_BOARD}, dsp kernels: `--optimize size` keeps the matrix-multiply weights int8 in the",
+                  "lean form (one SXTB16 per weight word), `--optimize speed` stores them as int16 wherever they fit",
+                  "the board's flash; `balanced` (the default, the tables above) takes int16 when they fit half of",
+                  "it. Weights: the model's weights and layer parameters in flash; ratio: to the model's own",
+                  "weight bytes (its constant tensors in the .tflite).", "",
+                  *forms_table(forms, graphs), ""]
+    lines += sections
     lines += [f"Per-layer tables and charts: `{args.out}/<board>/<tier>/bench.md` and `bench.png` after `make bench`.",
               f"Run took {time.monotonic() - started:.0f} s on this machine.", ""]
     Path(args.markdown).write_text("\n".join(lines))
