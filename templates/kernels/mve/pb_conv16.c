@@ -10,9 +10,11 @@
 
 #include "pb_helium.h"
 
-static PB_MVE_INLINE void pb_mve16_row(const pb_fast_mm16_params_t *p, const int16_t *x, int16_t *out, int mode)
+static PB_MVE_INLINE void pb_mve16_row(const pb_fast_mm16_params_t *p, const int16_t *x, int16_t *out, int mode,
+                                       int clamp)
 {
     const int32_t blocks = p->depth_pad >> 3;
+    const int32_t offset = mode == PB_W16_HI ? 0 : p->output_offset; /* HI: folded into K' */
     const int8_t *w = (const int8_t *)p->weights;
     const int32_t *q = p->quant;
     int32_t c, j;
@@ -46,32 +48,50 @@ static PB_MVE_INLINE void pb_mve16_row(const pb_fast_mm16_params_t *p, const int
             r[2] = pb_w16_out32(a2, q + 2 * PB_W16_WORDS, mode);
             r[3] = pb_w16_out32(a3, q + 3 * PB_W16_WORDS, mode);
         }
-        for (j = 0; j < 4 && c + j < p->out_c; ++j) {
-            out[c + j] = (int16_t)pb_w16_clamp(r[j] + p->output_offset, p->act_min, p->act_max);
+        if (c + 4 <= p->out_c) {
+            out[c] = (int16_t)pb_w16_clamp_form(r[0] + offset, p->act_min, p->act_max, clamp);
+            out[c + 1] = (int16_t)pb_w16_clamp_form(r[1] + offset, p->act_min, p->act_max, clamp);
+            out[c + 2] = (int16_t)pb_w16_clamp_form(r[2] + offset, p->act_min, p->act_max, clamp);
+            out[c + 3] = (int16_t)pb_w16_clamp_form(r[3] + offset, p->act_min, p->act_max, clamp);
+        } else {
+            for (j = 0; c + j < p->out_c; ++j) {
+                out[c + j] = (int16_t)pb_w16_clamp_form(r[j] + offset, p->act_min, p->act_max, clamp);
+            }
         }
     }
 }
 
 static PB_MVE_INLINE void pb_mve16_all(const pb_fast_mm16_params_t *p, const int16_t *input, int16_t *output,
-                                       int16_t *row, int mode)
+                                       int16_t *row, int mode, int clamp)
 {
     pb_f16_window_t win;
     int32_t r;
     pb_f16_window_start(p, input, &win);
     for (r = 0; r < p->rows; ++r, output += p->out_c) {
-        pb_mve16_row(p, pb_f16_row(p, &win, row), output, mode);
+        pb_mve16_row(p, pb_f16_row(p, &win, row), output, mode, clamp);
         pb_f16_window_next(p, &win);
     }
 }
 
+#define PB_MVE_MM16_FORM(name, mode, clamp)                                                                          \
+    void name(const pb_fast_mm16_params_t *p, const int16_t *input, int16_t *output, void *scratch)                 \
+    {                                                                                                                \
+        pb_mve16_all(p, input, output, (int16_t *)scratch, mode, clamp);                                             \
+    }
+PB_MVE_MM16_FORMS(PB_MVE_MM16_FORM)
+
 void pb_fast_mve_mm_s16(const pb_fast_mm16_params_t *p, const int16_t *input, int16_t *output, void *scratch)
 {
-    int16_t *row = (int16_t *)scratch;
-    if (p->requant == PB_W16_HI) {
-        pb_mve16_all(p, input, output, row, PB_W16_HI);
-    } else if (p->requant == PB_W16_R64) {
-        pb_mve16_all(p, input, output, row, PB_W16_R64);
+    const int clamp = pb_w16_clamp_of(p->act_min, p->act_max);
+    if (p->requant == PB_W16_R64) {
+        pb_fast_mve_mm16_r64(p, input, output, scratch);
+    } else if (p->requant == PB_W16_R32) {
+        pb_fast_mve_mm16_r32(p, input, output, scratch);
+    } else if (clamp == PB_W16_CLAMP_S16) {
+        pb_fast_mve_mm16_hi_s16(p, input, output, scratch);
+    } else if (clamp == PB_W16_CLAMP_RELU) {
+        pb_fast_mve_mm16_hi_relu(p, input, output, scratch);
     } else {
-        pb_mve16_all(p, input, output, row, PB_W16_R32);
+        pb_fast_mve_mm16_hi(p, input, output, scratch);
     }
 }

@@ -10,4 +10,19 @@
 /* scratch: one im2col row of depth_pad int16 (NULL when the rows are read in place). */
 void pb_fast_mve_mm_s16(const pb_fast_mm16_params_t *p, const int16_t *input, int16_t *output, void *scratch);
 
+/* pb_fast_mve_mm_s16's forms, which it picks at run time from p; the generated code calls
+ * the one a layer's constants select (wide16.py), so a firmware links only those. Clamp
+ * forms (PB_W16_HI only): _s16 int16's whole range, _relu [0, 32767]. */
+#define PB_MVE_MM16_FORMS(X)                                                                                         \
+    X(pb_fast_mve_mm16_hi, PB_W16_HI, PB_W16_CLAMP_ANY)                                                              \
+    X(pb_fast_mve_mm16_hi_s16, PB_W16_HI, PB_W16_CLAMP_S16)                                                          \
+    X(pb_fast_mve_mm16_hi_relu, PB_W16_HI, PB_W16_CLAMP_RELU)                                                        \
+    X(pb_fast_mve_mm16_r64, PB_W16_R64, PB_W16_CLAMP_ANY)                                                            \
+    X(pb_fast_mve_mm16_r32, PB_W16_R32, PB_W16_CLAMP_ANY)
+
+#define PB_MVE_MM16_DECLARE(name, mode, clamp)                                                                       \
+    void name(const pb_fast_mm16_params_t *p, const int16_t *input, int16_t *output, void *scratch);
+PB_MVE_MM16_FORMS(PB_MVE_MM16_DECLARE)
+#undef PB_MVE_MM16_DECLARE
+
 #endif /* PB_MVE_CONV16_H */

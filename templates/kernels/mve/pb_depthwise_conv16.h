@@ -7,4 +7,17 @@
 
 void pb_fast_mve_dw_s16(const pb_fast_dw16_params_t *p, const int16_t *input, int16_t *output);
 
+/* pb_fast_mve_dw_s16's forms, picked at run time from p; the generated code calls the one
+ * a layer's constants select (wide16.py). */
+#define PB_MVE_DW16_FORMS(X)                                                                                         \
+    X(pb_fast_mve_dw16_hi, PB_W16_HI, PB_W16_CLAMP_ANY)                                                              \
+    X(pb_fast_mve_dw16_hi_s16, PB_W16_HI, PB_W16_CLAMP_S16)                                                          \
+    X(pb_fast_mve_dw16_hi_relu, PB_W16_HI, PB_W16_CLAMP_RELU)                                                        \
+    X(pb_fast_mve_dw16_r64, PB_W16_R64, PB_W16_CLAMP_ANY)
+
+#define PB_MVE_DW16_DECLARE(name, mode, clamp)                                                                       \
+    void name(const pb_fast_dw16_params_t *p, const int16_t *input, int16_t *output);
+PB_MVE_DW16_FORMS(PB_MVE_DW16_DECLARE)
+#undef PB_MVE_DW16_DECLARE
+
 #endif /* PB_MVE_DEPTHWISE_CONV16_H */

@@ -122,19 +122,21 @@ def _clamp_form(fields: dict) -> str:
     return "_s16" if (lo, hi) == (-32768, 32767) else "_relu" if (lo, hi) == (0, 32767) else ""
 
 
-def mm16_form(fields: dict) -> str:
-    """The form of pb_fast_mm_s16 (dsp/pb_conv16.h's PB_MM16_FORMS) the fields select, as
-    pb_fast_mm_s16 picks it at run time: the generated code calls it directly."""
-    weights = "wide" if fields["wide_weights"] else "int8"
+def mm16_form(fields: dict, tier: str) -> str:
+    """The form of the tier's matrix multiply (PB_MM16_FORMS in dsp/pb_conv16.h,
+    PB_MVE_MM16_FORMS in mve/) the fields select, as pb_fast_mm_s16 / pb_fast_mve_mm_s16
+    pick it at run time: the generated code calls it directly."""
     mode = {W16_HI: "hi", W16_R64: "r64", W16_R32: "r32"}[fields["requant"]]
-    return f"pb_fast_mm16_{weights}_{mode}" + (_clamp_form(fields) if fields["requant"] == W16_HI else "")
+    clamp = _clamp_form(fields) if fields["requant"] == W16_HI else ""
+    if tier == "mve":
+        return f"pb_fast_mve_mm16_{mode}{clamp}"
+    return f"pb_fast_mm16_{'wide' if fields['wide_weights'] else 'int8'}_{mode}{clamp}"
 
 
-def dw16_form(fields: dict) -> str:
-    """The form of pb_fast_dw_s16 (dsp/pb_depthwise_conv16.h's PB_DW16_FORMS) the fields select."""
-    if fields["requant"] == W16_R64:
-        return "pb_fast_dw16_r64"
-    return "pb_fast_dw16_hi" + _clamp_form(fields)
+def dw16_form(fields: dict, tier: str) -> str:
+    """The form of the tier's depthwise kernel (PB_DW16_FORMS, PB_MVE_DW16_FORMS) the fields select."""
+    prefix = "pb_fast_mve_dw16" if tier == "mve" else "pb_fast_dw16"
+    return f"{prefix}_r64" if fields["requant"] == W16_R64 else f"{prefix}_hi{_clamp_form(fields)}"
 
 
 def _matmul(call: KernelCall, tier: str, wide: bool) -> KernelCall | None:
@@ -176,7 +178,7 @@ def _matmul(call: KernelCall, tier: str, wide: bool) -> KernelCall | None:
         function, scratch = "pb_fast_mm_s16", pb_fast_mm_s16_scratch_bytes(fields)
     return KernelCall("pb_conv16", function, "pb_fast_mm16_params_t", fields, call.inputs, call.outputs,
                       macs=call.macs, scratch_bytes=scratch, takes_scratch=True, tier=tier,
-                      entry=mm16_form(fields) if tier == "dsp" else "")
+                      entry=mm16_form(fields, tier))
 
 
 def _depthwise(call: KernelCall, tier: str) -> KernelCall | None:
@@ -198,7 +200,7 @@ def _depthwise(call: KernelCall, tier: str) -> KernelCall | None:
                   quant=const("quant", q.reshape(-1), "int32_t"))
     function = "pb_fast_mve_dw_s16" if tier == "mve" else "pb_fast_dw_s16"
     return KernelCall("pb_depthwise_conv16", function, "pb_fast_dw16_params_t", fields, call.inputs, call.outputs,
-                      macs=call.macs, tier=tier, entry=dw16_form(fields) if tier == "dsp" else "")
+                      macs=call.macs, tier=tier, entry=dw16_form(fields, tier))
 
 
 def accelerate(call: KernelCall, tier: str, wide: bool = False) -> KernelCall | None:
