@@ -94,7 +94,8 @@ def test_exported_project_layout(kws_project, kws):
         files = {p.name for p in (project / "src" / b).iterdir()}
         assert {"main.c", "link.ld", "kws_ref_model.c", "kws_ref_model_weights.c", "pb_board_config.h"} <= files
         (program,) = programs[b]
-        assert program.tier == ("portable" if b == "rpi_pico" else "dsp") and ("pb_dsp_conv.c" in files) == (b != "rpi_pico")
+        tier = "armv6m" if b == "rpi_pico" else "dsp"  # the Pico's Cortex-M0+ runs the ARMv6-M tier
+        assert program.tier == tier and f"pb_{tier}_conv.c" in files and ("pb_dsp_conv.c" in files) == (tier == "dsp")
         assert (f"#define PB_KWS_REF_MODEL_ARENA_SIZE {program.arena_size}u"
                 in (project / "src" / b / "kws_ref_model.h").read_text())
     assert "boot2_image.c" in {p.name for p in (project / "src" / "rpi_pico").iterdir()}
@@ -163,7 +164,7 @@ def test_library_builds_into_a_users_project(pio, kws, kws_project, tmp_path):
 def test_each_environment_gets_its_own_boards_tier(tmp_path):
     """The Nucleo (Cortex-M4) and the Pico (Cortex-M0+) in one project: each environment holds
     exactly the sources `protobrain build -b BOARD` writes, with that board's kernel tier, not
-    the slowest tier of the set (the Nucleo got the Pico's portable kernels)."""
+    the slowest tier of the set (the Nucleo once got the Pico's kernels)."""
     if shutil.which("arm-none-eabi-gcc") is None:
         pytest.skip("arm-none-eabi-gcc not installed (make setup installs it)")
     path = shared_model("kws_ref_model")
@@ -171,7 +172,7 @@ def test_each_environment_gets_its_own_boards_tier(tmp_path):
     proc = subprocess.run([*CLI, "export", "platformio", str(path), "-b", "nucleo_f446re", "-b", "rpi_pico", "-o", str(out)],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    for board, tier in (("nucleo_f446re", "dsp"), ("rpi_pico", "portable")):
+    for board, tier in (("nucleo_f446re", "dsp"), ("rpi_pico", "armv6m")):
         assert re.search(rf"env:{board} .* {tier} kernels", proc.stdout), proc.stdout
         fw = tmp_path / board
         built = subprocess.run([*CLI, "build", str(path), "-b", board, "-o", str(fw)], capture_output=True, text=True,
