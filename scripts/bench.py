@@ -29,7 +29,7 @@ from protobrain.errors import ProtobrainError
 from protobrain.measure.bench import BenchReport, mismatch_line, model_table, run_bench, verdict, write_reports
 from protobrain.resources import REFERENCE_MODELS as MODELS
 
-BOARDS = ["qemu-mps2-an386", "qemu-mps2-an500", "qemu-mps2-an505", "qemu-mps3-an547"]
+BOARDS = ["qemu-mps2-an386", "qemu-mps2-an500", "qemu-mps2-an505", "qemu-mps3-an547", "qemu-mps2-an385-armv6m"]
 FORMS_BOARD = "qemu-mps2-an386"  # the M4: where the DSP tier's two weight forms are set side by side
 
 
@@ -38,9 +38,11 @@ def board_section(report, board, tier) -> list[str]:
 
 
 def tiers_of(board, wanted=TIERS) -> list[str]:
-    """Every kernel tier the board's core runs (of those wanted), slowest first."""
+    """Every kernel tier the board's core runs (of those wanted), slowest first: portable, and
+    the Arm cores' line up to the fastest (an M4 could run the ARMv6-M tier, but never would)."""
     best = tier_for(board.features)
-    return [t for t in TIERS[: TIERS.index(best) + 1] if t in wanted]
+    line = ("portable", "armv6m") if best == "armv6m" else tuple(t for t in TIERS if t != "armv6m")
+    return [t for t in line[: line.index(best) + 1] if t in wanted]
 
 
 def bench_job(job: dict, blobs: dict[str, bytes], n_inputs: int):
@@ -173,7 +175,9 @@ def main() -> int:
              "Kernel tiers (`protobrain/compiler/ops/tiers/`, kernels in `templates/kernels/<tier>/`):",
              "portable C on any core; dsp, the Arm DSP extension",
              "(SXTB16/SMLAD, M4/M7/M33/M55), with int16 weights where they fit in half the board's flash;",
-             f"mve, Helium (M55). Each board is measured with {measured_tiers}; the summary and the",
+             "mve, Helium (M55); armv6m, Thumb-1 with 32-bit MULS only (Cortex-M0/M0+), measured on",
+             "qemu-mps2-an385-armv6m: firmware built for cortex-m0plus, run on the AN385's Cortex-M3, which",
+             f"executes that code unchanged and has the RAM the models need. Each board is measured with {measured_tiers}; the summary and the",
              "per-board sections show the fastest measured.", "",
              "MACs are the model's own: every multiply its layers define. The fast tiers skip output",
              "channels whose weights are all zero, whose output is a constant (vww_96_int8's pruned deep",
