@@ -14,8 +14,9 @@ tiers (wide16.py, templates/kernels/<tier>/pb_conv16.c, pb_depthwise_conv16.c).
 
 The int8 ADD of two same-shape tensors becomes two 256-entry tables and one requantization
 on every fast tier (add_lut.py, the DSP tier's kernel on Helium too). Calls the fast
-kernels do not cover (grouped convolution, depth multiplier > 1, a non-zero weight zero
-point) stay portable: one program calls kernels of its tier and portable ones.
+kernels do not cover (grouped convolution, a non-zero weight zero point, a depthwise layer
+whose channels are more than one kernel step but not a multiple of it) stay portable: one
+program calls kernels of its tier and portable ones.
 """
 
 from __future__ import annotations
