@@ -42,13 +42,25 @@ FAST_16 = {"pb_fast_mm_s16", "pb_fast_dw_s16", "pb_fast_mve_mm_s16", "pb_fast_mv
 def keyword_net_bytes() -> bytes:
     """A DS-CNN keyword spotter as `protobrain train speech` builds it (protobrain.train.nets
     .dscnn: a 10x4 strided convolution, depthwise 3x3 + pointwise pairs, average pooling, a
-    dense classifier), 64 channels, two blocks, quantized 16x8."""
+    dense classifier), 64 channels, two blocks, quantized 16x8. It puts out the logits (no
+    softmax) and its batch normalizations have random statistics, as a trained net's: an
+    untrained net's softmax is nearly flat, and would hide a kernel's off-by-one."""
     def make():
         from protobrain.train.nets import dscnn
 
-        return dscnn((49, 10, 1), 12, blocks=2)
+        model = dscnn((49, 10, 1), 12, blocks=2)
+        rng = np.random.default_rng(7)
+        for layer in model.layers:
+            if layer.__class__.__name__ == "BatchNormalization":
+                n = layer.get_weights()[0].shape[0]
+                layer.set_weights([rng.uniform(0.5, 2.0, n), rng.normal(0.2, 0.3, n), rng.normal(0.0, 0.2, n),
+                                   rng.uniform(0.05, 0.5, n)])
+        import tensorflow as tf
 
-    return convert(make, [(49, 10, 1)], mode="16x8", key="kws-dscnn-16x8")
+        model.layers[-1].activation = tf.keras.activations.linear
+        return model
+
+    return convert(make, [(49, 10, 1)], mode="16x8", key="kws-dscnn-16x8-logits")
 
 
 def deep_fc_bytes() -> bytes:
@@ -229,16 +241,24 @@ def test_built_models_bit_exact_on_host_dsp_form(name, wide):
 # ---- bit-exact on the simulated cores -------------------------------------------------------
 
 
-@pytest.mark.parametrize("tier", sorted(FAST_BOARDS))
-def test_16x8_bit_exact_on_simulated_core(tier, tmp_path):
+@pytest.mark.parametrize("tier,optimize", [("dsp", "speed"), ("dsp", "size"), ("mve", "balanced")])
+def test_16x8_bit_exact_on_simulated_core(tier, optimize, tmp_path):
     """The built models and the sweep's 16x8 cases, generated for the board's tier as
-    `protobrain build` does, each output byte equal to TFLite Micro's in QEMU."""
+    `protobrain build` does (on the M4 with either weight form), each output byte equal to
+    TFLite Micro's in QEMU."""
     board = needs(FAST_BOARDS[tier])
     models = built_models() + [(n, d) for n, d, _ in sweep_16x8()]
     blobs = dict(models)
-    programs = [build_program(read_model_bytes(d, n), tier=tier, flash_budget=board.flash.length) for n, d in models]
-    n_fast = sum(any(s.call is not None and s.call.function in FAST_16 for s in p.steps) for p in programs)
-    assert n_fast >= 15
+    programs = [build_program(read_model_bytes(d, n), tier=tier, flash_budget=board.flash.length, optimize=optimize)
+                for n, d in models]
+    fast_calls = [[s.call for s in p.steps if s.call is not None and s.call.function in FAST_16] for p in programs]
+    assert sum(map(bool, fast_calls)) >= 15
+    calls = [c for cs in fast_calls for c in cs]
+    # every form of the matrix multiply's requantization runs, and the weight form asked for
+    assert {c.fields["requant"] for c in calls if "mm" in c.function} == {wide16.W16_HI, wide16.W16_R64,
+                                                                          wide16.W16_R32}
+    if tier == "dsp":
+        assert {c.fields["wide_weights"] for c in calls if "mm" in c.function} == {int(optimize == "speed")}
     checked = []
     for k, group in enumerate(pack(board, programs)):
         with running_firmware(board, group, [blobs[p.graph.name] for p in group], tmp_path / f"fw{k}") as dev:
@@ -247,3 +267,28 @@ def test_16x8_bit_exact_on_simulated_core(tier, tmp_path):
                 assert result.ok, f"{prog.graph.name} on {board.name} ({tier}): first mismatch {result.mismatches[0]}"
                 checked.append(prog.graph.name)
     assert sorted(checked) == sorted(blobs)
+
+
+@pytest.mark.parametrize("tier", sorted(FAST_BOARDS))
+def test_a_corrupted_16x8_rounding_fails_the_device_check(tier, tmp_path, monkeypatch):
+    """The one-SMLAL requantization with its 64-bit constant off by half an output step (on
+    Arm; the host's C form is left alone): the keyword net's device check must fail, or it
+    could not see a kernel bug."""
+    import shutil
+
+    import protobrain.codegen.kernels
+    from protobrain.resources import kernels_dir
+
+    board = needs(FAST_BOARDS[tier])
+    kdir = tmp_path / "corrupted-kernels"
+    shutil.copytree(kernels_dir(), kdir)
+    header = (kdir / "pb_fast16.h").read_text()
+    old = "uint32_t lo = (uint32_t)k, hi"
+    assert old in header, "pb_fast16.h changed: update this corruption"
+    (kdir / "pb_fast16.h").write_text(header.replace(old, "uint32_t lo = (uint32_t)k + 0x80000000u, hi"))
+    monkeypatch.setattr(protobrain.codegen.kernels, "kernels_dir", lambda: kdir)
+    data = keyword_net_bytes()
+    prog = build_program(read_model_bytes(data, "kws16"), tier=tier, flash_budget=board.flash.length)
+    with running_firmware(board, [prog], [data], tmp_path / "fw") as dev:
+        result = verify_on_device(dev, Reference(data), prog, n_random=3, seed=0)
+    assert not result.ok, f"the {tier} 16x8 kernels with a corrupted rounding constant still matched TFLite Micro"

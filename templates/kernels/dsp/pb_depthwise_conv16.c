@@ -19,6 +19,24 @@
         a3 = pb_smlatt(x23, w23, a3);                                                                                \
     } while (0)
 
+/* One channel's output before the clamp, its quant words read at *q, which moves past them:
+ * for PB_W16_HI one LDRD of K', one LDR of m' and one SMLAL. */
+static PB_ALWAYS_INLINE int32_t pb_dw16_out(int32_t acc, const void **q, int mode)
+{
+    if (mode == PB_W16_HI) {
+        uint32_t lo, hi;
+        int32_t m;
+        pb_ldrd_post(q, &lo, &hi);
+        m = *(const int32_t *)*q;
+        *q = (const int32_t *)*q + 2;
+        return (int32_t)((uint64_t)pb_w16_mac64((int64_t)(((uint64_t)hi << 32) | lo), acc, m) >> 32);
+    } else {
+        const int32_t r = pb_w16_out32(acc, (const int32_t *)*q, mode);
+        *q = (const int32_t *)*q + PB_W16_WORDS;
+        return r;
+    }
+}
+
 static PB_ALWAYS_INLINE void pb_dw16_pixel(const pb_fast_dw16_params_t *p, const int16_t *in_b, int32_t iy0,
                                            int32_t ix0, int16_t *out, int mode, int clamp)
 {
@@ -55,10 +73,13 @@ static PB_ALWAYS_INLINE void pb_dw16_pixel(const pb_fast_dw16_params_t *p, const
             x = (const uint8_t *)x + row_skip;
             w = (const uint8_t *)w + w_skip;
         }
-        out[c] = (int16_t)pb_w16_clamp_form(pb_w16_out32(a0, q, mode), p->act_min, p->act_max, clamp);
-        out[c + 1] = (int16_t)pb_w16_clamp_form(pb_w16_out32(a1, q + PB_W16_WORDS, mode), p->act_min, p->act_max, clamp);
-        out[c + 2] = (int16_t)pb_w16_clamp_form(pb_w16_out32(a2, q + 2 * PB_W16_WORDS, mode), p->act_min, p->act_max, clamp);
-        out[c + 3] = (int16_t)pb_w16_clamp_form(pb_w16_out32(a3, q + 3 * PB_W16_WORDS, mode), p->act_min, p->act_max, clamp);
+        {
+            const void *qc = q;
+            out[c] = (int16_t)pb_w16_clamp_form(pb_dw16_out(a0, &qc, mode), p->act_min, p->act_max, clamp);
+            out[c + 1] = (int16_t)pb_w16_clamp_form(pb_dw16_out(a1, &qc, mode), p->act_min, p->act_max, clamp);
+            out[c + 2] = (int16_t)pb_w16_clamp_form(pb_dw16_out(a2, &qc, mode), p->act_min, p->act_max, clamp);
+            out[c + 3] = (int16_t)pb_w16_clamp_form(pb_dw16_out(a3, &qc, mode), p->act_min, p->act_max, clamp);
+        }
     }
 }
 
