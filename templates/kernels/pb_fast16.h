@@ -15,7 +15,11 @@
  *               blocks of 4 taps, each provably within int32); K = bias * reduced +
  *               2^(ts - 1), then (K + sum * reduced) >> ts, the reference's arithmetic;
  *   PB_W16_R32: CONV_2D with an int32 bias, which TFLite Micro sums in int32 and
- *               requantizes with the 32-bit MultiplyByQuantizedMultiplier.
+ *               requantizes with the 32-bit MultiplyByQuantizedMultiplier;
+ *   PB_W16_MULR: HI where the sum plus the bias fits int32 too (the usual case): the
+ *               output is the rounded high word of (sum + bias) * m', one SMMULR (VRMULH
+ *               on Helium's four lanes), since (x * m' + 2^31) >> 32 equals
+ *               (x * reduced + 2^(ts - 1)) >> ts when m' = reduced << (32 - ts).
  * Every form computes the reference's value exactly: the sums are the same integers and
  * each requantization is the reference's expression rearranged without rounding. */
 #ifndef PB_FAST16_H
@@ -32,7 +36,10 @@
 #define PB_W16_HI 0
 #define PB_W16_R64 1
 #define PB_W16_R32 2
-#define PB_W16_WORDS 4 /* per channel: HI K'lo, K'hi, m', 0; R64 Klo, Khi, reduced, ts; R32 bias, mult, shift, 0 */
+#define PB_W16_MULR 3
+/* per channel: HI K'lo, K'hi, m', 0; R64 Klo, Khi, reduced, ts; R32 bias, mult, shift, 0;
+ * MULR bias, m', 0, 0 (a depthwise layer's: per group of 4 channels 4 biases, 4 m', 8 zeros) */
+#define PB_W16_WORDS 4
 
 typedef struct {
     int32_t rows;              /* output pixels (batches * out_h * out_w), or FC batches */
@@ -90,6 +97,18 @@ static PB_F16_INLINE int64_t pb_w16_mac64(int64_t k, int32_t a, int32_t b)
 #endif
 }
 
+/* (a * b + 2^31) >> 32: one SMMULR on Arm. */
+static PB_F16_INLINE int32_t pb_w16_mulr(int32_t a, int32_t b)
+{
+#if defined(__ARM_FEATURE_DSP)
+    int32_t r;
+    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+#else
+    return (int32_t)(((int64_t)a * b + ((int64_t)1 << 31)) >> 32);
+#endif
+}
+
 /* Clamped with selects (conditional moves on Arm, no branch). */
 static PB_F16_INLINE int32_t pb_w16_clamp(int32_t r, int32_t act_min, int32_t act_max)
 {
@@ -127,7 +146,7 @@ static PB_F16_INLINE int32_t pb_w16_clamp_form(int32_t r, int32_t act_min, int32
 }
 
 /* One channel's output from its int32 sum (PB_W16_HI: one 64-bit multiply-add, its high
- * word; PB_W16_R32), not yet clamped. */
+ * word; PB_W16_MULR: one rounded high multiply; PB_W16_R32), not yet clamped. */
 static PB_F16_INLINE int32_t pb_w16_out32(int32_t sum, const int32_t *q, int32_t mode)
 {
     if (mode == PB_W16_HI) {
@@ -135,6 +154,9 @@ static PB_F16_INLINE int32_t pb_w16_out32(int32_t sum, const int32_t *q, int32_t
     }
     if (mode == PB_W16_R64) {
         return (int32_t)(pb_w16_mac64(pb_w16_k(q), sum, q[2]) >> q[3]);
+    }
+    if (mode == PB_W16_MULR) {
+        return pb_w16_mulr(sum + q[0], q[1]);
     }
     return pb_mul_by_quantized_mult((int32_t)((uint32_t)sum + (uint32_t)q[0]), q[1], q[2]);
 }

@@ -148,13 +148,17 @@ def _reference64(acc: np.ndarray, bias: int, mult: int, shift: int) -> np.ndarra
 
 
 def _kernel64(acc: np.ndarray, q: np.ndarray, mode: int) -> np.ndarray:
-    """pb_w16_out's HI and R64 arithmetic (pb_fast16.h), before the clamp; checks that each
-    int64 step stays within int64."""
+    """pb_w16_out32's MULR and HI and pb_w16_out64's R64 arithmetic (pb_fast16.h), before the
+    clamp; checks that each int32 or int64 step stays within its type."""
     k = (int(q[1]) << 32) | (int(q[0]) & 0xFFFFFFFF)
     out = []
     for a in acc:
         a = int(a)
-        if mode == wide16.W16_HI:
+        if mode == wide16.W16_MULR:
+            x = a + int(q[0])
+            assert -(2**31) <= a < 2**31 and -(2**31) <= x < 2**31 and 0 <= int(q[1]) < 2**31
+            v = (x * int(q[1]) + 2**31) >> 32
+        elif mode == wide16.W16_HI:
             assert -(2**31) <= a < 2**31
             v = k + a * int(q[2])
             assert -(2**63) <= v < 2**63
@@ -188,23 +192,24 @@ def test_requantization_words_reproduce_tflite_micro():
     """Every 64-bit layer of the sweep and the built models, both forms where they apply: the
     kernels' arithmetic equals the reference for sums all over the range the weights allow."""
     rng = np.random.default_rng(5)
-    seen = {wide16.W16_HI: 0, wide16.W16_R64: 0}
+    seen = {wide16.W16_MULR: 0, wide16.W16_HI: 0, wide16.W16_R64: 0}
     models = [d for _, d, _ in sweep_16x8()] + [d for _, d in built_models()]
     for data in models:
         for portable in _calls(data):
             if portable.function not in ("pb_conv_s16", "pb_fully_connected_s16", "pb_depthwise_conv_s16"):
                 continue
             w, bias, mults, shifts = _layer64(portable)
-            q, mode, fits32 = wide16.quant16(w, bias, mults, shifts)  # output offset 0 (16x8)
             peaks = np.abs(w).sum(axis=1) * wide16.X_MAX
-            assert fits32 == bool(np.all(peaks < 2**31))
-            for c in range(len(w)):
-                p = int(peaks[c])
-                acc = np.concatenate([rng.integers(-p, p, size=300, endpoint=True), [-p, p, 0, 1, -1]])
-                want = _reference64(acc, int(bias[c]), int(mults[c]), int(shifts[c]))
-                assert np.array_equal(_kernel64(acc, q[c], mode), want), (portable.function, c, q[c].tolist())
-                seen[mode] += 1
-    assert seen[wide16.W16_HI] > 100 and seen[wide16.W16_R64] >= 6, seen
+            for allow_mulr in (True, False):  # the form picked, and HI where MULR would do
+                q, mode, fits32 = wide16.quant16(w, bias, mults, shifts, allow_mulr=allow_mulr)  # offset 0 (16x8)
+                assert fits32 == bool(np.all(peaks < 2**31))
+                for c in range(len(w)):
+                    p = int(peaks[c])
+                    acc = np.concatenate([rng.integers(-p, p, size=150, endpoint=True), [-p, p, 0, 1, -1]])
+                    want = _reference64(acc, int(bias[c]), int(mults[c]), int(shifts[c]))
+                    assert np.array_equal(_kernel64(acc, q[c], mode), want), (portable.function, c, q[c].tolist())
+                    seen[mode] += 1
+    assert seen[wide16.W16_MULR] > 100 and seen[wide16.W16_HI] > 100 and seen[wide16.W16_R64] >= 6, seen
 
 
 def test_deep_sums_take_the_64_bit_form_in_int32_chunks():
@@ -214,7 +219,7 @@ def test_deep_sums_take_the_64_bit_form_in_int32_chunks():
     # a chunk's int32 sum cannot overflow whatever the weights
     assert 4 * wide16.CHUNK_BLOCKS * 128 * wide16.X_MAX < 2**31
     (kws_fc,) = [c for c in _calls(keyword_net_bytes(), "dsp") if c.fields.get("depth") == 64 and c.fields.get("rows") == 1]
-    assert kws_fc.fields["requant"] == wide16.W16_HI and kws_fc.fields["chunk"] == kws_fc.fields["depth_pad"] // 4
+    assert kws_fc.fields["requant"] == wide16.W16_MULR and kws_fc.fields["chunk"] == kws_fc.fields["depth_pad"] // 4
 
 
 def test_int32_bias_keeps_the_32_bit_form():
@@ -241,12 +246,14 @@ def test_built_models_bit_exact_on_host_dsp_form(name, wide):
 # ---- bit-exact on the simulated cores -------------------------------------------------------
 
 
-@pytest.mark.parametrize("tier,optimize", [("dsp", "speed"), ("dsp", "size"), ("mve", "balanced")])
-def test_16x8_bit_exact_on_simulated_core(tier, optimize, tmp_path):
+@pytest.mark.parametrize("tier,optimize,mulr", [("dsp", "speed", True), ("dsp", "size", False),
+                                                ("mve", "balanced", True), ("mve", "balanced", False)])
+def test_16x8_bit_exact_on_simulated_core(tier, optimize, mulr, tmp_path, monkeypatch):
     """The built models and the sweep's 16x8 cases, generated for the board's tier as
     `protobrain build` does (on the M4 with either weight form), each output byte equal to
-    TFLite Micro's in QEMU."""
+    TFLite Micro's in QEMU; without MULR, its layers take the HI forms."""
     board = needs(FAST_BOARDS[tier])
+    monkeypatch.setattr(wide16, "ALLOW_MULR", mulr)
     models = built_models() + [(n, d) for n, d, _ in sweep_16x8()]
     blobs = dict(models)
     programs = [build_program(read_model_bytes(d, n), tier=tier, flash_budget=board.flash.length, optimize=optimize)
@@ -255,8 +262,9 @@ def test_16x8_bit_exact_on_simulated_core(tier, optimize, tmp_path):
     assert sum(map(bool, fast_calls)) >= 15
     calls = [c for cs in fast_calls for c in cs]
     # every form of the matrix multiply's requantization runs, and the weight form asked for
-    assert {c.fields["requant"] for c in calls if "mm" in c.function} == {wide16.W16_HI, wide16.W16_R64,
-                                                                          wide16.W16_R32}
+    first = wide16.W16_MULR if mulr else wide16.W16_HI
+    assert {c.fields["requant"] for c in calls if "mm" in c.function} == {first, wide16.W16_R64, wide16.W16_R32}
+    assert {c.fields["requant"] for c in calls if "dw" in c.function} == {first}
     if tier == "dsp":
         assert {c.fields["wide_weights"] for c in calls if "mm" in c.function} == {int(optimize == "speed")}
     checked = []
@@ -269,11 +277,16 @@ def test_16x8_bit_exact_on_simulated_core(tier, optimize, tmp_path):
     assert sorted(checked) == sorted(blobs)
 
 
+# The rounded high multiply of the MULR forms made a plain one (no rounding), on Arm only
+# (the host's C form is left alone): in pb_fast16.h's SMMULR and Helium depthwise's VRMULH.
+CORRUPTIONS = [("pb_fast16.h", '"smmulr %0, %1, %2"', '"smmul %0, %1, %2"'),
+               ("mve/pb_depthwise_conv16.c", "vrmulhq_s32(", "vmulhq_s32(")]
+
+
 @pytest.mark.parametrize("tier", sorted(FAST_BOARDS))
 def test_a_corrupted_16x8_rounding_fails_the_device_check(tier, tmp_path, monkeypatch):
-    """The one-SMLAL requantization with its 64-bit constant off by half an output step (on
-    Arm; the host's C form is left alone): the keyword net's device check must fail, or it
-    could not see a kernel bug."""
+    """With the requantization's rounding corrupted, the keyword net's device check must
+    fail, or it could not see a kernel bug."""
     import shutil
 
     import protobrain.codegen.kernels
@@ -282,13 +295,15 @@ def test_a_corrupted_16x8_rounding_fails_the_device_check(tier, tmp_path, monkey
     board = needs(FAST_BOARDS[tier])
     kdir = tmp_path / "corrupted-kernels"
     shutil.copytree(kernels_dir(), kdir)
-    header = (kdir / "pb_fast16.h").read_text()
-    old = "uint32_t lo = (uint32_t)k, hi"
-    assert old in header, "pb_fast16.h changed: update this corruption"
-    (kdir / "pb_fast16.h").write_text(header.replace(old, "uint32_t lo = (uint32_t)k + 0x80000000u, hi"))
+    for name, old, new in CORRUPTIONS:
+        text = (kdir / name).read_text()
+        assert old in text, f"{name} changed: update CORRUPTIONS"
+        (kdir / name).write_text(text.replace(old, new))
     monkeypatch.setattr(protobrain.codegen.kernels, "kernels_dir", lambda: kdir)
     data = keyword_net_bytes()
     prog = build_program(read_model_bytes(data, "kws16"), tier=tier, flash_budget=board.flash.length)
+    assert {s.call.fields["requant"] for s in prog.steps if s.call is not None and s.call.function in FAST_16} \
+        == {wide16.W16_MULR}
     with running_firmware(board, [prog], [data], tmp_path / "fw") as dev:
         result = verify_on_device(dev, Reference(data), prog, n_random=3, seed=0)
-    assert not result.ok, f"the {tier} 16x8 kernels with a corrupted rounding constant still matched TFLite Micro"
+    assert not result.ok, f"the {tier} 16x8 kernels with a corrupted rounding still matched TFLite Micro"

@@ -13,8 +13,14 @@ void pb_fast_mm_s16(const pb_fast_mm16_params_t *p, const int16_t *input, int16_
 
 /* pb_fast_mm_s16's forms, which it picks at run time from p; the generated code calls the
  * one a layer's constants select (wide16.mm16_form), so a firmware links only those.
- * Clamp forms (PB_W16_HI only): _s16 int16's whole range, _relu [0, 32767]. */
+ * Clamp forms (PB_W16_HI and MULR): _s16 int16's whole range, _relu [0, 32767]. */
 #define PB_MM16_FORMS(X)                                                                                             \
+    X(pb_fast_mm16_wide_mulr, PB_W16_MULR, 1, PB_W16_CLAMP_ANY)                                                      \
+    X(pb_fast_mm16_wide_mulr_s16, PB_W16_MULR, 1, PB_W16_CLAMP_S16)                                                  \
+    X(pb_fast_mm16_wide_mulr_relu, PB_W16_MULR, 1, PB_W16_CLAMP_RELU)                                                \
+    X(pb_fast_mm16_int8_mulr, PB_W16_MULR, 0, PB_W16_CLAMP_ANY)                                                      \
+    X(pb_fast_mm16_int8_mulr_s16, PB_W16_MULR, 0, PB_W16_CLAMP_S16)                                                  \
+    X(pb_fast_mm16_int8_mulr_relu, PB_W16_MULR, 0, PB_W16_CLAMP_RELU)                                                \
     X(pb_fast_mm16_wide_hi, PB_W16_HI, 1, PB_W16_CLAMP_ANY)                                                          \
     X(pb_fast_mm16_wide_hi_s16, PB_W16_HI, 1, PB_W16_CLAMP_S16)                                                      \
     X(pb_fast_mm16_wide_hi_relu, PB_W16_HI, 1, PB_W16_CLAMP_RELU)                                                    \

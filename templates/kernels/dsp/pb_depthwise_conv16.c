@@ -45,7 +45,7 @@ static PB_ALWAYS_INLINE void pb_dw16_pixel(const pb_fast_dw16_params_t *p, const
     int32_t ky0, ky1, kx0, kx1, c, nky, nkx, x_skip, row_skip, w_skip;
     const int16_t *x_pix;
     const int32_t *w_pix;
-    const int32_t *q = p->quant;
+    const int32_t *q = p->quant; /* PB_W16_WORDS per channel, 4 channels a step */
     pb_tap_range(iy0, p->dilation_h, p->filter_h, p->in_h, &ky0, &ky1);
     pb_tap_range(ix0, p->dilation_w, p->filter_w, p->in_w, &kx0, &kx1);
     nky = ky1 - ky0;
@@ -60,6 +60,16 @@ static PB_ALWAYS_INLINE void pb_dw16_pixel(const pb_fast_dw16_params_t *p, const
     for (c = 0; c < c_all; c += 4, x_pix += 4, w_pix += 2 * taps, q += 4 * PB_W16_WORDS) {
         int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, ky, kx;
         const void *x = x_pix, *w = w_pix;
+        if (mode == PB_W16_MULR) { /* the sums start from the group's 4 biases (two LDRD) */
+            const void *qb = q;
+            uint32_t b0, b1, b2, b3;
+            pb_ldrd_post(&qb, &b0, &b1);
+            pb_ldrd_post(&qb, &b2, &b3);
+            a0 = (int32_t)b0;
+            a1 = (int32_t)b1;
+            a2 = (int32_t)b2;
+            a3 = (int32_t)b3;
+        }
         for (ky = nky; ky > 0; --ky) {
             if (nkx == 3) { /* a 3-wide window inside the input: no loop */
                 PB_DW16_TAP();
@@ -73,7 +83,16 @@ static PB_ALWAYS_INLINE void pb_dw16_pixel(const pb_fast_dw16_params_t *p, const
             x = (const uint8_t *)x + row_skip;
             w = (const uint8_t *)w + w_skip;
         }
-        {
+        if (mode == PB_W16_MULR) { /* the group's 4 multipliers after its 4 biases */
+            const void *qm = q + 4;
+            uint32_t m0, m1, m2, m3;
+            pb_ldrd_post(&qm, &m0, &m1);
+            pb_ldrd_post(&qm, &m2, &m3);
+            out[c] = (int16_t)pb_w16_clamp_form(pb_w16_mulr(a0, (int32_t)m0), p->act_min, p->act_max, clamp);
+            out[c + 1] = (int16_t)pb_w16_clamp_form(pb_w16_mulr(a1, (int32_t)m1), p->act_min, p->act_max, clamp);
+            out[c + 2] = (int16_t)pb_w16_clamp_form(pb_w16_mulr(a2, (int32_t)m2), p->act_min, p->act_max, clamp);
+            out[c + 3] = (int16_t)pb_w16_clamp_form(pb_w16_mulr(a3, (int32_t)m3), p->act_min, p->act_max, clamp);
+        } else {
             const void *qc = q;
             out[c] = (int16_t)pb_w16_clamp_form(pb_dw16_out(a0, &qc, mode), p->act_min, p->act_max, clamp);
             out[c + 1] = (int16_t)pb_w16_clamp_form(pb_dw16_out(a1, &qc, mode), p->act_min, p->act_max, clamp);
@@ -110,6 +129,14 @@ void pb_fast_dw_s16(const pb_fast_dw16_params_t *p, const int16_t *input, int16_
     const int clamp = pb_w16_clamp_of(p->act_min, p->act_max);
     if (p->requant == PB_W16_R64) {
         pb_fast_dw16_r64(p, input, output);
+    } else if (p->requant == PB_W16_MULR) {
+        if (clamp == PB_W16_CLAMP_S16) {
+            pb_fast_dw16_mulr_s16(p, input, output);
+        } else if (clamp == PB_W16_CLAMP_RELU) {
+            pb_fast_dw16_mulr_relu(p, input, output);
+        } else {
+            pb_fast_dw16_mulr(p, input, output);
+        }
     } else if (clamp == PB_W16_CLAMP_S16) {
         pb_fast_dw16_hi_s16(p, input, output);
     } else if (clamp == PB_W16_CLAMP_RELU) {

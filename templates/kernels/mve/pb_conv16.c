@@ -87,6 +87,14 @@ void pb_fast_mve_mm_s16(const pb_fast_mm16_params_t *p, const int16_t *input, in
         pb_fast_mve_mm16_r64(p, input, output, scratch);
     } else if (p->requant == PB_W16_R32) {
         pb_fast_mve_mm16_r32(p, input, output, scratch);
+    } else if (p->requant == PB_W16_MULR) {
+        if (clamp == PB_W16_CLAMP_S16) {
+            pb_fast_mve_mm16_mulr_s16(p, input, output, scratch);
+        } else if (clamp == PB_W16_CLAMP_RELU) {
+            pb_fast_mve_mm16_mulr_relu(p, input, output, scratch);
+        } else {
+            pb_fast_mve_mm16_mulr(p, input, output, scratch);
+        }
     } else if (clamp == PB_W16_CLAMP_S16) {
         pb_fast_mve_mm16_hi_s16(p, input, output, scratch);
     } else if (clamp == PB_W16_CLAMP_RELU) {

@@ -12,8 +12,11 @@ void pb_fast_mve_mm_s16(const pb_fast_mm16_params_t *p, const int16_t *input, in
 
 /* pb_fast_mve_mm_s16's forms, which it picks at run time from p; the generated code calls
  * the one a layer's constants select (wide16.py), so a firmware links only those. Clamp
- * forms (PB_W16_HI only): _s16 int16's whole range, _relu [0, 32767]. */
+ * forms (PB_W16_HI and MULR): _s16 int16's whole range, _relu [0, 32767]. */
 #define PB_MVE_MM16_FORMS(X)                                                                                         \
+    X(pb_fast_mve_mm16_mulr, PB_W16_MULR, PB_W16_CLAMP_ANY)                                                          \
+    X(pb_fast_mve_mm16_mulr_s16, PB_W16_MULR, PB_W16_CLAMP_S16)                                                      \
+    X(pb_fast_mve_mm16_mulr_relu, PB_W16_MULR, PB_W16_CLAMP_RELU)                                                    \
     X(pb_fast_mve_mm16_hi, PB_W16_HI, PB_W16_CLAMP_ANY)                                                              \
     X(pb_fast_mve_mm16_hi_s16, PB_W16_HI, PB_W16_CLAMP_S16)                                                          \
     X(pb_fast_mve_mm16_hi_relu, PB_W16_HI, PB_W16_CLAMP_RELU)                                                        \

@@ -50,6 +50,12 @@ static PB_MVE_INLINE void pb_mve_dw16_pixel(const pb_fast_dw16_params_t *p, cons
                 }
             }
         }
+        if (mode == PB_W16_MULR) { /* four lanes: (sum + bias) * m' rounded high (VRMULH), clamped, narrowed */
+            int32x4_t v = vrmulhq_s32(vaddq_s32(acc, vldrwq_s32(q)), vldrwq_s32(q + 4));
+            v = vminq_s32(vmaxq_s32(v, vdupq_n_s32(p->act_min)), vdupq_n_s32(p->act_max));
+            vstrhq_s32(out + c, v);
+            continue;
+        }
         out[c] = (int16_t)pb_w16_clamp_form(pb_w16_out32(vgetq_lane_s32(acc, 0), q, mode), p->act_min, p->act_max,
                                             clamp);
         out[c + 1] = (int16_t)pb_w16_clamp_form(pb_w16_out32(vgetq_lane_s32(acc, 1), q + PB_W16_WORDS, mode),
@@ -88,6 +94,14 @@ void pb_fast_mve_dw_s16(const pb_fast_dw16_params_t *p, const int16_t *input, in
     const int clamp = pb_w16_clamp_of(p->act_min, p->act_max);
     if (p->requant == PB_W16_R64) {
         pb_fast_mve_dw16_r64(p, input, output);
+    } else if (p->requant == PB_W16_MULR) {
+        if (clamp == PB_W16_CLAMP_S16) {
+            pb_fast_mve_dw16_mulr_s16(p, input, output);
+        } else if (clamp == PB_W16_CLAMP_RELU) {
+            pb_fast_mve_dw16_mulr_relu(p, input, output);
+        } else {
+            pb_fast_mve_dw16_mulr(p, input, output);
+        }
     } else if (clamp == PB_W16_CLAMP_S16) {
         pb_fast_mve_dw16_hi_s16(p, input, output);
     } else if (clamp == PB_W16_CLAMP_RELU) {

@@ -13,7 +13,10 @@ void pb_fast_mve_dw_s16(const pb_fast_dw16_params_t *p, const int16_t *input, in
     X(pb_fast_mve_dw16_hi, PB_W16_HI, PB_W16_CLAMP_ANY)                                                              \
     X(pb_fast_mve_dw16_hi_s16, PB_W16_HI, PB_W16_CLAMP_S16)                                                          \
     X(pb_fast_mve_dw16_hi_relu, PB_W16_HI, PB_W16_CLAMP_RELU)                                                        \
-    X(pb_fast_mve_dw16_r64, PB_W16_R64, PB_W16_CLAMP_ANY)
+    X(pb_fast_mve_dw16_r64, PB_W16_R64, PB_W16_CLAMP_ANY)                                                            \
+    X(pb_fast_mve_dw16_mulr, PB_W16_MULR, PB_W16_CLAMP_ANY)                                                          \
+    X(pb_fast_mve_dw16_mulr_s16, PB_W16_MULR, PB_W16_CLAMP_S16)                                                      \
+    X(pb_fast_mve_dw16_mulr_relu, PB_W16_MULR, PB_W16_CLAMP_RELU)
 
 #define PB_MVE_DW16_DECLARE(name, mode, clamp)                                                                       \
     void name(const pb_fast_dw16_params_t *p, const int16_t *input, int16_t *output);

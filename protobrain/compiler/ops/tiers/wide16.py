@@ -22,7 +22,8 @@ from protobrain.compiler.ops.tiers.common import pack_words, per_channel, values
 
 MATMUL_FUNCTIONS = ("pb_conv_s16", "pb_conv_s16_b32", "pb_fully_connected_s16")
 FUNCTIONS = (*MATMUL_FUNCTIONS, "pb_depthwise_conv_s16")
-W16_HI, W16_R64, W16_R32 = 0, 1, 2  # PB_W16_* in pb_fast16.h
+W16_HI, W16_R64, W16_R32, W16_MULR = 0, 1, 2, 3  # PB_W16_* in pb_fast16.h
+ALLOW_MULR = True  # tests turn it off to run the HI forms where MULR would apply
 WORDS = 4  # PB_W16_WORDS
 DEPTH_BLOCK = 8  # depth padded to this with zero weights (Helium's 8 int16 lanes; two DSP blocks of 4)
 X_MAX = 32768  # the largest |int16 input|
@@ -35,9 +36,11 @@ def reduced_multiplier(m: int) -> int:
     return (m + (1 << 15)) >> 16 if m < 0x7FFF0000 else 0x7FFF
 
 
-def quant16(w2d: np.ndarray, bias, mults, shifts, output_offset: int = 0) -> tuple[np.ndarray, int, bool]:
-    """(PB_W16_WORDS words per channel, mode HI or R64, whether every channel's sum fits int32)
-    for a 64-bit-requantized layer. HI folds output_offset into K' (R64 adds it after)."""
+def quant16(w2d: np.ndarray, bias, mults, shifts, output_offset: int = 0,
+            allow_mulr: bool | None = None) -> tuple[np.ndarray, int, bool]:
+    """(PB_W16_WORDS words per channel, mode MULR, HI or R64, whether every channel's sum
+    fits int32) for a 64-bit-requantized layer. HI folds output_offset into K' (MULR and R64
+    add it after). allow_mulr: None for ALLOW_MULR."""
     peaks = np.abs(w2d.astype(np.int64)).sum(axis=1) * X_MAX
     n = len(peaks)
     bias = np.zeros(n, np.int64) if bias is None else np.asarray(bias, np.int64)
@@ -49,12 +52,18 @@ def quant16(w2d: np.ndarray, bias, mults, shifts, output_offset: int = 0) -> tup
     hi = fits32 and all(0 <= 32 - t and (r << (32 - t)) < 2**31
                         and abs((k << (32 - t)) + off) + int(p) * (r << (32 - t)) < 2**63
                         for r, t, k, p in zip(red, ts, ks, peaks))
+    # MULR: sum + bias within int32, then (x * m' + 2^31) >> 32 = (x * reduced + 2^(ts-1)) >> ts
+    mulr = (ALLOW_MULR if allow_mulr is None else allow_mulr) and hi and all(
+        abs(int(b)) + int(p) < 2**31 for b, p in zip(bias, peaks))
     q = np.zeros((n, WORDS), np.int64)
     for c in range(n):
+        if mulr:
+            q[c, 0], q[c, 1] = bias[c], red[c] << (32 - ts[c])
+            continue
         k, third = ((ks[c] << (32 - ts[c])) + off, red[c] << (32 - ts[c])) if hi else (ks[c], red[c])
         q[c, 0], q[c, 1] = _words64(k)
         q[c, 2], q[c, 3] = third, 0 if hi else ts[c]
-    return q, (W16_HI if hi else W16_R64), fits32
+    return q, (W16_MULR if mulr else W16_HI if hi else W16_R64), fits32
 
 
 def _words64(v: int) -> tuple[int, int]:
@@ -126,8 +135,8 @@ def mm16_form(fields: dict, tier: str) -> str:
     """The form of the tier's matrix multiply (PB_MM16_FORMS in dsp/pb_conv16.h,
     PB_MVE_MM16_FORMS in mve/) the fields select, as pb_fast_mm_s16 / pb_fast_mve_mm_s16
     pick it at run time: the generated code calls it directly."""
-    mode = {W16_HI: "hi", W16_R64: "r64", W16_R32: "r32"}[fields["requant"]]
-    clamp = _clamp_form(fields) if fields["requant"] == W16_HI else ""
+    mode = {W16_HI: "hi", W16_R64: "r64", W16_R32: "r32", W16_MULR: "mulr"}[fields["requant"]]
+    clamp = _clamp_form(fields) if fields["requant"] in (W16_HI, W16_MULR) else ""
     if tier == "mve":
         return f"pb_fast_mve_mm16_{mode}{clamp}"
     return f"pb_fast_mm16_{'wide' if fields['wide_weights'] else 'int8'}_{mode}{clamp}"
@@ -136,7 +145,9 @@ def mm16_form(fields: dict, tier: str) -> str:
 def dw16_form(fields: dict, tier: str) -> str:
     """The form of the tier's depthwise kernel (PB_DW16_FORMS, PB_MVE_DW16_FORMS) the fields select."""
     prefix = "pb_fast_mve_dw16" if tier == "mve" else "pb_fast_dw16"
-    return f"{prefix}_r64" if fields["requant"] == W16_R64 else f"{prefix}_hi{_clamp_form(fields)}"
+    if fields["requant"] == W16_R64:
+        return f"{prefix}_r64"
+    return f"{prefix}_{'mulr' if fields['requant'] == W16_MULR else 'hi'}{_clamp_form(fields)}"
 
 
 def _matmul(call: KernelCall, tier: str, wide: bool) -> KernelCall | None:
@@ -194,6 +205,8 @@ def _depthwise(call: KernelCall, tier: str) -> KernelCall | None:
     layout = w.reshape(taps, c // DW_CHANNELS, DW_CHANNELS).transpose(1, 0, 2)  # [c/4][tap][4]
     fields = {k: f[k] for k in ("batches", "in_h", "in_w", "out_h", "out_w", "filter_h", "filter_w", "stride_h",
                                 "stride_w", "dilation_h", "dilation_w", "pad_top", "pad_left", "act_min", "act_max")}
+    if mode == W16_MULR:  # per group of 4 channels: their biases, their multipliers, 8 zero words
+        q = np.concatenate([q[:, 0].reshape(-1, 4), q[:, 1].reshape(-1, 4), np.zeros((c // 4, 8), np.int64)], axis=1)
     fields.update(channels=c, requant=mode,
                   weights=const("weights", np.ascontiguousarray(layout.astype("<i2")).reshape(-1).view("<i4")
                                 .astype(np.int64), "int32_t"),
