@@ -350,12 +350,13 @@ def _quant_words(fast_call, channels):
 
 def _fast_requant(acc, q):
     """The DSP tier's FAST requantization (dsp/pb_requant.h), in int64 with each int32 step range-checked:
-    v = (2*acc*mult + 2^31) >> 32 (SMMULR), then (v + (v >> 31) + rounding) >> right_shift."""
+    v = (2*acc*mult + 2^31) >> 32 (SMMULR), then (v + rounding - (acc < 0)) >> right_shift (one SMMLAR:
+    the sign of the operand, not the product's)."""
     bias, mult, rs, rounding = (int(x) for x in q)
     doubled = 2 * acc
     assert np.all(np.abs(doubled) < 2**31), "2 * acc overflows int32"
     v = (doubled * mult + 2**31) >> 32
-    s = v + (v >> 31) + rounding
+    s = v + rounding - (doubled < 0)
     assert s.min() >= INT32_MIN and s.max() <= INT32_MAX, "v + rounding overflows int32"
     assert 1 <= rs <= 31
     return s >> rs

@@ -64,7 +64,7 @@ def running_firmware(board, programs, blobs, out: Path):
 # A check that does not fail on these cannot see a kernel bug. Paths are under
 # templates/kernels/.
 KERNEL_CORRUPTIONS = {
-    "dsp": [("dsp/pb_requant.h", "+ q.round) >> q.shift;", "+ q.round + (1 << (q.shift - 1))) >> q.shift;")],
+    "dsp": [("dsp/pb_requant.h", "q.mult, q.round - ", "q.mult, q.round + (1 << (q.shift - 1)) - ")],
     "mve": [("mve/pb_conv.c", "vrshl.s32", "vshl.s32"), ("mve/pb_depthwise_conv.c", "vrshl.s32", "vshl.s32")],
 }
 

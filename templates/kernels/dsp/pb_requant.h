@@ -53,8 +53,24 @@ static PB_ALWAYS_INLINE pb_fast_q_t pb_fast_q(const int32_t *q)
     return v;
 }
 
+/* The rounded high multiply plus c: one SMMLAR. */
+static PB_ALWAYS_INLINE int32_t pb_fast_smmlar(int32_t a, int32_t b, int32_t c)
+{
+#if defined(PB_SIMD_DSP)
+    int32_t r;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(c));
+    return r;
+#else
+    return (int32_t)((uint32_t)pb_smmulr(a, b) + (uint32_t)c);
+#endif
+}
+
 /* One requantized output. With doubled weights and bias (FAST mode, int16 weights) the
- * accumulator already is 2 * acc, the operand of the rounded high multiply. */
+ * accumulator already is 2 * acc, the operand of the rounded high multiply. FAST folds
+ * the high multiply's sign fix (less 1 when negative) into the rounding constant, taking
+ * the sign of the operand instead of the product's: they differ only where the product
+ * rounds to 0 (the multiplier is positive), and there round - 1 and round shift alike,
+ * round being 2^(shift-1) modulo 2^shift (shift >= 1). */
 static PB_ALWAYS_INLINE int8_t pb_fast_out(int32_t acc, pb_fast_q_t q, pb_fast_out_t o, int mode, int doubled,
                                            int full_range)
 {
@@ -62,8 +78,8 @@ static PB_ALWAYS_INLINE int8_t pb_fast_out(int32_t acc, pb_fast_q_t q, pb_fast_o
     if (mode == PB_REQUANT_EXACT) {
         v = pb_mul_by_quantized_mult(acc, q.mult, q.shift) + o.output_offset;
     } else {
-        v = pb_smmulr(doubled ? acc : (int32_t)((uint32_t)acc << 1), q.mult);
-        v = (v - (int32_t)((uint32_t)v >> 31) + q.round) >> q.shift;
+        const int32_t x = doubled ? acc : (int32_t)((uint32_t)acc << 1);
+        v = pb_fast_smmlar(x, q.mult, q.round - (int32_t)((uint32_t)x >> 31)) >> q.shift;
     }
     return pb_fast_clamp(v, o.act_min, o.act_max, full_range);
 }
