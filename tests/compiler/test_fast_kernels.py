@@ -293,6 +293,51 @@ def test_fully_connected_with_a_weight_zero_point_stays_portable():
     assert fast.accelerate(shifted, "mve") is shifted
 
 
+def _mm_weights_back(call) -> np.ndarray:
+    """[out_c][depth_pad] of a DSP matrix multiply's weights read back from pb_conv.c's order,
+    per channel pair and block of 4: int16 (halved when doubled), each channel's (w0,w2),
+    (w1,w3); or int8, each channel's 4 (lean: the odd bytes' coding undone)."""
+    f = call.fields
+    dp = f["depth_pad"]
+    words = np.asarray(f["weights"].values, np.int64).astype("<i4")
+    if f["wide_weights"]:
+        w = words.view("<i2").astype(np.int64).reshape(-1, dp // 4, 2, 2, 2).transpose(0, 2, 1, 4, 3).reshape(-1, dp)
+        return w // 2 if f["requant"] == fast.REQUANT_FAST else w
+    w = words.view(np.int8).astype(np.int64).reshape(-1, dp // 4, 2, 4).transpose(0, 2, 1, 3).reshape(-1, dp)
+    if f["lean_weights"]:
+        w[:, 1::2] += w[:, 0::2] < 0
+    return w
+
+
+def test_filter_rows_padded_to_words_where_in_c_is_not():
+    """DSP tier, in_c not a multiple of 4 (an RGB image's first layer): each filter row's
+    taps padded with zero weights to a multiple of 4 (row_pad), so pb_conv.c widens a window
+    row by row straight from the input; dilation_w above 1 keeps the taps contiguous. The
+    sweep's cases on the simulated M4 (test_sweep_bit_exact_on_simulated_core) run both."""
+    padded = 0
+    for s in _specs(op_conv.CONV_CASES, "int8"):
+        if s["groups"] != 1 or s["cin"] % 4 == 0:
+            continue
+        portable = _only_call(conv_bytes(s))
+        call = fast.accelerate(portable, "dsp")
+        f = call.fields
+        fh, fw, cin = f["filter_h"], f["filter_w"], f["in_c"]
+        if f["dilation_w"] != 1:
+            assert f["row_pad"] == 0, s
+            continue
+        run = fw * cin
+        assert f["row_pad"] == -(-run // 4) * 4 and f["depth_pad"] == -(-fh * f["row_pad"] // 8) * 8, s
+        if f["out_index"] != "NULL":
+            continue
+        w, *_ = _layer(portable)
+        want = np.zeros((w.shape[0], f["depth_pad"]), np.int64)
+        want[:, : fh * f["row_pad"]] = np.pad(w.reshape(-1, fh, run), ((0, 0), (0, 0), (0, f["row_pad"] - run))).reshape(
+            w.shape[0], -1)
+        assert np.array_equal(_mm_weights_back(call)[: w.shape[0]], want), s
+        padded += f["row_pad"] != run
+    assert padded >= 5
+
+
 # ---- the folded requantization constants --------------------------------------------------
 
 

@@ -115,21 +115,24 @@ static PB_ALWAYS_INLINE const int8_t *pb_fast_window_start(const pb_fast_mm_para
 }
 
 /* One im2col row: the taps of one output pixel in filter order, padding taps set to the
- * zero point, then zeros up to depth_pad (their weights are zero). */
-static void pb_fast_im2col(const pb_fast_mm_params_t *p, const pb_fast_window_t *win, int8_t *dst)
+ * zero point, then zeros from depth up to depth_pad (their weights are zero). Filter rows
+ * start row_step bytes apart: the run of taps, or row_pad (the bytes between are never
+ * written; their weights are zero). */
+static void pb_fast_im2col(const pb_fast_mm_params_t *p, const pb_fast_window_t *win, int8_t *dst,
+                           int32_t row_step, int32_t depth)
 {
     const int32_t run = p->filter_w * p->in_c;
     int32_t ky, kx;
-    pb_fast_zero_tail(dst, p->depth, p->depth_pad);
+    pb_fast_zero_tail(dst, depth, p->depth_pad);
     if (pb_fast_inside(p, win)) {
         const int8_t *src = pb_fast_window_start(p, win);
         const int32_t step = p->dilation_h * p->in_w * p->in_c;
-        for (ky = 0; ky < p->filter_h; ++ky, dst += run, src += step) {
+        for (ky = 0; ky < p->filter_h; ++ky, dst += row_step, src += step) {
             pb_fast_copy(dst, src, run);
         }
         return;
     }
-    for (ky = 0; ky < p->filter_h; ++ky) {
+    for (ky = 0; ky < p->filter_h; ++ky, dst += row_step - run) {
         const int32_t iy = win->iy0 + ky * p->dilation_h;
         if (iy < 0 || iy >= p->in_h) {
             pb_fast_fill(dst, p->pad_value, run);
@@ -207,12 +210,14 @@ static PB_ALWAYS_INLINE void pb_fast_widen_run(const int8_t *src, int32_t n, uin
 }
 
 /* A window wholly inside the input: filter_h runs of n values (n a multiple of 4), `gap`
- * bytes apart, widened into the interleaved slots at dst. */
+ * bytes apart, widened into the interleaved slots at dst. aligned: every run starts at a
+ * word (in_c a multiple of 4), as LDRD needs. */
 static PB_ALWAYS_INLINE uint32_t *pb_fast_widen_window(const int8_t *src, int32_t n, int32_t gap, int32_t filter_h,
-                                                       uint32_t *dst)
+                                                       uint32_t *dst, int aligned)
 {
+    (void)aligned; /* read by the DSP form only */
 #if defined(PB_SIMD_DSP)
-    if ((n & 7) == 0 && n != 0) {
+    if (aligned && (n & 7) == 0 && n != 0) {
         /* the whole window in one loop nest, two blocks per turn (LDRD/STRD as in
          * pb_fast_widen_run) */
         uint32_t v, u, a, b;
@@ -227,6 +232,29 @@ static PB_ALWAYS_INLINE uint32_t *pb_fast_widen_window(const int8_t *src, int32_
                          "bne    1b\n\t"
                          : [src] "+r"(src), [dst] "+r"(dst), [kh] "+r"(filter_h), [v] "=&r"(v), [u] "=&r"(u),
                            [a] "=&r"(a), [b] "=&r"(b), [end] "=&r"(end)
+                         : [n] "r"(n), [gap] "r"(gap)
+                         : "cc", "memory");
+        return dst;
+    }
+    if ((n & 3) == 0 && n != 0) {
+        /* one block per turn, word loads from any byte (LDR takes unaligned addresses;
+         * the filter rows of row_pad taps start at multiples of in_c) */
+        uint32_t v, a, b;
+        const int8_t *end;
+        __asm__ volatile("1:\n\t"
+                         "add    %[end], %[src], %[n]\n"
+                         "2:\n\t"
+                         "ldr    %[v], [%[src]], #4\n\t"
+                         "sxtb16 %[a], %[v]\n\t"
+                         "sxtb16 %[b], %[v], ror #8\n\t"
+                         "strd   %[a], %[b], [%[dst]], #16\n\t"
+                         "cmp    %[src], %[end]\n\t"
+                         "bne    2b\n\t"
+                         "add    %[src], %[src], %[gap]\n\t"
+                         "subs   %[kh], %[kh], #1\n\t"
+                         "bne    1b\n\t"
+                         : [src] "+r"(src), [dst] "+r"(dst), [kh] "+r"(filter_h), [v] "=&r"(v), [a] "=&r"(a),
+                           [b] "=&r"(b), [end] "=&r"(end)
                          : [n] "r"(n), [gap] "r"(gap)
                          : "cc", "memory");
         return dst;
@@ -261,7 +289,7 @@ static void pb_fast_widen_taps(const pb_fast_mm_params_t *p, const pb_fast_windo
     int32_t ky, kx;
     if (pb_fast_inside(p, win)) {
         dst = pb_fast_widen_window(pb_fast_window_start(p, win), run, p->dilation_h * in_w * in_c - run, filter_h,
-                                   dst);
+                                   dst, 1);
         pb_fast_widen_fill(0, 0, p->depth_pad - p->depth, dst);
         return;
     }
@@ -284,6 +312,25 @@ static void pb_fast_widen_taps(const pb_fast_mm_params_t *p, const pb_fast_windo
         }
     }
     pb_fast_widen_fill(0, 0, p->depth_pad - p->depth, dst);
+}
+
+/* row_pad set (in_c not a multiple of 4): a window inside the input whose last filter row
+ * padded to row_pad stays inside the input row too is widened row by row straight from
+ * the input, row_pad values each (the values past a row's taps meet zero weights); any
+ * other goes through the int8 im2col row, laid out alike. */
+static void pb_fast_widen_rows(const pb_fast_mm_params_t *p, const pb_fast_window_t *win, uint32_t *cols,
+                               int32_t r, int8_t *row)
+{
+    const int32_t row_pad = p->row_pad, depth = p->filter_h * row_pad;
+    if (pb_fast_inside(p, win) && win->ix0 * p->in_c + row_pad <= p->in_w * p->in_c) {
+        uint32_t *dst = pb_fast_widen_window(pb_fast_window_start(p, win), row_pad,
+                                             p->dilation_h * p->in_w * p->in_c - row_pad, p->filter_h, cols + 2 * r,
+                                             0);
+        pb_fast_widen_fill(0, 0, p->depth_pad - depth, dst);
+        return;
+    }
+    pb_fast_im2col(p, win, row, row_pad, depth);
+    pb_fast_widen(row, p->depth_pad >> 2, cols, r);
 }
 
 /* Lean weights: slot r's widened pairs X02 = (x0, x2), X13 = (x1, x3) of each block become
@@ -315,11 +362,16 @@ static PB_ALWAYS_INLINE void pb_fast_mm_prepare(const pb_fast_mm_params_t *p, co
         if (two_rows) {
             pb_fast_widen_taps(p, w1, cols, 1);
         }
+    } else if (p->row_pad) {
+        pb_fast_widen_rows(p, w0, cols, 0, row);
+        if (two_rows) {
+            pb_fast_widen_rows(p, w1, cols, 1, row);
+        }
     } else {
-        pb_fast_im2col(p, w0, row);
+        pb_fast_im2col(p, w0, row, p->filter_w * p->in_c, p->depth);
         pb_fast_widen(row, p->depth_pad >> 2, cols, 0);
         if (two_rows) {
-            pb_fast_im2col(p, w1, row);
+            pb_fast_im2col(p, w1, row, p->filter_w * p->in_c, p->depth);
             pb_fast_widen(row, p->depth_pad >> 2, cols, 1);
         }
     }

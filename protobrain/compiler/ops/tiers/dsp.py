@@ -59,6 +59,24 @@ def pb_fast_mm_s8_scratch_bytes(p: dict) -> int:
     return 4 * p["depth_pad"] + (p["depth_pad"] if p["in_c"] % 4 else 0)
 
 
+def _row_pad(geometry: dict) -> int:
+    """pb_fast_mm_params_t's row_pad: with in_c not a multiple of 4 (an RGB image's 3), each
+    filter row's filter_w * in_c taps padded with zero weights to a multiple of 4, so a
+    window inside the input is widened row by row straight from it, word loads from any
+    byte; 0 (the taps contiguous, through an int8 im2col row) with dilation_w above 1."""
+    g = geometry
+    if g["in_c"] % 4 == 0 or g["dilation_w"] != 1:
+        return 0
+    return -(-g["filter_w"] * g["in_c"] // 4) * 4
+
+
+def _pad_rows(w2d: np.ndarray, geometry: dict, row_pad: int) -> np.ndarray:
+    """[out_c][filter_h * filter_w * in_c] weights with each filter row padded to row_pad."""
+    run = geometry["filter_w"] * geometry["in_c"]
+    w = w2d.reshape(w2d.shape[0], geometry["filter_h"], run)
+    return np.pad(w, ((0, 0), (0, 0), (0, row_pad - run))).reshape(w2d.shape[0], -1)
+
+
 def pb_fast_dw_s8_scratch_bytes(p: dict) -> int:
     """pb_fast_dw_s8's scratch (dsp/pb_depthwise_conv.c) for its pb_fast_dw_params_t fields
     p: the lines form's ring of 3 widened lines x 4 channels, int16, as pb_dw_lines() sizes
@@ -136,8 +154,11 @@ def _matmul(call: KernelCall, wide: bool) -> KernelCall | None:
     mm = matmul(call, skip_dead=True)
     if mm is None:
         return None
-    fields = matmul_fields(call, mm, DEPTH_BLOCK * -(-mm.depth // DEPTH_BLOCK))
-    w2d = mm.w2d
+    row_pad = _row_pad(mm.geometry)
+    depth = mm.geometry["filter_h"] * row_pad if row_pad else mm.depth
+    fields = matmul_fields(call, mm, DEPTH_BLOCK * -(-depth // DEPTH_BLOCK))
+    fields["row_pad"] = row_pad
+    w2d = _pad_rows(mm.w2d, mm.geometry, row_pad) if row_pad else mm.w2d
     if wide and fields["requant"] == REQUANT_FAST:
         # int16 weights hold 2 * w, and the bias is doubled too: the accumulator is then
         # 2 * acc, the operand of the rounded high multiply, with no shift per output (the
