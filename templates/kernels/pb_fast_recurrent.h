@@ -40,7 +40,7 @@ typedef struct {
     int32_t hidden_mult, hidden_shift, hidden_zp, hidden_min, hidden_max;
     int32_t cell_clip;
     int32_t fast;                     /* every requantization as one rounded high multiply */
-    const uint16_t *sigmoid;
+    const uint16_t *sigmoid;          /* the sigmoid table's 256 nodes and a 257th, 0xFFFF */
 } pb_fast_lstm_params_t;
 
 typedef struct {
@@ -65,20 +65,52 @@ typedef void (*pb_fast_dot4_t)(const int8_t *x, int32_t n, const int32_t *w, int
 typedef int32_t (*pb_fast_dot_s8_t)(const int8_t *a, const int8_t *b, int32_t n, int32_t acc);
 typedef int32_t (*pb_fast_dot_s16_t)(const int16_t *a, const int16_t *b, int32_t n, int32_t acc);
 
+/* The LSTM's int16 sigmoid (pb_lstm_sigmoid) without branches: its input is a gate's
+ * saturated int16 sum, so the table's node, at most 192, never reaches the saturated end;
+ * the sign's two forms as one XOR with the sign mask. */
+static PB_FAST_RECURRENT_INLINE int32_t pb_fast_lstm_sigmoid(const uint16_t *table, int32_t x)
+{
+    const int32_t v = x * 3, s = v >> 31;
+    const uint32_t ax = (uint32_t)((v ^ s) - s), node = ax >> 9, a = table[node];
+    const uint32_t r = (a << 9) + (ax & 0x1FFu) * (table[node + 1u] - a);
+    /* v >= 0: r + 2^9; v < 0: 2^25 - r + 2^9 - 1, where ~r = -r - 1 */
+    return (int32_t)(((r ^ (uint32_t)s) + (1u << 9) + ((uint32_t)s & (1u << 25))) >> 10);
+}
+
+/* The int16 tanh (pb_lstm_tanh) of v, its input already on the table's grid, without
+ * branches: |v| clamped to 0xFFFF lands on node 255 for every |v| >= 255 * 256, whose value
+ * and the 257th node the generator appends are both 0xFFFF, the saturated value. */
+static PB_FAST_RECURRENT_INLINE int32_t pb_fast_lstm_tanh(const uint16_t *table, int32_t v)
+{
+    const int32_t s = v >> 31;
+    uint32_t ax = (uint32_t)((v ^ s) - s);
+    ax = ax < 0xFFFFu ? ax : 0xFFFFu;
+    {
+        const uint32_t node = ax >> 8, a = table[node];
+        const int32_t r = (int32_t)((a << 8) + (ax & 0xFFu) * (table[node + 1u] - a));
+        /* v >= 0: r - 2^23 + 2^7; v < 0: -r + 2^23 + 2^7 - 1 */
+        return ((r ^ s) + (1 << 7) + (s & (1 << 24)) - (1 << 23)) >> 8;
+    }
+}
+
 /* One LSTM unit of one step from its four gates' accumulators (input layer's, recurrent
  * layer's, per gate): updates its cell state and returns its new hidden value. */
-static inline int32_t pb_fast_lstm_unit(const pb_fast_lstm_params_t *p, const int32_t *acc_in,
-                                        const int32_t *acc_rec, int16_t *cell)
+static PB_FAST_RECURRENT_INLINE int32_t pb_fast_lstm_unit(const pb_fast_lstm_params_t *p, const int32_t *acc_in,
+                                                          const int32_t *acc_rec, int16_t *cell)
 {
-    const int32_t fast = p->fast;
+    const int32_t fast = p->fast, tanh_shift = p->cell_tanh_shift;
+    const int32_t tanh_round = tanh_shift > 0 ? (int32_t)1 << (tanh_shift - 1) : 0;
     int32_t g[4], k, c;
     for (k = 0; k < 4; ++k) {
         g[k] = pb_lstm_sat16(pb_lstm_sat16(pb_lstm_requant(acc_in[k], p->mults[k], p->shifts[k], fast), 1) +
                              pb_lstm_sat16(pb_lstm_requant(acc_rec[k], p->mults[4 + k], p->shifts[4 + k], fast), 1), 1);
     }
-    pb_lstm_activate(p->sigmoid, g);
+    g[0] = pb_fast_lstm_sigmoid(p->sigmoid, g[0]);
+    g[1] = pb_fast_lstm_sigmoid(p->sigmoid, g[1]);
+    g[2] = pb_fast_lstm_tanh(p->sigmoid, g[2] * 3);
+    g[3] = pb_fast_lstm_sigmoid(p->sigmoid, g[3]);
     c = pb_lstm_cell(g, cell, p->forget_mult, p->forget_shift, p->update_mult, p->update_shift, p->cell_clip, fast, 1);
-    c = pb_lstm_tanh(p->sigmoid, c, p->cell_tanh_mult, p->cell_tanh_shift);
+    c = pb_fast_lstm_tanh(p->sigmoid, (c * p->cell_tanh_mult + tanh_round) >> tanh_shift);
     /* the int8 hidden state's range is int8's whole range (hidden_min, hidden_max) */
     return pb_lstm_sat8(p->hidden_zp + pb_lstm_requant(c * g[3], p->hidden_mult, p->hidden_shift, fast), 1);
 }
@@ -116,6 +148,30 @@ static PB_FAST_RECURRENT_INLINE void pb_fast_lstm_s8_with(const pb_fast_lstm_par
             /* every unit has read the old hidden state: the new one replaces it */
             memcpy(h, out, (size_t)n);
         }
+    }
+}
+
+/* The SVDF's state moved down by one value of `size` bytes, as memmove(s, s + size,
+ * bytes - size): forward, 16 bytes per pass through unaligned word loads and stores (one
+ * LDR or STR each on these cores), all of a pass's loads before its stores, so no load
+ * reads a byte already overwritten. */
+static PB_FAST_RECURRENT_INLINE void pb_fast_shift_state(uint8_t *s, int32_t bytes, int32_t size)
+{
+    const int32_t n = bytes - size;
+    const uint8_t *from = s + size;
+    int32_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        uint32_t w[4];
+        memcpy(w, from + i, 16);
+        memcpy(s + i, w, 16);
+    }
+    for (; i + 4 <= n; i += 4) {
+        uint32_t w;
+        memcpy(&w, from + i, 4);
+        memcpy(s + i, &w, 4);
+    }
+    for (; i < n; ++i) {
+        s[i] = from[i];
     }
 }
 
@@ -160,7 +216,7 @@ static PB_FAST_RECURRENT_INLINE void pb_fast_svdf_s8_with(const pb_fast_svdf_par
     int8_t *s = (int8_t *)state;
     const int32_t per_batch = p->filters * p->memory, n = p->rank * p->memory;
     int32_t b, u;
-    memmove(s, s + 1, (size_t)(p->batches * per_batch - 1));
+    pb_fast_shift_state((uint8_t *)s, p->batches * per_batch, 1);
     for (b = 0; b < p->batches; ++b) {
         int8_t *sb = s + b * per_batch;
         pb_fast_svdf_features(p, input + b * p->input_size, sb, 0, dot4);
@@ -178,7 +234,7 @@ static PB_FAST_RECURRENT_INLINE void pb_fast_svdf_s8_s16_with(const pb_fast_svdf
     int16_t *s = (int16_t *)state;
     const int32_t per_batch = p->filters * p->memory, n = p->rank * p->memory;
     int32_t b, u;
-    memmove(s, s + 1, (size_t)(p->batches * per_batch - 1) * sizeof(int16_t));
+    pb_fast_shift_state((uint8_t *)s, p->batches * per_batch * 2, 2);
     for (b = 0; b < p->batches; ++b) {
         int16_t *sb = s + b * per_batch;
         pb_fast_svdf_features(p, input + b * p->input_size, sb, 1, dot4);

@@ -64,6 +64,20 @@ static inline int32_t pb_lstm_smmulr(int32_t a, int32_t b)
 #endif
 }
 
+/* TFLite's MultiplyByQuantizedMultiplier with a right shift (rshift >= 0), for any acc and
+ * a multiplier of at least 0: the saturating rounding doubling high multiply equals
+ * floor((acc * mult + 2^30) / 2^31) for either sign of the product (the reference's nudge
+ * of 1 - 2^30 for negative products and its truncation toward zero give the same), which
+ * is one multiply-accumulate of 64 bits (SMLAL); it cannot saturate, as the multiplier is
+ * never INT32_MIN. The rounding shift is the reference's, which cannot overflow. */
+static inline int32_t pb_lstm_requant_wide(int32_t acc, int32_t mult, int32_t rshift)
+{
+    const int32_t x = (int32_t)(((int64_t)acc * mult + ((int64_t)1 << 30)) >> 31);
+    const int32_t mask = (int32_t)(((uint32_t)1 << rshift) - 1u);
+    const int32_t threshold = (mask >> 1) + (int32_t)((uint32_t)x >> 31);
+    return (x >> rshift) + ((x & mask) > threshold);
+}
+
 /* TFLite's MultiplyByQuantizedMultiplier. With fast set, the generator proved no shift a
  * left shift and every |2 * acc| below 2^31: the rounded high multiply of 2 * acc is then
  * the saturating rounding doubling high multiply exactly, and subtracting 1 from negative
@@ -76,6 +90,9 @@ static inline int32_t pb_lstm_requant(int32_t acc, int32_t mult, int32_t shift, 
             return v;
         }
         return (v - (int32_t)((uint32_t)v >> 31) + ((int32_t)1 << (-shift - 1))) >> -shift;
+    }
+    if (shift <= 0) {
+        return pb_lstm_requant_wide(acc, mult, -shift);
     }
     return pb_mul_by_quantized_mult(acc, mult, shift);
 }

@@ -77,6 +77,10 @@ def _lstm(call: KernelCall, tier: str) -> KernelCall:
     words_rec, unit_words = packed_rows(w_rec, block)
     bias = np.stack([values(f["bias_input"])[order], values(f["bias_recurrent"])[order]], axis=1)
     fields = {k: f[k] for k in _LSTM_CELL}
+    # a 257th node, 0xFFFF as the 256th: the branch-free tanh's saturated end (pb_fast_lstm_tanh)
+    table = values(f["sigmoid"])
+    assert table[-1] == 0xFFFF, "the sigmoid table ends saturated"
+    fields["sigmoid"] = const("sigmoid", np.append(table, 0xFFFF), "uint16_t")
     fields.update(fast=int(lstm_fast_requant(f)), input_words=input_words, unit_words=unit_words,
                   w_input=const("w_input", words_in, "int32_t"),
                   w_recurrent=const("w_recurrent", words_rec, "int32_t"),
