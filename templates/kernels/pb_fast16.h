@@ -67,9 +67,10 @@ typedef struct {
     int32_t stride_h, stride_w;
     int32_t dilation_h, dilation_w;
     int32_t pad_top, pad_left;
-    int32_t requant;           /* PB_W16_HI or PB_W16_R64 */
+    int32_t requant;           /* PB_W16_MULR, HI or R64 */
+    int32_t step;              /* channels a step: 4, or 8 (Helium, MULR) */
     int32_t act_min, act_max;
-    const int32_t *weights;    /* [channels / 4][tap][4] int16 */
+    const int32_t *weights;    /* [channels / step][tap][step] int16 */
     const int32_t *quant;      /* PB_W16_WORDS per channel */
 } pb_fast_dw16_params_t;
 

@@ -82,8 +82,21 @@ def conv_b32_bytes() -> bytes:
                                    mode="16x8", bias32=True)
 
 
+def dw12_bytes() -> bytes:
+    """A 16x8 depthwise layer of 12 channels (a multiple of 4, not of 8: Helium's 4-channel
+    step) with ReLU6 (a clamp inside int16's range), stride 2."""
+    def make():
+        import tensorflow as tf
+
+        x = tf.keras.Input((7, 9, 12), batch_size=1)
+        return tf.keras.Model(x, tf.keras.layers.DepthwiseConv2D(3, strides=2, padding="same", activation="relu6")(x))
+
+    return convert(make, [(7, 9, 12)], mode="16x8", key="dw12-16x8")
+
+
 def built_models() -> list[tuple[str, bytes]]:
-    return [("kws16", keyword_net_bytes()), ("deepfc16", deep_fc_bytes()), ("convb32", conv_b32_bytes())]
+    return [("kws16", keyword_net_bytes()), ("deepfc16", deep_fc_bytes()), ("convb32", conv_b32_bytes()),
+            ("dw12", dw12_bytes())]
 
 
 def _specs(cases):
@@ -231,7 +244,7 @@ def test_int32_bias_keeps_the_32_bit_form():
 
 
 @pytest.mark.parametrize("wide", [False, True])
-@pytest.mark.parametrize("name", ["kws16", "deepfc16", "convb32"])
+@pytest.mark.parametrize("name", ["kws16", "deepfc16", "convb32", "dw12"])
 def test_built_models_bit_exact_on_host_dsp_form(name, wide):
     data = dict(built_models())[name]
     program = build_program(read_model_bytes(data, name), tier="dsp", flash_budget=(1 << 30) if wide else None)
@@ -265,6 +278,8 @@ def test_16x8_bit_exact_on_simulated_core(tier, optimize, mulr, tmp_path, monkey
     first = wide16.W16_MULR if mulr else wide16.W16_HI
     assert {c.fields["requant"] for c in calls if "mm" in c.function} == {first, wide16.W16_R64, wide16.W16_R32}
     assert {c.fields["requant"] for c in calls if "dw" in c.function} == {first}
+    # Helium's MULR depthwise takes 8 channels a step where they divide
+    assert {c.fields["step"] for c in calls if "dw" in c.function} == ({4, 8} if tier == "mve" and mulr else {4})
     if tier == "dsp":
         assert {c.fields["wide_weights"] for c in calls if "mm" in c.function} == {int(optimize == "speed")}
     checked = []

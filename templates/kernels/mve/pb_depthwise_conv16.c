@@ -67,6 +67,60 @@ static PB_MVE_INLINE void pb_mve_dw16_pixel(const pb_fast_dw16_params_t *p, cons
     }
 }
 
+/* 8 channels a step, PB_W16_MULR: one input and one weight load of 8 int16 lanes per tap,
+ * VMULLB / VMULLT into the even and the odd channels' int32 sums, which start from their
+ * biases; four lanes' requantization each, narrowed back into channel order (VMOVNB/VMOVNT). */
+static PB_MVE_INLINE void pb_mve_dw16_pixel8(const pb_fast_dw16_params_t *p, const int16_t *in_b, int32_t iy0,
+                                             int32_t ix0, int16_t *out)
+{
+    const int32_t c_all = p->channels;
+    const int32_t taps = p->filter_h * p->filter_w;
+    const int32_t x_step = p->dilation_w * c_all;
+    const int32x4_t lo = vdupq_n_s32(p->act_min), hi = vdupq_n_s32(p->act_max);
+    int32_t ky0, ky1, kx0, kx1, c, nky, nkx, row_skip, w_skip;
+    const int16_t *x_pix, *w_pix;
+    const int32_t *q = p->quant;
+    pb_tap_range(iy0, p->dilation_h, p->filter_h, p->in_h, &ky0, &ky1);
+    pb_tap_range(ix0, p->dilation_w, p->filter_w, p->in_w, &kx0, &kx1);
+    nky = ky1 - ky0;
+    nkx = kx1 - kx0;
+    row_skip = p->dilation_h * p->in_w * c_all - nkx * x_step;
+    w_skip = 8 * (p->filter_w - nkx);
+    x_pix = in_b + ((iy0 + ky0 * p->dilation_h) * p->in_w + ix0 + kx0 * p->dilation_w) * c_all;
+    w_pix = (const int16_t *)p->weights + 8 * (ky0 * p->filter_w + kx0);
+    for (c = 0; c < c_all; c += 8, x_pix += 8, w_pix += 8 * taps, q += 16) {
+        int32x4_t even = vldrwq_s32(q), odd = vldrwq_s32(q + 4);
+        const int16_t *x = x_pix, *w = w_pix;
+        int32_t ky, kx;
+        int16x8_t v = vdupq_n_s16(0);
+        for (ky = nky; ky > 0; --ky, x += row_skip, w += w_skip) {
+            for (kx = nkx; kx > 0; --kx, x += x_step, w += 8) {
+                const int16x8_t xv = vldrhq_s16(x), wv = vldrhq_s16(w);
+                even = vaddq_s32(even, vmullbq_int_s16(xv, wv));
+                odd = vaddq_s32(odd, vmulltq_int_s16(xv, wv));
+            }
+        }
+        even = vminq_s32(vmaxq_s32(vrmulhq_s32(even, vldrwq_s32(q + 8)), lo), hi);
+        odd = vminq_s32(vmaxq_s32(vrmulhq_s32(odd, vldrwq_s32(q + 12)), lo), hi);
+        v = vmovnbq_s32(v, even);
+        v = vmovntq_s32(v, odd);
+        vstrhq_s16(out + c, v);
+    }
+}
+
+void pb_fast_mve_dw16_mulr8(const pb_fast_dw16_params_t *p, const int16_t *input, int16_t *output)
+{
+    int32_t b, oy, ox;
+    for (b = 0; b < p->batches; ++b) {
+        const int16_t *in_b = input + b * p->in_h * p->in_w * p->channels;
+        for (oy = 0; oy < p->out_h; ++oy) {
+            for (ox = 0; ox < p->out_w; ++ox, output += p->channels) {
+                pb_mve_dw16_pixel8(p, in_b, oy * p->stride_h - p->pad_top, ox * p->stride_w - p->pad_left, output);
+            }
+        }
+    }
+}
+
 static PB_MVE_INLINE void pb_mve_dw16_all(const pb_fast_dw16_params_t *p, const int16_t *input, int16_t *output,
                                           int mode, int clamp)
 {
@@ -92,7 +146,9 @@ PB_MVE_DW16_FORMS(PB_MVE_DW16_FORM)
 void pb_fast_mve_dw_s16(const pb_fast_dw16_params_t *p, const int16_t *input, int16_t *output)
 {
     const int clamp = pb_w16_clamp_of(p->act_min, p->act_max);
-    if (p->requant == PB_W16_R64) {
+    if (p->step == 8) {
+        pb_fast_mve_dw16_mulr8(p, input, output);
+    } else if (p->requant == PB_W16_R64) {
         pb_fast_mve_dw16_r64(p, input, output);
     } else if (p->requant == PB_W16_MULR) {
         if (clamp == PB_W16_CLAMP_S16) {

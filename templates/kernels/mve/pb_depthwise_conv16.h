@@ -23,4 +23,7 @@ void pb_fast_mve_dw_s16(const pb_fast_dw16_params_t *p, const int16_t *input, in
 PB_MVE_DW16_FORMS(PB_MVE_DW16_DECLARE)
 #undef PB_MVE_DW16_DECLARE
 
+/* PB_W16_MULR, 8 channels a step (step 8: channels a multiple of 8). */
+void pb_fast_mve_dw16_mulr8(const pb_fast_dw16_params_t *p, const int16_t *input, int16_t *output);
+
 #endif /* PB_MVE_DEPTHWISE_CONV16_H */

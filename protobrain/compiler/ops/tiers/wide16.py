@@ -144,6 +144,8 @@ def mm16_form(fields: dict, tier: str) -> str:
 
 def dw16_form(fields: dict, tier: str) -> str:
     """The form of the tier's depthwise kernel (PB_DW16_FORMS, PB_MVE_DW16_FORMS) the fields select."""
+    if fields["step"] == 8:
+        return "pb_fast_mve_dw16_mulr8"
     prefix = "pb_fast_mve_dw16" if tier == "mve" else "pb_fast_dw16"
     if fields["requant"] == W16_R64:
         return f"{prefix}_r64"
@@ -202,12 +204,17 @@ def _depthwise(call: KernelCall, tier: str) -> KernelCall | None:
     q, mode, fits32 = quant16(w.T, values(f["bias64"]), *per_channel(f, c))
     if not fits32 or not all(1 <= 15 - int(s) <= 63 for s in per_channel(f, c)[1]):
         return None  # the kernels sum in int32
-    layout = w.reshape(taps, c // DW_CHANNELS, DW_CHANNELS).transpose(1, 0, 2)  # [c/4][tap][4]
+    # Helium with MULR takes 8 channels a step (VMULLB / VMULLT: even channels, odd channels)
+    step = 8 if tier == "mve" and mode == W16_MULR and c % 8 == 0 else DW_CHANNELS
+    layout = w.reshape(taps, c // step, step).transpose(1, 0, 2)  # [c/step][tap][step]
     fields = {k: f[k] for k in ("batches", "in_h", "in_w", "out_h", "out_w", "filter_h", "filter_w", "stride_h",
                                 "stride_w", "dilation_h", "dilation_w", "pad_top", "pad_left", "act_min", "act_max")}
-    if mode == W16_MULR:  # per group of 4 channels: their biases, their multipliers, 8 zero words
+    if step == 8:  # per group of 8: biases of channels 0 2 4 6, of 1 3 5 7, then their multipliers
+        b, m = (q[:, k].reshape(-1, 4, 2).transpose(0, 2, 1).reshape(-1, 8) for k in (0, 1))
+        q = np.concatenate([b, m], axis=1)
+    elif mode == W16_MULR:  # per group of 4 channels: their biases, their multipliers, 8 zero words
         q = np.concatenate([q[:, 0].reshape(-1, 4), q[:, 1].reshape(-1, 4), np.zeros((c // 4, 8), np.int64)], axis=1)
-    fields.update(channels=c, requant=mode,
+    fields.update(channels=c, requant=mode, step=step,
                   weights=const("weights", np.ascontiguousarray(layout.astype("<i2")).reshape(-1).view("<i4")
                                 .astype(np.int64), "int32_t"),
                   quant=const("quant", q.reshape(-1), "int32_t"))
