@@ -7,7 +7,7 @@
  * The generator (protobrain/compiler/ops/tiers/recurrent.py) packs the rows of the LSTM's
  * gate matrices and of the SVDF's feature matrix into words, each row zero-padded to the
  * tier's block (4 bytes for the DSP tier's SMLAD pairs, 16 for one Helium vector): an LSTM
- * unit's four gate rows (input, forget, cell, output) one after another, each row's two
+ * unit's four gate rows (input, forget, cell, output) interleaved block by block, each row's two
  * constants (input and recurrent layer, the input offsets folded in) paired; the SVDF's
  * filters padded to a multiple of four with zero rows. The rest is the portable kernels'
  * arithmetic (pb_lstm_cell.h), its requantizations one rounded high multiply where the

@@ -228,7 +228,7 @@ def test_svdf_refusals(case):
 
 @pytest.mark.parametrize("tier,block", [("dsp", 4), ("mve", 16)])
 def test_fast_tiers_take_the_int8_lstm_and_svdf_with_their_rows_packed(tier, block):
-    """Each unit's four gate rows one after another, zero-padded to the tier's block, with
+    """Each unit's four gate rows interleaved block by block, zero-padded to the tier's block, with
     the portable lowering's constants in the same order; the 16x8 LSTM stays portable. (The
     DSP form runs in every sweep case above through its plain C; both run on their cores
     in tests/verify/test_fast_tiers_on_device.py.)"""
@@ -238,7 +238,8 @@ def test_fast_tiers_take_the_int8_lstm_and_svdf_with_their_rows_packed(tier, blo
     assert call.tier == tier and call.function.endswith("lstm_s8") and call.scratch_bytes == 0
     f = call.fields
     assert f["input_words"] * 4 == -(-7 // block) * block and f["unit_words"] * 4 == -(-9 // block) * block
-    rows = np.asarray(f["w_input"].values, "<i4").view(np.int8).reshape(9, 4, -1)
+    blocks = np.asarray(f["w_input"].values, "<i4").view(np.int8).reshape(9, -1, 4, block)  # interleaved
+    rows = blocks.transpose(0, 2, 1, 3).reshape(9, 4, -1)
     stacked = np.asarray(portable["w_input"].values).reshape(4, 9, 7)
     assert np.array_equal(rows[:, :, :7], stacked.transpose(1, 0, 2)) and not rows[:, :, 7:].any()
     bias = np.asarray(f["bias"].values).reshape(9, 4, 2)

@@ -19,36 +19,37 @@ void pb_fast_lstm_s8(const pb_fast_lstm_params_t *p, const int8_t *input, const 
                      const int16_t *cell, int8_t *output);
 
 /* acc[k] += the dot product of x (n int8 values, any alignment) with row k of w, k < 4:
- * rows of `words` packed words each, zero beyond n. The last partial word of x is read
- * byte by byte, never past its end. Sums wrap like int32 accumulators. */
+ * four rows of `words` packed words each, zero beyond n, interleaved word by word (row 0's
+ * word i, row 1's, row 2's, row 3's), so one pointer walks them. The last partial word of x
+ * is read byte by byte, never past its end. Sums wrap like int32 accumulators. */
 /* one word of x (four int8 values) into the four rows' accumulators */
-#define PB_DSP_MAC4(xv, i)                                                                         \
+#define PB_DSP_MAC4(xv)                                                                            \
     do {                                                                                           \
         const uint32_t xl_ = pb_sxtb16(xv), xh_ = pb_sxtb16_hi(xv);                                \
-        uint32_t v_ = (uint32_t)w[i];                                                              \
-        a0 = pb_smlad(pb_sxtb16_hi(v_), xh_, pb_smlad(pb_sxtb16(v_), xl_, a0));                    \
-        v_ = (uint32_t)w1[i];                                                                      \
-        a1 = pb_smlad(pb_sxtb16_hi(v_), xh_, pb_smlad(pb_sxtb16(v_), xl_, a1));                    \
-        v_ = (uint32_t)w2[i];                                                                      \
-        a2 = pb_smlad(pb_sxtb16_hi(v_), xh_, pb_smlad(pb_sxtb16(v_), xl_, a2));                    \
-        v_ = (uint32_t)w3[i];                                                                      \
-        a3 = pb_smlad(pb_sxtb16_hi(v_), xh_, pb_smlad(pb_sxtb16(v_), xl_, a3));                    \
+        const uint32_t v0_ = (uint32_t)w[0], v1_ = (uint32_t)w[1];                                 \
+        const uint32_t v2_ = (uint32_t)w[2], v3_ = (uint32_t)w[3];                                 \
+        a0 = pb_smlad(pb_sxtb16_hi(v0_), xh_, pb_smlad(pb_sxtb16(v0_), xl_, a0));                  \
+        a1 = pb_smlad(pb_sxtb16_hi(v1_), xh_, pb_smlad(pb_sxtb16(v1_), xl_, a1));                  \
+        a2 = pb_smlad(pb_sxtb16_hi(v2_), xh_, pb_smlad(pb_sxtb16(v2_), xl_, a2));                  \
+        a3 = pb_smlad(pb_sxtb16_hi(v3_), xh_, pb_smlad(pb_sxtb16(v3_), xl_, a3));                  \
+        w += 4;                                                                                    \
     } while (0)
 
 static PB_ALWAYS_INLINE void pb_dsp_dot4(const int8_t *x, int32_t n, const int32_t *w, int32_t words, int32_t *acc)
 {
-    const int32_t *w1 = w + words, *w2 = w1 + words, *w3 = w2 + words;
-    const int32_t full = n >> 2, rest = n & 3;
+    const int8_t *end = x + (n & ~3);
+    const int32_t rest = n & 3;
     int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
-    int32_t i;
-    for (i = 0; i < full; ++i) {
-        const uint32_t xv = pb_load32(x + 4 * i);
-        PB_DSP_MAC4(xv, i);
+    (void)words;
+    while (x != end) {
+        const uint32_t xv = pb_load32(x);
+        x += 4;
+        PB_DSP_MAC4(xv);
     }
     if (rest) {
         uint32_t xv = 0;
-        memcpy(&xv, x + 4 * full, (size_t)rest);
-        PB_DSP_MAC4(xv, full);
+        memcpy(&xv, x, (size_t)rest);
+        PB_DSP_MAC4(xv);
     }
     acc[0] = a0;
     acc[1] = a1;

@@ -20,21 +20,23 @@ void pb_fast_mve_lstm_s8(const pb_fast_mve_lstm_params_t *p, const int8_t *input
 #if defined(__ARM_FEATURE_MVE)
 #include <arm_mve.h>
 
-/* acc[k] += the dot product of x (n int8 values) with row k of w, k < 4: rows of `words`
- * packed words each, zero beyond n. The last 1..16 values of x are read under a tail
- * predicate, never past its end. */
+/* acc[k] += the dot product of x (n int8 values) with row k of w, k < 4: four rows of
+ * `words` packed words each, zero beyond n, interleaved vector by vector (row 0's 16 bytes,
+ * row 1's, row 2's, row 3's), so one pointer walks them. The last 1..16 values of x are
+ * read under a tail predicate, never past its end. */
 static inline __attribute__((always_inline)) void pb_mve_dot4(const int8_t *x, int32_t n, const int32_t *w,
                                                               int32_t words, int32_t *acc)
 {
-    const int8_t *w0 = (const int8_t *)w, *w1 = w0 + 4 * words, *w2 = w1 + 4 * words, *w3 = w2 + 4 * words;
+    const int8_t *wp = (const int8_t *)w;
     int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
     int32_t k;
-    for (k = 0; k < n; k += 16) {
+    (void)words;
+    for (k = 0; k < n; k += 16, wp += 64) {
         const int8x16_t xv = vldrbq_z_s8(x + k, vctp8q((uint32_t)(n - k)));
-        a0 = vmladavaq_s8(a0, xv, vldrbq_s8(w0 + k));
-        a1 = vmladavaq_s8(a1, xv, vldrbq_s8(w1 + k));
-        a2 = vmladavaq_s8(a2, xv, vldrbq_s8(w2 + k));
-        a3 = vmladavaq_s8(a3, xv, vldrbq_s8(w3 + k));
+        a0 = vmladavaq_s8(a0, xv, vldrbq_s8(wp));
+        a1 = vmladavaq_s8(a1, xv, vldrbq_s8(wp + 16));
+        a2 = vmladavaq_s8(a2, xv, vldrbq_s8(wp + 32));
+        a3 = vmladavaq_s8(a3, xv, vldrbq_s8(wp + 48));
     }
     acc[0] = a0;
     acc[1] = a1;

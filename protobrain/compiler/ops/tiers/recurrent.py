@@ -5,7 +5,8 @@ Helium's VMLADAVA (templates/kernels/mve/pb_lstm.c, pb_svdf.c).
 Both kernels multiply four rows per pass over their input vector: an LSTM unit's four gate
 rows (input, forget, cell, output) of the input matrix and of the recurrent one, and four
 SVDF filters' feature rows. Rows are int8 packed into words, zero-padded to the tier's
-block (4 bytes for SMLAD pairs, 16 for one Helium vector); the portable lowering's folded
+block (4 bytes for SMLAD pairs, 16 for one Helium vector), the four rows interleaved
+block by block; the portable lowering's folded
 constants (lstm.py, svdf.py) are reordered to match. Everything else (the cell, the state
 shift, the time weights) is the portable kernels' arithmetic; the LSTM's requantizations
 and the SVDF's are one rounded high multiply each where the generator proves that exact
@@ -39,12 +40,16 @@ _SVDF_KEPT = ("batches", "input_size", "filters", "units", "rank", "memory", "st
 
 
 def packed_rows(rows: np.ndarray, block: int) -> tuple[np.ndarray, int]:
-    """[R][n] int8 rows as int32 words, each row zero-padded to a multiple of `block` bytes;
+    """[R][n] int8 rows, R a multiple of 4, as int32 words, each row zero-padded to a multiple
+    of `block` bytes and each four rows interleaved block by block (the dot products walk
+    one pointer: row 0's first block, row 1's, row 2's, row 3's, then their second blocks);
     and the words per row."""
     r, n = rows.shape
-    padded = np.zeros((r, -(-n // block) * block), np.int8)
+    blocks = -(-n // block)
+    padded = np.zeros((r, blocks * block), np.int8)
     padded[:, :n] = rows
-    return pack_words(padded), padded.shape[1] // 4
+    interleaved = padded.reshape(r // 4, 4, blocks, block).transpose(0, 2, 1, 3).reshape(r, -1)
+    return pack_words(interleaved), padded.shape[1] // 4
 
 
 def lstm_fast_requant(f: dict) -> bool:
