@@ -10,7 +10,8 @@
  *     bias' (input offset folded in), multiplier, -right_shift, left_shift, fix mask. The
  *     stream keeps the first three when the layer's requantization is FAST.
  *   scratch: batch_rows im2col rows of depth_pad bytes, one after another (none when
- *     the rows are read in place: direct).
+ *     the rows are read in place: direct); staged layers, one output row's staged input
+ *     (pb_mve_stage), and their stream's taps in [kx][ky][c] order.
  *
  * The hot loops are inline assembly: GCC 12 spills around VMLADAV (whose accumulator
  * must be an even register). Requantization runs on four lanes at once (pb_helium.h).
@@ -429,6 +430,92 @@ static PB_MVE_INLINE int pb_mve_contiguous(const pb_fast_mve_mm_params_t *p)
            p->out_h == p->in_h;
 }
 
+/* Staged layers (shallow windows: a filter row of at most 16 bytes): per output row the
+ * input rows its windows read, column by column, padding included:
+ * stage[(sx * filter_h + ky) * in_c + c] is input row iy0 + ky * dilation_h, column
+ * sx - pad_left, channel c, or the zero point. Pixel ox's taps in [kx][ky][c] order are
+ * then one run of depth bytes at ox * stride_w * filter_h * in_c, read in place like a
+ * direct row: no copy per pixel, no edge cases. Input rows go in by scatter stores of
+ * whole pixels, as many per vector as the byte offsets (at most 255) reach. */
+typedef struct {
+    uint8x16_t offs;     /* lane i: pixel i / in_c, channel i % in_c of the chunk */
+    mve_pred16_t lanes;  /* the chunk's lanes (whole pixels) */
+    int32_t chunk, step; /* input bytes per chunk, and how far the stage moves per chunk */
+    int32_t bytes;       /* the bytes of an input row staged: its columns the stage holds */
+} pb_mve_stager_t;
+
+static pb_mve_stager_t pb_mve_stager(const pb_fast_mve_mm_params_t *p, int32_t stage_cols)
+{
+    const int32_t C = p->in_c, G = p->filter_h * C;
+    int32_t px = 16 / C, cols = stage_cols - p->pad_left, i;
+    uint8_t offs[16];
+    pb_mve_stager_t s;
+    if ((px - 1) * G + C - 1 > 255) {
+        px = (255 - (C - 1)) / G + 1;
+    }
+    for (i = 0; i < 16; ++i) {
+        offs[i] = (uint8_t)(i < px * C ? (i / C) * G + i % C : 0);
+    }
+    s.offs = vldrbq_u8(offs);
+    s.lanes = vctp8q((uint32_t)(px * C));
+    s.chunk = px * C;
+    s.step = px * G;
+    cols = cols < p->in_w ? cols : p->in_w;
+    s.bytes = cols > 0 ? cols * C : 0;
+    return s;
+}
+
+/* Output row oy of batch b: its filter_h input rows into the stage (whose padding columns
+ * hold the zero point from the start). */
+static void pb_mve_stage(const pb_fast_mve_mm_params_t *p, const pb_mve_stager_t *s, const int8_t *input,
+                         int32_t b, int32_t oy, int8_t *stage)
+{
+    const int8x16_t pad = vdupq_n_s8((int8_t)p->pad_value);
+    const int32_t C = p->in_c, iy0 = oy * p->stride_h - p->pad_top;
+    int32_t ky, n;
+    for (ky = 0; ky < p->filter_h; ++ky) {
+        const int32_t iy = iy0 + ky * p->dilation_h;
+        int8_t *dst = stage + (p->pad_left * p->filter_h + ky) * C;
+        if ((uint32_t)iy < (uint32_t)p->in_h) {
+            const int8_t *src = input + (b * p->in_h + iy) * p->in_w * C;
+            for (n = s->bytes; n > 0; n -= s->chunk, src += s->chunk, dst += s->step) {
+                const mve_pred16_t pr = s->lanes & vctp8q((uint32_t)n);
+                vstrbq_scatter_offset_p_s8(dst, s->offs, vldrbq_z_s8(src, pr), pr);
+            }
+        } else {
+            for (n = s->bytes; n > 0; n -= s->chunk, dst += s->step) {
+                vstrbq_scatter_offset_p_s8(dst, s->offs, pad, s->lanes & vctp8q((uint32_t)n));
+            }
+        }
+    }
+}
+
+static void pb_mve_mm_staged(const pb_fast_mve_mm_params_t *p, const int8_t *input, int8_t *output,
+                             int8_t *stage, pb_mve_span_t *span, int general, pb_mve_out_t o)
+{
+    const int32_t cols = (p->out_w - 1) * p->stride_w + p->filter_w, xp = p->stride_w * p->filter_h * p->in_c;
+    const int32_t stride = p->out_stride, last = p->out_w - 1;
+    const pb_mve_stager_t s = pb_mve_stager(p, cols);
+    int32_t b, oy;
+    int8_t *out = output;
+    pb_mve_fill(stage, vdupq_n_s8((int8_t)p->pad_value), cols * p->filter_h * p->in_c);
+    span->nfull = p->depth / 16;
+    span->tail = p->depth % 16;
+    span->pairs = p->out_w / 2;
+    span->xstep = 2 * xp;
+    for (b = 0; b < p->rows / (p->out_h * p->out_w); ++b) {
+        for (oy = 0; oy < p->out_h; ++oy, out += p->out_w * stride) {
+            pb_mve_stage(p, &s, input, b, oy, stage);
+            if (span->pairs > 0) {
+                pb_mve_mm_span(p, stage, stage + xp, out, span, general, o);
+            }
+            if (p->out_w & 1) {
+                pb_mve_mm_row(p, stage + last * xp, out + last * stride, span, general, o);
+            }
+        }
+    }
+}
+
 static PB_MVE_INLINE void pb_mve_mm_run(const pb_fast_mve_mm_params_t *p, const int8_t *input, int8_t *output,
                                         int8_t *buf, int general)
 {
@@ -456,6 +543,10 @@ static PB_MVE_INLINE void pb_mve_mm_run(const pb_fast_mve_mm_params_t *p, const 
         if (r < p->rows) {
             pb_mve_mm_row(p, input + r * p->in_c, output + r * stride, &span, general, o);
         }
+        return;
+    }
+    if (p->staged) {
+        pb_mve_mm_staged(p, input, output, buf, &span, general, o);
         return;
     }
     pb_mve_origin(p, &q);

@@ -20,6 +20,8 @@ typedef struct {
     int32_t depth;              /* taps per output: filter_h * filter_w * in_c */
     int32_t depth_pad;          /* depth rounded up to 16 (zero weights beyond) */
     int32_t direct;             /* 1: each row's taps are contiguous in the input, read in place */
+    int32_t staged;             /* 1: per output row the input is staged column by column, each
+                                 * pixel's taps ([kx][ky][c]) one run there, read in place */
     int32_t batch_rows;         /* im2col rows the scratch holds (even, >= 2) */
     int32_t pad_value;          /* the input zero point: what padding taps read */
     int32_t output_offset;
@@ -37,7 +39,8 @@ typedef struct {
 } pb_fast_mve_mm_params_t;
 
 /* scratch: batch_rows im2col rows of depth_pad bytes, or NULL when the rows are read in
- * place (direct); pb_fast_mve_mm_s8_scratch_bytes() in compiler/ops/tiers/mve.py. */
+ * place (direct), or staged one output row's staged input; pb_fast_mve_mm_s8_scratch_bytes()
+ * in compiler/ops/tiers/mve.py. */
 void pb_fast_mve_mm_s8(const pb_fast_mve_mm_params_t *p, const int8_t *input, int8_t *output, void *scratch);
 
 #endif /* PB_MVE_CONV_H */

@@ -34,6 +34,8 @@ REQUANT_FAST, REQUANT_GENERAL = 1, 2  # PB_MVE_REQUANT_* in mve/pb_helium.h
 # a matrix-multiply block's quant vectors: PB_MVE_FAST_GROUP_WORDS / PB_MVE_GROUP_WORDS words
 GROUP_VECTORS = {REQUANT_FAST: 3, REQUANT_GENERAL: 5}
 IM2COL_BYTES = 512  # im2col rows per batch: as many as fit (at least two), so the pair loop runs long
+STAGE_MAX_RUN = 16  # staged when a window's filter row (filter_w * in_c bytes) fits one vector
+STAGE_MAX_BYTES = 4096  # and its column-major rows (pb_mve_stage in mve/pb_conv.c) fit this scratch
 
 
 def quant_groups(bias_folded, mults, shifts) -> tuple[np.ndarray, int]:
@@ -75,6 +77,22 @@ def _direct(f: dict) -> bool:
     return last_x < f["in_w"] and last_y < f["in_h"]
 
 
+def _stage_bytes(f: dict) -> int:
+    """Bytes of the staged rows: the input columns one output row reads, each holding its
+    filter_h rows' pixels (filter_h * in_c bytes), padding included."""
+    cols = (f["out_w"] - 1) * f["stride_w"] + f["filter_w"]
+    return cols * f["filter_h"] * f["in_c"]
+
+
+def _staged(f: dict) -> bool:
+    """True for a shallow window (a filter row of at most 16 bytes) that is not read in place:
+    per output row the kernel stages the input rows column by column, [column][filter
+    row][channel] with the padding, so that each pixel's taps, in [kx][ky][c] order, are one
+    run (read in place, no im2col per pixel, no edge cases)."""
+    return (f["dilation_w"] == 1 and f["filter_w"] * f["in_c"] <= STAGE_MAX_RUN and not _direct(f)
+            and _stage_bytes(f) <= STAGE_MAX_BYTES)
+
+
 def _lanes(n: int, indexed: bool) -> np.ndarray:
     """Which computed channel each of the ceil(n/4)*4 lanes holds: padded lanes are zero
     (-1 here) and never stored, but indexed blocks store all four lanes, so there they
@@ -109,14 +127,17 @@ def block_stream(w2d: np.ndarray, folded, mults, shifts, index=None) -> tuple[np
 
 def stream_blocks(fields: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """block_stream read back from a call's fields (for tests): weights [blocks*4][depth_pad]
-    int8, quant groups [blocks][5][4] (FAST's last two vectors as quant_groups makes them)
-    and the lanes' output channels [blocks*4] or None."""
+    int8 in the layer's tap order, quant groups [blocks][5][4] (FAST's last two vectors as
+    quant_groups makes them) and the lanes' output channels [blocks*4] or None."""
     dp, mode, indexed = fields["depth_pad"], fields["requant"], fields["indexed"]
     nvec = GROUP_VECTORS[mode]
     words = np.asarray(fields["blocks"].values, np.int64).reshape(-1, dp + 4 * nvec + (4 if indexed else 0))
     blocks = words.shape[0]
     w = np.ascontiguousarray(words[:, :dp]).astype("<i4").view(np.int8)
     w = w.reshape(blocks, dp // DEPTH_BLOCK, OC_BLOCK, DEPTH_BLOCK).transpose(0, 2, 1, 3).reshape(-1, dp)
+    if fields.get("staged"):  # back from the staged windows' [kx][ky][c] to the layer's taps
+        fh, fw, c, depth = fields["filter_h"], fields["filter_w"], fields["in_c"], fields["depth"]
+        w[:, :depth] = w[:, :depth].reshape(-1, fw, fh, c).transpose(0, 2, 1, 3).reshape(-1, depth)
     groups = np.zeros((blocks, 5, 4), np.int64)
     groups[:, :nvec] = words[:, dp:dp + 4 * nvec].reshape(blocks, nvec, 4)
     if mode == REQUANT_FAST:
@@ -128,7 +149,9 @@ def stream_blocks(fields: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray | No
 def pb_fast_mve_mm_s8_scratch_bytes(p: dict) -> int:
     """pb_fast_mve_mm_s8's scratch (mve/pb_conv.c) for its pb_fast_mve_mm_params_t fields
     p: batch_rows im2col rows of depth_pad bytes; none when the rows are read in place
-    (direct: the kernel gets NULL)."""
+    (direct: the kernel gets NULL); staged, one output row's staged input (_stage_bytes)."""
+    if p["staged"]:
+        return _stage_bytes(p)
     return 0 if p["direct"] else p["batch_rows"] * p["depth_pad"]
 
 
@@ -149,11 +172,16 @@ def _matmul(call: KernelCall) -> KernelCall | None:
     dp = -(-mm.depth // DEPTH_BLOCK) * DEPTH_BLOCK
     fields = matmul_fields(call, mm, dp)
     _, folded, mults, shifts = computed_channels(call, mm)
-    stream, mode = block_stream(mm.w2d, folded, mults, shifts, mm.live)
+    staged = _staged(fields)
+    w2d = mm.w2d
+    if staged:  # taps [ky][kx][c] to the staged windows' [kx][ky][c]
+        fh, fw, c = fields["filter_h"], fields["filter_w"], fields["in_c"]
+        w2d = w2d.reshape(-1, fh, fw, c).transpose(0, 2, 1, 3).reshape(w2d.shape)
+    stream, mode = block_stream(w2d, folded, mults, shifts, mm.live)
     direct = _direct(fields)
     batch = max(2, min(fields["rows"] & ~1, (IM2COL_BYTES // dp) & ~1))
     del fields["quant"], fields["out_index"]  # the DSP tier's forms; here both are in the stream
-    fields.update(direct=int(direct), batch_rows=batch, requant=mode, wide_weights=0,
+    fields.update(direct=int(direct), staged=int(staged), batch_rows=batch, requant=mode, wide_weights=0,
                   indexed=int(mm.live is not None), blocks=const("blocks", stream, "int32_t"))
     return KernelCall("pb_conv", "pb_fast_mve_mm_s8", "pb_fast_mve_mm_params_t", fields, call.inputs,
                       call.outputs, macs=call.macs, scratch_bytes=pb_fast_mve_mm_s8_scratch_bytes(fields),
