@@ -16,10 +16,11 @@
  *               2^(ts - 1), then (K + sum * reduced) >> ts, the reference's arithmetic;
  *   PB_W16_R32: CONV_2D with an int32 bias, which TFLite Micro sums in int32 and
  *               requantizes with the 32-bit MultiplyByQuantizedMultiplier;
- *   PB_W16_MULR: HI where the sum plus the bias fits int32 too (the usual case): the
- *               output is the rounded high word of (sum + bias) * m', one SMMULR (VRMULH
- *               on Helium's four lanes), since (x * m' + 2^31) >> 32 equals
- *               (x * reduced + 2^(ts - 1)) >> ts when m' = reduced << (32 - ts).
+ *   PB_W16_MULR: HI where the sum plus the bias fits int32 too and the output offset is 0
+ *               (the usual case): the output is the rounded high word of
+ *               (sum + bias) * m', one SMMULR (VRMULH on Helium's four lanes), since
+ *               (x * m' + 2^31) >> 32 equals (x * reduced + 2^(ts - 1)) >> ts when
+ *               m' = reduced << (32 - ts).
  * Every form computes the reference's value exactly: the sums are the same integers and
  * each requantization is the reference's expression rearranged without rounding. */
 #ifndef PB_FAST16_H

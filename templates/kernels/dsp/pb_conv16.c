@@ -72,7 +72,8 @@ static PB_ALWAYS_INLINE void pb_mm16_rows(const pb_fast_mm16_params_t *p, const 
 {
     const int32_t blocks = p->depth_pad >> 2;
     const int32_t pair_words = blocks * (wide ? 4 : 2);
-    const int32_t offset = mode == PB_W16_HI ? 0 : p->output_offset; /* HI: folded into K' */
+    /* HI: the output offset is folded into K'; MULR: the generator takes it for offset 0 only */
+    const int32_t offset = mode == PB_W16_HI || mode == PB_W16_MULR ? 0 : p->output_offset;
     const int32_t *w = p->weights;
     const int32_t *q = p->quant;
     int32_t c;

@@ -14,7 +14,8 @@ static PB_MVE_INLINE void pb_mve16_row(const pb_fast_mm16_params_t *p, const int
                                        int clamp)
 {
     const int32_t blocks = p->depth_pad >> 3;
-    const int32_t offset = mode == PB_W16_HI ? 0 : p->output_offset; /* HI: folded into K' */
+    /* HI: the output offset is folded into K'; MULR: the generator takes it for offset 0 only */
+    const int32_t offset = mode == PB_W16_HI || mode == PB_W16_MULR ? 0 : p->output_offset;
     const int8_t *w = (const int8_t *)p->weights;
     const int32_t *q = p->quant;
     int32_t c, j;

@@ -39,8 +39,9 @@ def reduced_multiplier(m: int) -> int:
 def quant16(w2d: np.ndarray, bias, mults, shifts, output_offset: int = 0,
             allow_mulr: bool | None = None) -> tuple[np.ndarray, int, bool]:
     """(PB_W16_WORDS words per channel, mode MULR, HI or R64, whether every channel's sum
-    fits int32) for a 64-bit-requantized layer. HI folds output_offset into K' (MULR and R64
-    add it after). allow_mulr: None for ALLOW_MULR."""
+    fits int32) for a 64-bit-requantized layer. HI folds output_offset into K', R64 adds it
+    after, MULR is taken only without one (16x8 zero points are 0). allow_mulr: None for
+    ALLOW_MULR."""
     peaks = np.abs(w2d.astype(np.int64)).sum(axis=1) * X_MAX
     n = len(peaks)
     bias = np.zeros(n, np.int64) if bias is None else np.asarray(bias, np.int64)
@@ -53,7 +54,7 @@ def quant16(w2d: np.ndarray, bias, mults, shifts, output_offset: int = 0,
                         and abs((k << (32 - t)) + off) + int(p) * (r << (32 - t)) < 2**63
                         for r, t, k, p in zip(red, ts, ks, peaks))
     # MULR: sum + bias within int32, then (x * m' + 2^31) >> 32 = (x * reduced + 2^(ts-1)) >> ts
-    mulr = (ALLOW_MULR if allow_mulr is None else allow_mulr) and hi and all(
+    mulr = (ALLOW_MULR if allow_mulr is None else allow_mulr) and hi and output_offset == 0 and all(
         abs(int(b)) + int(p) < 2**31 for b, p in zip(bias, peaks))
     q = np.zeros((n, WORDS), np.int64)
     for c in range(n):
