@@ -40,6 +40,7 @@ typedef struct {
     int32_t hidden_mult, hidden_shift, hidden_zp, hidden_min, hidden_max;
     int32_t cell_clip;
     int32_t fast;                     /* every requantization as one rounded high multiply */
+    int32_t wide;                     /* (DSP tier) rows as int16 pairs, twice the words */
     const uint16_t *sigmoid;          /* the sigmoid table's 256 nodes and a 257th, 0xFFFF */
 } pb_fast_lstm_params_t;
 
@@ -55,6 +56,7 @@ typedef struct {
     const int16_t *w_time16;          /* [filters][memory], int16 state */
     const int32_t *unit_bias;         /* [units] */
     int32_t fast;                     /* requantize with one rounded high multiply */
+    int32_t wide;                     /* (DSP tier) rows as int16 pairs, twice the words */
 } pb_fast_svdf_params_t;
 
 /* A tier's dot products. dot4: acc[k] += the dot product of x (n int8 values, any

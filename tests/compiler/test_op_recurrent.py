@@ -256,3 +256,27 @@ def test_fast_tiers_take_the_int8_lstm_and_svdf_with_their_rows_packed(tier, blo
         assert svdf.fields["fast"] == (state == "int8")
     up = build_program(read_model_bytes(svdf_model(**SVDF_CASES["int8_feature_scale_up"]), "s"), tier=tier)
     assert up.steps[0].call.fields["fast"] == 0
+
+
+WIDE_CASES = [("lstm", c) for c in LSTM_CASES if not c.startswith("16x8")] + [("svdf", c) for c in SVDF_CASES]
+
+
+@pytest.mark.parametrize("op,case", WIDE_CASES)
+def test_dsp_tier_int16_rows_bit_exact(op, case):
+    """The DSP tier's int16 form of the LSTM's and SVDF's rows (--optimize speed: pb_dsp_dot4_wide,
+    the rows' values 0, 2, 1, 3 of each word as int16) against TFLite Micro, through its plain C
+    on the host; the sweeps above run the int8 form."""
+    from conftest import RecordedReference, assert_bit_exact
+
+    from protobrain.run.host import CompiledModel, build_shared_library
+    from protobrain.verify.reference import Reference
+
+    data = lstm_model(**LSTM_CASES[case]) if op == "lstm" else svdf_model(**SVDF_CASES[case])
+    name = f"wide_{op}_{case.replace('^', '').replace('-', 'm')}"
+    prog = build_program(read_model_bytes(data, name), tier="dsp", optimize="speed")
+    calls = [s.call for s in prog.steps if s.call is not None and s.call.tier == "dsp"]
+    assert calls and all(c.fields["wide"] == 1 for c in calls)
+    call = calls[0]
+    words = call.fields["input_words"]
+    assert words == 2 * -(-call.fields["input_size"] // 4), "int16 rows: two words per four values"
+    assert_bit_exact(CompiledModel(prog, build_shared_library(prog, f"<{name}>")), RecordedReference(Reference(data)))

@@ -5,5 +5,9 @@
 void pb_fast_lstm_s8(const pb_fast_lstm_params_t *p, const int8_t *input, const int8_t *hidden,
                      const int16_t *cell, int8_t *output)
 {
-    pb_fast_lstm_s8_with(p, input, hidden, cell, output, pb_dsp_dot4);
+    if (p->wide) {
+        pb_fast_lstm_s8_with(p, input, hidden, cell, output, pb_dsp_dot4_wide);
+    } else {
+        pb_fast_lstm_s8_with(p, input, hidden, cell, output, pb_dsp_dot4);
+    }
 }

@@ -5,7 +5,8 @@
  *
  * The step, its parameters' layout (rows packed in words, zero-padded to 4 bytes) and its
  * cell arithmetic are the fast tiers' (pb_fast_recurrent.h); this tier brings the dot
- * product, pb_dsp_dot4(), which also serves the SVDF (pb_svdf.c). */
+ * products, pb_dsp_dot4() and, for rows stored as int16 (wide, --optimize), pb_dsp_dot4_wide(),
+ * which also serve the SVDF (pb_svdf.c). */
 #ifndef PB_DSP_LSTM_H
 #define PB_DSP_LSTM_H
 
@@ -13,6 +14,7 @@
 
 #include "pb_common.h"
 #include "pb_fast_recurrent.h"
+#include "pb_ldrd.h"
 #include "pb_simd.h"
 
 void pb_fast_lstm_s8(const pb_fast_lstm_params_t *p, const int8_t *input, const int8_t *hidden,
@@ -50,6 +52,47 @@ static PB_ALWAYS_INLINE void pb_dsp_dot4(const int8_t *x, int32_t n, const int32
         uint32_t xv = 0;
         memcpy(&xv, x, (size_t)rest);
         PB_DSP_MAC4(xv);
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+}
+
+/* The same with the wide rows (the parameters' `wide`): each row's word i as two words of
+ * int16 pairs, values (0, 2) and (1, 3), against SXTB16's halves of x's word; eight words
+ * per word of x, the four rows' pairs one after another, each pair one LDRD. */
+#define PB_DSP_MAC4_WIDE(xv)                                                                       \
+    do {                                                                                           \
+        const uint32_t xl_ = pb_sxtb16(xv), xh_ = pb_sxtb16_hi(xv);                                \
+        uint32_t lo_, hi_;                                                                         \
+        pb_ldrd_post(&wp, &lo_, &hi_);                                                             \
+        a0 = pb_smlad(hi_, xh_, pb_smlad(lo_, xl_, a0));                                           \
+        pb_ldrd_post(&wp, &lo_, &hi_);                                                             \
+        a1 = pb_smlad(hi_, xh_, pb_smlad(lo_, xl_, a1));                                           \
+        pb_ldrd_post(&wp, &lo_, &hi_);                                                             \
+        a2 = pb_smlad(hi_, xh_, pb_smlad(lo_, xl_, a2));                                           \
+        pb_ldrd_post(&wp, &lo_, &hi_);                                                             \
+        a3 = pb_smlad(hi_, xh_, pb_smlad(lo_, xl_, a3));                                           \
+    } while (0)
+
+static PB_ALWAYS_INLINE void pb_dsp_dot4_wide(const int8_t *x, int32_t n, const int32_t *w, int32_t words,
+                                              int32_t *acc)
+{
+    const int8_t *end = x + (n & ~3);
+    const int32_t rest = n & 3;
+    const void *wp = w;
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    (void)words;
+    while (x != end) {
+        const uint32_t xv = pb_load32(x);
+        x += 4;
+        PB_DSP_MAC4_WIDE(xv);
+    }
+    if (rest) {
+        uint32_t xv = 0;
+        memcpy(&xv, x, (size_t)rest);
+        PB_DSP_MAC4_WIDE(xv);
     }
     acc[0] = a0;
     acc[1] = a1;

@@ -33,10 +33,18 @@ static int32_t pb_dsp_svdf_dot_s16(const int16_t *a, const int16_t *b, int32_t n
 
 void pb_fast_svdf_s8(const pb_fast_svdf_params_t *p, const int8_t *input, const int8_t *state, int8_t *output)
 {
-    pb_fast_svdf_s8_with(p, input, state, output, pb_dsp_dot4, pb_dsp_svdf_dot_s8);
+    if (p->wide) {
+        pb_fast_svdf_s8_with(p, input, state, output, pb_dsp_dot4_wide, pb_dsp_svdf_dot_s8);
+    } else {
+        pb_fast_svdf_s8_with(p, input, state, output, pb_dsp_dot4, pb_dsp_svdf_dot_s8);
+    }
 }
 
 void pb_fast_svdf_s8_s16(const pb_fast_svdf_params_t *p, const int8_t *input, const int16_t *state, int8_t *output)
 {
-    pb_fast_svdf_s8_s16_with(p, input, state, output, pb_dsp_dot4, pb_dsp_svdf_dot_s16);
+    if (p->wide) {
+        pb_fast_svdf_s8_s16_with(p, input, state, output, pb_dsp_dot4_wide, pb_dsp_svdf_dot_s16);
+    } else {
+        pb_fast_svdf_s8_s16_with(p, input, state, output, pb_dsp_dot4, pb_dsp_svdf_dot_s16);
+    }
 }

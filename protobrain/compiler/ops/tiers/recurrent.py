@@ -39,17 +39,24 @@ _SVDF_KEPT = ("batches", "input_size", "filters", "units", "rank", "memory", "st
               "unit_bias")
 
 
-def packed_rows(rows: np.ndarray, block: int) -> tuple[np.ndarray, int]:
+def packed_rows(rows: np.ndarray, block: int, wide: bool = False) -> tuple[np.ndarray, int]:
     """[R][n] int8 rows, R a multiple of 4, as int32 words, each row zero-padded to a multiple
     of `block` bytes and each four rows interleaved block by block (the dot products walk
     one pointer: row 0's first block, row 1's, row 2's, row 3's, then their second blocks);
-    and the words per row."""
+    and the words per row. wide (DSP tier, block 4): each block's values 0..3 as int16 in the
+    order 0, 2, 1, 3, the two words SMLAD takes against SXTB16's halves of an input word."""
     r, n = rows.shape
     blocks = -(-n // block)
-    padded = np.zeros((r, blocks * block), np.int8)
+    padded = np.zeros((r, blocks * block), np.int64)
     padded[:, :n] = rows
-    interleaved = padded.reshape(r // 4, 4, blocks, block).transpose(0, 2, 1, 3).reshape(r, -1)
-    return pack_words(interleaved), padded.shape[1] // 4
+    if wide:
+        padded = padded.reshape(r, blocks, block)[:, :, [0, 2, 1, 3]].reshape(r, -1)
+        block *= 2  # bytes of a block
+    interleaved = padded.reshape(r // 4, 4, blocks, -1).transpose(0, 2, 1, 3).reshape(r, -1)
+    if wide:
+        data = np.ascontiguousarray(interleaved.astype("<i2")).view(np.int8)
+        return pack_words(data), blocks * block // 4
+    return pack_words(interleaved), blocks * block // 4
 
 
 def lstm_fast_requant(f: dict) -> bool:
@@ -70,7 +77,16 @@ def lstm_fast_requant(f: dict) -> bool:
     return True
 
 
-def _lstm(call: KernelCall, tier: str) -> KernelCall:
+def recurrent_weight_bytes(call: KernelCall) -> int:
+    """The int8 matrix bytes of a portable LSTM or SVDF call (the DSP tier's int16 form
+    takes twice as many), else 0."""
+    if call.function not in RECURRENT_FUNCTIONS:
+        return 0
+    names = ("w_input", "w_recurrent") if call.function == "pb_lstm_s8" else ("w_feature",)
+    return sum(values(call.fields[k]).size for k in names)
+
+
+def _lstm(call: KernelCall, tier: str, wide: bool) -> KernelCall:
     f = call.fields
     n, depth = f["units"], f["input_size"]
     # unit by unit, its four gate rows: row k * n + u of the stacked matrices
@@ -78,15 +94,15 @@ def _lstm(call: KernelCall, tier: str) -> KernelCall:
     w_in = values(f["w_input"]).reshape(4 * n, depth)[order]
     w_rec = values(f["w_recurrent"]).reshape(4 * n, n)[order]
     block = ROW_BLOCK[tier]
-    words_in, input_words = packed_rows(w_in, block)
-    words_rec, unit_words = packed_rows(w_rec, block)
+    words_in, input_words = packed_rows(w_in, block, wide)
+    words_rec, unit_words = packed_rows(w_rec, block, wide)
     bias = np.stack([values(f["bias_input"])[order], values(f["bias_recurrent"])[order]], axis=1)
     fields = {k: f[k] for k in _LSTM_CELL}
     # a 257th node, 0xFFFF as the 256th: the branch-free tanh's saturated end (pb_fast_lstm_tanh)
     table = values(f["sigmoid"])
     assert table[-1] == 0xFFFF, "the sigmoid table ends saturated"
     fields["sigmoid"] = const("sigmoid", np.append(table, 0xFFFF), "uint16_t")
-    fields.update(fast=int(lstm_fast_requant(f)), input_words=input_words, unit_words=unit_words,
+    fields.update(fast=int(lstm_fast_requant(f)), wide=int(wide), input_words=input_words, unit_words=unit_words,
                   w_input=const("w_input", words_in, "int32_t"),
                   w_recurrent=const("w_recurrent", words_rec, "int32_t"),
                   bias=const("bias", bias.reshape(-1), "int32_t"))
@@ -108,25 +124,27 @@ def svdf_fast_requant(f: dict) -> bool:
     return 2 * max(int(feature.max()), int(time.max())) < 2**31
 
 
-def _svdf(call: KernelCall, tier: str) -> KernelCall:
+def _svdf(call: KernelCall, tier: str, wide: bool) -> KernelCall:
     f = call.fields
     filters = f["filters"]
     padded = -(-filters // 4) * 4  # four filters per pass: zero rows complete the last four
     w = np.zeros((padded, f["input_size"]), np.int64)
     w[:filters] = values(f["w_feature"]).reshape(filters, -1)
-    words, input_words = packed_rows(w, ROW_BLOCK[tier])
+    words, input_words = packed_rows(w, ROW_BLOCK[tier], wide)
     bias = np.zeros(padded, np.int64)
     bias[:filters] = values(f["feature_bias"])
     fields = {k: f[k] for k in _SVDF_KEPT}
-    fields.update(fast=int(svdf_fast_requant(f)), input_words=input_words,
+    fields.update(fast=int(svdf_fast_requant(f)), wide=int(wide), input_words=input_words,
                   w_feature=const("w_feature", words, "int32_t"),
                   feature_bias=const("feature_bias", bias, "int32_t"))
     function, struct = _NAMES[tier, call.function]
     return KernelCall("pb_svdf", function, struct, fields, call.inputs, call.outputs, macs=call.macs, tier=tier)
 
 
-def accelerate_recurrent(call: KernelCall, tier: str) -> KernelCall | None:
-    """The tier's LSTM or SVDF call, or None where it has none."""
+def accelerate_recurrent(call: KernelCall, tier: str, wide_weights: bool = False) -> KernelCall | None:
+    """The tier's LSTM or SVDF call, or None where it has none. wide_weights: (DSP tier) the
+    matrices' rows as int16, twice the flash, no SXTB16 on the weights."""
     if tier not in ROW_BLOCK or call.function not in RECURRENT_FUNCTIONS:
         return None
-    return _lstm(call, tier) if call.function == "pb_lstm_s8" else _svdf(call, tier)
+    wide = wide_weights and tier == "dsp"
+    return _lstm(call, tier, wide) if call.function == "pb_lstm_s8" else _svdf(call, tier, wide)
