@@ -95,37 +95,126 @@ static PB_FAST_RECURRENT_INLINE int32_t pb_fast_lstm_tanh(const uint16_t *table,
     }
 }
 
-/* One LSTM unit of one step from its four gates' accumulators (input layer's, recurrent
- * layer's, per gate): updates its cell state and returns its new hidden value. */
-static PB_FAST_RECURRENT_INLINE int32_t pb_fast_lstm_unit(const pb_fast_lstm_params_t *p, const int32_t *acc_in,
-                                                          const int32_t *acc_rec, int16_t *cell)
+/* A requantization with its constants taken apart once: with fast set (the generator proved
+ * no shift a left shift and every |2 * acc| below 2^31), one rounded high
+ * multiply of 2 * acc, and the rounding shift with its round constant precomputed; else
+ * TFLite's own steps (pb_lstm_requant). */
+typedef struct {
+    int32_t mult, shift, rshift, round, negative; /* negative: all ones where rshift >= 1 */
+} pb_fast_rq_t;
+
+static PB_FAST_RECURRENT_INLINE pb_fast_rq_t pb_fast_rq(int32_t mult, int32_t shift)
 {
-    const int32_t fast = p->fast, tanh_shift = p->cell_tanh_shift;
-    const int32_t tanh_round = tanh_shift > 0 ? (int32_t)1 << (tanh_shift - 1) : 0;
-    int32_t g[4], k, c;
-    for (k = 0; k < 4; ++k) {
-        g[k] = pb_lstm_sat16(pb_lstm_sat16(pb_lstm_requant(acc_in[k], p->mults[k], p->shifts[k], fast), 1) +
-                             pb_lstm_sat16(pb_lstm_requant(acc_rec[k], p->mults[4 + k], p->shifts[4 + k], fast), 1), 1);
-    }
-    g[0] = pb_fast_lstm_sigmoid(p->sigmoid, g[0]);
-    g[1] = pb_fast_lstm_sigmoid(p->sigmoid, g[1]);
-    g[2] = pb_fast_lstm_tanh(p->sigmoid, g[2] * 3);
-    g[3] = pb_fast_lstm_sigmoid(p->sigmoid, g[3]);
-    c = pb_lstm_cell(g, cell, p->forget_mult, p->forget_shift, p->update_mult, p->update_shift, p->cell_clip, fast, 1);
-    c = pb_fast_lstm_tanh(p->sigmoid, (c * p->cell_tanh_mult + tanh_round) >> tanh_shift);
-    /* the int8 hidden state's range is int8's whole range (hidden_min, hidden_max) */
-    return pb_lstm_sat8(p->hidden_zp + pb_lstm_requant(c * g[3], p->hidden_mult, p->hidden_shift, fast), 1);
+    pb_fast_rq_t q;
+    q.mult = mult;
+    q.shift = shift;
+    q.rshift = shift < 0 ? -shift : 0;
+    q.round = shift < 0 ? (int32_t)1 << (-shift - 1) : 0;
+    q.negative = shift < 0 ? -1 : 0;
+    return q;
 }
 
-/* The LSTM, unit by unit: its four gate rows of both matrices (dot4), then its cell. The
- * new hidden values go to the step's output row first, and to the hidden state once every
- * unit has read the old one. */
+static PB_FAST_RECURRENT_INLINE int32_t pb_fast_requant(int32_t acc, const pb_fast_rq_t *q, int32_t fast)
+{
+    if (fast) {
+        const int32_t v = pb_lstm_smmulr((int32_t)((uint32_t)acc << 1), q->mult);
+        /* negative values less 1 before a rounding shift: their halves round away from zero */
+        return (v + ((v >> 31) & q->negative) + q->round) >> q->rshift;
+    }
+    return pb_lstm_requant(acc, q->mult, q->shift, 0);
+}
+
+/* Units per pass of the step's three phases: their gate accumulators live on the stack. */
+#define PB_FAST_LSTM_CHUNK 8
+
+/* Phase 2 of a chunk, one gate for all its units (the gate's constants held across them):
+ * the input layer's and the recurrent layer's accumulators requantized, each saturated, the
+ * sum saturated, then the gate's activation (tanh for the cell gate), in place of the
+ * input layer's accumulator. */
+static PB_FAST_RECURRENT_INLINE void pb_fast_lstm_gate(const pb_fast_lstm_params_t *p, int32_t k, int32_t count,
+                                                       int32_t *acc_in, const int32_t *acc_rec, int32_t is_tanh)
+{
+    const pb_fast_rq_t qi = pb_fast_rq(p->mults[k], p->shifts[k]), qr = pb_fast_rq(p->mults[4 + k], p->shifts[4 + k]);
+    const uint16_t *table = p->sigmoid;
+    const int32_t fast = p->fast;
+    int32_t u;
+    for (u = 0; u < count; ++u) {
+        const int32_t g = pb_lstm_sat16(pb_lstm_sat16(pb_fast_requant(acc_in[u], &qi, fast), 1) +
+                                        pb_lstm_sat16(pb_fast_requant(acc_rec[u], &qr, fast), 1), 1);
+        acc_in[u] = is_tanh ? pb_fast_lstm_tanh(table, g * 3) : pb_fast_lstm_sigmoid(table, g);
+    }
+}
+
+/* Phases 2 and 3 of a chunk of `count` units, the scalar form, unit by unit (a unit's
+ * values stay in registers): its gates' activations, its new cell state (in cell[u]) and
+ * hidden value (in out[u]). acc[k][u]: gate k's input layer's accumulator, acc[4 + k][u] its recurrent
+ * layer's. A tier may bring its own form of the same (the Helium tier's, four units a
+ * vector). */
+typedef void (*pb_fast_lstm_finish_t)(const pb_fast_lstm_params_t *p, int32_t count,
+                                      int32_t (*acc)[PB_FAST_LSTM_CHUNK], int16_t *cell, int8_t *out);
+
+static PB_FAST_RECURRENT_INLINE void pb_fast_lstm_finish_as(const pb_fast_lstm_params_t *p, int32_t count,
+                                                            int32_t (*acc)[PB_FAST_LSTM_CHUNK], int16_t *cell,
+                                                            int8_t *out, int32_t fast)
+{
+    const pb_fast_rq_t qf = pb_fast_rq(p->forget_mult, p->forget_shift);
+    const pb_fast_rq_t qu = pb_fast_rq(p->update_mult, p->update_shift);
+    const pb_fast_rq_t qh = pb_fast_rq(p->hidden_mult, p->hidden_shift);
+    const int32_t tanh_mult = p->cell_tanh_mult, tanh_shift = p->cell_tanh_shift;
+    const int32_t tanh_round = tanh_shift > 0 ? (int32_t)1 << (tanh_shift - 1) : 0;
+    const int32_t clip = p->cell_clip, hidden_zp = p->hidden_zp;
+    int32_t u;
+    pb_fast_rq_t qg[8];
+    int32_t k;
+    for (k = 0; k < 8; ++k) {
+        qg[k] = pb_fast_rq(p->mults[k], p->shifts[k]);
+    }
+    for (u = 0; u < count; ++u) {
+        int32_t g[4], v;
+        for (k = 0; k < 4; ++k) {
+            g[k] = pb_lstm_sat16(pb_lstm_sat16(pb_fast_requant(acc[k][u], &qg[k], fast), 1) +
+                                 pb_lstm_sat16(pb_fast_requant(acc[4 + k][u], &qg[4 + k], fast), 1), 1);
+        }
+        g[0] = pb_fast_lstm_sigmoid(p->sigmoid, g[0]);
+        g[1] = pb_fast_lstm_sigmoid(p->sigmoid, g[1]);
+        g[2] = pb_fast_lstm_tanh(p->sigmoid, g[2] * 3);
+        g[3] = pb_fast_lstm_sigmoid(p->sigmoid, g[3]);
+        v = pb_lstm_sat16(pb_fast_requant(g[1] * cell[u], &qf, fast), 1) +
+            pb_lstm_sat16(pb_fast_requant(g[0] * g[2], &qu, fast), 1);
+        v = pb_lstm_sat16(v, 1);
+        if (clip >= 0) {
+            v = PB_CLAMP(v, -clip, clip);
+        }
+        cell[u] = (int16_t)v;
+        v = pb_fast_lstm_tanh(p->sigmoid, (v * tanh_mult + tanh_round) >> tanh_shift);
+        /* the int8 hidden state's range is int8's whole range (hidden_min, hidden_max) */
+        out[u] = (int8_t)pb_lstm_sat8(hidden_zp + pb_fast_requant(v * g[3], &qh, fast), 1);
+    }
+}
+
+/* pb_fast_lstm_finish_as with `fast` a constant in each form. */
+PB_LSTM_CELL_STATIC void pb_fast_lstm_finish(const pb_fast_lstm_params_t *p, int32_t count,
+                                             int32_t (*acc)[PB_FAST_LSTM_CHUNK], int16_t *cell, int8_t *out)
+{
+    if (p->fast) {
+        pb_fast_lstm_finish_as(p, count, acc, cell, out, 1);
+    } else {
+        pb_fast_lstm_finish_as(p, count, acc, cell, out, 0);
+    }
+}
+
+/* The LSTM, a chunk of units at a time: phase 1, each unit's four gate rows of both matrices
+ * (dot4, the rows interleaved); phases 2 and 3 (finish): the gates' activations gate by
+ * gate, then the cell state and hidden value unit by unit. The new hidden values go to the
+ * step's output row first, and to the hidden state once every unit has read the old one. */
 static PB_FAST_RECURRENT_INLINE void pb_fast_lstm_s8_with(const pb_fast_lstm_params_t *p, const int8_t *input,
                                                            const int8_t *hidden, const int16_t *cell,
-                                                           int8_t *output, pb_fast_dot4_t dot4)
+                                                           int8_t *output, pb_fast_dot4_t dot4,
+                                                           pb_fast_lstm_finish_t finish)
 {
     const int32_t n = p->units, depth = p->input_size;
-    int32_t b, t, u, k;
+    int32_t acc[8][PB_FAST_LSTM_CHUNK];
+    int32_t b, t, u0, u, k;
     for (b = 0; b < p->batches; ++b) {
         int8_t *h = (int8_t *)hidden + b * n;
         int16_t *c = (int16_t *)cell + b * n;
@@ -134,18 +223,22 @@ static PB_FAST_RECURRENT_INLINE void pb_fast_lstm_s8_with(const pb_fast_lstm_par
             const int8_t *x = input + row * depth;
             int8_t *out = output + row * n;
             const int32_t *wi = p->w_input, *wr = p->w_recurrent, *bias = p->bias;
-            for (u = 0; u < n; ++u) {
-                int32_t acc_in[4], acc_rec[4];
-                for (k = 0; k < 4; ++k) {
-                    acc_in[k] = bias[2 * k];
-                    acc_rec[k] = bias[2 * k + 1];
+            for (u0 = 0; u0 < n; u0 += PB_FAST_LSTM_CHUNK) {
+                const int32_t count = n - u0 < PB_FAST_LSTM_CHUNK ? n - u0 : PB_FAST_LSTM_CHUNK;
+                for (u = 0; u < count; ++u) {
+                    int32_t ai[4] = {bias[0], bias[2], bias[4], bias[6]};
+                    int32_t ar[4] = {bias[1], bias[3], bias[5], bias[7]};
+                    dot4(x, depth, wi, p->input_words, ai);
+                    dot4(h, n, wr, p->unit_words, ar);
+                    for (k = 0; k < 4; ++k) {
+                        acc[k][u] = ai[k];
+                        acc[4 + k][u] = ar[k];
+                    }
+                    wi += 4 * p->input_words;
+                    wr += 4 * p->unit_words;
+                    bias += 8;
                 }
-                dot4(x, depth, wi, p->input_words, acc_in);
-                dot4(h, n, wr, p->unit_words, acc_rec);
-                out[u] = (int8_t)pb_fast_lstm_unit(p, acc_in, acc_rec, c + u);
-                wi += 4 * p->input_words;
-                wr += 4 * p->unit_words;
-                bias += 8;
+                finish(p, count, acc, c + u0, out + u0);
             }
             /* every unit has read the old hidden state: the new one replaces it */
             memcpy(h, out, (size_t)n);

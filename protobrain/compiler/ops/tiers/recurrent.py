@@ -61,7 +61,7 @@ def packed_rows(rows: np.ndarray, block: int, wide: bool = False) -> tuple[np.nd
 
 def lstm_fast_requant(f: dict) -> bool:
     """Whether every requantization of the int8 LSTM (the 8 gate layers', the cell's and the
-    hidden state's) may be one rounded high multiply of 2 * acc (the kernels' pb_lstm_requant):
+    hidden state's) may be one rounded high multiply of 2 * acc (the kernels' pb_fast_requant):
     no shift is a left shift and every |2 * acc| < 2^31. The gate accumulators' bound
     comes from the weights (raw int8 inputs, the offsets in the folded constants); the cell
     products are of two values of at most 2^15 each, below 2^30."""
