@@ -56,6 +56,7 @@ typedef struct {
     const int16_t *w_time16;          /* [filters][memory], int16 state */
     const int32_t *unit_bias;         /* [units] */
     int32_t fast;                     /* requantize with one rounded high multiply */
+    int32_t fast_feature;             /* the same for the feature requantization alone */
     int32_t wide;                     /* (DSP tier) rows as int16 pairs, twice the words */
 } pb_fast_svdf_params_t;
 
@@ -285,7 +286,7 @@ static PB_FAST_RECURRENT_INLINE void pb_fast_svdf_features(const pb_fast_svdf_pa
         }
         dot4(x, p->input_size, p->w_feature + f * p->input_words, p->input_words, acc);
         for (k = 0; k < 4 && f + k < p->filters; ++k) {
-            const int32_t v = pb_lstm_requant(acc[k], p->feature_mult, p->feature_shift, p->fast);
+            const int32_t v = pb_lstm_requant(acc[k], p->feature_mult, p->feature_shift, p->fast_feature);
             const int32_t slot = (f + k) * p->memory + p->memory - 1;
             if (state16) {
                 ((int16_t *)sb)[slot] = (int16_t)(p->state_zp + pb_lstm_sat16(v, 1));

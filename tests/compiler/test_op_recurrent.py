@@ -255,7 +255,7 @@ def test_fast_tiers_take_the_int8_lstm_and_svdf_with_their_rows_packed(tier, blo
         # int16 state times int16 time weights: no bound keeps 2 * acc within int32 here
         assert svdf.fields["fast"] == (state == "int8")
     up = build_program(read_model_bytes(svdf_model(**SVDF_CASES["int8_feature_scale_up"]), "s"), tier=tier)
-    assert up.steps[0].call.fields["fast"] == 0
+    assert up.steps[0].call.fields["fast"] == 0 and up.steps[0].call.fields["fast_feature"] == 0
 
 
 WIDE_CASES = [("lstm", c) for c in LSTM_CASES if not c.startswith("16x8")] + [("svdf", c) for c in SVDF_CASES]

@@ -6,7 +6,7 @@
 
 /* acc + the dot product of n int8 (or int16) values of a and b, any alignment: SMLAD on
  * int16 pairs, the last values one by one. */
-static int32_t pb_dsp_svdf_dot_s8(const int8_t *a, const int8_t *b, int32_t n, int32_t acc)
+static PB_ALWAYS_INLINE int32_t pb_dsp_svdf_dot_s8(const int8_t *a, const int8_t *b, int32_t n, int32_t acc)
 {
     int32_t j;
     for (j = 0; j + 4 <= n; j += 4) {
@@ -19,7 +19,7 @@ static int32_t pb_dsp_svdf_dot_s8(const int8_t *a, const int8_t *b, int32_t n, i
     return acc;
 }
 
-static int32_t pb_dsp_svdf_dot_s16(const int16_t *a, const int16_t *b, int32_t n, int32_t acc)
+static PB_ALWAYS_INLINE int32_t pb_dsp_svdf_dot_s16(const int16_t *a, const int16_t *b, int32_t n, int32_t acc)
 {
     int32_t j;
     for (j = 0; j + 2 <= n; j += 2) {

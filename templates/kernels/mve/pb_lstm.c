@@ -42,7 +42,8 @@ static inline int32x4_t pb_mve_lstm_tanh(const uint16_t *table, int32x4_t v)
     const uint32x4_t node = vshrq_n_u32(ax, 8);
     const uint32x4_t a = vldrhq_gather_shifted_offset_u32(table, node);
     const uint32x4_t d = vsubq_u32(vldrhq_gather_shifted_offset_u32(table + 1, node), a);
-    const int32x4_t r = vreinterpretq_s32_u32(vaddq_u32(vshlq_n_u32(a, 8), vmulq_u32(vandq_u32(ax, vdupq_n_u32(0xFFu)), d)));
+    const uint32x4_t frac = vandq_u32(ax, vdupq_n_u32(0xFFu));
+    const int32x4_t r = vreinterpretq_s32_u32(vaddq_u32(vshlq_n_u32(a, 8), vmulq_u32(frac, d)));
     const int32x4_t t = vaddq_s32(veorq_s32(r, s), vandq_s32(s, vdupq_n_s32(1 << 24)));
     return vshrq_n_s32(vaddq_n_s32(t, (1 << 7) - (1 << 23)), 8);
 }

@@ -10,7 +10,8 @@
 
 /* acc + the dot product of n int8 (or int16) values of a and b: VMLADAVA, the last
  * vector under a tail predicate. */
-static int32_t pb_mve_svdf_dot_s8(const int8_t *a, const int8_t *b, int32_t n, int32_t acc)
+static inline __attribute__((always_inline)) int32_t pb_mve_svdf_dot_s8(const int8_t *a, const int8_t *b, int32_t n,
+                                                                        int32_t acc)
 {
     int32_t j;
     for (j = 0; j < n; j += 16) {
@@ -20,7 +21,8 @@ static int32_t pb_mve_svdf_dot_s8(const int8_t *a, const int8_t *b, int32_t n, i
     return acc;
 }
 
-static int32_t pb_mve_svdf_dot_s16(const int16_t *a, const int16_t *b, int32_t n, int32_t acc)
+static inline __attribute__((always_inline)) int32_t pb_mve_svdf_dot_s16(const int16_t *a, const int16_t *b, int32_t n,
+                                                                         int32_t acc)
 {
     int32_t j;
     for (j = 0; j < n; j += 8) {

@@ -110,18 +110,21 @@ def _lstm(call: KernelCall, tier: str, wide: bool) -> KernelCall:
     return KernelCall("pb_lstm", function, struct, fields, call.inputs, call.outputs, macs=call.macs, tier=tier)
 
 
-def svdf_fast_requant(f: dict) -> bool:
-    """Whether the SVDF's two requantizations may be one rounded high multiply of 2 * acc:
-    neither shift is a left shift, and the feature and time accumulators' bounds (from
-    the weights, the inputs' and the state's ranges) keep 2 * acc within int32."""
-    if f["feature_shift"] > 0 or f["output_shift"] > 0:
-        return False
-    w = values(f["w_feature"]).astype(np.int64).reshape(f["filters"], -1)
-    feature = np.abs(values(f["feature_bias"]).astype(np.int64)) + 128 * np.abs(w).sum(axis=1)
+def svdf_fast_requant(f: dict, part: str = "both") -> bool:
+    """Whether the SVDF's requantizations (part: "feature", "output" or both) may be one
+    rounded high multiply of 2 * acc: no shift is a left shift, and the feature and time
+    accumulators' bounds (from the weights, the inputs' and the state's ranges) keep 2 * acc
+    within int32."""
+    if part == "both":
+        return svdf_fast_requant(f, "feature") and svdf_fast_requant(f, "output")
+    if part == "feature":
+        w = values(f["w_feature"]).astype(np.int64).reshape(f["filters"], -1)
+        peak = np.abs(values(f["feature_bias"]).astype(np.int64)) + 128 * np.abs(w).sum(axis=1)
+        return f["feature_shift"] <= 0 and 2 * int(peak.max()) < 2**31
     wt = values(f["w_time16"] if isinstance(f["w_time"], str) else f["w_time"]).astype(np.int64)
     reach = 32768 if isinstance(f["w_time"], str) else 128  # the state's largest magnitude
-    time = np.abs(values(f["unit_bias"]).astype(np.int64)) + reach * np.abs(wt.reshape(f["units"], -1)).sum(axis=1)
-    return 2 * max(int(feature.max()), int(time.max())) < 2**31
+    peak = np.abs(values(f["unit_bias"]).astype(np.int64)) + reach * np.abs(wt.reshape(f["units"], -1)).sum(axis=1)
+    return f["output_shift"] <= 0 and 2 * int(peak.max()) < 2**31
 
 
 def _svdf(call: KernelCall, tier: str, wide: bool) -> KernelCall:
@@ -134,7 +137,8 @@ def _svdf(call: KernelCall, tier: str, wide: bool) -> KernelCall:
     bias = np.zeros(padded, np.int64)
     bias[:filters] = values(f["feature_bias"])
     fields = {k: f[k] for k in _SVDF_KEPT}
-    fields.update(fast=int(svdf_fast_requant(f)), wide=int(wide), input_words=input_words,
+    fields.update(fast=int(svdf_fast_requant(f)), fast_feature=int(svdf_fast_requant(f, "feature")),
+                  wide=int(wide), input_words=input_words,
                   w_feature=const("w_feature", words, "int32_t"),
                   feature_bias=const("feature_bias", bias, "int32_t"))
     function, struct = _NAMES[tier, call.function]
