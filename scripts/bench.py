@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """`make bench`: measure every reference model on the simulated Cortex-M boards with
 exact instruction counts, and write BENCHMARKS.md (plus bench.json/md/png per board).
+Next to them, the models protobrain builds itself (protobrain.measure.built_models, random
+weights: a 16x8 keyword net), built once with TensorFlow and kept in OUT/built.
 
 Every model x board x tier run is one job, fanned out through Ray Tune
 (protobrain.fanout): local Ray on this machine's cores by default, `--address` for a
@@ -26,11 +28,18 @@ from protobrain.compiler.ops.tiers.select import TIERS, tier_for
 from protobrain.compiler.program import build_program
 from protobrain.compiler.reader import read_model, read_model_bytes
 from protobrain.errors import ProtobrainError
+from protobrain.measure import built_models
 from protobrain.measure.bench import BenchReport, mismatch_line, model_table, run_bench, verdict, write_reports
 from protobrain.resources import REFERENCE_MODELS as MODELS
 
 BOARDS = ["qemu-mps2-an386", "qemu-mps2-an500", "qemu-mps2-an505", "qemu-mps3-an547", "qemu-mps2-an385-armv6m"]
 FORMS_BOARD = "qemu-mps2-an386"  # the M4: where the DSP tier's two weight forms are set side by side
+BUILT = list(built_models.BUILDERS)
+
+
+def shown(name: str) -> str:
+    """A model's name in the tables: a built one says so."""
+    return f"{name} (built)" if name in BUILT else name
 
 
 def board_section(report, board, tier) -> list[str]:
@@ -74,7 +83,7 @@ def tier_table(rows: dict, boards: list[str], models: list[str]) -> list[str]:
     for name in models:
         runs = {(b, t): rows[(b, t, name)] for b, t in cols if (b, t, name) in rows}
         failed = [f"{b} {t}" for (b, t), m in runs.items() if not m.bit_exact]
-        lines.append(f"| {name} | " + " | ".join(cell(runs[c]) if c in runs else "-" for c in cols)
+        lines.append(f"| {shown(name)} | " + " | ".join(cell(runs[c]) if c in runs else "-" for c in cols)
                      + f" | {'NO: ' + ', '.join(failed) if failed else 'yes'} |")
     return lines
 
@@ -88,7 +97,7 @@ def flash_table(rows: dict, boards: list[str], models: list[str]) -> list[str]:
     for name in models:
         cells = [f"{rows[(b, t, name)].code_flash:,} / {rows[(b, t, name)].weights_flash:,}"
                  if (b, t, name) in rows else "-" for b, t in cols]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines.append(f"| {shown(name)} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -106,7 +115,7 @@ def forms_table(forms: dict, graphs) -> list[str]:
         lean, wide = forms[("size", g.name)], forms[("speed", g.name)]
         cells = [f"{m.weights_flash:,} | {m.weights_flash / own:.3f}x | {_per_mac(m)}" for m in (lean, wide)]
         exact = "yes" if lean.bit_exact and wide.bit_exact else "NO"
-        lines.append(f"| {g.name} | {own:,} | {' | '.join(cells)} | {exact} |")
+        lines.append(f"| {shown(g.name)} | {own:,} | {' | '.join(cells)} | {exact} |")
     return lines
 
 
@@ -127,8 +136,8 @@ def main() -> int:
     ap.add_argument("--models", default="../shared/models", help="folder with the reference .tflite models")
     ap.add_argument("--out", default="bench", help="folder for the per-board reports")
     ap.add_argument("--boards", nargs="+", default=BOARDS)
-    ap.add_argument("--only", nargs="+", choices=MODELS, metavar="MODEL",
-                    help=f"measure only these reference models (of {', '.join(MODELS)})")
+    ap.add_argument("--only", nargs="+", choices=MODELS + BUILT, metavar="MODEL",
+                    help=f"measure only these models (of {', '.join(MODELS + BUILT)})")
     ap.add_argument("--tiers", nargs="+", choices=TIERS, default=list(TIERS),
                     help="kernel tiers to measure, where the board's core runs them (default: all)")
     ap.add_argument("-n", type=int, default=20, help="inputs per model")
@@ -148,6 +157,22 @@ def main() -> int:
         return 2
     graphs = [read_model(p) for p in paths]
     blobs = [p.read_bytes() for p in paths]
+    built = [m for m in BUILT if not args.only or m in args.only]
+    skipped = []
+    why_not = built_models.tensorflow_missing() if built else None
+    if why_not:
+        console.print(f"bench: note: not measuring the built models ({', '.join(built)}): {why_not}",
+                      markup=False, highlight=False, soft_wrap=True)
+        skipped, built = built, []
+    for name in built:
+        with console.status(f"building {name} with TensorFlow (once, kept in {args.out}/built)"):
+            data = built_models.load(name, Path(args.out) / "built")
+        graphs.append(read_model_bytes(data, name))
+        blobs.append(data)
+    if not graphs:
+        console.print(f"bench: error: no model to measure of {', '.join(args.only)}",
+                      markup=False, highlight=False, soft_wrap=True)
+        return 2
     started = time.monotonic()
     measured_tiers = ("every tier its core runs" if set(args.tiers) == set(TIERS)
                       else f"those of the tiers {', '.join(args.tiers)} its core runs")
@@ -184,6 +209,18 @@ def main() -> int:
              "channels, 42% of its MACs), so on that model instructions per MAC count work not done;",
              "instr/computed MAC divides by the MACs computed (the skipped channels' left out), the",
              "kernels' own efficiency (`protobrain bench --per-computed-mac`).", ""]
+    if built:
+        lines += [f"Built by protobrain ({', '.join(f'`{shown(n)}`' for n in built)}; "
+                  "`protobrain/measure/built_models.py`): forms no",
+                  "reference model has, built with TensorFlow from fixed seeds (the same bytes every build) with",
+                  "random weights, not trained. dscnn_kws_16x8 is the DS-CNN keyword net `protobrain train speech",
+                  "--mode 16x8` builds (a 10x4 strided convolution, two depthwise 3x3 + pointwise pairs of 64",
+                  "channels, a dense classifier; logits out, batch norms with random statistics), quantized 16x8:",
+                  "int16 activations, int8 weights. Random weights are fine for instruction counts: the kernels'",
+                  "work does not depend on weight values but for output channels whose weights are all zero",
+                  "(skipped), and random weights have none (instr/computed MAC equals instr/MAC).", ""]
+    if skipped:
+        lines += [f"Not measured: the built models ({', '.join(skipped)}): {why_not}.", ""]
     summary = ["| board | kernels | model | MACs | instructions | instr/MAC | instr/computed MAC | spread | bit-exact "
                "| arena (B) | activation lower bound (B) | scratch (B) | TFLM arena (B) | RAM (B) | weights (B) "
                "| code (B) |",
@@ -214,6 +251,7 @@ def main() -> int:
         console.print(errors[0], markup=False, highlight=False, soft_wrap=True)
         return 2
     for job, m in zip(jobs, figures):
+        m.name = shown(job["model"])  # the reports' and tables' name
         if "optimize" in job:
             forms[(job["optimize"], job["model"])] = m
             failures += [] if m.bit_exact else [f"{mismatch_line(job['board'], m)} (--optimize {job['optimize']})"]

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import test_op_conv as op_conv
 import test_op_fully_connected as op_fc
-from builders import convert
+from builders import cache_root, convert
 from conftest import RecordedReference, assert_bit_exact
 from conftest import needs_simulator as needs
 from devices import pack, running_firmware, verify_on_device
@@ -29,6 +29,7 @@ from protobrain.compiler.ops.tiers import select as fast
 from protobrain.compiler.ops.tiers import wide16
 from protobrain.compiler.program import build_program
 from protobrain.compiler.reader import read_model_bytes
+from protobrain.measure import built_models as built_models_lib
 from protobrain.run.host import CompiledModel, build_shared_library
 from protobrain.verify.reference import Reference
 
@@ -40,27 +41,10 @@ FAST_16 = {"pb_fast_mm_s16", "pb_fast_dw_s16", "pb_fast_mve_mm_s16", "pb_fast_mv
 
 
 def keyword_net_bytes() -> bytes:
-    """A DS-CNN keyword spotter as `protobrain train speech` builds it (protobrain.train.nets
-    .dscnn: a 10x4 strided convolution, depthwise 3x3 + pointwise pairs, average pooling, a
-    dense classifier), 64 channels, two blocks, quantized 16x8. It puts out the logits (no
-    softmax) and its batch normalizations have random statistics, as a trained net's: an
-    untrained net's softmax is nearly flat, and would hide a kernel's off-by-one."""
-    def make():
-        from protobrain.train.nets import dscnn
-
-        model = dscnn((49, 10, 1), 12, blocks=2)
-        rng = np.random.default_rng(7)
-        for layer in model.layers:
-            if layer.__class__.__name__ == "BatchNormalization":
-                n = layer.get_weights()[0].shape[0]
-                layer.set_weights([rng.uniform(0.5, 2.0, n), rng.normal(0.2, 0.3, n), rng.normal(0.0, 0.2, n),
-                                   rng.uniform(0.05, 0.5, n)])
-        import tensorflow as tf
-
-        model.layers[-1].activation = tf.keras.activations.linear
-        return model
-
-    return convert(make, [(49, 10, 1)], mode="16x8", key="kws-dscnn-16x8-logits")
+    """The DS-CNN keyword net `make bench` measures (protobrain.measure.built_models: as
+    `protobrain train speech` builds it, 64 channels, two blocks, logits out, batch norms
+    with random statistics), quantized 16x8."""
+    return built_models_lib.load("dscnn_kws_16x8", cache_root())
 
 
 def deep_fc_bytes() -> bytes:
