@@ -7,8 +7,9 @@
  * The generator (protobrain/compiler/ops/tiers/recurrent.py) packs the rows of the LSTM's
  * gate matrices and of the SVDF's feature matrix into words, each row zero-padded to the
  * tier's block (4 bytes for the DSP tier's SMLAD pairs, 16 for one Helium vector): an LSTM
- * unit's four gate rows (input, forget, cell, output) interleaved block by block, each row's two
- * constants (input and recurrent layer, the input offsets folded in) paired; the SVDF's
+ * unit's four gate rows (input, forget, cell, output) interleaved block by block, then its
+ * rows' constants (the input layer's four, the recurrent layer's four, the input offsets
+ * folded in); the SVDF's
  * filters padded to a multiple of four with zero rows. The rest is the portable kernels'
  * arithmetic (pb_lstm_cell.h), its requantizations one rounded high multiply where the
  * generator proves that exact (fast), saturating with SSAT. */
@@ -32,7 +33,7 @@ typedef struct {
     int32_t input_words, unit_words;  /* one packed row: input_size and units rounded up to the tier's block */
     const int32_t *w_input;           /* [units][4 gates][input_words] int8 */
     const int32_t *w_recurrent;       /* [units][4 gates][unit_words] int8 */
-    const int32_t *bias;              /* [units][4 gates][2]: input row's and recurrent row's constant */
+    const int32_t *bias;              /* [units][2][4 gates]: the input rows' constants, the recurrent rows' */
     const int32_t *mults, *shifts;    /* per gate: the 4 input layers', then the 4 recurrent ones' */
     int32_t cell_tanh_mult, cell_tanh_shift;
     int32_t forget_mult, forget_shift;
@@ -128,35 +129,17 @@ static PB_FAST_RECURRENT_INLINE int32_t pb_fast_requant(int32_t acc, const pb_fa
 /* Units per pass of the step's three phases: their gate accumulators live on the stack. */
 #define PB_FAST_LSTM_CHUNK 8
 
-/* Phase 2 of a chunk, one gate for all its units (the gate's constants held across them):
- * the input layer's and the recurrent layer's accumulators requantized, each saturated, the
- * sum saturated, then the gate's activation (tanh for the cell gate), in place of the
- * input layer's accumulator. */
-static PB_FAST_RECURRENT_INLINE void pb_fast_lstm_gate(const pb_fast_lstm_params_t *p, int32_t k, int32_t count,
-                                                       int32_t *acc_in, const int32_t *acc_rec, int32_t is_tanh)
-{
-    const pb_fast_rq_t qi = pb_fast_rq(p->mults[k], p->shifts[k]), qr = pb_fast_rq(p->mults[4 + k], p->shifts[4 + k]);
-    const uint16_t *table = p->sigmoid;
-    const int32_t fast = p->fast;
-    int32_t u;
-    for (u = 0; u < count; ++u) {
-        const int32_t g = pb_lstm_sat16(pb_lstm_sat16(pb_fast_requant(acc_in[u], &qi, fast), 1) +
-                                        pb_lstm_sat16(pb_fast_requant(acc_rec[u], &qr, fast), 1), 1);
-        acc_in[u] = is_tanh ? pb_fast_lstm_tanh(table, g * 3) : pb_fast_lstm_sigmoid(table, g);
-    }
-}
-
 /* Phases 2 and 3 of a chunk of `count` units, the scalar form, unit by unit (a unit's
  * values stay in registers): its gates' activations, its new cell state (in cell[u]) and
- * hidden value (in out[u]). acc[k][u]: gate k's input layer's accumulator, acc[4 + k][u] its recurrent
- * layer's. A tier may bring its own form of the same (the Helium tier's, four units a
+ * hidden value (in out[u]). acc[u][k]: gate k's input layer's accumulator, acc[u][4 + k] its
+ * recurrent layer's. A tier may bring its own form of the same (the Helium tier's, four units a
  * vector). */
-typedef void (*pb_fast_lstm_finish_t)(const pb_fast_lstm_params_t *p, int32_t count,
-                                      int32_t (*acc)[PB_FAST_LSTM_CHUNK], int16_t *cell, int8_t *out);
+typedef void (*pb_fast_lstm_finish_t)(const pb_fast_lstm_params_t *p, int32_t count, int32_t (*acc)[8],
+                                      int16_t *cell, int8_t *out);
 
 static PB_FAST_RECURRENT_INLINE void pb_fast_lstm_finish_as(const pb_fast_lstm_params_t *p, int32_t count,
-                                                            int32_t (*acc)[PB_FAST_LSTM_CHUNK], int16_t *cell,
-                                                            int8_t *out, int32_t fast)
+                                                            int32_t (*acc)[8], int16_t *cell, int8_t *out,
+                                                            int32_t fast)
 {
     const pb_fast_rq_t qf = pb_fast_rq(p->forget_mult, p->forget_shift);
     const pb_fast_rq_t qu = pb_fast_rq(p->update_mult, p->update_shift);
@@ -173,8 +156,8 @@ static PB_FAST_RECURRENT_INLINE void pb_fast_lstm_finish_as(const pb_fast_lstm_p
     for (u = 0; u < count; ++u) {
         int32_t g[4], v;
         for (k = 0; k < 4; ++k) {
-            g[k] = pb_lstm_sat16(pb_lstm_sat16(pb_fast_requant(acc[k][u], &qg[k], fast), 1) +
-                                 pb_lstm_sat16(pb_fast_requant(acc[4 + k][u], &qg[4 + k], fast), 1), 1);
+            g[k] = pb_lstm_sat16(pb_lstm_sat16(pb_fast_requant(acc[u][k], &qg[k], fast), 1) +
+                                 pb_lstm_sat16(pb_fast_requant(acc[u][4 + k], &qg[4 + k], fast), 1), 1);
         }
         g[0] = pb_fast_lstm_sigmoid(p->sigmoid, g[0]);
         g[1] = pb_fast_lstm_sigmoid(p->sigmoid, g[1]);
@@ -194,8 +177,8 @@ static PB_FAST_RECURRENT_INLINE void pb_fast_lstm_finish_as(const pb_fast_lstm_p
 }
 
 /* pb_fast_lstm_finish_as with `fast` a constant in each form. */
-PB_LSTM_CELL_STATIC void pb_fast_lstm_finish(const pb_fast_lstm_params_t *p, int32_t count,
-                                             int32_t (*acc)[PB_FAST_LSTM_CHUNK], int16_t *cell, int8_t *out)
+PB_LSTM_CELL_STATIC void pb_fast_lstm_finish(const pb_fast_lstm_params_t *p, int32_t count, int32_t (*acc)[8],
+                                             int16_t *cell, int8_t *out)
 {
     if (p->fast) {
         pb_fast_lstm_finish_as(p, count, acc, cell, out, 1);
@@ -214,8 +197,8 @@ static PB_FAST_RECURRENT_INLINE void pb_fast_lstm_s8_with(const pb_fast_lstm_par
                                                            pb_fast_lstm_finish_t finish)
 {
     const int32_t n = p->units, depth = p->input_size;
-    int32_t acc[8][PB_FAST_LSTM_CHUNK];
-    int32_t b, t, u0, u, k;
+    int32_t acc[PB_FAST_LSTM_CHUNK][8];
+    int32_t b, t, u0, u;
     for (b = 0; b < p->batches; ++b) {
         int8_t *h = (int8_t *)hidden + b * n;
         int16_t *c = (int16_t *)cell + b * n;
@@ -227,14 +210,9 @@ static PB_FAST_RECURRENT_INLINE void pb_fast_lstm_s8_with(const pb_fast_lstm_par
             for (u0 = 0; u0 < n; u0 += PB_FAST_LSTM_CHUNK) {
                 const int32_t count = n - u0 < PB_FAST_LSTM_CHUNK ? n - u0 : PB_FAST_LSTM_CHUNK;
                 for (u = 0; u < count; ++u) {
-                    int32_t ai[4] = {bias[0], bias[2], bias[4], bias[6]};
-                    int32_t ar[4] = {bias[1], bias[3], bias[5], bias[7]};
-                    dot4(x, depth, wi, p->input_words, ai);
-                    dot4(h, n, wr, p->unit_words, ar);
-                    for (k = 0; k < 4; ++k) {
-                        acc[k][u] = ai[k];
-                        acc[4 + k][u] = ar[k];
-                    }
+                    memcpy(acc[u], bias, sizeof(acc[u]));
+                    dot4(x, depth, wi, p->input_words, acc[u]);
+                    dot4(h, n, wr, p->unit_words, acc[u] + 4);
                     wi += 4 * p->input_words;
                     wr += 4 * p->unit_words;
                     bias += 8;

@@ -242,8 +242,8 @@ def test_fast_tiers_take_the_int8_lstm_and_svdf_with_their_rows_packed(tier, blo
     rows = blocks.transpose(0, 2, 1, 3).reshape(9, 4, -1)
     stacked = np.asarray(portable["w_input"].values).reshape(4, 9, 7)
     assert np.array_equal(rows[:, :, :7], stacked.transpose(1, 0, 2)) and not rows[:, :, 7:].any()
-    bias = np.asarray(f["bias"].values).reshape(9, 4, 2)
-    assert np.array_equal(bias[:, :, 0], np.asarray(portable["bias_input"].values).reshape(4, 9).T)
+    bias = np.asarray(f["bias"].values).reshape(9, 2, 4)
+    assert np.array_equal(bias[:, 0, :], np.asarray(portable["bias_input"].values).reshape(4, 9).T)
     assert f["fast"] == 1, "right shifts and small accumulators: one rounded high multiply each"
     large = lstm_model(**LSTM_CASES["int8_large_gate_scales"])
     assert build_program(read_model_bytes(large, "l"), tier=tier).steps[0].call.fields["fast"] == 0

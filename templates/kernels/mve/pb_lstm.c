@@ -48,26 +48,32 @@ static inline int32x4_t pb_mve_lstm_tanh(const uint16_t *table, int32x4_t v)
     return vshrq_n_s32(vaddq_n_s32(t, (1 << 7) - (1 << 23)), 8);
 }
 
-/* One gate of the chunk, four units a vector (pb_fast_lstm_gate). */
-static inline void pb_mve_lstm_gate(const pb_fast_lstm_params_t *p, int32_t k, int32_t count, int32_t *acc_in,
-                                    const int32_t *acc_rec, int32_t is_tanh)
+/* One gate of the chunk, four units a vector: acc[u][k] and acc[u][4 + k] of four units by
+ * gather loads (a unit's eight accumulators are eight words apart), the activation
+ * (pb_fast_lstm_finish's) scattered back to acc[u][k]. */
+static inline void pb_mve_lstm_gate(const pb_fast_lstm_params_t *p, int32_t k, int32_t count, int32_t (*acc)[8],
+                                    int32_t is_tanh)
 {
     const pb_fast_rq_t qi = pb_fast_rq(p->mults[k], p->shifts[k]), qr = pb_fast_rq(p->mults[4 + k], p->shifts[4 + k]);
+    const uint32x4_t rows = vmulq_n_u32(vidupq_n_u32(0, 1), 8);
     int32_t u;
     for (u = 0; u < count; u += 4) {
         const mve_pred16_t pr = vctp32q((uint32_t)(count - u));
-        const int32x4_t a = pb_mve_lstm_clamp(pb_mve_lstm_rq(vldrwq_z_s32(acc_in + u, pr), &qi), -32768, 32767);
-        const int32x4_t r = pb_mve_lstm_clamp(pb_mve_lstm_rq(vldrwq_z_s32(acc_rec + u, pr), &qr), -32768, 32767);
+        int32_t *in = &acc[u][k];
+        const int32x4_t a =
+            pb_mve_lstm_clamp(pb_mve_lstm_rq(vldrwq_gather_shifted_offset_z_s32(in, rows, pr), &qi), -32768, 32767);
+        const int32x4_t r =
+            pb_mve_lstm_clamp(pb_mve_lstm_rq(vldrwq_gather_shifted_offset_z_s32(in + 4, rows, pr), &qr), -32768, 32767);
         const int32x4_t g = pb_mve_lstm_clamp(vaddq_s32(a, r), -32768, 32767);
-        vstrwq_p_s32(acc_in + u, is_tanh ? pb_mve_lstm_tanh(p->sigmoid, vmulq_n_s32(g, 3))
-                                         : pb_mve_lstm_sigmoid(p->sigmoid, g), pr);
+        vstrwq_scatter_shifted_offset_p_s32(in, rows, is_tanh ? pb_mve_lstm_tanh(p->sigmoid, vmulq_n_s32(g, 3))
+                                                              : pb_mve_lstm_sigmoid(p->sigmoid, g), pr);
     }
 }
 
 /* Phases 2 and 3 of a chunk (pb_fast_lstm_finish), four units a vector where every
  * requantization is the fast form; the scalar form otherwise. */
-static void pb_mve_lstm_finish(const pb_fast_lstm_params_t *p, int32_t count, int32_t (*acc)[PB_FAST_LSTM_CHUNK],
-                               int16_t *cell, int8_t *out)
+static void pb_mve_lstm_finish(const pb_fast_lstm_params_t *p, int32_t count, int32_t (*acc)[8], int16_t *cell,
+                               int8_t *out)
 {
     const pb_fast_rq_t qf = pb_fast_rq(p->forget_mult, p->forget_shift);
     const pb_fast_rq_t qu = pb_fast_rq(p->update_mult, p->update_shift);
@@ -75,19 +81,22 @@ static void pb_mve_lstm_finish(const pb_fast_lstm_params_t *p, int32_t count, in
     const int32_t tanh_shift = p->cell_tanh_shift;
     const int32_t tanh_round = tanh_shift > 0 ? (int32_t)1 << (tanh_shift - 1) : 0;
     const int32_t clip = p->cell_clip;
+    const uint32x4_t rows = vmulq_n_u32(vidupq_n_u32(0, 1), 8);
     int32_t u;
     if (!p->fast) {
         pb_fast_lstm_finish(p, count, acc, cell, out);
         return;
     }
-    pb_mve_lstm_gate(p, 0, count, acc[0], acc[4], 0);
-    pb_mve_lstm_gate(p, 1, count, acc[1], acc[5], 0);
-    pb_mve_lstm_gate(p, 2, count, acc[2], acc[6], 1);
-    pb_mve_lstm_gate(p, 3, count, acc[3], acc[7], 0);
+    pb_mve_lstm_gate(p, 0, count, acc, 0);
+    pb_mve_lstm_gate(p, 1, count, acc, 0);
+    pb_mve_lstm_gate(p, 2, count, acc, 1);
+    pb_mve_lstm_gate(p, 3, count, acc, 0);
     for (u = 0; u < count; u += 4) {
         const mve_pred16_t pr = vctp32q((uint32_t)(count - u));
-        const int32x4_t i = vldrwq_z_s32(acc[0] + u, pr), f = vldrwq_z_s32(acc[1] + u, pr);
-        const int32x4_t g = vldrwq_z_s32(acc[2] + u, pr), o = vldrwq_z_s32(acc[3] + u, pr);
+        const int32x4_t i = vldrwq_gather_shifted_offset_z_s32(&acc[u][0], rows, pr);
+        const int32x4_t f = vldrwq_gather_shifted_offset_z_s32(&acc[u][1], rows, pr);
+        const int32x4_t g = vldrwq_gather_shifted_offset_z_s32(&acc[u][2], rows, pr);
+        const int32x4_t o = vldrwq_gather_shifted_offset_z_s32(&acc[u][3], rows, pr);
         const int32x4_t c = vldrhq_z_s32(cell + u, pr);
         int32x4_t v = vaddq_s32(pb_mve_lstm_clamp(pb_mve_lstm_rq(vmulq_s32(f, c), &qf), -32768, 32767),
                                 pb_mve_lstm_clamp(pb_mve_lstm_rq(vmulq_s32(i, g), &qu), -32768, 32767));

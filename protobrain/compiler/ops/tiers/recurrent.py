@@ -96,7 +96,9 @@ def _lstm(call: KernelCall, tier: str, wide: bool) -> KernelCall:
     block = ROW_BLOCK[tier]
     words_in, input_words = packed_rows(w_in, block, wide)
     words_rec, unit_words = packed_rows(w_rec, block, wide)
-    bias = np.stack([values(f["bias_input"])[order], values(f["bias_recurrent"])[order]], axis=1)
+    # per unit: its four input rows' constants, then its four recurrent rows'
+    bias = np.stack([values(f["bias_input"])[order].reshape(n, 4), values(f["bias_recurrent"])[order].reshape(n, 4)],
+                    axis=1)
     fields = {k: f[k] for k in _LSTM_CELL}
     # a 257th node, 0xFFFF as the 256th: the branch-free tanh's saturated end (pb_fast_lstm_tanh)
     table = values(f["sigmoid"])
