@@ -31,7 +31,15 @@ static inline __attribute__((always_inline)) void pb_mve_dot4(const int8_t *x, i
     int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
     int32_t k;
     (void)words;
-    for (k = 0; k < n; k += 16, wp += 64) {
+    /* whole vectors of x without a predicate, then the last 1..15 values under one */
+    for (k = 0; k + 16 <= n; k += 16, wp += 64) {
+        const int8x16_t xv = vldrbq_s8(x + k);
+        a0 = vmladavaq_s8(a0, xv, vldrbq_s8(wp));
+        a1 = vmladavaq_s8(a1, xv, vldrbq_s8(wp + 16));
+        a2 = vmladavaq_s8(a2, xv, vldrbq_s8(wp + 32));
+        a3 = vmladavaq_s8(a3, xv, vldrbq_s8(wp + 48));
+    }
+    if (k < n) {
         const int8x16_t xv = vldrbq_z_s8(x + k, vctp8q((uint32_t)(n - k)));
         a0 = vmladavaq_s8(a0, xv, vldrbq_s8(wp));
         a1 = vmladavaq_s8(a1, xv, vldrbq_s8(wp + 16));
