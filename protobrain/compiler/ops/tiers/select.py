@@ -30,7 +30,7 @@ from protobrain.compiler.ops.tiers import transpose_conv as fast_tconv
 from protobrain.compiler.ops.tiers import wide16 as fast_16x8
 from protobrain.compiler.ops.tiers.add_lut import accelerate_add
 from protobrain.compiler.ops.tiers.common import REQUANT_EXACT, REQUANT_FAST, depthwise_as_conv_pays
-from protobrain.compiler.ops.tiers.recurrent import RECURRENT_FUNCTIONS, accelerate_recurrent
+from protobrain.compiler.ops.tiers.recurrent import RECURRENT_FUNCTIONS, accelerate_recurrent, recurrent_weight_bytes
 
 TIERS = ("portable", "armv6m", "dsp", "mve")
 # The operators with a fast form, and on which tiers (`protobrain ops` shows it).
@@ -63,7 +63,7 @@ def accelerate(call: KernelCall, tier: str, wide_weights: bool = False) -> Kerne
     if tier != "portable" and call.function == "pb_add_s8":
         fast = accelerate_add(call, tier)
     elif tier != "portable" and call.function in RECURRENT_FUNCTIONS:
-        fast = accelerate_recurrent(call, tier)
+        fast = accelerate_recurrent(call, tier, wide_weights)
     elif tier == "dsp" and call.function in FAST_FUNCTIONS:
         fast = fast_dsp.accelerate(call, wide_weights)
     elif tier == "mve" and call.function in FAST_FUNCTIONS:
@@ -89,9 +89,9 @@ def wide_weights(calls: list[KernelCall], tier: str, flash_budget: int | None = 
     # a depthwise layer on fewer channels than the DSP kernel's step runs as the convolution
     # it equals (tiers.common.depthwise_as_conv), whose filter is in_c times the depthwise's
     mm += [c for c in calls if depthwise_as_conv_pays(c, fast_dsp.DW_CHANNELS)]
-    widened = 2 * sum(c.fields["filter"].nbytes * (c.fields["in_c"] if c.function == "pb_depthwise_conv_s8" else 1)
-                      for c in mm)
-    if not mm or tier != "dsp" or optimize == "size":
+    widened = (2 * sum(c.fields["filter"].nbytes * (c.fields["in_c"] if c.function == "pb_depthwise_conv_s8" else 1)
+                       for c in mm) + 2 * sum(recurrent_weight_bytes(c) for c in calls))
+    if not (mm or widened) or tier != "dsp" or optimize == "size":
         return False
     if flash_budget is None:
         return optimize == "speed"
