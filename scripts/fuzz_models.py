@@ -5,7 +5,7 @@ Mutates the reference models (and protobrain's built-in seed models) structurall
 truncation, byte flips, out-of-range buffer and tensor indices, inconsistent shapes, huge
 dimensions, bad scales and zero points, missing quantization, wrong types, opcodes and
 options. Every mutant must be refused with a clear one-line error, or be generated for
-every kernel tier (portable, dsp, mve) without a crash or hang. A sample of the distinct
+every kernel tier (portable, armv6m, dsp, mve) without a crash or hang. A sample of the distinct
 valid programs is built with AddressSanitizer/UBSan on the host for the portable and DSP
 tiers (the DSP kernels' plain-C form) and compared with TensorFlow Lite Micro byte for
 byte; a smaller sample of those also runs as firmware in QEMU (DSP on the Cortex-M4
@@ -25,6 +25,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from protobrain.compiler.ops.tiers.select import TIERS
 from protobrain.errors import ProtobrainError
 from protobrain.verify.fuzz.driver import fuzz, pick_sample, tier_table, verify_valid
 from protobrain.verify.fuzz.qemu import QEMU_BOARDS, pick_qemu, qemu_available
@@ -67,7 +68,7 @@ def main() -> int:
     started = time.monotonic()
     try:
         with Progress(*columns, console=console) as bar:
-            task = bar.add_task(f"fuzzing {len(seeds)} models, 3 tiers", total=args.cases)
+            task = bar.add_task(f"fuzzing {len(seeds)} models, {len(TIERS)} tiers", total=args.cases)
             report = fuzz(seeds, args.cases, seed=args.seed, timeout=args.timeout,
                           progress=lambda done, total: bar.update(task, completed=done),
                           keep_same_program=max(args.verify_same, 1) * 4)

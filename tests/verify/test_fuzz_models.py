@@ -84,7 +84,7 @@ def test_no_crash_and_no_hang(run):
 def test_every_valid_mutant_is_generated_for_every_tier(run):
     seeds, report = run
     valid = report.outcomes["valid"]
-    assert report.tiers_fuzzed == TIERS == ("portable", "dsp", "mve")
+    assert report.tiers_fuzzed == TIERS == ("portable", "armv6m", "dsp", "mve")
     for tier in TIERS:
         assert report.generated(tier) == valid > 0, (tier, dict(report.by_tier[tier]))
     # a refusal is the first tier's (reading and lowering are shared); no fast tier refuses alone
@@ -129,7 +129,7 @@ def test_valid_mutants_match_tflite_micro_under_sanitizers(run, sample):
     bad = [v.line() for v in verdicts if not v.ok]
     assert not bad, "\n".join(bad)
     table = tier_table(report, verdicts)
-    assert HOST_TIERS == ("portable", "dsp")
+    assert HOST_TIERS == ("portable", "armv6m", "dsp")
     for tier in HOST_TIERS:
         t = table[tier]  # (unjudged: no golden runs the whole mutant; rare)
         assert t["host_sanitizers"] == t["host_sanitizers_match"] + t["host_unjudged"] == len(sample), tier
@@ -349,10 +349,10 @@ def test_run_case_classifies_hangs_and_crashes(monkeypatch):
 
 def test_run_case_names_the_fast_tier_that_fails(monkeypatch):
     data = builtin_seeds()["tiny_cnn"]
-    assert run_case(data).tiers == {"portable": "valid", "dsp": "valid", "mve": "valid"}
+    assert run_case(data).tiers == {"portable": "valid", "armv6m": "valid", "dsp": "valid", "mve": "valid"}
     monkeypatch.setattr(fast_dsp, "accelerate", lambda call, wide: time.sleep(30))
     out = run_case(data, timeout=0.2)
-    assert out.kind == "hang" and out.tier == "dsp" and out.tiers == {"portable": "valid", "dsp": "hang"}
+    assert out.kind == "hang" and out.tier == "dsp" and out.tiers == {"portable": "valid", "armv6m": "valid", "dsp": "hang"}
     monkeypatch.undo()
 
     def refuse(call):
@@ -361,12 +361,12 @@ def test_run_case_names_the_fast_tier_that_fails(monkeypatch):
     monkeypatch.setattr(fast_mve, "accelerate", refuse)
     out = run_case(data)
     assert out.finding and out.kind == "tier-refused" and out.tier == "mve" and "no Helium form" in out.message
-    assert out.tiers == {"portable": "valid", "dsp": "valid", "mve": "tier-refused"}
+    assert out.tiers == {"portable": "valid", "armv6m": "valid", "dsp": "valid", "mve": "tier-refused"}
 
 
 @pytest.mark.parametrize("module, function, tier", [
     ("dsp", "_mm_weights", "dsp"),  # weight re-layout
-    ("common", "quant_words", "dsp"),  # requantization folding (the DSP tier is generated first)
+    ("common", "quant_words", "armv6m"),  # requantization folding (the ARMv6-M tier is generated first)
     ("dsp", "matmul", "dsp"),  # common.matmul as the DSP tier calls it: dead-channel detection
     ("mve", "quant_groups", "mve"),
 ])

@@ -1,5 +1,5 @@
 """Generated C under AddressSanitizer and UBSan on the host, per kernel tier (HOST_TIERS:
-the portable tier, and the DSP tier in its plain-C form, pb_simd.h). build_sanitized
+the portable tier, and the ARMv6-M and DSP tiers in their plain-C forms, pb_v6m.h and pb_simd.h). build_sanitized
 builds a program's C with a stdin/stdout main() whose inputs and outputs are heap blocks of
 exactly their size; run_sanitized builds and runs one valid mutant's C for a tier on input
 cases (in passes, the model reset before each) and returns its outputs, or raises RunFailed. Kernel objects are cached by content:
@@ -24,7 +24,7 @@ from protobrain.errors import ProtobrainError, ToolchainError
 from protobrain.toolchain import cache_dir, host_cc
 from protobrain.verify.fuzz.cases import RunFailed, ValidMutant
 
-HOST_TIERS = ("portable", "dsp")  # C that runs on the host: the DSP tier in its plain-C form (pb_simd.h)
+HOST_TIERS = ("portable", "armv6m", "dsp")  # C that runs on the host: the fast tiers in their plain-C forms
 
 SANITIZE_FLAGS = ["-std=c99", "-O1", "-g", "-Wall", "-Wextra", "-Werror", "-fno-omit-frame-pointer",
                   "-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
