@@ -51,15 +51,8 @@ def run_all(fn: Callable[..., Any], configs: list[dict], *, workers: int | None 
     return _run_tune(fn, configs, workers, address, shared, on_done)
 
 
-# A trial holds one CPU (with_resources below): the libraries' own thread pools get one thread
-# each, or every trial's TensorFlow spreads over all the node's cores and parallel trials only
-# contend for them.
-ONE_THREAD = {"OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
-
-
 def _job(config: dict, fn, configs, shared):
     """One Tune trial: runs job `config["index"]`; the value travels back pickled."""
-    os.environ.update(ONE_THREAD)   # before the job imports TensorFlow in this worker
     value = fn(configs[config["index"]], **shared)
     return {"value": base64.b64encode(pickle.dumps(value)).decode()}
 

@@ -58,14 +58,3 @@ def test_ray_gives_values_in_job_order_and_errors_as_raised(local_ray):
     with pytest.raises(ProtobrainError) as e:
         fanout.run_all(_square, [{"x": 2}, {"x": -1}], workers=2)
     assert str(e.value) == "x=-1: negative; give a positive x"
-
-
-def _threads(config):
-    return {k: os.environ.get(k) for k in fanout.ONE_THREAD}
-
-
-def test_a_ray_trial_runs_its_libraries_on_one_thread(local_ray):
-    """Each trial holds one CPU: TensorFlow's and OpenMP's pools in it get one thread, so
-    parallel trials do not each spread over every core."""
-    for env in fanout.run_all(_threads, [{}, {}], workers=2):
-        assert env == {"OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
