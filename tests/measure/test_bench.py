@@ -297,3 +297,37 @@ def test_shared_model_counts_match_across_runs_on_the_m7():
     _, b = _bench(board, path, n=3)
     assert a.models[0].count == b.models[0].count and a.models[0].bit_exact
     assert [x.count for x in a.models[0].layers] == [x.count for x in b.models[0].layers]
+
+
+def test_a_run_whose_link_goes_quiet_starts_over_before_it_is_an_error(monkeypatch):
+    """A simulator starved of CPU on a loaded machine can miss a reply: that run starts over
+    (its counts do not depend on time); one that never answers is an error naming the tries."""
+    from protobrain.run.device import LinkError
+
+    script = _bench_script()
+    monkeypatch.setattr(script, "build_program", lambda *a, **k: object())
+    monkeypatch.setattr(script, "read_model_bytes", lambda *a, **k: object())
+    calls = []
+
+    class Report:
+        models = ["figures"]
+
+    def flaky(*a, **k):
+        calls.append(1)
+        if len(calls) < script.LINK_ATTEMPTS:
+            raise LinkError("no reply from the device on socket://x after 3 tries (10 s each)")
+        return Report()
+
+    monkeypatch.setattr(script, "run_bench", flaky)
+    job = {"board": BOARD, "tier": "dsp", "model": "m"}
+    assert script.bench_job(job, {"m": b"x"}, 2) == "figures" and len(calls) == script.LINK_ATTEMPTS
+
+    def dead(*a, **k):
+        calls.append(1)
+        raise LinkError("no reply from the device on socket://x after 3 tries (10 s each)")
+
+    calls.clear()
+    monkeypatch.setattr(script, "run_bench", dead)
+    line = script.bench_job(job, {"m": b"x"}, 2)
+    assert line.startswith(f"bench: error on {BOARD} (dsp kernels): no reply") and line.endswith(
+        f"({script.LINK_ATTEMPTS} attempts)") and len(calls) == script.LINK_ATTEMPTS
