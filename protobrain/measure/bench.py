@@ -151,11 +151,20 @@ class _Measured:
 
 def inference_counts(prog: Program, marks: list[int]) -> tuple[int, list[int]]:
     """The plugin's marks of one inference (before it, after each step, after it) as the
-    whole inference's count and each step's count."""
-    if len(marks) != len(prog.steps) + 2:
+    whole inference's count and each step's count. A request the host resent after its reply
+    was late (a simulator starved of CPU) ran the same inference again: each run's marks are
+    there, and their counts must repeat exactly."""
+    per = len(prog.steps) + 2
+    if not marks or len(marks) % per:
         raise BenchError(f"{prog.graph.name}: the plugin logged {len(marks)} marks for "
                          f"{len(prog.steps)} steps; rebuild the firmware with this protobrain")
-    return marks[-1] - marks[0], [b - a for a, b in zip(marks[:-2], marks[1:-1])]
+    runs = [marks[i:i + per] for i in range(0, len(marks), per)]
+    counts = {(r[-1] - r[0], tuple(b - a for a, b in zip(r[:-2], r[1:-1]))) for r in runs}
+    if len(counts) != 1:
+        raise BenchError(f"{prog.graph.name}: one input ran {len(runs)} times (a resent request) and counted "
+                         "differently each time; the counts are not reproducible, so none is reported")
+    whole, steps = counts.pop()
+    return whole, list(steps)
 
 
 def _measure_session(board: Board, programs: list[Program], paths: list[str], dev, counter,

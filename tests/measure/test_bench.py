@@ -331,3 +331,24 @@ def test_a_run_whose_link_goes_quiet_starts_over_before_it_is_an_error(monkeypat
     line = script.bench_job(job, {"m": b"x"}, 2)
     assert line.startswith(f"bench: error on {BOARD} (dsp kernels): no reply") and line.endswith(
         f"({script.LINK_ATTEMPTS} attempts)") and len(calls) == script.LINK_ATTEMPTS
+
+
+def test_a_resent_request_counts_its_inference_once():
+    """A host that resends INVOKE after a late reply makes the device run the inference
+    again: the plugin then logged two runs' marks. Their counts repeat, so they are one
+    figure; counts that differ, or a partial run, are an error, never a figure."""
+    from types import SimpleNamespace
+
+    from protobrain.measure.bench import BenchError, inference_counts
+
+    prog = SimpleNamespace(steps=[0, 1], graph=SimpleNamespace(name="m"))
+    one = [100, 130, 170, 180]                        # before, after step 0, after step 1, after
+    assert inference_counts(prog, one) == (80, [30, 40])
+    again = [x + 1000 for x in one]
+    assert inference_counts(prog, one + again) == (80, [30, 40])
+    with pytest.raises(BenchError, match="counted differently"):
+        inference_counts(prog, one + [1000, 1031, 1070, 1080])
+    with pytest.raises(BenchError, match="logged 5 marks for 2 steps"):
+        inference_counts(prog, one + [1000])
+    with pytest.raises(BenchError, match="logged 0 marks"):
+        inference_counts(prog, [])
