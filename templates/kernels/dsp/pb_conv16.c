@@ -150,26 +150,3 @@ static PB_ALWAYS_INLINE void pb_mm16_all(const pb_fast_mm16_params_t *p, const i
     }
 PB_MM16_FORMS(PB_MM16_FORM)
 
-void pb_fast_mm_s16(const pb_fast_mm16_params_t *p, const int16_t *input, int16_t *output, void *scratch)
-{
-    const int clamp = pb_w16_clamp_of(p->act_min, p->act_max);
-    if (p->requant == PB_W16_R64) {
-        (p->wide_weights ? pb_fast_mm16_wide_r64 : pb_fast_mm16_int8_r64)(p, input, output, scratch);
-    } else if (p->requant == PB_W16_R32) {
-        (p->wide_weights ? pb_fast_mm16_wide_r32 : pb_fast_mm16_int8_r32)(p, input, output, scratch);
-    } else if (p->requant == PB_W16_MULR) {
-        if (clamp == PB_W16_CLAMP_S16) {
-            (p->wide_weights ? pb_fast_mm16_wide_mulr_s16 : pb_fast_mm16_int8_mulr_s16)(p, input, output, scratch);
-        } else if (clamp == PB_W16_CLAMP_RELU) {
-            (p->wide_weights ? pb_fast_mm16_wide_mulr_relu : pb_fast_mm16_int8_mulr_relu)(p, input, output, scratch);
-        } else {
-            (p->wide_weights ? pb_fast_mm16_wide_mulr : pb_fast_mm16_int8_mulr)(p, input, output, scratch);
-        }
-    } else if (clamp == PB_W16_CLAMP_S16) {
-        (p->wide_weights ? pb_fast_mm16_wide_hi_s16 : pb_fast_mm16_int8_hi_s16)(p, input, output, scratch);
-    } else if (clamp == PB_W16_CLAMP_RELU) {
-        (p->wide_weights ? pb_fast_mm16_wide_hi_relu : pb_fast_mm16_int8_hi_relu)(p, input, output, scratch);
-    } else {
-        (p->wide_weights ? pb_fast_mm16_wide_hi : pb_fast_mm16_int8_hi)(p, input, output, scratch);
-    }
-}

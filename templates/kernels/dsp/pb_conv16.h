@@ -7,12 +7,9 @@
 
 #include "pb_fast16.h"
 
-/* scratch: the two rows interleaved, and unless direct the two im2col rows: depth_pad
- * int16 each (pb_fast_mm_s16_scratch_bytes in compiler/ops/tiers/wide16.py). */
-void pb_fast_mm_s16(const pb_fast_mm16_params_t *p, const int16_t *input, int16_t *output, void *scratch);
-
-/* pb_fast_mm_s16's forms, which it picks at run time from p; the generated code calls the
- * one a layer's constants select (wide16.mm16_form), so a firmware links only those.
+/* The matrix multiply's forms; the generated code calls the one a layer's constants select
+ * (wide16.mm16_form), so a firmware links only those. scratch: the two rows interleaved, and
+ * unless direct the two im2col rows: depth_pad int16 each (pb_fast_mm_s16_scratch_bytes).
  * Clamp forms (PB_W16_HI and MULR): _s16 int16's whole range, _relu [0, 32767]. */
 #define PB_MM16_FORMS(X)                                                                                             \
     X(pb_fast_mm16_wide_mulr, PB_W16_MULR, 1, PB_W16_CLAMP_ANY)                                                      \

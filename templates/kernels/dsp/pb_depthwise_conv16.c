@@ -124,24 +124,3 @@ static PB_ALWAYS_INLINE void pb_dw16_all(const pb_fast_dw16_params_t *p, const i
     }
 PB_DW16_FORMS(PB_DW16_FORM)
 
-void pb_fast_dw_s16(const pb_fast_dw16_params_t *p, const int16_t *input, int16_t *output)
-{
-    const int clamp = pb_w16_clamp_of(p->act_min, p->act_max);
-    if (p->requant == PB_W16_R64) {
-        pb_fast_dw16_r64(p, input, output);
-    } else if (p->requant == PB_W16_MULR) {
-        if (clamp == PB_W16_CLAMP_S16) {
-            pb_fast_dw16_mulr_s16(p, input, output);
-        } else if (clamp == PB_W16_CLAMP_RELU) {
-            pb_fast_dw16_mulr_relu(p, input, output);
-        } else {
-            pb_fast_dw16_mulr(p, input, output);
-        }
-    } else if (clamp == PB_W16_CLAMP_S16) {
-        pb_fast_dw16_hi_s16(p, input, output);
-    } else if (clamp == PB_W16_CLAMP_RELU) {
-        pb_fast_dw16_hi_relu(p, input, output);
-    } else {
-        pb_fast_dw16_hi(p, input, output);
-    }
-}

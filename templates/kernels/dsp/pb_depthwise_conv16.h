@@ -5,10 +5,8 @@
 
 #include "pb_fast16.h"
 
-void pb_fast_dw_s16(const pb_fast_dw16_params_t *p, const int16_t *input, int16_t *output);
-
-/* pb_fast_dw_s16's forms, which it picks at run time from p; the generated code calls the
- * one a layer's constants select (wide16.dw16_form), so a firmware links only those. */
+/* The depthwise forms; the generated code calls the one a layer's constants select
+ * (wide16.dw16_form), so a firmware links only those. */
 #define PB_DW16_FORMS(X)                                                                                             \
     X(pb_fast_dw16_hi, PB_W16_HI, PB_W16_CLAMP_ANY)                                                                  \
     X(pb_fast_dw16_hi_s16, PB_W16_HI, PB_W16_CLAMP_S16)                                                              \

@@ -81,26 +81,3 @@ static PB_MVE_INLINE void pb_mve16_all(const pb_fast_mm16_params_t *p, const int
     }
 PB_MVE_MM16_FORMS(PB_MVE_MM16_FORM)
 
-void pb_fast_mve_mm_s16(const pb_fast_mm16_params_t *p, const int16_t *input, int16_t *output, void *scratch)
-{
-    const int clamp = pb_w16_clamp_of(p->act_min, p->act_max);
-    if (p->requant == PB_W16_R64) {
-        pb_fast_mve_mm16_r64(p, input, output, scratch);
-    } else if (p->requant == PB_W16_R32) {
-        pb_fast_mve_mm16_r32(p, input, output, scratch);
-    } else if (p->requant == PB_W16_MULR) {
-        if (clamp == PB_W16_CLAMP_S16) {
-            pb_fast_mve_mm16_mulr_s16(p, input, output, scratch);
-        } else if (clamp == PB_W16_CLAMP_RELU) {
-            pb_fast_mve_mm16_mulr_relu(p, input, output, scratch);
-        } else {
-            pb_fast_mve_mm16_mulr(p, input, output, scratch);
-        }
-    } else if (clamp == PB_W16_CLAMP_S16) {
-        pb_fast_mve_mm16_hi_s16(p, input, output, scratch);
-    } else if (clamp == PB_W16_CLAMP_RELU) {
-        pb_fast_mve_mm16_hi_relu(p, input, output, scratch);
-    } else {
-        pb_fast_mve_mm16_hi(p, input, output, scratch);
-    }
-}

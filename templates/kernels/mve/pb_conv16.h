@@ -7,11 +7,9 @@
 
 #include "pb_fast16.h"
 
-/* scratch: one im2col row of depth_pad int16 (NULL when the rows are read in place). */
-void pb_fast_mve_mm_s16(const pb_fast_mm16_params_t *p, const int16_t *input, int16_t *output, void *scratch);
-
-/* pb_fast_mve_mm_s16's forms, which it picks at run time from p; the generated code calls
- * the one a layer's constants select (wide16.py), so a firmware links only those. Clamp
+/* The matrix multiply's forms; the generated code calls the one a layer's constants select
+ * (wide16.mm16_form), so a firmware links only those. scratch: one im2col row of depth_pad
+ * int16 (NULL when the rows are read in place). Clamp
  * forms (PB_W16_HI and MULR): _s16 int16's whole range, _relu [0, 32767]. */
 #define PB_MVE_MM16_FORMS(X)                                                                                         \
     X(pb_fast_mve_mm16_mulr, PB_W16_MULR, PB_W16_CLAMP_ANY)                                                          \

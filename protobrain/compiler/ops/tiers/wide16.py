@@ -134,8 +134,8 @@ def _clamp_form(fields: dict) -> str:
 
 def mm16_form(fields: dict, tier: str) -> str:
     """The form of the tier's matrix multiply (PB_MM16_FORMS in dsp/pb_conv16.h,
-    PB_MVE_MM16_FORMS in mve/) the fields select, as pb_fast_mm_s16 / pb_fast_mve_mm_s16
-    pick it at run time: the generated code calls it directly."""
+    PB_MVE_MM16_FORMS in mve/) the fields select: the generated code calls it directly, so
+    the choice is made here once, at generation time, not in the kernel per call."""
     mode = {W16_HI: "hi", W16_R64: "r64", W16_R32: "r32", W16_MULR: "mulr"}[fields["requant"]]
     clamp = _clamp_form(fields) if fields["requant"] in (W16_HI, W16_MULR) else ""
     if tier == "mve":
