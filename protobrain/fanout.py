@@ -1,20 +1,28 @@
 """Independent jobs (sweep trials, benchmark runs) fanned out through Ray Tune.
 
 Local Ray on this machine's cores by default, an existing Ray cluster with `address`, or one
-after another in this process: with one worker, or when Ray is not installed (a one-line note
-says how to install it). Each job is `fn(config, **shared) -> value`; the values come back in
-the order of the configs whichever way they ran, so a fanned-out run reports exactly what a
-sequential one does. Ray is optional (`pip install 'protobrain[scale]'`) and imported here only.
+after another: with one worker, or when Ray is not installed (a one-line note says how to
+install it). Each job is `fn(config, **shared) -> value`; the values come back in the order of
+the configs whichever way they ran, so a fanned-out run reports exactly what a sequential one
+does. Ray is optional (`pip install 'protobrain[scale]'`) and imported here only.
+
+Jobs whose result depends on how many threads their libraries use (TensorFlow's reductions
+split by thread, so a trained model's bytes do) take `threads_per_job`: every job then runs
+with its thread pools at that size in a worker process, the same in a Ray trial as in the
+one worker of a sequential run, and each Ray trial holds that many CPUs, so parallel trials
+share the cores instead of each spreading over all of them.
 """
 
 from __future__ import annotations
 
 import base64
 import logging
+import multiprocessing
 import os
 import pickle
 import sys
 import tempfile
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Callable
 
 from protobrain.errors import ProtobrainError
@@ -31,10 +39,13 @@ def have_ray() -> bool:
 
 
 def run_all(fn: Callable[..., Any], configs: list[dict], *, workers: int | None = None, address: str | None = None,
-            shared: dict | None = None, what: str = "jobs", on_done: Callable[[int, Any], None] | None = None) -> list:
+            shared: dict | None = None, what: str = "jobs", on_done: Callable[[int, Any], None] | None = None,
+            threads_per_job: int | None = None) -> list:
     """fn(config, **shared) for every config: values in the order of configs. `workers` caps
     the jobs running at once (None: as many as the cluster has cores; 1: one after another
-    here); `on_done(index, value)` is called as each job finishes."""
+    here); `on_done(index, value)` is called as each job finishes. `threads_per_job`: run
+    every job with its libraries' thread pools at that size (see the module's docstring);
+    None: jobs run with the libraries' defaults, sequential ones in this process."""
     shared = shared or {}
     if workers != 1 and not have_ray():
         if address:
@@ -42,22 +53,48 @@ def run_all(fn: Callable[..., Any], configs: list[dict], *, workers: int | None 
         print(f"note: running the {what} one after another; to run them in parallel (or on a Ray cluster "
               f"with --address): {INSTALL}", file=sys.stderr)
     if workers == 1 or not have_ray():
-        values = []
+        return _run_sequential(fn, configs, shared, on_done, threads_per_job)
+    return _run_tune(fn, configs, workers, address, shared, on_done, threads_per_job)
+
+
+def thread_env(threads: int) -> dict[str, str]:
+    """The environment that sizes TensorFlow's and OpenMP's thread pools, read when they start."""
+    return {"OMP_NUM_THREADS": str(threads), "TF_NUM_INTRAOP_THREADS": str(threads),
+            "TF_NUM_INTEROP_THREADS": str(threads)}
+
+
+def _set_env(env: dict[str, str]) -> None:
+    os.environ.update(env)
+
+
+def _run_sequential(fn, configs, shared, on_done, threads_per_job) -> list:
+    values = []
+    if threads_per_job is None:
         for i, config in enumerate(configs):
             values.append(fn(config, **shared))
             if on_done:
                 on_done(i, values[-1])
         return values
-    return _run_tune(fn, configs, workers, address, shared, on_done)
+    # a fresh process (spawned: a forked TensorFlow is unsafe) whose pools start at the size
+    # asked, whatever this process already started
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_set_env, initargs=(thread_env(threads_per_job),)) as pool:
+        for i, config in enumerate(configs):
+            values.append(pool.submit(fn, config, **shared).result())
+            if on_done:
+                on_done(i, values[-1])
+    return values
 
 
-def _job(config: dict, fn, configs, shared):
+def _job(config: dict, fn, configs, shared, threads):
     """One Tune trial: runs job `config["index"]`; the value travels back pickled."""
+    if threads is not None:
+        os.environ.update(thread_env(threads))   # before the job starts TensorFlow in this worker
     value = fn(configs[config["index"]], **shared)
     return {"value": base64.b64encode(pickle.dumps(value)).decode()}
 
 
-def _run_tune(fn, configs, workers, address, shared, on_done) -> list:
+def _run_tune(fn, configs, workers, address, shared, on_done, threads) -> list:
     # Tune's console tables (the caller prints its own) and its trial-failure tracebacks
     # (a failed job is raised again here, as one line)
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
@@ -91,8 +128,9 @@ def _run_tune(fn, configs, workers, address, shared, on_done) -> list:
 
     try:
         with tempfile.TemporaryDirectory(prefix="pb-tune-") as storage:
-            trainable = tune.with_resources(tune.with_parameters(_job, fn=fn, configs=configs, shared=shared),
-                                            {"cpu": 1})
+            trainable = tune.with_resources(
+                tune.with_parameters(_job, fn=fn, configs=configs, shared=shared, threads=threads),
+                {"cpu": threads or 1})
             tuner = tune.Tuner(trainable, param_space={"index": tune.grid_search(list(range(len(configs))))},
                                tune_config=tune.TuneConfig(max_concurrent_trials=workers, reuse_actors=True),
                                run_config=tune.RunConfig(storage_path=storage, verbose=0, callbacks=[_Done(on_done)]))

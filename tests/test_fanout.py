@@ -58,3 +58,25 @@ def test_ray_gives_values_in_job_order_and_errors_as_raised(local_ray):
     with pytest.raises(ProtobrainError) as e:
         fanout.run_all(_square, [{"x": 2}, {"x": -1}], workers=2)
     assert str(e.value) == "x=-1: negative; give a positive x"
+
+
+def _threads(config):
+    return {"pid": os.getpid(), "env": {k: os.environ.get(k) for k in fanout.thread_env(1)}}
+
+
+def test_jobs_with_a_thread_count_run_in_one_worker_process_with_that_many_threads(capsys):
+    """A sweep trial's model depends on TensorFlow's thread count: a sequential run gives every
+    job the pools a Ray trial gets, in one worker process whatever this process started."""
+    done = []
+    values = fanout.run_all(_threads, [{}, {}], workers=1, threads_per_job=1, on_done=lambda i, v: done.append(i))
+    assert len({v["pid"] for v in values}) == 1 and values[0]["pid"] != os.getpid()
+    assert all(v["env"] == {"OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
+               for v in values)
+    assert done == [0, 1] and capsys.readouterr().err == ""
+    with pytest.raises(ProtobrainError, match="x=-1: negative"):    # a job's error crosses back as raised
+        fanout.run_all(_square, [{"x": -1}], workers=1, threads_per_job=1)
+
+
+def test_a_ray_trial_with_a_thread_count_runs_its_libraries_on_that_many_threads(local_ray):
+    for v in fanout.run_all(_threads, [{}, {}], workers=2, threads_per_job=1):
+        assert v["env"] == fanout.thread_env(1) and v["pid"] != os.getpid()

@@ -4,6 +4,7 @@ pipelines of protobrain/train/ on the command line. TensorFlow is imported only 
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 from dataclasses import replace
@@ -191,7 +192,8 @@ def _parse_widths(value: str) -> list[float]:
 @click.option("-o", "--output", "out_dir", default="runs/sweep", show_default=True, type=click.Path(file_okay=False))
 @click.option("--workers", type=IntRange(1, 4096), default=None,
               help="Trials at once through Ray Tune (default: one per core of the machine or cluster); "
-                   "1 runs them one after another without Ray.")
+                   "1 runs them one after another without Ray. Each trial trains on one thread, "
+                   "so every way gives the same models.")
 @click.option("--address", default=None, metavar="ADDR",
               help="An existing Ray cluster to run the trials on (HEAD:6379, or auto on a cluster node); "
                    "default: local Ray on this machine.")
@@ -210,11 +212,11 @@ def sweep(task, widths, data_dir, board, out_dir, workers, address, kernels, opt
     if task == "vision":
         ds = vision.load(data_dir)
         cfg = _config(1.0, seed, epochs, quiet, 40)
-        train_fn = lambda c, out: vision.train_vision(ds, c, out)  # noqa: E731
+        train_fn = functools.partial(vision.train_vision, ds)   # sent to the trials' worker processes
     else:
         ds = speech.load(data_dir, seed=seed, progress=not quiet)
         cfg = _config(1.0, seed, epochs, quiet, 12)
-        train_fn = lambda c, out: speech.train_speech(ds, c, out)  # noqa: E731
+        train_fn = functools.partial(speech.train_speech, ds)
     points = run_sweep(task, train_fn, widths, cfg, Path(out_dir), board, workers, address, kernels=tier,
                        optimize=optimize)
     console.print(markdown(task, points, board, tier))

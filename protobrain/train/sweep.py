@@ -21,6 +21,10 @@ from protobrain.train import progress
 from protobrain.train.classifier import TrainConfig, TrainResult
 
 
+# A trial's TensorFlow thread count: fixed, because it changes the trained bytes
+TRIAL_THREADS = 1
+
+
 @dataclass
 class SweepPoint:
     width: float
@@ -58,7 +62,8 @@ def measure(result: TrainResult, board_name: str, kernels: str = AUTO,
 
 def sweep_trial(job: dict, train_fn: Callable[[TrainConfig, Path], TrainResult], cfg: TrainConfig,
                 out_dir: Path, board: str, kernels: str = AUTO, optimize: str = "balanced") -> SweepPoint:
-    """One width: train, quantize, measure. Runs here or in a Ray worker (protobrain.fanout)."""
+    """One width: train, quantize, measure. Runs in a worker process: the one worker of a
+    sequential run, or a Ray trial (protobrain.fanout)."""
     w = job["width"]
     wcfg = TrainConfig(**{**cfg.__dict__, "width": w, "progress": False})
     result = train_fn(wcfg, out_dir / f"width-{w:g}")
@@ -71,8 +76,10 @@ def run_sweep(task: str, train_fn: Callable[[TrainConfig, Path], TrainResult], w
               cfg: TrainConfig, out_dir: Path, board: str, workers: int | None = None,
               address: str | None = None, kernels: str = AUTO, optimize: str = "balanced") -> list[SweepPoint]:
     """Every width is one trial, fanned out through Ray Tune (`workers`, `address`: see
-    protobrain.fanout); each trial seeds itself, so the points equal a sequential run's.
-    Every width is measured with one kernel tier (sweep_tier)."""
+    protobrain.fanout). Each trial seeds itself and trains on one thread in a worker process,
+    in a Ray trial as in a one-worker run, so the points (and the models' bytes, which depend
+    on TensorFlow's thread count) equal a sequential run's, and two trials at once use two
+    cores. Every width is measured with one kernel tier (sweep_tier)."""
     tier = sweep_tier(board, kernels)   # before any training
     out_dir = Path(out_dir).resolve()   # trials may run in another working directory
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -85,7 +92,7 @@ def run_sweep(task: str, train_fn: Callable[[TrainConfig, Path], TrainResult], w
         points = fanout.run_all(sweep_trial, jobs, workers=workers, address=address,
                                 shared={"train_fn": train_fn, "cfg": cfg, "out_dir": out_dir, "board": board,
                                         "kernels": tier, "optimize": optimize},
-                                what="sweep's trials", on_done=done)
+                                what="sweep's trials", on_done=done, threads_per_job=TRIAL_THREADS)
     points.sort(key=lambda p: p.width)
     write_reports(task, points, board, out_dir, tier, optimize)
     return points
