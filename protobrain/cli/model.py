@@ -68,7 +68,7 @@ def inspect(model, planner, as_json, no_reference, board, kernels, optimize, plo
             "dtype": g.tensors[op.outputs[0]].dtype,
             "macs": step.call.macs if step.call else 0,
             "params_bytes": step.call.const_bytes if step.call else 0,
-            "kernel": step.call.function if step.call else "(view)",
+            "kernel": (step.call.entry or step.call.function) if step.call else "(view)",
             "tier": step.call.tier if step.call else "-",
         })
     summary = {

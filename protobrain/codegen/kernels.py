@@ -13,7 +13,7 @@ tier does not take stays portable; the Helium tier's ADD is the DSP tier's), so 
 tier's files are written under a tier-qualified name, pb_<tier>_<rest>: dsp/pb_conv.c
 becomes pb_dsp_conv.c, dsp/pb_requant.h pb_dsp_requant.h, and the #include lines of the
 written files name the written files. Portable and shared files keep their names. The C
-function names stay as they are (pb_fast_mm_s8 is in pb_dsp_conv.c).
+function names stay as they are (pb_fast_mm_int8_fast_full is in pb_dsp_conv.c).
 """
 
 from __future__ import annotations

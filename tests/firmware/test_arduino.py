@@ -21,8 +21,8 @@ ARM = {
     "cortex-m55": ["-mcpu=cortex-m55", "-mthumb", "-mfloat-abi=hard"],
 }
 WARN = ["-Wall", "-Wextra", "-Werror"]
-# The symbol each tier's kernels alone define.
-TIER_SYMBOL = {"cortex-m4": "pb_fast_mm_s8", "cortex-m55": "pb_fast_mve_mm_s8"}
+# The start of the symbols each tier's matrix multiply alone defines.
+TIER_SYMBOL = {"cortex-m4": "pb_fast_mm_", "cortex-m55": "pb_fast_mve_mm_"}
 
 ARDUINO_H = r"""
 /* A stand-in for the Arduino core's Arduino.h: what the example sketch uses. */
@@ -122,8 +122,8 @@ def test_every_source_compiles_warning_free_as_the_core_would_and_picks_the_core
     symbols = {ln.split()[-1] for ln in subprocess.run([nm, str(linked)], capture_output=True, text=True,
                                                        check=True).stdout.splitlines()}
     assert "pb_kws_ref_model_invoke" in symbols
-    for other_cpu, symbol in TIER_SYMBOL.items():
-        assert (symbol in symbols) == (other_cpu == cpu), (cpu, symbol)
+    for other_cpu, prefix in TIER_SYMBOL.items():
+        assert any(s.startswith(prefix) for s in symbols) == (other_cpu == cpu), (cpu, prefix)
 
 
 def test_the_example_sketch_compiles_as_cpp_for_the_nano(library, tmp_path):

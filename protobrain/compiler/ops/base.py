@@ -82,8 +82,9 @@ class KernelCall:
     # TFLite Micro runs an initializer once per interpreter, not once per reset).
     state_kept: bool = False
     # The C function the generated code calls when not `function` itself: the one instance
-    # of a kernel (e.g. pb_fast_mm_s8's) the layer's constants select, with function's
-    # arguments, so a firmware links only the instances its models call.
+    # of a kernel family (e.g. pb_fast_mm_s8, whose instances are pb_fast_mm_int8_fast_full,
+    # ...) the layer's constants select, with the family's arguments, so a firmware links
+    # only the instances its models call. `function` then names the family, not a symbol.
     entry: str = ""
 
     @property

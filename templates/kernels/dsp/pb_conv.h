@@ -47,14 +47,11 @@ typedef struct {
     const int32_t *const_row;
 } pb_fast_mm_params_t;
 
-/* scratch: planned in the arena by the generator, pb_fast_mm_s8_scratch_bytes() in
+/* The matrix multiply's instances, one per weight width and requantization form, all with
+ * one signature: generated code calls the one its layer's constants select (mm_instance()
+ * in compiler/ops/tiers/dsp.py picks it at generation time), so a firmware links only
+ * those. scratch: planned in the arena by the generator, pb_fast_mm_s8_scratch_bytes() in
  * compiler/ops/tiers/dsp.py (NULL when that is 0). */
-void pb_fast_mm_s8(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output, void *scratch);
-
-/* pb_fast_mm_s8's instances, one per weight width and requantization form, with its
- * arguments: generated code calls the one its layer's constants select (mm_instance() in
- * compiler/ops/tiers/dsp.py, the choice pb_fast_mm_s8 makes at run time), so a firmware
- * links only those. */
 void pb_fast_mm_wide_doubled_full(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output, void *scratch);
 void pb_fast_mm_wide_doubled_clamped(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output, void *scratch);
 void pb_fast_mm_wide_doubled_full_sparse(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output,

@@ -409,38 +409,9 @@ static void pb_fast_dw_lines(const pb_fast_dw_params_t *p, const int8_t *input, 
     }
 }
 
-void pb_fast_dw_s8(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output, void *scratch)
-{
-    const int full_range = p->act_min == -128 && p->act_max == 127;
-    const int fast = p->requant == PB_REQUANT_FAST;
-    if (p->lines) {
-        pb_fast_dw_lines(p, input, output, (uint32_t *)scratch);
-    } else if (p->multiplier != 1) {
-        if (fast) {
-            pb_fast_dw_multiplier_fast(p, input, output);
-        } else {
-            pb_fast_dw_multiplier_exact(p, input, output);
-        }
-    } else if (p->filter_h * p->filter_w == 9) {
-        if (!fast) {
-            pb_fast_dw_3x3_exact(p, input, output);
-        } else if (full_range) {
-            pb_fast_dw_3x3_fast_full(p, input, output);
-        } else {
-            pb_fast_dw_3x3_fast_clamped(p, input, output);
-        }
-    } else if (!fast) {
-        pb_fast_dw_any_exact(p, input, output);
-    } else if (full_range) {
-        pb_fast_dw_any_fast_full(p, input, output);
-    } else {
-        pb_fast_dw_any_fast_clamped(p, input, output);
-    }
-}
-
-/* Each form as an entry of its own with pb_fast_dw_s8's arguments: generated code calls the
- * one its layer's constants select (dw_instance() in compiler/ops/tiers/dsp.py, the choice
- * pb_fast_dw_s8 makes at run time), so a firmware links only the forms its models use. */
+/* Each form as an entry of its own, all with one signature: generated code calls the one
+ * its layer's constants select (dw_instance() in compiler/ops/tiers/dsp.py picks it at
+ * generation time), so a firmware links only the forms its models use. */
 #define PB_FAST_DW_ENTRY(form)                                                                      \
     void form##_s8(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output, void *scratch) \
     {                                                                                               \

@@ -61,12 +61,10 @@ typedef struct {
  * pb_fast_dw_one_s8_scratch_bytes() in compiler/ops/tiers/dsp.py. */
 void pb_fast_dw_one_s8(const pb_fast_dw_one_params_t *p, const int8_t *input, int8_t *output, void *scratch);
 
-/* scratch: the lines form's widened input lines, pb_fast_dw_s8_scratch_bytes() in
- * compiler/ops/tiers/dsp.py; the generic form uses none (NULL is fine). */
-void pb_fast_dw_s8(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output, void *scratch);
-
-/* pb_fast_dw_s8's forms, each with its arguments: generated code calls the one its layer's
- * constants select, so a firmware links only those. */
+/* The depthwise forms, all with one signature: generated code calls the one its layer's
+ * constants select (dw_instance() in compiler/ops/tiers/dsp.py), so a firmware links only
+ * those. scratch: the lines form's widened input lines, pb_fast_dw_s8_scratch_bytes() in
+ * compiler/ops/tiers/dsp.py; the other forms use none (NULL is fine). */
 void pb_fast_dw_lines_s8(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output, void *scratch);
 void pb_fast_dw_3x3_fast_full_s8(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output, void *scratch);
 void pb_fast_dw_3x3_fast_clamped_s8(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output, void *scratch);

@@ -96,8 +96,8 @@ def pb_fast_dw_s8_scratch_bytes(p: dict) -> int:
 
 
 def mm_instance(fields: dict) -> str:
-    """The instance of pb_fast_mm_s8 (dsp/pb_conv.c) its fields select, as pb_fast_mm_s8
-    chooses at run time: the generated code calls it directly, so a firmware links only the
+    """The instance of the matrix multiply (dsp/pb_conv.c, the pb_fast_mm_s8 family) its
+    fields select: the generated code calls it directly, so a firmware links only the
     instances its layers use (each is 4-11 KB of unrolled code)."""
     full = fields["act_min"] == -128 and fields["act_max"] == 127
     fast = fields["requant"] == REQUANT_FAST
@@ -115,8 +115,8 @@ def mm_instance(fields: dict) -> str:
 
 
 def dw_instance(fields: dict) -> str:
-    """The form of pb_fast_dw_s8 (dsp/pb_depthwise_conv.c) its fields select, as pb_fast_dw_s8
-    chooses at run time, called directly as mm_instance's."""
+    """The form of the depthwise convolution (dsp/pb_depthwise_conv.c, the pb_fast_dw_s8
+    family) its fields select, called directly as mm_instance's."""
     if fields["lines"]:
         return "pb_fast_dw_lines_s8"
     mode = "fast" if fields["requant"] == REQUANT_FAST else "exact"
