@@ -51,10 +51,10 @@ static inline int32x4_t pb_mve_lstm_tanh(const uint16_t *table, int32x4_t v)
 /* One gate of the chunk, four units a vector: acc[u][k] and acc[u][4 + k] of four units by
  * gather loads (a unit's eight accumulators are eight words apart), the activation
  * (pb_fast_lstm_finish's) scattered back to acc[u][k]. */
-static inline void pb_mve_lstm_gate(const pb_fast_lstm_params_t *p, int32_t k, int32_t count, int32_t (*acc)[8],
-                                    int32_t is_tanh)
+static inline void pb_mve_lstm_gate(const pb_fast_lstm_params_t *p, const pb_fast_rq_t *qg, int32_t k, int32_t count,
+                                    int32_t (*acc)[8], int32_t is_tanh)
 {
-    const pb_fast_rq_t qi = pb_fast_rq(p->mults[k], p->shifts[k]), qr = pb_fast_rq(p->mults[4 + k], p->shifts[4 + k]);
+    const pb_fast_rq_t qi = qg[k], qr = qg[4 + k];
     const uint32x4_t rows = vmulq_n_u32(vidupq_n_u32(0, 1), 8);
     int32_t u;
     for (u = 0; u < count; u += 4) {
@@ -72,12 +72,10 @@ static inline void pb_mve_lstm_gate(const pb_fast_lstm_params_t *p, int32_t k, i
 
 /* Phases 2 and 3 of a chunk (pb_fast_lstm_finish), four units a vector where every
  * requantization is the fast form; the scalar form otherwise. */
-static void pb_mve_lstm_finish(const pb_fast_lstm_params_t *p, int32_t count, int32_t (*acc)[8], int16_t *cell,
-                               int8_t *out)
+static void pb_mve_lstm_finish_with(const pb_fast_lstm_params_t *p, const pb_fast_rq_t *q, int32_t count,
+                                    int32_t (*acc)[8], int16_t *cell, int8_t *out)
 {
-    const pb_fast_rq_t qf = pb_fast_rq(p->forget_mult, p->forget_shift);
-    const pb_fast_rq_t qu = pb_fast_rq(p->update_mult, p->update_shift);
-    const pb_fast_rq_t qh = pb_fast_rq(p->hidden_mult, p->hidden_shift);
+    const pb_fast_rq_t qf = q[8], qu = q[9], qh = q[10];
     const int32_t tanh_shift = p->cell_tanh_shift;
     const int32_t tanh_round = tanh_shift > 0 ? (int32_t)1 << (tanh_shift - 1) : 0;
     const int32_t clip = p->cell_clip;
@@ -87,10 +85,10 @@ static void pb_mve_lstm_finish(const pb_fast_lstm_params_t *p, int32_t count, in
         pb_fast_lstm_finish(p, count, acc, cell, out);
         return;
     }
-    pb_mve_lstm_gate(p, 0, count, acc, 0);
-    pb_mve_lstm_gate(p, 1, count, acc, 0);
-    pb_mve_lstm_gate(p, 2, count, acc, 1);
-    pb_mve_lstm_gate(p, 3, count, acc, 0);
+    pb_mve_lstm_gate(p, q, 0, count, acc, 0);
+    pb_mve_lstm_gate(p, q, 1, count, acc, 0);
+    pb_mve_lstm_gate(p, q, 2, count, acc, 1);
+    pb_mve_lstm_gate(p, q, 3, count, acc, 0);
     for (u = 0; u < count; u += 4) {
         const mve_pred16_t pr = vctp32q((uint32_t)(count - u));
         const int32x4_t i = vldrwq_gather_shifted_offset_z_s32(&acc[u][0], rows, pr);
@@ -112,8 +110,113 @@ static void pb_mve_lstm_finish(const pb_fast_lstm_params_t *p, int32_t count, in
     }
 }
 
+/* The requantizations' constants taken apart (pb_fast_rq): the 8 gate layers', then the
+ * forget product's, the update product's and the hidden value's; once per call. */
+static void pb_mve_lstm_consts(const pb_fast_lstm_params_t *p, pb_fast_rq_t *q)
+{
+    int32_t k;
+    for (k = 0; k < 8; ++k) {
+        q[k] = pb_fast_rq(p->mults[k], p->shifts[k]);
+    }
+    q[8] = pb_fast_rq(p->forget_mult, p->forget_shift);
+    q[9] = pb_fast_rq(p->update_mult, p->update_shift);
+    q[10] = pb_fast_rq(p->hidden_mult, p->hidden_shift);
+}
+
+/* pb_mve_lstm_finish_with as the general step (pb_fast_lstm_s8_with) takes it. */
+static void pb_mve_lstm_finish(const pb_fast_lstm_params_t *p, int32_t count, int32_t (*acc)[8], int16_t *cell,
+                               int8_t *out)
+{
+    pb_fast_rq_t q[11];
+    pb_mve_lstm_consts(p, q);
+    pb_mve_lstm_finish_with(p, q, count, acc, cell, out);
+}
+
+/* Units per pass of the padded step: their accumulators on the stack, 1 KiB. */
+#define PB_MVE_LSTM_CHUNK 32
+
+/* The step's input and hidden vectors are at most this many vectors long for the padded form
+ * below; longer ones take the general step. */
+#define PB_MVE_LSTM_PAD_VECTORS 8
+
+/* n int8 values of x into buf, whole vectors of them, by predicated loads and stores: the
+ * bytes past n in buf are whatever the last vector's load gave (zero), and the rows they
+ * meet are zero there, so the dot products load whole vectors without a predicate. */
+static inline void pb_mve_lstm_pad(int8_t *buf, const int8_t *x, int32_t n)
+{
+    int32_t k;
+    for (k = 0; k < n; k += 16) {
+        vstrbq_s8(buf + k, vldrbq_z_s8(x + k, vctp8q((uint32_t)(n - k))));
+    }
+}
+
+/* Phase 1 of a chunk with the input and hidden vectors padded (pb_mve_lstm_pad): each unit's
+ * eight accumulators in registers, from its constants, over whole vectors. */
+static void pb_mve_lstm_dots(const int8_t *xb, int32_t xvecs, const int8_t *hb, int32_t hvecs, const int8_t *wi,
+                             const int8_t *wr, const int32_t *bias, int32_t count, int32_t (*acc)[8])
+{
+    int32_t u, k;
+    for (u = 0; u < count; ++u, bias += 8) {
+        int32_t a0 = bias[0], a1 = bias[1], a2 = bias[2], a3 = bias[3];
+        int32_t r0 = bias[4], r1 = bias[5], r2 = bias[6], r3 = bias[7];
+        for (k = 0; k < xvecs; ++k, wi += 64) {
+            const int8x16_t xv = vldrbq_s8(xb + 16 * k);
+            a0 = vmladavaq_s8(a0, xv, vldrbq_s8(wi));
+            a1 = vmladavaq_s8(a1, xv, vldrbq_s8(wi + 16));
+            a2 = vmladavaq_s8(a2, xv, vldrbq_s8(wi + 32));
+            a3 = vmladavaq_s8(a3, xv, vldrbq_s8(wi + 48));
+        }
+        for (k = 0; k < hvecs; ++k, wr += 64) {
+            const int8x16_t hv = vldrbq_s8(hb + 16 * k);
+            r0 = vmladavaq_s8(r0, hv, vldrbq_s8(wr));
+            r1 = vmladavaq_s8(r1, hv, vldrbq_s8(wr + 16));
+            r2 = vmladavaq_s8(r2, hv, vldrbq_s8(wr + 32));
+            r3 = vmladavaq_s8(r3, hv, vldrbq_s8(wr + 48));
+        }
+        acc[u][0] = a0;
+        acc[u][1] = a1;
+        acc[u][2] = a2;
+        acc[u][3] = a3;
+        acc[u][4] = r0;
+        acc[u][5] = r1;
+        acc[u][6] = r2;
+        acc[u][7] = r3;
+    }
+}
+
+/* The step of pb_fast_lstm_s8_with, its input and hidden vectors padded once per step. */
 void pb_fast_mve_lstm_s8(const pb_fast_mve_lstm_params_t *p, const int8_t *input, const int8_t *hidden,
                          const int16_t *cell, int8_t *output)
 {
-    pb_fast_lstm_s8_with(p, input, hidden, cell, output, pb_mve_dot4, pb_mve_lstm_finish);
+    const int32_t n = p->units, depth = p->input_size;
+    const int32_t xvecs = (depth + 15) / 16, hvecs = (n + 15) / 16;
+    int8_t xb[16 * PB_MVE_LSTM_PAD_VECTORS] __attribute__((aligned(16)));
+    int8_t hb[16 * PB_MVE_LSTM_PAD_VECTORS] __attribute__((aligned(16)));
+    int32_t acc[PB_MVE_LSTM_CHUNK][8];
+    pb_fast_rq_t q[11];
+    int32_t b, t, u0;
+    if (xvecs > PB_MVE_LSTM_PAD_VECTORS || hvecs > PB_MVE_LSTM_PAD_VECTORS) {
+        pb_fast_lstm_s8_with(p, input, hidden, cell, output, pb_mve_dot4, pb_mve_lstm_finish);
+        return;
+    }
+    pb_mve_lstm_consts(p, q);
+    for (b = 0; b < p->batches; ++b) {
+        int8_t *h = (int8_t *)hidden + b * n;
+        int16_t *c = (int16_t *)cell + b * n;
+        for (t = 0; t < p->steps; ++t) {
+            const int32_t row = p->time_major ? t * p->batches + b : b * p->steps + t;
+            int8_t *out = output + row * n;
+            pb_mve_lstm_pad(xb, input + row * depth, depth);
+            pb_mve_lstm_pad(hb, h, n);
+            for (u0 = 0; u0 < n; u0 += PB_MVE_LSTM_CHUNK) {
+                const int32_t count = n - u0 < PB_MVE_LSTM_CHUNK ? n - u0 : PB_MVE_LSTM_CHUNK;
+                pb_mve_lstm_dots(xb, xvecs, hb, hvecs, (const int8_t *)(p->w_input + u0 * 4 * p->input_words),
+                                 (const int8_t *)(p->w_recurrent + u0 * 4 * p->unit_words), p->bias + u0 * 8, count,
+                                 acc);
+                pb_mve_lstm_finish_with(p, q, count, acc, c + u0, out + u0);
+            }
+            /* every unit has read the old hidden state (from hb): the new one replaces it */
+            memcpy(h, out, (size_t)n);
+        }
+    }
 }
