@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from protobrain import fanout
 from protobrain.boards import load_board
@@ -32,6 +31,7 @@ from protobrain.measure import built_models
 from protobrain.measure.bench import BenchReport, mismatch_line, model_table, run_bench, verdict, write_reports
 from protobrain.resources import REFERENCE_MODELS as MODELS
 from protobrain.run.device import LinkError
+from protobrain.train import progress
 
 BOARDS = ["qemu-mps2-an386", "qemu-mps2-an500", "qemu-mps2-an505", "qemu-mps3-an547", "qemu-mps2-an385-armv6m"]
 LINK_ATTEMPTS = 3  # runs of one job whose serial link goes quiet before it is an error
@@ -245,13 +245,17 @@ def main() -> int:
     jobs += [{"board": FORMS_BOARD, "tier": "dsp", "model": g.name, "optimize": o} for o in ("size", "speed")
              for g in graphs if "dsp" in plan.get(FORMS_BOARD, ())]
     forms = {}  # (optimize, model) -> ModelFigures
-    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
-    with Progress(*columns, console=console) as progress:
-        task = progress.add_task("model x board x tier runs", total=len(jobs))
+    # a bar on a terminal; piped (make bench | tee), a line at least every few runs
+    with progress.task("model x board x tier runs", len(jobs)) as advance:
+        def done(i: int, value) -> None:
+            job = jobs[i]
+            advance(1, status=f"{job['board']} {job['tier']} {job['model']}"
+                    + (f" (--optimize {job['optimize']})" if "optimize" in job else ""))
+
         try:
             figures = fanout.run_all(bench_job, jobs, workers=args.workers, address=args.address,
                                      shared={"blobs": {g.name: b for g, b in zip(graphs, blobs)}, "n_inputs": args.n},
-                                     what="benchmark runs", on_done=lambda i, v: progress.advance(task))
+                                     what="benchmark runs", on_done=done)
         except ProtobrainError as e:
             console.print(f"bench: error: {e}", markup=False, highlight=False, soft_wrap=True)
             return 2

@@ -4,6 +4,7 @@ step-by-step arena commands behind `verify --layers` on a board."""
 
 import importlib.util
 import json
+import re
 import struct
 import subprocess
 import sys
@@ -180,7 +181,10 @@ def test_make_bench_measures_every_row_then_fails_listing_those_not_bit_exact(tm
                                       "--workers", "1"])  # in this process, where the patch applies
     assert script.main() == 1
     got, want = off.values
-    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("bench: error")]
+    err = capsys.readouterr().err
+    # not a terminal: progress as plain lines, the last one for the last run
+    assert re.search(r"^model x board x tier runs: (\d+)/\1 \S+ \S+ hello_world_int8", err, re.M), err
+    errors = [line for line in err.splitlines() if line.startswith("bench: error")]
     assert errors == [f"bench: error: hello_world_int8 on {BOARD} (portable kernels) is not bit-exact with TFLite "
                       f"Micro on 1 of 2 inputs: first at input case 0, output 0, flat index 0: "
                       f"protobrain {got} vs TFLite Micro {want}"]
