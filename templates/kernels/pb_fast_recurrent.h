@@ -249,36 +249,75 @@ static PB_FAST_RECURRENT_INLINE void pb_fast_shift_state(uint8_t *s, int32_t byt
     }
 }
 
+/* The SVDF's requantizations, their constants taken apart once. A right shift rs >= 1
+ * (wide set) is one 64-bit multiply-accumulate for any acc, exact with no bound to prove:
+ * the doubling high multiply floor((acc * mult + 2^30) / 2^31) and the rounding shift
+ * floor((q + 2^(rs-1) - (q < 0)) / 2^rs) nest into floor((acc * mult + start) / 2^(31+rs)),
+ * start = 2^30 + (2^(rs-1) - (q < 0)) * 2^31, whose high word shifted by rs - 1 is the
+ * result. q < 0 is read from acc < 0: the multiplier is not negative, so the two differ only
+ * where q is 0, and there both round to 0. Other shifts: pb_lstm_requant. */
+typedef struct {
+    int32_t mult, shift, fast, wide, rshift_less1;
+    int64_t start;
+} pb_fast_svdf_rq_t;
+
+static PB_FAST_RECURRENT_INLINE pb_fast_svdf_rq_t pb_fast_svdf_rq(int32_t mult, int32_t shift, int32_t fast)
+{
+    pb_fast_svdf_rq_t q;
+    q.mult = mult;
+    q.shift = shift;
+    q.fast = fast;
+    q.wide = shift <= -1;
+    q.rshift_less1 = q.wide ? -shift - 1 : 0;
+    q.start = ((int64_t)1 << 30) + (q.wide ? (int64_t)1 << (-shift + 30) : 0);
+    return q;
+}
+
+static PB_FAST_RECURRENT_INLINE int32_t pb_fast_svdf_requant(int32_t acc, const pb_fast_svdf_rq_t *q)
+{
+    if (q->wide) {
+        const int64_t sum = (int64_t)acc * q->mult + q->start - (int64_t)((uint32_t)acc >> 31 << 31);
+        return (int32_t)(sum >> 32) >> q->rshift_less1;
+    }
+    return pb_lstm_requant(acc, q->mult, q->shift, q->fast);
+}
+
 /* The SVDF's feature dot products of one batch, four filters at a time (dot4), into the
  * newest slot of each filter's memory in sb (int8, or int16 with state16 set): requantized,
  * saturated to the state type (its range is the type's), its zero point added after that
- * (an int8 store may wrap, as TFLite Micro's does). */
+ * (an int8 store may wrap, as TFLite Micro's does). The constants are read into locals
+ * once: the state stores may alias anything, and would make the compiler read them again. */
 static PB_FAST_RECURRENT_INLINE void pb_fast_svdf_features(const pb_fast_svdf_params_t *p, const int8_t *x,
                                                             void *sb, int32_t state16, pb_fast_dot4_t dot4)
 {
+    const pb_fast_svdf_rq_t q = pb_fast_svdf_rq(p->feature_mult, p->feature_shift, p->fast_feature);
+    const int32_t filters = p->filters, memory = p->memory, state_zp = p->state_zp;
+    const int32_t input_size = p->input_size, words = p->input_words;
+    const int32_t *w = p->w_feature, *bias = p->feature_bias;
     int32_t f, k;
-    for (f = 0; f < p->filters; f += 4) {
+    for (f = 0; f < filters; f += 4) {
         int32_t acc[4];
+        const int32_t count = filters - f < 4 ? filters - f : 4;
         for (k = 0; k < 4; ++k) {
-            acc[k] = p->feature_bias[f + k];
+            acc[k] = bias[f + k];
         }
-        dot4(x, p->input_size, p->w_feature + f * p->input_words, p->input_words, acc);
-        for (k = 0; k < 4 && f + k < p->filters; ++k) {
-            const int32_t v = pb_lstm_requant(acc[k], p->feature_mult, p->feature_shift, p->fast_feature);
-            const int32_t slot = (f + k) * p->memory + p->memory - 1;
+        dot4(x, input_size, w + f * words, words, acc);
+        for (k = 0; k < count; ++k) {
+            const int32_t v = pb_fast_svdf_requant(acc[k], &q);
+            const int32_t slot = (f + k) * memory + memory - 1;
             if (state16) {
-                ((int16_t *)sb)[slot] = (int16_t)(p->state_zp + pb_lstm_sat16(v, 1));
+                ((int16_t *)sb)[slot] = (int16_t)(state_zp + pb_lstm_sat16(v, 1));
             } else {
-                ((int8_t *)sb)[slot] = (int8_t)(p->state_zp + pb_lstm_sat8(v, 1));
+                ((int8_t *)sb)[slot] = (int8_t)(state_zp + pb_lstm_sat8(v, 1));
             }
         }
     }
 }
 
 /* One SVDF output from its unit's time accumulator. */
-static PB_FAST_RECURRENT_INLINE int8_t pb_fast_svdf_output(const pb_fast_svdf_params_t *p, int32_t acc)
+static PB_FAST_RECURRENT_INLINE int8_t pb_fast_svdf_output(const pb_fast_svdf_rq_t *q, int32_t output_zp, int32_t acc)
 {
-    return (int8_t)pb_lstm_sat8(pb_lstm_requant(acc, p->output_mult, p->output_shift, p->fast) + p->output_zp, 1);
+    return (int8_t)pb_lstm_sat8(pb_fast_svdf_requant(acc, q) + output_zp, 1);
 }
 
 /* The SVDF with an int8 state: the state shifted left by one value, each filter's newest
@@ -288,14 +327,19 @@ static PB_FAST_RECURRENT_INLINE void pb_fast_svdf_s8_with(const pb_fast_svdf_par
                                                            pb_fast_dot4_t dot4, pb_fast_dot_s8_t dot)
 {
     int8_t *s = (int8_t *)state;
-    const int32_t per_batch = p->filters * p->memory, n = p->rank * p->memory;
+    const int32_t per_batch = p->filters * p->memory, n = p->rank * p->memory, units = p->units;
+    const pb_fast_svdf_rq_t q = pb_fast_svdf_rq(p->output_mult, p->output_shift, p->fast);
+    const int32_t output_zp = p->output_zp;
+    const int8_t *w_time = p->w_time;
+    const int32_t *unit_bias = p->unit_bias;
     int32_t b, u;
     pb_fast_shift_state((uint8_t *)s, p->batches * per_batch, 1);
     for (b = 0; b < p->batches; ++b) {
         int8_t *sb = s + b * per_batch;
+        int8_t *out = output + b * units;
         pb_fast_svdf_features(p, input + b * p->input_size, sb, 0, dot4);
-        for (u = 0; u < p->units; ++u) {
-            output[b * p->units + u] = pb_fast_svdf_output(p, dot(p->w_time + u * n, sb + u * n, n, p->unit_bias[u]));
+        for (u = 0; u < units; ++u) {
+            out[u] = pb_fast_svdf_output(&q, output_zp, dot(w_time + u * n, sb + u * n, n, unit_bias[u]));
         }
     }
 }
@@ -306,15 +350,19 @@ static PB_FAST_RECURRENT_INLINE void pb_fast_svdf_s8_s16_with(const pb_fast_svdf
                                                                pb_fast_dot4_t dot4, pb_fast_dot_s16_t dot)
 {
     int16_t *s = (int16_t *)state;
-    const int32_t per_batch = p->filters * p->memory, n = p->rank * p->memory;
+    const int32_t per_batch = p->filters * p->memory, n = p->rank * p->memory, units = p->units;
+    const pb_fast_svdf_rq_t q = pb_fast_svdf_rq(p->output_mult, p->output_shift, p->fast);
+    const int32_t output_zp = p->output_zp;
+    const int16_t *w_time = p->w_time16;
+    const int32_t *unit_bias = p->unit_bias;
     int32_t b, u;
     pb_fast_shift_state((uint8_t *)s, p->batches * per_batch * 2, 2);
     for (b = 0; b < p->batches; ++b) {
         int16_t *sb = s + b * per_batch;
+        int8_t *out = output + b * units;
         pb_fast_svdf_features(p, input + b * p->input_size, sb, 1, dot4);
-        for (u = 0; u < p->units; ++u) {
-            output[b * p->units + u] =
-                pb_fast_svdf_output(p, dot(p->w_time16 + u * n, sb + u * n, n, p->unit_bias[u]));
+        for (u = 0; u < units; ++u) {
+            out[u] = pb_fast_svdf_output(&q, output_zp, dot(w_time + u * n, sb + u * n, n, unit_bias[u]));
         }
     }
 }
