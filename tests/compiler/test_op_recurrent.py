@@ -133,6 +133,10 @@ LSTM_CASES = {
     "int8_cell_2^-10": {"cell_power": -10, "seed": 4},
     "int8_cell_2^-14": {"cell_power": -14, "seed": 5},
     "int8_wide_layer": {"depth": 33, "units": 21, "steps": 3, "seed": 6},
+    # more units than the fast tiers' pass takes (32), and an input longer than their
+    # once-per-step copies hold (128 values: the general step)
+    "int8_many_units": {"depth": 9, "units": 40, "steps": 3, "seed": 14},
+    "int8_long_input": {"depth": 140, "units": 6, "steps": 2, "seed": 15},
     # gate multipliers above 1 (left shifts): the fast tiers requantize step by step
     "int8_large_gate_scales": {"weight_scales": [0.4, 0.5, 0.6, 0.3, 0.2, 0.5, 0.4, 0.3], "seed": 9},
     "16x8": {"dtype": "int16"},
