@@ -66,6 +66,85 @@ static PB_ALWAYS_INLINE void pb_dsp_lstm_dot4(const uint32_t *x, int32_t words, 
     acc[3] = a3;
 }
 
+/* ra + the rounded high word of a * b (SMMLAR): (ra * 2^32 + a * b + 2^31) >> 32. */
+static PB_ALWAYS_INLINE int32_t pb_dsp_lstm_smmlar(int32_t a, int32_t b, int32_t ra)
+{
+#ifdef PB_SIMD_DSP
+    int32_t r;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(ra));
+    return r;
+#else
+    return ra + (int32_t)(((int64_t)a * b + ((int64_t)1 << 31)) >> 32);
+#endif
+}
+
+/* pb_fast_requant's fast form for a right shift rshift >= 1 (round = 2^(rshift-1)): the
+ * round and the negative values' less 1 added to the high word inside SMMLAR. The less 1
+ * follows acc's sign rather than the high word's: with a multiplier of at least 0 they
+ * differ only where the high word is 0, and (round - 1) >> rshift is 0 as round >> rshift. */
+static PB_ALWAYS_INLINE int32_t pb_dsp_lstm_rq(int32_t acc, int32_t mult, int32_t round, int32_t rshift)
+{
+    return pb_dsp_lstm_smmlar((int32_t)((uint32_t)acc << 1), mult, round + (acc >> 31)) >> rshift;
+}
+
+/* Phase 2 for gate k of a chunk (pb_fast_lstm_finish_as's), unit by unit with the gate's two
+ * requantizations' constants in registers: the activation in place of acc[u][k]. */
+static PB_ALWAYS_INLINE void pb_dsp_lstm_gate(const pb_fast_lstm_params_t *p, int32_t k, int32_t count,
+                                              int32_t (*acc)[8], int32_t is_tanh)
+{
+    const int32_t mi = p->mults[k], si = -p->shifts[k], ri = (int32_t)1 << (si - 1);
+    const int32_t mr = p->mults[4 + k], sr = -p->shifts[4 + k], rr = (int32_t)1 << (sr - 1);
+    const uint16_t *table = p->sigmoid;
+    int32_t *a = &acc[0][k];
+    int32_t u;
+    for (u = 0; u < count; ++u, a += 8) {
+        const int32_t g = pb_lstm_sat16(pb_lstm_sat16(pb_dsp_lstm_rq(a[0], mi, ri, si), 1) +
+                                        pb_lstm_sat16(pb_dsp_lstm_rq(a[4], mr, rr, sr), 1), 1);
+        a[0] = is_tanh ? pb_fast_lstm_tanh(table, g * 3) : pb_fast_lstm_sigmoid(table, g);
+    }
+}
+
+/* Phases 2 and 3 of a chunk (pb_fast_lstm_finish) where every requantization is the fast
+ * form with a right shift of at least 1 (pb_dsp_lstm_rq): gate by gate, then unit by unit;
+ * pb_fast_lstm_finish otherwise. */
+static void pb_dsp_lstm_finish(const pb_fast_lstm_params_t *p, int32_t count, int32_t (*acc)[8], int16_t *cell,
+                               int8_t *out)
+{
+    int32_t k, u, right = p->fast && p->forget_shift < 0 && p->update_shift < 0 && p->hidden_shift < 0;
+    for (k = 0; k < 8; ++k) {
+        right = right && p->shifts[k] < 0;
+    }
+    if (!right) {
+        pb_fast_lstm_finish(p, count, acc, cell, out);
+        return;
+    }
+    pb_dsp_lstm_gate(p, 0, count, acc, 0);
+    pb_dsp_lstm_gate(p, 1, count, acc, 0);
+    pb_dsp_lstm_gate(p, 2, count, acc, 1);
+    pb_dsp_lstm_gate(p, 3, count, acc, 0);
+    {
+        const int32_t mf = p->forget_mult, sf = -p->forget_shift, rf = (int32_t)1 << (sf - 1);
+        const int32_t mu = p->update_mult, su = -p->update_shift, ru = (int32_t)1 << (su - 1);
+        const int32_t mh = p->hidden_mult, sh = -p->hidden_shift, rh = (int32_t)1 << (sh - 1);
+        const int32_t tanh_mult = p->cell_tanh_mult, tanh_shift = p->cell_tanh_shift;
+        const int32_t tanh_round = tanh_shift > 0 ? (int32_t)1 << (tanh_shift - 1) : 0;
+        /* no clip (cell_clip < 0): a bound the saturated sum never passes */
+        const int32_t clip = p->cell_clip >= 0 ? p->cell_clip : 32768, hidden_zp = p->hidden_zp;
+        const uint16_t *table = p->sigmoid;
+        for (u = 0; u < count; ++u) {
+            const int32_t *g = acc[u];
+            int32_t v = pb_lstm_sat16(pb_lstm_sat16(pb_dsp_lstm_rq(g[1] * cell[u], mf, rf, sf), 1) +
+                                      pb_lstm_sat16(pb_dsp_lstm_rq(g[0] * g[2], mu, ru, su), 1), 1);
+            v = v > clip ? clip : v;
+            v = v < -clip ? -clip : v;
+            cell[u] = (int16_t)v;
+            v = pb_fast_lstm_tanh(table, (v * tanh_mult + tanh_round) >> tanh_shift);
+            /* the int8 hidden state's range is int8's whole range (hidden_min, hidden_max) */
+            out[u] = (int8_t)pb_lstm_sat8(hidden_zp + pb_dsp_lstm_rq(v * g[3], mh, rh, sh), 1);
+        }
+    }
+}
+
 /* The step of pb_fast_lstm_s8_with for the wide rows, the input and hidden vectors widened
  * (pb_dsp_lstm_widen) once per step. */
 static void pb_dsp_lstm_s8_widened(const pb_fast_lstm_params_t *p, const int8_t *input, const int8_t *hidden,
@@ -92,7 +171,7 @@ static void pb_dsp_lstm_s8_widened(const pb_fast_lstm_params_t *p, const int8_t 
                     pb_dsp_lstm_dot4(xb, xwords, &wi, bias, acc[u]);
                     pb_dsp_lstm_dot4(hb, hwords, &wr, bias + 4, acc[u] + 4);
                 }
-                pb_fast_lstm_finish(p, count, acc, c + u0, out + u0);
+                pb_dsp_lstm_finish(p, count, acc, c + u0, out + u0);
             }
             /* every unit has read the old hidden state (from hb): the new one replaces it */
             memcpy(h, out, (size_t)n);
@@ -106,8 +185,8 @@ void pb_fast_lstm_s8(const pb_fast_lstm_params_t *p, const int8_t *input, const 
     if (p->wide && p->input_size <= PB_DSP_LSTM_WIDEN_MAX && p->units <= PB_DSP_LSTM_WIDEN_MAX) {
         pb_dsp_lstm_s8_widened(p, input, hidden, cell, output);
     } else if (p->wide) {
-        pb_fast_lstm_s8_with(p, input, hidden, cell, output, pb_dsp_dot4_wide, pb_fast_lstm_finish);
+        pb_fast_lstm_s8_with(p, input, hidden, cell, output, pb_dsp_dot4_wide, pb_dsp_lstm_finish);
     } else {
-        pb_fast_lstm_s8_with(p, input, hidden, cell, output, pb_dsp_dot4, pb_fast_lstm_finish);
+        pb_fast_lstm_s8_with(p, input, hidden, cell, output, pb_dsp_dot4, pb_dsp_lstm_finish);
     }
 }

@@ -62,11 +62,13 @@ def packed_rows(rows: np.ndarray, block: int, wide: bool = False) -> tuple[np.nd
 def lstm_fast_requant(f: dict) -> bool:
     """Whether every requantization of the int8 LSTM (the 8 gate layers', the cell's and the
     hidden state's) may be one rounded high multiply of 2 * acc (the kernels' pb_fast_requant):
-    no shift is a left shift and every |2 * acc| < 2^31. The gate accumulators' bound
+    no shift is a left shift, no multiplier negative (the DSP tier reads the rounding's sign
+    from acc) and every |2 * acc| < 2^31. The gate accumulators' bound
     comes from the weights (raw int8 inputs, the offsets in the folded constants); the cell
     products are of two values of at most 2^15 each, below 2^30."""
     shifts = [*values(f["shifts"]), f["forget_shift"], f["update_shift"], f["hidden_shift"]]
-    if max(int(s) for s in shifts) > 0:
+    mults = [*values(f["mults"]), f["forget_mult"], f["update_mult"], f["hidden_mult"]]
+    if max(int(s) for s in shifts) > 0 or min(int(m) for m in mults) < 0:
         return False
     for w, b in (("w_input", "bias_input"), ("w_recurrent", "bias_recurrent")):
         bias = values(f[b]).astype(np.int64)
