@@ -43,6 +43,8 @@ typedef struct {
     int32_t fast;                     /* every requantization as one rounded high multiply */
     int32_t wide;                     /* (DSP tier) rows as int16 pairs, twice the words */
     const uint16_t *sigmoid;          /* the sigmoid table's 256 nodes and a 257th, 0xFFFF */
+    const int32_t *sigmoid_words;     /* (DSP tier, wide) [384], [512]: the sigmoid's and the tanh's */
+    const int32_t *tanh_words;        /* interpolation as SMLAD words (pb_dsp_lstm_sigmoid); else NULL */
 } pb_fast_lstm_params_t;
 
 typedef struct {

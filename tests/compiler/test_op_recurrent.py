@@ -198,6 +198,12 @@ SVDF_CASES = {
     # the feature scale above 1 (a left shift): the fast tiers requantize step by step
     "int8_feature_scale_up": {"state_scale": 0.0004, "state_zp": 0, "seed": 8},
     "int16_state_rank3_batches": {"state": "int16", "rank": 3, "batches": 2, "seed": 7},
+    # memories of whole words: the DSP tier's one-pass state rotation (memory 8 and 32 at
+    # rank 1 unrolled, the others its general loop), filters not a multiple of four
+    "int8_memory8": {"memory": 8, "units": 7, "seed": 9},
+    "int8_memory32_batches": {"memory": 32, "units": 5, "batches": 2, "seed": 10},
+    "int8_memory12_rank3_batches": {"memory": 12, "rank": 3, "batches": 2, "units": 3, "seed": 11},
+    "int8_memory4_rank2": {"memory": 4, "rank": 2, "state_zp": 100, "seed": 12},
 }
 
 
@@ -284,3 +290,45 @@ def test_dsp_tier_int16_rows_bit_exact(op, case):
     words = call.fields["input_words"]
     assert words == 2 * -(-call.fields["input_size"] // 4), "int16 rows: two words per four values"
     assert_bit_exact(CompiledModel(prog, build_shared_library(prog, f"<{name}>")), RecordedReference(Reference(data)))
+
+
+_ACTIVATION_HARNESS = r"""
+#include <stdio.h>
+#include "pb_lstm.c"
+int main(void)
+{
+    static const uint16_t table[257] = {%(table)s};
+    static const int32_t sw[384] = {%(sigmoid)s}, tw[512] = {%(tanh)s};
+    long bad = 0;
+    int32_t v;
+    for (v = -32768; v <= 32767; ++v) {
+        bad += pb_dsp_lstm_sigmoid(sw, v) != pb_lstm_sigmoid(table, v);
+    }
+    for (v = -400000; v <= 400000; ++v) {
+        bad += pb_dsp_lstm_tanh(tw, v) != pb_lstm_tanh(table, v, 1, 0);
+    }
+    printf("%%ld\n", bad);
+    return 0;
+}
+"""
+
+
+def test_dsp_lstm_activation_words_match_the_portable_interpolation(tmp_path):
+    """The DSP tier's sigmoid and tanh by SMLAD words (--optimize speed) against the portable
+    kernel's pb_lstm_sigmoid / pb_lstm_tanh on every int16 input and on tanh inputs well past
+    its saturated ends, through the plain C on the host."""
+    import subprocess
+
+    from protobrain.compiler.fixedpoint import sigmoid_table_uint16
+    from protobrain.compiler.ops.tiers.recurrent import lstm_activation_words
+    from protobrain.resources import kernels_dir
+
+    nodes = np.append(sigmoid_table_uint16(), 0xFFFF)
+    fmt = lambda a: ", ".join(str(int(x)) for x in a)  # noqa: E731
+    src = tmp_path / "harness.c"
+    src.write_text(_ACTIVATION_HARNESS % {"table": fmt(nodes), "sigmoid": fmt(lstm_activation_words(nodes, -192, 191)),
+                                          "tanh": fmt(lstm_activation_words(nodes, -256, 255))})
+    exe = tmp_path / "harness"
+    subprocess.run(["cc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-Wno-unused-function",
+                    f"-I{kernels_dir() / 'dsp'}", f"-I{kernels_dir()}", str(src), "-o", str(exe)], check=True)
+    assert subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.strip() == "0"

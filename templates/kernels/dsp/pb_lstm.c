@@ -87,11 +87,39 @@ static PB_ALWAYS_INLINE int32_t pb_dsp_lstm_rq(int32_t acc, int32_t mult, int32_
     return pb_dsp_lstm_smmlar((int32_t)((uint32_t)acc << 1), mult, round + (acc >> 31)) >> rshift;
 }
 
+/* The sigmoid (pb_fast_lstm_sigmoid) by its SMLAD words (the parameters' sigmoid_words): the
+ * input times 3 on the grid of 2^9, node j = v >> 9 of the signed grid (-192..191 for an int16
+ * input) holding T(j) - 2^15 and T(j+1) - T(j), where the nodes below 0 are the mirror the
+ * portable form reaches through |v|; one SMLAD with (frac, 512) interpolates, its start adds
+ * the 2^15 back, the rounding, and the negative side's less 1. */
+static PB_ALWAYS_INLINE int32_t pb_dsp_lstm_sigmoid(const int32_t *words, int32_t x)
+{
+    const int32_t v = x * 3;
+    const uint32_t frac = ((uint32_t)(v & 0x1FF) << 16) | 512u;
+    return (int32_t)((uint32_t)pb_smlad((uint32_t)words[192 + (v >> 9)], frac, (1 << 24) + 512 + (v >> 31)) >> 10);
+}
+
+/* The tanh (pb_fast_lstm_tanh) of v on the table's grid by its SMLAD words (tanh_words): v
+ * clamped to 17 bits (the portable form's saturated end, node 255, for every |v| >= 255 * 256),
+ * node j = v >> 8 of -256..255, as pb_dsp_lstm_sigmoid. */
+static PB_ALWAYS_INLINE int32_t pb_dsp_lstm_tanh(const int32_t *words, int32_t v)
+{
+    uint32_t frac;
+#ifdef PB_SIMD_DSP
+    v = __ssat(v, 17);
+#else
+    v = PB_CLAMP(v, -65536, 65535);
+#endif
+    frac = ((uint32_t)(v & 0xFF) << 16) | 256u;
+    return pb_smlad((uint32_t)words[256 + (v >> 8)], frac, 128 + (v >> 31)) >> 8;
+}
+
 /* Phase 2 for gate k of a chunk (pb_fast_lstm_finish_as's), unit by unit with the gate's two
  * requantizations' constants in registers: the activation in place of acc[u][k]. */
 static PB_ALWAYS_INLINE void pb_dsp_lstm_gate(const pb_fast_lstm_params_t *p, int32_t k, int32_t count,
-                                              int32_t (*acc)[8], int32_t is_tanh)
+                                              int32_t (*acc)[8], int32_t is_tanh, int32_t by_words)
 {
+    const int32_t *words = is_tanh ? p->tanh_words : p->sigmoid_words;
     const int32_t mi = p->mults[k], si = -p->shifts[k], ri = (int32_t)1 << (si - 1);
     const int32_t mr = p->mults[4 + k], sr = -p->shifts[4 + k], rr = (int32_t)1 << (sr - 1);
     const uint16_t *table = p->sigmoid;
@@ -100,28 +128,25 @@ static PB_ALWAYS_INLINE void pb_dsp_lstm_gate(const pb_fast_lstm_params_t *p, in
     for (u = 0; u < count; ++u, a += 8) {
         const int32_t g = pb_lstm_sat16(pb_lstm_sat16(pb_dsp_lstm_rq(a[0], mi, ri, si), 1) +
                                         pb_lstm_sat16(pb_dsp_lstm_rq(a[4], mr, rr, sr), 1), 1);
-        a[0] = is_tanh ? pb_fast_lstm_tanh(table, g * 3) : pb_fast_lstm_sigmoid(table, g);
+        if (by_words) {
+            a[0] = is_tanh ? pb_dsp_lstm_tanh(words, g * 3) : pb_dsp_lstm_sigmoid(words, g);
+        } else {
+            a[0] = is_tanh ? pb_fast_lstm_tanh(table, g * 3) : pb_fast_lstm_sigmoid(table, g);
+        }
     }
 }
 
 /* Phases 2 and 3 of a chunk (pb_fast_lstm_finish) where every requantization is the fast
- * form with a right shift of at least 1 (pb_dsp_lstm_rq): gate by gate, then unit by unit;
- * pb_fast_lstm_finish otherwise. */
-static void pb_dsp_lstm_finish(const pb_fast_lstm_params_t *p, int32_t count, int32_t (*acc)[8], int16_t *cell,
-                               int8_t *out)
+ * form with a right shift of at least 1 (pb_dsp_lstm_rq): gate by gate, then unit by unit,
+ * the activations by their SMLAD words with by_words set. */
+static PB_ALWAYS_INLINE void pb_dsp_lstm_finish_as(const pb_fast_lstm_params_t *p, int32_t count, int32_t (*acc)[8],
+                                                   int16_t *cell, int8_t *out, int32_t by_words)
 {
-    int32_t k, u, right = p->fast && p->forget_shift < 0 && p->update_shift < 0 && p->hidden_shift < 0;
-    for (k = 0; k < 8; ++k) {
-        right = right && p->shifts[k] < 0;
-    }
-    if (!right) {
-        pb_fast_lstm_finish(p, count, acc, cell, out);
-        return;
-    }
-    pb_dsp_lstm_gate(p, 0, count, acc, 0);
-    pb_dsp_lstm_gate(p, 1, count, acc, 0);
-    pb_dsp_lstm_gate(p, 2, count, acc, 1);
-    pb_dsp_lstm_gate(p, 3, count, acc, 0);
+    int32_t u;
+    pb_dsp_lstm_gate(p, 0, count, acc, 0, by_words);
+    pb_dsp_lstm_gate(p, 1, count, acc, 0, by_words);
+    pb_dsp_lstm_gate(p, 2, count, acc, 1, by_words);
+    pb_dsp_lstm_gate(p, 3, count, acc, 0, by_words);
     {
         const int32_t mf = p->forget_mult, sf = -p->forget_shift, rf = (int32_t)1 << (sf - 1);
         const int32_t mu = p->update_mult, su = -p->update_shift, ru = (int32_t)1 << (su - 1);
@@ -138,10 +163,29 @@ static void pb_dsp_lstm_finish(const pb_fast_lstm_params_t *p, int32_t count, in
             v = v > clip ? clip : v;
             v = v < -clip ? -clip : v;
             cell[u] = (int16_t)v;
-            v = pb_fast_lstm_tanh(table, (v * tanh_mult + tanh_round) >> tanh_shift);
+            v = (v * tanh_mult + tanh_round) >> tanh_shift;
+            v = by_words ? pb_dsp_lstm_tanh(p->tanh_words, v) : pb_fast_lstm_tanh(table, v);
             /* the int8 hidden state's range is int8's whole range (hidden_min, hidden_max) */
             out[u] = (int8_t)pb_lstm_sat8(hidden_zp + pb_dsp_lstm_rq(v * g[3], mh, rh, sh), 1);
         }
+    }
+}
+
+/* pb_dsp_lstm_finish_as where every requantization is the fast form with a right shift, the
+ * activations by their words where the generator gave them; pb_fast_lstm_finish otherwise. */
+static void pb_dsp_lstm_finish(const pb_fast_lstm_params_t *p, int32_t count, int32_t (*acc)[8], int16_t *cell,
+                               int8_t *out)
+{
+    int32_t k, right = p->fast && p->forget_shift < 0 && p->update_shift < 0 && p->hidden_shift < 0;
+    for (k = 0; k < 8; ++k) {
+        right = right && p->shifts[k] < 0;
+    }
+    if (!right) {
+        pb_fast_lstm_finish(p, count, acc, cell, out);
+    } else if (p->sigmoid_words) {
+        pb_dsp_lstm_finish_as(p, count, acc, cell, out, 1);
+    } else {
+        pb_dsp_lstm_finish_as(p, count, acc, cell, out, 0);
     }
 }
 

@@ -79,6 +79,21 @@ def lstm_fast_requant(f: dict) -> bool:
     return True
 
 
+def lstm_activation_words(table: np.ndarray, first: int, last: int) -> np.ndarray:
+    """(DSP tier, int16 rows) the int16 sigmoid's or tanh's interpolation as one SMLAD per value:
+    for each node j in first..last of the signed grid, a word of two int16,
+    T(j) - 2^15 and T(j+1) - T(j), where T(j) is the sigmoid table's node j (table: its 257
+    nodes, the last 0xFFFF) and 2^16 - node -j below 0, the mirror sigmoid(-x) = 1 - sigmoid(x)
+    that the portable kernels compute from |x|. Node first takes the kernel's index 0
+    (pb_dsp_lstm_sigmoid, pb_dsp_lstm_tanh)."""
+    j = np.arange(first, last + 2)
+    t = np.asarray(table, np.int64)
+    nodes = np.where(j >= 0, t[np.clip(j, 0, 256)], 65536 - t[np.clip(-j, 0, 256)])
+    low, step = nodes[:-1] - 32768, nodes[1:] - nodes[:-1]
+    assert np.abs(low).max() < 32768 and np.abs(step).max() < 32768
+    return ((low & 0xFFFF) | ((step & 0xFFFF) << 16)).astype(np.uint32).view(np.int32)
+
+
 def recurrent_weight_bytes(call: KernelCall) -> int:
     """The int8 matrix bytes of a portable LSTM or SVDF call (the DSP tier's int16 form
     takes twice as many), else 0."""
@@ -106,6 +121,11 @@ def _lstm(call: KernelCall, tier: str, wide: bool) -> KernelCall:
     table = values(f["sigmoid"])
     assert table[-1] == 0xFFFF, "the sigmoid table ends saturated"
     fields["sigmoid"] = const("sigmoid", np.append(table, 0xFFFF), "uint16_t")
+    if wide:  # the flash-for-speed form: the activations' interpolation tables as SMLAD words
+        nodes = np.append(table, 0xFFFF)
+        # the sigmoid's input is 3 * an int16 on a grid of 2^9; the tanh's clamped to 17 bits, 2^8
+        fields["sigmoid_words"] = const("sigmoid_words", lstm_activation_words(nodes, -192, 191), "int32_t")
+        fields["tanh_words"] = const("tanh_words", lstm_activation_words(nodes, -256, 255), "int32_t")
     fields.update(fast=int(lstm_fast_requant(f)), wide=int(wide), input_words=input_words, unit_words=unit_words,
                   w_input=const("w_input", words_in, "int32_t"),
                   w_recurrent=const("w_recurrent", words_rec, "int32_t"),
