@@ -275,11 +275,17 @@ static PB_FAST_RECURRENT_INLINE pb_fast_svdf_rq_t pb_fast_svdf_rq(int32_t mult, 
     return q;
 }
 
+/* The right-shift form alone (q->wide set). */
+static PB_FAST_RECURRENT_INLINE int32_t pb_fast_svdf_requant_right(int32_t acc, const pb_fast_svdf_rq_t *q)
+{
+    const int64_t sum = (int64_t)acc * q->mult + q->start - (int64_t)((uint32_t)acc >> 31 << 31);
+    return (int32_t)(sum >> 32) >> q->rshift_less1;
+}
+
 static PB_FAST_RECURRENT_INLINE int32_t pb_fast_svdf_requant(int32_t acc, const pb_fast_svdf_rq_t *q)
 {
     if (q->wide) {
-        const int64_t sum = (int64_t)acc * q->mult + q->start - (int64_t)((uint32_t)acc >> 31 << 31);
-        return (int32_t)(sum >> 32) >> q->rshift_less1;
+        return pb_fast_svdf_requant_right(acc, q);
     }
     return pb_lstm_requant(acc, q->mult, q->shift, q->fast);
 }

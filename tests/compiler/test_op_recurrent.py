@@ -198,6 +198,12 @@ SVDF_CASES = {
     # the feature scale above 1 (a left shift): the fast tiers requantize step by step
     "int8_feature_scale_up": {"state_scale": 0.0004, "state_zp": 0, "seed": 8},
     "int16_state_rank3_batches": {"state": "int16", "rank": 3, "batches": 2, "seed": 7},
+    # memories of whole words: the DSP tier's one-pass state rotation (memory 8 and 32 at
+    # rank 1 unrolled, the others its general loop), filters not a multiple of four
+    "int8_memory8": {"memory": 8, "units": 7, "seed": 9},
+    "int8_memory32_batches": {"memory": 32, "units": 5, "batches": 2, "seed": 10},
+    "int8_memory12_rank3_batches": {"memory": 12, "rank": 3, "batches": 2, "units": 3, "seed": 11},
+    "int8_memory4_rank2": {"memory": 4, "rank": 2, "state_zp": 100, "seed": 12},
 }
 
 

@@ -31,9 +31,117 @@ static PB_ALWAYS_INLINE int32_t pb_dsp_svdf_dot_s16(const int16_t *a, const int1
     return acc;
 }
 
+/* The int8-state SVDF when each filter's memory is whole words, in two passes per batch.
+ * First each filter's feature goes into its oldest byte, the one this step drops; then
+ * one pass per filter rotates its memory down by one byte (each word the funnel of two
+ * aligned loads, the feature coming round to the newest byte) and multiplies each new word
+ * into its unit's time accumulator on the way: no separate state shift, and the state is
+ * read once. */
+static PB_ALWAYS_INLINE void pb_dsp_svdf_s8_features_as(const pb_fast_svdf_params_t *p, const int8_t *x, uint8_t *sb,
+                                                        int32_t wide)
+{
+    const pb_fast_svdf_rq_t q = pb_fast_svdf_rq(p->feature_mult, p->feature_shift, p->fast_feature);
+    const int32_t filters = p->filters, memory = p->memory, state_zp = p->state_zp;
+    const int32_t input_size = p->input_size, words = p->input_words;
+    const int32_t *w = p->w_feature, *bias = p->feature_bias;
+    int32_t f, k;
+    for (f = 0; f < filters; f += 4) {
+        int32_t acc[4];
+        const int32_t count = filters - f < 4 ? filters - f : 4;
+        for (k = 0; k < 4; ++k) {
+            acc[k] = bias[f + k];
+        }
+        if (wide) {
+            pb_dsp_dot4_wide(x, input_size, w + f * words, words, acc);
+        } else {
+            pb_dsp_dot4(x, input_size, w + f * words, words, acc);
+        }
+        for (k = 0; k < count; ++k) {
+            sb[(f + k) * memory] = (uint8_t)(state_zp + pb_ssat8(pb_fast_svdf_requant(acc[k], &q)));
+        }
+    }
+}
+
+/* The first pass, the feature rows as int16 (wide) or int8. */
+static void pb_dsp_svdf_s8_features_wide(const pb_fast_svdf_params_t *p, const int8_t *x, uint8_t *sb)
+{
+    pb_dsp_svdf_s8_features_as(p, x, sb, 1);
+}
+
+static void pb_dsp_svdf_s8_features(const pb_fast_svdf_params_t *p, const int8_t *x, uint8_t *sb)
+{
+    pb_dsp_svdf_s8_features_as(p, x, sb, 0);
+}
+
+/* acc + the dot product of four int8 values in each of v and t. */
+static PB_ALWAYS_INLINE int32_t pb_dsp_svdf_mac4(uint32_t v, uint32_t t, int32_t acc)
+{
+    return pb_smlad(pb_sxtb16_hi(v), pb_sxtb16_hi(t), pb_smlad(pb_sxtb16(v), pb_sxtb16(t), acc));
+}
+
+/* The second pass over one batch's state sb (the output's requantization a right shift).
+ * memory_c, rank_c: the memory and the rank as
+ * constants (the common shapes unroll), or 0 to read them from p. */
+static PB_ALWAYS_INLINE void pb_dsp_svdf_s8_rotate(const pb_fast_svdf_params_t *p, uint8_t *s, int8_t *out,
+                                                   int32_t memory_c, int32_t rank_c)
+{
+    const pb_fast_svdf_rq_t q = pb_fast_svdf_rq(p->output_mult, p->output_shift, p->fast);
+    const int32_t memory = memory_c ? memory_c : p->memory, rank = rank_c ? rank_c : p->rank;
+    const int32_t units = p->units, output_zp = p->output_zp;
+    const int32_t *unit_bias = p->unit_bias;
+    const int8_t *wt = p->w_time;
+    int32_t u;
+    for (u = 0; u < units; ++u) {
+        int32_t acc = unit_bias[u], r;
+        for (r = 0; r < rank; ++r) {
+            const uint32_t first = pb_load32(s);
+            uint32_t cur = first, v;
+            int32_t j;
+            for (j = 4; j < memory; j += 4) {
+                const uint32_t next = pb_load32(s + j);
+                v = (cur >> 8) | (next << 24);
+                pb_store32(s + j - 4, v);
+                acc = pb_dsp_svdf_mac4(v, pb_load32(wt + j - 4), acc);
+                cur = next;
+            }
+            v = (cur >> 8) | (first << 24);
+            pb_store32(s + memory - 4, v);
+            acc = pb_dsp_svdf_mac4(v, pb_load32(wt + memory - 4), acc);
+            s += memory;
+            wt += memory;
+        }
+        out[u] = (int8_t)pb_ssat8(pb_fast_svdf_requant_right(acc, &q) + output_zp);
+    }
+}
+
+static void pb_dsp_svdf_s8_words(const pb_fast_svdf_params_t *p, const int8_t *input, int8_t *state,
+                                 int8_t *output)
+{
+    const int32_t per_batch = p->filters * p->memory;
+    int32_t b;
+    for (b = 0; b < p->batches; ++b) {
+        uint8_t *sb = (uint8_t *)state + b * per_batch;
+        int8_t *out = output + b * p->units;
+        if (p->wide) {
+            pb_dsp_svdf_s8_features_wide(p, input + b * p->input_size, sb);
+        } else {
+            pb_dsp_svdf_s8_features(p, input + b * p->input_size, sb);
+        }
+        if (p->memory == 8 && p->rank == 1) {
+            pb_dsp_svdf_s8_rotate(p, sb, out, 8, 1);
+        } else if (p->memory == 32 && p->rank == 1) {
+            pb_dsp_svdf_s8_rotate(p, sb, out, 32, 1);
+        } else {
+            pb_dsp_svdf_s8_rotate(p, sb, out, 0, 0);
+        }
+    }
+}
+
 void pb_fast_svdf_s8(const pb_fast_svdf_params_t *p, const int8_t *input, const int8_t *state, int8_t *output)
 {
-    if (p->wide) {
+    if (p->memory % 4 == 0 && p->output_shift <= -1) {
+        pb_dsp_svdf_s8_words(p, input, (int8_t *)state, output);
+    } else if (p->wide) {
         pb_fast_svdf_s8_with(p, input, state, output, pb_dsp_dot4_wide, pb_dsp_svdf_dot_s8);
     } else {
         pb_fast_svdf_s8_with(p, input, state, output, pb_dsp_dot4, pb_dsp_svdf_dot_s8);
