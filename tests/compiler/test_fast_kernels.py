@@ -621,3 +621,61 @@ def test_scratch_keeps_ram_within_bound(name, tier):
     assert scratch or (name, tier) == ("ad01_int8", "mve"), "no step of the fast tier uses scratch"
     assert program.arena_size <= portable.lower_bound + max(scratch, default=0)
     assert set(program.scratch) == {k for k, s in enumerate(program.steps) if s.call and s.call.scratch_bytes}
+
+
+# ---- the short-depth form (dsp/pb_conv.c's pb_fast_mm_short_pairs) ---------------------------
+
+SHORT_CASES = [  # depth 3, 8, 27 (RGB 3x3) and more; odd sizes and row counts, SAME/VALID, strides, dilation
+    dict(hw=(7, 9), cin=3, filters=8, kernel=1, strides=1, padding="same"),
+    dict(hw=(6, 7), cin=8, filters=16, kernel=1, strides=1, padding="valid"),
+    dict(hw=(11, 13), cin=3, filters=8, kernel=3, strides=2, padding="same"),
+    dict(hw=(9, 7), cin=3, filters=6, kernel=3, strides=1, padding="valid"),
+    dict(hw=(5, 5), cin=4, filters=10, kernel=3, strides=1, padding="same"),
+    dict(hw=(8, 6), cin=3, filters=4, kernel=3, strides=1, padding="same", dilation=2),
+    dict(hw=(5, 3), cin=16, filters=2, kernel=(3, 1), strides=(2, 1), padding="same"),
+    dict(hw=(4, 5), cin=5, filters=12, kernel=(2, 3), strides=1, padding="same"),
+]
+
+
+def short_bytes(case: dict) -> bytes:
+    s = {**dict(dilation=1, act=None, bias=True, mode="int8", pc=True, groups=1), **case}
+    return conv_bytes(s)
+
+
+def test_short_form_chosen_only_where_it_applies():
+    """pb_fast_mm_wide_short_full: wide FAST, no clamp but int8's, no skipped channels, an
+    even channel count and a short depth; anything else keeps its generic instance."""
+    f = dict(act_min=-128, act_max=127, requant=1, wide_weights=1, lean_weights=0, out_index="NULL",
+             quant_shared="NULL", out_c=8, depth_pad=dsp_tier.SHORT_DEPTH_MAX)
+    assert dsp_tier.mm_instance(f) == "pb_fast_mm_wide_short_full"
+    for change in (dict(act_min=0), dict(out_c=7), dict(depth_pad=dsp_tier.SHORT_DEPTH_MAX + 8),
+                   dict(out_index="idx"), dict(requant=0), dict(wide_weights=0)):
+        assert dsp_tier.mm_instance({**f, **change}) != "pb_fast_mm_wide_short_full", change
+
+
+def test_short_form_bit_exact_on_simulated_core(tmp_path):
+    """Every SHORT_CASES layer takes the short form on the M4 and each output byte equals
+    TFLite Micro's, run in QEMU (the form is assembly there; the host runs the generic C)."""
+    from protobrain.run.device import Device
+    from protobrain.run.qemu import QemuBoard
+    from protobrain.verify.compare import compare, test_inputs
+    from protobrain.verify.reference import Reference
+
+    board = needs_simulator("qemu-mps2-an386")
+    blobs = [short_bytes(c) for c in SHORT_CASES]
+    programs = [build_program(read_model_bytes(data, f"short{k}"), tier="dsp", flash_budget=board.flash.length)
+                for k, data in enumerate(blobs)]
+    for case, prog in zip(SHORT_CASES, programs):
+        (step,) = [s for s in prog.steps if s.op.name == "CONV_2D"]
+        assert step.call.entry == "pb_fast_mm_wide_short_full", (case, step.call.entry)
+    failures = []
+    for progs, datas, image in _build_fitting(board, programs, blobs, tmp_path / "fw"):
+        with QemuBoard(board, image.elf) as q, Device(q.port) as dev:
+            for prog, data in zip(progs, datas):
+                index = dev.model_index(prog.graph.name)
+                cases = test_inputs([prog.graph.tensors[i] for i in prog.graph.inputs], 4, seed=1)
+                result = compare(lambda *xs, index=index: dev.invoke(index, *xs).outputs[0], Reference(data), cases,
+                                 prog.graph.name)
+                if not result.ok:
+                    failures.append(f"{prog.graph.name}: {len(result.mismatches)} of {result.cases} cases differ")
+    assert not failures, "\n".join(failures)

@@ -669,6 +669,155 @@ static PB_ALWAYS_INLINE void pb_fast_mm_rows(const pb_fast_mm_params_t *p, const
     }
 }
 
+/* ---- short depth: the channel loop in one assembly routine -------------------------- */
+
+/* Wide FAST full-range dense layers with a short depth (vww's first 3x3 convolution on
+ * RGB, 27 taps, and its 1x1 from 8 channels): there the per-pair set-up of the generic
+ * loop (its live values spilled around the multiply) costs more than the multiply. This
+ * form runs every channel pair of a row pair in one routine that keeps all its state in
+ * a 7-word frame on the stack, read and written with single LDM/LDRD/STRD: per pair it
+ * multiplies two blocks peeled (the accumulators start from the biases), then two
+ * blocks per turn, and requantizes the four outputs as pb_fast_out does. The generator
+ * (dsp.py's _short_form) picks it; out_c must be even (no padding channel to store). */
+typedef struct {
+    const uint32_t *cols;   /* the two interleaved widened rows */
+    const uint32_t *w;      /* the next pair's weights (wide layout) */
+    const uint32_t *x_end;  /* cols + depth_pad */
+    const int32_t *q;       /* the next pair's quant words */
+    int8_t *out0, *out1;    /* the next pair's outputs in rows 0 and 1 */
+    const int32_t *q_end;   /* quant + PB_QUANT_WORDS * out_c */
+} pb_fast_short_t;
+
+#if defined(PB_SIMD_DSP)
+void pb_fast_mm_short_pairs(const pb_fast_short_t *f);
+
+/* One block of 4 depth values for two rows (r6-r9) and the pair's two channels (r10,
+ * r11 in turn), into c00 r2, c10 r3, c01 r4, c11 r5. */
+#define PB_SHORT_BLOCK                        \
+    "ldm    r0!, {r6-r9}\n\t"                 \
+    "ldrd   r10, r11, [r1], #8\n\t"           \
+    "smlad  r2, r6, r10, r2\n\t"              \
+    "smlad  r2, r7, r11, r2\n\t"              \
+    "smlad  r3, r8, r10, r3\n\t"              \
+    "smlad  r3, r9, r11, r3\n\t"              \
+    "ldrd   r10, r11, [r1], #8\n\t"           \
+    "smlad  r4, r6, r10, r4\n\t"              \
+    "smlad  r4, r7, r11, r4\n\t"              \
+    "smlad  r5, r8, r10, r5\n\t"              \
+    "smlad  r5, r9, r11, r5\n\t"
+
+/* One output: 2 * acc (doubled weights) in ra, multiplier r6, shift r7, rounding r8, into rd. */
+#define PB_SHORT_OUT(rd, ra)                        \
+    "sub    " rd ", r8, " ra ", lsr #31\n\t"        \
+    "smmlar " rd ", " ra ", r6, " rd "\n\t"         \
+    "asr    " rd ", " rd ", r7\n\t"                 \
+    "ssat   " rd ", #8, " rd "\n\t"
+
+/* frame on the stack: [0] cols, [4] w, [8] x_end, [12] q, [16] out0, [20] out1, [24] q_end */
+__asm__(".pushsection .text.pb_fast_mm_short_pairs,\"ax\",%progbits\n\t"
+        ".balign 4\n\t"
+        ".global pb_fast_mm_short_pairs\n\t"
+        ".type pb_fast_mm_short_pairs, %function\n\t"
+        ".syntax unified\n\t"
+        ".thumb\n\t"
+        ".thumb_func\n"
+        "pb_fast_mm_short_pairs:\n\t"
+        "push   {r4-r11, lr}\n\t"
+        "ldm    r0, {r0-r6}\n\t"
+        "push   {r0-r6}\n"
+        "1:\n\t"
+        "ldm    sp, {r0, r1, r12, lr}\n\t"
+        "ldr    r2, [lr]\n\t"
+        "ldr    r4, [lr, #16]\n\t"
+        /* the first block, its accumulators starting from the biases */
+        "ldm    r0!, {r6-r9}\n\t"
+        "ldrd   r10, r11, [r1], #8\n\t"
+        "smlad  r3, r8, r10, r2\n\t"
+        "smlad  r2, r6, r10, r2\n\t"
+        "smlad  r2, r7, r11, r2\n\t"
+        "smlad  r3, r9, r11, r3\n\t"
+        "ldrd   r10, r11, [r1], #8\n\t"
+        "smlad  r5, r8, r10, r4\n\t"
+        "smlad  r4, r6, r10, r4\n\t"
+        "smlad  r4, r7, r11, r4\n\t"
+        "smlad  r5, r9, r11, r5\n\t"
+        PB_SHORT_BLOCK
+        "cmp    r0, r12\n\t"
+        "beq    3f\n"
+        "2:\n\t"
+        PB_SHORT_BLOCK
+        PB_SHORT_BLOCK
+        "cmp    r0, r12\n\t"
+        "bne    2b\n"
+        "3:\n\t"
+        "str    r1, [sp, #4]\n\t"
+        "ldm    lr!, {r0, r6-r8}\n\t"
+        PB_SHORT_OUT("r9", "r2")
+        PB_SHORT_OUT("r10", "r3")
+        "ldm    lr!, {r0, r6-r8}\n\t"
+        PB_SHORT_OUT("r11", "r4")
+        PB_SHORT_OUT("r12", "r5")
+        "ldrd   r2, r3, [sp, #16]\n\t"
+        "strb   r9, [r2], #1\n\t"
+        "strb   r11, [r2], #1\n\t"
+        "strb   r10, [r3], #1\n\t"
+        "strb   r12, [r3], #1\n\t"
+        "strd   r2, r3, [sp, #16]\n\t"
+        "str    lr, [sp, #12]\n\t"
+        "ldr    r0, [sp, #24]\n\t"
+        "cmp    lr, r0\n\t"
+        "bne    1b\n\t"
+        "add    sp, sp, #28\n\t"
+        "pop    {r4-r11, pc}\n\t"
+        ".size pb_fast_mm_short_pairs, . - pb_fast_mm_short_pairs\n\t"
+        ".popsection");
+#undef PB_SHORT_BLOCK
+#undef PB_SHORT_OUT
+#endif
+
+/* Rows two at a time (an odd last row as a pair with itself, its outputs written twice),
+ * each pair's channels through pb_fast_mm_short_pairs; elsewhere than the DSP extension,
+ * the generic loop, whose results are the same. */
+static void pb_fast_mm_short_rows(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output,
+                                  uint32_t *cols)
+{
+#if defined(PB_SIMD_DSP)
+    const int32_t stride = p->out_stride;
+    pb_fast_short_t f;
+    pb_fast_window_t win0, win1;
+    int32_t r;
+    win0.in_b = input;
+    win0.iy0 = -p->pad_top;
+    win0.ix0 = -p->pad_left;
+    win0.oy = win0.ox = 0;
+    f.cols = cols;
+    f.x_end = cols + p->depth_pad;
+    f.q_end = p->quant + PB_QUANT_WORDS * p->out_c;
+    for (r = 0; r < p->rows; r += 2) {
+        const int two_rows = r + 1 < p->rows;
+        win1 = win0;
+        if (two_rows) {
+            pb_fast_window_next(p, &win1);
+        }
+        pb_fast_mm_prepare(p, &win0, &win1, 1, cols, PB_MM_WIDE);
+        win0 = win1;
+        pb_fast_window_next(p, &win0);
+        f.w = (const uint32_t *)p->weights;
+        f.q = p->quant;
+        f.out0 = output + r * stride;
+        f.out1 = two_rows ? f.out0 + stride : f.out0;
+        pb_fast_mm_short_pairs(&f);
+    }
+#else
+    pb_fast_mm_rows(p, input, output, cols, PB_MM_WIDE, PB_REQUANT_FAST, 1, 1, 0, 0);
+#endif
+}
+
+void pb_fast_mm_wide_short_full(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output, void *scratch)
+{
+    pb_fast_mm_short_rows(p, input, output, (uint32_t *)scratch);
+}
+
 /* One instance per weight width and requantization form, the layer's constants folded in.
  * Each is external (declared in pb_conv.h): the generator calls the one a layer's constants
  * select, so a firmware links only the instances its models use. */

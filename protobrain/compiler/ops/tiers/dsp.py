@@ -32,6 +32,9 @@ FEW_CHANNELS, SINGLE_ROW_SCRATCH = 8, 1024  # single rows stay portable past thi
 DW_CHANNELS = 4  # depthwise channels per step
 DW_LINES_MIN = 8  # shortest output line (the longer side) the lines form pays off on
 DW_ONE_MAX_RUN = 64  # PB_FAST_DW_ONE_MAX_RUN in dsp/pb_depthwise_conv.h: longest filter row
+# Deepest depth_pad the short form (pb_fast_mm_wide_short_full) takes: below it the generic
+# loop's per-pair set-up outweighs its longer unrolled turns
+SHORT_DEPTH_MAX = 48
 
 
 def _mm_weights(w2d: np.ndarray, wide: bool, lean: bool = False) -> tuple[np.ndarray, int]:
@@ -105,6 +108,8 @@ def mm_instance(fields: dict) -> str:
         if not fast:
             return "pb_fast_mm_wide_exact"
         sparse = "_sparse" if fields["out_index"] != "NULL" else ""
+        if full and not sparse and fields["out_c"] % 2 == 0 and fields["depth_pad"] <= SHORT_DEPTH_MAX:
+            return "pb_fast_mm_wide_short_full"  # the channel loop in one routine, no spills
         return f"pb_fast_mm_wide_doubled_{'full' if full else 'clamped'}{sparse}"
     if fields["lean_weights"]:
         shared = "_shared" if fields["quant_shared"] != "NULL" else ""
