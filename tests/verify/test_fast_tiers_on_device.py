@@ -212,14 +212,17 @@ def test_recurrent_reference_models_over_consecutive_invocations_on_the_fast_tie
 def test_recurrent_nets_over_consecutive_invocations_on_the_fast_tier(tier, tmp_path):
     """Written here, so they run without ../shared: a time-major LSTM with two batches and a
     non-zero hidden zero point, an LSTM whose gate layers scale up (requantized step by step
-    on the fast tiers too), LSTMs with more units than one pass takes and with an input too
-    long for the once-per-step copies, and chains of SVDFs with int8 and int16 state and rank 2,
+    on the fast tiers too), LSTMs with more units than one pass takes, with an input too
+    long for the once-per-step copies, and with one and two vectors of input and hidden state
+    (the Helium tier's unrolled forms), and chains of SVDFs with int8 and int16 state and rank 2,
     and with memories of whole words (the DSP tier's one-pass state rotation)."""
     board = needs(FAST_BOARDS[tier])
     blobs = {"rnn_lstm": lstm_model(time_major=True, batches=2, steps=4, depth=21, units=18, hidden_zp=3, seed=9),
              "rnn_lstm_exact": lstm_model(weight_scales=[0.4, 0.5, 0.6, 0.3, 0.2, 0.5, 0.4, 0.3], seed=12),
              "rnn_lstm_many": lstm_model(steps=3, depth=9, units=40, seed=14),
              "rnn_lstm_long": lstm_model(steps=2, depth=140, units=6, seed=15),
+             "rnn_lstm_2x1": lstm_model(steps=3, depth=20, units=12, seed=18),
+             "rnn_lstm_1x2": lstm_model(steps=3, depth=5, units=17, seed=19),
              "rnn_svdf8": svdf_model(layers=2, rank=2, units=7, depth=37, seed=10),
              "rnn_svdf16": svdf_model(state="int16", rank=2, units=6, depth=19, seed=11, output_zp=0),
              "rnn_svdf_m8": svdf_model(layers=2, memory=8, units=7, depth=21, seed=16),

@@ -184,6 +184,65 @@ static void pb_mve_lstm_dots(const int8_t *xb, int32_t xvecs, const int8_t *hb, 
     }
 }
 
+/* pb_mve_lstm_dots for input and hidden vectors of one or two vectors each (xvecs, hvecs
+ * constants): all of them held in registers over the chunk, each unit's 16 or fewer row
+ * vectors multiplied without a loop. */
+static inline __attribute__((always_inline)) void pb_mve_lstm_dots_short(const int8_t *xb, int32_t xvecs,
+                                                                        const int8_t *hb, int32_t hvecs,
+                                                                        const int8_t *wi, const int8_t *wr,
+                                                                        const int32_t *bias, int32_t count,
+                                                                        int32_t (*acc)[8])
+{
+    /* the second vectors only where they were padded */
+    const int8x16_t x0 = vldrbq_s8(xb), x1 = xvecs > 1 ? vldrbq_s8(xb + 16) : x0;
+    const int8x16_t h0 = vldrbq_s8(hb), h1 = hvecs > 1 ? vldrbq_s8(hb + 16) : h0;
+    int32_t u;
+    for (u = 0; u < count; ++u, bias += 8, wi += 64 * xvecs, wr += 64 * hvecs) {
+        int32_t a0 = vmladavaq_s8(bias[0], x0, vldrbq_s8(wi)), a1 = vmladavaq_s8(bias[1], x0, vldrbq_s8(wi + 16));
+        int32_t a2 = vmladavaq_s8(bias[2], x0, vldrbq_s8(wi + 32)), a3 = vmladavaq_s8(bias[3], x0, vldrbq_s8(wi + 48));
+        int32_t r0 = vmladavaq_s8(bias[4], h0, vldrbq_s8(wr)), r1 = vmladavaq_s8(bias[5], h0, vldrbq_s8(wr + 16));
+        int32_t r2 = vmladavaq_s8(bias[6], h0, vldrbq_s8(wr + 32)), r3 = vmladavaq_s8(bias[7], h0, vldrbq_s8(wr + 48));
+        if (xvecs > 1) {
+            a0 = vmladavaq_s8(a0, x1, vldrbq_s8(wi + 64));
+            a1 = vmladavaq_s8(a1, x1, vldrbq_s8(wi + 80));
+            a2 = vmladavaq_s8(a2, x1, vldrbq_s8(wi + 96));
+            a3 = vmladavaq_s8(a3, x1, vldrbq_s8(wi + 112));
+        }
+        if (hvecs > 1) {
+            r0 = vmladavaq_s8(r0, h1, vldrbq_s8(wr + 64));
+            r1 = vmladavaq_s8(r1, h1, vldrbq_s8(wr + 80));
+            r2 = vmladavaq_s8(r2, h1, vldrbq_s8(wr + 96));
+            r3 = vmladavaq_s8(r3, h1, vldrbq_s8(wr + 112));
+        }
+        acc[u][0] = a0;
+        acc[u][1] = a1;
+        acc[u][2] = a2;
+        acc[u][3] = a3;
+        acc[u][4] = r0;
+        acc[u][5] = r1;
+        acc[u][6] = r2;
+        acc[u][7] = r3;
+    }
+}
+
+/* Phase 1 of a chunk: pb_mve_lstm_dots_short's four forms where they apply. */
+static void pb_mve_lstm_chunk_dots(const int8_t *xb, int32_t xvecs, const int8_t *hb, int32_t hvecs,
+                                   const int8_t *wi, const int8_t *wr, const int32_t *bias, int32_t count,
+                                   int32_t (*acc)[8])
+{
+    if (xvecs == 1 && hvecs == 1) {
+        pb_mve_lstm_dots_short(xb, 1, hb, 1, wi, wr, bias, count, acc);
+    } else if (xvecs == 1 && hvecs == 2) {
+        pb_mve_lstm_dots_short(xb, 1, hb, 2, wi, wr, bias, count, acc);
+    } else if (xvecs == 2 && hvecs == 1) {
+        pb_mve_lstm_dots_short(xb, 2, hb, 1, wi, wr, bias, count, acc);
+    } else if (xvecs == 2 && hvecs == 2) {
+        pb_mve_lstm_dots_short(xb, 2, hb, 2, wi, wr, bias, count, acc);
+    } else {
+        pb_mve_lstm_dots(xb, xvecs, hb, hvecs, wi, wr, bias, count, acc);
+    }
+}
+
 /* The step of pb_fast_lstm_s8_with, its input and hidden vectors padded once per step. */
 void pb_fast_mve_lstm_s8(const pb_fast_mve_lstm_params_t *p, const int8_t *input, const int8_t *hidden,
                          const int16_t *cell, int8_t *output)
@@ -210,7 +269,7 @@ void pb_fast_mve_lstm_s8(const pb_fast_mve_lstm_params_t *p, const int8_t *input
             pb_mve_lstm_pad(hb, h, n);
             for (u0 = 0; u0 < n; u0 += PB_MVE_LSTM_CHUNK) {
                 const int32_t count = n - u0 < PB_MVE_LSTM_CHUNK ? n - u0 : PB_MVE_LSTM_CHUNK;
-                pb_mve_lstm_dots(xb, xvecs, hb, hvecs, (const int8_t *)(p->w_input + u0 * 4 * p->input_words),
+                pb_mve_lstm_chunk_dots(xb, xvecs, hb, hvecs, (const int8_t *)(p->w_input + u0 * 4 * p->input_words),
                                  (const int8_t *)(p->w_recurrent + u0 * 4 * p->unit_words), p->bias + u0 * 8, count,
                                  acc);
                 pb_mve_lstm_finish_with(p, q, count, acc, c + u0, out + u0);
