@@ -56,6 +56,7 @@ typedef struct {
     const int32_t *w_feature;         /* [filters rounded up to 4][input_words] int8 */
     const int32_t *feature_bias;      /* [filters rounded up to 4]: -input_zp * row sum */
     const int8_t *w_time;             /* [filters][memory], int8 state */
+    const int32_t *w_time_wide;       /* (DSP tier, one-pass form) w_time as int16 in SXTB16 order, or NULL */
     const int16_t *w_time16;          /* [filters][memory], int16 state */
     const int32_t *unit_bias;         /* [units] */
     int32_t fast;                     /* requantize with one rounded high multiply */

@@ -268,6 +268,21 @@ def test_fast_tiers_take_the_int8_lstm_and_svdf_with_their_rows_packed(tier, blo
     assert up.steps[0].call.fields["fast"] == 0 and up.steps[0].call.fields["fast_feature"] == 0
 
 
+def test_dsp_svdf_one_pass_form_takes_int16_time_weights():
+    """With int16 rows, the DSP tier's one-pass SVDF (memory of whole words, int8 state) takes
+    its time weights as int16 in SXTB16's order in place of the int8 ones; other shapes keep
+    the int8 time weights."""
+    def fields(case):
+        graph = read_model_bytes(svdf_model(**SVDF_CASES[case]), "s")
+        return build_program(graph).steps[0].call.fields, build_program(graph, tier="dsp", optimize="speed").steps[0].call.fields
+
+    portable, f = fields("int8_memory8")
+    wide = np.asarray(f["w_time_wide"].values, "<i4").view("<i2").reshape(-1, 4)[:, [0, 2, 1, 3]]
+    assert np.array_equal(wide.reshape(-1), np.asarray(portable["w_time"].values)) and f["w_time"] == "NULL"
+    for case in ("int8_rank1", "int16_state"):  # memory 5; an int16 state
+        assert "w_time_wide" not in fields(case)[1]
+
+
 WIDE_CASES = [("lstm", c) for c in LSTM_CASES if not c.startswith("16x8")] + [("svdf", c) for c in SVDF_CASES]
 
 

@@ -79,17 +79,29 @@ static PB_ALWAYS_INLINE int32_t pb_dsp_svdf_mac4(uint32_t v, uint32_t t, int32_t
     return pb_smlad(pb_sxtb16_hi(v), pb_sxtb16_hi(t), pb_smlad(pb_sxtb16(v), pb_sxtb16(t), acc));
 }
 
+/* acc + the dot product of the four int8 values in v and four time weights: int8 at t, or
+ * (wide) int16 at t16, the pair SMLAD takes against each SXTB16 half of v. */
+static PB_ALWAYS_INLINE int32_t pb_dsp_svdf_mac_word(uint32_t v, const int8_t *t, const int32_t *t16, int32_t acc,
+                                                     int32_t wide)
+{
+    if (wide) {
+        return pb_smlad(pb_sxtb16_hi(v), (uint32_t)t16[1], pb_smlad(pb_sxtb16(v), (uint32_t)t16[0], acc));
+    }
+    return pb_dsp_svdf_mac4(v, pb_load32(t), acc);
+}
+
 /* The second pass over one batch's state sb (the output's requantization a right shift).
- * memory_c, rank_c: the memory and the rank as
- * constants (the common shapes unroll), or 0 to read them from p. */
+ * memory_c, rank_c: the memory and the rank as constants (the common shapes unroll), or 0
+ * to read them from p. wide: the time weights are w_time_wide's int16 pairs (no SXTB16). */
 static PB_ALWAYS_INLINE void pb_dsp_svdf_s8_rotate(const pb_fast_svdf_params_t *p, uint8_t *s, int8_t *out,
-                                                   int32_t memory_c, int32_t rank_c)
+                                                   int32_t memory_c, int32_t rank_c, int32_t wide)
 {
     const pb_fast_svdf_rq_t q = pb_fast_svdf_rq(p->output_mult, p->output_shift, p->fast);
     const int32_t memory = memory_c ? memory_c : p->memory, rank = rank_c ? rank_c : p->rank;
     const int32_t units = p->units, output_zp = p->output_zp;
     const int32_t *unit_bias = p->unit_bias;
     const int8_t *wt = p->w_time;
+    const int32_t *wt16 = p->w_time_wide;
     int32_t u;
     for (u = 0; u < units; ++u) {
         int32_t acc = unit_bias[u], r;
@@ -98,17 +110,21 @@ static PB_ALWAYS_INLINE void pb_dsp_svdf_s8_rotate(const pb_fast_svdf_params_t *
             uint32_t cur = first, v;
             int32_t j;
             for (j = 4; j < memory; j += 4) {
-                const uint32_t next = pb_load32(s + j);
+                const uint32_t next = pb_load32(s + 4);
                 v = (cur >> 8) | (next << 24);
-                pb_store32(s + j - 4, v);
-                acc = pb_dsp_svdf_mac4(v, pb_load32(wt + j - 4), acc);
+                pb_store32(s, v);
+                acc = pb_dsp_svdf_mac_word(v, wt, wt16, acc, wide);
                 cur = next;
+                s += 4;
+                wt += 4;
+                wt16 += 2;
             }
             v = (cur >> 8) | (first << 24);
-            pb_store32(s + memory - 4, v);
-            acc = pb_dsp_svdf_mac4(v, pb_load32(wt + memory - 4), acc);
-            s += memory;
-            wt += memory;
+            pb_store32(s, v);
+            acc = pb_dsp_svdf_mac_word(v, wt, wt16, acc, wide);
+            s += 4;
+            wt += 4;
+            wt16 += 2;
         }
         out[u] = (int8_t)pb_ssat8(pb_fast_svdf_requant_right(acc, &q) + output_zp);
     }
@@ -127,12 +143,14 @@ static void pb_dsp_svdf_s8_words(const pb_fast_svdf_params_t *p, const int8_t *i
         } else {
             pb_dsp_svdf_s8_features(p, input + b * p->input_size, sb);
         }
-        if (p->memory == 8 && p->rank == 1) {
-            pb_dsp_svdf_s8_rotate(p, sb, out, 8, 1);
+        if (p->w_time_wide == NULL) {
+            pb_dsp_svdf_s8_rotate(p, sb, out, 0, 0, 0);
+        } else if (p->memory == 8 && p->rank == 1) {
+            pb_dsp_svdf_s8_rotate(p, sb, out, 8, 1, 1);
         } else if (p->memory == 32 && p->rank == 1) {
-            pb_dsp_svdf_s8_rotate(p, sb, out, 32, 1);
+            pb_dsp_svdf_s8_rotate(p, sb, out, 32, 1, 1);
         } else {
-            pb_dsp_svdf_s8_rotate(p, sb, out, 0, 0);
+            pb_dsp_svdf_s8_rotate(p, sb, out, 0, 0, 1);
         }
     }
 }

@@ -151,6 +151,13 @@ def svdf_fast_requant(f: dict, part: str = "both") -> bool:
     return f["output_shift"] <= 0 and 2 * int(peak.max()) < 2**31
 
 
+def svdf_state_words(f: dict, function: str) -> bool:
+    """Whether the DSP tier's SVDF takes its one-pass form (templates/kernels/dsp/pb_svdf.c,
+    pb_dsp_svdf_s8_words): an int8 state whose memory is whole words, and an output
+    requantization that shifts right."""
+    return function == "pb_svdf_s8" and f["memory"] % 4 == 0 and f["output_shift"] <= -1
+
+
 def _svdf(call: KernelCall, tier: str, wide: bool) -> KernelCall:
     f = call.fields
     filters = f["filters"]
@@ -165,6 +172,13 @@ def _svdf(call: KernelCall, tier: str, wide: bool) -> KernelCall:
                   wide=int(wide), input_words=input_words,
                   w_feature=const("w_feature", words, "int32_t"),
                   feature_bias=const("feature_bias", bias, "int32_t"))
+    if wide and svdf_state_words(f, call.function):
+        # the DSP tier's one-pass form takes its time weights as int16 in SXTB16's order
+        # (each four values' 0, 2, then 1, 3), in place of the int8 ones
+        wt = values(f["w_time"]).reshape(-1, 4)[:, [0, 2, 1, 3]]
+        fields["w_time_wide"] = const("w_time_wide", pack_words(np.ascontiguousarray(wt.astype("<i2")).view(np.int8)),
+                                      "int32_t")
+        fields["w_time"] = "NULL"
     function, struct = _NAMES[tier, call.function]
     return KernelCall("pb_svdf", function, struct, fields, call.inputs, call.outputs, macs=call.macs, tier=tier)
 
