@@ -30,27 +30,54 @@ static void pb_dsp_lstm_widen(uint32_t *buf, const int8_t *x, int32_t n)
     }
 }
 
-/* One widened word of x (two LDRD-loaded halves) into the four rows' accumulators. */
+/* One widened word of x (two LDRD-loaded halves) into the four rows' accumulators: on a core
+ * with the DSP extension one asm block, the rows' eight words by two LDMs into four fixed
+ * registers (an LDM's list fills in register order, so the compiler may not pick them);
+ * elsewhere the same in C. */
+#ifdef PB_SIMD_DSP
+#define PB_DSP_LSTM_STEP()                                                                         \
+    do {                                                                                           \
+        register uint32_t w0_ __asm__("r8"), w1_ __asm__("r9"), w2_ __asm__("r10"), w3_ __asm__("r11"); \
+        uint32_t xl_, xh_;                                                                         \
+        __asm__ volatile("ldrd %[xl], %[xh], [%[xp]], #8\n\t"                                      \
+                         "ldmia %[wp]!, {%[w0], %[w1], %[w2], %[w3]}\n\t"                          \
+                         "smlad %[a0], %[w0], %[xl], %[a0]\n\t"                                    \
+                         "smlad %[a0], %[w1], %[xh], %[a0]\n\t"                                    \
+                         "smlad %[a1], %[w2], %[xl], %[a1]\n\t"                                    \
+                         "smlad %[a1], %[w3], %[xh], %[a1]\n\t"                                    \
+                         "ldmia %[wp]!, {%[w0], %[w1], %[w2], %[w3]}\n\t"                          \
+                         "smlad %[a2], %[w0], %[xl], %[a2]\n\t"                                    \
+                         "smlad %[a2], %[w1], %[xh], %[a2]\n\t"                                    \
+                         "smlad %[a3], %[w2], %[xl], %[a3]\n\t"                                    \
+                         "smlad %[a3], %[w3], %[xh], %[a3]"                                          \
+                         : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [xp] "+r"(xp),  \
+                           [wp] "+r"(w), [xl] "=&r"(xl_), [xh] "=&r"(xh_), [w0] "=&r"(w0_),             \
+                           [w1] "=&r"(w1_), [w2] "=&r"(w2_), [w3] "=&r"(w3_)                            \
+                         :                                                                         \
+                         : "memory");                                                              \
+    } while (0)
+#else
 #define PB_DSP_LSTM_STEP()                                                                         \
     do {                                                                                           \
         uint32_t xl_, xh_, lo_, hi_;                                                               \
         pb_ldrd_post(&xp, &xl_, &xh_);                                                             \
-        pb_ldrd_post(wp, &lo_, &hi_);                                                              \
+        pb_ldrd_post(&w, &lo_, &hi_);                                                              \
         a0 = pb_smlad(hi_, xh_, pb_smlad(lo_, xl_, a0));                                           \
-        pb_ldrd_post(wp, &lo_, &hi_);                                                              \
+        pb_ldrd_post(&w, &lo_, &hi_);                                                              \
         a1 = pb_smlad(hi_, xh_, pb_smlad(lo_, xl_, a1));                                           \
-        pb_ldrd_post(wp, &lo_, &hi_);                                                              \
+        pb_ldrd_post(&w, &lo_, &hi_);                                                              \
         a2 = pb_smlad(hi_, xh_, pb_smlad(lo_, xl_, a2));                                           \
-        pb_ldrd_post(wp, &lo_, &hi_);                                                              \
+        pb_ldrd_post(&w, &lo_, &hi_);                                                              \
         a3 = pb_smlad(hi_, xh_, pb_smlad(lo_, xl_, a3));                                           \
     } while (0)
+#endif
 
 /* acc[k] = bias[k] + the dot product of the widened x (`words` words of x, two buffer words
  * each) with the wide row k at *wp, k < 4; *wp moves past the four rows. Two words per pass. */
 static PB_ALWAYS_INLINE void pb_dsp_lstm_dot4(const uint32_t *x, int32_t words, const void **wp, const int32_t *bias,
                                               int32_t *acc)
 {
-    const void *xp = x;
+    const void *xp = x, *w = *wp;
     int32_t a0 = bias[0], a1 = bias[1], a2 = bias[2], a3 = bias[3];
     int32_t k;
     if (words & 1) {
@@ -60,6 +87,7 @@ static PB_ALWAYS_INLINE void pb_dsp_lstm_dot4(const uint32_t *x, int32_t words, 
         PB_DSP_LSTM_STEP();
         PB_DSP_LSTM_STEP();
     }
+    *wp = w;
     acc[0] = a0;
     acc[1] = a1;
     acc[2] = a2;
