@@ -32,10 +32,55 @@ static inline __attribute__((always_inline)) int32_t pb_mve_svdf_dot_s16(const i
     return acc;
 }
 
+/* The state moved down by one byte (memmove(s, s + 1, n)): 16 bytes a vector, forward, each
+ * vector loaded before the store below it; the tail under a predicate. */
+static inline __attribute__((always_inline)) void pb_mve_svdf_shift_s8(int8_t *s, int32_t n)
+{
+    int32_t i;
+    for (i = 0; i < n; i += 16) {
+        const mve_pred16_t pr = vctp8q((uint32_t)(n - i));
+        vstrbq_p_s8(s + i, vldrbq_z_s8(s + i + 1, pr), pr);
+    }
+}
+
+/* The int8-state SVDF whose output requantization shifts right: the state shifted by
+ * vectors, the features (pb_fast_recurrent.h), then each unit's time dot product with its
+ * constants read once and, for memory_c (rank 1) a constant, no loop per unit. */
+static inline __attribute__((always_inline)) void pb_mve_svdf_s8_right(const pb_fast_svdf_params_t *p,
+                                                                       const int8_t *input, int8_t *state,
+                                                                       int8_t *output, int32_t memory_c)
+{
+    const pb_fast_svdf_rq_t q = pb_fast_svdf_rq(p->output_mult, p->output_shift, p->fast);
+    const int32_t per_batch = p->filters * p->memory, units = p->units, output_zp = p->output_zp;
+    const int32_t n = memory_c ? memory_c : p->rank * p->memory;
+    const int32_t *unit_bias = p->unit_bias;
+    int32_t b, u;
+    pb_mve_svdf_shift_s8(state, p->batches * per_batch - 1);
+    for (b = 0; b < p->batches; ++b) {
+        const int8_t *sb = state + b * per_batch, *wt = p->w_time;
+        int8_t *out = output + b * units;
+        pb_fast_svdf_features(p, input + b * p->input_size, state + b * per_batch, 0, pb_mve_dot4);
+        for (u = 0; u < units; ++u) {
+            const int32_t acc = pb_mve_svdf_dot_s8(wt, sb, n, unit_bias[u]);
+            out[u] = (int8_t)__ssat(pb_fast_svdf_requant_right(acc, &q) + output_zp, 8);
+            wt += n;
+            sb += n;
+        }
+    }
+}
+
 void pb_fast_mve_svdf_s8(const pb_fast_mve_svdf_params_t *p, const int8_t *input, const int8_t *state,
                          int8_t *output)
 {
-    pb_fast_svdf_s8_with(p, input, state, output, pb_mve_dot4, pb_mve_svdf_dot_s8);
+    if (p->output_shift > -1) {
+        pb_fast_svdf_s8_with(p, input, state, output, pb_mve_dot4, pb_mve_svdf_dot_s8);
+    } else if (p->memory == 8 && p->rank == 1) {
+        pb_mve_svdf_s8_right(p, input, (int8_t *)state, output, 8);
+    } else if (p->memory == 32 && p->rank == 1) {
+        pb_mve_svdf_s8_right(p, input, (int8_t *)state, output, 32);
+    } else {
+        pb_mve_svdf_s8_right(p, input, (int8_t *)state, output, 0);
+    }
 }
 
 void pb_fast_mve_svdf_s8_s16(const pb_fast_mve_svdf_params_t *p, const int8_t *input, const int16_t *state,
