@@ -625,7 +625,8 @@ def test_scratch_keeps_ram_within_bound(name, tier):
 
 # ---- the short-depth form (dsp/pb_conv.c's pb_fast_mm_short_pairs) ---------------------------
 
-SHORT_CASES = [  # depth 3, 8, 27 (RGB 3x3) and more; odd sizes and row counts, SAME/VALID, strides, dilation
+SHORT_CASES = [  # depth 3, 8, 27 (RGB 3x3) and more; odd sizes and row counts, SAME/VALID, strides, dilation;
+    # pointwise layers (1x1, stride 1: each row its input pixel) and the other widenings
     dict(hw=(7, 9), cin=3, filters=8, kernel=1, strides=1, padding="same"),
     dict(hw=(6, 7), cin=8, filters=16, kernel=1, strides=1, padding="valid"),
     dict(hw=(11, 13), cin=3, filters=8, kernel=3, strides=2, padding="same"),
@@ -634,6 +635,8 @@ SHORT_CASES = [  # depth 3, 8, 27 (RGB 3x3) and more; odd sizes and row counts, 
     dict(hw=(8, 6), cin=3, filters=4, kernel=3, strides=1, padding="same", dilation=2),
     dict(hw=(5, 3), cin=16, filters=2, kernel=(3, 1), strides=(2, 1), padding="same"),
     dict(hw=(4, 5), cin=5, filters=12, kernel=(2, 3), strides=1, padding="same"),
+    dict(hw=(5, 3), cin=4, filters=6, kernel=1, strides=1, padding="same"),  # pointwise, depth_pad past in_c
+    dict(hw=(3, 3), cin=12, filters=2, kernel=1, strides=1, padding="valid"),
 ]
 
 

@@ -775,6 +775,38 @@ __asm__(".pushsection .text.pb_fast_mm_short_pairs,\"ax\",%progbits\n\t"
 #undef PB_SHORT_OUT
 #endif
 
+/* A pointwise layer's two pixels a and b (in_c values each, a multiple of 4) widened into
+ * the interleaved slots: 1x1, stride 1, no padding, so output row r reads input pixel r
+ * and needs no window. The blocks past in_c up to depth_pad are left as they are: their
+ * weights are zero. */
+static PB_ALWAYS_INLINE void pb_fast_widen_pointwise(const int8_t *a, const int8_t *b, int32_t in_c, uint32_t *cols)
+{
+    const int8_t *end = a + in_c;
+    for (; a != end; a += 4, b += 4, cols += 4) {
+        const uint32_t va = pb_load32(a), vb = pb_load32(b);
+        cols[0] = pb_sxtb16(va);
+        cols[1] = pb_sxtb16_hi(va);
+        cols[2] = pb_sxtb16(vb);
+        cols[3] = pb_sxtb16_hi(vb);
+    }
+}
+
+/* pb_fast_widen_rows with the test for a window inside the input against the layer's
+ * largest origins (ix_max: the window and its last filter row padded to row_pad inside
+ * the input row; iy_max), worked out once per layer, and without the zeros past the
+ * filter rows' taps (their weights are zero): most of that function's count at a
+ * 3-channel input's few taps. */
+static PB_ALWAYS_INLINE void pb_fast_short_widen_rows(const pb_fast_mm_params_t *p, const pb_fast_window_t *win,
+                                                      uint32_t *cols, int32_t r, int32_t ix_max, int32_t iy_max)
+{
+    if (win->ix0 >= 0 && win->ix0 <= ix_max && win->iy0 >= 0 && win->iy0 <= iy_max) {
+        (void)pb_fast_widen_window(pb_fast_window_start(p, win), p->row_pad,
+                                   p->dilation_h * p->in_w * p->in_c - p->row_pad, p->filter_h, cols + 2 * r, 0);
+    } else {
+        pb_fast_widen_rows(p, win, cols, r, (int8_t *)(cols + p->depth_pad));
+    }
+}
+
 /* Rows two at a time (an odd last row as a pair with itself, its outputs written twice),
  * each pair's channels through pb_fast_mm_short_pairs; elsewhere than the DSP extension,
  * the generic loop, whose results are the same. */
@@ -785,7 +817,7 @@ static void pb_fast_mm_short_rows(const pb_fast_mm_params_t *p, const int8_t *in
     const int32_t stride = p->out_stride;
     pb_fast_short_t f;
     pb_fast_window_t win0, win1;
-    int32_t r;
+    int32_t r, lim, ix_max, iy_max;
     win0.in_b = input;
     win0.iy0 = -p->pad_top;
     win0.ix0 = -p->pad_left;
@@ -793,13 +825,37 @@ static void pb_fast_mm_short_rows(const pb_fast_mm_params_t *p, const int8_t *in
     f.cols = cols;
     f.x_end = cols + p->depth_pad;
     f.q_end = p->quant + PB_QUANT_WORDS * p->out_c;
+    if (p->filter_h == 1 && p->filter_w == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_top == 0 &&
+        p->pad_left == 0 && (p->in_c & 3) == 0 && p->in_h == p->out_h && p->in_w == p->out_w) {
+        const int32_t in_c = p->in_c;
+        for (r = 0; r < p->rows; r += 2) {
+            const int two_rows = r + 1 < p->rows;
+            const int8_t *a = input + r * in_c;
+            pb_fast_widen_pointwise(a, two_rows ? a + in_c : a, in_c, cols);
+            f.w = (const uint32_t *)p->weights;
+            f.q = p->quant;
+            f.out0 = output + r * stride;
+            f.out1 = two_rows ? f.out0 + stride : f.out0;
+            pb_fast_mm_short_pairs(&f);
+        }
+        return;
+    }
+    /* row_pad: the last window origins inside the input (see pb_fast_short_widen_rows) */
+    lim = p->in_w * p->in_c - p->row_pad;
+    ix_max = lim < 0 || !p->row_pad ? -1 : PB_MIN(p->in_w - p->filter_w, lim / p->in_c);
+    iy_max = p->in_h - 1 - (p->filter_h - 1) * p->dilation_h;
     for (r = 0; r < p->rows; r += 2) {
         const int two_rows = r + 1 < p->rows;
         win1 = win0;
         if (two_rows) {
             pb_fast_window_next(p, &win1);
         }
-        pb_fast_mm_prepare(p, &win0, &win1, 1, cols, PB_MM_WIDE);
+        if (p->row_pad) {
+            pb_fast_short_widen_rows(p, &win0, cols, 0, ix_max, iy_max);
+            pb_fast_short_widen_rows(p, &win1, cols, 1, ix_max, iy_max);
+        } else {
+            pb_fast_mm_prepare(p, &win0, &win1, 1, cols, PB_MM_WIDE);
+        }
         win0 = win1;
         pb_fast_window_next(p, &win0);
         f.w = (const uint32_t *)p->weights;
