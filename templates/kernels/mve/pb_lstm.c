@@ -16,6 +16,21 @@ static inline int32x4_t pb_mve_lstm_rq(int32x4_t acc, const pb_fast_rq_t *q)
     return vrshlq_n_s32(vaddq_s32(v, vandq_s32(vshrq_n_s32(v, 31), vdupq_n_s32(q->negative))), -q->rshift);
 }
 
+/* The same where the shift is known to be a right shift (q->negative all ones). */
+static inline int32x4_t pb_mve_lstm_rq_right(int32x4_t acc, const pb_fast_rq_t *q)
+{
+    const int32x4_t v = vqrdmulhq_n_s32(acc, q->mult);
+    return vrshlq_n_s32(vaddq_s32(v, vshrq_n_s32(v, 31)), -q->rshift);
+}
+
+/* sat16(sat16(a) + sat16(b)) of four lanes: a and b narrowed with saturation into 16-bit
+ * lanes, added there with saturation, widened back; no bounds held in registers. */
+static inline int32x4_t pb_mve_lstm_sat16_add(int32x4_t a, int32x4_t b)
+{
+    const int16x8_t z = vdupq_n_s16(0);
+    return vmovlbq_s16(vqaddq_s16(vqmovnbq_s32(z, a), vqmovnbq_s32(z, b)));
+}
+
 static inline int32x4_t pb_mve_lstm_clamp(int32x4_t v, int32_t lo, int32_t hi)
 {
     return vmaxq_s32(vminq_s32(v, vdupq_n_s32(hi)), vdupq_n_s32(lo));
@@ -51,6 +66,24 @@ static inline int32x4_t pb_mve_lstm_tanh(const uint16_t *table, int32x4_t v)
 /* One gate of the chunk, four units a vector: acc[u][k] and acc[u][4 + k] of four units by
  * gather loads (a unit's eight accumulators are eight words apart), the activation
  * (pb_fast_lstm_finish's) scattered back to acc[u][k]. */
+
+/* The same where every shift is a right shift, over whole vectors: the rows past count, up to
+ * the next multiple of 4 (within the chunk's buffer, whose rows are a multiple of 4), are
+ * computed too and never read; any int32 there stays within the tables. */
+static inline void pb_mve_lstm_gate_right(const pb_fast_lstm_params_t *p, const pb_fast_rq_t *qg, int32_t k,
+                                          int32_t count, int32_t (*acc)[8], int32_t is_tanh)
+{
+    const pb_fast_rq_t qi = qg[k], qr = qg[4 + k];
+    const uint32x4_t rows = vmulq_n_u32(vidupq_n_u32(0, 1), 8);
+    int32_t u;
+    for (u = 0; u < count; u += 4) {
+        int32_t *in = &acc[u][k];
+        const int32x4_t g = pb_mve_lstm_sat16_add(pb_mve_lstm_rq_right(vldrwq_gather_shifted_offset_s32(in, rows), &qi),
+                                                  pb_mve_lstm_rq_right(vldrwq_gather_shifted_offset_s32(in + 4, rows), &qr));
+        vstrwq_scatter_shifted_offset_s32(in, rows, is_tanh ? pb_mve_lstm_tanh(p->sigmoid, vmulq_n_s32(g, 3))
+                                                            : pb_mve_lstm_sigmoid(p->sigmoid, g));
+    }
+}
 static inline void pb_mve_lstm_gate(const pb_fast_lstm_params_t *p, const pb_fast_rq_t *qg, int32_t k, int32_t count,
                                     int32_t (*acc)[8], int32_t is_tanh)
 {
@@ -81,14 +114,25 @@ static void pb_mve_lstm_finish_with(const pb_fast_lstm_params_t *p, const pb_fas
     const int32_t clip = p->cell_clip;
     const uint32x4_t rows = vmulq_n_u32(vidupq_n_u32(0, 1), 8);
     int32_t u;
+    int32_t right = 1, k;
     if (!p->fast) {
         pb_fast_lstm_finish(p, count, acc, cell, out);
         return;
     }
-    pb_mve_lstm_gate(p, q, 0, count, acc, 0);
-    pb_mve_lstm_gate(p, q, 1, count, acc, 0);
-    pb_mve_lstm_gate(p, q, 2, count, acc, 1);
-    pb_mve_lstm_gate(p, q, 3, count, acc, 0);
+    for (k = 0; k < 11; ++k) {
+        right = right && q[k].rshift > 0;
+    }
+    if (right) {
+        pb_mve_lstm_gate_right(p, q, 0, count, acc, 0);
+        pb_mve_lstm_gate_right(p, q, 1, count, acc, 0);
+        pb_mve_lstm_gate_right(p, q, 2, count, acc, 1);
+        pb_mve_lstm_gate_right(p, q, 3, count, acc, 0);
+    } else {
+        pb_mve_lstm_gate(p, q, 0, count, acc, 0);
+        pb_mve_lstm_gate(p, q, 1, count, acc, 0);
+        pb_mve_lstm_gate(p, q, 2, count, acc, 1);
+        pb_mve_lstm_gate(p, q, 3, count, acc, 0);
+    }
     for (u = 0; u < count; u += 4) {
         const mve_pred16_t pr = vctp32q((uint32_t)(count - u));
         const int32x4_t i = vldrwq_gather_shifted_offset_z_s32(&acc[u][0], rows, pr);
@@ -96,9 +140,7 @@ static void pb_mve_lstm_finish_with(const pb_fast_lstm_params_t *p, const pb_fas
         const int32x4_t g = vldrwq_gather_shifted_offset_z_s32(&acc[u][2], rows, pr);
         const int32x4_t o = vldrwq_gather_shifted_offset_z_s32(&acc[u][3], rows, pr);
         const int32x4_t c = vldrhq_z_s32(cell + u, pr);
-        int32x4_t v = vaddq_s32(pb_mve_lstm_clamp(pb_mve_lstm_rq(vmulq_s32(f, c), &qf), -32768, 32767),
-                                pb_mve_lstm_clamp(pb_mve_lstm_rq(vmulq_s32(i, g), &qu), -32768, 32767));
-        v = pb_mve_lstm_clamp(v, -32768, 32767);
+        int32x4_t v = pb_mve_lstm_sat16_add(pb_mve_lstm_rq(vmulq_s32(f, c), &qf), pb_mve_lstm_rq(vmulq_s32(i, g), &qu));
         if (clip >= 0) {
             v = pb_mve_lstm_clamp(v, -clip, clip);
         }
