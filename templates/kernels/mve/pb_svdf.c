@@ -43,6 +43,44 @@ static inline __attribute__((always_inline)) void pb_mve_svdf_shift_s8(int8_t *s
     }
 }
 
+/* The right-shift requantization of four accumulators, exact (TFLite's
+ * MultiplyByQuantizedMultiplier with a right shift rshift >= 1): VQRDMULH is its doubling
+ * high multiply, floor((a * mult + 2^30) / 2^31), for any a and a multiplier of at least 0;
+ * VRSHL's rounding right shift rounds halves up, so negative values first lose 1, which
+ * rounds their halves away from zero. */
+static inline __attribute__((always_inline)) int32x4_t pb_mve_svdf_requant4(int32x4_t a, int32_t mult,
+                                                                            int32_t rshift)
+{
+    const int32x4_t v = vqrdmulhq_n_s32(a, mult);
+    return vrshlq_n_s32(vaddq_s32(v, vshrq_n_s32(v, 31)), -rshift);
+}
+
+/* The features of one batch (feature requantization a right shift): four filters' dot
+ * products (pb_mve_dot4), requantized as one vector, saturated, the state's zero point
+ * added, and stored to the four filters' newest slots (a byte scatter, `memory` apart). */
+static inline __attribute__((always_inline)) void pb_mve_svdf_features_right(const pb_fast_svdf_params_t *p,
+                                                                             const int8_t *x, int8_t *sb)
+{
+    const int32_t filters = p->filters, memory = p->memory, input_size = p->input_size, words = p->input_words;
+    const int32_t mult = p->feature_mult, rshift = -p->feature_shift, state_zp = p->state_zp;
+    const int32_t *w = p->w_feature, *bias = p->feature_bias;
+    const uint32x4_t slots = vmulq_n_u32(vidupq_n_u32(0u, 1), (uint32_t)memory);
+    int8_t *newest = sb + memory - 1;
+    int32_t f;
+    for (f = 0; f < filters; f += 4) {
+        int32_t acc[4];
+        int32x4_t v;
+        acc[0] = bias[f];
+        acc[1] = bias[f + 1];
+        acc[2] = bias[f + 2];
+        acc[3] = bias[f + 3];
+        pb_mve_dot4(x, input_size, w + f * words, words, acc);
+        v = pb_mve_svdf_requant4(vldrwq_s32(acc), mult, rshift);
+        v = vaddq_n_s32(vmaxq_s32(vminq_s32(v, vdupq_n_s32(127)), vdupq_n_s32(-128)), state_zp);
+        vstrbq_scatter_offset_p_s32(newest + f * memory, slots, v, vctp32q((uint32_t)(filters - f)));
+    }
+}
+
 /* The int8-state SVDF whose output requantization shifts right: the state shifted by
  * vectors, the features (pb_fast_recurrent.h), then each unit's time dot product with its
  * constants read once and, for memory_c (rank 1) a constant, no loop per unit. */
@@ -59,7 +97,11 @@ static inline __attribute__((always_inline)) void pb_mve_svdf_s8_right(const pb_
     for (b = 0; b < p->batches; ++b) {
         const int8_t *sb = state + b * per_batch, *wt = p->w_time;
         int8_t *out = output + b * units;
-        pb_fast_svdf_features(p, input + b * p->input_size, state + b * per_batch, 0, pb_mve_dot4);
+        if (p->feature_shift <= -1) {
+            pb_mve_svdf_features_right(p, input + b * p->input_size, state + b * per_batch);
+        } else {
+            pb_fast_svdf_features(p, input + b * p->input_size, state + b * per_batch, 0, pb_mve_dot4);
+        }
         for (u = 0; u < units; ++u) {
             const int32_t acc = pb_mve_svdf_dot_s8(wt, sb, n, unit_bias[u]);
             out[u] = (int8_t)__ssat(pb_fast_svdf_requant_right(acc, &q) + output_zp, 8);
