@@ -105,8 +105,8 @@ static inline void pb_mve_lstm_gate(const pb_fast_lstm_params_t *p, const pb_fas
 
 /* Phases 2 and 3 of a chunk (pb_fast_lstm_finish), four units a vector where every
  * requantization is the fast form; the scalar form otherwise. */
-static void pb_mve_lstm_finish_with(const pb_fast_lstm_params_t *p, const pb_fast_rq_t *q, int32_t count,
-                                    int32_t (*acc)[8], int16_t *cell, int8_t *out)
+static void pb_mve_lstm_finish_with(const pb_fast_lstm_params_t *p, const pb_fast_rq_t *q, int32_t right,
+                                    int32_t count, int32_t (*acc)[8], int16_t *cell, int8_t *out)
 {
     const pb_fast_rq_t qf = q[8], qu = q[9], qh = q[10];
     const int32_t tanh_shift = p->cell_tanh_shift;
@@ -114,13 +114,9 @@ static void pb_mve_lstm_finish_with(const pb_fast_lstm_params_t *p, const pb_fas
     const int32_t clip = p->cell_clip;
     const uint32x4_t rows = vmulq_n_u32(vidupq_n_u32(0, 1), 8);
     int32_t u;
-    int32_t right = 1, k;
     if (!p->fast) {
         pb_fast_lstm_finish(p, count, acc, cell, out);
         return;
-    }
-    for (k = 0; k < 11; ++k) {
-        right = right && q[k].rshift > 0;
     }
     if (right) {
         pb_mve_lstm_gate_right(p, q, 0, count, acc, 0);
@@ -153,16 +149,21 @@ static void pb_mve_lstm_finish_with(const pb_fast_lstm_params_t *p, const pb_fas
 }
 
 /* The requantizations' constants taken apart (pb_fast_rq): the 8 gate layers', then the
- * forget product's, the update product's and the hidden value's; once per call. */
-static void pb_mve_lstm_consts(const pb_fast_lstm_params_t *p, pb_fast_rq_t *q)
+ * forget product's, the update product's and the hidden value's; once per call. Returns
+ * whether every shift is a right shift. */
+static int32_t pb_mve_lstm_consts(const pb_fast_lstm_params_t *p, pb_fast_rq_t *q)
 {
-    int32_t k;
+    int32_t k, right = 1;
     for (k = 0; k < 8; ++k) {
         q[k] = pb_fast_rq(p->mults[k], p->shifts[k]);
     }
     q[8] = pb_fast_rq(p->forget_mult, p->forget_shift);
     q[9] = pb_fast_rq(p->update_mult, p->update_shift);
     q[10] = pb_fast_rq(p->hidden_mult, p->hidden_shift);
+    for (k = 0; k < 11; ++k) {
+        right = right && q[k].rshift > 0;
+    }
+    return right;
 }
 
 /* pb_mve_lstm_finish_with as the general step (pb_fast_lstm_s8_with) takes it. */
@@ -170,8 +171,8 @@ static void pb_mve_lstm_finish(const pb_fast_lstm_params_t *p, int32_t count, in
                                int8_t *out)
 {
     pb_fast_rq_t q[11];
-    pb_mve_lstm_consts(p, q);
-    pb_mve_lstm_finish_with(p, q, count, acc, cell, out);
+    const int32_t right = pb_mve_lstm_consts(p, q);
+    pb_mve_lstm_finish_with(p, q, right, count, acc, cell, out);
 }
 
 /* Units per pass of the padded step: their accumulators on the stack, 1 KiB. */
@@ -295,12 +296,12 @@ void pb_fast_mve_lstm_s8(const pb_fast_mve_lstm_params_t *p, const int8_t *input
     int8_t hb[16 * PB_MVE_LSTM_PAD_VECTORS] __attribute__((aligned(16)));
     int32_t acc[PB_MVE_LSTM_CHUNK][8];
     pb_fast_rq_t q[11];
-    int32_t b, t, u0;
+    int32_t right, b, t, u0;
     if (xvecs > PB_MVE_LSTM_PAD_VECTORS || hvecs > PB_MVE_LSTM_PAD_VECTORS) {
         pb_fast_lstm_s8_with(p, input, hidden, cell, output, pb_mve_dot4, pb_mve_lstm_finish);
         return;
     }
-    pb_mve_lstm_consts(p, q);
+    right = pb_mve_lstm_consts(p, q);
     for (b = 0; b < p->batches; ++b) {
         int8_t *h = (int8_t *)hidden + b * n;
         int16_t *c = (int16_t *)cell + b * n;
@@ -314,7 +315,7 @@ void pb_fast_mve_lstm_s8(const pb_fast_mve_lstm_params_t *p, const int8_t *input
                 pb_mve_lstm_chunk_dots(xb, xvecs, hb, hvecs, (const int8_t *)(p->w_input + u0 * 4 * p->input_words),
                                  (const int8_t *)(p->w_recurrent + u0 * 4 * p->unit_words), p->bias + u0 * 8, count,
                                  acc);
-                pb_mve_lstm_finish_with(p, q, count, acc, c + u0, out + u0);
+                pb_mve_lstm_finish_with(p, q, right, count, acc, c + u0, out + u0);
             }
             /* every unit has read the old hidden state (from hb): the new one replaces it */
             memcpy(h, out, (size_t)n);
