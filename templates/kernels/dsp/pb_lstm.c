@@ -199,22 +199,55 @@ static PB_ALWAYS_INLINE void pb_dsp_lstm_finish_as(const pb_fast_lstm_params_t *
     }
 }
 
-/* pb_dsp_lstm_finish_as where every requantization is the fast form with a right shift, the
- * activations by their words where the generator gave them; pb_fast_lstm_finish otherwise. */
-static void pb_dsp_lstm_finish(const pb_fast_lstm_params_t *p, int32_t count, int32_t (*acc)[8], int16_t *cell,
-                               int8_t *out)
+/* Which finish a call takes: 0 pb_fast_lstm_finish (some requantization not the fast form
+ * with a right shift), 1 pb_dsp_lstm_finish_as with the activations by their words (the
+ * generator gave them), 2 without. */
+static int32_t pb_dsp_lstm_mode(const pb_fast_lstm_params_t *p)
 {
     int32_t k, right = p->fast && p->forget_shift < 0 && p->update_shift < 0 && p->hidden_shift < 0;
     for (k = 0; k < 8; ++k) {
         right = right && p->shifts[k] < 0;
     }
-    if (!right) {
+    return !right ? 0 : p->sigmoid_words ? 1 : 2;
+}
+
+/* Each form a function of its own: inlined into the step, they would crowd its dot products
+ * out of registers. */
+#if defined(__GNUC__)
+#define PB_DSP_LSTM_NOINLINE __attribute__((noinline))
+#else
+#define PB_DSP_LSTM_NOINLINE
+#endif
+
+static PB_DSP_LSTM_NOINLINE void pb_dsp_lstm_finish_words(const pb_fast_lstm_params_t *p, int32_t count, int32_t (*acc)[8], int16_t *cell,
+                                     int8_t *out)
+{
+    pb_dsp_lstm_finish_as(p, count, acc, cell, out, 1);
+}
+
+static PB_DSP_LSTM_NOINLINE void pb_dsp_lstm_finish_table(const pb_fast_lstm_params_t *p, int32_t count, int32_t (*acc)[8], int16_t *cell,
+                                     int8_t *out)
+{
+    pb_dsp_lstm_finish_as(p, count, acc, cell, out, 0);
+}
+
+static PB_ALWAYS_INLINE void pb_dsp_lstm_finish_mode(const pb_fast_lstm_params_t *p, int32_t mode, int32_t count,
+                                                     int32_t (*acc)[8], int16_t *cell, int8_t *out)
+{
+    if (mode == 0) {
         pb_fast_lstm_finish(p, count, acc, cell, out);
-    } else if (p->sigmoid_words) {
-        pb_dsp_lstm_finish_as(p, count, acc, cell, out, 1);
+    } else if (mode == 1) {
+        pb_dsp_lstm_finish_words(p, count, acc, cell, out);
     } else {
-        pb_dsp_lstm_finish_as(p, count, acc, cell, out, 0);
+        pb_dsp_lstm_finish_table(p, count, acc, cell, out);
     }
+}
+
+/* The finish the general step takes (pb_fast_lstm_s8_with): its mode found per chunk. */
+static void pb_dsp_lstm_finish(const pb_fast_lstm_params_t *p, int32_t count, int32_t (*acc)[8], int16_t *cell,
+                               int8_t *out)
+{
+    pb_dsp_lstm_finish_mode(p, pb_dsp_lstm_mode(p), count, acc, cell, out);
 }
 
 /* The step of pb_fast_lstm_s8_with for the wide rows, the input and hidden vectors widened
@@ -226,6 +259,7 @@ static void pb_dsp_lstm_s8_widened(const pb_fast_lstm_params_t *p, const int8_t 
     const int32_t xwords = (depth + 3) >> 2, hwords = (n + 3) >> 2;
     uint32_t xb[PB_DSP_LSTM_WIDEN_MAX / 2], hb[PB_DSP_LSTM_WIDEN_MAX / 2];
     int32_t acc[PB_DSP_LSTM_CHUNK][8];
+    const int32_t mode = pb_dsp_lstm_mode(p);
     int32_t b, t, u0, u;
     for (b = 0; b < p->batches; ++b) {
         int8_t *h = (int8_t *)hidden + b * n;
@@ -243,7 +277,7 @@ static void pb_dsp_lstm_s8_widened(const pb_fast_lstm_params_t *p, const int8_t 
                     pb_dsp_lstm_dot4(xb, xwords, &wi, bias, acc[u]);
                     pb_dsp_lstm_dot4(hb, hwords, &wr, bias + 4, acc[u] + 4);
                 }
-                pb_dsp_lstm_finish(p, count, acc, c + u0, out + u0);
+                pb_dsp_lstm_finish_mode(p, mode, count, acc, c + u0, out + u0);
             }
             /* every unit has read the old hidden state (from hb): the new one replaces it */
             memcpy(h, out, (size_t)n);
