@@ -75,13 +75,14 @@ static inline void pb_mve_lstm_gate_right(const pb_fast_lstm_params_t *p, const 
 {
     const pb_fast_rq_t qi = qg[k], qr = qg[4 + k];
     const uint32x4_t rows = vmulq_n_u32(vidupq_n_u32(0, 1), 8);
+    const uint16_t *table = p->sigmoid; /* read once: the scatter stores may alias *p */
     int32_t u;
     for (u = 0; u < count; u += 4) {
         int32_t *in = &acc[u][k];
         const int32x4_t g = pb_mve_lstm_sat16_add(pb_mve_lstm_rq_right(vldrwq_gather_shifted_offset_s32(in, rows), &qi),
                                                   pb_mve_lstm_rq_right(vldrwq_gather_shifted_offset_s32(in + 4, rows), &qr));
-        vstrwq_scatter_shifted_offset_s32(in, rows, is_tanh ? pb_mve_lstm_tanh(p->sigmoid, vmulq_n_s32(g, 3))
-                                                            : pb_mve_lstm_sigmoid(p->sigmoid, g));
+        vstrwq_scatter_shifted_offset_s32(in, rows, is_tanh ? pb_mve_lstm_tanh(table, vmulq_n_s32(g, 3))
+                                                            : pb_mve_lstm_sigmoid(table, g));
     }
 }
 static inline void pb_mve_lstm_gate(const pb_fast_lstm_params_t *p, const pb_fast_rq_t *qg, int32_t k, int32_t count,
@@ -111,7 +112,8 @@ static void pb_mve_lstm_finish_with(const pb_fast_lstm_params_t *p, const pb_fas
     const pb_fast_rq_t qf = q[8], qu = q[9], qh = q[10];
     const int32_t tanh_shift = p->cell_tanh_shift;
     const int32_t tanh_round = tanh_shift > 0 ? (int32_t)1 << (tanh_shift - 1) : 0;
-    const int32_t clip = p->cell_clip;
+    const int32_t clip = p->cell_clip, tanh_mult = p->cell_tanh_mult, hidden_zp = p->hidden_zp;
+    const uint16_t *table = p->sigmoid; /* these read once: the cell and output stores may alias *p */
     const uint32x4_t rows = vmulq_n_u32(vidupq_n_u32(0, 1), 8);
     int32_t u;
     if (!p->fast) {
@@ -141,10 +143,10 @@ static void pb_mve_lstm_finish_with(const pb_fast_lstm_params_t *p, const pb_fas
             v = pb_mve_lstm_clamp(v, -clip, clip);
         }
         vstrhq_p_s32(cell + u, v, pr);
-        v = vshlq_r_s32(vaddq_n_s32(vmulq_n_s32(v, p->cell_tanh_mult), tanh_round), -tanh_shift);
-        v = vmulq_s32(pb_mve_lstm_tanh(p->sigmoid, v), o);
+        v = vshlq_r_s32(vaddq_n_s32(vmulq_n_s32(v, tanh_mult), tanh_round), -tanh_shift);
+        v = vmulq_s32(pb_mve_lstm_tanh(table, v), o);
         /* the int8 hidden state's range is int8's whole range (hidden_min, hidden_max) */
-        vstrbq_p_s32(out + u, pb_mve_lstm_clamp(vaddq_n_s32(pb_mve_lstm_rq(v, &qh), p->hidden_zp), -128, 127), pr);
+        vstrbq_p_s32(out + u, pb_mve_lstm_clamp(vaddq_n_s32(pb_mve_lstm_rq(v, &qh), hidden_zp), -128, 127), pr);
     }
 }
 
