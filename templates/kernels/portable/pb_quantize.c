@@ -75,7 +75,7 @@ static inline int32_t pb_requant16(const pb_requant16_t *r, int32_t value)
     /* Shift in unsigned arithmetic: wraps like the reference instead of being undefined. */
     const int32_t x = (int32_t)((uint32_t)(value - r->input_zp) << r->left);
     const int32_t q = (int32_t)(((int64_t)x * r->mult + r->start) >> 31);
-    const int32_t v = (q + ((x >> 31) & r->neg_mask)) >> r->right;
+    const int32_t v = (q + (-(int32_t)((uint32_t)x >> 31) & r->neg_mask)) >> r->right;
     return (int32_t)((uint32_t)v + (uint32_t)r->output_zp);
 }
 
@@ -84,7 +84,7 @@ static inline int32_t pb_requant16(const pb_requant16_t *r, int32_t value)
 static inline int32_t pb_saturate(int32_t v, int32_t half)
 {
     const int32_t inside = -(int32_t)((uint32_t)v + (uint32_t)half < 2u * (uint32_t)half);
-    const int32_t limit = (v >> 31) ^ (half - 1);
+    const int32_t limit = -(int32_t)((uint32_t)v >> 31) ^ (half - 1);
     return limit ^ ((v ^ limit) & inside);
 }
 
