@@ -382,6 +382,11 @@ def _quant_words(fast_call, channels):
     a DSP layer's shared words spread to every channel, and its lean form's bias'
     (256 * (bias' + 127 * the odd-depth weights' sum)) undone."""
     f = fast_call.fields
+    if fast_call.function == "pb_fast_dw_s8" and f.get("rows_form"):  # the rows form: in its weight blocks
+        b = np.asarray(f["weights"].values, np.int64).reshape(-1, 34)
+        m = b[:, 22:].reshape(-1, 4, 3)  # multiplier, rounding, shift
+        words = np.stack([b[:, :4], m[..., 0], m[..., 2], m[..., 1]], axis=-1).reshape(-1, 4)
+        return words[:channels], words.reshape(-1)
     q = np.asarray(f["quant"].values, np.int64)
     if isinstance(f.get("quant_shared"), ConstArray):
         shared = np.asarray(f["quant_shared"].values, np.int64)

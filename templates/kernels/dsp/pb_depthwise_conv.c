@@ -1,11 +1,14 @@
 /* Fast int8 DEPTHWISE_CONV_2D, DSP tier (the Helium tier's is mve/pb_depthwise_conv.c).
  *
- * Two forms, chosen by the generator (protobrain/compiler/ops/tiers/dsp.py, field `lines`):
+ * Three forms, chosen by the generator (protobrain/compiler/ops/tiers/dsp.py, fields `lines`, `rows_form`):
  *   generic: any window, any depth multiplier dm; weights per pass m (output channels
  *     c * dm + m), per group of 4 input channels, per tap, two words of int16 pairs
  *     (w0,w2), (w1,w3); no scratch.
  *   lines: 3x3 stride 1, multiplier 1, FAST requantization, full int8 range; per channel a block of
  *     PB_DW_LINE_WORDS words; scratch holds 3 widened input lines of 4 channels.
+ *   rows: 3x3 stride 1 or 2, multiplier 1, FAST requantization, full int8 range; per group
+ *     of 4 channels a block of PB_DW_ROWS_WORDS words; scratch holds 3 widened padded input
+ *     rows of 4 channels, twice over.
  *
  * Inner loops never branch on data, so an inference takes the same time whatever its
  * input. */
@@ -409,6 +412,218 @@ static void pb_fast_dw_lines(const pb_fast_dw_params_t *p, const int8_t *input, 
     }
 }
 
+/* ---- 3x3, stride 1 or 2: rows of int16 -------------------------------------------------- */
+
+/* Per group of 4 channels, each padded input row is widened once, into a ring of 3 rows
+ * stored twice over (positions r % 3 and r % 3 + 3 of every column), so that whatever the
+ * ring's turn an output row's three input rows are at positions t, t + 1, t + 2: every tap
+ * of every pixel is an immediate offset from the pixel's first column, (kx * 6 + ky) * 8
+ * bytes, each column PB_DW_ROW_COL bytes of 6 positions x 4 channels (SXTB16 order, (c0,c2)
+ * then (c1,c3)). Borders need no case of their own: the padding is the zero point, widened.
+ *
+ * Per group a block of PB_DW_ROWS_WORDS words (tiers/dsp.py): bias' x 4, then per tap
+ * (ky-major) (w0,w2), (w1,w3) int16 pairs, then per channel multiplier, rounding, shift.
+ * FAST requantization (doubled weights and bias, as pb_fast_out) over all of int8. */
+
+#define PB_DW_ROW_COL 48
+
+/* The rows form's layer constants, read once. */
+typedef struct {
+    int32_t in_h, pad_top, C;
+    intptr_t in_row;            /* bytes per input row */
+    int32_t first, last, cols;  /* padded columns: [first, last) inside the input, cols in all */
+    intptr_t row_in;            /* bytes from an input row's first pixel to its column first */
+    uint32_t zlo, zhi;          /* the zero point, widened */
+} pb_dw_rows_t;
+
+/* Fills ring columns from d to end with the zero point, both positions. */
+static void pb_dw_rows_pad(uint32_t *d, const uint32_t *end, uint32_t zlo, uint32_t zhi)
+{
+    for (; d != end; d += PB_DW_ROW_COL / 4) {
+        d[0] = d[6] = zlo;
+        d[1] = d[7] = zhi;
+    }
+}
+
+#if defined(PB_SIMD_DSP)
+
+/* Widens the pixels from src on (C bytes apart) into ring columns d up to end (d != end). */
+static void pb_dw_rows_copy(const int8_t *src, int32_t C, uint32_t *d, const uint32_t *end)
+{
+    uint32_t v, lo, hi;
+    __asm__ volatile("1:\n\t"
+                     "ldr     %[v], [%[src]]\n\t"
+                     "add     %[src], %[src], %[C]\n\t"
+                     "sxtb16  %[lo], %[v]\n\t"
+                     "sxtb16  %[hi], %[v], ror #8\n\t"
+                     "strd    %[lo], %[hi], [%[d], #24]\n\t"
+                     "strd    %[lo], %[hi], [%[d]], #48\n\t"
+                     "cmp     %[d], %[end]\n\t"
+                     "bne     1b\n\t"
+                     : [src] "+r"(src), [d] "+r"(d), [v] "=&r"(v), [lo] "=&r"(lo), [hi] "=&r"(hi)
+                     : [C] "r"(C), [end] "r"(end)
+                     : "cc", "memory");
+}
+
+#else
+
+static void pb_dw_rows_copy(const int8_t *src, int32_t C, uint32_t *d, const uint32_t *end)
+{
+    for (; d != end; d += PB_DW_ROW_COL / 4, src += C) {
+        const uint32_t v = pb_load32(src), lo = pb_sxtb16(v), hi = pb_sxtb16_hi(v);
+        d[0] = d[6] = lo;
+        d[1] = d[7] = hi;
+    }
+}
+
+#endif /* PB_SIMD_DSP */
+
+/* Widens padded input row r (of the (out_h - 1) * stride_h + 3 the outputs read: input
+ * row r - pad_top, 4 channels from in on) into the ring position at ring. */
+static void pb_dw_rows_widen(const pb_dw_rows_t *g, const int8_t *in, int32_t r, uint32_t *ring)
+{
+    const int32_t iy = r - g->pad_top;
+    uint32_t *end = ring + g->cols * (PB_DW_ROW_COL / 4);
+    uint32_t *in_first = ring + g->first * (PB_DW_ROW_COL / 4), *in_last = ring + g->last * (PB_DW_ROW_COL / 4);
+    if (iy < 0 || iy >= g->in_h) {
+        pb_dw_rows_pad(ring, end, g->zlo, g->zhi);
+        return;
+    }
+    pb_dw_rows_pad(ring, in_first, g->zlo, g->zhi);
+    if (in_first != in_last) {
+        pb_dw_rows_copy(in + iy * g->in_row + g->row_in, g->C, in_first, in_last);
+    }
+    pb_dw_rows_pad(in_last, end, g->zlo, g->zhi);
+}
+
+#if defined(PB_SIMD_DSP)
+
+/* One tap for the 4 channels: 6 instructions for 4 MACs. */
+#define PB_DW_ROWS_TAP(kx, ky)                                                     \
+    "ldrd    r6, r8, [r9, #((" #kx ") * 6 + (" #ky ")) * 8]\n\t"                   \
+    "ldrd    r4, r5, [r10, #16 + ((" #ky ") * 3 + (" #kx ")) * 8]\n\t"             \
+    "smlabb  r0, r6, r4, r0\n\t"                                                   \
+    "smlatt  r2, r6, r4, r2\n\t"                                                   \
+    "smlabb  r1, r8, r5, r1\n\t"                                                   \
+    "smlatt  r3, r8, r5, r3\n\t"
+
+/* Channel i's output from ri: multiplier, rounding, shift by LDM from r8 on. */
+#define PB_DW_ROWS_OUT(i)                                                          \
+    "ldm     r8!, {r4, r5, r6}\n\t"                                                \
+    "sub     r5, r5, r" #i ", lsr #31\n\t"                                         \
+    "smmlar  r" #i ", r" #i ", r4, r5\n\t"                                         \
+    "asr     r" #i ", r" #i ", r6\n\t"                                             \
+    "ssat    r" #i ", #8, r" #i "\n\t"                                             \
+    "strb    r" #i ", [r11, #" #i "]\n\t"
+
+/* One output row of one group: pixels at col (the first's first column, stride columns
+ * apart), k the group's block, outputs from out on, C bytes apart, until end. Registers
+ * pinned so the LDMs fill them in order (r7 is left to the frame). */
+#define PB_DW_ROWS_LOOP(stride)                                                                              \
+    __asm__ volatile("1:\n\t"                                                                               \
+                     "ldm     r10, {r0, r1, r2, r3}\n\t"                                                     \
+                     PB_DW_ROWS_TAP(0, 0) PB_DW_ROWS_TAP(0, 1) PB_DW_ROWS_TAP(0, 2)                          \
+                     PB_DW_ROWS_TAP(1, 0) PB_DW_ROWS_TAP(1, 1) PB_DW_ROWS_TAP(1, 2)                          \
+                     PB_DW_ROWS_TAP(2, 0) PB_DW_ROWS_TAP(2, 1) PB_DW_ROWS_TAP(2, 2)                          \
+                     "add     r8, r10, #88\n\t"                                                              \
+                     PB_DW_ROWS_OUT(0) PB_DW_ROWS_OUT(1) PB_DW_ROWS_OUT(2) PB_DW_ROWS_OUT(3)                 \
+                     "add     r9, r9, #" #stride " * 48\n\t"                                                 \
+                     "add     r11, r11, r12\n\t"                                                             \
+                     "cmp     r11, lr\n\t"                                                                   \
+                     "bne     1b\n\t"                                                                        \
+                     : "+r"(col), "+r"(out)                                                                  \
+                     : "r"(k), "r"(step), "r"(end)                                                           \
+                     : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "cc", "memory")
+
+static void pb_dw_rows_line(const uint32_t *ring_col, const int32_t *block, int8_t *q, int32_t C, int32_t n,
+                            int32_t stride)
+{
+    register const uint32_t *col __asm__("r9") = ring_col;
+    register const int32_t *k __asm__("r10") = block;
+    register int8_t *out __asm__("r11") = q;
+    register int32_t step __asm__("r12") = C;
+    register int8_t *end __asm__("lr") = q + n * C;
+    if (stride == 1) {
+        PB_DW_ROWS_LOOP(1);
+    } else {
+        PB_DW_ROWS_LOOP(2);
+    }
+}
+
+#else
+
+static void pb_dw_rows_line(const uint32_t *ring_col, const int32_t *block, int8_t *q, int32_t C, int32_t n,
+                            int32_t stride)
+{
+    const int32_t mode = PB_REQUANT_FAST;
+    pb_fast_out_t o;
+    int32_t x, kx, ky, i;
+    o.output_offset = 0;
+    o.act_min = -128;
+    o.act_max = 127;
+    for (x = 0; x < n; ++x, ring_col += stride * (PB_DW_ROW_COL / 4), q += C) {
+        int32_t a[4];
+        for (i = 0; i < 4; ++i) {
+            a[i] = block[i];
+        }
+        for (kx = 0; kx < 3; ++kx) {
+            for (ky = 0; ky < 3; ++ky) {
+                const uint32_t *x2 = ring_col + (kx * 6 + ky) * 2;
+                const uint32_t *w2 = (const uint32_t *)block + 4 + (ky * 3 + kx) * 2;
+                a[0] = pb_smlabb(x2[0], w2[0], a[0]);
+                a[2] = pb_smlatt(x2[0], w2[0], a[2]);
+                a[1] = pb_smlabb(x2[1], w2[1], a[1]);
+                a[3] = pb_smlatt(x2[1], w2[1], a[3]);
+            }
+        }
+        for (i = 0; i < 4; ++i) {
+            const int32_t *m = block + 22 + 3 * i;
+            pb_fast_q_t fq;
+            fq.mult = m[0];
+            fq.round = m[1];
+            fq.shift = m[2];
+            q[i] = pb_fast_out(a[i], fq, o, mode, 1, 1);
+        }
+    }
+}
+
+#endif /* PB_SIMD_DSP */
+
+/* Per group of 4 channels, output row by output row: the rows it reads not yet widened,
+ * then its pixels. */
+static void pb_fast_dw_rows(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output, uint32_t *ring)
+{
+    const uint32_t zw = pb_load32(p->pad);  /* the zero point, 4 channels */
+    const int32_t C = p->channels, s = p->stride_h, out_w = p->out_w, out_h = p->out_h, stride_w = p->stride_w;
+    const int32_t row_in = p->in_w * C, row_out = out_w * C;
+    pb_dw_rows_t g;
+    int32_t b, c, o, r;
+    g.in_h = p->in_h, g.pad_top = p->pad_top, g.C = C, g.in_row = row_in;
+    g.cols = (out_w - 1) * stride_w + 3;
+    g.first = PB_MIN(p->pad_left, g.cols);
+    g.last = PB_MAX(g.first, PB_MIN(p->pad_left + p->in_w, g.cols));
+    g.row_in = (intptr_t)(g.first - p->pad_left) * C;
+    g.zlo = pb_sxtb16(zw), g.zhi = pb_sxtb16_hi(zw);
+    for (b = 0; b < p->batches; ++b) {
+        const int8_t *in = input + b * p->in_h * row_in;
+        int8_t *out_b = output + b * out_h * row_out;
+        for (c = 0; c < C; c += 4) {
+            const int32_t *block = p->weights + (c / 4) * PB_DW_ROWS_WORDS;
+            int8_t *out = out_b + c;
+            int32_t pos = 0, top = 0;  /* ring positions of the next row to widen, of the output row's first */
+            for (o = 0, r = 0; o < out_h; ++o, out += row_out) {
+                for (; r < o * s + 3; ++r) {
+                    pb_dw_rows_widen(&g, in + c, r, ring + 2 * pos);
+                    pos = pos == 2 ? 0 : pos + 1;
+                }
+                pb_dw_rows_line(ring + 2 * top, block, out, C, out_w, stride_w);
+                top += s;  /* s is 1 or 2 */
+                top -= top >= 3 ? 3 : 0;
+            }
+        }
+    }
+}
+
 /* Each form as an entry of its own, all with one signature: generated code calls the one
  * its layer's constants select (dw_instance() in compiler/ops/tiers/dsp.py picks it at
  * generation time), so a firmware links only the forms its models use. */
@@ -431,6 +646,11 @@ PB_FAST_DW_ENTRY(pb_fast_dw_multiplier_exact)
 void pb_fast_dw_lines_s8(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output, void *scratch)
 {
     pb_fast_dw_lines(p, input, output, (uint32_t *)scratch);
+}
+
+void pb_fast_dw_rows_s8(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output, void *scratch)
+{
+    pb_fast_dw_rows(p, input, output, (uint32_t *)scratch);
 }
 
 /* ---- one input channel: a convolution with in_c 1 ---------------------------------------- */

@@ -21,6 +21,7 @@ typedef struct {
     int32_t requant;
     int32_t lines;              /* 1: the 3x3 stride-1 form on int16 lines (weights as PB_DW_LINE_WORDS blocks) */
     int32_t transposed;         /* lines form: lines run down the columns (out_h > out_w) */
+    int32_t rows_form;          /* 1: the 3x3 stride 1-2 form on int16 rows (weights as PB_DW_ROWS_WORDS blocks) */
     const int32_t *weights;     /* packed, see pb_depthwise_conv.c */
     const int32_t *quant;       /* PB_QUANT_WORDS per output channel, in pass order (pb_depthwise_conv.c) */
     const int32_t *pad;         /* channels bytes of the input zero point: padding taps read it */
@@ -32,6 +33,10 @@ typedef struct {
 /* Lines form, per channel: bias', (w0,w1) and (w1,w2) int16 pairs for each of the three
  * kernel lines, multiplier, rounding, right shift. */
 #define PB_DW_LINE_WORDS 10
+
+/* Rows form, per group of 4 channels: bias' x 4, (w0,w2), (w1,w3) int16 pairs for each of
+ * the 9 taps, then multiplier, rounding, right shift for each channel. */
+#define PB_DW_ROWS_WORDS 34
 
 /* One input channel under any depth multiplier (micro_speech's spectrogram, multiplier
  * 8): an ordinary convolution with in_c 1, as a matrix multiply of two output pixels by
@@ -66,6 +71,7 @@ void pb_fast_dw_one_s8(const pb_fast_dw_one_params_t *p, const int8_t *input, in
  * those. scratch: the lines form's widened input lines, pb_fast_dw_s8_scratch_bytes() in
  * compiler/ops/tiers/dsp.py; the other forms use none (NULL is fine). */
 void pb_fast_dw_lines_s8(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output, void *scratch);
+void pb_fast_dw_rows_s8(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output, void *scratch);
 void pb_fast_dw_3x3_fast_full_s8(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output, void *scratch);
 void pb_fast_dw_3x3_fast_clamped_s8(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output, void *scratch);
 void pb_fast_dw_3x3_exact_s8(const pb_fast_dw_params_t *p, const int8_t *input, int8_t *output, void *scratch);
