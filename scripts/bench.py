@@ -60,7 +60,7 @@ def bench_job(job: dict, blobs: dict[str, bytes], n_inputs: int):
     """One model on one board with one tier: its ModelFigures, or the error's line. Runs here
     or in a Ray worker, which gets the model's bytes (not a path it may not have)."""
     board, name = load_board(job["board"]), job["model"]
-    where = f"bench: error on {job['board']} ({job['tier']} kernels)"
+    where = f"bench: error on {job['board']} ({job['tier']} kernels, {name})"
     for attempt in range(1, LINK_ATTEMPTS + 1):
         try:
             prog = build_program(read_model_bytes(blobs[name], name), tier=job["tier"], flash_budget=board.flash.length,

@@ -264,6 +264,9 @@ def check_bit_exact(report: BenchReport) -> None:
                                f"{report.board} --kernels {first.tier} --layers names the first differing layer")
 
 
+SIMULATOR_REPLY_S = 30.0   # seconds a simulated board may take to answer one request
+
+
 def _run_group(board, progs, paths, elf, port, marks_log, n_inputs, seed, progress):
     if port:
         with Device(port) as dev:
@@ -271,7 +274,9 @@ def _run_group(board, progs, paths, elf, port, marks_log, n_inputs, seed, progre
             p = dev.profile()
         return measured, (p.stack_used, p.stack_size)
     counter = InstructionCounter(board, elf, marks_log)
-    with QemuBoard(board, elf, extra_args=counter.qemu_args) as q, Device(q.port) as dev:
+    # a simulator's counts do not depend on time: on a machine busy with other runs, wait
+    # longer for a reply rather than give the run up
+    with QemuBoard(board, elf, extra_args=counter.qemu_args) as q, Device(q.port, timeout=SIMULATOR_REPLY_S) as dev:
         measured = _measure_session(board, progs, paths, dev, counter, n_inputs, seed, progress)
         p = dev.profile()
     return measured, (p.stack_used, p.stack_size)

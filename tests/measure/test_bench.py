@@ -333,7 +333,7 @@ def test_a_run_whose_link_goes_quiet_starts_over_before_it_is_an_error(monkeypat
     calls.clear()
     monkeypatch.setattr(script, "run_bench", dead)
     line = script.bench_job(job, {"m": b"x"}, 2)
-    assert line.startswith(f"bench: error on {BOARD} (dsp kernels): no reply") and line.endswith(
+    assert line.startswith(f"bench: error on {BOARD} (dsp kernels, m): no reply") and line.endswith(
         f"({script.LINK_ATTEMPTS} attempts)") and len(calls) == script.LINK_ATTEMPTS
 
 
