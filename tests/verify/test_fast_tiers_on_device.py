@@ -18,6 +18,7 @@ from conftest import SHARED_MODEL_NAMES, RecordedReference, shared_model
 from conftest import needs_simulator as needs
 from devices import corrupt_kernels, pack, running_firmware, verify_on_device
 from recurrent_models import lstm_model, svdf_model
+from unary_models import one_op
 
 from protobrain.compiler.ops.tiers.add_lut import ADD_LUT_FAST, ADD_LUT_FAST_FULL
 from protobrain.compiler.program import build_program
@@ -233,3 +234,25 @@ def test_recurrent_nets_over_consecutive_invocations_on_the_fast_tier(tier, tmp_
     with running_firmware(board, progs, list(blobs.values()), tmp_path / "fw") as dev:
         for prog, data in zip(progs, blobs.values()):
             _recurrent_on_device(dev, prog, Reference(data, preserve_all_tensors=True))
+
+
+# QUANTIZE int16 -> int8/int16 (Helium: pb_requant16.c, four values a vector): zero points on
+# both sides, a left shift (scale ratio 4.5), a long right shift (2^-17), a tail of 3 values
+REQUANT16 = [
+    (("int16", [1, 4096], 0.00031, 77), ("int8", [1, 4096], 0.011, -9)),
+    (("int16", [1, 4096], 0.0009, -5), ("int16", [1, 4096], 0.0002, 300)),
+    (("int16", [1, 4096], 0.0009, 0), ("int8", [1, 4096], 0.0009 * 2.0 ** 17 * 1.3, 11)),
+    (("int16", [1, 2051], 0.0003, 0), ("int16", [1, 2051], 0.00017, 0)),
+]
+
+
+def test_int16_requantization_bit_exact_on_the_fast_tier(tier, tmp_path):
+    board = needs(FAST_BOARDS[tier])
+    blobs = {f"requant16_{i}": one_op("QUANTIZE", inp, out) for i, (inp, out) in enumerate(REQUANT16)}
+    progs = [_program(read_model_bytes(data, name), board, tier) for name, data in blobs.items()]
+    kernel = "pb_fast_mve_requantize_s16" if tier == "mve" else "pb_requantize_s16"
+    assert all(prog.steps[0].call.function.startswith(kernel) for prog in progs)
+    with running_firmware(board, progs, list(blobs.values()), tmp_path / "fw") as dev:
+        for prog, data in zip(progs, blobs.values()):
+            result = verify_on_device(dev, RecordedReference(Reference(data, arena_size=1 << 20)), prog, n_random=3, seed=5)
+            assert result.ok, f"{prog.graph.name} on {board.name} ({tier}): first mismatch {result.mismatches[0]}"

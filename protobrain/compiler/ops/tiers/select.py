@@ -12,6 +12,9 @@ for the fastest kernels the board's core runs. Chosen per board at generation ti
 16x8 CONV_2D, FULLY_CONNECTED and DEPTHWISE_CONV_2D have their own kernels on both fast
 tiers (wide16.py, templates/kernels/<tier>/pb_conv16.c, pb_depthwise_conv16.c).
 
+QUANTIZE int16 -> int8/int16 runs four values a vector on Helium (requant16.py,
+templates/kernels/mve/pb_requant16.c).
+
 The int8 ADD of two same-shape tensors becomes two 256-entry tables and one requantization
 on every fast tier (add_lut.py, the DSP tier's kernel on Helium too). Calls the fast
 kernels do not cover (grouped convolution, a non-zero weight zero point, a depthwise layer
@@ -26,6 +29,7 @@ from protobrain.compiler.ops.tiers import armv6m as fast_v6m
 from protobrain.compiler.ops.tiers import batch_matmul as fast_bmm
 from protobrain.compiler.ops.tiers import dsp as fast_dsp
 from protobrain.compiler.ops.tiers import mve as fast_mve
+from protobrain.compiler.ops.tiers import requant16 as fast_requant16
 from protobrain.compiler.ops.tiers import transpose_conv as fast_tconv
 from protobrain.compiler.ops.tiers import wide16 as fast_16x8
 from protobrain.compiler.ops.tiers.add_lut import accelerate_add
@@ -37,7 +41,7 @@ TIERS = ("portable", "armv6m", "dsp", "mve")
 FAST_OPERATORS = {"CONV_2D": ("armv6m", "dsp", "mve"), "DEPTHWISE_CONV_2D": ("armv6m", "dsp", "mve"),
                   "FULLY_CONNECTED": ("armv6m", "dsp", "mve"), "ADD": ("dsp", "mve"),
                   "UNIDIRECTIONAL_SEQUENCE_LSTM": ("dsp", "mve"), "SVDF": ("dsp", "mve"),
-                  "TRANSPOSE_CONV": ("dsp", "mve"), "BATCH_MATMUL": ("dsp", "mve")}
+                  "TRANSPOSE_CONV": ("dsp", "mve"), "BATCH_MATMUL": ("dsp", "mve"), "QUANTIZE": ("mve",)}
 # --optimize: what the DSP tier's weight form favours (wide_weights).
 OPTIMIZE = ("speed", "size", "balanced")
 MATMUL_FUNCTIONS = ("pb_conv_s8", "pb_fully_connected_s8")
@@ -74,6 +78,8 @@ def accelerate(call: KernelCall, tier: str, wide_weights: bool = False) -> Kerne
         fast = fast_tconv.accelerate(call, tier, wide_weights)
     elif call.function in fast_bmm.FUNCTIONS:
         fast = fast_bmm.accelerate(call, tier)
+    elif call.function in fast_requant16.FUNCTIONS:
+        fast = fast_requant16.accelerate(call, tier)
     return fast or call
 
 
