@@ -633,7 +633,7 @@ def test_scratch_keeps_ram_within_bound(name, tier):
 SHORT_CASES = [  # depth 3, 8, 27 (RGB 3x3) and more; odd sizes and row counts, SAME/VALID, strides, dilation;
     # pointwise layers (1x1, stride 1: each row its input pixel) and the other widenings
     dict(hw=(7, 9), cin=3, filters=8, kernel=1, strides=1, padding="same"),
-    dict(hw=(6, 7), cin=8, filters=16, kernel=1, strides=1, padding="valid"),
+    dict(hw=(6, 7), cin=8, filters=16, kernel=1, strides=2, padding="valid"),
     dict(hw=(11, 13), cin=3, filters=8, kernel=3, strides=2, padding="same"),
     dict(hw=(9, 7), cin=3, filters=6, kernel=3, strides=1, padding="valid"),
     dict(hw=(5, 5), cin=4, filters=10, kernel=3, strides=1, padding="same"),
@@ -642,7 +642,14 @@ SHORT_CASES = [  # depth 3, 8, 27 (RGB 3x3) and more; odd sizes and row counts, 
     dict(hw=(4, 5), cin=5, filters=12, kernel=(2, 3), strides=1, padding="same"),
     dict(hw=(5, 3), cin=4, filters=6, kernel=1, strides=1, padding="same"),  # pointwise, depth_pad past in_c
     dict(hw=(3, 3), cin=12, filters=2, kernel=1, strides=1, padding="valid"),
+    dict(hw=(6, 7), cin=8, filters=14, kernel=1, strides=1, padding="valid"),  # 8 channels, out_c not of 4
 ]
+PW8_CASES = [  # pointwise from 8 channels (pb_fast_mm_wide_pw8_full): odd row counts, out_c 4 to 24
+    dict(hw=(6, 7), cin=8, filters=16, kernel=1, strides=1, padding="valid"),
+    dict(hw=(5, 3), cin=8, filters=4, kernel=1, strides=1, padding="same"),
+    dict(hw=(3, 9), cin=8, filters=24, kernel=1, strides=1, padding="same"),
+]
+FORMS = {"pb_fast_mm_wide_short_full": SHORT_CASES, "pb_fast_mm_wide_pw8_full": PW8_CASES}
 
 
 def short_bytes(case: dict) -> bytes:
@@ -654,28 +661,51 @@ def test_short_form_chosen_only_where_it_applies():
     """pb_fast_mm_wide_short_full: wide FAST, no clamp but int8's, no skipped channels, an
     even channel count and a short depth; anything else keeps its generic instance."""
     f = dict(act_min=-128, act_max=127, requant=1, wide_weights=1, lean_weights=0, out_index="NULL",
-             quant_shared="NULL", out_c=8, depth_pad=dsp_tier.SHORT_DEPTH_MAX)
+             quant_shared="NULL", out_c=8, depth_pad=dsp_tier.SHORT_DEPTH_MAX, in_c=3, filter_h=3, filter_w=3,
+             stride_h=1, stride_w=1, pad_top=1, pad_left=1, in_h=5, in_w=5, out_h=5, out_w=5)
     assert dsp_tier.mm_instance(f) == "pb_fast_mm_wide_short_full"
     for change in (dict(act_min=0), dict(out_c=7), dict(depth_pad=dsp_tier.SHORT_DEPTH_MAX + 8),
                    dict(out_index="idx"), dict(requant=0), dict(wide_weights=0)):
         assert dsp_tier.mm_instance({**f, **change}) != "pb_fast_mm_wide_short_full", change
+    pw = {**f, "in_c": 8, "depth_pad": 8, "filter_h": 1, "filter_w": 1, "pad_top": 0, "pad_left": 0}
+    assert dsp_tier.mm_instance(pw) == "pb_fast_mm_wide_pw8_full"
+    for change in (dict(out_c=6), dict(in_c=4), dict(stride_w=2), dict(out_w=4), dict(filter_h=3),
+                   dict(act_max=100), dict(out_index="idx")):
+        assert dsp_tier.mm_instance({**pw, **change}) != "pb_fast_mm_wide_pw8_full", change
+
+
+def test_pointwise8_c_form_bit_exact_on_host():
+    """pb_fast_mm_wide_pw8_full's plain C (any core but the DSP extension's) reads the same
+    per-channel records as its assembly and matches TFLite Micro byte for byte."""
+    from conftest import RecordedReference, assert_bit_exact
+
+    from protobrain.run.host import CompiledModel, build_shared_library
+    from protobrain.verify.reference import Reference
+
+    for k, case in enumerate(PW8_CASES):
+        data = short_bytes(case)
+        prog = build_program(read_model_bytes(data, f"pw8{k}"), tier="dsp", optimize="speed")
+        assert [s.call.entry for s in prog.steps if s.op.name == "CONV_2D"] == ["pb_fast_mm_wide_pw8_full"]
+        compiled = CompiledModel(prog, build_shared_library(prog, f"<pw8{k}>"))
+        assert_bit_exact(compiled, RecordedReference(Reference(data)), n_random=5, seed=k)
 
 
 def test_short_form_bit_exact_on_simulated_core(tmp_path):
-    """Every SHORT_CASES layer takes the short form on the M4 and each output byte equals
-    TFLite Micro's, run in QEMU (the form is assembly there; the host runs the generic C)."""
+    """Every SHORT_CASES and PW8_CASES layer takes its form on the M4 and each output byte
+    equals TFLite Micro's, run in QEMU (the forms are assembly there)."""
     from protobrain.run.device import Device
     from protobrain.run.qemu import QemuBoard
     from protobrain.verify.compare import compare, test_inputs
     from protobrain.verify.reference import Reference
 
     board = needs_simulator("qemu-mps2-an386")
-    blobs = [short_bytes(c) for c in SHORT_CASES]
+    cases = [(entry, c) for entry, cs in FORMS.items() for c in cs]
+    blobs = [short_bytes(c) for _, c in cases]
     programs = [build_program(read_model_bytes(data, f"short{k}"), tier="dsp", flash_budget=board.flash.length)
                 for k, data in enumerate(blobs)]
-    for case, prog in zip(SHORT_CASES, programs):
+    for (entry, case), prog in zip(cases, programs):
         (step,) = [s for s in prog.steps if s.op.name == "CONV_2D"]
-        assert step.call.entry == "pb_fast_mm_wide_short_full", (case, step.call.entry)
+        assert step.call.entry == entry, (case, step.call.entry)
     failures = []
     for progs, datas, image in _build_fitting(board, programs, blobs, tmp_path / "fw"):
         with QemuBoard(board, image.elf) as q, Device(q.port) as dev:

@@ -791,13 +791,16 @@ static PB_ALWAYS_INLINE void pb_fast_widen_pointwise(const int8_t *a, const int8
     }
 }
 
+#if defined(PB_SIMD_DSP)
 /* pb_fast_widen_rows with the test for a window inside the input against the layer's
  * largest origins (ix_max: the window and its last filter row padded to row_pad inside
  * the input row; iy_max), worked out once per layer, and without the zeros past the
  * filter rows' taps (their weights are zero): most of that function's count at a
- * 3-channel input's few taps. */
-static PB_ALWAYS_INLINE void pb_fast_short_widen_rows(const pb_fast_mm_params_t *p, const pb_fast_window_t *win,
-                                                      uint32_t *cols, int32_t r, int32_t ix_max, int32_t iy_max)
+ * 3-channel input's few taps. One copy for both rows: the short form is one more
+ * instance beside the generic one in most firmwares, whose code flash counts. */
+static __attribute__((noinline)) void pb_fast_short_widen_rows(const pb_fast_mm_params_t *p,
+                                                                const pb_fast_window_t *win, uint32_t *cols,
+                                                                int32_t r, int32_t ix_max, int32_t iy_max)
 {
     if (win->ix0 >= 0 && win->ix0 <= ix_max && win->iy0 >= 0 && win->iy0 <= iy_max) {
         (void)pb_fast_widen_window(pb_fast_window_start(p, win), p->row_pad,
@@ -806,6 +809,7 @@ static PB_ALWAYS_INLINE void pb_fast_short_widen_rows(const pb_fast_mm_params_t 
         pb_fast_widen_rows(p, win, cols, r, (int8_t *)(cols + p->depth_pad));
     }
 }
+#endif
 
 /* Rows two at a time (an odd last row as a pair with itself, its outputs written twice),
  * each pair's channels through pb_fast_mm_short_pairs; elsewhere than the DSP extension,
@@ -872,6 +876,107 @@ static void pb_fast_mm_short_rows(const pb_fast_mm_params_t *p, const int8_t *in
 void pb_fast_mm_wide_short_full(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output, void *scratch)
 {
     pb_fast_mm_short_rows(p, input, output, (uint32_t *)scratch);
+}
+
+/* ---- a pointwise layer from 8 channels: the pixel in registers ------------------------ */
+
+/* 1x1, stride 1, no padding, in_c 8 (MobileNet v1 0.25's first pointwise layer), wide
+ * FAST full-range dense, out_c a multiple of 4: each pixel's 8 values widened once into 4
+ * registers, then per output channel one LDM of its 8-word record (dsp.py's
+ * _pointwise8_records: bias', the 4 int16-pair weight words, multiplier, shift,
+ * rounding), 4 SMLAD and the requantization of pb_fast_out: 10 instructions per output
+ * where the pair form takes 14. */
+typedef struct {
+    int8_t *out;
+    const int8_t *in, *in_end;
+    const int32_t *rec, *rec_end;
+} pb_fast_pw8_t;
+
+#if defined(PB_SIMD_DSP)
+void pb_fast_mm_pw8_rows(const pb_fast_pw8_t *f);
+
+#define PB_PW8_CHANNEL                            \
+    "ldm    r1!, {r6-r12, lr}\n\t"                \
+    "smlad  r6, r2, r7, r6\n\t"                   \
+    "smlad  r6, r3, r8, r6\n\t"                   \
+    "smlad  r6, r4, r9, r6\n\t"                   \
+    "smlad  r6, r5, r10, r6\n\t"                  \
+    "sub    lr, lr, r6, lsr #31\n\t"              \
+    "smmlar r6, r6, r11, lr\n\t"                  \
+    "asr    r6, r6, r12\n\t"                      \
+    "ssat   r6, #8, r6\n\t"                       \
+    "strb   r6, [r0], #1\n\t"
+
+/* frame on the stack: [0] in, [4] in_end, [8] rec, [12] rec_end; r0: out throughout */
+__asm__(".pushsection .text.pb_fast_mm_pw8_rows,\"ax\",%progbits\n\t"
+        ".balign 4\n\t"
+        ".global pb_fast_mm_pw8_rows\n\t"
+        ".type pb_fast_mm_pw8_rows, %function\n\t"
+        ".syntax unified\n\t"
+        ".thumb\n\t"
+        ".thumb_func\n"
+        "pb_fast_mm_pw8_rows:\n\t"
+        "push   {r4-r11, lr}\n\t"
+        "ldm    r0, {r0-r4}\n\t"
+        "push   {r1-r4}\n"
+        "1:\n\t"
+        "ldr    r6, [sp]\n\t"
+        "ldrd   r7, r8, [r6], #8\n\t"
+        "str    r6, [sp]\n\t"
+        "sxtb16 r2, r7\n\t"
+        "sxtb16 r3, r7, ror #8\n\t"
+        "sxtb16 r4, r8\n\t"
+        "sxtb16 r5, r8, ror #8\n\t"
+        "ldr    r1, [sp, #8]\n"
+        "2:\n\t"
+        PB_PW8_CHANNEL
+        PB_PW8_CHANNEL
+        PB_PW8_CHANNEL
+        PB_PW8_CHANNEL
+        "ldr    r6, [sp, #12]\n\t"
+        "cmp    r1, r6\n\t"
+        "bne    2b\n\t"
+        "ldrd   r6, r7, [sp]\n\t"
+        "cmp    r6, r7\n\t"
+        "bne    1b\n\t"
+        "add    sp, sp, #16\n\t"
+        "pop    {r4-r11, pc}\n\t"
+        ".size pb_fast_mm_pw8_rows, . - pb_fast_mm_pw8_rows\n\t"
+        ".popsection");
+#undef PB_PW8_CHANNEL
+#endif
+
+void pb_fast_mm_wide_pw8_full(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output, void *scratch)
+{
+    pb_fast_pw8_t f;
+    (void)scratch;
+    f.out = output;
+    f.in = input;
+    f.in_end = input + 8 * p->rows;
+    f.rec = p->weights;
+    f.rec_end = p->weights + 8 * p->out_c;
+#if defined(PB_SIMD_DSP)
+    pb_fast_mm_pw8_rows(&f);
+#else
+    {
+        pb_fast_out_t o;
+        o.output_offset = p->output_offset;
+        o.act_min = p->act_min;
+        o.act_max = p->act_max;
+        for (; f.in != f.in_end; f.in += 8) {
+            const uint32_t v = pb_load32(f.in), u = pb_load32(f.in + 4);
+            const uint32_t x0 = pb_sxtb16(v), x1 = pb_sxtb16_hi(v), x2 = pb_sxtb16(u), x3 = pb_sxtb16_hi(u);
+            const int32_t *rec;
+            for (rec = f.rec; rec != f.rec_end; rec += 8) {
+                int32_t acc = pb_smlad(x0, (uint32_t)rec[1], rec[0]);
+                acc = pb_smlad(x1, (uint32_t)rec[2], acc);
+                acc = pb_smlad(x2, (uint32_t)rec[3], acc);
+                acc = pb_smlad(x3, (uint32_t)rec[4], acc);
+                *f.out++ = pb_fast_out(acc, pb_fast_q(rec + 4), o, PB_REQUANT_FAST, 1, 1);
+            }
+        }
+    }
+#endif
 }
 
 /* One instance per weight width and requantization form, the layer's constants folded in.

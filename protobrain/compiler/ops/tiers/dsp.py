@@ -114,6 +114,8 @@ def mm_instance(fields: dict) -> str:
         if not fast:
             return "pb_fast_mm_wide_exact"
         sparse = "_sparse" if fields["out_index"] != "NULL" else ""
+        if full and not sparse and _pointwise8(fields):
+            return "pb_fast_mm_wide_pw8_full"  # weights as per-channel records (_pointwise8_records)
         if full and not sparse and fields["out_c"] % 2 == 0 and fields["depth_pad"] <= SHORT_DEPTH_MAX:
             return "pb_fast_mm_wide_short_full"  # the channel loop in one routine, no spills
         return f"pb_fast_mm_wide_doubled_{'full' if full else 'clamped'}{sparse}"
@@ -123,6 +125,23 @@ def mm_instance(fields: dict) -> str:
     if not fast:
         return "pb_fast_mm_int8_exact"
     return f"pb_fast_mm_int8_fast_{'full' if full else 'clamped'}"
+
+
+def _pointwise8(fields: dict) -> bool:
+    """pb_fast_mm_wide_pw8_full's layer (besides wide FAST full-range dense weights): 1x1,
+    stride 1, no padding, 8 input channels, output channels a multiple of 4."""
+    f = fields
+    return (f["in_c"] == 8 and f["filter_h"] == 1 and f["filter_w"] == 1 and f["stride_h"] == 1 and f["stride_w"] == 1
+            and f["pad_top"] == 0 and f["pad_left"] == 0 and f["in_h"] == f["out_h"] and f["in_w"] == f["out_w"]
+            and f["out_c"] % 4 == 0)
+
+
+def _pointwise8_records(words: np.ndarray, q: np.ndarray, out_c: int) -> np.ndarray:
+    """Per output channel 8 words (pb_fast_mm_wide_pw8_full): bias', the channel's 4 wide
+    weight words (2 blocks of (w0,w2), (w1,w3)), multiplier, shift, rounding."""
+    w = words.reshape(-1, 2, 2, 2).transpose(0, 2, 1, 3).reshape(-1, 4)[:out_c]  # [pair][block][ch][2]
+    q = q.reshape(-1, 4)[:out_c]
+    return np.column_stack([q[:, 0], w, q[:, 1:]]).reshape(-1)
 
 
 def dw_instance(fields: dict) -> str:
@@ -197,6 +216,9 @@ def _matmul(call: KernelCall, wide: bool) -> KernelCall | None:
     else:
         _share_quant(fields, mm.out_c)
     fields.update(wide_weights=int(wide), lean_weights=int(lean), weights=const("weights", words, "int32_t"))
+    if mm_instance(fields) == "pb_fast_mm_wide_pw8_full":
+        records = _pointwise8_records(words, np.asarray(fields["quant"].values, np.int64), mm.out_c)
+        fields["weights"] = const("weights", records, "int32_t")
     scratch = pb_fast_mm_s8_scratch_bytes(fields)
     if mm.geometry["rows"] == 1 and mm.out_c <= FEW_CHANNELS and scratch > SINGLE_ROW_SCRATCH:
         # one row read by a few channel pairs: its widened copy would cost more RAM than
