@@ -109,6 +109,10 @@ static PB_ALWAYS_INLINE void pb_dsp_svdf_s8_rotate(const pb_fast_svdf_params_t *
             const uint32_t first = pb_load32(s);
             uint32_t cur = first, v;
             int32_t j;
+#if defined(__GNUC__) && !defined(__clang__)
+/* memory 32 unrolled whole: GCC leaves a loop of constant 7 passes rolled at -O2 */
+#pragma GCC unroll 8
+#endif
             for (j = 4; j < memory; j += 4) {
                 const uint32_t next = pb_load32(s + 4);
                 v = (cur >> 8) | (next << 24);
