@@ -306,6 +306,29 @@ def test_requantize_exhaustive(inp, out):
     _check(data, "requant", extra=[x], n_random=3)
 
 
+@pytest.mark.parametrize("inp,out", [r for r in REQUANT if r[0][0] == "int16"], ids=lambda s: f"{s[0]}_{s[2]}")
+def test_requantize_int16_dsp_tier_exhaustive(inp, out):
+    """The DSP tier's one-SMMLAR int16 requantization (dsp/pb_requant16.c), its plain C on the host."""
+    from protobrain.run.host import compile_bytes
+    from protobrain.verify.reference import Reference
+
+    data = single_op_model("QUANTIZE", inp, out)
+    compiled = compile_bytes(data, "requant_dsp", tier="dsp")
+    assert compiled.program.steps[0].call.function.startswith("pb_fast_dsp_requantize_s16")
+    x = np.arange(-32768, 32768).astype(np.int16).reshape(inp[1])
+    assert_bit_exact(compiled, Reference(data, arena_size=1 << 22), n_random=3, extra_inputs=[x])
+
+
+def test_requantize_int16_dsp_tier_falls_back_where_unproven():
+    from protobrain.compiler.ops.tiers.requant16 import dsp_fields
+
+    base = {"size": 4, "input_zero_point": 0, "output_zero_point": 0, "mult": 1 << 30}
+    assert dsp_fields({**base, "shift": 14}) is not None
+    assert dsp_fields({**base, "shift": 15}) is None, "2 * (x << 15) may overflow int32"
+    assert dsp_fields({**base, "shift": -20, "output_zero_point": 3000}) is None, "zero point * 2^20 too large"
+    assert dsp_fields({**base, "shift": -3, "output_zero_point": -7})["round"] == 4 - 7 * 8
+
+
 @pytest.mark.parametrize("beta", [0.1, 0.5, 2.0])
 @pytest.mark.parametrize("io", ["int8", "int8_int16", "int16"])
 def test_softmax_beta(io, beta):

@@ -250,7 +250,7 @@ def test_int16_requantization_bit_exact_on_the_fast_tier(tier, tmp_path):
     board = needs(FAST_BOARDS[tier])
     blobs = {f"requant16_{i}": one_op("QUANTIZE", inp, out) for i, (inp, out) in enumerate(REQUANT16)}
     progs = [_program(read_model_bytes(data, name), board, tier) for name, data in blobs.items()]
-    kernel = "pb_fast_mve_requantize_s16" if tier == "mve" else "pb_requantize_s16"
+    kernel = f"pb_fast_{tier}_requantize_s16"
     assert all(prog.steps[0].call.function.startswith(kernel) for prog in progs)
     with running_firmware(board, progs, list(blobs.values()), tmp_path / "fw") as dev:
         for prog, data in zip(progs, blobs.values()):

@@ -12,8 +12,8 @@ for the fastest kernels the board's core runs. Chosen per board at generation ti
 16x8 CONV_2D, FULLY_CONNECTED and DEPTHWISE_CONV_2D have their own kernels on both fast
 tiers (wide16.py, templates/kernels/<tier>/pb_conv16.c, pb_depthwise_conv16.c).
 
-QUANTIZE int16 -> int8/int16 runs four values a vector on Helium (requant16.py,
-templates/kernels/mve/pb_requant16.c).
+QUANTIZE int16 -> int8/int16 runs four values a vector on Helium and one SMMLAR a value on
+the DSP tier (requant16.py, templates/kernels/<tier>/pb_requant16.c).
 
 The int8 ADD of two same-shape tensors becomes two 256-entry tables and one requantization
 on every fast tier (add_lut.py, the DSP tier's kernel on Helium too). Calls the fast
@@ -41,7 +41,7 @@ TIERS = ("portable", "armv6m", "dsp", "mve")
 FAST_OPERATORS = {"CONV_2D": ("armv6m", "dsp", "mve"), "DEPTHWISE_CONV_2D": ("armv6m", "dsp", "mve"),
                   "FULLY_CONNECTED": ("armv6m", "dsp", "mve"), "ADD": ("dsp", "mve"),
                   "UNIDIRECTIONAL_SEQUENCE_LSTM": ("dsp", "mve"), "SVDF": ("dsp", "mve"),
-                  "TRANSPOSE_CONV": ("dsp", "mve"), "BATCH_MATMUL": ("dsp", "mve"), "QUANTIZE": ("mve",)}
+                  "TRANSPOSE_CONV": ("dsp", "mve"), "BATCH_MATMUL": ("dsp", "mve"), "QUANTIZE": ("dsp", "mve")}
 # --optimize: what the DSP tier's weight form favours (wide_weights).
 OPTIMIZE = ("speed", "size", "balanced")
 MATMUL_FUNCTIONS = ("pb_conv_s8", "pb_fully_connected_s8")
