@@ -674,16 +674,17 @@ static PB_ALWAYS_INLINE void pb_fast_mm_rows(const pb_fast_mm_params_t *p, const
 /* Wide FAST full-range dense layers with a short depth (vww's first 3x3 convolution on
  * RGB, 27 taps, and its 1x1 from 8 channels): there the per-pair set-up of the generic
  * loop (its live values spilled around the multiply) costs more than the multiply. This
- * form runs every channel pair of a row pair in one routine that keeps all its state in
- * a 7-word frame on the stack, read and written with single LDM/LDRD/STRD: per pair it
+ * form runs every channel pair of a row pair in one routine that keeps the weight and
+ * quant pointers in registers and the rest in a 7-word frame on the stack, read and
+ * written with single LDRD/STRD: per pair it
  * multiplies two blocks peeled (the accumulators start from the biases), then two
  * blocks per turn, and requantizes the four outputs as pb_fast_out does. The generator
  * (dsp.py's _short_form) picks it; out_c must be even (no padding channel to store). */
 typedef struct {
     const uint32_t *cols;   /* the two interleaved widened rows */
-    const uint32_t *w;      /* the next pair's weights (wide layout) */
     const uint32_t *x_end;  /* cols + depth_pad */
-    const int32_t *q;       /* the next pair's quant words */
+    const uint32_t *w;      /* the first pair's weights (wide layout) */
+    const int32_t *q;       /* the first pair's quant words */
     int8_t *out0, *out1;    /* the next pair's outputs in rows 0 and 1 */
     const int32_t *q_end;   /* quant + PB_QUANT_WORDS * out_c */
 } pb_fast_short_t;
@@ -713,7 +714,8 @@ void pb_fast_mm_short_pairs(const pb_fast_short_t *f);
     "asr    " rd ", " rd ", r7\n\t"                 \
     "ssat   " rd ", #8, " rd "\n\t"
 
-/* frame on the stack: [0] cols, [4] w, [8] x_end, [12] q, [16] out0, [20] out1, [24] q_end */
+/* frame on the stack: [0] cols, [4] x_end, [16] out0, [20] out1, [24] q_end; the weights
+ * (r1) and quant words (lr) stepped in registers throughout */
 __asm__(".pushsection .text.pb_fast_mm_short_pairs,\"ax\",%progbits\n\t"
         ".balign 4\n\t"
         ".global pb_fast_mm_short_pairs\n\t"
@@ -724,9 +726,11 @@ __asm__(".pushsection .text.pb_fast_mm_short_pairs,\"ax\",%progbits\n\t"
         "pb_fast_mm_short_pairs:\n\t"
         "push   {r4-r11, lr}\n\t"
         "ldm    r0, {r0-r6}\n\t"
-        "push   {r0-r6}\n"
+        "push   {r0-r6}\n\t"
+        "mov    r1, r2\n\t"
+        "mov    lr, r3\n"
         "1:\n\t"
-        "ldm    sp, {r0, r1, r12, lr}\n\t"
+        "ldrd   r0, r12, [sp]\n\t"
         "ldr    r2, [lr]\n\t"
         "ldr    r4, [lr, #16]\n\t"
         /* the first block, its accumulators starting from the biases */
@@ -750,7 +754,6 @@ __asm__(".pushsection .text.pb_fast_mm_short_pairs,\"ax\",%progbits\n\t"
         "cmp    r0, r12\n\t"
         "bne    2b\n"
         "3:\n\t"
-        "str    r1, [sp, #4]\n\t"
         "ldm    lr!, {r0, r6-r8}\n\t"
         PB_SHORT_OUT("r9", "r2")
         PB_SHORT_OUT("r10", "r3")
@@ -763,7 +766,6 @@ __asm__(".pushsection .text.pb_fast_mm_short_pairs,\"ax\",%progbits\n\t"
         "strb   r10, [r3], #1\n\t"
         "strb   r12, [r3], #1\n\t"
         "strd   r2, r3, [sp, #16]\n\t"
-        "str    lr, [sp, #12]\n\t"
         "ldr    r0, [sp, #24]\n\t"
         "cmp    lr, r0\n\t"
         "bne    1b\n\t"
@@ -829,6 +831,8 @@ static void pb_fast_mm_short_rows(const pb_fast_mm_params_t *p, const int8_t *in
     f.cols = cols;
     f.x_end = cols + p->depth_pad;
     f.q_end = p->quant + PB_QUANT_WORDS * p->out_c;
+    f.w = (const uint32_t *)p->weights;
+    f.q = p->quant;
     if (p->filter_h == 1 && p->filter_w == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_top == 0 &&
         p->pad_left == 0 && (p->in_c & 3) == 0 && p->in_h == p->out_h && p->in_w == p->out_w) {
         const int32_t in_c = p->in_c;
@@ -836,8 +840,6 @@ static void pb_fast_mm_short_rows(const pb_fast_mm_params_t *p, const int8_t *in
             const int two_rows = r + 1 < p->rows;
             const int8_t *a = input + r * in_c;
             pb_fast_widen_pointwise(a, two_rows ? a + in_c : a, in_c, cols);
-            f.w = (const uint32_t *)p->weights;
-            f.q = p->quant;
             f.out0 = output + r * stride;
             f.out1 = two_rows ? f.out0 + stride : f.out0;
             pb_fast_mm_short_pairs(&f);
@@ -862,8 +864,6 @@ static void pb_fast_mm_short_rows(const pb_fast_mm_params_t *p, const int8_t *in
         }
         win0 = win1;
         pb_fast_window_next(p, &win0);
-        f.w = (const uint32_t *)p->weights;
-        f.q = p->quant;
         f.out0 = output + r * stride;
         f.out1 = two_rows ? f.out0 + stride : f.out0;
         pb_fast_mm_short_pairs(&f);
