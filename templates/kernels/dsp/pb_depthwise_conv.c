@@ -431,8 +431,7 @@ static void pb_fast_dw_lines(const pb_fast_dw_params_t *p, const int8_t *input, 
 typedef struct {
     int32_t in_h, pad_top, C;
     intptr_t in_row;            /* bytes per input row */
-    int32_t first, last, cols;  /* padded columns: [first, last) inside the input, cols in all */
-    intptr_t row_in;            /* bytes from an input row's first pixel to its column first */
+    int32_t first, last;        /* words into a ring position: the columns inside the input */
     uint32_t zlo, zhi;          /* the zero point, widened */
 } pb_dw_rows_t;
 
@@ -479,21 +478,16 @@ static void pb_dw_rows_copy(const int8_t *src, int32_t C, uint32_t *d, const uin
 #endif /* PB_SIMD_DSP */
 
 /* Widens padded input row r (of the (out_h - 1) * stride_h + 3 the outputs read: input
- * row r - pad_top, 4 channels from in on) into the ring position at ring. */
-static void pb_dw_rows_widen(const pb_dw_rows_t *g, const int8_t *in, int32_t r, uint32_t *ring)
+ * row r - pad_top, 4 channels from in on) into the ring position at slot: the columns
+ * inside the input only, the padding columns keep the zero point the call began with. */
+static PB_ALWAYS_INLINE void pb_dw_rows_widen(const pb_dw_rows_t *g, const int8_t *in, int32_t r, uint32_t *slot)
 {
     const int32_t iy = r - g->pad_top;
-    uint32_t *end = ring + g->cols * (PB_DW_ROW_COL / 4);
-    uint32_t *in_first = ring + g->first * (PB_DW_ROW_COL / 4), *in_last = ring + g->last * (PB_DW_ROW_COL / 4);
-    if (iy < 0 || iy >= g->in_h) {
-        pb_dw_rows_pad(ring, end, g->zlo, g->zhi);
-        return;
+    if (iy >= 0 && iy < g->in_h) {
+        pb_dw_rows_copy(in + iy * g->in_row, g->C, slot + g->first, slot + g->last);
+    } else {
+        pb_dw_rows_pad(slot + g->first, slot + g->last, g->zlo, g->zhi);
     }
-    pb_dw_rows_pad(ring, in_first, g->zlo, g->zhi);
-    if (in_first != in_last) {
-        pb_dw_rows_copy(in + iy * g->in_row + g->row_in, g->C, in_first, in_last);
-    }
-    pb_dw_rows_pad(in_last, end, g->zlo, g->zhi);
 }
 
 #if defined(PB_SIMD_DSP)
@@ -598,12 +592,16 @@ static void pb_fast_dw_rows(const pb_fast_dw_params_t *p, const int8_t *input, i
     const int32_t row_in = p->in_w * C, row_out = out_w * C;
     pb_dw_rows_t g;
     int32_t b, c, o, r;
+    const int32_t cols = (out_w - 1) * stride_w + 3, first = p->pad_left;  /* 0 or 1: last > first */
+    const int32_t last = PB_MIN(first + p->in_w, cols);
+    uint32_t *ring_end = ring + cols * (PB_DW_ROW_COL / 4);
     g.in_h = p->in_h, g.pad_top = p->pad_top, g.C = C, g.in_row = row_in;
-    g.cols = (out_w - 1) * stride_w + 3;
-    g.first = PB_MIN(p->pad_left, g.cols);
-    g.last = PB_MAX(g.first, PB_MIN(p->pad_left + p->in_w, g.cols));
-    g.row_in = (intptr_t)(g.first - p->pad_left) * C;
+    g.first = first * (PB_DW_ROW_COL / 4), g.last = last * (PB_DW_ROW_COL / 4);
     g.zlo = pb_sxtb16(zw), g.zhi = pb_sxtb16_hi(zw);
+    /* the zero point everywhere once: padding columns are never written again */
+    pb_dw_rows_pad(ring, ring_end, g.zlo, g.zhi);
+    pb_dw_rows_pad(ring + 2, ring_end + 2, g.zlo, g.zhi);
+    pb_dw_rows_pad(ring + 4, ring_end + 4, g.zlo, g.zhi);
     for (b = 0; b < p->batches; ++b) {
         const int8_t *in = input + b * p->in_h * row_in;
         int8_t *out_b = output + b * out_h * row_out;
