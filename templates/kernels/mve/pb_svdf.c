@@ -9,12 +9,15 @@
 #endif
 
 /* acc + the dot product of n int8 (or int16) values of a and b: VMLADAVA, the last
- * vector under a tail predicate. */
+ * vector under a tail predicate (int8: whole vectors without one). */
 static inline __attribute__((always_inline)) int32_t pb_mve_svdf_dot_s8(const int8_t *a, const int8_t *b, int32_t n,
                                                                         int32_t acc)
 {
     int32_t j;
-    for (j = 0; j < n; j += 16) {
+    for (j = 0; j + 16 <= n; j += 16) {
+        acc = vmladavaq_s8(acc, vldrbq_s8(a + j), vldrbq_s8(b + j));
+    }
+    if (j < n) {
         const mve_pred16_t pr = vctp8q((uint32_t)(n - j));
         acc = vmladavaq_s8(acc, vldrbq_z_s8(a + j, pr), vldrbq_z_s8(b + j, pr));
     }
