@@ -25,12 +25,17 @@ void pb_fast_mve_requantize_s16_s8(const pb_fast_mve_requantize_params_t *p, con
 {
     const int32_t left = p->shift > 0 ? p->shift : 0, right = p->shift > 0 ? 0 : -p->shift;
     const int32_t neg_mask = right > 0 ? -1 : 0, size = p->size;
+    const int32x4_t lo = vdupq_n_s32(-128), hi = vdupq_n_s32(127);
     int32_t i;
-    for (i = 0; i < size; i += 4) {
+    /* whole vectors without a predicate (one computed per pass costs more than the pass) */
+    for (i = 0; i + 4 <= size; i += 4) {
+        const int32x4_t v = pb_mve_requant16(vldrhq_s32(input + i), p, left, right, neg_mask);
+        vstrbq_s32(output + i, vmaxq_s32(vminq_s32(v, hi), lo));
+    }
+    if (i < size) {
         const mve_pred16_t pr = vctp32q((uint32_t)(size - i));
-        int32x4_t v = pb_mve_requant16(vldrhq_z_s32(input + i, pr), p, left, right, neg_mask);
-        v = vmaxq_s32(vminq_s32(v, vdupq_n_s32(127)), vdupq_n_s32(-128));
-        vstrbq_p_s32(output + i, v, pr);
+        const int32x4_t v = pb_mve_requant16(vldrhq_z_s32(input + i, pr), p, left, right, neg_mask);
+        vstrbq_p_s32(output + i, vmaxq_s32(vminq_s32(v, hi), lo), pr);
     }
 }
 
@@ -38,11 +43,15 @@ void pb_fast_mve_requantize_s16_s16(const pb_fast_mve_requantize_params_t *p, co
 {
     const int32_t left = p->shift > 0 ? p->shift : 0, right = p->shift > 0 ? 0 : -p->shift;
     const int32_t neg_mask = right > 0 ? -1 : 0, size = p->size;
+    const int32x4_t lo = vdupq_n_s32(-32768), hi = vdupq_n_s32(32767);
     int32_t i;
-    for (i = 0; i < size; i += 4) {
+    for (i = 0; i + 4 <= size; i += 4) {
+        const int32x4_t v = pb_mve_requant16(vldrhq_s32(input + i), p, left, right, neg_mask);
+        vstrhq_s32(output + i, vmaxq_s32(vminq_s32(v, hi), lo));
+    }
+    if (i < size) {
         const mve_pred16_t pr = vctp32q((uint32_t)(size - i));
-        int32x4_t v = pb_mve_requant16(vldrhq_z_s32(input + i, pr), p, left, right, neg_mask);
-        v = vmaxq_s32(vminq_s32(v, vdupq_n_s32(32767)), vdupq_n_s32(-32768));
-        vstrhq_p_s32(output + i, v, pr);
+        const int32x4_t v = pb_mve_requant16(vldrhq_z_s32(input + i, pr), p, left, right, neg_mask);
+        vstrhq_p_s32(output + i, vmaxq_s32(vminq_s32(v, hi), lo), pr);
     }
 }
