@@ -113,7 +113,15 @@ static inline __attribute__((always_inline)) void pb_mve_svdf_s8_right(const pb_
         for (u = 0; u < units; u += 4) {
             int32_t acc[4];
             int32x4_t v;
-            if (u + 4 <= units) {
+            if (n == 8 && u + 4 <= units) {
+                /* memory 8 at rank 1: two units a vector, each half under its own predicate */
+                const int8x16_t s0 = vldrbq_s8(sb), w0 = vldrbq_s8(wt);
+                const int8x16_t s1 = vldrbq_s8(sb + 16), w1 = vldrbq_s8(wt + 16);
+                acc[0] = vmladavaq_p_s8(unit_bias[u], w0, s0, 0x00FF);
+                acc[1] = vmladavaq_p_s8(unit_bias[u + 1], w0, s0, 0xFF00);
+                acc[2] = vmladavaq_p_s8(unit_bias[u + 2], w1, s1, 0x00FF);
+                acc[3] = vmladavaq_p_s8(unit_bias[u + 3], w1, s1, 0xFF00);
+            } else if (u + 4 <= units) {
                 acc[0] = pb_mve_svdf_dot_s8(wt, sb, n, unit_bias[u]);
                 acc[1] = pb_mve_svdf_dot_s8(wt + n, sb + n, n, unit_bias[u + 1]);
                 acc[2] = pb_mve_svdf_dot_s8(wt + 2 * n, sb + 2 * n, n, unit_bias[u + 2]);
