@@ -88,6 +88,17 @@ static inline __attribute__((always_inline)) void pb_mve_svdf_features_right(con
     }
 }
 
+/* One batch's features into the newest slots, one function for every shape of the time
+ * stage below (not inlined into each). */
+static void pb_mve_svdf_s8_features(const pb_fast_svdf_params_t *p, const int8_t *x, int8_t *sb)
+{
+    if (p->feature_shift <= -1) {
+        pb_mve_svdf_features_right(p, x, sb);
+    } else {
+        pb_fast_svdf_features(p, x, sb, 0, pb_mve_dot4);
+    }
+}
+
 /* The int8-state SVDF whose output requantization shifts right: the state shifted by
  * vectors, the features, then each unit's time dot product (for memory_c, rank 1, a
  * constant: no loop per unit), four units' requantized as one vector. */
@@ -104,11 +115,7 @@ static inline __attribute__((always_inline)) void pb_mve_svdf_s8_right(const pb_
     for (b = 0; b < p->batches; ++b) {
         const int8_t *sb = state + b * per_batch, *wt = p->w_time;
         int8_t *out = output + b * units;
-        if (p->feature_shift <= -1) {
-            pb_mve_svdf_features_right(p, input + b * p->input_size, state + b * per_batch);
-        } else {
-            pb_fast_svdf_features(p, input + b * p->input_size, state + b * per_batch, 0, pb_mve_dot4);
-        }
+        pb_mve_svdf_s8_features(p, input + b * p->input_size, state + b * per_batch);
         /* four units' accumulators requantized as one vector, the last 1..3 under a predicate */
         for (u = 0; u < units; u += 4) {
             int32_t acc[4];
