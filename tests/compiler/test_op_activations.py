@@ -308,7 +308,7 @@ def test_requantize_exhaustive(inp, out):
 
 @pytest.mark.parametrize("inp,out", [r for r in REQUANT if r[0][0] == "int16"], ids=lambda s: f"{s[0]}_{s[2]}")
 def test_requantize_int16_dsp_tier_exhaustive(inp, out):
-    """The DSP tier's one-SMMLAR int16 requantization (dsp/pb_requant16.c), its plain C on the host."""
+    """The DSP tier's one-SMMLAR int16 requantization (dsp/pb_quantize.c), its plain C on the host."""
     from protobrain.run.host import compile_bytes
     from protobrain.verify.reference import Reference
 

@@ -236,7 +236,7 @@ def test_recurrent_nets_over_consecutive_invocations_on_the_fast_tier(tier, tmp_
             _recurrent_on_device(dev, prog, Reference(data, preserve_all_tensors=True))
 
 
-# QUANTIZE int16 -> int8/int16 (Helium: pb_requant16.c, four values a vector): zero points on
+# QUANTIZE int16 -> int8/int16 (Helium: pb_quantize.c, four values a vector): zero points on
 # both sides, a left shift (scale ratio 4.5), a long right shift (2^-17), a tail of 3 values
 REQUANT16 = [
     (("int16", [1, 4096], 0.00031, 77), ("int8", [1, 4096], 0.011, -9)),

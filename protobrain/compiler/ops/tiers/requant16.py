@@ -1,9 +1,9 @@
 """QUANTIZE int16 -> int8/int16 on the fast tiers:
 
-- Helium (templates/kernels/mve/pb_requant16.c): the portable kernel's requantization four
+- Helium (templates/kernels/mve/pb_quantize.c): the portable kernel's requantization four
   values a vector, VQRDMULH as its doubling high multiply and VRSHL as its rounding shift;
   the parameters are the portable call's, field for field.
-- DSP (templates/kernels/dsp/pb_requant16.c): one SMMLAR, one shift and one SSAT a value,
+- DSP (templates/kernels/dsp/pb_quantize.c): one SMMLAR, one shift and one SSAT a value,
   where 2 * (x << left shift) fits int32 (|x| <= 65535, so a left shift of at most 14) and
   the rounding constant with the output zero point folded in keeps the sum within int32;
   else the call stays portable.
@@ -36,11 +36,11 @@ def accelerate(call: KernelCall, tier: str) -> KernelCall | None:
         return None
     if tier == "mve":
         function = call.function.replace("pb_", "pb_fast_mve_", 1)
-        return KernelCall("pb_requant16", function, "pb_fast_mve_requantize_params_t", dict(call.fields),
+        return KernelCall("pb_quantize", function, "pb_fast_mve_requantize_params_t", dict(call.fields),
                           call.inputs, call.outputs, macs=call.macs, tier=tier)
     fields = dsp_fields(call.fields) if tier == "dsp" else None
     if fields is None:
         return None
     function = call.function.replace("pb_", "pb_fast_dsp_", 1)
-    return KernelCall("pb_requant16", function, "pb_fast_dsp_requantize_params_t", fields, call.inputs,
+    return KernelCall("pb_quantize", function, "pb_fast_dsp_requantize_params_t", fields, call.inputs,
                       call.outputs, macs=call.macs, tier=tier)

@@ -13,7 +13,7 @@ for the fastest kernels the board's core runs. Chosen per board at generation ti
 tiers (wide16.py, templates/kernels/<tier>/pb_conv16.c, pb_depthwise_conv16.c).
 
 QUANTIZE int16 -> int8/int16 runs four values a vector on Helium and one SMMLAR a value on
-the DSP tier (requant16.py, templates/kernels/<tier>/pb_requant16.c).
+the DSP tier (requant16.py, templates/kernels/<tier>/pb_quantize.c).
 
 The int8 ADD of two same-shape tensors becomes two 256-entry tables and one requantization
 on every fast tier (add_lut.py, the DSP tier's kernel on Helium too). Calls the fast

@@ -2,8 +2,8 @@
  * requantization as one SMMLAR, one shift and one SSAT a value, where the generator proved
  * that exact (protobrain/compiler/ops/tiers/requant16.py). Bit-exact with TensorFlow Lite
  * Micro. */
-#ifndef PB_DSP_REQUANT16_H
-#define PB_DSP_REQUANT16_H
+#ifndef PB_DSP_QUANTIZE_H
+#define PB_DSP_QUANTIZE_H
 
 #include "pb_common.h"
 
@@ -19,4 +19,4 @@ typedef struct {
 void pb_fast_dsp_requantize_s16_s8(const pb_fast_dsp_requantize_params_t *p, const int16_t *input, int8_t *output);
 void pb_fast_dsp_requantize_s16_s16(const pb_fast_dsp_requantize_params_t *p, const int16_t *input, int16_t *output);
 
-#endif /* PB_DSP_REQUANT16_H */
+#endif /* PB_DSP_QUANTIZE_H */

@@ -1,5 +1,5 @@
-/* QUANTIZE int16 -> int8/int16, Helium tier (see pb_requant16.h). */
-#include "pb_requant16.h"
+/* QUANTIZE int16 -> int8/int16, Helium tier (see pb_quantize.h). */
+#include "pb_quantize.h"
 
 #if !defined(__ARM_FEATURE_MVE)
 #error "this model was generated for the Helium (MVE) tier: compile with -mcpu=cortex-m55, or regenerate it for this core's board"

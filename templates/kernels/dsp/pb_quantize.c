@@ -1,5 +1,5 @@
-/* QUANTIZE int16 -> int8/int16, DSP tier (see pb_requant16.h). */
-#include "pb_requant16.h"
+/* QUANTIZE int16 -> int8/int16, DSP tier (see pb_quantize.h). */
+#include "pb_quantize.h"
 
 #include "pb_requant.h"
 

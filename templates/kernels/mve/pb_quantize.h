@@ -1,8 +1,8 @@
 /* QUANTIZE int16 -> int8/int16, Helium (MVE) tier for the Cortex-M55: the portable
  * kernel's requantization (portable/pb_quantize.c) four values a vector. Bit-exact with
  * TensorFlow Lite Micro. */
-#ifndef PB_MVE_REQUANT16_H
-#define PB_MVE_REQUANT16_H
+#ifndef PB_MVE_QUANTIZE_H
+#define PB_MVE_QUANTIZE_H
 
 #include "pb_common.h"
 
@@ -17,4 +17,4 @@ typedef struct {
 void pb_fast_mve_requantize_s16_s8(const pb_fast_mve_requantize_params_t *p, const int16_t *input, int8_t *output);
 void pb_fast_mve_requantize_s16_s16(const pb_fast_mve_requantize_params_t *p, const int16_t *input, int16_t *output);
 
-#endif /* PB_MVE_REQUANT16_H */
+#endif /* PB_MVE_QUANTIZE_H */
