@@ -45,9 +45,12 @@ def _children(pid: int) -> list[int]:
 
 def _start(args):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    # a session of its own, so that the test's signal reaches protobrain alone, as `kill PID` does
+    # a session of its own, so that the test's signal reaches protobrain alone, as `kill PID` does;
+    # SIGHUP at its default, as in a terminal, even when the suite runs under nohup (which
+    # leaves it ignored, and protobrain then rightly keeps it so)
     return subprocess.Popen([*CLI, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env, start_new_session=True)
+                            env=env, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
 
 
 def _wait_for_qemu(proc, timeout=60.0) -> int:
