@@ -356,3 +356,29 @@ def test_a_resent_request_counts_its_inference_once():
         inference_counts(prog, one + [1000])
     with pytest.raises(BenchError, match="logged 0 marks"):
         inference_counts(prog, [])
+
+
+def test_a_run_that_fails_among_the_others_gets_one_more_go_alone(tmp_path, monkeypatch, capsys):
+    """make bench does not throw away every other run for one that failed while the machine
+    was busy: that run goes again, alone, after the others, and the tables are written."""
+    path = shared_model("hello_world_int8")
+    needs_instruction_counter(BOARD)
+    script = _bench_script()
+    real, calls = script.bench_job, []
+
+    def starved_once(job, blobs, n_inputs):
+        calls.append(dict(job))
+        if len(calls) == 1:
+            return f"bench: error on {job['board']} ({job['tier']} kernels, {job['model']}): no reply"
+        return real(job, blobs, n_inputs)
+
+    monkeypatch.setattr(script, "bench_job", starved_once)
+    md_path = tmp_path / "BENCHMARKS.md"
+    monkeypatch.setattr(sys, "argv", ["bench.py", "--models", str(path.parent), "--only", "hello_world_int8",
+                                      "--boards", BOARD, "--tiers", "dsp", "-n", "2", "--out", str(tmp_path / "b"),
+                                      "--markdown", str(md_path), "--workers", "1"])
+    assert script.main() == 0
+    assert calls[-1] == calls[0] and len(calls) == 4     # three runs, the first of them twice
+    assert f"bench: running hello_world_int8 on {BOARD} (dsp kernels) again, alone" in capsys.readouterr().err
+    [summary] = _table(md_path.read_text(), "board")
+    assert summary["bit-exact"] == "yes"
