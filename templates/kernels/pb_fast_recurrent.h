@@ -291,13 +291,16 @@ static PB_FAST_RECURRENT_INLINE int32_t pb_fast_svdf_requant(int32_t acc, const 
     return pb_lstm_requant(acc, q->mult, q->shift, q->fast);
 }
 
-/* The SVDF's feature dot products of one batch, four filters at a time (dot4), into the
- * newest slot of each filter's memory in sb (int8, or int16 with state16 set): requantized,
+/* The SVDF's feature dot products of one batch, four filters at a time (dot4), into slot
+ * `slot` of each filter's memory in sb (int8, or int16 with state16 set): the newest,
+ * memory - 1, where the state was shifted first; 0 where a rotating kernel drops the oldest
+ * value as it goes (dsp/pb_svdf.c). Requantized,
  * saturated to the state type (its range is the type's), its zero point added after that
  * (an int8 store may wrap, as TFLite Micro's does). The constants are read into locals
  * once: the state stores may alias anything, and would make the compiler read them again. */
 static PB_FAST_RECURRENT_INLINE void pb_fast_svdf_features(const pb_fast_svdf_params_t *p, const int8_t *x,
-                                                            void *sb, int32_t state16, pb_fast_dot4_t dot4)
+                                                            void *sb, int32_t state16, int32_t slot,
+                                                            pb_fast_dot4_t dot4)
 {
     const pb_fast_svdf_rq_t q = pb_fast_svdf_rq(p->feature_mult, p->feature_shift, p->fast_feature);
     const int32_t filters = p->filters, memory = p->memory, state_zp = p->state_zp;
@@ -313,11 +316,11 @@ static PB_FAST_RECURRENT_INLINE void pb_fast_svdf_features(const pb_fast_svdf_pa
         dot4(x, input_size, w + f * words, words, acc);
         for (k = 0; k < count; ++k) {
             const int32_t v = pb_fast_svdf_requant(acc[k], &q);
-            const int32_t slot = (f + k) * memory + memory - 1;
+            const int32_t at = (f + k) * memory + slot;
             if (state16) {
-                ((int16_t *)sb)[slot] = (int16_t)(state_zp + pb_lstm_sat16(v, 1));
+                ((int16_t *)sb)[at] = (int16_t)(state_zp + pb_lstm_sat16(v, 1));
             } else {
-                ((int8_t *)sb)[slot] = (int8_t)(state_zp + pb_lstm_sat8(v, 1));
+                ((int8_t *)sb)[at] = (int8_t)(state_zp + pb_lstm_sat8(v, 1));
             }
         }
     }
@@ -346,7 +349,7 @@ static PB_FAST_RECURRENT_INLINE void pb_fast_svdf_s8_with(const pb_fast_svdf_par
     for (b = 0; b < p->batches; ++b) {
         int8_t *sb = s + b * per_batch;
         int8_t *out = output + b * units;
-        pb_fast_svdf_features(p, input + b * p->input_size, sb, 0, dot4);
+        pb_fast_svdf_features(p, input + b * p->input_size, sb, 0, p->memory - 1, dot4);
         for (u = 0; u < units; ++u) {
             out[u] = pb_fast_svdf_output(&q, output_zp, dot(w_time + u * n, sb + u * n, n, unit_bias[u]));
         }
@@ -369,7 +372,7 @@ static PB_FAST_RECURRENT_INLINE void pb_fast_svdf_s8_s16_with(const pb_fast_svdf
     for (b = 0; b < p->batches; ++b) {
         int16_t *sb = s + b * per_batch;
         int8_t *out = output + b * units;
-        pb_fast_svdf_features(p, input + b * p->input_size, sb, 1, dot4);
+        pb_fast_svdf_features(p, input + b * p->input_size, sb, 1, p->memory - 1, dot4);
         for (u = 0; u < units; ++u) {
             out[u] = pb_fast_svdf_output(&q, output_zp, dot(w_time + u * n, sb + u * n, n, unit_bias[u]));
         }

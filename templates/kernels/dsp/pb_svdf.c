@@ -32,45 +32,20 @@ static PB_ALWAYS_INLINE int32_t pb_dsp_svdf_dot_s16(const int16_t *a, const int1
 }
 
 /* The int8-state SVDF when each filter's memory is whole words, in two passes per batch.
- * First each filter's feature goes into its oldest byte, the one this step drops; then
- * one pass per filter rotates its memory down by one byte (each word the funnel of two
- * aligned loads, the feature coming round to the newest byte) and multiplies each new word
- * into its unit's time accumulator on the way: no separate state shift, and the state is
- * read once. */
-static PB_ALWAYS_INLINE void pb_dsp_svdf_s8_features_as(const pb_fast_svdf_params_t *p, const int8_t *x, uint8_t *sb,
-                                                        int32_t wide)
-{
-    const pb_fast_svdf_rq_t q = pb_fast_svdf_rq(p->feature_mult, p->feature_shift, p->fast_feature);
-    const int32_t filters = p->filters, memory = p->memory, state_zp = p->state_zp;
-    const int32_t input_size = p->input_size, words = p->input_words;
-    const int32_t *w = p->w_feature, *bias = p->feature_bias;
-    int32_t f, k;
-    for (f = 0; f < filters; f += 4) {
-        int32_t acc[4];
-        const int32_t count = filters - f < 4 ? filters - f : 4;
-        for (k = 0; k < 4; ++k) {
-            acc[k] = bias[f + k];
-        }
-        if (wide) {
-            pb_dsp_dot4_wide(x, input_size, w + f * words, words, acc);
-        } else {
-            pb_dsp_dot4(x, input_size, w + f * words, words, acc);
-        }
-        for (k = 0; k < count; ++k) {
-            sb[(f + k) * memory] = (uint8_t)(state_zp + pb_ssat8(pb_fast_svdf_requant(acc[k], &q)));
-        }
-    }
-}
-
-/* The first pass, the feature rows as int16 (wide) or int8. */
+ * First each filter's feature goes into its oldest byte, the one this step drops
+ * (pb_fast_svdf_features at slot 0); then one pass per filter rotates its memory down by
+ * one byte (each word the funnel of two aligned loads, the feature coming round to the
+ * newest byte) and multiplies each new word into its unit's time accumulator on the way:
+ * no separate state shift, and the state is read once. The first pass, with the feature
+ * rows as int16 (wide) or int8: */
 static void pb_dsp_svdf_s8_features_wide(const pb_fast_svdf_params_t *p, const int8_t *x, uint8_t *sb)
 {
-    pb_dsp_svdf_s8_features_as(p, x, sb, 1);
+    pb_fast_svdf_features(p, x, sb, 0, 0, pb_dsp_dot4_wide);
 }
 
 static void pb_dsp_svdf_s8_features(const pb_fast_svdf_params_t *p, const int8_t *x, uint8_t *sb)
 {
-    pb_dsp_svdf_s8_features_as(p, x, sb, 0);
+    pb_fast_svdf_features(p, x, sb, 0, 0, pb_dsp_dot4);
 }
 
 /* acc + the dot product of four int8 values in each of v and t. */

@@ -95,7 +95,7 @@ static void pb_mve_svdf_s8_features(const pb_fast_svdf_params_t *p, const int8_t
     if (p->feature_shift <= -1) {
         pb_mve_svdf_features_right(p, x, sb);
     } else {
-        pb_fast_svdf_features(p, x, sb, 0, pb_mve_dot4);
+        pb_fast_svdf_features(p, x, sb, 0, p->memory - 1, pb_mve_dot4);
     }
 }
 
