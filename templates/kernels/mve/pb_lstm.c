@@ -229,64 +229,61 @@ static void pb_mve_lstm_dots(const int8_t *xb, int32_t xvecs, const int8_t *hb, 
     }
 }
 
-/* pb_mve_lstm_dots for input and hidden vectors of one or two vectors each (xvecs, hvecs
- * constants): all of them held in registers over the chunk, each unit's 16 or fewer row
- * vectors multiplied without a loop. */
-static inline __attribute__((always_inline)) void pb_mve_lstm_dots_short(const int8_t *xb, int32_t xvecs,
-                                                                        const int8_t *hb, int32_t hvecs,
-                                                                        const int8_t *wi, const int8_t *wr,
-                                                                        const int32_t *bias, int32_t count,
-                                                                        int32_t (*acc)[8])
-{
-    /* the second vectors only where they were padded */
-    const int8x16_t x0 = vldrbq_s8(xb), x1 = xvecs > 1 ? vldrbq_s8(xb + 16) : x0;
-    const int8x16_t h0 = vldrbq_s8(hb), h1 = hvecs > 1 ? vldrbq_s8(hb + 16) : h0;
-    int32_t u;
-    for (u = 0; u < count; ++u, bias += 8, wi += 64 * xvecs, wr += 64 * hvecs) {
-        int32_t a0 = vmladavaq_s8(bias[0], x0, vldrbq_s8(wi)), a1 = vmladavaq_s8(bias[1], x0, vldrbq_s8(wi + 16));
-        int32_t a2 = vmladavaq_s8(bias[2], x0, vldrbq_s8(wi + 32)), a3 = vmladavaq_s8(bias[3], x0, vldrbq_s8(wi + 48));
-        int32_t r0 = vmladavaq_s8(bias[4], h0, vldrbq_s8(wr)), r1 = vmladavaq_s8(bias[5], h0, vldrbq_s8(wr + 16));
-        int32_t r2 = vmladavaq_s8(bias[6], h0, vldrbq_s8(wr + 32)), r3 = vmladavaq_s8(bias[7], h0, vldrbq_s8(wr + 48));
-        if (xvecs > 1) {
-            a0 = vmladavaq_s8(a0, x1, vldrbq_s8(wi + 64));
-            a1 = vmladavaq_s8(a1, x1, vldrbq_s8(wi + 80));
-            a2 = vmladavaq_s8(a2, x1, vldrbq_s8(wi + 96));
-            a3 = vmladavaq_s8(a3, x1, vldrbq_s8(wi + 112));
-        }
-        if (hvecs > 1) {
-            r0 = vmladavaq_s8(r0, h1, vldrbq_s8(wr + 64));
-            r1 = vmladavaq_s8(r1, h1, vldrbq_s8(wr + 80));
-            r2 = vmladavaq_s8(r2, h1, vldrbq_s8(wr + 96));
-            r3 = vmladavaq_s8(r3, h1, vldrbq_s8(wr + 112));
-        }
-        acc[u][0] = a0;
-        acc[u][1] = a1;
-        acc[u][2] = a2;
-        acc[u][3] = a3;
-        acc[u][4] = r0;
-        acc[u][5] = r1;
-        acc[u][6] = r2;
-        acc[u][7] = r3;
-    }
-}
+/* pb_mve_lstm_dots for input and hidden vectors of one or two vectors each, in inline
+ * assembly: GCC 12 spills the vectors held over the loop and moves the accumulators
+ * through the stack around VMLADAV, whose accumulator must be an even register (81
+ * instructions a unit where this takes 41). The input and hidden vectors sit in q0, q1
+ * and q2, q3 over the chunk; per unit, four accumulators in r0, r2, r8 and r10 start
+ * from the biases, take one row of weights each per vector (the rows interleaved vector
+ * by vector, so one pointer walks them) and are stored, first the input layer's, then
+ * the recurrent layer's. */
+#define PB_MVE_LSTM_ROWS(q, w)                                                                 \
+    "vldrb.8 q4, [%[" w "]], #16\n\tvmladava.s8 r0, " q ", q4\n\t"                              \
+    "vldrb.8 q5, [%[" w "]], #16\n\tvmladava.s8 r2, " q ", q5\n\t"                              \
+    "vldrb.8 q4, [%[" w "]], #16\n\tvmladava.s8 r8, " q ", q4\n\t"                              \
+    "vldrb.8 q5, [%[" w "]], #16\n\tvmladava.s8 r10, " q ", q5\n\t"
+#define PB_MVE_LSTM_BIAS "ldrd r0, r2, [%[bias]], #8\n\tldrd r8, r10, [%[bias]], #8\n\t"
+#define PB_MVE_LSTM_STORE "strd r0, r2, [%[acc]], #8\n\tstrd r8, r10, [%[acc]], #8\n\t"
+#define PB_MVE_LSTM_DOTS(XROWS, HROWS)                                                         \
+    do {                                                                                       \
+        register int32_t a0 __asm__("r0"), a1 __asm__("r2"), a2 __asm__("r8"), a3 __asm__("r10"); \
+        __asm__ volatile("vldrb.8 q0, [%[xb]]\n\tvldrb.8 q1, [%[xb], #16]\n\t"                  \
+                         "vldrb.8 q2, [%[hb]]\n\tvldrb.8 q3, [%[hb], #16]\n\t"                  \
+                         "dls lr, %[n]\n"                                                      \
+                         "1:\n\t" PB_MVE_LSTM_BIAS XROWS PB_MVE_LSTM_STORE                     \
+                         PB_MVE_LSTM_BIAS HROWS PB_MVE_LSTM_STORE "le lr, 1b\n\t"              \
+                         : "=&r"(a0), "=&r"(a1), "=&r"(a2), "=&r"(a3), [wi] "+r"(wi), [wr] "+r"(wr), \
+                           [bias] "+r"(bias), [acc] "+r"(accp)                                \
+                         : [xb] "r"(xb), [hb] "r"(hb), [n] "r"(count)                          \
+                         : "q0", "q1", "q2", "q3", "q4", "q5", "lr", "memory", "cc");           \
+        (void)a0, (void)a1, (void)a2, (void)a3;                                                \
+    } while (0)
 
-/* Phase 1 of a chunk: pb_mve_lstm_dots_short's four forms where they apply. */
+/* Phase 1 of a chunk: the assembly above for one or two vectors of each (xb and hb hold
+ * two whole vectors either way: the second, where unused, is never multiplied), the
+ * general loop otherwise. */
 static void pb_mve_lstm_chunk_dots(const int8_t *xb, int32_t xvecs, const int8_t *hb, int32_t hvecs,
                                    const int8_t *wi, const int8_t *wr, const int32_t *bias, int32_t count,
                                    int32_t (*acc)[8])
 {
+    int32_t *accp = &acc[0][0];
     if (xvecs == 1 && hvecs == 1) {
-        pb_mve_lstm_dots_short(xb, 1, hb, 1, wi, wr, bias, count, acc);
+        PB_MVE_LSTM_DOTS(PB_MVE_LSTM_ROWS("q0", "wi"), PB_MVE_LSTM_ROWS("q2", "wr"));
     } else if (xvecs == 1 && hvecs == 2) {
-        pb_mve_lstm_dots_short(xb, 1, hb, 2, wi, wr, bias, count, acc);
+        PB_MVE_LSTM_DOTS(PB_MVE_LSTM_ROWS("q0", "wi"), PB_MVE_LSTM_ROWS("q2", "wr") PB_MVE_LSTM_ROWS("q3", "wr"));
     } else if (xvecs == 2 && hvecs == 1) {
-        pb_mve_lstm_dots_short(xb, 2, hb, 1, wi, wr, bias, count, acc);
+        PB_MVE_LSTM_DOTS(PB_MVE_LSTM_ROWS("q0", "wi") PB_MVE_LSTM_ROWS("q1", "wi"), PB_MVE_LSTM_ROWS("q2", "wr"));
     } else if (xvecs == 2 && hvecs == 2) {
-        pb_mve_lstm_dots_short(xb, 2, hb, 2, wi, wr, bias, count, acc);
+        PB_MVE_LSTM_DOTS(PB_MVE_LSTM_ROWS("q0", "wi") PB_MVE_LSTM_ROWS("q1", "wi"),
+                         PB_MVE_LSTM_ROWS("q2", "wr") PB_MVE_LSTM_ROWS("q3", "wr"));
     } else {
         pb_mve_lstm_dots(xb, xvecs, hb, hvecs, wi, wr, bias, count, acc);
     }
 }
+#undef PB_MVE_LSTM_ROWS
+#undef PB_MVE_LSTM_BIAS
+#undef PB_MVE_LSTM_STORE
+#undef PB_MVE_LSTM_DOTS
 
 /* The step of pb_fast_lstm_s8_with, its input and hidden vectors padded once per step. */
 void pb_fast_mve_lstm_s8(const pb_fast_mve_lstm_params_t *p, const int8_t *input, const int8_t *hidden,
