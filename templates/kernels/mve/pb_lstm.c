@@ -7,109 +7,96 @@
 #error "this model was generated for the Helium (MVE) tier: compile with -mcpu=cortex-m55, or regenerate it for this core's board"
 #endif
 
+/* The finish below keeps its constants in general-purpose registers and uses the Helium
+ * forms that take a scalar operand, or none (saturating shifts for the clamps): vector
+ * constants would crowd the eight vector registers, and GCC 12 spills and reloads them. */
+
 /* pb_fast_requant's fast form, four lanes: VQRDMULH is the rounded high multiply of 2 * acc
- * (it saturates only for INT32_MIN times INT32_MIN, never a multiplier), negative lanes
- * less 1 where the shift is a right shift, then VRSHL's rounding right shift. */
-static inline int32x4_t pb_mve_lstm_rq(int32x4_t acc, const pb_fast_rq_t *q)
+ * (it saturates only for INT32_MIN times INT32_MIN, never a multiplier), negative lanes less
+ * 1 where the shift is a right shift (neg1: 1 there, else 0), then VRSHL's rounding right
+ * shift. */
+static inline int32x4_t pb_mve_lstm_rq(int32x4_t acc, int32_t mult, int32_t neg1, int32_t rshift)
 {
-    const int32x4_t v = vqrdmulhq_n_s32(acc, q->mult);
-    return vrshlq_n_s32(vaddq_s32(v, vandq_s32(vshrq_n_s32(v, 31), vdupq_n_s32(q->negative))), -q->rshift);
+    const int32x4_t v = vqrdmulhq_n_s32(acc, mult);
+    return vrshlq_n_s32(vmlaq_n_s32(v, vshrq_n_s32(v, 31), neg1), -rshift);
 }
 
-/* The same where the shift is known to be a right shift (q->negative all ones). */
-static inline int32x4_t pb_mve_lstm_rq_right(int32x4_t acc, const pb_fast_rq_t *q)
+/* Saturation to int16 and int8: a saturating shift to the top of the word and back. */
+static inline int32x4_t pb_mve_lstm_sat16(int32x4_t v)
 {
-    const int32x4_t v = vqrdmulhq_n_s32(acc, q->mult);
-    return vrshlq_n_s32(vaddq_s32(v, vshrq_n_s32(v, 31)), -q->rshift);
+    return vshrq_n_s32(vqshlq_n_s32(v, 16), 16);
 }
 
-/* sat16(sat16(a) + sat16(b)) of four lanes: a and b narrowed with saturation into 16-bit
- * lanes, added there with saturation, widened back; no bounds held in registers. */
+static inline int32x4_t pb_mve_lstm_sat8(int32x4_t v)
+{
+    return vshrq_n_s32(vqshlq_n_s32(v, 24), 24);
+}
+
+/* sat16(sat16(a) + sat16(b)): both saturated to the top halfword, added with saturation
+ * there (the low halves are zero), shifted back. */
 static inline int32x4_t pb_mve_lstm_sat16_add(int32x4_t a, int32x4_t b)
 {
-    const int16x8_t z = vdupq_n_s16(0);
-    return vmovlbq_s16(vqaddq_s16(vqmovnbq_s32(z, a), vqmovnbq_s32(z, b)));
+    return vshrq_n_s32(vqaddq_s32(vqshlq_n_s32(a, 16), vqshlq_n_s32(b, 16)), 16);
 }
 
-static inline int32x4_t pb_mve_lstm_clamp(int32x4_t v, int32_t lo, int32_t hi)
-{
-    return vmaxq_s32(vminq_s32(v, vdupq_n_s32(hi)), vdupq_n_s32(lo));
-}
-
-/* pb_fast_lstm_sigmoid, four lanes: the table's two nodes by gather loads. */
+/* pb_fast_lstm_sigmoid, four lanes: the table's two nodes by gather loads; negative lanes
+ * (s all ones) take 2^25 - 1 - r, as r ^ s plus s times -2^25. */
 static inline int32x4_t pb_mve_lstm_sigmoid(const uint16_t *table, int32x4_t x)
 {
-    const int32x4_t v = vmulq_n_s32(x, 3);
-    const uint32x4_t s = vreinterpretq_u32_s32(vshrq_n_s32(v, 31));
+    const int32x4_t v = vmulq_n_s32(x, 3), s = vshrq_n_s32(v, 31);
     const uint32x4_t ax = vreinterpretq_u32_s32(vabsq_s32(v)), node = vshrq_n_u32(ax, 9);
     const uint32x4_t a = vldrhq_gather_shifted_offset_u32(table, node);
     const uint32x4_t d = vsubq_u32(vldrhq_gather_shifted_offset_u32(table + 1, node), a);
-    uint32x4_t r = vaddq_u32(vshlq_n_u32(a, 9), vmulq_u32(vandq_u32(ax, vdupq_n_u32(0x1FFu)), d));
-    r = vaddq_u32(veorq_u32(r, s), vandq_u32(s, vdupq_n_u32(1u << 25)));
-    return vreinterpretq_s32_u32(vshrq_n_u32(vaddq_n_u32(r, 1u << 9), 10));
+    const uint32x4_t frac = vshrq_n_u32(vshlq_n_u32(ax, 23), 23);
+    const int32x4_t r = vreinterpretq_s32_u32(vmlaq_n_u32(vmulq_u32(frac, d), a, 1u << 9));
+    const int32x4_t t = vmlaq_n_s32(veorq_s32(r, s), s, -(1 << 25));
+    return vreinterpretq_s32_u32(vshrq_n_u32(vaddq_n_u32(vreinterpretq_u32_s32(t), 1u << 9), 10));
 }
 
-/* pb_fast_lstm_tanh, four lanes, of v already on the table's grid. */
+/* pb_fast_lstm_tanh, four lanes, of v already on the table's grid; |v| saturated to 0xFFFF
+ * by an unsigned saturating shift. */
 static inline int32x4_t pb_mve_lstm_tanh(const uint16_t *table, int32x4_t v)
 {
     const int32x4_t s = vshrq_n_s32(v, 31);
-    const uint32x4_t ax = vminq_u32(vreinterpretq_u32_s32(vabsq_s32(v)), vdupq_n_u32(0xFFFFu));
+    const uint32x4_t ax = vshrq_n_u32(vqshlq_n_u32(vreinterpretq_u32_s32(vabsq_s32(v)), 16), 16);
     const uint32x4_t node = vshrq_n_u32(ax, 8);
     const uint32x4_t a = vldrhq_gather_shifted_offset_u32(table, node);
     const uint32x4_t d = vsubq_u32(vldrhq_gather_shifted_offset_u32(table + 1, node), a);
-    const uint32x4_t frac = vandq_u32(ax, vdupq_n_u32(0xFFu));
-    const int32x4_t r = vreinterpretq_s32_u32(vaddq_u32(vshlq_n_u32(a, 8), vmulq_u32(frac, d)));
-    const int32x4_t t = vaddq_s32(veorq_s32(r, s), vandq_s32(s, vdupq_n_s32(1 << 24)));
+    const uint32x4_t frac = vshrq_n_u32(vshlq_n_u32(ax, 24), 24);
+    const int32x4_t r = vreinterpretq_s32_u32(vmlaq_n_u32(vmulq_u32(frac, d), a, 1u << 8));
+    const int32x4_t t = vmlaq_n_s32(veorq_s32(r, s), s, -(1 << 24));
     return vshrq_n_s32(vaddq_n_s32(t, (1 << 7) - (1 << 23)), 8);
 }
 
 /* One gate of the chunk, four units a vector: acc[u][k] and acc[u][4 + k] of four units by
- * gather loads (a unit's eight accumulators are eight words apart), the activation
- * (pb_fast_lstm_finish's) scattered back to acc[u][k]. */
-
-/* The same where every shift is a right shift, over whole vectors: the rows past count, up to
- * the next multiple of 4 (within the chunk's buffer, whose rows are a multiple of 4), are
- * computed too and never read; any int32 there stays within the tables. */
-static inline void pb_mve_lstm_gate_right(const pb_fast_lstm_params_t *p, const pb_fast_rq_t *qg, int32_t k,
-                                          int32_t count, int32_t (*acc)[8], int32_t is_tanh)
+ * gather loads (a unit's eight accumulators are eight words apart), each requantized, added
+ * with saturation, the activation scattered back to acc[u][k]. Over whole vectors: the rows
+ * past count, up to the next multiple of 4 (within the chunk's buffer, whose rows are a
+ * multiple of 4), are computed too and never read; any int32 there stays within the table. */
+static inline void pb_mve_lstm_gate(const uint16_t *table, const pb_fast_rq_t *qg, int32_t k, int32_t count,
+                                    int32_t (*acc)[8], int32_t is_tanh)
 {
-    const pb_fast_rq_t qi = qg[k], qr = qg[4 + k];
+    const int32_t mi = qg[k].mult, ni = -qg[k].negative, si = qg[k].rshift;
+    const int32_t mr = qg[4 + k].mult, nr = -qg[4 + k].negative, sr = qg[4 + k].rshift;
     const uint32x4_t rows = vmulq_n_u32(vidupq_n_u32(0, 1), 8);
-    const uint16_t *table = p->sigmoid; /* read once: the scatter stores may alias *p */
     int32_t u;
     for (u = 0; u < count; u += 4) {
         int32_t *in = &acc[u][k];
-        const int32x4_t g = pb_mve_lstm_sat16_add(pb_mve_lstm_rq_right(vldrwq_gather_shifted_offset_s32(in, rows), &qi),
-                                                  pb_mve_lstm_rq_right(vldrwq_gather_shifted_offset_s32(in + 4, rows), &qr));
+        const int32x4_t g = pb_mve_lstm_sat16_add(pb_mve_lstm_rq(vldrwq_gather_shifted_offset_s32(in, rows), mi, ni, si),
+                                                  pb_mve_lstm_rq(vldrwq_gather_shifted_offset_s32(in + 4, rows), mr, nr, sr));
         vstrwq_scatter_shifted_offset_s32(in, rows, is_tanh ? pb_mve_lstm_tanh(table, vmulq_n_s32(g, 3))
                                                             : pb_mve_lstm_sigmoid(table, g));
     }
 }
-static inline void pb_mve_lstm_gate(const pb_fast_lstm_params_t *p, const pb_fast_rq_t *qg, int32_t k, int32_t count,
-                                    int32_t (*acc)[8], int32_t is_tanh)
-{
-    const pb_fast_rq_t qi = qg[k], qr = qg[4 + k];
-    const uint32x4_t rows = vmulq_n_u32(vidupq_n_u32(0, 1), 8);
-    int32_t u;
-    for (u = 0; u < count; u += 4) {
-        const mve_pred16_t pr = vctp32q((uint32_t)(count - u));
-        int32_t *in = &acc[u][k];
-        const int32x4_t a =
-            pb_mve_lstm_clamp(pb_mve_lstm_rq(vldrwq_gather_shifted_offset_z_s32(in, rows, pr), &qi), -32768, 32767);
-        const int32x4_t r =
-            pb_mve_lstm_clamp(pb_mve_lstm_rq(vldrwq_gather_shifted_offset_z_s32(in + 4, rows, pr), &qr), -32768, 32767);
-        const int32x4_t g = pb_mve_lstm_clamp(vaddq_s32(a, r), -32768, 32767);
-        vstrwq_scatter_shifted_offset_p_s32(in, rows, is_tanh ? pb_mve_lstm_tanh(p->sigmoid, vmulq_n_s32(g, 3))
-                                                              : pb_mve_lstm_sigmoid(p->sigmoid, g), pr);
-    }
-}
 
 /* Phases 2 and 3 of a chunk (pb_fast_lstm_finish), four units a vector where every
- * requantization is the fast form; the scalar form otherwise. */
-static void pb_mve_lstm_finish_with(const pb_fast_lstm_params_t *p, const pb_fast_rq_t *q, int32_t right,
-                                    int32_t count, int32_t (*acc)[8], int16_t *cell, int8_t *out)
+ * requantization is the fast form; the scalar form otherwise. q: pb_mve_lstm_consts'. */
+static void pb_mve_lstm_finish_with(const pb_fast_lstm_params_t *p, const pb_fast_rq_t *q, int32_t count,
+                                    int32_t (*acc)[8], int16_t *cell, int8_t *out)
 {
-    const pb_fast_rq_t qf = q[8], qu = q[9], qh = q[10];
+    const int32_t mf = q[8].mult, nf = -q[8].negative, sf = q[8].rshift;
+    const int32_t mu = q[9].mult, nu = -q[9].negative, su = q[9].rshift;
+    const int32_t mh = q[10].mult, nh = -q[10].negative, sh = q[10].rshift;
     const int32_t tanh_shift = p->cell_tanh_shift;
     const int32_t tanh_round = tanh_shift > 0 ? (int32_t)1 << (tanh_shift - 1) : 0;
     const int32_t clip = p->cell_clip, tanh_mult = p->cell_tanh_mult, hidden_zp = p->hidden_zp;
@@ -120,52 +107,40 @@ static void pb_mve_lstm_finish_with(const pb_fast_lstm_params_t *p, const pb_fas
         pb_fast_lstm_finish(p, count, acc, cell, out);
         return;
     }
-    if (right) {
-        pb_mve_lstm_gate_right(p, q, 0, count, acc, 0);
-        pb_mve_lstm_gate_right(p, q, 1, count, acc, 0);
-        pb_mve_lstm_gate_right(p, q, 2, count, acc, 1);
-        pb_mve_lstm_gate_right(p, q, 3, count, acc, 0);
-    } else {
-        pb_mve_lstm_gate(p, q, 0, count, acc, 0);
-        pb_mve_lstm_gate(p, q, 1, count, acc, 0);
-        pb_mve_lstm_gate(p, q, 2, count, acc, 1);
-        pb_mve_lstm_gate(p, q, 3, count, acc, 0);
-    }
+    pb_mve_lstm_gate(table, q, 0, count, acc, 0);
+    pb_mve_lstm_gate(table, q, 1, count, acc, 0);
+    pb_mve_lstm_gate(table, q, 2, count, acc, 1);
+    pb_mve_lstm_gate(table, q, 3, count, acc, 0);
     for (u = 0; u < count; u += 4) {
         const mve_pred16_t pr = vctp32q((uint32_t)(count - u));
-        const int32x4_t i = vldrwq_gather_shifted_offset_z_s32(&acc[u][0], rows, pr);
-        const int32x4_t f = vldrwq_gather_shifted_offset_z_s32(&acc[u][1], rows, pr);
-        const int32x4_t g = vldrwq_gather_shifted_offset_z_s32(&acc[u][2], rows, pr);
-        const int32x4_t o = vldrwq_gather_shifted_offset_z_s32(&acc[u][3], rows, pr);
-        const int32x4_t c = vldrhq_z_s32(cell + u, pr);
-        int32x4_t v = pb_mve_lstm_sat16_add(pb_mve_lstm_rq(vmulq_s32(f, c), &qf), pb_mve_lstm_rq(vmulq_s32(i, g), &qu));
+        const int32x4_t i = vldrwq_gather_shifted_offset_s32(&acc[u][0], rows);
+        const int32x4_t f = vldrwq_gather_shifted_offset_s32(&acc[u][1], rows);
+        const int32x4_t g = vldrwq_gather_shifted_offset_s32(&acc[u][2], rows);
+        const int32x4_t o = vldrwq_gather_shifted_offset_s32(&acc[u][3], rows);
+        int32x4_t v = pb_mve_lstm_sat16_add(pb_mve_lstm_rq(vmulq_s32(f, vldrhq_z_s32(cell + u, pr)), mf, nf, sf),
+                                            pb_mve_lstm_rq(vmulq_s32(i, g), mu, nu, su));
         if (clip >= 0) {
-            v = pb_mve_lstm_clamp(v, -clip, clip);
+            v = vmaxq_s32(vminq_s32(v, vdupq_n_s32(clip)), vdupq_n_s32(-clip));
         }
         vstrhq_p_s32(cell + u, v, pr);
         v = vshlq_r_s32(vaddq_n_s32(vmulq_n_s32(v, tanh_mult), tanh_round), -tanh_shift);
         v = vmulq_s32(pb_mve_lstm_tanh(table, v), o);
         /* the int8 hidden state's range is int8's whole range (hidden_min, hidden_max) */
-        vstrbq_p_s32(out + u, pb_mve_lstm_clamp(vaddq_n_s32(pb_mve_lstm_rq(v, &qh), hidden_zp), -128, 127), pr);
+        vstrbq_p_s32(out + u, pb_mve_lstm_sat8(vaddq_n_s32(pb_mve_lstm_rq(v, mh, nh, sh), hidden_zp)), pr);
     }
 }
 
 /* The requantizations' constants taken apart (pb_fast_rq): the 8 gate layers', then the
- * forget product's, the update product's and the hidden value's; once per call. Returns
- * whether every shift is a right shift. */
-static int32_t pb_mve_lstm_consts(const pb_fast_lstm_params_t *p, pb_fast_rq_t *q)
+ * forget product's, the update product's and the hidden value's; once per call. */
+static void pb_mve_lstm_consts(const pb_fast_lstm_params_t *p, pb_fast_rq_t *q)
 {
-    int32_t k, right = 1;
+    int32_t k;
     for (k = 0; k < 8; ++k) {
         q[k] = pb_fast_rq(p->mults[k], p->shifts[k]);
     }
     q[8] = pb_fast_rq(p->forget_mult, p->forget_shift);
     q[9] = pb_fast_rq(p->update_mult, p->update_shift);
     q[10] = pb_fast_rq(p->hidden_mult, p->hidden_shift);
-    for (k = 0; k < 11; ++k) {
-        right = right && q[k].rshift > 0;
-    }
-    return right;
 }
 
 /* pb_mve_lstm_finish_with as the general step (pb_fast_lstm_s8_with) takes it. */
@@ -173,8 +148,8 @@ static void pb_mve_lstm_finish(const pb_fast_lstm_params_t *p, int32_t count, in
                                int8_t *out)
 {
     pb_fast_rq_t q[11];
-    const int32_t right = pb_mve_lstm_consts(p, q);
-    pb_mve_lstm_finish_with(p, q, right, count, acc, cell, out);
+    pb_mve_lstm_consts(p, q);
+    pb_mve_lstm_finish_with(p, q, count, acc, cell, out);
 }
 
 /* Units per pass of the padded step: their accumulators on the stack, 1 KiB. */
@@ -295,12 +270,12 @@ void pb_fast_mve_lstm_s8(const pb_fast_mve_lstm_params_t *p, const int8_t *input
     int8_t hb[16 * PB_MVE_LSTM_PAD_VECTORS] __attribute__((aligned(16)));
     int32_t acc[PB_MVE_LSTM_CHUNK][8];
     pb_fast_rq_t q[11];
-    int32_t right, b, t, u0;
+    int32_t b, t, u0;
     if (xvecs > PB_MVE_LSTM_PAD_VECTORS || hvecs > PB_MVE_LSTM_PAD_VECTORS) {
         pb_fast_lstm_s8_with(p, input, hidden, cell, output, pb_mve_dot4, pb_mve_lstm_finish);
         return;
     }
-    right = pb_mve_lstm_consts(p, q);
+    pb_mve_lstm_consts(p, q);
     for (b = 0; b < p->batches; ++b) {
         int8_t *h = (int8_t *)hidden + b * n;
         int16_t *c = (int16_t *)cell + b * n;
@@ -314,7 +289,7 @@ void pb_fast_mve_lstm_s8(const pb_fast_mve_lstm_params_t *p, const int8_t *input
                 pb_mve_lstm_chunk_dots(xb, xvecs, hb, hvecs, (const int8_t *)(p->w_input + u0 * 4 * p->input_words),
                                  (const int8_t *)(p->w_recurrent + u0 * 4 * p->unit_words), p->bias + u0 * 8, count,
                                  acc);
-                pb_mve_lstm_finish_with(p, q, right, count, acc, c + u0, out + u0);
+                pb_mve_lstm_finish_with(p, q, count, acc, c + u0, out + u0);
             }
             /* every unit has read the old hidden state (from hb): the new one replaces it */
             memcpy(h, out, (size_t)n);
