@@ -62,29 +62,70 @@ static inline __attribute__((always_inline)) int32x4_t pb_mve_svdf_requant4(int3
     return vrshlq_n_s32(vaddq_s32(v, vshrq_n_s32(v, 31)), -rshift);
 }
 
+/* A vector of four int32 lanes from four registers: two VMOVs of two lanes each (GCC 12
+ * builds it lane by lane). */
+static inline __attribute__((always_inline)) int32x4_t pb_mve_svdf_lanes(int32_t a, int32_t b, int32_t c, int32_t d)
+{
+    int32x4_t v;
+    __asm__("vmov %q[v][2], %q[v][0], %[a], %[c]\n\tvmov %q[v][3], %q[v][1], %[b], %[d]"
+            : [v] "=&w"(v)
+            : [a] "r"(a), [b] "r"(b), [c] "r"(c), [d] "r"(d));
+    return v;
+}
+
+/* Four filters' feature dot products (x: n = 16 * nfull + rem int8 values; w: the four
+ * rows interleaved vector by vector, zero past n) from their biases, in inline assembly:
+ * VMLADAV's accumulators must be even registers, and GCC 12 moves them through the stack.
+ * The last 1..15 values of x are read under a tail predicate, never past its end. */
+#define PB_MVE_SVDF_ROWS                                                                       \
+    "vldrb.8 q1, [%[w]], #16\n\tvmladava.s8 r0, q0, q1\n\t"                                     \
+    "vldrb.8 q2, [%[w]], #16\n\tvmladava.s8 r2, q0, q2\n\t"                                     \
+    "vldrb.8 q1, [%[w]], #16\n\tvmladava.s8 r8, q0, q1\n\t"                                     \
+    "vldrb.8 q2, [%[w]], #16\n\tvmladava.s8 r10, q0, q2\n\t"
+static inline __attribute__((always_inline)) int32x4_t pb_mve_svdf_dot4(const int8_t *x, int32_t nfull, int32_t rem,
+                                                                         const int8_t *w, const int32_t *bias)
+{
+    register int32_t a0 __asm__("r0"), a1 __asm__("r2"), a2 __asm__("r8"), a3 __asm__("r10");
+    __asm__ volatile("ldrd r0, r2, [%[b]]\n\tldrd r8, r10, [%[b], #8]\n\t"
+                     "wls lr, %[n], 3f\n"
+                     "2:\n\tvldrb.8 q0, [%[x]], #16\n\t" PB_MVE_SVDF_ROWS "le lr, 2b\n"
+                     "3:\n\t"
+                     : "=&r"(a0), "=&r"(a1), "=&r"(a2), "=&r"(a3), [x] "+r"(x), [w] "+r"(w)
+                     : [b] "r"(bias), [n] "r"(nfull)
+                     : "q0", "q1", "q2", "lr", "memory");
+    if (rem) {
+        __asm__ volatile("vctp.8 %[r]\n\tvpst\n\tvldrbt.8 q0, [%[x]]\n\t" PB_MVE_SVDF_ROWS
+                         : "+r"(a0), "+r"(a1), "+r"(a2), "+r"(a3), [w] "+r"(w)
+                         : [x] "r"(x), [r] "r"(rem)
+                         : "q0", "q1", "q2", "p0", "memory");
+    }
+    return pb_mve_svdf_lanes(a0, a1, a2, a3);
+}
+#undef PB_MVE_SVDF_ROWS
+
 /* The features of one batch (feature requantization a right shift): four filters' dot
- * products (pb_mve_dot4), requantized as one vector, saturated, the state's zero point
- * added, and stored to the four filters' newest slots (a byte scatter, `memory` apart). */
+ * products, requantized as one vector, saturated, the state's zero point added, and stored
+ * to the four filters' newest slots (a byte scatter, `memory` apart). The rows and biases
+ * are padded to whole fours. */
 static inline __attribute__((always_inline)) void pb_mve_svdf_features_right(const pb_fast_svdf_params_t *p,
                                                                              const int8_t *x, int8_t *sb)
 {
-    const int32_t filters = p->filters, memory = p->memory, input_size = p->input_size, words = p->input_words;
+    const int32_t filters = p->filters, memory = p->memory, words = p->input_words;
+    const int32_t nfull = p->input_size / 16, rem = p->input_size % 16;
     const int32_t mult = p->feature_mult, rshift = -p->feature_shift, state_zp = p->state_zp;
     const int32_t *w = p->w_feature, *bias = p->feature_bias;
     const uint32x4_t slots = vmulq_n_u32(vidupq_n_u32(0u, 1), (uint32_t)memory);
     int8_t *newest = sb + memory - 1;
     int32_t f;
     for (f = 0; f < filters; f += 4) {
-        int32_t acc[4];
-        int32x4_t v;
-        acc[0] = bias[f];
-        acc[1] = bias[f + 1];
-        acc[2] = bias[f + 2];
-        acc[3] = bias[f + 3];
-        pb_mve_dot4(x, input_size, w + f * words, words, acc);
-        v = pb_mve_svdf_requant4(vldrwq_s32(acc), mult, rshift);
-        v = vaddq_n_s32(vmaxq_s32(vminq_s32(v, vdupq_n_s32(127)), vdupq_n_s32(-128)), state_zp);
-        vstrbq_scatter_offset_p_s32(newest + f * memory, slots, v, vctp32q((uint32_t)(filters - f)));
+        int32x4_t v = pb_mve_svdf_requant4(pb_mve_svdf_dot4(x, nfull, rem, (const int8_t *)(w + f * words), bias + f),
+                                           mult, rshift);
+        v = vaddq_n_s32(vshrq_n_s32(vqshlq_n_s32(v, 24), 24), state_zp);
+        if (f + 4 <= filters) {
+            vstrbq_scatter_offset_s32(newest + f * memory, slots, v);
+        } else {
+            vstrbq_scatter_offset_p_s32(newest + f * memory, slots, v, vctp32q((uint32_t)(filters - f)));
+        }
     }
 }
 
@@ -98,6 +139,42 @@ static void pb_mve_svdf_s8_features(const pb_fast_svdf_params_t *p, const int8_t
         pb_fast_svdf_features(p, x, sb, 0, p->memory - 1, pb_mve_dot4);
     }
 }
+
+/* Four units' time accumulators at memory 8, rank 1 (two units a vector), in inline
+ * assembly: each vector's whole dot product and its first half's (under the predicate of
+ * its low eight lanes), the second half the difference; then the biases. */
+static inline __attribute__((always_inline)) int32x4_t pb_mve_svdf_time8(const int8_t *s, const int8_t *w,
+                                                                          const int32_t *bias)
+{
+    register int32_t t0 __asm__("r0"), l0 __asm__("r2"), t1 __asm__("r8"), l1 __asm__("r10");
+    __asm__ volatile("vldrb.8 q0, [%[s]]\n\tvldrb.8 q1, [%[w]]\n\t"
+                     "vldrb.8 q2, [%[s], #16]\n\tvldrb.8 q3, [%[w], #16]\n\t"
+                     "vmsr p0, %[low]\n\t"
+                     "vmladav.s8 r0, q0, q1\n\tvpst\n\tvmladavt.s8 r2, q0, q1\n\t"
+                     "vmladav.s8 r8, q2, q3\n\tvpst\n\tvmladavt.s8 r10, q2, q3\n\t"
+                     : "=&r"(t0), "=&r"(l0), "=&r"(t1), "=&r"(l1)
+                     : [s] "r"(s), [w] "r"(w), [low] "r"(0x00FF)
+                     : "q0", "q1", "q2", "q3", "p0", "memory");
+    return vaddq_s32(pb_mve_svdf_lanes(l0, t0 - l0, l1, t1 - l1), vldrwq_s32(bias));
+}
+
+/* Four units' time accumulators where a unit's memory (rank times memory) is k whole
+ * vectors: each unit's dot product in a loop, its accumulator an even register. */
+#define PB_MVE_SVDF_UNIT(r)                                                                    \
+    "dls lr, %[k]\n2:\n\tvldrb.8 q0, [%[s]], #16\n\tvldrb.8 q1, [%[w]], #16\n\t"                 \
+    "vmladava.s8 " r ", q0, q1\n\tle lr, 2b\n\t"
+static inline __attribute__((always_inline)) int32x4_t pb_mve_svdf_time16(const int8_t *s, const int8_t *w,
+                                                                           int32_t k, const int32_t *bias)
+{
+    register int32_t a0 __asm__("r0"), a1 __asm__("r2"), a2 __asm__("r8"), a3 __asm__("r10");
+    __asm__ volatile("ldrd r0, r2, [%[b]]\n\tldrd r8, r10, [%[b], #8]\n\t" PB_MVE_SVDF_UNIT("r0")
+                     PB_MVE_SVDF_UNIT("r2") PB_MVE_SVDF_UNIT("r8") PB_MVE_SVDF_UNIT("r10")
+                     : "=&r"(a0), "=&r"(a1), "=&r"(a2), "=&r"(a3), [s] "+r"(s), [w] "+r"(w)
+                     : [b] "r"(bias), [k] "r"(k)
+                     : "q0", "q1", "lr", "memory");
+    return pb_mve_svdf_lanes(a0, a1, a2, a3);
+}
+#undef PB_MVE_SVDF_UNIT
 
 /* The int8-state SVDF whose output requantization shifts right: the state shifted by
  * vectors, the features, then each unit's time dot product (for memory_c, rank 1, a
@@ -116,34 +193,30 @@ static inline __attribute__((always_inline)) void pb_mve_svdf_s8_right(const pb_
         const int8_t *sb = state + b * per_batch, *wt = p->w_time;
         int8_t *out = output + b * units;
         pb_mve_svdf_s8_features(p, input + b * p->input_size, state + b * per_batch);
-        /* four units' accumulators requantized as one vector, the last 1..3 under a predicate */
+        /* four units' accumulators requantized as one vector, the last 1..3 under a predicate
+         * (memory 8 or whole vectors: assembly; other shapes and a last, partial four: C) */
         for (u = 0; u < units; u += 4) {
-            int32_t acc[4];
             int32x4_t v;
             if (n == 8 && u + 4 <= units) {
-                /* memory 8 at rank 1: two units a vector, each half under its own predicate */
-                const int8x16_t s0 = vldrbq_s8(sb), w0 = vldrbq_s8(wt);
-                const int8x16_t s1 = vldrbq_s8(sb + 16), w1 = vldrbq_s8(wt + 16);
-                acc[0] = vmladavaq_p_s8(unit_bias[u], w0, s0, 0x00FF);
-                acc[1] = vmladavaq_p_s8(unit_bias[u + 1], w0, s0, 0xFF00);
-                acc[2] = vmladavaq_p_s8(unit_bias[u + 2], w1, s1, 0x00FF);
-                acc[3] = vmladavaq_p_s8(unit_bias[u + 3], w1, s1, 0xFF00);
-            } else if (u + 4 <= units) {
-                acc[0] = pb_mve_svdf_dot_s8(wt, sb, n, unit_bias[u]);
-                acc[1] = pb_mve_svdf_dot_s8(wt + n, sb + n, n, unit_bias[u + 1]);
-                acc[2] = pb_mve_svdf_dot_s8(wt + 2 * n, sb + 2 * n, n, unit_bias[u + 2]);
-                acc[3] = pb_mve_svdf_dot_s8(wt + 3 * n, sb + 3 * n, n, unit_bias[u + 3]);
+                v = pb_mve_svdf_time8(sb, wt, unit_bias + u);
+            } else if (n % 16 == 0 && u + 4 <= units) {
+                v = pb_mve_svdf_time16(sb, wt, n / 16, unit_bias + u);
             } else {
-                int32_t k;
+                int32_t acc[4], k;
                 for (k = 0; k < 4; ++k) {
                     acc[k] = u + k < units ? pb_mve_svdf_dot_s8(wt + k * n, sb + k * n, n, unit_bias[u + k]) : 0;
                 }
+                v = vldrwq_s32(acc);
             }
             wt += 4 * n;
             sb += 4 * n;
-            v = vaddq_n_s32(pb_mve_svdf_requant4(vldrwq_s32(acc), mult, rshift), output_zp);
-            v = vmaxq_s32(vminq_s32(v, vdupq_n_s32(127)), vdupq_n_s32(-128));
-            vstrbq_p_s32(out + u, v, vctp32q((uint32_t)(units - u)));
+            v = vaddq_n_s32(pb_mve_svdf_requant4(v, mult, rshift), output_zp);
+            v = vshrq_n_s32(vqshlq_n_s32(v, 24), 24);
+            if (u + 4 <= units) {
+                vstrbq_s32(out + u, v);
+            } else {
+                vstrbq_p_s32(out + u, v, vctp32q((uint32_t)(units - u)));
+            }
         }
     }
 }
