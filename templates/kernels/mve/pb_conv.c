@@ -48,7 +48,8 @@
 #define PB_MVE_ACC1 "+r"(a0), "+r"(a1), "+r"(a2), "+r"(a3)
 #define PB_MVE_SET2 "=&r"(a0), "=&r"(a1), "=&r"(a2), "=&r"(a3), "=&r"(b0), "=&r"(b1), "=&r"(b2), "=&r"(b3)
 #define PB_MVE_SET1 "=&r"(a0), "=&r"(a1), "=&r"(a2), "=&r"(a3)
-#define PB_MVE_CLOBBER "q0", "q1", "q2", "q3", "memory", "cc"
+/* p0: the tail forms' VCTP sets the predicate register, which GCC may hold a predicate in */
+#define PB_MVE_CLOBBER "q0", "q1", "q2", "q3", "p0", "memory", "cc"
 #define PB_MVE_ACCUMULATORS                                                                    \
     register int32_t a0 __asm__("r0"), a1 __asm__("r4"), a2 __asm__("r8"), a3 __asm__("r12");  \
     register int32_t b0 __asm__("r2"), b1 __asm__("r6"), b2 __asm__("r10"), b3 __asm__("lr")
