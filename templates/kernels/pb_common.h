@@ -25,18 +25,16 @@ static inline int32_t pb_clamp(int32_t x, int32_t lo, int32_t hi)
 #define PB_CLAMP(x, lo, hi) pb_clamp((x), (lo), (hi))
 
 /* (a * b * 2) >> 32 with rounding to nearest; saturates the one overflowing case.
- * Written without branches, so an inference takes the same time whatever the data. */
+ * TFLite nudges a negative product by 1 - 2^30 and divides by 2^31 truncating toward
+ * zero; for a product -m that is -floor((m - 1 + 2^30) / 2^31) = floor((2^30 - m) / 2^31),
+ * so every product takes the same floor((a * b + 2^30) / 2^31): one 64-bit multiply-add
+ * and an arithmetic shift, no branch. Only INT32_MIN * INT32_MIN overflows: the quotient
+ * is then 2^31, which wraps to INT32_MIN; less 1, it is the reference's INT32_MAX. */
 static inline int32_t pb_sat_rounding_doubling_high_mul(int32_t a, int32_t b)
 {
-    const int64_t ab = (int64_t)a * (int64_t)b;
-    const int64_t negative = -(int64_t)(ab < 0); /* all ones or zero */
-    const int64_t nudge = ((int64_t)1 << 30) + (negative & ((int64_t)1 - ((int64_t)1 << 31)));
-    /* Only INT32_MIN * INT32_MIN overflows: the quotient is then 2^31, one above INT32_MAX. */
-    const int64_t overflow = (int64_t)((a == INT32_MIN) & (b == INT32_MIN));
-    const int64_t sum = ab + nudge;
-    /* Division by 2^31 truncating toward zero, as the reference does: bias negatives first. */
-    const int64_t quotient = (sum + (-(int64_t)(sum < 0) & (((int64_t)1 << 31) - 1))) >> 31;
-    return (int32_t)(quotient - overflow);
+    const int64_t quotient = ((int64_t)a * (int64_t)b + ((int64_t)1 << 30)) >> 31;
+    const uint32_t overflow = (uint32_t)((a == INT32_MIN) & (b == INT32_MIN));
+    return (int32_t)((uint32_t)quotient - overflow);
 }
 
 /* x / 2^exponent, rounding half away from zero. */
@@ -56,6 +54,17 @@ static inline int32_t pb_mul_by_quantized_mult(int32_t x, int32_t multiplier, in
     /* Shift in unsigned arithmetic: wraps like the reference instead of being undefined. */
     const int32_t shifted = (int32_t)((uint32_t)x << left_shift);
     return pb_rounding_divide_by_pot(pb_sat_rounding_doubling_high_mul(shifted, multiplier), right_shift);
+}
+
+/* pb_mul_by_quantized_mult for a requantization multiplier, a positive scale ratio's
+ * significand in [0, 2^31) (never INT32_MIN): the high multiply cannot overflow and needs
+ * no check. Conv, depthwise, fully connected and the recurrent layers' multipliers are. */
+static inline int32_t pb_mul_by_quantized_mult_pos(int32_t x, int32_t multiplier, int shift)
+{
+    const int left_shift = shift > 0 ? shift : 0;
+    const int right_shift = shift > 0 ? 0 : -shift;
+    const int64_t shifted = (int32_t)((uint32_t)x << left_shift);
+    return pb_rounding_divide_by_pot((int32_t)((shifted * multiplier + ((int64_t)1 << 30)) >> 31), right_shift);
 }
 
 /* The 64-bit accumulator variant used by 16x8 kernels. */

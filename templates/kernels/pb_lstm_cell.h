@@ -94,7 +94,7 @@ static inline int32_t pb_lstm_requant(int32_t acc, int32_t mult, int32_t shift, 
     if (shift <= 0) {
         return pb_lstm_requant_wide(acc, mult, -shift);
     }
-    return pb_mul_by_quantized_mult(acc, mult, shift);
+    return pb_mul_by_quantized_mult_pos(acc, mult, shift);
 }
 
 /* int16 sigmoid, Q3.12 in, Q0.15 out: the input times 3 on the table's grid (1/24 per node

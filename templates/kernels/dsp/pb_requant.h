@@ -18,7 +18,8 @@
  * FAST: shift is the right shift (>= 1), rounding = 2^(shift-1) + output_offset * 2^shift;
  * with int16 weights (and always in depthwise) weights and bias' are stored doubled, so
  * the accumulator is 2 * acc, the rounded high multiply's operand.
- * EXACT: shift is TFLite's signed shift, rounding unused. */
+ * EXACT: shift is TFLite's signed shift, rounding unused; the multiplier, as every
+ * requantization multiplier, in [0, 2^31). */
 #define PB_QUANT_WORDS 4
 
 /* full_range is a constant at every call site: the compiler drops the clamp when the
@@ -76,7 +77,7 @@ static PB_ALWAYS_INLINE int8_t pb_fast_out(int32_t acc, pb_fast_q_t q, pb_fast_o
 {
     int32_t v;
     if (mode == PB_REQUANT_EXACT) {
-        v = pb_mul_by_quantized_mult(acc, q.mult, q.shift) + o.output_offset;
+        v = pb_mul_by_quantized_mult_pos(acc, q.mult, q.shift) + o.output_offset;
     } else {
         const int32_t x = doubled ? acc : (int32_t)((uint32_t)acc << 1);
         v = pb_fast_smmlar(x, q.mult, q.round - (int32_t)((uint32_t)x >> 31)) >> q.shift;
