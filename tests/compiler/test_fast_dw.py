@@ -6,10 +6,10 @@ down the columns, short lines; strides, odd and tiny sizes)."""
 
 from __future__ import annotations
 
-import pytest
 import test_op_conv as op_conv
 from conftest import assert_bit_exact, needs_simulator
-from test_fast_kernels import _build_fitting, dw_bytes
+from devices import mismatches_on_device
+from test_fast_kernels import dw_bytes
 
 from protobrain.compiler.ops.tiers import dsp as fast_dsp
 from protobrain.compiler.program import build_program
@@ -46,10 +46,6 @@ def test_lines_form_is_chosen_for_3x3_stride_1_only(monkeypatch):
 
 
 def test_lines_form_bit_exact_on_simulated_m4(monkeypatch, tmp_path):
-    from protobrain.run.device import Device
-    from protobrain.run.qemu import QemuBoard
-    from protobrain.verify.compare import compare, test_inputs
-    from protobrain.verify.reference import Reference
 
     board = needs_simulator("qemu-mps2-an386")
     monkeypatch.setattr(fast_dsp, "DW_LINES_MIN", 1)  # every 3x3 stride-1 shape takes the lines form
@@ -60,19 +56,7 @@ def test_lines_form_bit_exact_on_simulated_m4(monkeypatch, tmp_path):
         (call,) = _lines_calls(p)
         assert call.fields["lines"] == 1
     assert {_lines_calls(p)[0].fields["transposed"] for p in programs} == {0, 1}
-    failures = []
-    for progs, datas, image in _build_fitting(board, programs, blobs, tmp_path / "fw"):
-        with QemuBoard(board, image.elf) as q, Device(q.port) as dev:
-            for prog, data in zip(progs, datas):
-                index = dev.model_index(prog.graph.name)
-
-                def run(*xs, index=index):
-                    return dev.invoke(index, *xs).outputs[0]
-
-                cases = test_inputs([prog.graph.tensors[i] for i in prog.graph.inputs], 3, seed=0)
-                result = compare(run, Reference(data), cases, prog.graph.name)
-                if not result.ok:
-                    failures.append(f"{prog.graph.name}: {len(result.mismatches)} of {result.cases} cases differ")
+    failures, _ = mismatches_on_device(board, programs, blobs, tmp_path / "fw")
     assert not failures, "\n".join(failures)
 
 
@@ -131,27 +115,11 @@ def test_rows_form_c_bit_exact_on_host(monkeypatch):
 
 
 def test_rows_form_bit_exact_on_simulated_m4(monkeypatch, tmp_path):
-    from protobrain.run.device import Device
-    from protobrain.run.qemu import QemuBoard
-    from protobrain.verify.compare import compare, test_inputs
-    from protobrain.verify.reference import Reference
 
     board = needs_simulator("qemu-mps2-an386")
     _force_rows(monkeypatch)
     blobs = [dw_bytes(_spec(**kw)) for kw in ROWS_SHAPES + ROWS_OTHERS]
     programs = [build_program(read_model_bytes(data, f"dwr{k}"), tier="dsp") for k, data in enumerate(blobs)]
     assert sum(c.fields["rows_form"] for p in programs for c in _lines_calls(p)) == len(ROWS_SHAPES)
-    failures = []
-    for progs, datas, image in _build_fitting(board, programs, blobs, tmp_path / "fw"):
-        with QemuBoard(board, image.elf) as q, Device(q.port) as dev:
-            for prog, data in zip(progs, datas):
-                index = dev.model_index(prog.graph.name)
-
-                def run(*xs, index=index):
-                    return dev.invoke(index, *xs).outputs[0]
-
-                cases = test_inputs([prog.graph.tensors[i] for i in prog.graph.inputs], 3, seed=0)
-                result = compare(run, Reference(data), cases, prog.graph.name)
-                if not result.ok:
-                    failures.append(f"{prog.graph.name}: {len(result.mismatches)} of {result.cases} cases differ")
+    failures, _ = mismatches_on_device(board, programs, blobs, tmp_path / "fw")
     assert not failures, "\n".join(failures)

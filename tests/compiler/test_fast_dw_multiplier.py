@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 import test_op_conv as op_conv
 from conftest import check_model_bytes, needs_simulator
-from test_fast_kernels import _build_fitting, dw_bytes, fc_bytes
+from devices import mismatches_on_device
+from test_fast_kernels import dw_bytes, fc_bytes
 
 from protobrain.compiler.program import build_program
 from protobrain.compiler.reader import read_model_bytes
@@ -82,10 +83,6 @@ def test_fully_connected_row_bit_exact_on_host(row):
 
 @pytest.mark.parametrize("board_name,tier", [("qemu-mps2-an386", "dsp"), ("qemu-mps3-an547", "mve")])
 def test_bit_exact_on_simulated_core(board_name, tier, tmp_path):
-    from protobrain.run.device import Device
-    from protobrain.run.qemu import QemuBoard
-    from protobrain.verify.compare import compare, test_inputs
-    from protobrain.verify.reference import Reference
 
     board = needs_simulator(board_name)
     blobs = [dw_bytes(s) for s in _specs()]
@@ -96,17 +93,5 @@ def test_bit_exact_on_simulated_core(board_name, tier, tmp_path):
     for prog, s in zip(programs, _specs()):
         (step,) = [st for st in prog.steps if st.op.name == "DEPTHWISE_CONV_2D"]
         assert step.call.function == _expected(s, tier)
-    failures = []
-    for progs, datas, image in _build_fitting(board, programs, blobs, tmp_path / "fw"):
-        with QemuBoard(board, image.elf) as q, Device(q.port) as dev:
-            for prog, data in zip(progs, datas):
-                index = dev.model_index(prog.graph.name)
-
-                def run(*xs, index=index):
-                    return dev.invoke(index, *xs).outputs[0]
-
-                cases = test_inputs([prog.graph.tensors[i] for i in prog.graph.inputs], 3, seed=0)
-                result = compare(run, Reference(data), cases, prog.graph.name)
-                if not result.ok:
-                    failures.append(f"{prog.graph.name}: {len(result.mismatches)} of {result.cases} cases differ")
+    failures, _ = mismatches_on_device(board, programs, blobs, tmp_path / "fw")
     assert not failures, "\n".join(failures)

@@ -19,6 +19,7 @@ import test_op_conv as op_conv
 import test_op_fully_connected as op_fc
 from builders import convert
 from conftest import needs_simulator
+from devices import mismatches_on_device
 
 from protobrain.compiler.fixedpoint import mul_by_quantized_mult_array
 from protobrain.compiler.ops.base import ConstArray
@@ -539,28 +540,10 @@ def test_requantization_falls_back_to_exact_when_unproven():
 # ---- the sweep on the simulated cores the tiers are for ------------------------------------
 
 
-def _build_fitting(board, programs, blobs, out):
-    """Firmwares for all programs: one if it fits, else halves, recursively."""
-    from protobrain.firmware.build import DoesNotFit, build
-
-    try:
-        return [(programs, blobs, build(board, programs, blobs, out))]
-    except DoesNotFit:
-        if len(programs) == 1:
-            raise
-        h = len(programs) // 2
-        return (_build_fitting(board, programs[:h], blobs[:h], out.with_name(out.name + "a"))
-                + _build_fitting(board, programs[h:], blobs[h:], out.with_name(out.name + "b")))
-
-
 @pytest.mark.parametrize("board_name,tier", [("qemu-mps2-an386", "dsp"), ("qemu-mps3-an547", "mve")])
 def test_sweep_bit_exact_on_simulated_core(board_name, tier, tmp_path):
     """Every int8 CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED case of the operator sweep,
     generated for the board's tier, run in QEMU: each output byte equals TFLite Micro's."""
-    from protobrain.run.device import Device
-    from protobrain.run.qemu import QemuBoard
-    from protobrain.verify.compare import compare, test_inputs
-    from protobrain.verify.reference import Reference
 
     board = needs_simulator(board_name)
     assert fast.tier_for(board.features) == tier
@@ -583,30 +566,13 @@ def test_sweep_bit_exact_on_simulated_core(board_name, tier, tmp_path):
             if s.call is not None and s.call.function in ("pb_fast_mm_s8", "pb_fast_mve_mm_s8")]
     assert all(wide) if tier == "dsp" else not any(wide)
 
-    by_name = {name: (data, desc) for name, data, _, desc in models}
-    failures, verified = [], 0
-    for progs, blobs, image in _build_fitting(board, programs, [m[1] for m in models], tmp_path / "fw"):
-        with QemuBoard(board, image.elf) as q, Device(q.port) as dev:
-            assert [m["name"] for m in dev.info()["models"]] == [p.graph.name for p in progs]
-            for prog in progs:
-                data, desc = by_name[prog.graph.name]
-                index = dev.model_index(prog.graph.name)
-
-                def run(*xs, index=index):
-                    out = dev.invoke(index, *xs).outputs
-                    return out[0] if len(out) == 1 else out
-
-                cases = test_inputs([prog.graph.tensors[i] for i in prog.graph.inputs], 3, seed=0)
-                result = compare(run, Reference(data), cases, prog.graph.name)
-                verified += result.cases
-                if not result.ok:
-                    m = result.mismatches[0]
-                    failures.append(f"{prog.graph.name} [{desc}] on {board_name}/{tier} ({', '.join(prog.kernels())}): "
-                                    f"{len(result.mismatches)} of {result.cases} cases differ; case {m.case} "
-                                    f"output {m.output}: {m.count} values, first at index {m.index}: "
-                                    f"device {m.got} vs TFLite Micro {m.want}")
+    by_name = {name: desc for name, _, _, desc in models}
+    failures, compared = mismatches_on_device(
+        board, programs, [m[1] for m in models], tmp_path / "fw",
+        describe=lambda prog: f"{prog.graph.name} [{by_name[prog.graph.name]}] on {board_name}/{tier} "
+                              f"({', '.join(prog.kernels())})")
     assert not failures, "\n".join(failures)
-    assert verified == 6 * len(models)
+    assert compared == 6 * len(models)
 
 
 @pytest.mark.parametrize("tier", ["dsp", "mve"])
@@ -693,10 +659,6 @@ def test_pointwise8_c_form_bit_exact_on_host():
 def test_short_form_bit_exact_on_simulated_core(tmp_path):
     """Every SHORT_CASES and PW8_CASES layer takes its form on the M4 and each output byte
     equals TFLite Micro's, run in QEMU (the forms are assembly there)."""
-    from protobrain.run.device import Device
-    from protobrain.run.qemu import QemuBoard
-    from protobrain.verify.compare import compare, test_inputs
-    from protobrain.verify.reference import Reference
 
     board = needs_simulator("qemu-mps2-an386")
     cases = [(entry, c) for entry, cs in FORMS.items() for c in cs]
@@ -706,14 +668,5 @@ def test_short_form_bit_exact_on_simulated_core(tmp_path):
     for (entry, case), prog in zip(cases, programs):
         (step,) = [s for s in prog.steps if s.op.name == "CONV_2D"]
         assert step.call.entry == entry, (case, step.call.entry)
-    failures = []
-    for progs, datas, image in _build_fitting(board, programs, blobs, tmp_path / "fw"):
-        with QemuBoard(board, image.elf) as q, Device(q.port) as dev:
-            for prog, data in zip(progs, datas):
-                index = dev.model_index(prog.graph.name)
-                cases = test_inputs([prog.graph.tensors[i] for i in prog.graph.inputs], 4, seed=1)
-                result = compare(lambda *xs, index=index: dev.invoke(index, *xs).outputs[0], Reference(data), cases,
-                                 prog.graph.name)
-                if not result.ok:
-                    failures.append(f"{prog.graph.name}: {len(result.mismatches)} of {result.cases} cases differ")
+    failures, _ = mismatches_on_device(board, programs, blobs, tmp_path / "fw", n_random=4, seed=1)
     assert not failures, "\n".join(failures)

@@ -11,11 +11,11 @@ M55."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import test_op_conv as op_conv
 from builders import convert
 from conftest import needs_simulator
-from test_fast_kernels import _build_fitting, conv_bytes, dw_bytes
+from devices import mismatches_on_device
+from test_fast_kernels import conv_bytes, dw_bytes
 
 from protobrain.compiler.ops.tiers import mve as fast_mve
 from protobrain.compiler.program import build_program
@@ -111,10 +111,6 @@ def test_staged_shapes_take_the_staged_kernel():
 
 
 def test_staged_bit_exact_on_m55(tmp_path):
-    from protobrain.run.device import Device
-    from protobrain.run.qemu import QemuBoard
-    from protobrain.verify.compare import compare, test_inputs
-    from protobrain.verify.reference import Reference
 
     board = needs_simulator("qemu-mps3-an547")
     blobs = _staged_bytes() + [_dead_bytes(), op_conv._convert_custom(
@@ -126,19 +122,6 @@ def test_staged_bit_exact_on_m55(tmp_path):
     for prog in programs:
         (step,) = [s for s in prog.steps if s.call is not None and s.op.name in ("CONV_2D", "DEPTHWISE_CONV_2D")]
         assert step.call.fields["staged"] == 1, prog.graph.name
-    failures, verified = [], 0
-    for progs, datas, image in _build_fitting(board, programs, blobs, tmp_path / "fw"):
-        with QemuBoard(board, image.elf) as q, Device(q.port) as dev:
-            for prog, data in zip(progs, datas):
-                index = dev.model_index(prog.graph.name)
-
-                def run(*xs, index=index):
-                    return dev.invoke(index, *xs).outputs[0]
-
-                cases = test_inputs([prog.graph.tensors[i] for i in prog.graph.inputs], 4, seed=1)
-                result = compare(run, Reference(data), cases, prog.graph.name)
-                verified += result.cases
-                if not result.ok:
-                    failures.append(f"{prog.graph.name}: {len(result.mismatches)} of {result.cases} cases differ")
+    failures, compared = mismatches_on_device(board, programs, blobs, tmp_path / "fw", n_random=4, seed=1)
     assert not failures, "\n".join(failures)
-    assert verified >= 4 * len(blobs)
+    assert compared >= 4 * len(blobs)

@@ -1,5 +1,6 @@
 """Test helpers for firmware on simulated boards: group models into firmwares that fit, run
-one firmware in QEMU, and compare a model on the device with TensorFlow Lite Micro."""
+one firmware in QEMU, and compare a model on the device with TensorFlow Lite Micro (one
+model, or a whole list of them: mismatches_on_device)."""
 
 from __future__ import annotations
 
@@ -56,6 +57,46 @@ def running_firmware(board, programs, blobs, out: Path):
     image = build(board, programs, blobs, out)
     with QemuBoard(board, image.elf) as q, Device(q.port) as dev:
         yield dev
+
+
+def build_fitting(board, programs, blobs, out: Path) -> list:
+    """Firmwares for all programs, as (programs, blobs, image): one if it fits, else halves,
+    recursively."""
+    from protobrain.firmware.build import DoesNotFit, build
+
+    try:
+        return [(programs, blobs, build(board, programs, blobs, out))]
+    except DoesNotFit:
+        if len(programs) == 1:
+            raise
+        h = len(programs) // 2
+        return (build_fitting(board, programs[:h], blobs[:h], out.with_name(out.name + "a"))
+                + build_fitting(board, programs[h:], blobs[h:], out.with_name(out.name + "b")))
+
+
+def mismatches_on_device(board, programs, blobs, out: Path, n_random: int = 3, seed: int = 0,
+                         describe=None) -> tuple[list[str], int]:
+    """Every program (blobs: their .tflite bytes) in firmwares that fit the board, run in QEMU
+    on its n random and three edge inputs and compared with TensorFlow Lite Micro byte for
+    byte. Returns one line per program that differs (describe(prog) names it; default its
+    graph's name) with its first differing value, and the number of cases compared."""
+    from protobrain.run.device import Device
+    from protobrain.run.qemu import QemuBoard
+    from protobrain.verify.reference import Reference
+
+    failures, compared = [], 0
+    for progs, datas, image in build_fitting(board, programs, blobs, out):
+        with QemuBoard(board, image.elf) as q, Device(q.port) as dev:
+            assert [m["name"] for m in dev.info()["models"]] == [p.graph.name for p in progs]
+            for prog, data in zip(progs, datas):
+                result = verify_on_device(dev, Reference(data), prog, n_random, seed)
+                compared += result.cases
+                if not result.ok:
+                    m = result.mismatches[0]
+                    failures.append(f"{describe(prog) if describe else prog.graph.name}: {len(result.mismatches)} of "
+                                    f"{result.cases} cases differ; case {m.case} output {m.output}: {m.count} values, "
+                                    f"first at index {m.index}: device {m.got} vs TFLite Micro {m.want}")
+    return failures, compared
 
 
 # One rounding constant per fast tier, corrupted: the DSP requantization adds its rounding
