@@ -9,6 +9,7 @@ import pytest
 import test_fast_kernels as fk
 import test_op_conv as op_conv
 from conftest import RecordedReference, assert_bit_exact, needs_simulator
+from devices import mismatches_on_device
 
 from protobrain.compiler.ops.tiers import select as fast
 from protobrain.compiler.program import build_program
@@ -67,10 +68,6 @@ def test_sweep_bit_exact_on_simulated_core(board_name, tmp_path):
     """The same sweep in QEMU, built with the board's flags (Thumb-1 inline assembly): on the
     AN385 every case, on the micro:bit (16 KB of RAM) the cases that fit it."""
     from protobrain.firmware.build import DoesNotFit
-    from protobrain.run.device import Device
-    from protobrain.run.qemu import QemuBoard
-    from protobrain.verify.compare import compare, test_inputs
-    from protobrain.verify.reference import Reference
 
     board = needs_simulator(board_name)
     assert fast.tier_for(board.features) == "armv6m"
@@ -81,29 +78,12 @@ def test_sweep_bit_exact_on_simulated_core(board_name, tmp_path):
         keep = [k for k, p in enumerate(programs) if p.arena_size < 6 * 1024]
         models, programs = [models[k] for k in keep], [programs[k] for k in keep]
         assert len(models) >= 20
-    by_name = {name: (data, desc) for name, data, _, desc in models}
-    failures, verified = [], 0
+    by_name = {name: desc for name, _, _, desc in models}
     try:
-        built = fk._build_fitting(board, programs, [m[1] for m in models], tmp_path / "fw")
+        failures, compared = mismatches_on_device(
+            board, programs, [m[1] for m in models], tmp_path / "fw",
+            describe=lambda prog: f"{prog.graph.name} [{by_name[prog.graph.name]}] on {board_name}")
     except DoesNotFit as e:
         pytest.fail(f"a single sweep case does not fit {board_name}: {e}")
-    for progs, _, image in built:
-        with QemuBoard(board, image.elf) as q, Device(q.port) as dev:
-            for prog in progs:
-                data, desc = by_name[prog.graph.name]
-                index = dev.model_index(prog.graph.name)
-
-                def run(*xs, index=index):
-                    out = dev.invoke(index, *xs).outputs
-                    return out[0] if len(out) == 1 else out
-
-                cases = test_inputs([prog.graph.tensors[i] for i in prog.graph.inputs], 3, seed=0)
-                result = compare(run, Reference(data), cases, prog.graph.name)
-                verified += result.cases
-                if not result.ok:
-                    m = result.mismatches[0]
-                    failures.append(f"{prog.graph.name} [{desc}] on {board_name}: {len(result.mismatches)} of "
-                                    f"{result.cases} cases differ; output {m.output} index {m.index}: "
-                                    f"device {m.got} vs TFLite Micro {m.want}")
     assert not failures, "\n".join(failures)
-    assert verified == 6 * len(models)
+    assert compared == 6 * len(models)
