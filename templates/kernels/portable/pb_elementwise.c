@@ -43,76 +43,67 @@ static inline int32_t pb_ew_mul(const pb_ew_t *p, int32_t x, int32_t y)
 
 /* ---- rows ------------------------------------------------------------------------ */
 
-static void pb_ew_add_row_s8(const pb_ew_t *p, const void *a, int32_t sa, const void *b, int32_t sb,
-                             void *out, int32_t n)
+#if defined(__GNUC__)
+#define PB_EW_INLINE static inline __attribute__((always_inline))
+#else
+#define PB_EW_INLINE static inline
+#endif
+
+enum { PB_EW_ADD, PB_EW_SUB, PB_EW_MUL };
+
+/* One row of op on int8 or (wide) int16 values; op and wide are constants in each row
+ * function below, so each compiles to its own loop. */
+PB_EW_INLINE void pb_ew_row(const pb_ew_t *p, const void *a, int32_t sa, const void *b, int32_t sb, void *out,
+                            int32_t n, int32_t op, int32_t wide)
 {
-    const int8_t *x = a;
-    const int8_t *y = b;
-    int8_t *o = out;
     int32_t i;
     for (i = 0; i < n; ++i) {
-        o[i] = (int8_t)pb_ew_add(p, x[i * sa], y[i * sb]);
+        const int32_t x = wide ? ((const int16_t *)a)[i * sa] : ((const int8_t *)a)[i * sa];
+        const int32_t y = wide ? ((const int16_t *)b)[i * sb] : ((const int8_t *)b)[i * sb];
+        const int32_t v = op == PB_EW_ADD ? pb_ew_add(p, x, y) : op == PB_EW_SUB ? pb_ew_sub(p, x, y)
+                                                                                 : pb_ew_mul(p, x, y);
+        if (wide) {
+            ((int16_t *)out)[i] = (int16_t)v;
+        } else {
+            ((int8_t *)out)[i] = (int8_t)v;
+        }
     }
 }
 
-static void pb_ew_sub_row_s8(const pb_ew_t *p, const void *a, int32_t sa, const void *b, int32_t sb,
-                             void *out, int32_t n)
+static void pb_ew_add_row_s8(const pb_ew_t *p, const void *a, int32_t sa, const void *b, int32_t sb, void *out,
+                             int32_t n)
 {
-    const int8_t *x = a;
-    const int8_t *y = b;
-    int8_t *o = out;
-    int32_t i;
-    for (i = 0; i < n; ++i) {
-        o[i] = (int8_t)pb_ew_sub(p, x[i * sa], y[i * sb]);
-    }
+    pb_ew_row(p, a, sa, b, sb, out, n, PB_EW_ADD, 0);
 }
 
-static void pb_ew_mul_row_s8(const pb_ew_t *p, const void *a, int32_t sa, const void *b, int32_t sb,
-                             void *out, int32_t n)
+static void pb_ew_sub_row_s8(const pb_ew_t *p, const void *a, int32_t sa, const void *b, int32_t sb, void *out,
+                             int32_t n)
 {
-    const int8_t *x = a;
-    const int8_t *y = b;
-    int8_t *o = out;
-    int32_t i;
-    for (i = 0; i < n; ++i) {
-        o[i] = (int8_t)pb_ew_mul(p, x[i * sa], y[i * sb]);
-    }
+    pb_ew_row(p, a, sa, b, sb, out, n, PB_EW_SUB, 0);
 }
 
-static void pb_ew_add_row_s16(const pb_ew_t *p, const void *a, int32_t sa, const void *b, int32_t sb,
-                              void *out, int32_t n)
+static void pb_ew_mul_row_s8(const pb_ew_t *p, const void *a, int32_t sa, const void *b, int32_t sb, void *out,
+                             int32_t n)
 {
-    const int16_t *x = a;
-    const int16_t *y = b;
-    int16_t *o = out;
-    int32_t i;
-    for (i = 0; i < n; ++i) {
-        o[i] = (int16_t)pb_ew_add(p, x[i * sa], y[i * sb]);
-    }
+    pb_ew_row(p, a, sa, b, sb, out, n, PB_EW_MUL, 0);
 }
 
-static void pb_ew_sub_row_s16(const pb_ew_t *p, const void *a, int32_t sa, const void *b, int32_t sb,
-                              void *out, int32_t n)
+static void pb_ew_add_row_s16(const pb_ew_t *p, const void *a, int32_t sa, const void *b, int32_t sb, void *out,
+                              int32_t n)
 {
-    const int16_t *x = a;
-    const int16_t *y = b;
-    int16_t *o = out;
-    int32_t i;
-    for (i = 0; i < n; ++i) {
-        o[i] = (int16_t)pb_ew_sub(p, x[i * sa], y[i * sb]);
-    }
+    pb_ew_row(p, a, sa, b, sb, out, n, PB_EW_ADD, 1);
 }
 
-static void pb_ew_mul_row_s16(const pb_ew_t *p, const void *a, int32_t sa, const void *b, int32_t sb,
-                              void *out, int32_t n)
+static void pb_ew_sub_row_s16(const pb_ew_t *p, const void *a, int32_t sa, const void *b, int32_t sb, void *out,
+                              int32_t n)
 {
-    const int16_t *x = a;
-    const int16_t *y = b;
-    int16_t *o = out;
-    int32_t i;
-    for (i = 0; i < n; ++i) {
-        o[i] = (int16_t)pb_ew_mul(p, x[i * sa], y[i * sb]);
-    }
+    pb_ew_row(p, a, sa, b, sb, out, n, PB_EW_SUB, 1);
+}
+
+static void pb_ew_mul_row_s16(const pb_ew_t *p, const void *a, int32_t sa, const void *b, int32_t sb, void *out,
+                              int32_t n)
+{
+    pb_ew_row(p, a, sa, b, sb, out, n, PB_EW_MUL, 1);
 }
 
 /* ---- the broadcast walk ----------------------------------------------------------- */

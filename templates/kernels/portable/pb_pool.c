@@ -30,104 +30,69 @@ static inline int32_t pb_pool_average(int32_t sum, int32_t count)
     return (sum + pb_select(sum > 0, count / 2, -(count / 2))) / count;
 }
 
-void pb_avg_pool_s8(const pb_avg_pool_params_t *p, const int8_t *input, int8_t *output)
+/* The integer pools, one body: the average (sum over the window, pb_pool_average) or the
+ * maximum of each channel's window, of int8 or (wide) int16 values, clamped to the
+ * activation's range. max and wide are constants at each call: each pool compiles to its
+ * own loop. */
+#if defined(__GNUC__)
+#define PB_POOL_INLINE static inline __attribute__((always_inline))
+#else
+#define PB_POOL_INLINE static inline
+#endif
+
+PB_POOL_INLINE void pb_pool_int(const pb_pool_params_t *p, const void *input, void *output, int32_t max,
+                                int32_t wide)
 {
     int32_t b, oy, ox, c, y, x;
-    const int32_t row = p->input_w * p->depth;
+    const int32_t row = p->input_w * p->depth, lowest = wide ? INT16_MIN : INT8_MIN;
+    int8_t *out8 = (int8_t *)output;
+    int16_t *out16 = (int16_t *)output;
     for (b = 0; b < p->batches; ++b) {
-        const int8_t *in = input + b * p->input_h * row;
+        const int8_t *in8 = (const int8_t *)input + b * p->input_h * row;
+        const int16_t *in16 = (const int16_t *)input + b * p->input_h * row;
         for (oy = 0; oy < p->output_h; ++oy) {
             for (ox = 0; ox < p->output_w; ++ox) {
                 const pb_pool_window_t w = pb_pool_window(p, oy, ox);
                 const int32_t count = (w.y1 - w.y0) * (w.x1 - w.x0);
                 for (c = 0; c < p->depth; ++c) {
-                    int32_t sum = 0;
-                    int32_t avg;
+                    int32_t acc = max ? lowest : 0, v;
                     for (y = w.y0; y < w.y1; ++y) {
                         for (x = w.x0; x < w.x1; ++x) {
-                            sum += in[y * row + x * p->depth + c];
+                            const int32_t at = y * row + x * p->depth + c;
+                            const int32_t value = wide ? in16[at] : in8[at];
+                            acc = max ? PB_MAX(acc, value) : acc + value;
                         }
                     }
-                    avg = pb_pool_average(sum, count);
-                    *output++ = (int8_t)PB_CLAMP(avg, p->act_min, p->act_max);
+                    v = PB_CLAMP(max ? acc : pb_pool_average(acc, count), p->act_min, p->act_max);
+                    if (wide) {
+                        *out16++ = (int16_t)v;
+                    } else {
+                        *out8++ = (int8_t)v;
+                    }
                 }
             }
         }
     }
+}
+
+void pb_avg_pool_s8(const pb_avg_pool_params_t *p, const int8_t *input, int8_t *output)
+{
+    pb_pool_int(p, input, output, 0, 0);
 }
 
 void pb_avg_pool_s16(const pb_avg_pool_params_t *p, const int16_t *input, int16_t *output)
 {
-    int32_t b, oy, ox, c, y, x;
-    const int32_t row = p->input_w * p->depth;
-    for (b = 0; b < p->batches; ++b) {
-        const int16_t *in = input + b * p->input_h * row;
-        for (oy = 0; oy < p->output_h; ++oy) {
-            for (ox = 0; ox < p->output_w; ++ox) {
-                const pb_pool_window_t w = pb_pool_window(p, oy, ox);
-                const int32_t count = (w.y1 - w.y0) * (w.x1 - w.x0);
-                for (c = 0; c < p->depth; ++c) {
-                    int32_t sum = 0;
-                    int32_t avg;
-                    for (y = w.y0; y < w.y1; ++y) {
-                        for (x = w.x0; x < w.x1; ++x) {
-                            sum += in[y * row + x * p->depth + c];
-                        }
-                    }
-                    avg = pb_pool_average(sum, count);
-                    *output++ = (int16_t)PB_CLAMP(avg, p->act_min, p->act_max);
-                }
-            }
-        }
-    }
+    pb_pool_int(p, input, output, 0, 1);
 }
 
 void pb_max_pool_s8(const pb_max_pool_params_t *p, const int8_t *input, int8_t *output)
 {
-    int32_t b, oy, ox, c, y, x;
-    const int32_t row = p->input_w * p->depth;
-    for (b = 0; b < p->batches; ++b) {
-        const int8_t *in = input + b * p->input_h * row;
-        for (oy = 0; oy < p->output_h; ++oy) {
-            for (ox = 0; ox < p->output_w; ++ox) {
-                const pb_pool_window_t w = pb_pool_window(p, oy, ox);
-                for (c = 0; c < p->depth; ++c) {
-                    int32_t m = INT8_MIN;
-                    for (y = w.y0; y < w.y1; ++y) {
-                        for (x = w.x0; x < w.x1; ++x) {
-                            const int32_t v = in[y * row + x * p->depth + c];
-                            m = PB_MAX(m, v);
-                        }
-                    }
-                    *output++ = (int8_t)PB_CLAMP(m, p->act_min, p->act_max);
-                }
-            }
-        }
-    }
+    pb_pool_int(p, input, output, 1, 0);
 }
 
 void pb_max_pool_s16(const pb_max_pool_params_t *p, const int16_t *input, int16_t *output)
 {
-    int32_t b, oy, ox, c, y, x;
-    const int32_t row = p->input_w * p->depth;
-    for (b = 0; b < p->batches; ++b) {
-        const int16_t *in = input + b * p->input_h * row;
-        for (oy = 0; oy < p->output_h; ++oy) {
-            for (ox = 0; ox < p->output_w; ++ox) {
-                const pb_pool_window_t w = pb_pool_window(p, oy, ox);
-                for (c = 0; c < p->depth; ++c) {
-                    int32_t m = INT16_MIN;
-                    for (y = w.y0; y < w.y1; ++y) {
-                        for (x = w.x0; x < w.x1; ++x) {
-                            const int32_t v = in[y * row + x * p->depth + c];
-                            m = PB_MAX(m, v);
-                        }
-                    }
-                    *output++ = (int16_t)PB_CLAMP(m, p->act_min, p->act_max);
-                }
-            }
-        }
-    }
+    pb_pool_int(p, input, output, 1, 1);
 }
 
 /* ---- float32 ---------------------------------------------------------------------------- */
