@@ -36,18 +36,16 @@ static inline __attribute__((always_inline)) int32_t pb_mve_svdf_dot_s16(const i
 }
 
 /* The state moved down by one byte (memmove(s, s + 1, n)): 16 bytes a vector, forward, each
- * vector loaded before the store below it; only the last 1..15 bytes under a predicate
- * (one computed per pass costs the loop three times its instructions). */
+ * vector loaded before the store below it, in a tail-predicated loop (WLSTP/LETP: the last
+ * 1..15 bytes under the loop's own predicate, two instructions a vector; none for n = 0). */
 static inline __attribute__((always_inline)) void pb_mve_svdf_shift_s8(int8_t *s, int32_t n)
 {
-    int32_t i;
-    for (i = 0; i + 16 <= n; i += 16) {
-        vstrbq_s8(s + i, vldrbq_s8(s + i + 1));
-    }
-    if (i < n) {
-        const mve_pred16_t pr = vctp8q((uint32_t)(n - i));
-        vstrbq_p_s8(s + i, vldrbq_z_s8(s + i + 1, pr), pr);
-    }
+    __asm__ volatile("wlstp.8 lr, %[n], 2f\n"
+                     "1:\n\tvldrb.8 q0, [%[s], #1]\n\tvstrb.8 q0, [%[s]], #16\n\tletp lr, 1b\n"
+                     "2:\n\t"
+                     : [s] "+r"(s)
+                     : [n] "r"(n)
+                     : "q0", "lr", "memory");
 }
 
 /* The right-shift requantization of four accumulators, exact (TFLite's
