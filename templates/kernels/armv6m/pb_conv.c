@@ -143,6 +143,14 @@ static PB_ALWAYS_INLINE void pb_v6m_mm_rows(const pb_v6m_mm_params_t *p, const u
     }
 }
 
+/* The EXACT form out of line: inlined beside the FAST loops, its 64-bit arithmetic changes
+ * how the compiler allocates their registers. */
+static PB_V6M_NOINLINE void pb_v6m_mm_rows_exact(const pb_v6m_mm_params_t *p, const uint8_t *x0, const uint8_t *x1,
+                                                  uint32_t s0, uint32_t s1, int8_t *out0, int8_t *out1)
+{
+    pb_v6m_mm_rows(p, x0, x1, s0, s1, out0, out1, p->out_index != NULL, PB_V6M_REQUANT_EXACT);
+}
+
 void pb_v6m_mm_s8(const pb_v6m_mm_params_t *p, const int8_t *input, int8_t *output, void *scratch)
 {
     /* one row: its scratch holds it once and both rows of the pass read it */
@@ -170,7 +178,7 @@ void pb_v6m_mm_s8(const pb_v6m_mm_params_t *p, const int8_t *input, int8_t *outp
         } else if (p->requant == PB_V6M_REQUANT_FAST) {
             pb_v6m_mm_rows(p, x0, x1, s0, s1, out0, out1, 1, PB_V6M_REQUANT_FAST);
         } else {
-            pb_v6m_mm_rows(p, x0, x1, s0, s1, out0, out1, p->out_index != NULL, PB_V6M_REQUANT_EXACT);
+            pb_v6m_mm_rows_exact(p, x0, x1, s0, s1, out0, out1);
         }
     }
 }

@@ -19,6 +19,12 @@
 #endif
 #endif
 
+#if defined(__GNUC__)
+#define PB_V6M_NOINLINE __attribute__((noinline))
+#else
+#define PB_V6M_NOINLINE
+#endif
+
 #if defined(__arm__) && defined(__thumb__) && defined(__GNUC__) && !defined(PB_V6M_PORTABLE)
 #define PB_V6M_ASM 1
 #endif
