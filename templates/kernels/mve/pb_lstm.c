@@ -21,12 +21,7 @@ static inline int32x4_t pb_mve_lstm_rq(int32x4_t acc, int32_t mult, int32_t neg1
     return vrshlq_n_s32(vmlaq_n_s32(v, vshrq_n_s32(v, 31), neg1), -rshift);
 }
 
-/* Saturation to int16 and int8: a saturating shift to the top of the word and back. */
-static inline int32x4_t pb_mve_lstm_sat16(int32x4_t v)
-{
-    return vshrq_n_s32(vqshlq_n_s32(v, 16), 16);
-}
-
+/* Saturation to int8: a saturating shift to the top of the word and back. */
 static inline int32x4_t pb_mve_lstm_sat8(int32x4_t v)
 {
     return vshrq_n_s32(vqshlq_n_s32(v, 24), 24);
