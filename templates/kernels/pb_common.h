@@ -24,17 +24,23 @@ static inline int32_t pb_clamp(int32_t x, int32_t lo, int32_t hi)
 }
 #define PB_CLAMP(x, lo, hi) pb_clamp((x), (lo), (hi))
 
-/* (a * b * 2) >> 32 with rounding to nearest; saturates the one overflowing case.
- * TFLite nudges a negative product by 1 - 2^30 and divides by 2^31 truncating toward
- * zero; for a product -m that is -floor((m - 1 + 2^30) / 2^31) = floor((2^30 - m) / 2^31),
- * so every product takes the same floor((a * b + 2^30) / 2^31): one 64-bit multiply-add
- * and an arithmetic shift, no branch. Only INT32_MIN * INT32_MIN overflows: the quotient
- * is then 2^31, which wraps to INT32_MIN; less 1, it is the reference's INT32_MAX. */
+/* (a * b * 2) >> 32 with rounding to nearest, TFLite's SaturatingRoundingDoublingHighMul
+ * where it cannot saturate (a or b not INT32_MIN). TFLite nudges a negative product by
+ * 1 - 2^30 and divides by 2^31 truncating toward zero; for a product -m that is
+ * -floor((m - 1 + 2^30) / 2^31) = floor((2^30 - m) / 2^31), so every product takes the
+ * same floor((a * b + 2^30) / 2^31): one 64-bit multiply-add and an arithmetic shift, no
+ * branch. */
+static inline int32_t pb_rounding_doubling_high_mul(int32_t a, int32_t b)
+{
+    return (int32_t)(uint32_t)(((int64_t)a * (int64_t)b + ((int64_t)1 << 30)) >> 31);
+}
+
+/* The same for any operands: only INT32_MIN * INT32_MIN overflows, its quotient 2^31
+ * wrapping to INT32_MIN; less 1, it is the reference's INT32_MAX. */
 static inline int32_t pb_sat_rounding_doubling_high_mul(int32_t a, int32_t b)
 {
-    const int64_t quotient = ((int64_t)a * (int64_t)b + ((int64_t)1 << 30)) >> 31;
     const uint32_t overflow = (uint32_t)((a == INT32_MIN) & (b == INT32_MIN));
-    return (int32_t)((uint32_t)quotient - overflow);
+    return (int32_t)((uint32_t)pb_rounding_doubling_high_mul(a, b) - overflow);
 }
 
 /* x / 2^exponent, rounding half away from zero. */
@@ -46,25 +52,29 @@ static inline int32_t pb_rounding_divide_by_pot(int32_t x, int exponent)
     return (x >> exponent) + (remainder > threshold ? 1 : 0);
 }
 
-/* x * multiplier * 2^shift, multiplier in Q0.31 (TFLite's MultiplyByQuantizedMultiplier). */
-static inline int32_t pb_mul_by_quantized_mult(int32_t x, int32_t multiplier, int shift)
+/* x * multiplier * 2^shift, multiplier in Q0.31 (TFLite's MultiplyByQuantizedMultiplier);
+ * positive: the multiplier is a requantization multiplier, a positive scale ratio's
+ * significand in [0, 2^31) (never INT32_MIN), so the high multiply needs no overflow check. */
+static inline int32_t pb_mul_by_quantized_mult_as(int32_t x, int32_t multiplier, int shift, int positive)
 {
     const int left_shift = shift > 0 ? shift : 0;
     const int right_shift = shift > 0 ? 0 : -shift;
     /* Shift in unsigned arithmetic: wraps like the reference instead of being undefined. */
     const int32_t shifted = (int32_t)((uint32_t)x << left_shift);
-    return pb_rounding_divide_by_pot(pb_sat_rounding_doubling_high_mul(shifted, multiplier), right_shift);
+    const int32_t high = positive ? pb_rounding_doubling_high_mul(shifted, multiplier)
+                                  : pb_sat_rounding_doubling_high_mul(shifted, multiplier);
+    return pb_rounding_divide_by_pot(high, right_shift);
 }
 
-/* pb_mul_by_quantized_mult for a requantization multiplier, a positive scale ratio's
- * significand in [0, 2^31) (never INT32_MIN): the high multiply cannot overflow and needs
- * no check. Conv, depthwise, fully connected and the recurrent layers' multipliers are. */
+static inline int32_t pb_mul_by_quantized_mult(int32_t x, int32_t multiplier, int shift)
+{
+    return pb_mul_by_quantized_mult_as(x, multiplier, shift, 0);
+}
+
+/* For a requantization multiplier (conv, depthwise, fully connected, the recurrent layers'). */
 static inline int32_t pb_mul_by_quantized_mult_pos(int32_t x, int32_t multiplier, int shift)
 {
-    const int left_shift = shift > 0 ? shift : 0;
-    const int right_shift = shift > 0 ? 0 : -shift;
-    const int64_t shifted = (int32_t)((uint32_t)x << left_shift);
-    return pb_rounding_divide_by_pot((int32_t)((shifted * multiplier + ((int64_t)1 << 30)) >> 31), right_shift);
+    return pb_mul_by_quantized_mult_as(x, multiplier, shift, 1);
 }
 
 /* The 64-bit accumulator variant used by 16x8 kernels. */

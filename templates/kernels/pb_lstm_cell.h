@@ -64,15 +64,13 @@ static inline int32_t pb_lstm_smmulr(int32_t a, int32_t b)
 #endif
 }
 
-/* TFLite's MultiplyByQuantizedMultiplier with a right shift (rshift >= 0), for any acc and
- * a multiplier of at least 0: the saturating rounding doubling high multiply equals
- * floor((acc * mult + 2^30) / 2^31) for either sign of the product (the reference's nudge
- * of 1 - 2^30 for negative products and its truncation toward zero give the same), which
- * is one multiply-accumulate of 64 bits (SMLAL); it cannot saturate, as the multiplier is
- * never INT32_MIN. The rounding shift is the reference's, which cannot overflow. */
+/* TFLite's MultiplyByQuantizedMultiplier with a right shift (rshift >= 0) and a multiplier
+ * of at least 0 (never INT32_MIN, so the high multiply cannot saturate): the high multiply
+ * as pb_common.h's, and the reference's rounding shift with a 32-bit mask (rshift < 32),
+ * cheaper than pb_rounding_divide_by_pot's 64-bit one on a 32-bit core. */
 static inline int32_t pb_lstm_requant_wide(int32_t acc, int32_t mult, int32_t rshift)
 {
-    const int32_t x = (int32_t)(((int64_t)acc * mult + ((int64_t)1 << 30)) >> 31);
+    const int32_t x = pb_rounding_doubling_high_mul(acc, mult);
     const int32_t mask = (int32_t)(((uint32_t)1 << rshift) - 1u);
     const int32_t threshold = (mask >> 1) + (int32_t)((uint32_t)x >> 31);
     return (x >> rshift) + ((x & mask) > threshold);
