@@ -207,11 +207,7 @@ static void pb_mve_lstm_dots(const int8_t *xb, int32_t xvecs, const int8_t *hb, 
  * from the biases, take one row of weights each per vector (the rows interleaved vector
  * by vector, so one pointer walks them) and are stored, first the input layer's, then
  * the recurrent layer's. */
-#define PB_MVE_LSTM_ROWS(q, w)                                                                 \
-    "vldrb.8 q4, [%[" w "]], #16\n\tvmladava.s8 r0, " q ", q4\n\t"                              \
-    "vldrb.8 q5, [%[" w "]], #16\n\tvmladava.s8 r2, " q ", q5\n\t"                              \
-    "vldrb.8 q4, [%[" w "]], #16\n\tvmladava.s8 r8, " q ", q4\n\t"                              \
-    "vldrb.8 q5, [%[" w "]], #16\n\tvmladava.s8 r10, " q ", q5\n\t"
+#define PB_MVE_LSTM_ROWS(q, w) PB_MVE_ROWS4(q, w, "q4", "q5")
 #define PB_MVE_LSTM_BIAS "ldrd r0, r2, [%[bias]], #8\n\tldrd r8, r10, [%[bias]], #8\n\t"
 #define PB_MVE_LSTM_STORE "strd r0, r2, [%[acc]], #8\n\tstrd r8, r10, [%[acc]], #8\n\t"
 #define PB_MVE_LSTM_DOTS(XROWS, HROWS)                                                         \

@@ -20,6 +20,16 @@ void pb_fast_mve_lstm_s8(const pb_fast_mve_lstm_params_t *p, const int8_t *input
 #if defined(__ARM_FEATURE_MVE)
 #include <arm_mve.h>
 
+/* Four rows' multiply-accumulates for the inline assembly of pb_lstm.c and pb_svdf.c: the
+ * vector register x against the next four 16-byte row vectors at the pointer operand w
+ * (post-incremented), into r0, r2, r8 and r10 (VMLADAV writes only even registers); t0 and
+ * t1 are the vector registers the rows load into. */
+#define PB_MVE_ROWS4(x, w, t0, t1)                                                             \
+    "vldrb.8 " t0 ", [%[" w "]], #16\n\tvmladava.s8 r0, " x ", " t0 "\n\t"                    \
+    "vldrb.8 " t1 ", [%[" w "]], #16\n\tvmladava.s8 r2, " x ", " t1 "\n\t"                    \
+    "vldrb.8 " t0 ", [%[" w "]], #16\n\tvmladava.s8 r8, " x ", " t0 "\n\t"                    \
+    "vldrb.8 " t1 ", [%[" w "]], #16\n\tvmladava.s8 r10, " x ", " t1 "\n\t"
+
 /* acc[k] += the dot product of x (n int8 values) with row k of w, k < 4: four rows of
  * `words` packed words each, zero beyond n, interleaved vector by vector (row 0's 16 bytes,
  * row 1's, row 2's, row 3's), so one pointer walks them. The last 1..16 values of x are

@@ -75,11 +75,7 @@ static inline __attribute__((always_inline)) int32x4_t pb_mve_svdf_lanes(int32_t
  * rows interleaved vector by vector, zero past n) from their biases, in inline assembly:
  * VMLADAV's accumulators must be even registers, and GCC 12 moves them through the stack.
  * The last 1..15 values of x are read under a tail predicate, never past its end. */
-#define PB_MVE_SVDF_ROWS                                                                       \
-    "vldrb.8 q1, [%[w]], #16\n\tvmladava.s8 r0, q0, q1\n\t"                                     \
-    "vldrb.8 q2, [%[w]], #16\n\tvmladava.s8 r2, q0, q2\n\t"                                     \
-    "vldrb.8 q1, [%[w]], #16\n\tvmladava.s8 r8, q0, q1\n\t"                                     \
-    "vldrb.8 q2, [%[w]], #16\n\tvmladava.s8 r10, q0, q2\n\t"
+#define PB_MVE_SVDF_ROWS PB_MVE_ROWS4("q0", "w", "q1", "q2")
 static inline __attribute__((always_inline)) int32x4_t pb_mve_svdf_dot4(const int8_t *x, int32_t nfull, int32_t rem,
                                                                          const int8_t *w, const int32_t *bias)
 {
