@@ -70,41 +70,20 @@ PB_EW_INLINE void pb_ew_row(const pb_ew_t *p, const void *a, int32_t sa, const v
     }
 }
 
-static void pb_ew_add_row_s8(const pb_ew_t *p, const void *a, int32_t sa, const void *b, int32_t sb, void *out,
-                             int32_t n)
-{
-    pb_ew_row(p, a, sa, b, sb, out, n, PB_EW_ADD, 0);
-}
-
-static void pb_ew_sub_row_s8(const pb_ew_t *p, const void *a, int32_t sa, const void *b, int32_t sb, void *out,
-                             int32_t n)
-{
-    pb_ew_row(p, a, sa, b, sb, out, n, PB_EW_SUB, 0);
-}
-
-static void pb_ew_mul_row_s8(const pb_ew_t *p, const void *a, int32_t sa, const void *b, int32_t sb, void *out,
-                             int32_t n)
-{
-    pb_ew_row(p, a, sa, b, sb, out, n, PB_EW_MUL, 0);
-}
-
-static void pb_ew_add_row_s16(const pb_ew_t *p, const void *a, int32_t sa, const void *b, int32_t sb, void *out,
-                              int32_t n)
-{
-    pb_ew_row(p, a, sa, b, sb, out, n, PB_EW_ADD, 1);
-}
-
-static void pb_ew_sub_row_s16(const pb_ew_t *p, const void *a, int32_t sa, const void *b, int32_t sb, void *out,
-                              int32_t n)
-{
-    pb_ew_row(p, a, sa, b, sb, out, n, PB_EW_SUB, 1);
-}
-
-static void pb_ew_mul_row_s16(const pb_ew_t *p, const void *a, int32_t sa, const void *b, int32_t sb, void *out,
-                              int32_t n)
-{
-    pb_ew_row(p, a, sa, b, sb, out, n, PB_EW_MUL, 1);
-}
+/* The six rows pb_ew_walk takes, one per operation and type. */
+#define PB_EW_ROW(name, op, wide)                                                                   \
+    static void name(const pb_ew_t *p, const void *a, int32_t sa, const void *b, int32_t sb, void *out, \
+                     int32_t n)                                                                     \
+    {                                                                                               \
+        pb_ew_row(p, a, sa, b, sb, out, n, op, wide);                                               \
+    }
+PB_EW_ROW(pb_ew_add_row_s8, PB_EW_ADD, 0)
+PB_EW_ROW(pb_ew_sub_row_s8, PB_EW_SUB, 0)
+PB_EW_ROW(pb_ew_mul_row_s8, PB_EW_MUL, 0)
+PB_EW_ROW(pb_ew_add_row_s16, PB_EW_ADD, 1)
+PB_EW_ROW(pb_ew_sub_row_s16, PB_EW_SUB, 1)
+PB_EW_ROW(pb_ew_mul_row_s16, PB_EW_MUL, 1)
+#undef PB_EW_ROW
 
 /* ---- the broadcast walk ----------------------------------------------------------- */
 
