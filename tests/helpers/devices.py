@@ -84,11 +84,12 @@ def mismatches_on_device(board, programs, blobs, out: Path, n_random: int = 3, s
     from protobrain.run.qemu import QemuBoard
     from protobrain.verify.reference import Reference
 
-    failures, compared = [], 0
+    failures, compared, ran = [], 0, []
     for progs, datas, image in build_fitting(board, programs, blobs, out):
         with QemuBoard(board, image.elf) as q, Device(q.port) as dev:
             assert [m["name"] for m in dev.info()["models"]] == [p.graph.name for p in progs]
             for prog, data in zip(progs, datas):
+                ran.append(prog.graph.name)
                 result = verify_on_device(dev, Reference(data), prog, n_random, seed)
                 compared += result.cases
                 if not result.ok:
@@ -96,6 +97,7 @@ def mismatches_on_device(board, programs, blobs, out: Path, n_random: int = 3, s
                     failures.append(f"{describe(prog) if describe else prog.graph.name}: {len(result.mismatches)} of "
                                     f"{result.cases} cases differ; case {m.case} output {m.output}: {m.count} values, "
                                     f"first at index {m.index}: device {m.got} vs TFLite Micro {m.want}")
+    assert ran == [p.graph.name for p in programs], "not every program ran on the device"
     return failures, compared
 
 
