@@ -311,13 +311,14 @@ def _mm_weights_back(call) -> np.ndarray:
     return w
 
 
-def test_filter_rows_padded_to_words_where_in_c_is_not():
-    """DSP tier, in_c not a multiple of 4 (an RGB image's first layer): each filter row's
-    taps padded with zero weights to a multiple of 4 (row_pad), so pb_conv.c widens a window
-    row by row straight from the input, unless that adds more blocks to multiply than it
-    saves; dilation_w above 1 keeps the taps contiguous. The sweep's cases on the simulated
-    M4 (test_sweep_bit_exact_on_simulated_core) run both."""
-    padded = 0
+def test_split_rows_where_in_c_is_not_a_multiple_of_4():
+    """DSP tier, in_c not a multiple of 4 (an RGB image's first layer) and dilation_w 1: the
+    taps in the split layout, every filter row's whole words, then every row's last
+    (filter_w * in_c) % 4 taps, no tap padded (depth_pad is the depth rounded up to the
+    block), so pb_conv.c widens a window straight from the input with word loads;
+    dilation_w above 1 keeps the taps contiguous. The sweep's cases on the simulated M4
+    (test_sweep_bit_exact_on_simulated_core) run both."""
+    split = 0
     for s in _specs(op_conv.CONV_CASES, "int8"):
         if s["groups"] != 1 or s["cin"] % 4 == 0:
             continue
@@ -325,23 +326,24 @@ def test_filter_rows_padded_to_words_where_in_c_is_not():
         call = fast.accelerate(portable, "dsp")
         f = call.fields
         fh, fw, cin = f["filter_h"], f["filter_w"], f["in_c"]
+        assert f["depth_pad"] == -(-fh * fw * cin // dsp_tier.DEPTH_BLOCK) * dsp_tier.DEPTH_BLOCK, s
+        w, *_ = _layer(portable)
+        rows = w.reshape(w.shape[0], fh, fw * cin)
+        body = fw * cin // 4 * 4
         if f["dilation_w"] != 1:
-            assert f["row_pad"] == 0, s
-            continue
-        run, pad = fw * cin, -(-fw * cin // 4) * 4
-        if (-(-fh * pad // 8) - -(-fh * run // 8)) * -(-f["out_c"] // 2) > dsp_tier.ROW_PAD_PAIR_BLOCKS:
-            assert f["row_pad"] == 0, s  # more blocks to multiply than the widening saves
-            continue
-        assert f["row_pad"] == pad and f["depth_pad"] == -(-fh * pad // 8) * 8, s
+            assert f["split_rows"] == 0, s
+            order = w
+        else:
+            assert f["split_rows"] == 1, s
+            order = np.concatenate([rows[:, :, :body].reshape(w.shape[0], -1),
+                                    rows[:, :, body:].reshape(w.shape[0], -1)], axis=1)
+            split += body != fw * cin
         if f["out_index"] != "NULL":
             continue
-        w, *_ = _layer(portable)
         want = np.zeros((w.shape[0], f["depth_pad"]), np.int64)
-        want[:, : fh * f["row_pad"]] = np.pad(w.reshape(-1, fh, run), ((0, 0), (0, 0), (0, f["row_pad"] - run))).reshape(
-            w.shape[0], -1)
+        want[:, : order.shape[1]] = order
         assert np.array_equal(_mm_weights_back(call)[: w.shape[0]], want), s
-        padded += f["row_pad"] != run
-    assert padded >= 5
+    assert split >= 5
 
 
 # ---- the folded requantization constants --------------------------------------------------

@@ -210,14 +210,13 @@ static PB_ALWAYS_INLINE void pb_fast_widen_run(const int8_t *src, int32_t n, uin
 }
 
 /* A window wholly inside the input: filter_h runs of n values (n a multiple of 4), `gap`
- * bytes apart, widened into the interleaved slots at dst. aligned: every run starts at a
- * word (in_c a multiple of 4), as LDRD needs. */
+ * bytes apart, widened into the interleaved slots at dst; every run starts at a word (in_c
+ * a multiple of 4), as LDRD needs. */
 static PB_ALWAYS_INLINE uint32_t *pb_fast_widen_window(const int8_t *src, int32_t n, int32_t gap, int32_t filter_h,
-                                                       uint32_t *dst, int aligned)
+                                                       uint32_t *dst)
 {
-    (void)aligned; /* read by the DSP form only */
 #if defined(PB_SIMD_DSP)
-    if (aligned && (n & 7) == 0 && n != 0) {
+    if ((n & 7) == 0 && n != 0) {
         /* the whole window in one loop nest, two blocks per turn (LDRD/STRD as in
          * pb_fast_widen_run) */
         uint32_t v, u, a, b;
@@ -232,29 +231,6 @@ static PB_ALWAYS_INLINE uint32_t *pb_fast_widen_window(const int8_t *src, int32_
                          "bne    1b\n\t"
                          : [src] "+r"(src), [dst] "+r"(dst), [kh] "+r"(filter_h), [v] "=&r"(v), [u] "=&r"(u),
                            [a] "=&r"(a), [b] "=&r"(b), [end] "=&r"(end)
-                         : [n] "r"(n), [gap] "r"(gap)
-                         : "cc", "memory");
-        return dst;
-    }
-    if ((n & 3) == 0 && n != 0) {
-        /* one block per turn, word loads from any byte (LDR takes unaligned addresses;
-         * the filter rows of row_pad taps start at multiples of in_c) */
-        uint32_t v, a, b;
-        const int8_t *end;
-        __asm__ volatile("1:\n\t"
-                         "add    %[end], %[src], %[n]\n"
-                         "2:\n\t"
-                         "ldr    %[v], [%[src]], #4\n\t"
-                         "sxtb16 %[a], %[v]\n\t"
-                         "sxtb16 %[b], %[v], ror #8\n\t"
-                         "strd   %[a], %[b], [%[dst]], #16\n\t"
-                         "cmp    %[src], %[end]\n\t"
-                         "bne    2b\n\t"
-                         "add    %[src], %[src], %[gap]\n\t"
-                         "subs   %[kh], %[kh], #1\n\t"
-                         "bne    1b\n\t"
-                         : [src] "+r"(src), [dst] "+r"(dst), [kh] "+r"(filter_h), [v] "=&r"(v), [a] "=&r"(a),
-                           [b] "=&r"(b), [end] "=&r"(end)
                          : [n] "r"(n), [gap] "r"(gap)
                          : "cc", "memory");
         return dst;
@@ -289,7 +265,7 @@ static void pb_fast_widen_taps(const pb_fast_mm_params_t *p, const pb_fast_windo
     int32_t ky, kx;
     if (pb_fast_inside(p, win)) {
         dst = pb_fast_widen_window(pb_fast_window_start(p, win), run, p->dilation_h * in_w * in_c - run, filter_h,
-                                   dst, 1);
+                                   dst);
         pb_fast_widen_fill(0, 0, p->depth_pad - p->depth, dst);
         return;
     }
@@ -314,23 +290,127 @@ static void pb_fast_widen_taps(const pb_fast_mm_params_t *p, const pb_fast_windo
     pb_fast_widen_fill(0, 0, p->depth_pad - p->depth, dst);
 }
 
-/* row_pad set (in_c not a multiple of 4): a window inside the input whose last filter row
- * padded to row_pad stays inside the input row too is widened row by row straight from
- * the input, row_pad values each (the values past a row's taps meet zero weights); any
- * other goes through the int8 im2col row, laid out alike. */
-static void pb_fast_widen_rows(const pb_fast_mm_params_t *p, const pb_fast_window_t *win, uint32_t *cols,
-                               int32_t r, int8_t *row)
+/* Split rows (in_c not a multiple of 4, dilation_w 1: an RGB image's first layer): each
+ * filter row's run of filter_w * in_c taps is split into its whole words (body, run
+ * rounded down to 4) and its last run % 4 taps (tail). The depth holds every filter row's
+ * body, then every row's tail, four to a word, then zeros up to depth_pad; the generator
+ * orders the weights alike (dsp.py's _split_taps). No tap is padded, and a window inside
+ * the input is widened straight from it, word loads from any byte. */
+static PB_ALWAYS_INLINE void pb_fast_widen_split(const int8_t *src, int32_t stride, int32_t filter_h, int32_t body,
+                                                 int32_t tail, int32_t blocks, uint32_t *dst)
 {
-    const int32_t row_pad = p->row_pad, depth = p->filter_h * row_pad;
-    if (pb_fast_inside(p, win) && win->ix0 * p->in_c + row_pad <= p->in_w * p->in_c) {
-        uint32_t *dst = pb_fast_widen_window(pb_fast_window_start(p, win), row_pad,
-                                             p->dilation_h * p->in_w * p->in_c - row_pad, p->filter_h, cols + 2 * r,
-                                             0);
-        pb_fast_widen_fill(0, 0, p->depth_pad - depth, dst);
+    const uint32_t *end = dst + 4 * blocks;
+    const int8_t *row;
+    uint32_t word = 0;
+    int32_t ky, j, n = 0;
+#if defined(PB_SIMD_DSP)
+    if (body != 0) {
+        /* one block per turn, word loads from any byte (LDR takes unaligned addresses) */
+        uint32_t v, a, b;
+        const int8_t *stop;
+        row = src;
+        ky = filter_h;
+        __asm__ volatile("1:\n\t"
+                         "add    %[stop], %[row], %[body]\n"
+                         "2:\n\t"
+                         "ldr    %[v], [%[row]], #4\n\t"
+                         "sxtb16 %[a], %[v]\n\t"
+                         "sxtb16 %[b], %[v], ror #8\n\t"
+                         "strd   %[a], %[b], [%[dst]], #16\n\t"
+                         "cmp    %[row], %[stop]\n\t"
+                         "bne    2b\n\t"
+                         "add    %[row], %[row], %[gap]\n\t"
+                         "subs   %[kh], %[kh], #1\n\t"
+                         "bne    1b\n\t"
+                         : [row] "+r"(row), [dst] "+r"(dst), [kh] "+r"(ky), [v] "=&r"(v), [a] "=&r"(a),
+                           [b] "=&r"(b), [stop] "=&r"(stop)
+                         : [body] "r"(body), [gap] "r"(stride - body)
+                         : "cc", "memory");
+    }
+#else
+    for (ky = 0, row = src; ky < filter_h; ++ky, row += stride) {
+        for (j = 0; j < body; j += 4, dst += 4) {
+            const uint32_t v = pb_load32(row + j);
+            dst[0] = pb_sxtb16(v);
+            dst[1] = pb_sxtb16_hi(v);
+        }
+    }
+#endif
+    for (ky = 0, row = src + body; tail != 0 && ky < filter_h; ++ky, row += stride) {
+        for (j = 0; j < tail; ++j) {
+            word |= (uint32_t)(uint8_t)row[j] << (8 * n);
+            if (++n == 4) {
+                dst[0] = pb_sxtb16(word);
+                dst[1] = pb_sxtb16_hi(word);
+                dst += 4;
+                word = 0;
+                n = 0;
+            }
+        }
+    }
+    for (; dst != end; dst += 4) { /* the last tail word (its bytes past the taps zero), then zeros */
+        dst[0] = pb_sxtb16(word);
+        dst[1] = pb_sxtb16_hi(word);
+        word = 0;
+    }
+}
+
+#if defined(PB_SIMD_DSP)
+/* pb_fast_widen_split for the most common split layer, a 3x3 window on 3 channels (run 9:
+ * two body words and one tail tap per filter row, 32 values): 37 instructions. */
+static PB_ALWAYS_INLINE void pb_fast_widen_split_3x9(const int8_t *src, int32_t stride, uint32_t *dst)
+{
+    uint32_t v, a, b, t, u;
+#define PB_SPLIT_WORD(at, slot)                   \
+    "ldr    %[v], [%[src], #" #at "]\n\t"          \
+    "sxtb16 %[a], %[v]\n\t"                       \
+    "sxtb16 %[b], %[v], ror #8\n\t"               \
+    "strd   %[a], %[b], [%[dst], #" #slot "]\n\t"
+    __asm__ volatile(PB_SPLIT_WORD(0, 0) PB_SPLIT_WORD(4, 16)
+                     "ldrb   %[t], [%[src], #8]\n\t"
+                     "add    %[src], %[src], %[stride]\n\t"
+                     PB_SPLIT_WORD(0, 32) PB_SPLIT_WORD(4, 48)
+                     "ldrb   %[u], [%[src], #8]\n\t"
+                     "add    %[src], %[src], %[stride]\n\t"
+                     "orr    %[t], %[t], %[u], lsl #8\n\t"
+                     PB_SPLIT_WORD(0, 64) PB_SPLIT_WORD(4, 80)
+                     "ldrb   %[u], [%[src], #8]\n\t"
+                     "orr    %[t], %[t], %[u], lsl #16\n\t"
+                     "sxtb16 %[a], %[t]\n\t"
+                     "sxtb16 %[b], %[t], ror #8\n\t"
+                     "strd   %[a], %[b], [%[dst], #96]\n\t"
+                     "movs   %[a], #0\n\t"
+                     "movs   %[b], #0\n\t"
+                     "strd   %[a], %[b], [%[dst], #112]\n\t"
+                     : [src] "+r"(src), [v] "=&r"(v), [a] "=&r"(a), [b] "=&r"(b), [t] "=&r"(t), [u] "=&r"(u)
+                     : [dst] "r"(dst), [stride] "r"(stride)
+                     : "cc", "memory");
+#undef PB_SPLIT_WORD
+}
+#endif
+
+/* A pixel's window in the split layout into slot r: straight from the input when inside
+ * it, else from its int8 im2col row (the taps contiguous, padding taps the zero point). */
+static void pb_fast_widen_split_window(const pb_fast_mm_params_t *p, const pb_fast_window_t *win, uint32_t *cols,
+                                       int32_t r, int8_t *row)
+{
+    const int32_t run = p->filter_w * p->in_c, filter_h = p->filter_h;
+    const int8_t *src = row;
+    int32_t stride = run;
+    uint32_t *dst = cols + 2 * r;
+    if (pb_fast_inside(p, win)) {
+        src = pb_fast_window_start(p, win);
+        stride = p->dilation_h * p->in_w * p->in_c;
+    } else {
+        pb_fast_im2col(p, win, row, run, p->depth);
+    }
+#if defined(PB_SIMD_DSP)
+    if (filter_h == 3 && run == 9 && p->depth_pad == 32) {
+        pb_fast_widen_split_3x9(src, stride, dst);
         return;
     }
-    pb_fast_im2col(p, win, row, row_pad, depth);
-    pb_fast_widen(row, p->depth_pad >> 2, cols, r);
+#endif
+    pb_fast_widen_split(src, stride, filter_h, run & ~3, run & 3, p->depth_pad >> 2, dst);
 }
 
 /* Lean weights: slot r's widened pairs X02 = (x0, x2), X13 = (x1, x3) of each block become
@@ -362,10 +442,10 @@ static PB_ALWAYS_INLINE void pb_fast_mm_prepare(const pb_fast_mm_params_t *p, co
         if (two_rows) {
             pb_fast_widen_taps(p, w1, cols, 1);
         }
-    } else if (p->row_pad) {
-        pb_fast_widen_rows(p, w0, cols, 0, row);
+    } else if (p->split_rows) {
+        pb_fast_widen_split_window(p, w0, cols, 0, row);
         if (two_rows) {
-            pb_fast_widen_rows(p, w1, cols, 1, row);
+            pb_fast_widen_split_window(p, w1, cols, 1, row);
         }
     } else {
         pb_fast_im2col(p, w0, row, p->filter_w * p->in_c, p->depth);
@@ -793,26 +873,6 @@ static PB_ALWAYS_INLINE void pb_fast_widen_pointwise(const int8_t *a, const int8
     }
 }
 
-#if defined(PB_SIMD_DSP)
-/* pb_fast_widen_rows with the test for a window inside the input against the layer's
- * largest origins (ix_max: the window and its last filter row padded to row_pad inside
- * the input row; iy_max), worked out once per layer, and without the zeros past the
- * filter rows' taps (their weights are zero): most of that function's count at a
- * 3-channel input's few taps. One copy for both rows: the short form is one more
- * instance beside the generic one in most firmwares, whose code flash counts. */
-static __attribute__((noinline)) void pb_fast_short_widen_rows(const pb_fast_mm_params_t *p,
-                                                                const pb_fast_window_t *win, uint32_t *cols,
-                                                                int32_t r, int32_t ix_max, int32_t iy_max)
-{
-    if (win->ix0 >= 0 && win->ix0 <= ix_max && win->iy0 >= 0 && win->iy0 <= iy_max) {
-        (void)pb_fast_widen_window(pb_fast_window_start(p, win), p->row_pad,
-                                   p->dilation_h * p->in_w * p->in_c - p->row_pad, p->filter_h, cols + 2 * r, 0);
-    } else {
-        pb_fast_widen_rows(p, win, cols, r, (int8_t *)(cols + p->depth_pad));
-    }
-}
-#endif
-
 /* Rows two at a time (an odd last row as a pair with itself, its outputs written twice),
  * each pair's channels through pb_fast_mm_short_pairs; elsewhere than the DSP extension,
  * the generic loop, whose results are the same. */
@@ -823,7 +883,7 @@ static void pb_fast_mm_short_rows(const pb_fast_mm_params_t *p, const int8_t *in
     const int32_t stride = p->out_stride;
     pb_fast_short_t f;
     pb_fast_window_t win0, win1;
-    int32_t r, lim, ix_max, iy_max;
+    int32_t r;
     win0.in_b = input;
     win0.iy0 = -p->pad_top;
     win0.ix0 = -p->pad_left;
@@ -846,22 +906,13 @@ static void pb_fast_mm_short_rows(const pb_fast_mm_params_t *p, const int8_t *in
         }
         return;
     }
-    /* row_pad: the last window origins inside the input (see pb_fast_short_widen_rows) */
-    lim = p->in_w * p->in_c - p->row_pad;
-    ix_max = lim < 0 || !p->row_pad ? -1 : PB_MIN(p->in_w - p->filter_w, lim / p->in_c);
-    iy_max = p->in_h - 1 - (p->filter_h - 1) * p->dilation_h;
     for (r = 0; r < p->rows; r += 2) {
         const int two_rows = r + 1 < p->rows;
         win1 = win0;
         if (two_rows) {
             pb_fast_window_next(p, &win1);
         }
-        if (p->row_pad) {
-            pb_fast_short_widen_rows(p, &win0, cols, 0, ix_max, iy_max);
-            pb_fast_short_widen_rows(p, &win1, cols, 1, ix_max, iy_max);
-        } else {
-            pb_fast_mm_prepare(p, &win0, &win1, 1, cols, PB_MM_WIDE);
-        }
+        pb_fast_mm_prepare(p, &win0, &win1, 1, cols, PB_MM_WIDE);
         win0 = win1;
         pb_fast_window_next(p, &win0);
         f.out0 = output + r * stride;

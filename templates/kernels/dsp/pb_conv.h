@@ -27,9 +27,9 @@ typedef struct {
     int32_t pad_top, pad_left;
     int32_t depth;              /* taps per output: filter_h * filter_w * in_c */
     int32_t depth_pad;          /* depth rounded up to the tier's block (zero weights beyond) */
-    int32_t row_pad;            /* in_c not a multiple of 4: each filter row's taps padded to this
-                                 * (a multiple of 4, zero weights beyond), so depth_pad covers
-                                 * filter_h * row_pad; 0: the taps contiguous (pb_conv.c) */
+    int32_t split_rows;         /* in_c not a multiple of 4, dilation_w 1: the taps in the split
+                                 * layout, every filter row's whole words, then every row's
+                                 * last (filter_w * in_c) % 4 taps (pb_conv.c); 0: contiguous */
     int32_t pad_value;          /* the input zero point: what padding taps read */
     int32_t output_offset;
     int32_t act_min, act_max;

@@ -24,10 +24,6 @@ from protobrain.compiler.ops.tiers.common import (
 )
 
 DEPTH_BLOCK = 8  # depth padded to this (zero weights), so inner loops have no tail
-# Most channel pairs x extra depth blocks the filter rows' padding (row_pad) may add: each
-# costs about 16 instructions per output pixel, the widening straight from the input saves
-# about 100 (measured on the 3 -> 8 and 3 -> 16 channel 3x3 layers of vww_96 and resnet)
-ROW_PAD_PAIR_BLOCKS = 6
 FEW_CHANNELS, SINGLE_ROW_SCRATCH = 8, 1024  # single rows stay portable past this scratch
 DW_CHANNELS = 4  # depthwise channels per step
 DW_LINES_MIN = 8  # shortest output line (the longer side) the lines form pays off on
@@ -69,25 +65,21 @@ def pb_fast_mm_s8_scratch_bytes(p: dict) -> int:
     return 4 * p["depth_pad"] + (p["depth_pad"] if p["in_c"] % 4 else 0)
 
 
-def _row_pad(geometry: dict, out_c: int) -> int:
-    """pb_fast_mm_params_t's row_pad: with in_c not a multiple of 4 (an RGB image's 3), each
-    filter row's filter_w * in_c taps padded with zero weights to a multiple of 4, so a
-    window inside the input is widened row by row straight from it, word loads from any
-    byte; 0 (the taps contiguous, through an int8 im2col row) with dilation_w above 1, or
-    where the padding adds more blocks than the widening saves (ROW_PAD_PAIR_BLOCKS)."""
-    g = geometry
-    if g["in_c"] % 4 == 0 or g["dilation_w"] != 1:
-        return 0
-    row_pad = -(-g["filter_w"] * g["in_c"] // 4) * 4
-    extra = (-(-g["filter_h"] * row_pad // DEPTH_BLOCK) - -(-g["filter_h"] * g["filter_w"] * g["in_c"] // DEPTH_BLOCK))
-    return row_pad if extra * -(-out_c // 2) <= ROW_PAD_PAIR_BLOCKS else 0
+def _split_rows(geometry: dict) -> bool:
+    """pb_fast_mm_params_t's split_rows: with in_c not a multiple of 4 (an RGB image's 3) and
+    contiguous filter rows (dilation_w 1), the taps are ordered as every filter row's whole
+    words, then every row's last (filter_w * in_c) % 4 taps (_split_taps), so pb_conv.c
+    widens a window inside the input straight from it with word loads, no tap padded."""
+    return geometry["in_c"] % 4 != 0 and geometry["dilation_w"] == 1
 
 
-def _pad_rows(w2d: np.ndarray, geometry: dict, row_pad: int) -> np.ndarray:
-    """[out_c][filter_h * filter_w * in_c] weights with each filter row padded to row_pad."""
+def _split_taps(w2d: np.ndarray, geometry: dict) -> np.ndarray:
+    """[out_c][filter_h * filter_w * in_c] weights in the split layout's order."""
     run = geometry["filter_w"] * geometry["in_c"]
+    body = run & ~3
     w = w2d.reshape(w2d.shape[0], geometry["filter_h"], run)
-    return np.pad(w, ((0, 0), (0, 0), (0, row_pad - run))).reshape(w2d.shape[0], -1)
+    return np.concatenate([w[:, :, :body].reshape(w2d.shape[0], -1), w[:, :, body:].reshape(w2d.shape[0], -1)],
+                          axis=1)
 
 
 def pb_fast_dw_s8_scratch_bytes(p: dict) -> int:
@@ -193,11 +185,10 @@ def _matmul(call: KernelCall, wide: bool) -> KernelCall | None:
     mm = matmul(call, skip_dead=True)
     if mm is None:
         return None
-    row_pad = _row_pad(mm.geometry, mm.out_c)
-    depth = mm.geometry["filter_h"] * row_pad if row_pad else mm.depth
-    fields = matmul_fields(call, mm, DEPTH_BLOCK * -(-depth // DEPTH_BLOCK))
-    fields["row_pad"] = row_pad
-    w2d = _pad_rows(mm.w2d, mm.geometry, row_pad) if row_pad else mm.w2d
+    split = _split_rows(mm.geometry)
+    fields = matmul_fields(call, mm, DEPTH_BLOCK * -(-mm.depth // DEPTH_BLOCK))
+    fields["split_rows"] = int(split)
+    w2d = _split_taps(mm.w2d, mm.geometry) if split else mm.w2d
     if wide and fields["requant"] == REQUANT_FAST:
         # int16 weights hold 2 * w, and the bias is doubled too: the accumulator is then
         # 2 * acc, the operand of the rounded high multiply, with no shift per output (the
