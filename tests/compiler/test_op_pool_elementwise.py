@@ -1,7 +1,7 @@
 """AVERAGE_POOL_2D, MAX_POOL_2D, ADD, SUB, MUL against TFLite Micro.
 
 Pooling: window sizes from 1x1 to the whole input, strides 1/2/3 and mixed, SAME and
-VALID on odd sizes (so windows get clipped at the borders), 1/3/8 channels, and fused
+VALID on odd sizes (so windows get clipped at the borders), 1/3/8/70/130 channels, and fused
 RELU / RELU6 / RELU_N1_TO_1 (the converter folds a following activation into the pool).
 Binary ops: two-input models (the two inputs get their own scales), broadcasting in
 either operand and in both at once, up to 6-D, constant operands (scalars, vectors,
@@ -67,8 +67,11 @@ POOL_CASES = [
     ((7, 7), 3, (3, 3), 2, "same", "relu6"),
     ((9, 5), 8, (2, 3), 2, "same", "relu"),
     ((5, 5), 3, (2, 2), 1, "valid", "n1to1"),
+    # more channels than the kernel's pass (PB_POOL_CHUNK, 64): the passes' seams
+    ((5, 5), 70, (2, 2), 2, "same", None),
+    ((3, 3), 130, (3, 3), 1, "valid", "relu"),  # a global pool, as a vision net's last
 ]
-POOL_16X8 = [1, 3, 6, 7, 11, 13, 14, 15]  # indices of POOL_CASES also built as 16x8
+POOL_16X8 = [1, 3, 6, 7, 11, 13, 14, 15, 18, 19]  # indices of POOL_CASES also built as 16x8
 
 POOL_PARAMS = [
     pytest.param(kind, *case, mode, id=f"{kind}-{mode}-{i}")

@@ -30,10 +30,15 @@ static inline int32_t pb_pool_average(int32_t sum, int32_t count)
     return (sum + pb_select(sum > 0, count / 2, -(count / 2))) / count;
 }
 
+/* Channels per pass of the integer pools: their running sums (or maxima) on the stack. */
+#define PB_POOL_CHUNK 64
+
 /* The integer pools, one body: the average (sum over the window, pb_pool_average) or the
  * maximum of each channel's window, of int8 or (wide) int16 values, clamped to the
- * activation's range. max and wide are constants at each call: each pool compiles to its
- * own loop. */
+ * activation's range. Per output pixel, PB_POOL_CHUNK channels at a time, each window tap
+ * is one contiguous run of channels added into (or maxed with) the running values: the
+ * channels innermost, as the input lies, not one channel's window at a time. max and wide
+ * are constants at each call: each pool compiles to its own loop. */
 #if defined(__GNUC__)
 #define PB_POOL_INLINE static inline __attribute__((always_inline))
 #else
@@ -43,8 +48,9 @@ static inline int32_t pb_pool_average(int32_t sum, int32_t count)
 PB_POOL_INLINE void pb_pool_int(const pb_pool_params_t *p, const void *input, void *output, int32_t max,
                                 int32_t wide)
 {
-    int32_t b, oy, ox, c, y, x;
-    const int32_t row = p->input_w * p->depth, lowest = wide ? INT16_MIN : INT8_MIN;
+    int32_t b, oy, ox, c0, y, x, j;
+    const int32_t depth = p->depth, row = p->input_w * depth, lowest = wide ? INT16_MIN : INT8_MIN;
+    int32_t acc[PB_POOL_CHUNK];
     int8_t *out8 = (int8_t *)output;
     int16_t *out16 = (int16_t *)output;
     for (b = 0; b < p->batches; ++b) {
@@ -54,20 +60,35 @@ PB_POOL_INLINE void pb_pool_int(const pb_pool_params_t *p, const void *input, vo
             for (ox = 0; ox < p->output_w; ++ox) {
                 const pb_pool_window_t w = pb_pool_window(p, oy, ox);
                 const int32_t count = (w.y1 - w.y0) * (w.x1 - w.x0);
-                for (c = 0; c < p->depth; ++c) {
-                    int32_t acc = max ? lowest : 0, v;
+                for (c0 = 0; c0 < depth; c0 += PB_POOL_CHUNK) {
+                    const int32_t n = PB_MIN(depth - c0, PB_POOL_CHUNK);
+                    for (j = 0; j < n; ++j) {
+                        acc[j] = max ? lowest : 0;
+                    }
                     for (y = w.y0; y < w.y1; ++y) {
                         for (x = w.x0; x < w.x1; ++x) {
-                            const int32_t at = y * row + x * p->depth + c;
-                            const int32_t value = wide ? in16[at] : in8[at];
-                            acc = max ? PB_MAX(acc, value) : acc + value;
+                            const int32_t at = y * row + x * depth + c0;
+                            if (wide) {
+                                const int16_t *src = in16 + at;
+                                for (j = 0; j < n; ++j) {
+                                    acc[j] = max ? PB_MAX(acc[j], src[j]) : acc[j] + src[j];
+                                }
+                            } else {
+                                const int8_t *src = in8 + at;
+                                for (j = 0; j < n; ++j) {
+                                    acc[j] = max ? PB_MAX(acc[j], src[j]) : acc[j] + src[j];
+                                }
+                            }
                         }
                     }
-                    v = PB_CLAMP(max ? acc : pb_pool_average(acc, count), p->act_min, p->act_max);
-                    if (wide) {
-                        *out16++ = (int16_t)v;
-                    } else {
-                        *out8++ = (int8_t)v;
+                    for (j = 0; j < n; ++j) {
+                        const int32_t v = PB_CLAMP(max ? acc[j] : pb_pool_average(acc[j], count), p->act_min,
+                                                   p->act_max);
+                        if (wide) {
+                            *out16++ = (int16_t)v;
+                        } else {
+                            *out8++ = (int8_t)v;
+                        }
                     }
                 }
             }
