@@ -31,3 +31,6 @@ def boards_dir() -> Path:
 # that `make demo`, `make bench` and the tests read from a models folder (../shared/models).
 REFERENCE_MODELS = ["hello_world_int8", "micro_speech_quantized", "kws_ref_model", "ad01_int8",
                     "pretrainedResnet_quant", "vww_96_int8", "trained_lstm_int8", "keyword_scrambled_8bit"]
+# The models folder's signal-processing model: TFLite Micro's micro_speech audio frontend
+# (window, FFT, filterbank, noise reduction, log) as a model, measured by `make bench` too.
+SIGNAL_MODELS = ["audio_preprocessor_int8"]

@@ -29,7 +29,7 @@ from protobrain.compiler.reader import read_model, read_model_bytes
 from protobrain.errors import ProtobrainError
 from protobrain.measure import built_models
 from protobrain.measure.bench import BenchReport, mismatch_line, model_table, run_bench, verdict, write_reports
-from protobrain.resources import REFERENCE_MODELS as MODELS
+from protobrain.resources import REFERENCE_MODELS, SIGNAL_MODELS
 from protobrain.run.device import LinkError
 from protobrain.train import progress
 
@@ -37,6 +37,7 @@ BOARDS = ["qemu-mps2-an386", "qemu-mps2-an500", "qemu-mps2-an505", "qemu-mps3-an
 LINK_ATTEMPTS = 3  # runs of one job whose serial link goes quiet before it is an error
 FORMS_BOARD = "qemu-mps2-an386"  # the M4: where the DSP tier's two weight forms are set side by side
 BUILT = list(built_models.BUILDERS)
+MODELS = REFERENCE_MODELS + SIGNAL_MODELS
 
 
 def shown(name: str) -> str:
@@ -217,7 +218,13 @@ def main() -> int:
              "channels whose weights are all zero, whose output is a constant (vww_96_int8's pruned deep",
              "channels, 42% of its MACs), so on that model instructions per MAC count work not done;",
              "instr/computed MAC divides by the MACs computed (the skipped channels' left out), the",
-             "kernels' own efficiency (`protobrain bench --per-computed-mac`).", ""]
+             "kernels' own efficiency (`protobrain bench --per-computed-mac`).", "",
+             "audio_preprocessor_int8 is TFLite Micro's micro_speech audio frontend as a model (a 30 ms frame",
+             "in, 40 features out): a window, a 512-point FFT, a filterbank, noise reduction and a log. Its",
+             "MACs are its filterbank's 632 alone (the FFT is no layer with weights), so its instructions per",
+             "MAC say nothing of its speed: read its instructions per frame. Its square roots, logarithms and",
+             "the FFT's auto-scale take more steps on some values than on others (TFLite Micro's own",
+             "integer forms, which protobrain follows bit for bit), hence its spread.", ""]
     if built:
         lines += [f"Built by protobrain ({', '.join(f'`{shown(n)}`' for n in built)}; "
                   "`protobrain/measure/built_models.py`): forms no",
