@@ -291,13 +291,31 @@ static PB_FAST_RECURRENT_INLINE int32_t pb_fast_svdf_requant(int32_t acc, const 
     return pb_lstm_requant(acc, q->mult, q->shift, q->fast);
 }
 
+/* Filters f .. f + count - 1's features from their accumulators acc into slot `slot` of each
+ * filter's memory in sb (int8, or int16 with state16 set): requantized, saturated to the
+ * state type (its range is the type's), its zero point added after that (an int8 store may
+ * wrap, as TFLite Micro's does). */
+static PB_FAST_RECURRENT_INLINE void pb_fast_svdf_store(const pb_fast_svdf_rq_t *q, int32_t memory, int32_t state_zp,
+                                                         const int32_t *acc, int32_t f, int32_t count, void *sb,
+                                                         int32_t state16, int32_t slot)
+{
+    int32_t k;
+    for (k = 0; k < count; ++k) {
+        const int32_t v = pb_fast_svdf_requant(acc[k], q);
+        const int32_t at = (f + k) * memory + slot;
+        if (state16) {
+            ((int16_t *)sb)[at] = (int16_t)(state_zp + pb_lstm_sat16(v, 1));
+        } else {
+            ((int8_t *)sb)[at] = (int8_t)(state_zp + pb_lstm_sat8(v, 1));
+        }
+    }
+}
+
 /* The SVDF's feature dot products of one batch, four filters at a time (dot4), into slot
- * `slot` of each filter's memory in sb (int8, or int16 with state16 set): the newest,
- * memory - 1, where the state was shifted first; 0 where a rotating kernel drops the oldest
- * value as it goes (dsp/pb_svdf.c). Requantized,
- * saturated to the state type (its range is the type's), its zero point added after that
- * (an int8 store may wrap, as TFLite Micro's does). The constants are read into locals
- * once: the state stores may alias anything, and would make the compiler read them again. */
+ * `slot` of each filter's memory in sb (pb_fast_svdf_store): the newest, memory - 1, where
+ * the state was shifted first; 0 where a rotating kernel drops the oldest value as it goes
+ * (dsp/pb_svdf.c). The constants are read into locals once: the state stores may alias
+ * anything, and would make the compiler read them again. */
 static PB_FAST_RECURRENT_INLINE void pb_fast_svdf_features(const pb_fast_svdf_params_t *p, const int8_t *x,
                                                             void *sb, int32_t state16, int32_t slot,
                                                             pb_fast_dot4_t dot4)
@@ -309,20 +327,11 @@ static PB_FAST_RECURRENT_INLINE void pb_fast_svdf_features(const pb_fast_svdf_pa
     int32_t f, k;
     for (f = 0; f < filters; f += 4) {
         int32_t acc[4];
-        const int32_t count = filters - f < 4 ? filters - f : 4;
         for (k = 0; k < 4; ++k) {
             acc[k] = bias[f + k];
         }
         dot4(x, input_size, w + f * words, words, acc);
-        for (k = 0; k < count; ++k) {
-            const int32_t v = pb_fast_svdf_requant(acc[k], &q);
-            const int32_t at = (f + k) * memory + slot;
-            if (state16) {
-                ((int16_t *)sb)[at] = (int16_t)(state_zp + pb_lstm_sat16(v, 1));
-            } else {
-                ((int8_t *)sb)[at] = (int8_t)(state_zp + pb_lstm_sat8(v, 1));
-            }
-        }
+        pb_fast_svdf_store(&q, memory, state_zp, acc, f, filters - f < 4 ? filters - f : 4, sb, state16, slot);
     }
 }
 

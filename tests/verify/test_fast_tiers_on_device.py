@@ -216,7 +216,9 @@ def test_recurrent_nets_over_consecutive_invocations_on_the_fast_tier(tier, tmp_
     on the fast tiers too), LSTMs with more units than one pass takes, with an input too
     long for the once-per-step copies, and with one and two vectors of input and hidden state
     (the Helium tier's unrolled forms), and chains of SVDFs with int8 and int16 state and rank 2,
-    and with memories of whole words (the DSP tier's one-pass state rotation)."""
+    and with memories of whole words (the DSP tier's one-pass state rotation), with more
+    filters than the DSP tier's feature routine takes per call (132) and an input longer than
+    it takes at all (140)."""
     board = needs(FAST_BOARDS[tier])
     blobs = {"rnn_lstm": lstm_model(time_major=True, batches=2, steps=4, depth=21, units=18, hidden_zp=3, seed=9),
              "rnn_lstm_exact": lstm_model(weight_scales=[0.4, 0.5, 0.6, 0.3, 0.2, 0.5, 0.4, 0.3], seed=12),
@@ -227,7 +229,9 @@ def test_recurrent_nets_over_consecutive_invocations_on_the_fast_tier(tier, tmp_
              "rnn_svdf8": svdf_model(layers=2, rank=2, units=7, depth=37, seed=10),
              "rnn_svdf16": svdf_model(state="int16", rank=2, units=6, depth=19, seed=11, output_zp=0),
              "rnn_svdf_m8": svdf_model(layers=2, memory=8, units=7, depth=21, seed=16),
-             "rnn_svdf_m12": svdf_model(layers=2, rank=3, memory=12, units=3, depth=23, seed=17)}
+             "rnn_svdf_m12": svdf_model(layers=2, rank=3, memory=12, units=3, depth=23, seed=17),
+             "rnn_svdf_many": svdf_model(memory=8, rank=4, units=33, depth=50, seed=20),
+             "rnn_svdf_long": svdf_model(memory=8, units=5, depth=140, seed=21)}
     progs = [_program(read_model_bytes(data, name), board, tier) for name, data in blobs.items()]
     for prog in progs:
         _recurrent_calls_on_tier(prog, tier)

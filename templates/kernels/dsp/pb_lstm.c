@@ -9,27 +9,6 @@
 /* Units per pass of the widened step: their accumulators on the stack, 1 KiB. */
 #define PB_DSP_LSTM_CHUNK 32
 
-/* n int8 values of x as SXTB16's two halves of each word, (0, 2) then (1, 3), the last
- * word's values past n zero: what SMLAD takes against a wide row's two words. */
-static void pb_dsp_lstm_widen(uint32_t *buf, const int8_t *x, int32_t n)
-{
-    const int32_t words = n >> 2;
-    int32_t i;
-    for (i = 0; i < words; ++i) {
-        const uint32_t v = pb_load32(x + 4 * i);
-        buf[2 * i] = pb_sxtb16(v);
-        buf[2 * i + 1] = pb_sxtb16_hi(v);
-    }
-    if (n & 3) {
-        uint32_t v = 0;
-        for (i = 0; i < (n & 3); ++i) {
-            v |= (uint32_t)(uint8_t)x[4 * words + i] << (8 * i);
-        }
-        buf[2 * words] = pb_sxtb16(v);
-        buf[2 * words + 1] = pb_sxtb16_hi(v);
-    }
-}
-
 /* One widened word of x (two LDRD-loaded halves) into the four rows' accumulators: on a core
  * with the DSP extension one asm block, the rows' eight words by two LDMs into four fixed
  * registers (an LDM's list fills in register order, so the compiler may not pick them);
@@ -211,21 +190,16 @@ static int32_t pb_dsp_lstm_mode(const pb_fast_lstm_params_t *p)
     return !right ? 0 : p->sigmoid_words ? 1 : 2;
 }
 
-/* Each form a function of its own: inlined into the step, they would crowd its dot products
- * out of registers. */
-#if defined(__GNUC__)
-#define PB_DSP_LSTM_NOINLINE __attribute__((noinline))
-#else
-#define PB_DSP_LSTM_NOINLINE
-#endif
+/* Each form a function of its own (PB_NOINLINE): inlined into the step, they would crowd its
+ * dot products out of registers. */
 
-static PB_DSP_LSTM_NOINLINE void pb_dsp_lstm_finish_words(const pb_fast_lstm_params_t *p, int32_t count, int32_t (*acc)[8], int16_t *cell,
+static PB_NOINLINE void pb_dsp_lstm_finish_words(const pb_fast_lstm_params_t *p, int32_t count, int32_t (*acc)[8], int16_t *cell,
                                      int8_t *out)
 {
     pb_dsp_lstm_finish_as(p, count, acc, cell, out, 1);
 }
 
-static PB_DSP_LSTM_NOINLINE void pb_dsp_lstm_finish_table(const pb_fast_lstm_params_t *p, int32_t count, int32_t (*acc)[8], int16_t *cell,
+static PB_NOINLINE void pb_dsp_lstm_finish_table(const pb_fast_lstm_params_t *p, int32_t count, int32_t (*acc)[8], int16_t *cell,
                                      int8_t *out)
 {
     pb_dsp_lstm_finish_as(p, count, acc, cell, out, 0);
@@ -253,14 +227,12 @@ static void pb_dsp_lstm_finish(const pb_fast_lstm_params_t *p, int32_t count, in
 #if defined(PB_SIMD_DSP)
 /* A chunk's dot products in one assembly routine: per unit, the four input gates' from their
  * biases over the widened input, then the four recurrent gates' over the widened hidden state,
- * each as a fully unrolled run of groups (one group: 4 values, 8 MACs per gate) entered at
- * the group that leaves exactly the vector's count to go, so no loop counts groups; the
- * four accumulators stay in r0-r3, the weights come by LDM in the rows' order (as
- * PB_DSP_LSTM_STEP), the biases and the accumulator rows by LDM/STM through pointers held
- * in registers: 31 instructions a unit fewer than the C loop on trained_lstm_int8 (28 inputs,
- * 20 units). */
+ * each as a fully unrolled run of PB_DSP_GROUPs (pb_lstm.h) entered at the group that leaves
+ * exactly the vector's count to go, so no loop counts groups; the biases and the
+ * accumulator rows by LDM/STM through pointers held in registers: 31 instructions a unit
+ * fewer than the C loop on trained_lstm_int8 (28 inputs, 20 units). */
 typedef struct {
-    const uint32_t *xb;  /* the widened input (pb_dsp_lstm_widen) */
+    const uint32_t *xb;  /* the widened input (pb_dsp_widen4) */
     const uint32_t *hb;  /* the widened hidden state */
     int32_t xgroups;     /* the input's groups of 4 values, 1..PB_DSP_LSTM_GROUPS_MAX */
     int32_t hgroups;     /* the hidden state's, alike */
@@ -275,22 +247,6 @@ typedef struct {
 #define PB_DSP_LSTM_GROUPS_MAX 16
 
 void pb_dsp_lstm_dots(pb_dsp_lstm_dots_t *f);
-
-/* One group: every instruction 32-bit, 44 bytes, so the entry is the run's end less 44 per group. */
-#define PB_DSP_LSTM_GROUP               \
-    "ldrd    r4, r5, [r10], #8\n\t"     \
-    "ldmia.w r11!, {r6-r9}\n\t"         \
-    "smlad   r0, r6, r4, r0\n\t"        \
-    "smlad   r0, r7, r5, r0\n\t"        \
-    "smlad   r1, r8, r4, r1\n\t"        \
-    "smlad   r1, r9, r5, r1\n\t"        \
-    "ldmia.w r11!, {r6-r9}\n\t"         \
-    "smlad   r2, r6, r4, r2\n\t"        \
-    "smlad   r2, r7, r5, r2\n\t"        \
-    "smlad   r3, r8, r4, r3\n\t"        \
-    "smlad   r3, r9, r5, r3\n\t"
-#define PB_DSP_LSTM_GROUPS4 PB_DSP_LSTM_GROUP PB_DSP_LSTM_GROUP PB_DSP_LSTM_GROUP PB_DSP_LSTM_GROUP
-#define PB_DSP_LSTM_GROUPS16 PB_DSP_LSTM_GROUPS4 PB_DSP_LSTM_GROUPS4 PB_DSP_LSTM_GROUPS4 PB_DSP_LSTM_GROUPS4
 
 /* frame: [0] xb, [4] hb, [8] the input run's entry, [12] the hidden run's, [16] units left,
  * [20] f, [24] wr, [28] wi; r12 the biases, lr the accumulator rows, r11 the rows, r10 the
@@ -326,7 +282,7 @@ __asm__(".pushsection .text.pb_dsp_lstm_dots,\"ax\",%progbits\n\t"
         "ldr     r10, [sp]\n\t"
         "ldr     r4, [sp, #8]\n\t"
         "bx      r4\n\t"
-        PB_DSP_LSTM_GROUPS16
+        PB_DSP_GROUPS16
         "3:\n\t"
         "stmia   lr!, {r0-r3}\n\t"
         "ldmia   r12!, {r0-r3}\n\t"
@@ -335,7 +291,7 @@ __asm__(".pushsection .text.pb_dsp_lstm_dots,\"ax\",%progbits\n\t"
         "ldr     r10, [sp, #4]\n\t"
         "ldr     r4, [sp, #12]\n\t"
         "bx      r4\n\t"
-        PB_DSP_LSTM_GROUPS16
+        PB_DSP_GROUPS16
         "5:\n\t"
         "stmia   lr!, {r0-r3}\n\t"
         "str     r11, [sp, #24]\n\t"
@@ -354,13 +310,10 @@ __asm__(".pushsection .text.pb_dsp_lstm_dots,\"ax\",%progbits\n\t"
         "pop     {r4-r11, pc}\n\t"
         ".size pb_dsp_lstm_dots, . - pb_dsp_lstm_dots\n\t"
         ".popsection");
-#undef PB_DSP_LSTM_GROUP
-#undef PB_DSP_LSTM_GROUPS4
-#undef PB_DSP_LSTM_GROUPS16
 #endif
 
 /* The step of pb_fast_lstm_s8_with for the wide rows, the input and hidden vectors widened
- * (pb_dsp_lstm_widen) once per step. */
+ * (pb_dsp_widen4) once per step. */
 static void pb_dsp_lstm_s8_widened(const pb_fast_lstm_params_t *p, const int8_t *input, const int8_t *hidden,
                                    const int16_t *cell, int8_t *output)
 {
@@ -378,8 +331,8 @@ static void pb_dsp_lstm_s8_widened(const pb_fast_lstm_params_t *p, const int8_t 
             int8_t *out = output + row * n;
             const void *wi = p->w_input, *wr = p->w_recurrent;
             const int32_t *bias = p->bias;
-            pb_dsp_lstm_widen(xb, input + row * depth, depth);
-            pb_dsp_lstm_widen(hb, h, n);
+            pb_dsp_widen4(xb, input + row * depth, depth);
+            pb_dsp_widen4(hb, h, n);
             for (u0 = 0; u0 < n; u0 += PB_DSP_LSTM_CHUNK) {
                 const int32_t count = n - u0 < PB_DSP_LSTM_CHUNK ? n - u0 : PB_DSP_LSTM_CHUNK;
 #if defined(PB_SIMD_DSP)

@@ -25,6 +25,14 @@
 #define PB_ALWAYS_INLINE inline
 #endif
 
+/* And the parts kept out of line: inlined, they would crowd their callers' loops out of
+ * registers (unused: one defined in a header warns nowhere it goes uncalled). */
+#if defined(__GNUC__)
+#define PB_NOINLINE __attribute__((noinline, unused))
+#else
+#define PB_NOINLINE
+#endif
+
 /* A 32-bit load from any address: one LDR on Cortex-M (unaligned LDR is allowed), and no
  * strict-aliasing or alignment trouble in C. */
 static inline uint32_t pb_load32(const void *p)
