@@ -295,18 +295,28 @@ static PB_FAST_RECURRENT_INLINE int32_t pb_fast_svdf_requant(int32_t acc, const 
  * filter's memory in sb (int8, or int16 with state16 set): requantized, saturated to the
  * state type (its range is the type's), its zero point added after that (an int8 store may
  * wrap, as TFLite Micro's does). */
+static PB_FAST_RECURRENT_INLINE void pb_fast_svdf_put(void *sb, int32_t at, int32_t v, int32_t state_zp,
+                                                       int32_t state16)
+{
+    if (state16) {
+        ((int16_t *)sb)[at] = (int16_t)(state_zp + pb_lstm_sat16(v, 1));
+    } else {
+        ((int8_t *)sb)[at] = (int8_t)(state_zp + pb_lstm_sat8(v, 1));
+    }
+}
+
 static PB_FAST_RECURRENT_INLINE void pb_fast_svdf_store(const pb_fast_svdf_rq_t *q, int32_t memory, int32_t state_zp,
                                                          const int32_t *acc, int32_t f, int32_t count, void *sb,
                                                          int32_t state16, int32_t slot)
 {
-    int32_t k;
-    for (k = 0; k < count; ++k) {
-        const int32_t v = pb_fast_svdf_requant(acc[k], q);
-        const int32_t at = (f + k) * memory + slot;
-        if (state16) {
-            ((int16_t *)sb)[at] = (int16_t)(state_zp + pb_lstm_sat16(v, 1));
-        } else {
-            ((int8_t *)sb)[at] = (int8_t)(state_zp + pb_lstm_sat8(v, 1));
+    int32_t k, at = f * memory + slot;
+    if (q->wide) { /* the form tested once, outside the loop */
+        for (k = 0; k < count; ++k, at += memory) {
+            pb_fast_svdf_put(sb, at, pb_fast_svdf_requant_right(acc[k], q), state_zp, state16);
+        }
+    } else {
+        for (k = 0; k < count; ++k, at += memory) {
+            pb_fast_svdf_put(sb, at, pb_lstm_requant(acc[k], q->mult, q->shift, q->fast), state_zp, state16);
         }
     }
 }

@@ -174,6 +174,8 @@ def sweep_models(mode="int8"):
         models.append((f"fc{k:02d}", fc_bytes(*row), lambda t, row=row: row[4] == "int8", f"fc{row}"))
     if mode in (None, "int8"):
         models.append(("fc3d", fc_3d_bytes(), lambda t: True, "fc-3d"))
+        for k, row in enumerate(ONE_ROW_EXTRA):
+            models.append((f"fcrow{k}", fc_bytes(*row), lambda t: True, f"fc{row}"))
         models.append(("convbatch2", conv_batch2_bytes(), lambda t: True, "batch2-conv"))
         for kind in ("conv", "conv1x1", "fc"):
             models.append((f"dead{kind}", dead_channels_bytes(kind), lambda t: True, f"dead-channels-{kind}"))
@@ -344,6 +346,53 @@ def test_split_rows_where_in_c_is_not_a_multiple_of_4():
         want[:, : order.shape[1]] = order
         assert np.array_equal(_mm_weights_back(call)[: w.shape[0]], want), s
     assert split >= 5
+
+
+# A FULLY_CONNECTED past the one-row form's chunks: 150 values (38 groups, two runs of
+# pb_rows4.h's routine) into 140 channels (35 blocks, two passes), and one into 6 channels
+ONE_ROW_EXTRA = [(150, 140, "relu", True, "int8", True), (130, 6, None, False, "int8", False)]
+
+
+def _rows4_back(call) -> np.ndarray:
+    """[out_c rounded up to 4][depth rounded up to 4] of a one-row call's weights read back
+    from pb_rows4.h's blocks (chunks of 32 groups; per block of four channels and group, each
+    channel's (w0, w2), (w1, w3) int16 pairs), halved when doubled."""
+    f = call.fields
+    groups, blocks = -(-f["depth"] // 4), -(-f["out_c"] // 4)
+    h = np.asarray(f["weights"].values, np.int64).astype("<i4").view("<i2").astype(np.int64)
+    w = np.zeros((blocks, groups, 4, 4), np.int64)  # [block][group][channel][value]
+    at = 0
+    for g0 in range(0, groups, dsp_tier.ROWS4_GROUPS):
+        ng = min(dsp_tier.ROWS4_GROUPS, groups - g0)
+        chunk = h[at:at + blocks * ng * 16].reshape(blocks, ng, 4, 2, 2)  # [..][channel][word][half]
+        w[:, g0:g0 + ng, :, [0, 2]] = chunk[:, :, :, 0, :]
+        w[:, g0:g0 + ng, :, [1, 3]] = chunk[:, :, :, 1, :]
+        at += blocks * ng * 16
+    assert at == len(h)
+    w = w.transpose(0, 2, 1, 3).reshape(4 * blocks, 4 * groups)
+    return w // 2 if f["requant"] == fast.REQUANT_FAST else w
+
+
+def test_one_row_layers_take_rows_of_four():
+    """DSP tier with int16 weights, a FULLY_CONNECTED on one row: pb_fast_mm_one_row_* (its
+    requantization form in the name), the weights in pb_rows4.h's blocks (zero past the channels and the depth),
+    each channel's bias' in row_bias (out_c rounded up to 4). On the simulated M4 the sweep
+    (test_sweep_bit_exact_on_simulated_core) runs them, ONE_ROW_EXTRA's chunks too."""
+    for row in [r for r in op_fc.CASES if r[4] == "int8"] + ONE_ROW_EXTRA:
+        portable = _only_call(fc_bytes(*row))
+        call = fast.accelerate(portable, "dsp", wide_weights=True)
+        f = call.fields
+        full = f["act_min"] == -128 and f["act_max"] == 127
+        form = ("fast_full" if full else "fast_clamped") if f["requant"] == fast.REQUANT_FAST else "exact"
+        assert call.entry == f"pb_fast_mm_one_row_{form}", row
+        w, *_ = _layer(portable)
+        want = np.zeros((-(-w.shape[0] // 4) * 4, -(-w.shape[1] // 4) * 4), np.int64)
+        want[: w.shape[0], : w.shape[1]] = w
+        assert np.array_equal(_rows4_back(call), want), row
+        q, _ = _quant_words(call, f["out_c"])
+        bias = np.asarray(f["row_bias"].values, np.int64)
+        assert len(bias) == want.shape[0] and np.array_equal(bias[: f["out_c"]], q[:, 0]), row
+        assert not bias[f["out_c"]:].any(), row
 
 
 # ---- the folded requantization constants --------------------------------------------------
@@ -655,6 +704,24 @@ def test_pointwise8_c_form_bit_exact_on_host():
         prog = build_program(read_model_bytes(data, f"pw8{k}"), tier="dsp", optimize="speed")
         assert [s.call.entry for s in prog.steps if s.op.name == "CONV_2D"] == ["pb_fast_mm_wide_pw8_full"]
         compiled = CompiledModel(prog, build_shared_library(prog, f"<pw8{k}>"))
+        assert_bit_exact(compiled, RecordedReference(Reference(data)), n_random=5, seed=k)
+
+
+def test_one_row_c_form_bit_exact_on_host():
+    """pb_fast_mm_one_row's plain C (pb_rows4.h's routine in C, any core but the DSP
+    extension's) over the FULLY_CONNECTED cases and ONE_ROW_EXTRA's chunks, int16 weights
+    (--optimize speed), matches TFLite Micro byte for byte."""
+    from conftest import RecordedReference, assert_bit_exact
+
+    from protobrain.run.host import CompiledModel, build_shared_library
+    from protobrain.verify.reference import Reference
+
+    rows = [r for r in op_fc.CASES if r[4] == "int8"] + ONE_ROW_EXTRA
+    for k, row in enumerate(rows):
+        data = fc_bytes(*row)
+        prog = build_program(read_model_bytes(data, f"row{k}"), tier="dsp", optimize="speed")
+        assert [s.call.entry[:19] for s in prog.steps if s.op.name == "FULLY_CONNECTED"] == ["pb_fast_mm_one_row_"]
+        compiled = CompiledModel(prog, build_shared_library(prog, f"<row{k}>"))
         assert_bit_exact(compiled, RecordedReference(Reference(data)), n_random=5, seed=k)
 
 

@@ -929,6 +929,64 @@ void pb_fast_mm_wide_short_full(const pb_fast_mm_params_t *p, const int8_t *inpu
     pb_fast_mm_short_rows(p, input, output, (uint32_t *)scratch);
 }
 
+/* ---- one input row: four channels at a time ------------------------------------------ */
+
+/* A FULLY_CONNECTED on one row (row_bias set; dsp.py's _one_row): the row widened once, then
+ * blocks of four channels by pb_dsp_rows4_dots, each block's four accumulators from their
+ * biases over the whole row in one unrolled run of 11 instructions per 16 MACs, against the
+ * pair loop's rows of two where the second row is a copy. The weights (dsp.py's
+ * _rows4_weights): the depth cut into chunks of PB_DSP_ROWS4_GROUPS_MAX groups of 4 values,
+ * in each chunk the blocks one after another; a later chunk adds to the accumulators. */
+#define PB_FAST_ONE_ROW_BLOCKS 32 /* blocks per pass: their accumulators on the stack, 512 bytes */
+
+static PB_ALWAYS_INLINE void pb_fast_mm_one_row(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output,
+                                                uint32_t *xb, int mode, int full_range)
+{
+    const int32_t groups = (p->depth + 3) >> 2, blocks = (p->out_c + 3) >> 2;
+    int32_t acc[4 * PB_FAST_ONE_ROW_BLOCKS];
+    pb_fast_out_t o;
+    pb_dsp_rows4_t f;
+    int32_t b0, g0, c;
+    o.output_offset = p->output_offset;
+    o.act_min = p->act_min;
+    o.act_max = p->act_max;
+    pb_dsp_widen4(xb, input, p->depth);
+    f.acc = acc;
+    for (b0 = 0; b0 < blocks; b0 += PB_FAST_ONE_ROW_BLOCKS) {
+        const int32_t nb = PB_MIN(blocks - b0, PB_FAST_ONE_ROW_BLOCKS), n = PB_MIN(p->out_c - 4 * b0, 4 * nb);
+        const int32_t *q = p->quant + PB_QUANT_WORDS * 4 * b0;
+        f.blocks = nb;
+        f.bias = p->row_bias + 4 * b0;
+        for (g0 = 0; g0 < groups; g0 += PB_DSP_ROWS4_GROUPS_MAX) {
+            const int32_t ng = PB_MIN(groups - g0, PB_DSP_ROWS4_GROUPS_MAX);
+            f.xb = xb + 2 * g0;
+            f.groups = ng;
+            f.w = p->weights + 8 * (blocks * g0 + b0 * ng);
+            pb_dsp_rows4_dots(&f);
+            f.bias = acc;
+        }
+        for (c = 0; c < n; ++c, q += PB_QUANT_WORDS) {
+            output[4 * b0 + c] = pb_fast_out(acc[c], pb_fast_q(q), o, mode, mode == PB_REQUANT_FAST, full_range);
+        }
+    }
+}
+
+void pb_fast_mm_one_row_fast_full(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output, void *scratch)
+{
+    pb_fast_mm_one_row(p, input, output, (uint32_t *)scratch, PB_REQUANT_FAST, 1);
+}
+
+void pb_fast_mm_one_row_fast_clamped(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output,
+                                     void *scratch)
+{
+    pb_fast_mm_one_row(p, input, output, (uint32_t *)scratch, PB_REQUANT_FAST, 0);
+}
+
+void pb_fast_mm_one_row_exact(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output, void *scratch)
+{
+    pb_fast_mm_one_row(p, input, output, (uint32_t *)scratch, PB_REQUANT_EXACT, 0);
+}
+
 /* ---- a pointwise layer from 8 channels: the pixel in registers ------------------------ */
 
 /* 1x1, stride 1, no padding, in_c 8 (MobileNet v1 0.25's first pointwise layer), wide

@@ -14,6 +14,7 @@
 #define PB_DSP_CONV_H
 
 #include "pb_requant.h"
+#include "pb_rows4.h"
 
 typedef struct {
     int32_t rows;               /* output pixels (batches * out_h * out_w), or FC batches */
@@ -45,6 +46,9 @@ typedef struct {
      * constants (their accumulator is the bias whatever the input) */
     const int32_t *out_index;
     const int32_t *const_row;
+    /* NULL, or one input row read as it lies (pb_fast_mm_one_row_*): each output channel's
+     * bias', out_c rounded up to 4, with the weights in pb_rows4.h's blocks (pb_conv.c) */
+    const int32_t *row_bias;
 } pb_fast_mm_params_t;
 
 /* The matrix multiply's instances, one per weight width and requantization form, all with
@@ -63,6 +67,11 @@ void pb_fast_mm_wide_short_full(const pb_fast_mm_params_t *p, const int8_t *inpu
 /* a pointwise layer from 8 channels (pb_conv.c): weights as per-channel records, out_c a multiple of 4 */
 void pb_fast_mm_wide_pw8_full(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output, void *scratch);
 void pb_fast_mm_wide_exact(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output, void *scratch);
+/* one input row (row_bias set): four channels at a time by pb_rows4.h's routine */
+void pb_fast_mm_one_row_fast_full(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output, void *scratch);
+void pb_fast_mm_one_row_fast_clamped(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output,
+                                     void *scratch);
+void pb_fast_mm_one_row_exact(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output, void *scratch);
 void pb_fast_mm_int8_fast_full(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output, void *scratch);
 void pb_fast_mm_int8_fast_clamped(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output, void *scratch);
 void pb_fast_mm_int8_exact(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output, void *scratch);

@@ -15,6 +15,7 @@
 #include "pb_common.h"
 #include "pb_fast_recurrent.h"
 #include "pb_ldrd.h"
+#include "pb_rows4.h"
 #include "pb_simd.h"
 
 void pb_fast_lstm_s8(const pb_fast_lstm_params_t *p, const int8_t *input, const int8_t *hidden,
@@ -100,47 +101,5 @@ static PB_ALWAYS_INLINE void pb_dsp_dot4_wide(const int8_t *x, int32_t n, const 
     acc[3] = a3;
 }
 
-/* n int8 values of x as SXTB16's two halves of each word, (0, 2) then (1, 3), the last
- * word's values past n zero: what SMLAD takes against a wide row's two words. */
-static PB_NOINLINE void pb_dsp_widen4(uint32_t *buf, const int8_t *x, int32_t n)
-{
-    const int32_t words = n >> 2;
-    int32_t i;
-    for (i = 0; i < words; ++i) {
-        const uint32_t v = pb_load32(x + 4 * i);
-        buf[2 * i] = pb_sxtb16(v);
-        buf[2 * i + 1] = pb_sxtb16_hi(v);
-    }
-    if (n & 3) {
-        uint32_t v = 0;
-        for (i = 0; i < (n & 3); ++i) {
-            v |= (uint32_t)(uint8_t)x[4 * words + i] << (8 * i);
-        }
-        buf[2 * words] = pb_sxtb16(v);
-        buf[2 * words + 1] = pb_sxtb16_hi(v);
-    }
-}
-
-#if defined(PB_SIMD_DSP)
-/* The assembly routines' group (pb_lstm.c's pb_dsp_lstm_dots, pb_svdf.c's pb_dsp_svdf_dots):
- * one widened word pair of the vector (4 values, at r10) against four wide rows' 8 words
- * (at r11, by LDM in the rows' order) into r0-r3. Every instruction 32-bit: 44 bytes, so a
- * fully unrolled run of groups is entered at its end less 44 bytes per group to go, and no
- * loop counts them. */
-#define PB_DSP_GROUP                    \
-    "ldrd    r4, r5, [r10], #8\n\t"     \
-    "ldmia.w r11!, {r6-r9}\n\t"         \
-    "smlad   r0, r6, r4, r0\n\t"        \
-    "smlad   r0, r7, r5, r0\n\t"        \
-    "smlad   r1, r8, r4, r1\n\t"        \
-    "smlad   r1, r9, r5, r1\n\t"        \
-    "ldmia.w r11!, {r6-r9}\n\t"         \
-    "smlad   r2, r6, r4, r2\n\t"        \
-    "smlad   r2, r7, r5, r2\n\t"        \
-    "smlad   r3, r8, r4, r3\n\t"        \
-    "smlad   r3, r9, r5, r3\n\t"
-#define PB_DSP_GROUPS4 PB_DSP_GROUP PB_DSP_GROUP PB_DSP_GROUP PB_DSP_GROUP
-#define PB_DSP_GROUPS16 PB_DSP_GROUPS4 PB_DSP_GROUPS4 PB_DSP_GROUPS4 PB_DSP_GROUPS4
-#endif
 
 #endif /* PB_DSP_LSTM_H */

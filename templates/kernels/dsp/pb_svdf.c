@@ -38,78 +38,22 @@ static PB_ALWAYS_INLINE int32_t pb_dsp_svdf_dot_s16(const int16_t *a, const int1
  * newest byte) and multiplies each new word into its unit's time accumulator on the way:
  * no separate state shift, and the state is read once. The first pass, with the feature
  * rows as int16 (wide) or int8: */
-#if defined(PB_SIMD_DSP)
-/* The wide feature rows' dot products in one assembly routine (as pb_lstm.c's
- * pb_dsp_lstm_dots): per block of four filters, from their biases (LDM), a fully unrolled
- * run of PB_DSP_GROUPs (pb_lstm.h) entered at the group that leaves exactly the input's
- * count to go, the four accumulators out by STM. */
-typedef struct {
-    const uint32_t *xb;  /* the widened input (pb_dsp_widen4) */
-    int32_t groups;      /* its groups of 4 values, 1..PB_DSP_SVDF_GROUPS_MAX */
-    int32_t blocks;      /* blocks of four filters, at least 1 */
-    const void *w;       /* the wide feature rows */
-    const int32_t *bias; /* the feature biases, four per block */
-    int32_t *acc;        /* acc[filter], four per block */
-} pb_dsp_svdf_dots_t;
-
-/* The longest input the routine takes, in groups of 4 values: as the widened LSTM step's. */
-#define PB_DSP_SVDF_GROUPS_MAX 32
-
-void pb_dsp_svdf_dots(const pb_dsp_svdf_dots_t *f);
-
-/* frame: [0] xb, [4] the run's entry, [8] blocks left; r12 the biases, lr the accumulators */
-__asm__(".pushsection .text.pb_dsp_svdf_dots,\"ax\",%progbits\n\t"
-        ".balign 4\n\t"
-        ".global pb_dsp_svdf_dots\n\t"
-        ".type pb_dsp_svdf_dots, %function\n\t"
-        ".syntax unified\n\t"
-        ".thumb\n\t"
-        ".thumb_func\n"
-        "pb_dsp_svdf_dots:\n\t"
-        "push    {r4-r11, lr}\n\t"
-        "sub     sp, sp, #16\n\t"
-        "ldm     r0, {r0-r5}\n\t"
-        "movs    r6, #44\n\t"
-        "adr.w   r7, 3f\n\t"
-        "mls     r7, r1, r6, r7\n\t"
-        "orr     r7, r7, #1\n\t"
-        "str     r0, [sp]\n\t"
-        "strd    r7, r2, [sp, #4]\n\t"
-        "mov     r11, r3\n\t"
-        "mov     r12, r4\n\t"
-        "mov     lr, r5\n"
-        "1:\n\t"
-        "ldmia   r12!, {r0-r3}\n\t"
-        "ldr     r10, [sp]\n\t"
-        "ldr     r4, [sp, #4]\n\t"
-        "bx      r4\n\t"
-        PB_DSP_GROUPS16 PB_DSP_GROUPS16
-        "3:\n\t"
-        "stmia   lr!, {r0-r3}\n\t"
-        "ldr     r4, [sp, #8]\n\t"
-        "subs    r4, r4, #1\n\t"
-        "str     r4, [sp, #8]\n\t"
-        "bne     1b\n\t"
-        "add     sp, sp, #16\n\t"
-        "pop     {r4-r11, pc}\n\t"
-        ".size pb_dsp_svdf_dots, . - pb_dsp_svdf_dots\n\t"
-        ".popsection");
-
 /* Blocks of filters per call: their accumulators on the stack, 512 bytes. */
 #define PB_DSP_SVDF_BLOCKS 32
 
-/* pb_fast_svdf_features (slot 0, int8 state) with the wide rows, the input widened once. */
+/* pb_fast_svdf_features (slot 0, int8 state) with the wide rows: the input widened once,
+ * the features four filters at a time by pb_dsp_rows4_dots (pb_rows4.h). */
 static void pb_dsp_svdf_s8_features_wide(const pb_fast_svdf_params_t *p, const int8_t *x, uint8_t *sb)
 {
     const int32_t groups = (p->input_size + 3) >> 2;
-    if (groups > PB_DSP_SVDF_GROUPS_MAX) {
+    if (groups > PB_DSP_ROWS4_GROUPS_MAX) {
         pb_fast_svdf_features(p, x, sb, 0, 0, pb_dsp_dot4_wide);
     } else {
         const pb_fast_svdf_rq_t q = pb_fast_svdf_rq(p->feature_mult, p->feature_shift, p->fast_feature);
         const int32_t filters = p->filters, memory = p->memory, state_zp = p->state_zp;
-        uint32_t xb[2 * PB_DSP_SVDF_GROUPS_MAX];
+        uint32_t xb[2 * PB_DSP_ROWS4_GROUPS_MAX];
         int32_t acc[4 * PB_DSP_SVDF_BLOCKS];
-        pb_dsp_svdf_dots_t f;
+        pb_dsp_rows4_t f;
         int32_t f0;
         pb_dsp_widen4(xb, x, p->input_size);
         f.xb = xb, f.groups = groups, f.w = p->w_feature, f.bias = p->feature_bias, f.acc = acc;
@@ -118,17 +62,11 @@ static void pb_dsp_svdf_s8_features_wide(const pb_fast_svdf_params_t *p, const i
             f.blocks = (n + 3) >> 2;
             f.w = p->w_feature + f0 * p->input_words;
             f.bias = p->feature_bias + f0;
-            pb_dsp_svdf_dots(&f);
+            pb_dsp_rows4_dots(&f);
             pb_fast_svdf_store(&q, memory, state_zp, acc, f0, n, sb, 0, 0);
         }
     }
 }
-#else
-static void pb_dsp_svdf_s8_features_wide(const pb_fast_svdf_params_t *p, const int8_t *x, uint8_t *sb)
-{
-    pb_fast_svdf_features(p, x, sb, 0, 0, pb_dsp_dot4_wide);
-}
-#endif
 
 static void pb_dsp_svdf_s8_features(const pb_fast_svdf_params_t *p, const int8_t *x, uint8_t *sb)
 {

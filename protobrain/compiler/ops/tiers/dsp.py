@@ -34,6 +34,7 @@ DW_ONE_MAX_RUN = 64  # PB_FAST_DW_ONE_MAX_RUN in dsp/pb_depthwise_conv.h: longes
 # Deepest depth_pad the short form (pb_fast_mm_wide_short_full) takes: below it the generic
 # loop's per-pair set-up outweighs its longer unrolled turns
 SHORT_DEPTH_MAX = 48
+ROWS4_GROUPS = 32  # PB_DSP_ROWS4_GROUPS_MAX in dsp/pb_rows4.h: groups of 4 values per run
 
 
 def _mm_weights(w2d: np.ndarray, wide: bool, lean: bool = False) -> tuple[np.ndarray, int]:
@@ -102,6 +103,8 @@ def mm_instance(fields: dict) -> str:
     instances its layers use (each is 4-11 KB of unrolled code)."""
     full = fields["act_min"] == -128 and fields["act_max"] == 127
     fast = fields["requant"] == REQUANT_FAST
+    if fields.get("row_bias", "NULL") != "NULL":
+        return f"pb_fast_mm_one_row_{('fast_full' if full else 'fast_clamped') if fast else 'exact'}"
     if fields["wide_weights"]:
         if not fast:
             return "pb_fast_mm_wide_exact"
@@ -117,6 +120,43 @@ def mm_instance(fields: dict) -> str:
     if not fast:
         return "pb_fast_mm_int8_exact"
     return f"pb_fast_mm_int8_fast_{'full' if full else 'clamped'}"
+
+
+def _one_row(mm) -> bool:
+    """pb_fast_mm_one_row's layer: one input row read as it lies (a FULLY_CONNECTED with one
+    batch, or a 1x1 convolution of one pixel), every output channel computed."""
+    g = mm.geometry
+    return (g["rows"] == 1 and g["in_h"] == 1 and g["in_w"] == 1 and g["filter_h"] == 1 and g["filter_w"] == 1
+            and mm.live is None)
+
+
+def _rows4_weights(w2d: np.ndarray) -> np.ndarray:
+    """[out_c][depth] int16 weights as pb_rows4.h's blocks for pb_fast_mm_one_row: out_c
+    rounded up to 4 and the depth to 4 with zeros; the depth cut into chunks of ROWS4_GROUPS
+    groups of 4 values, chunk after chunk; in each, block after block of four channels, per
+    group each channel's (w0, w2), (w1, w3) int16 pairs."""
+    oc, depth = w2d.shape
+    ocp, dp = -(-oc // 4) * 4, -(-depth // 4) * 4
+    w = np.zeros((ocp, dp), np.int64)
+    w[:oc, :depth] = w2d
+    w = w.reshape(ocp // 4, 4, dp // 4, 4).transpose(0, 2, 1, 3)  # [block][group][channel][4]
+    pairs = np.stack([(w[..., 0] & 0xFFFF) | (w[..., 2] << 16), (w[..., 1] & 0xFFFF) | (w[..., 3] << 16)], axis=-1)
+    chunks = [pairs[:, g:g + ROWS4_GROUPS].reshape(-1) for g in range(0, dp // 4, ROWS4_GROUPS)]
+    return wrap32(np.concatenate(chunks))
+
+
+def _one_row_call(call: KernelCall, mm, fields: dict, w2d: np.ndarray) -> KernelCall:
+    """pb_fast_mm_one_row: the weights as _rows4_weights, bias' per channel (row_bias, out_c
+    rounded up to 4) where pb_rows4.h's routine starts each block's accumulators."""
+    q = np.asarray(fields["quant"].values, np.int64).reshape(-1, 4)
+    bias = np.zeros(-(-mm.out_c // 4) * 4, np.int64)
+    bias[:mm.out_c] = q[:mm.out_c, 0]
+    fields.update(split_rows=0, wide_weights=1, lean_weights=0, quant_shared="NULL",
+                  weights=const("weights", _rows4_weights(w2d), "int32_t"),
+                  row_bias=const("row_bias", bias, "int32_t"))
+    return KernelCall("pb_conv", "pb_fast_mm_s8", "pb_fast_mm_params_t", fields, call.inputs, call.outputs,
+                      macs=call.macs, scratch_bytes=pb_fast_mm_s8_scratch_bytes(fields), tier="dsp",
+                      entry=mm_instance(fields))
 
 
 def _pointwise8(fields: dict) -> bool:
@@ -187,6 +227,11 @@ def _matmul(call: KernelCall, wide: bool) -> KernelCall | None:
         return None
     split = _split_rows(mm.geometry)
     fields = matmul_fields(call, mm, DEPTH_BLOCK * -(-mm.depth // DEPTH_BLOCK))
+    if mm.geometry["rows"] == 1 and mm.out_c <= FEW_CHANNELS and pb_fast_mm_s8_scratch_bytes(fields) > SINGLE_ROW_SCRATCH:
+        # one row read by a few channel pairs: its widened copy would cost more RAM than
+        # the multiply saves time (micro_speech's 4000 x 4 FULLY_CONNECTED: 16 KB); a
+        # FULLY_CONNECTED takes the kernel that widens as it multiplies instead
+        return fc_row.accelerate(call)
     fields["split_rows"] = int(split)
     w2d = _split_taps(mm.w2d, mm.geometry) if split else mm.w2d
     if wide and fields["requant"] == REQUANT_FAST:
@@ -197,6 +242,8 @@ def _matmul(call: KernelCall, wide: bool) -> KernelCall | None:
         q = np.asarray(fields["quant"].values, np.int64).reshape(-1, 4)
         q[:, 0] = wrap32(2 * q[:, 0])
         fields["quant"] = const("quant", q.reshape(-1), "int32_t")
+    if wide and _one_row(mm):  # the row as it lies: the taps in their own order, not split
+        return _one_row_call(call, mm, fields, mm.w2d.astype(np.int64) * (2 if fields["requant"] == REQUANT_FAST else 1))
     bias, _, _, _ = computed_channels(call, mm)
     lean = not wide and _lean_fits(w2d, peaks(w2d, bias, mm.input_offset))
     if lean:
@@ -210,14 +257,9 @@ def _matmul(call: KernelCall, wide: bool) -> KernelCall | None:
     if mm_instance(fields) == "pb_fast_mm_wide_pw8_full":
         records = _pointwise8_records(words, np.asarray(fields["quant"].values, np.int64), mm.out_c)
         fields["weights"] = const("weights", records, "int32_t")
-    scratch = pb_fast_mm_s8_scratch_bytes(fields)
-    if mm.geometry["rows"] == 1 and mm.out_c <= FEW_CHANNELS and scratch > SINGLE_ROW_SCRATCH:
-        # one row read by a few channel pairs: its widened copy would cost more RAM than
-        # the multiply saves time (micro_speech's 4000 x 4 FULLY_CONNECTED: 16 KB); a
-        # FULLY_CONNECTED takes the kernel that widens as it multiplies instead
-        return fc_row.accelerate(call)
     return KernelCall("pb_conv", "pb_fast_mm_s8", "pb_fast_mm_params_t", fields, call.inputs, call.outputs,
-                      macs=call.macs, scratch_bytes=scratch, tier="dsp", entry=mm_instance(fields))
+                      macs=call.macs, scratch_bytes=pb_fast_mm_s8_scratch_bytes(fields), tier="dsp",
+                      entry=mm_instance(fields))
 
 
 def _depthwise(call: KernelCall) -> KernelCall | None:
