@@ -707,6 +707,27 @@ def test_pointwise8_c_form_bit_exact_on_host():
         assert_bit_exact(compiled, RecordedReference(Reference(data)), n_random=5, seed=k)
 
 
+def test_one_row_form_yields_to_a_linked_pair_instance():
+    """A one-row layer keeps pb_fast_mm_one_row_* unless the pair instance it would take
+    otherwise is linked by another layer of the model (dsp.shared_instances): alone, every
+    FULLY_CONNECTED case takes it; beside the first case on two rows, those whose pair
+    instance that layer links go back to it, and the rest keep the one-row form."""
+    fcs = [_only_call(fc_bytes(*r)) for r in op_fc.CASES if r[4] == "int8"]
+    for call in fcs:
+        (alone,) = fast.accelerate_all([call], "dsp", optimize="speed")
+        assert alone.entry.startswith("pb_fast_mm_one_row_"), call.fields
+    two_rows = dataclasses.replace(fcs[0], fields={**fcs[0].fields, "batches": 2})
+    *mixed, two = fast.accelerate_all(fcs + [two_rows], "dsp", optimize="speed")
+    assert not two.entry.startswith("pb_fast_mm_one_row_")
+    kinds = set()
+    for portable, call in zip(fcs, mixed):
+        pair = dsp_tier.accelerate(portable, True, one_row=False).entry
+        shared = pair == two.entry
+        assert call.entry == pair if shared else call.entry.startswith("pb_fast_mm_one_row_"), (pair, call.entry)
+        kinds.add(shared)
+    assert kinds == {True, False}
+
+
 def test_one_row_c_form_bit_exact_on_host():
     """pb_fast_mm_one_row's plain C (pb_rows4.h's routine in C, any core but the DSP
     extension's) over the FULLY_CONNECTED cases and ONE_ROW_EXTRA's chunks, int16 weights

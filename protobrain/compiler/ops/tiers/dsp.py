@@ -221,7 +221,7 @@ def _share_quant(fields: dict, out_c: int) -> None:
         fields["quant_shared"] = "NULL"
 
 
-def _matmul(call: KernelCall, wide: bool) -> KernelCall | None:
+def _matmul(call: KernelCall, wide: bool, one_row: bool = True) -> KernelCall | None:
     mm = matmul(call, skip_dead=True)
     if mm is None:
         return None
@@ -242,7 +242,7 @@ def _matmul(call: KernelCall, wide: bool) -> KernelCall | None:
         q = np.asarray(fields["quant"].values, np.int64).reshape(-1, 4)
         q[:, 0] = wrap32(2 * q[:, 0])
         fields["quant"] = const("quant", q.reshape(-1), "int32_t")
-    if wide and _one_row(mm):  # the row as it lies: the taps in their own order, not split
+    if wide and one_row and _one_row(mm):  # the row as it lies: the taps in their own order, not split
         return _one_row_call(call, mm, fields, mm.w2d.astype(np.int64) * (2 if fields["requant"] == REQUANT_FAST else 1))
     bias, _, _, _ = computed_channels(call, mm)
     lean = not wide and _lean_fits(w2d, peaks(w2d, bias, mm.input_offset))
@@ -387,12 +387,29 @@ def _depthwise_lines(call: KernelCall, w: np.ndarray, q: np.ndarray, fields: dic
                       entry=dw_instance(fields))
 
 
-def accelerate(call: KernelCall, wide: bool) -> KernelCall | None:
-    """The DSP tier's call, or None where it does not apply."""
+def accelerate(call: KernelCall, wide: bool, one_row: bool = True) -> KernelCall | None:
+    """The DSP tier's call, or None where it does not apply. one_row: a layer on one row may
+    take pb_fast_mm_one_row_* (see shared_instances)."""
     if call.function == "pb_depthwise_conv_s8":
         if call.fields["in_c"] == 1 and call.fields["filter_w"] <= DW_ONE_MAX_RUN:
             return _depthwise_one(call)
         if depthwise_as_conv_pays(call, DW_CHANNELS):
-            return _matmul(depthwise_as_conv(call), wide)
+            return _matmul(depthwise_as_conv(call), wide, one_row)
         return _depthwise(call)
-    return _matmul(call, wide)
+    return _matmul(call, wide, one_row)
+
+
+def shared_instances(calls: list[KernelCall], fast: list[KernelCall], wide: bool) -> list[KernelCall]:
+    """fast (the DSP calls for calls) with each one-row layer back on the pair instance it
+    would otherwise take where another layer of the model links that instance anyway: there
+    the one-row form and its routine (about 2 KB of code) would buy little for their flash
+    (kws_ref_model's last layer, 768 MACs beside convolutions on the same instance)."""
+    entries = {c.entry for c in fast if c.entry}
+    out = []
+    for portable, call in zip(calls, fast):
+        if call.entry and call.entry.startswith("pb_fast_mm_one_row_"):
+            pair = accelerate(portable, wide, one_row=False)
+            if pair is not None and pair.entry in entries:
+                call = pair
+        out.append(call)
+    return out

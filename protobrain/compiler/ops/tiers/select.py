@@ -108,4 +108,5 @@ def accelerate_all(calls: list[KernelCall], tier: str, flash_budget: int | None 
                    optimize: str = "balanced") -> list[KernelCall]:
     """accelerate every call; on the DSP tier with int16 weights where wide_weights says so."""
     wide = wide_weights(calls, tier, flash_budget, optimize)
-    return [accelerate(c, tier, wide) for c in calls]
+    fast = [accelerate(c, tier, wide) for c in calls]
+    return fast_dsp.shared_instances(calls, fast, wide) if tier == "dsp" else fast
