@@ -227,7 +227,7 @@ static void pb_dsp_lstm_finish(const pb_fast_lstm_params_t *p, int32_t count, in
 #if defined(PB_SIMD_DSP)
 /* A chunk's dot products in one assembly routine: per unit, the four input gates' from their
  * biases over the widened input, then the four recurrent gates' over the widened hidden state,
- * each as a fully unrolled run of PB_DSP_GROUPs (pb_lstm.h) entered at the group that leaves
+ * each as a fully unrolled run of PB_DSP_GROUPs (pb_rows4.h) entered at the group that leaves
  * exactly the vector's count to go, so no loop counts groups; the biases and the
  * accumulator rows by LDM/STM through pointers held in registers: 31 instructions a unit
  * fewer than the C loop on trained_lstm_int8 (28 inputs, 20 units). */
