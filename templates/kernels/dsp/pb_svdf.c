@@ -56,7 +56,7 @@ static void pb_dsp_svdf_s8_features_wide(const pb_fast_svdf_params_t *p, const i
         pb_dsp_rows4_t f;
         int32_t f0;
         pb_dsp_widen4(xb, x, p->input_size);
-        f.xb = xb, f.groups = groups, f.w = p->w_feature, f.bias = p->feature_bias, f.acc = acc;
+        f.xb = xb, f.groups = groups, f.acc = acc;
         for (f0 = 0; f0 < filters; f0 += 4 * PB_DSP_SVDF_BLOCKS) {
             const int32_t n = filters - f0 < 4 * PB_DSP_SVDF_BLOCKS ? filters - f0 : 4 * PB_DSP_SVDF_BLOCKS;
             f.blocks = (n + 3) >> 2;
