@@ -723,7 +723,7 @@ def test_one_row_form_yields_to_a_linked_pair_instance():
     for portable, call in zip(fcs, mixed):
         pair = dsp_tier.accelerate(portable, True, one_row=False).entry
         shared = pair == two.entry
-        assert call.entry == pair if shared else call.entry.startswith("pb_fast_mm_one_row_"), (pair, call.entry)
+        assert (call.entry == pair) if shared else call.entry.startswith("pb_fast_mm_one_row_"), (pair, call.entry)
         kinds.add(shared)
     assert kinds == {True, False}
 
