@@ -210,12 +210,17 @@ def test_recurrent_reference_models_over_consecutive_invocations_on_the_fast_tie
             _recurrent_on_device(dev, prog, Reference(path, preserve_all_tensors=True))
 
 
+# weight scales whose gate requantizations all shift right (the DSP tier's assembly finish)
+RIGHT = [0.004, 0.005, 0.0045, 0.0055, 0.006, 0.004, 0.005, 0.007]
+
+
 def test_recurrent_nets_over_consecutive_invocations_on_the_fast_tier(tier, tmp_path):
     """Written here, so they run without ../shared: a time-major LSTM with two batches and a
     non-zero hidden zero point, an LSTM whose gate layers scale up (requantized step by step
     on the fast tiers too), LSTMs with more units than one pass takes, with an input too
     long for the once-per-step copies, and with one and two vectors of input and hidden state
-    (the Helium tier's unrolled forms), and chains of SVDFs with int8 and int16 state and rank 2,
+    (the Helium tier's unrolled forms), with no cell clip and with one most cells reach,
+    and chains of SVDFs with int8 and int16 state and rank 2,
     and with memories of whole words (the DSP tier's one-pass state rotation), with more
     filters than the DSP tier's feature routine takes per call (132) and an input longer than
     it takes at all (140)."""
@@ -226,6 +231,9 @@ def test_recurrent_nets_over_consecutive_invocations_on_the_fast_tier(tier, tmp_
              "rnn_lstm_long": lstm_model(steps=2, depth=140, units=6, seed=15),
              "rnn_lstm_2x1": lstm_model(steps=3, depth=20, units=12, seed=18),
              "rnn_lstm_1x2": lstm_model(steps=3, depth=5, units=17, seed=19),
+             "rnn_lstm_no_clip": lstm_model(steps=4, depth=12, units=10, cell_clip=0.0, weight_scales=RIGHT, seed=22),
+             "rnn_lstm_tight_clip": lstm_model(steps=4, depth=12, units=10, cell_clip=0.3, weight_scales=RIGHT,
+                                               seed=23),
              "rnn_svdf8": svdf_model(layers=2, rank=2, units=7, depth=37, seed=10),
              "rnn_svdf16": svdf_model(state="int16", rank=2, units=6, depth=19, seed=11, output_zp=0),
              "rnn_svdf_m8": svdf_model(layers=2, memory=8, units=7, depth=21, seed=16),

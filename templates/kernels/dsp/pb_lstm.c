@@ -178,6 +178,203 @@ static PB_ALWAYS_INLINE void pb_dsp_lstm_finish_as(const pb_fast_lstm_params_t *
     }
 }
 
+#if defined(PB_SIMD_DSP)
+/* Phases 2 and 3 in assembly (pb_dsp_lstm_finish_as with its activations by their words,
+ * instruction for instruction the same arithmetic): each routine holds its constants in
+ * registers, or loads them by LDM from a block the step fills once, so no value is spilled.
+ * A gate's pass: 25 instructions a unit (33 from C); the cell's: 49 (about 64). */
+typedef struct {
+    int32_t mi, ri, si;       /* the input layer's multiplier, rounding and right shift */
+    int32_t mr, rr, sr;       /* the recurrent layer's */
+    const int32_t *node0;     /* the activation's SMLAD words at node 0 */
+    uint32_t frac_mask;       /* the fraction's bits moved to the top half */
+    int32_t start;            /* the SMLAD's start, before the less 1 of a negative input */
+} pb_dsp_lstm_gate_k_t;
+
+typedef struct {
+    int32_t mf, rf, sf;       /* the forget product's requantization */
+    int32_t mu, ru, su;       /* the update product's */
+    uint32_t clip_hi, clip_lo; /* the cell's bounds, each in both halves (SSUB16 and SEL) */
+    int32_t tm, tr, ts;       /* the cell onto the tanh's grid */
+    const int32_t *tanh0;     /* the tanh's words at node 0 */
+    uint32_t tanh_mask;
+    int32_t zp, mh, rh, sh;   /* the hidden state's requantization */
+} pb_dsp_lstm_cell_k_t;
+
+typedef struct {
+    pb_dsp_lstm_gate_k_t gate[4];
+    pb_dsp_lstm_cell_k_t cell;
+} pb_dsp_lstm_k_t;
+
+/* Gate pass: acc[u][k] = the activation of the gate's two requantized, saturated sums, for
+ * count >= 1 units from a = &acc[0][k] on (rows of 8 words). */
+void pb_dsp_lstm_sigmoid_pass(int32_t *a, int32_t count, const pb_dsp_lstm_gate_k_t *k);
+void pb_dsp_lstm_tanh_pass(int32_t *a, int32_t count, const pb_dsp_lstm_gate_k_t *k);
+/* Cell pass: the new cell state and hidden output of count >= 1 units. */
+void pb_dsp_lstm_cell_pass(int32_t (*acc)[8], int16_t *cell, int8_t *out, const pb_dsp_lstm_cell_k_t *k,
+                           int32_t count);
+
+/* r0 the gate's accumulator, r1 the end, r2..r10 the constants in pb_dsp_lstm_gate_k_t's
+ * order; the tanh gate saturates 3g to 17 bits first. node: the grid's step (2^node). */
+#define PB_DSP_LSTM_GATE_PASS(name, saturate, node, one, rescale)                          \
+    ".pushsection .text." #name ",\"ax\",%progbits\n\t"                                    \
+    ".balign 4\n\t"                                                                        \
+    ".global " #name "\n\t"                                                                \
+    ".type " #name ", %function\n\t"                                                       \
+    ".syntax unified\n\t"                                                                  \
+    ".thumb\n\t"                                                                           \
+    ".thumb_func\n"                                                                        \
+    #name ":\n\t"                                                                          \
+    "push    {r4-r11, lr}\n\t"                                                             \
+    "add     r1, r0, r1, lsl #5\n\t"                                                       \
+    "ldm     r2, {r2-r10}\n"                                                               \
+    "1:\n\t"                                                                               \
+    "ldr     r11, [r0]\n\t"                                                                \
+    "ldr     r12, [r0, #16]\n\t"                                                           \
+    "add     lr, r3, r11, asr #31\n\t"                                                     \
+    "lsl     r11, r11, #1\n\t"                                                             \
+    "smmlar  r11, r11, r2, lr\n\t"                                                         \
+    "asr     r11, r11, r4\n\t"                                                             \
+    "ssat    r11, #16, r11\n\t"                                                            \
+    "add     lr, r6, r12, asr #31\n\t"                                                     \
+    "lsl     r12, r12, #1\n\t"                                                             \
+    "smmlar  r12, r12, r5, lr\n\t"                                                         \
+    "asr     r12, r12, r7\n\t"                                                             \
+    "ssat    r12, #16, r12\n\t"                                                            \
+    "add     r11, r11, r12\n\t"                                                            \
+    "ssat    r11, #16, r11\n\t"                                                            \
+    "add     r11, r11, r11, lsl #1\n\t"                                                    \
+    saturate                                                                               \
+    "asr     r12, r11, #" #node "\n\t"                                                     \
+    "ldr     r12, [r8, r12, lsl #2]\n\t"                                                   \
+    "add     lr, r10, r11, asr #31\n\t"                                                    \
+    "and     r11, r9, r11, lsl #16\n\t"                                                    \
+    "orr     r11, r11, #" #one "\n\t"                                                      \
+    "smlad   r12, r12, r11, lr\n\t"                                                        \
+    rescale                                                                                \
+    "str     r12, [r0], #32\n\t"                                                           \
+    "cmp     r0, r1\n\t"                                                                   \
+    "bne     1b\n\t"                                                                       \
+    "pop     {r4-r11, pc}\n\t"                                                             \
+    ".size " #name ", . - " #name "\n\t"                                                   \
+    ".popsection"
+
+__asm__(PB_DSP_LSTM_GATE_PASS(pb_dsp_lstm_sigmoid_pass, "", 9, 512, "lsr     r12, r12, #10\n\t"));
+__asm__(PB_DSP_LSTM_GATE_PASS(pb_dsp_lstm_tanh_pass, "ssat    r11, #17, r11\n\t", 8, 256,
+                              "asr     r12, r12, #8\n\t"));
+
+/* r0 the unit's activations i, f, g, o; r1 its cell state; r2 its output; r3 the
+ * constants, by LDM (13 words with writeback, then 4 without); lr the end. */
+__asm__(".pushsection .text.pb_dsp_lstm_cell_pass,\"ax\",%progbits\n\t"
+        ".balign 4\n\t"
+        ".global pb_dsp_lstm_cell_pass\n\t"
+        ".type pb_dsp_lstm_cell_pass, %function\n\t"
+        ".syntax unified\n\t"
+        ".thumb\n\t"
+        ".thumb_func\n"
+        "pb_dsp_lstm_cell_pass:\n\t"
+        "push    {r4-r11, lr}\n\t"
+        "ldr     lr, [sp, #36]\n\t"
+        "add     lr, r2, lr\n"
+        "1:\n\t"
+        "ldm     r0, {r4-r7}\n\t"
+        "ldrsh   r8, [r1]\n\t"
+        "mul     r8, r8, r5\n\t"              /* f * c */
+        "mul     r9, r4, r6\n\t"              /* i * g */
+        "ldm     r3!, {r10-r12}\n\t"
+        "add     r11, r11, r8, asr #31\n\t"
+        "lsl     r8, r8, #1\n\t"
+        "smmlar  r8, r8, r10, r11\n\t"
+        "asr     r8, r8, r12\n\t"
+        "ssat    r8, #16, r8\n\t"
+        "ldm     r3!, {r10-r12}\n\t"
+        "add     r11, r11, r9, asr #31\n\t"
+        "lsl     r9, r9, #1\n\t"
+        "smmlar  r9, r9, r10, r11\n\t"
+        "asr     r9, r9, r12\n\t"
+        "ssat    r9, #16, r9\n\t"
+        "add     r8, r8, r9\n\t"
+        "ssat    r8, #16, r8\n\t"
+        "ldm     r3!, {r10, r11}\n\t"         /* the clip: min, then max, per halfword */
+        "ssub16  r9, r8, r10\n\t"
+        "sel     r8, r10, r8\n\t"
+        "ssub16  r9, r8, r11\n\t"
+        "sel     r8, r8, r11\n\t"
+        "strh    r8, [r1], #2\n\t"
+        "ldm     r3!, {r10-r12}\n\t"
+        "mla     r8, r8, r10, r11\n\t"
+        "asr     r8, r8, r12\n\t"
+        "ssat    r8, #17, r8\n\t"             /* tanh, as the tanh gate's */
+        "ldm     r3!, {r10, r11}\n\t"
+        "asr     r9, r8, #8\n\t"
+        "ldr     r9, [r10, r9, lsl #2]\n\t"
+        "and     r12, r11, r8, lsl #16\n\t"
+        "orr     r12, r12, #256\n\t"
+        "asr     r8, r8, #31\n\t"
+        "add     r8, r8, #128\n\t"
+        "smlad   r9, r9, r12, r8\n\t"
+        "asr     r9, r9, #8\n\t"
+        "mul     r9, r9, r7\n\t"              /* o * tanh(c) */
+        "ldm     r3, {r8, r10-r12}\n\t"
+        "add     r11, r11, r9, asr #31\n\t"
+        "lsl     r9, r9, #1\n\t"
+        "smmlar  r9, r9, r10, r11\n\t"
+        "asr     r9, r9, r12\n\t"
+        "add     r9, r9, r8\n\t"
+        "ssat    r9, #8, r9\n\t"
+        "strb    r9, [r2], #1\n\t"
+        "sub     r3, r3, #52\n\t"
+        "add     r0, r0, #32\n\t"
+        "cmp     r2, lr\n\t"
+        "bne     1b\n\t"
+        "pop     {r4-r11, pc}\n\t"
+        ".size pb_dsp_lstm_cell_pass, . - pb_dsp_lstm_cell_pass\n\t"
+        ".popsection");
+
+/* Both halves of a word hold v's low 16 bits. */
+static uint32_t pb_dsp_lstm_both(int32_t v)
+{
+    return ((uint32_t)v & 0xFFFFu) * 0x10001u;
+}
+
+/* The routines' constants from the parameters, once per call of the layer. */
+static void pb_dsp_lstm_k(const pb_fast_lstm_params_t *p, pb_dsp_lstm_k_t *k)
+{
+    pb_dsp_lstm_cell_k_t *c = &k->cell;
+    int32_t g;
+    for (g = 0; g < 4; ++g) {
+        pb_dsp_lstm_gate_k_t *q = &k->gate[g];
+        const int is_tanh = g == 2;
+        q->mi = p->mults[g], q->si = -p->shifts[g], q->ri = (int32_t)1 << (q->si - 1);
+        q->mr = p->mults[4 + g], q->sr = -p->shifts[4 + g], q->rr = (int32_t)1 << (q->sr - 1);
+        q->node0 = is_tanh ? p->tanh_words + 256 : p->sigmoid_words + 192;
+        q->frac_mask = is_tanh ? 0xFF0000u : 0x1FF0000u;
+        q->start = is_tanh ? 128 : (1 << 24) + 512;
+    }
+    c->mf = p->forget_mult, c->sf = -p->forget_shift, c->rf = (int32_t)1 << (c->sf - 1);
+    c->mu = p->update_mult, c->su = -p->update_shift, c->ru = (int32_t)1 << (c->su - 1);
+    c->mh = p->hidden_mult, c->sh = -p->hidden_shift, c->rh = (int32_t)1 << (c->sh - 1);
+    /* no clip (cell_clip < 0): int16's own bounds */
+    c->clip_hi = pb_dsp_lstm_both(p->cell_clip >= 0 ? p->cell_clip : 32767);
+    c->clip_lo = pb_dsp_lstm_both(p->cell_clip >= 0 ? -p->cell_clip : -32768);
+    c->tm = p->cell_tanh_mult, c->ts = p->cell_tanh_shift;
+    c->tr = c->ts > 0 ? (int32_t)1 << (c->ts - 1) : 0;
+    c->tanh0 = p->tanh_words + 256;
+    c->tanh_mask = 0xFF0000u;
+    c->zp = p->hidden_zp;
+}
+
+static void pb_dsp_lstm_finish_k(const pb_dsp_lstm_k_t *k, int32_t count, int32_t (*acc)[8], int16_t *cell,
+                                 int8_t *out)
+{
+    pb_dsp_lstm_sigmoid_pass(&acc[0][0], count, &k->gate[0]);
+    pb_dsp_lstm_sigmoid_pass(&acc[0][1], count, &k->gate[1]);
+    pb_dsp_lstm_tanh_pass(&acc[0][2], count, &k->gate[2]);
+    pb_dsp_lstm_sigmoid_pass(&acc[0][3], count, &k->gate[3]);
+    pb_dsp_lstm_cell_pass(acc, cell, out, &k->cell, count);
+}
+#endif /* PB_SIMD_DSP */
+
 /* Which finish a call takes: 0 pb_fast_lstm_finish (some requantization not the fast form
  * with a right shift), 1 pb_dsp_lstm_finish_as with the activations by their words (the
  * generator gave them), 2 without. */
@@ -196,7 +393,13 @@ static int32_t pb_dsp_lstm_mode(const pb_fast_lstm_params_t *p)
 static PB_NOINLINE void pb_dsp_lstm_finish_words(const pb_fast_lstm_params_t *p, int32_t count, int32_t (*acc)[8], int16_t *cell,
                                      int8_t *out)
 {
+#if defined(PB_SIMD_DSP)
+    pb_dsp_lstm_k_t k;
+    pb_dsp_lstm_k(p, &k);
+    pb_dsp_lstm_finish_k(&k, count, acc, cell, out);
+#else
     pb_dsp_lstm_finish_as(p, count, acc, cell, out, 1);
+#endif
 }
 
 static PB_NOINLINE void pb_dsp_lstm_finish_table(const pb_fast_lstm_params_t *p, int32_t count, int32_t (*acc)[8], int16_t *cell,
@@ -323,6 +526,12 @@ static void pb_dsp_lstm_s8_widened(const pb_fast_lstm_params_t *p, const int8_t 
     int32_t acc[PB_DSP_LSTM_CHUNK][8];
     const int32_t mode = pb_dsp_lstm_mode(p);
     int32_t b, t, u0, u;
+#if defined(PB_SIMD_DSP)
+    pb_dsp_lstm_k_t k;  /* mode 1's constants, once for every step */
+    if (mode == 1) {
+        pb_dsp_lstm_k(p, &k);
+    }
+#endif
     for (b = 0; b < p->batches; ++b) {
         int8_t *h = (int8_t *)hidden + b * n;
         int16_t *c = (int16_t *)cell + b * n;
@@ -350,7 +559,14 @@ static void pb_dsp_lstm_s8_widened(const pb_fast_lstm_params_t *p, const int8_t 
                         pb_dsp_lstm_dot4(hb, hwords, &wr, bias + 4, acc[u] + 4);
                     }
                 }
-                pb_dsp_lstm_finish_mode(p, mode, count, acc, c + u0, out + u0);
+#if defined(PB_SIMD_DSP)
+                if (mode == 1) {
+                    pb_dsp_lstm_finish_k(&k, count, acc, c + u0, out + u0);
+                } else
+#endif
+                {
+                    pb_dsp_lstm_finish_mode(p, mode, count, acc, c + u0, out + u0);
+                }
             }
             /* every unit has read the old hidden state (from hb): the new one replaces it */
             memcpy(h, out, (size_t)n);
