@@ -182,12 +182,12 @@ static PB_ALWAYS_INLINE void pb_dsp_lstm_finish_as(const pb_fast_lstm_params_t *
 /* Phases 2 and 3 in assembly (pb_dsp_lstm_finish_as with its activations by their words,
  * instruction for instruction the same arithmetic): each routine holds its constants in
  * registers, or loads them by LDM from a block the step fills once, so no value is spilled.
- * A gate's pass: 25 instructions a unit (33 from C); the cell's: 49 (about 64). */
+ * A gate's pass: 24 instructions a unit (33 from C); the cell's: 48 (about 64). */
 typedef struct {
     int32_t mi, ri, si;       /* the input layer's multiplier, rounding and right shift */
     int32_t mr, rr, sr;       /* the recurrent layer's */
     const int32_t *node0;     /* the activation's SMLAD words at node 0 */
-    uint32_t frac_mask;       /* the fraction's bits moved to the top half */
+    uint32_t frac;            /* the SMLAD's second operand: the grid's step below, the fraction above */
     int32_t start;            /* the SMLAD's start, before the less 1 of a negative input */
 } pb_dsp_lstm_gate_k_t;
 
@@ -197,7 +197,7 @@ typedef struct {
     uint32_t clip_hi, clip_lo; /* the cell's bounds, each in both halves (SSUB16 and SEL) */
     int32_t tm, tr, ts;       /* the cell onto the tanh's grid */
     const int32_t *tanh0;     /* the tanh's words at node 0 */
-    uint32_t tanh_mask;
+    uint32_t tanh_frac;       /* the tanh's SMLAD operand, as the tanh gate's frac */
     int32_t zp, mh, rh, sh;   /* the hidden state's requantization */
 } pb_dsp_lstm_cell_k_t;
 
@@ -215,8 +215,9 @@ void pb_dsp_lstm_cell_pass(int32_t (*acc)[8], int16_t *cell, int8_t *out, const 
                            int32_t count);
 
 /* r0 the gate's accumulator, r1 the end, r2..r10 the constants in pb_dsp_lstm_gate_k_t's
- * order; the tanh gate saturates 3g to 17 bits first. node: the grid's step (2^node). */
-#define PB_DSP_LSTM_GATE_PASS(name, saturate, node, one, rescale)                          \
+ * order; the tanh gate saturates 3g to 17 bits first. node: the grid's step (2^node); BFI
+ * writes the fraction's node bits over the top half of r9, whose low half keeps the step. */
+#define PB_DSP_LSTM_GATE_PASS(name, saturate, node, rescale)                               \
     ".pushsection .text." #name ",\"ax\",%progbits\n\t"                                    \
     ".balign 4\n\t"                                                                        \
     ".global " #name "\n\t"                                                                \
@@ -248,9 +249,8 @@ void pb_dsp_lstm_cell_pass(int32_t (*acc)[8], int16_t *cell, int8_t *out, const 
     "asr     r12, r11, #" #node "\n\t"                                                     \
     "ldr     r12, [r8, r12, lsl #2]\n\t"                                                   \
     "add     lr, r10, r11, asr #31\n\t"                                                    \
-    "and     r11, r9, r11, lsl #16\n\t"                                                    \
-    "orr     r11, r11, #" #one "\n\t"                                                      \
-    "smlad   r12, r12, r11, lr\n\t"                                                        \
+    "bfi     r9, r11, #16, #" #node "\n\t"                                                 \
+    "smlad   r12, r12, r9, lr\n\t"                                                         \
     rescale                                                                                \
     "str     r12, [r0], #32\n\t"                                                           \
     "cmp     r0, r1\n\t"                                                                   \
@@ -259,9 +259,8 @@ void pb_dsp_lstm_cell_pass(int32_t (*acc)[8], int16_t *cell, int8_t *out, const 
     ".size " #name ", . - " #name "\n\t"                                                   \
     ".popsection"
 
-__asm__(PB_DSP_LSTM_GATE_PASS(pb_dsp_lstm_sigmoid_pass, "", 9, 512, "lsr     r12, r12, #10\n\t"));
-__asm__(PB_DSP_LSTM_GATE_PASS(pb_dsp_lstm_tanh_pass, "ssat    r11, #17, r11\n\t", 8, 256,
-                              "asr     r12, r12, #8\n\t"));
+__asm__(PB_DSP_LSTM_GATE_PASS(pb_dsp_lstm_sigmoid_pass, "", 9, "lsr     r12, r12, #10\n\t"));
+__asm__(PB_DSP_LSTM_GATE_PASS(pb_dsp_lstm_tanh_pass, "ssat    r11, #17, r11\n\t", 8, "asr     r12, r12, #8\n\t"));
 
 /* r0 the unit's activations i, f, g, o; r1 its cell state; r2 its output; r3 the
  * constants, by LDM (13 words with writeback, then 4 without); lr the end. */
@@ -308,11 +307,10 @@ __asm__(".pushsection .text.pb_dsp_lstm_cell_pass,\"ax\",%progbits\n\t"
         "ldm     r3!, {r10, r11}\n\t"
         "asr     r9, r8, #8\n\t"
         "ldr     r9, [r10, r9, lsl #2]\n\t"
-        "and     r12, r11, r8, lsl #16\n\t"
-        "orr     r12, r12, #256\n\t"
+        "bfi     r11, r8, #16, #8\n\t"
         "asr     r8, r8, #31\n\t"
         "add     r8, r8, #128\n\t"
-        "smlad   r9, r9, r12, r8\n\t"
+        "smlad   r9, r9, r11, r8\n\t"
         "asr     r9, r9, #8\n\t"
         "mul     r9, r9, r7\n\t"              /* o * tanh(c) */
         "ldm     r3, {r8, r10-r12}\n\t"
@@ -348,7 +346,7 @@ static void pb_dsp_lstm_k(const pb_fast_lstm_params_t *p, pb_dsp_lstm_k_t *k)
         q->mi = p->mults[g], q->si = -p->shifts[g], q->ri = (int32_t)1 << (q->si - 1);
         q->mr = p->mults[4 + g], q->sr = -p->shifts[4 + g], q->rr = (int32_t)1 << (q->sr - 1);
         q->node0 = is_tanh ? p->tanh_words + 256 : p->sigmoid_words + 192;
-        q->frac_mask = is_tanh ? 0xFF0000u : 0x1FF0000u;
+        q->frac = is_tanh ? 256u : 512u;
         q->start = is_tanh ? 128 : (1 << 24) + 512;
     }
     c->mf = p->forget_mult, c->sf = -p->forget_shift, c->rf = (int32_t)1 << (c->sf - 1);
@@ -360,7 +358,7 @@ static void pb_dsp_lstm_k(const pb_fast_lstm_params_t *p, pb_dsp_lstm_k_t *k)
     c->tm = p->cell_tanh_mult, c->ts = p->cell_tanh_shift;
     c->tr = c->ts > 0 ? (int32_t)1 << (c->ts - 1) : 0;
     c->tanh0 = p->tanh_words + 256;
-    c->tanh_mask = 0xFF0000u;
+    c->tanh_frac = 256u;
     c->zp = p->hidden_zp;
 }
 
