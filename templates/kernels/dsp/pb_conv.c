@@ -496,9 +496,8 @@ static PB_ALWAYS_INLINE void pb_fast_mm_prepare(const pb_fast_mm_params_t *p, co
     "smlad  %[c11], %[xb], %[u], %[c11]\n\t"
 
 #define PB_MM_16x2                                         \
-    "ldrd   %[xa], %[xb], [%[x]], #8\n\t"                  \
+    "ldmia  %[x]!, {%[xa], %[xb], %[t], %[u]}\n\t"         \
     "ldrd   %[wa], %[wb], [%[w]], #8\n\t"                  \
-    "ldrd   %[t], %[u], [%[x]], #8\n\t"                    \
     "smlad  %[c00], %[xa], %[wa], %[c00]\n\t"              \
     "smlad  %[c00], %[xb], %[wb], %[c00]\n\t"              \
     "smlad  %[c10], %[t], %[wa], %[c10]\n\t"               \
@@ -578,7 +577,9 @@ static PB_ALWAYS_INLINE void pb_fast_mm_block(const uint32_t *x, const uint32_t 
                                               int32_t *acc, int form, int two_rows, int rem)
 {
     int32_t c00 = acc[0], c10 = acc[1], c01 = acc[2], c11 = acc[3];
-    uint32_t wa, wb, xa, xb, t, u;
+    /* the two rows' words in registers in ascending order, so one LDM loads them (wide) */
+    register uint32_t xa __asm__("r8"), xb __asm__("r9"), t __asm__("r10"), u __asm__("r11");
+    uint32_t wa, wb;
     if (form == PB_MM_WIDE && two_rows) {
         PB_MM_LOOP(PB_MM_16x2);
     } else if (form == PB_MM_LEAN && two_rows) {
