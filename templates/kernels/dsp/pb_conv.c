@@ -511,8 +511,7 @@ static PB_ALWAYS_INLINE void pb_fast_mm_prepare(const pb_fast_mm_params_t *p, co
 /* lean: the weight words against U first, then their SXTB16 in place against V */
 #define PB_MM_L8x2                                         \
     "ldrd   %[wa], %[wb], [%[w]], #8\n\t"                  \
-    "ldrd   %[xa], %[xb], [%[x]], #8\n\t"                  \
-    "ldrd   %[t], %[u], [%[x]], #8\n\t"                    \
+    "ldmia  %[x]!, {%[xa], %[xb], %[t], %[u]}\n\t"         \
     "smlad  %[c00], %[xa], %[wa], %[c00]\n\t"              \
     "smlad  %[c10], %[t], %[wa], %[c10]\n\t"               \
     "smlad  %[c01], %[xa], %[wb], %[c01]\n\t"              \
@@ -577,7 +576,7 @@ static PB_ALWAYS_INLINE void pb_fast_mm_block(const uint32_t *x, const uint32_t 
                                               int32_t *acc, int form, int two_rows, int rem)
 {
     int32_t c00 = acc[0], c10 = acc[1], c01 = acc[2], c11 = acc[3];
-    /* the two rows' words in registers in ascending order, so one LDM loads them (wide) */
+    /* the two rows' words in registers in ascending order, so one LDM loads them (wide, lean) */
     register uint32_t xa __asm__("r8"), xb __asm__("r9"), t __asm__("r10"), u __asm__("r11");
     uint32_t wa, wb;
     if (form == PB_MM_WIDE && two_rows) {
