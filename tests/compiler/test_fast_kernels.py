@@ -645,10 +645,16 @@ def test_scratch_keeps_ram_within_bound(name, tier):
     assert set(program.scratch) == {k for k, s in enumerate(program.steps) if s.call and s.call.scratch_bytes}
 
 
-# ---- the short-depth form (dsp/pb_conv.c's pb_fast_mm_short_pairs) ---------------------------
+# ---- the channel-loop form (dsp/pb_conv.c's pb_fast_mm_short_pairs) -------------------------
 
 SHORT_CASES = [  # depth 3, 8, 27 (RGB 3x3) and more; odd sizes and row counts, SAME/VALID, strides, dilation;
-    # pointwise layers (1x1, stride 1: each row its input pixel) and the other widenings
+    # pointwise layers (1x1, stride 1: each row its input pixel) and the other widenings;
+    # deeper layers whose blocks after the first enter the eight-block turns at each of
+    # their entries (depth_pad 40, 56, 64, 144: 9, 13, 15 and 35 blocks, 1, 5, 7, 3 the first turn)
+    dict(hw=(5, 6), cin=40, filters=6, kernel=1, strides=1, padding="valid"),
+    dict(hw=(3, 5), cin=56, filters=4, kernel=1, strides=1, padding="same"),
+    dict(hw=(4, 3), cin=64, filters=10, kernel=1, strides=1, padding="valid"),
+    dict(hw=(5, 5), cin=16, filters=6, kernel=3, strides=1, padding="same"),
     dict(hw=(7, 9), cin=3, filters=8, kernel=1, strides=1, padding="same"),
     dict(hw=(6, 7), cin=8, filters=16, kernel=1, strides=2, padding="valid"),
     dict(hw=(11, 13), cin=3, filters=8, kernel=3, strides=2, padding="same"),
@@ -675,14 +681,14 @@ def short_bytes(case: dict) -> bytes:
 
 
 def test_short_form_chosen_only_where_it_applies():
-    """pb_fast_mm_wide_short_full: wide FAST, no clamp but int8's, no skipped channels, an
-    even channel count and a short depth; anything else keeps its generic instance."""
+    """pb_fast_mm_wide_short_full: wide FAST, no clamp but int8's, no skipped channels and an
+    even channel count, whatever the depth; anything else keeps its generic instance."""
     f = dict(act_min=-128, act_max=127, requant=1, wide_weights=1, lean_weights=0, out_index="NULL",
-             quant_shared="NULL", out_c=8, depth_pad=dsp_tier.SHORT_DEPTH_MAX, in_c=3, filter_h=3, filter_w=3,
+             quant_shared="NULL", out_c=8, depth_pad=32, in_c=3, filter_h=3, filter_w=3,
              stride_h=1, stride_w=1, pad_top=1, pad_left=1, in_h=5, in_w=5, out_h=5, out_w=5)
     assert dsp_tier.mm_instance(f) == "pb_fast_mm_wide_short_full"
-    for change in (dict(act_min=0), dict(out_c=7), dict(depth_pad=dsp_tier.SHORT_DEPTH_MAX + 8),
-                   dict(out_index="idx"), dict(requant=0), dict(wide_weights=0)):
+    assert dsp_tier.mm_instance({**f, "depth_pad": 2304, "in_c": 256}) == "pb_fast_mm_wide_short_full"
+    for change in (dict(act_min=0), dict(out_c=7), dict(out_index="idx"), dict(requant=0), dict(wide_weights=0)):
         assert dsp_tier.mm_instance({**f, **change}) != "pb_fast_mm_wide_short_full", change
     pw = {**f, "in_c": 8, "depth_pad": 8, "filter_h": 1, "filter_w": 1, "pad_top": 0, "pad_left": 0}
     assert dsp_tier.mm_instance(pw) == "pb_fast_mm_wide_pw8_full"

@@ -749,17 +749,19 @@ static PB_ALWAYS_INLINE void pb_fast_mm_rows(const pb_fast_mm_params_t *p, const
     }
 }
 
-/* ---- short depth: the channel loop in one assembly routine -------------------------- */
+/* ---- the channel loop in one assembly routine --------------------------------------- */
 
-/* Wide FAST full-range dense layers with a short depth (vww's first 3x3 convolution on
- * RGB, 27 taps, and its 1x1 from 8 channels): there the per-pair set-up of the generic
- * loop (its live values spilled around the multiply) costs more than the multiply. This
- * form runs every channel pair of a row pair in one routine that keeps the weight and
- * quant pointers in registers and the rest in a 7-word frame on the stack, read and
- * written with single LDRD/STRD: per pair it
- * multiplies two blocks peeled (the accumulators start from the biases), then two
- * blocks per turn, and requantizes the four outputs as pb_fast_out does. The generator
- * (dsp.py's _short_form) picks it; out_c must be even (no padding channel to store). */
+/* Wide FAST full-range dense layers with an even channel count, whatever their depth:
+ * the generic loop's per-pair set-up (its live values spilled around the multiply) costs
+ * as much as a short depth's multiply (vww's first 3x3 convolution on RGB, 27 taps) and a
+ * tenth of a long one. This form runs every channel pair of a row pair in one routine
+ * that keeps the weight and quant pointers in registers and the rest in an 8-word frame
+ * on the stack: per pair it multiplies the first block peeled (the accumulators start
+ * from the biases), then the rest in turns of eight blocks, entered the first time at the
+ * block that leaves a whole number of turns (every block 44 bytes of 32-bit instructions,
+ * so the entry is the loop's end less 44 bytes a block, worked out once per call), and
+ * requantizes the four outputs as pb_fast_out does. The generator (dsp.py's mm_instance)
+ * picks it; out_c must be even (no padding channel to store). */
 typedef struct {
     const uint32_t *cols;   /* the two interleaved widened rows */
     const uint32_t *x_end;  /* cols + depth_pad */
@@ -773,9 +775,9 @@ typedef struct {
 void pb_fast_mm_short_pairs(const pb_fast_short_t *f);
 
 /* One block of 4 depth values for two rows (r6-r9) and the pair's two channels (r10,
- * r11 in turn), into c00 r2, c10 r3, c01 r4, c11 r5. */
+ * r11 in turn), into c00 r2, c10 r3, c01 r4, c11 r5: 11 instructions, 44 bytes. */
 #define PB_SHORT_BLOCK                        \
-    "ldm    r0!, {r6-r9}\n\t"                 \
+    "ldmia.w r0!, {r6-r9}\n\t"               \
     "ldrd   r10, r11, [r1], #8\n\t"           \
     "smlad  r2, r6, r10, r2\n\t"              \
     "smlad  r2, r7, r11, r2\n\t"              \
@@ -794,8 +796,10 @@ void pb_fast_mm_short_pairs(const pb_fast_short_t *f);
     "asr    " rd ", " rd ", r7\n\t"                 \
     "ssat   " rd ", #8, " rd "\n\t"
 
-/* frame on the stack: [0] cols, [4] x_end, [16] out0, [20] out1, [24] q_end; the weights
- * (r1) and quant words (lr) stepped in registers throughout */
+/* frame on the stack: [0] cols, [4] x_end, [16] out0, [20] out1, [24] q_end, [28] the turns'
+ * entry; the weights (r1) and quant words (lr) stepped in registers throughout. The blocks
+ * after the first number depth_pad / 4 - 1 (odd: depth_pad is a multiple of 8); the first
+ * turn takes that count modulo 8 of them, or 8. */
 __asm__(".pushsection .text.pb_fast_mm_short_pairs,\"ax\",%progbits\n\t"
         ".balign 4\n\t"
         ".global pb_fast_mm_short_pairs\n\t"
@@ -806,7 +810,19 @@ __asm__(".pushsection .text.pb_fast_mm_short_pairs,\"ax\",%progbits\n\t"
         "pb_fast_mm_short_pairs:\n\t"
         "push   {r4-r11, lr}\n\t"
         "ldm    r0, {r0-r6}\n\t"
-        "push   {r0-r6}\n\t"
+        "sub    sp, sp, #32\n\t"
+        "stm    sp, {r0-r6}\n\t"
+        "sub    r7, r1, r0\n\t"
+        "lsr    r7, r7, #4\n\t"
+        "sub    r7, r7, #1\n\t"
+        "ands   r7, r7, #7\n\t"
+        "it     eq\n\t"
+        "moveq  r7, #8\n\t"
+        "movs   r8, #44\n\t"
+        "adr.w  r9, 3f\n\t"
+        "mls    r9, r7, r8, r9\n\t"
+        "orr    r9, r9, #1\n\t"
+        "str    r9, [sp, #28]\n\t"
         "mov    r1, r2\n\t"
         "mov    lr, r3\n"
         "1:\n\t"
@@ -814,7 +830,7 @@ __asm__(".pushsection .text.pb_fast_mm_short_pairs,\"ax\",%progbits\n\t"
         "ldr    r2, [lr]\n\t"
         "ldr    r4, [lr, #16]\n\t"
         /* the first block, its accumulators starting from the biases */
-        "ldm    r0!, {r6-r9}\n\t"
+        "ldmia.w r0!, {r6-r9}\n\t"
         "ldrd   r10, r11, [r1], #8\n\t"
         "smlad  r3, r8, r10, r2\n\t"
         "smlad  r2, r6, r10, r2\n\t"
@@ -825,15 +841,14 @@ __asm__(".pushsection .text.pb_fast_mm_short_pairs,\"ax\",%progbits\n\t"
         "smlad  r4, r6, r10, r4\n\t"
         "smlad  r4, r7, r11, r4\n\t"
         "smlad  r5, r9, r11, r5\n\t"
-        PB_SHORT_BLOCK
-        "cmp    r0, r12\n\t"
-        "beq    3f\n"
+        "ldr    r6, [sp, #28]\n\t"
+        "bx     r6\n"
         "2:\n\t"
-        PB_SHORT_BLOCK
-        PB_SHORT_BLOCK
-        "cmp    r0, r12\n\t"
-        "bne    2b\n"
+        PB_SHORT_BLOCK PB_SHORT_BLOCK PB_SHORT_BLOCK PB_SHORT_BLOCK
+        PB_SHORT_BLOCK PB_SHORT_BLOCK PB_SHORT_BLOCK PB_SHORT_BLOCK
         "3:\n\t"
+        "cmp    r0, r12\n\t"
+        "bne    2b\n\t"
         "ldm    lr!, {r0, r6-r8}\n\t"
         PB_SHORT_OUT("r9", "r2")
         PB_SHORT_OUT("r10", "r3")
@@ -849,7 +864,7 @@ __asm__(".pushsection .text.pb_fast_mm_short_pairs,\"ax\",%progbits\n\t"
         "ldr    r0, [sp, #24]\n\t"
         "cmp    lr, r0\n\t"
         "bne    1b\n\t"
-        "add    sp, sp, #28\n\t"
+        "add    sp, sp, #32\n\t"
         "pop    {r4-r11, pc}\n\t"
         ".size pb_fast_mm_short_pairs, . - pb_fast_mm_short_pairs\n\t"
         ".popsection");

@@ -31,9 +31,6 @@ DW_ROWS_LINES_MIN = 24  # stride 1: output lines from this long on take the line
 DW_ROWS_MIN = 4  # fewest output pixels per row and stride the rows form pays off on
 DW_ROW_COL = 48  # PB_DW_ROW_COL in dsp/pb_depthwise_conv.c: bytes per widened column of the rows form's ring
 DW_ONE_MAX_RUN = 64  # PB_FAST_DW_ONE_MAX_RUN in dsp/pb_depthwise_conv.h: longest filter row
-# Deepest depth_pad the short form (pb_fast_mm_wide_short_full) takes: below it the generic
-# loop's per-pair set-up outweighs its longer unrolled turns
-SHORT_DEPTH_MAX = 48
 ROWS4_GROUPS = 32  # PB_DSP_ROWS4_GROUPS_MAX in dsp/pb_rows4.h: groups of 4 values per run
 
 
@@ -111,7 +108,7 @@ def mm_instance(fields: dict) -> str:
         sparse = "_sparse" if fields["out_index"] != "NULL" else ""
         if full and not sparse and _pointwise8(fields):
             return "pb_fast_mm_wide_pw8_full"  # weights as per-channel records (_pointwise8_records)
-        if full and not sparse and fields["out_c"] % 2 == 0 and fields["depth_pad"] <= SHORT_DEPTH_MAX:
+        if full and not sparse and fields["out_c"] % 2 == 0:
             return "pb_fast_mm_wide_short_full"  # the channel loop in one routine, no spills
         return f"pb_fast_mm_wide_doubled_{'full' if full else 'clamped'}{sparse}"
     if fields["lean_weights"]:
