@@ -87,23 +87,28 @@ def dead_channels_bytes(kind: str) -> bytes:
     """A layer where some output channels have all-zero weights (as in vww_96_int8's deep
     layers): the fast kernels skip them and copy their constant. conv: 3x3 with ReLU, 11 of
     16 channels live, the first and the last dead; conv1x1: an odd number (5) live; fc: 3
-    of 10 units live."""
+    of 10 units live; conv_even and conv1x1_even: 12 of 16 and 6 of 9 live (an even count:
+    the DSP tier's channel-loop routine, its sparse form)."""
     def make():
         import tensorflow as tf
 
         shape, layer = {"conv": ((6, 7, 8), tf.keras.layers.Conv2D(16, 3, padding="same", activation="relu")),
+                        "conv_even": ((6, 7, 8), tf.keras.layers.Conv2D(16, 3, padding="same")),
                         "conv1x1": ((5, 4, 12), tf.keras.layers.Conv2D(9, 1)),
+                        "conv1x1_even": ((5, 3, 16), tf.keras.layers.Conv2D(9, 1)),
                         "fc": ((24,), tf.keras.layers.Dense(10))}[kind]
         x = tf.keras.Input(shape, batch_size=1)
         model = tf.keras.Model(x, layer(x))
         w, b = layer.get_weights()
-        dead = {"conv": [0, 3, 4, 9, 15], "conv1x1": [1, 2, 5, 7], "fc": [0, 1, 2, 4, 5, 6, 9]}[kind]
+        dead = {"conv": [0, 3, 4, 9, 15], "conv_even": [0, 3, 9, 15], "conv1x1": [1, 2, 5, 7],
+                "conv1x1_even": [1, 2, 5], "fc": [0, 1, 2, 4, 5, 6, 9]}[kind]
         w[..., dead] = 0.0
         b[dead[::2]] = np.linspace(-0.5, 0.5, len(dead[::2]))  # some dead channels with a bias
         layer.set_weights([w, b])
         return model
 
-    shape = {"conv": (6, 7, 8), "conv1x1": (5, 4, 12), "fc": (24,)}[kind]
+    shape = {"conv": (6, 7, 8), "conv_even": (6, 7, 8), "conv1x1": (5, 4, 12), "conv1x1_even": (5, 3, 16),
+             "fc": (24,)}[kind]
     return convert(make, [shape], key=f"dead-channels-{kind}")
 
 
@@ -177,7 +182,7 @@ def sweep_models(mode="int8"):
         for k, row in enumerate(ONE_ROW_EXTRA):
             models.append((f"fcrow{k}", fc_bytes(*row), lambda t: True, f"fc{row}"))
         models.append(("convbatch2", conv_batch2_bytes(), lambda t: True, "batch2-conv"))
-        for kind in ("conv", "conv1x1", "fc"):
+        for kind in ("conv", "conv_even", "conv1x1", "conv1x1_even", "fc"):
             models.append((f"dead{kind}", dead_channels_bytes(kind), lambda t: True, f"dead-channels-{kind}"))
         for kind in GENERAL_REQUANT_LAYERS:
             models.append((f"gen{kind}", general_requant_bytes(kind), lambda t: True, f"general-requant-{kind}"))
@@ -681,14 +686,16 @@ def short_bytes(case: dict) -> bytes:
 
 
 def test_short_form_chosen_only_where_it_applies():
-    """pb_fast_mm_wide_short_full: wide FAST, no clamp but int8's, no skipped channels and an
-    even channel count, whatever the depth; anything else keeps its generic instance."""
+    """pb_fast_mm_wide_short_full: wide FAST, no clamp but int8's and an even count of computed
+    channels, whatever the depth (with skipped channels, its _sparse form); anything else
+    keeps its generic instance."""
     f = dict(act_min=-128, act_max=127, requant=1, wide_weights=1, lean_weights=0, out_index="NULL",
              quant_shared="NULL", out_c=8, depth_pad=32, in_c=3, filter_h=3, filter_w=3,
              stride_h=1, stride_w=1, pad_top=1, pad_left=1, in_h=5, in_w=5, out_h=5, out_w=5)
     assert dsp_tier.mm_instance(f) == "pb_fast_mm_wide_short_full"
     assert dsp_tier.mm_instance({**f, "depth_pad": 2304, "in_c": 256}) == "pb_fast_mm_wide_short_full"
-    for change in (dict(act_min=0), dict(out_c=7), dict(out_index="idx"), dict(requant=0), dict(wide_weights=0)):
+    assert dsp_tier.mm_instance({**f, "out_index": "idx"}) == "pb_fast_mm_wide_short_full_sparse"
+    for change in (dict(act_min=0), dict(out_c=7), dict(requant=0), dict(wide_weights=0)):
         assert dsp_tier.mm_instance({**f, **change}) != "pb_fast_mm_wide_short_full", change
     pw = {**f, "in_c": 8, "depth_pad": 8, "filter_h": 1, "filter_w": 1, "pad_top": 0, "pad_left": 0}
     assert dsp_tier.mm_instance(pw) == "pb_fast_mm_wide_pw8_full"
@@ -750,6 +757,21 @@ def test_one_row_c_form_bit_exact_on_host():
         assert [s.call.entry[:19] for s in prog.steps if s.op.name == "FULLY_CONNECTED"] == ["pb_fast_mm_one_row_"]
         compiled = CompiledModel(prog, build_shared_library(prog, f"<row{k}>"))
         assert_bit_exact(compiled, RecordedReference(Reference(data)), n_random=5, seed=k)
+
+
+def test_sparse_channel_loop_bit_exact_on_simulated_core(tmp_path):
+    """Layers with skipped channels and an even count of computed ones take the channel-loop
+    routine's sparse form on the M4 (each computed channel stored where out_index puts it,
+    the rest the constant row) and match TFLite Micro byte for byte."""
+    board = needs_simulator("qemu-mps2-an386")
+    blobs = [dead_channels_bytes(kind) for kind in ("conv_even", "conv1x1_even")]
+    programs = [build_program(read_model_bytes(data, f"sparse{k}"), tier="dsp", flash_budget=board.flash.length)
+                for k, data in enumerate(blobs)]
+    for prog in programs:
+        (step,) = [s for s in prog.steps if s.op.name == "CONV_2D"]
+        assert step.call.entry == "pb_fast_mm_wide_short_full_sparse", step.call.entry
+    failures, _ = mismatches_on_device(board, programs, blobs, tmp_path / "fw", n_random=4, seed=2)
+    assert not failures, "\n".join(failures)
 
 
 def test_short_form_bit_exact_on_simulated_core(tmp_path):

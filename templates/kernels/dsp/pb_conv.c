@@ -767,12 +767,14 @@ typedef struct {
     const uint32_t *x_end;  /* cols + depth_pad */
     const uint32_t *w;      /* the first pair's weights (wide layout) */
     const int32_t *q;       /* the first pair's quant words */
-    int8_t *out0, *out1;    /* the next pair's outputs in rows 0 and 1 */
+    int8_t *out0, *out1;    /* the next pair's outputs in rows 0 and 1; sparse: the rows */
     const int32_t *q_end;   /* quant + PB_QUANT_WORDS * out_c */
+    const int32_t *index;   /* sparse: the next pair's output channels (out_index) */
 } pb_fast_short_t;
 
 #if defined(PB_SIMD_DSP)
 void pb_fast_mm_short_pairs(const pb_fast_short_t *f);
+void pb_fast_mm_short_pairs_sparse(const pb_fast_short_t *f);
 
 /* One block of 4 depth values for two rows (r6-r9) and the pair's two channels (r10,
  * r11 in turn), into c00 r2, c10 r3, c01 r4, c11 r5: 11 instructions, 44 bytes. */
@@ -796,80 +798,102 @@ void pb_fast_mm_short_pairs(const pb_fast_short_t *f);
     "asr    " rd ", " rd ", r7\n\t"                 \
     "ssat   " rd ", #8, " rd "\n\t"
 
-/* frame on the stack: [0] cols, [4] x_end, [16] out0, [20] out1, [24] q_end, [28] the turns'
- * entry; the weights (r1) and quant words (lr) stepped in registers throughout. The blocks
- * after the first number depth_pad / 4 - 1 (odd: depth_pad is a multiple of 8); the first
- * turn takes that count modulo 8 of them, or 8. */
-__asm__(".pushsection .text.pb_fast_mm_short_pairs,\"ax\",%progbits\n\t"
-        ".balign 4\n\t"
-        ".global pb_fast_mm_short_pairs\n\t"
-        ".type pb_fast_mm_short_pairs, %function\n\t"
-        ".syntax unified\n\t"
-        ".thumb\n\t"
-        ".thumb_func\n"
-        "pb_fast_mm_short_pairs:\n\t"
-        "push   {r4-r11, lr}\n\t"
-        "ldm    r0, {r0-r6}\n\t"
-        "sub    sp, sp, #32\n\t"
-        "stm    sp, {r0-r6}\n\t"
-        "sub    r7, r1, r0\n\t"
-        "lsr    r7, r7, #4\n\t"
-        "sub    r7, r7, #1\n\t"
-        "ands   r7, r7, #7\n\t"
-        "it     eq\n\t"
-        "moveq  r7, #8\n\t"
-        "movs   r8, #44\n\t"
-        "adr.w  r9, 3f\n\t"
-        "mls    r9, r7, r8, r9\n\t"
-        "orr    r9, r9, #1\n\t"
-        "str    r9, [sp, #28]\n\t"
-        "mov    r1, r2\n\t"
-        "mov    lr, r3\n"
-        "1:\n\t"
-        "ldrd   r0, r12, [sp]\n\t"
-        "ldr    r2, [lr]\n\t"
-        "ldr    r4, [lr, #16]\n\t"
-        /* the first block, its accumulators starting from the biases */
-        "ldmia.w r0!, {r6-r9}\n\t"
-        "ldrd   r10, r11, [r1], #8\n\t"
-        "smlad  r3, r8, r10, r2\n\t"
-        "smlad  r2, r6, r10, r2\n\t"
-        "smlad  r2, r7, r11, r2\n\t"
-        "smlad  r3, r9, r11, r3\n\t"
-        "ldrd   r10, r11, [r1], #8\n\t"
-        "smlad  r5, r8, r10, r4\n\t"
-        "smlad  r4, r6, r10, r4\n\t"
-        "smlad  r4, r7, r11, r4\n\t"
-        "smlad  r5, r9, r11, r5\n\t"
-        "ldr    r6, [sp, #28]\n\t"
-        "bx     r6\n"
-        "2:\n\t"
-        PB_SHORT_BLOCK PB_SHORT_BLOCK PB_SHORT_BLOCK PB_SHORT_BLOCK
-        PB_SHORT_BLOCK PB_SHORT_BLOCK PB_SHORT_BLOCK PB_SHORT_BLOCK
-        "3:\n\t"
-        "cmp    r0, r12\n\t"
-        "bne    2b\n\t"
-        "ldm    lr!, {r0, r6-r8}\n\t"
-        PB_SHORT_OUT("r9", "r2")
-        PB_SHORT_OUT("r10", "r3")
-        "ldm    lr!, {r0, r6-r8}\n\t"
-        PB_SHORT_OUT("r11", "r4")
-        PB_SHORT_OUT("r12", "r5")
-        "ldrd   r2, r3, [sp, #16]\n\t"
-        "strb   r9, [r2], #1\n\t"
-        "strb   r11, [r2], #1\n\t"
-        "strb   r10, [r3], #1\n\t"
-        "strb   r12, [r3], #1\n\t"
-        "strd   r2, r3, [sp, #16]\n\t"
-        "ldr    r0, [sp, #24]\n\t"
-        "cmp    lr, r0\n\t"
-        "bne    1b\n\t"
-        "add    sp, sp, #32\n\t"
-        "pop    {r4-r11, pc}\n\t"
-        ".size pb_fast_mm_short_pairs, . - pb_fast_mm_short_pairs\n\t"
-        ".popsection");
+/* The four outputs r9, r10 (channel 0, rows 0 and 1), r11, r12 (channel 1) stored: dense,
+ * at the rows' next bytes; sparse, at the rows' bytes the index gives. */
+#define PB_SHORT_STORE_DENSE                  \
+    "ldrd   r2, r3, [sp, #16]\n\t"             \
+    "strb   r9, [r2], #1\n\t"                 \
+    "strb   r11, [r2], #1\n\t"                \
+    "strb   r10, [r3], #1\n\t"                \
+    "strb   r12, [r3], #1\n\t"                \
+    "strd   r2, r3, [sp, #16]\n\t"
+#define PB_SHORT_STORE_SPARSE                 \
+    "ldrd   r2, r3, [sp, #16]\n\t"             \
+    "ldr    r0, [sp, #28]\n\t"                \
+    "ldrd   r6, r7, [r0], #8\n\t"             \
+    "str    r0, [sp, #28]\n\t"                \
+    "strb   r9, [r2, r6]\n\t"                 \
+    "strb   r11, [r2, r7]\n\t"                \
+    "strb   r10, [r3, r6]\n\t"                \
+    "strb   r12, [r3, r7]\n\t"
+
+/* frame on the stack: [0] cols, [4] x_end, [16] out0, [20] out1, [24] q_end, [28] index,
+ * [32] the turns' entry; the weights (r1) and quant words (lr) stepped in registers
+ * throughout. The blocks after the first number depth_pad / 4 - 1 (odd: depth_pad is a
+ * multiple of 8); the first turn takes that count modulo 8 of them, or 8. */
+#define PB_SHORT_ROUTINE(name, store)                                                      \
+        ".pushsection .text." #name ",\"ax\",%progbits\n\t"                                \
+        ".balign 4\n\t"                                                                    \
+        ".global " #name "\n\t"                                                            \
+        ".type " #name ", %function\n\t"                                                   \
+        ".syntax unified\n\t"                                                              \
+        ".thumb\n\t"                                                                       \
+        ".thumb_func\n"                                                                     \
+        #name ":\n\t"                                                                      \
+        "push   {r4-r11, lr}\n\t"                                                          \
+        "ldm    r0, {r0-r7}\n\t"                                                           \
+        "sub    sp, sp, #36\n\t"                                                           \
+        "stm    sp, {r0-r7}\n\t"                                                           \
+        "sub    r7, r1, r0\n\t"                                                             \
+        "lsr    r7, r7, #4\n\t"                                                             \
+        "sub    r7, r7, #1\n\t"                                                             \
+        "ands   r7, r7, #7\n\t"                                                             \
+        "it     eq\n\t"                                                                     \
+        "moveq  r7, #8\n\t"                                                                 \
+        "movs   r8, #44\n\t"                                                                \
+        "adr.w  r9, 3f\n\t"                                                                 \
+        "mls    r9, r7, r8, r9\n\t"                                                         \
+        "orr    r9, r9, #1\n\t"                                                             \
+        "str    r9, [sp, #32]\n\t"                                                          \
+        "mov    r1, r2\n\t"                                                                 \
+        "mov    lr, r3\n"                                                                   \
+        "1:\n\t"                                                                            \
+        "ldrd   r0, r12, [sp]\n\t"                                                          \
+        "ldr    r2, [lr]\n\t"                                                               \
+        "ldr    r4, [lr, #16]\n\t"                                                          \
+        "ldmia.w r0!, {r6-r9}\n\t"                                                          \
+        "ldrd   r10, r11, [r1], #8\n\t"                                                     \
+        "smlad  r3, r8, r10, r2\n\t"                                                        \
+        "smlad  r2, r6, r10, r2\n\t"                                                        \
+        "smlad  r2, r7, r11, r2\n\t"                                                        \
+        "smlad  r3, r9, r11, r3\n\t"                                                        \
+        "ldrd   r10, r11, [r1], #8\n\t"                                                     \
+        "smlad  r5, r8, r10, r4\n\t"                                                        \
+        "smlad  r4, r6, r10, r4\n\t"                                                        \
+        "smlad  r4, r7, r11, r4\n\t"                                                        \
+        "smlad  r5, r9, r11, r5\n\t"                                                        \
+        "ldr    r6, [sp, #32]\n\t"                                                          \
+        "bx     r6\n"                                                                       \
+        "2:\n\t"                                                                            \
+        PB_SHORT_BLOCK PB_SHORT_BLOCK PB_SHORT_BLOCK PB_SHORT_BLOCK                         \
+        PB_SHORT_BLOCK PB_SHORT_BLOCK PB_SHORT_BLOCK PB_SHORT_BLOCK                         \
+        "3:\n\t"                                                                            \
+        "cmp    r0, r12\n\t"                                                                \
+        "bne    2b\n\t"                                                                     \
+        "ldm    lr!, {r0, r6-r8}\n\t"                                                       \
+        PB_SHORT_OUT("r9", "r2")                                                            \
+        PB_SHORT_OUT("r10", "r3")                                                           \
+        "ldm    lr!, {r0, r6-r8}\n\t"                                                       \
+        PB_SHORT_OUT("r11", "r4")                                                           \
+        PB_SHORT_OUT("r12", "r5")                                                           \
+        store                                                                               \
+        "ldr    r0, [sp, #24]\n\t"                                                          \
+        "cmp    lr, r0\n\t"                                                                 \
+        "bne    1b\n\t"                                                                     \
+        "add    sp, sp, #36\n\t"                                                            \
+        "pop    {r4-r11, pc}\n\t"                                                           \
+        ".size " #name ", . - " #name "\n\t"                                                \
+        ".popsection"
+
+/* the dense routine and the sparse (skipped channels) one */
+__asm__(PB_SHORT_ROUTINE(pb_fast_mm_short_pairs, PB_SHORT_STORE_DENSE));
+__asm__(PB_SHORT_ROUTINE(pb_fast_mm_short_pairs_sparse, PB_SHORT_STORE_SPARSE));
+
 #undef PB_SHORT_BLOCK
 #undef PB_SHORT_OUT
+#undef PB_SHORT_STORE_DENSE
+#undef PB_SHORT_STORE_SPARSE
+#undef PB_SHORT_ROUTINE
 #endif
 
 /* A pointwise layer's two pixels a and b (in_c values each, a multiple of 4) widened into
@@ -889,16 +913,20 @@ static PB_ALWAYS_INLINE void pb_fast_widen_pointwise(const int8_t *a, const int8
 }
 
 /* Rows two at a time (an odd last row as a pair with itself, its outputs written twice),
- * each pair's channels through pb_fast_mm_short_pairs; elsewhere than the DSP extension,
- * the generic loop, whose results are the same. */
-static void pb_fast_mm_short_rows(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output,
-                                  uint32_t *cols)
+ * each pair's channels through pb_fast_mm_short_pairs (sparse: each row first gets the
+ * constant row, then the computed channels land where out_index puts them); elsewhere than
+ * the DSP extension, the generic loop, whose results are the same. */
+static PB_ALWAYS_INLINE void pb_fast_mm_short_rows(const pb_fast_mm_params_t *p, const int8_t *input,
+                                                   int8_t *output, uint32_t *cols, int sparse)
 {
 #if defined(PB_SIMD_DSP)
     const int32_t stride = p->out_stride;
     pb_fast_short_t f;
     pb_fast_window_t win0, win1;
     int32_t r;
+    const int pointwise = p->filter_h == 1 && p->filter_w == 1 && p->stride_h == 1 && p->stride_w == 1 &&
+                          p->pad_top == 0 && p->pad_left == 0 && (p->in_c & 3) == 0 && p->in_h == p->out_h &&
+                          p->in_w == p->out_w;
     win0.in_b = input;
     win0.iy0 = -p->pad_top;
     win0.ix0 = -p->pad_left;
@@ -908,40 +936,45 @@ static void pb_fast_mm_short_rows(const pb_fast_mm_params_t *p, const int8_t *in
     f.q_end = p->quant + PB_QUANT_WORDS * p->out_c;
     f.w = (const uint32_t *)p->weights;
     f.q = p->quant;
-    if (p->filter_h == 1 && p->filter_w == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_top == 0 &&
-        p->pad_left == 0 && (p->in_c & 3) == 0 && p->in_h == p->out_h && p->in_w == p->out_w) {
-        const int32_t in_c = p->in_c;
-        for (r = 0; r < p->rows; r += 2) {
-            const int two_rows = r + 1 < p->rows;
-            const int8_t *a = input + r * in_c;
-            pb_fast_widen_pointwise(a, two_rows ? a + in_c : a, in_c, cols);
-            f.out0 = output + r * stride;
-            f.out1 = two_rows ? f.out0 + stride : f.out0;
-            pb_fast_mm_short_pairs(&f);
-        }
-        return;
-    }
     for (r = 0; r < p->rows; r += 2) {
         const int two_rows = r + 1 < p->rows;
-        win1 = win0;
-        if (two_rows) {
-            pb_fast_window_next(p, &win1);
+        if (pointwise) {  /* each row its input pixel: no window */
+            const int8_t *a = input + r * p->in_c;
+            pb_fast_widen_pointwise(a, two_rows ? a + p->in_c : a, p->in_c, cols);
+        } else {
+            win1 = win0;
+            if (two_rows) {
+                pb_fast_window_next(p, &win1);
+            }
+            pb_fast_mm_prepare(p, &win0, &win1, 1, cols, PB_MM_WIDE);
+            win0 = win1;
+            pb_fast_window_next(p, &win0);
         }
-        pb_fast_mm_prepare(p, &win0, &win1, 1, cols, PB_MM_WIDE);
-        win0 = win1;
-        pb_fast_window_next(p, &win0);
         f.out0 = output + r * stride;
         f.out1 = two_rows ? f.out0 + stride : f.out0;
-        pb_fast_mm_short_pairs(&f);
+        if (sparse) {
+            f.index = p->out_index;
+            pb_fast_copy(f.out0, (const int8_t *)p->const_row, stride);
+            pb_fast_copy(f.out1, (const int8_t *)p->const_row, stride);
+            pb_fast_mm_short_pairs_sparse(&f);
+        } else {
+            pb_fast_mm_short_pairs(&f);
+        }
     }
 #else
-    pb_fast_mm_rows(p, input, output, cols, PB_MM_WIDE, PB_REQUANT_FAST, 1, 1, 0, 0);
+    pb_fast_mm_rows(p, input, output, cols, PB_MM_WIDE, PB_REQUANT_FAST, 1, 1, sparse, 0);
 #endif
 }
 
 void pb_fast_mm_wide_short_full(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output, void *scratch)
 {
-    pb_fast_mm_short_rows(p, input, output, (uint32_t *)scratch);
+    pb_fast_mm_short_rows(p, input, output, (uint32_t *)scratch, 0);
+}
+
+void pb_fast_mm_wide_short_full_sparse(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output,
+                                       void *scratch)
+{
+    pb_fast_mm_short_rows(p, input, output, (uint32_t *)scratch, 1);
 }
 
 /* ---- one input row: four channels at a time ------------------------------------------ */

@@ -62,8 +62,11 @@ void pb_fast_mm_wide_doubled_full_sparse(const pb_fast_mm_params_t *p, const int
                                          void *scratch);
 void pb_fast_mm_wide_doubled_clamped_sparse(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output,
                                             void *scratch);
-/* the channel-loop routine (pb_conv.c's pb_fast_mm_short_pairs): wide FAST full-range dense, out_c even */
+/* the channel-loop routine (pb_conv.c's pb_fast_mm_short_pairs): wide FAST full-range, out_c
+ * (the computed channels) even */
 void pb_fast_mm_wide_short_full(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output, void *scratch);
+void pb_fast_mm_wide_short_full_sparse(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output,
+                                       void *scratch);
 /* a pointwise layer from 8 channels (pb_conv.c): weights as per-channel records, out_c a multiple of 4 */
 void pb_fast_mm_wide_pw8_full(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output, void *scratch);
 void pb_fast_mm_wide_exact(const pb_fast_mm_params_t *p, const int8_t *input, int8_t *output, void *scratch);

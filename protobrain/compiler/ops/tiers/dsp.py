@@ -108,8 +108,8 @@ def mm_instance(fields: dict) -> str:
         sparse = "_sparse" if fields["out_index"] != "NULL" else ""
         if full and not sparse and _pointwise8(fields):
             return "pb_fast_mm_wide_pw8_full"  # weights as per-channel records (_pointwise8_records)
-        if full and not sparse and fields["out_c"] % 2 == 0:
-            return "pb_fast_mm_wide_short_full"  # the channel loop in one routine, no spills
+        if full and fields["out_c"] % 2 == 0:
+            return f"pb_fast_mm_wide_short_full{sparse}"  # the channel loop in one routine, no spills
         return f"pb_fast_mm_wide_doubled_{'full' if full else 'clamped'}{sparse}"
     if fields["lean_weights"]:
         shared = "_shared" if fields["quant_shared"] != "NULL" else ""
