@@ -686,15 +686,16 @@ def short_bytes(case: dict) -> bytes:
 
 
 def test_short_form_chosen_only_where_it_applies():
-    """pb_fast_mm_wide_short_full: wide FAST, no clamp but int8's and an even count of computed
-    channels, whatever the depth (with skipped channels, its _sparse form); anything else
-    keeps its generic instance."""
+    """pb_fast_mm_wide_short_full: wide FAST, no clamp but int8's and an even channel count,
+    whatever the depth; with skipped channels its _sparse form, whatever their count;
+    anything else keeps its generic instance."""
     f = dict(act_min=-128, act_max=127, requant=1, wide_weights=1, lean_weights=0, out_index="NULL",
              quant_shared="NULL", out_c=8, depth_pad=32, in_c=3, filter_h=3, filter_w=3,
              stride_h=1, stride_w=1, pad_top=1, pad_left=1, in_h=5, in_w=5, out_h=5, out_w=5)
     assert dsp_tier.mm_instance(f) == "pb_fast_mm_wide_short_full"
     assert dsp_tier.mm_instance({**f, "depth_pad": 2304, "in_c": 256}) == "pb_fast_mm_wide_short_full"
     assert dsp_tier.mm_instance({**f, "out_index": "idx"}) == "pb_fast_mm_wide_short_full_sparse"
+    assert dsp_tier.mm_instance({**f, "out_index": "idx", "out_c": 7}) == "pb_fast_mm_wide_short_full_sparse"
     for change in (dict(act_min=0), dict(out_c=7), dict(requant=0), dict(wide_weights=0)):
         assert dsp_tier.mm_instance({**f, **change}) != "pb_fast_mm_wide_short_full", change
     pw = {**f, "in_c": 8, "depth_pad": 8, "filter_h": 1, "filter_w": 1, "pad_top": 0, "pad_left": 0}
@@ -760,11 +761,12 @@ def test_one_row_c_form_bit_exact_on_host():
 
 
 def test_sparse_channel_loop_bit_exact_on_simulated_core(tmp_path):
-    """Layers with skipped channels and an even count of computed ones take the channel-loop
-    routine's sparse form on the M4 (each computed channel stored where out_index puts it,
-    the rest the constant row) and match TFLite Micro byte for byte."""
+    """Layers with skipped channels take the channel-loop routine's sparse form on the M4
+    (each computed channel stored where out_index puts it, the rest the constant row; an odd
+    count's last pair ends with a copy of its last channel) and match TFLite Micro byte for
+    byte: 12 and 6 computed channels, and 11 and 5."""
     board = needs_simulator("qemu-mps2-an386")
-    blobs = [dead_channels_bytes(kind) for kind in ("conv_even", "conv1x1_even")]
+    blobs = [dead_channels_bytes(kind) for kind in ("conv_even", "conv1x1_even", "conv", "conv1x1")]
     programs = [build_program(read_model_bytes(data, f"sparse{k}"), tier="dsp", flash_budget=board.flash.length)
                 for k, data in enumerate(blobs)]
     for prog in programs:

@@ -933,7 +933,8 @@ static PB_ALWAYS_INLINE void pb_fast_mm_short_rows(const pb_fast_mm_params_t *p,
     win0.oy = win0.ox = 0;
     f.cols = cols;
     f.x_end = cols + p->depth_pad;
-    f.q_end = p->quant + PB_QUANT_WORDS * p->out_c;
+    /* whole pairs: an odd sparse count's last pair ends with a copy of its last channel */
+    f.q_end = p->quant + PB_QUANT_WORDS * ((p->out_c + 1) & ~1);
     f.w = (const uint32_t *)p->weights;
     f.q = p->quant;
     for (r = 0; r < p->rows; r += 2) {

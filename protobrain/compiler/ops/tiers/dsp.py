@@ -108,7 +108,7 @@ def mm_instance(fields: dict) -> str:
         sparse = "_sparse" if fields["out_index"] != "NULL" else ""
         if full and not sparse and _pointwise8(fields):
             return "pb_fast_mm_wide_pw8_full"  # weights as per-channel records (_pointwise8_records)
-        if full and fields["out_c"] % 2 == 0:
+        if full and (fields["out_c"] % 2 == 0 or sparse):  # sparse and odd: _duplicate_last
             return f"pb_fast_mm_wide_short_full{sparse}"  # the channel loop in one routine, no spills
         return f"pb_fast_mm_wide_doubled_{'full' if full else 'clamped'}{sparse}"
     if fields["lean_weights"]:
@@ -218,6 +218,16 @@ def _share_quant(fields: dict, out_c: int) -> None:
         fields["quant_shared"] = "NULL"
 
 
+def _duplicate_last(fields: dict, w2d: np.ndarray, out_c: int) -> None:
+    """An odd count of computed channels in the channel-loop routine's sparse form: the
+    last pair's second channel is a copy of the last computed one (weights and quant words),
+    so both of its stores, at the channel out_index repeats, write the same value."""
+    words, _ = _mm_weights(np.vstack([w2d, w2d[-1:]]), wide=True)
+    q = np.asarray(fields["quant"].values, np.int64).reshape(-1, 4)
+    q[out_c] = q[out_c - 1]
+    fields.update(weights=const("weights", words, "int32_t"), quant=const("quant", q.reshape(-1), "int32_t"))
+
+
 def _matmul(call: KernelCall, wide: bool, one_row: bool = True) -> KernelCall | None:
     mm = matmul(call, skip_dead=True)
     if mm is None:
@@ -251,6 +261,8 @@ def _matmul(call: KernelCall, wide: bool, one_row: bool = True) -> KernelCall | 
     else:
         _share_quant(fields, mm.out_c)
     fields.update(wide_weights=int(wide), lean_weights=int(lean), weights=const("weights", words, "int32_t"))
+    if mm_instance(fields) == "pb_fast_mm_wide_short_full_sparse" and mm.out_c % 2:
+        _duplicate_last(fields, w2d, mm.out_c)
     if mm_instance(fields) == "pb_fast_mm_wide_pw8_full":
         records = _pointwise8_records(words, np.asarray(fields["quant"].values, np.int64), mm.out_c)
         fields["weights"] = const("weights", records, "int32_t")
