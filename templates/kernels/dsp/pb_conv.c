@@ -822,14 +822,7 @@ void pb_fast_mm_short_pairs_sparse(const pb_fast_short_t *f);
  * throughout. The blocks after the first number depth_pad / 4 - 1 (odd: depth_pad is a
  * multiple of 8); the first turn takes that count modulo 8 of them, or 8. */
 #define PB_SHORT_ROUTINE(name, store)                                                      \
-        ".pushsection .text." #name ",\"ax\",%progbits\n\t"                                \
-        ".balign 4\n\t"                                                                    \
-        ".global " #name "\n\t"                                                            \
-        ".type " #name ", %function\n\t"                                                   \
-        ".syntax unified\n\t"                                                              \
-        ".thumb\n\t"                                                                       \
-        ".thumb_func\n"                                                                     \
-        #name ":\n\t"                                                                      \
+        PB_ASM_FUNCTION(name)                                                              \
         "push   {r4-r11, lr}\n\t"                                                          \
         "ldm    r0, {r0-r7}\n\t"                                                           \
         "sub    sp, sp, #36\n\t"                                                           \
@@ -882,8 +875,7 @@ void pb_fast_mm_short_pairs_sparse(const pb_fast_short_t *f);
         "bne    1b\n\t"                                                                     \
         "add    sp, sp, #36\n\t"                                                            \
         "pop    {r4-r11, pc}\n\t"                                                           \
-        ".size " #name ", . - " #name "\n\t"                                                \
-        ".popsection"
+        PB_ASM_END(name)
 
 /* the dense routine and the sparse (skipped channels) one */
 __asm__(PB_SHORT_ROUTINE(pb_fast_mm_short_pairs, PB_SHORT_STORE_DENSE));
@@ -1066,14 +1058,7 @@ void pb_fast_mm_pw8_rows(const pb_fast_pw8_t *f);
     "strb   r6, [r0], #1\n\t"
 
 /* frame on the stack: [0] in, [4] in_end, [8] rec, [12] rec_end; r0: out throughout */
-__asm__(".pushsection .text.pb_fast_mm_pw8_rows,\"ax\",%progbits\n\t"
-        ".balign 4\n\t"
-        ".global pb_fast_mm_pw8_rows\n\t"
-        ".type pb_fast_mm_pw8_rows, %function\n\t"
-        ".syntax unified\n\t"
-        ".thumb\n\t"
-        ".thumb_func\n"
-        "pb_fast_mm_pw8_rows:\n\t"
+__asm__(PB_ASM_FUNCTION(pb_fast_mm_pw8_rows)
         "push   {r4-r11, lr}\n\t"
         "ldm    r0, {r0-r4}\n\t"
         "push   {r1-r4}\n"
@@ -1099,8 +1084,7 @@ __asm__(".pushsection .text.pb_fast_mm_pw8_rows,\"ax\",%progbits\n\t"
         "bne    1b\n\t"
         "add    sp, sp, #16\n\t"
         "pop    {r4-r11, pc}\n\t"
-        ".size pb_fast_mm_pw8_rows, . - pb_fast_mm_pw8_rows\n\t"
-        ".popsection");
+        PB_ASM_END(pb_fast_mm_pw8_rows));
 #undef PB_PW8_CHANNEL
 #endif
 

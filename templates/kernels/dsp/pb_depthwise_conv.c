@@ -641,14 +641,7 @@ void pb_dsp_dw_rows_pairs_s2(const uint32_t *col, const int32_t *block, int8_t *
     "ssat    " rb ", #8, " rb "\n\t"
 
 #define PB_DW_PAIRS_ROUTINE(name, stride)                                                 \
-    ".pushsection .text." #name ",\"ax\",%progbits\n\t"                                  \
-    ".balign 4\n\t"                                                                      \
-    ".global " #name "\n\t"                                                              \
-    ".type " #name ", %function\n\t"                                                     \
-    ".syntax unified\n\t"                                                                \
-    ".thumb\n\t"                                                                         \
-    ".thumb_func\n"                                                                       \
-    #name ":\n\t"                                                                        \
+    PB_ASM_FUNCTION(name)                                                                \
     "push    {r4-r11, lr}\n\t"                                                           \
     "ldr     r4, [sp, #36]\n\t"                                                          \
     "sub     sp, sp, #16\n\t"                                                            \
@@ -685,8 +678,7 @@ void pb_dsp_dw_rows_pairs_s2(const uint32_t *col, const int32_t *block, int8_t *
     "bne     1b\n\t"                                                                     \
     "add     sp, sp, #16\n\t"                                                            \
     "pop     {r4-r11, pc}\n\t"                                                           \
-    ".size " #name ", . - " #name "\n\t"                                                 \
-    ".popsection"
+    PB_ASM_END(name)
 
 __asm__(PB_DW_PAIRS_ROUTINE(pb_dsp_dw_rows_pairs_s1, 1));
 __asm__(PB_DW_PAIRS_ROUTINE(pb_dsp_dw_rows_pairs_s2, 2));

@@ -218,14 +218,7 @@ void pb_dsp_lstm_cell_pass(int32_t (*acc)[8], int16_t *cell, int8_t *out, const 
  * order; the tanh gate saturates 3g to 17 bits first. node: the grid's step (2^node); BFI
  * writes the fraction's node bits over the top half of r9, whose low half keeps the step. */
 #define PB_DSP_LSTM_GATE_PASS(name, saturate, node, rescale)                               \
-    ".pushsection .text." #name ",\"ax\",%progbits\n\t"                                    \
-    ".balign 4\n\t"                                                                        \
-    ".global " #name "\n\t"                                                                \
-    ".type " #name ", %function\n\t"                                                       \
-    ".syntax unified\n\t"                                                                  \
-    ".thumb\n\t"                                                                           \
-    ".thumb_func\n"                                                                        \
-    #name ":\n\t"                                                                          \
+    PB_ASM_FUNCTION(name)                                                                  \
     "push    {r4-r11, lr}\n\t"                                                             \
     "add     r1, r0, r1, lsl #5\n\t"                                                       \
     "ldm     r2, {r2-r10}\n"                                                               \
@@ -256,22 +249,14 @@ void pb_dsp_lstm_cell_pass(int32_t (*acc)[8], int16_t *cell, int8_t *out, const 
     "cmp     r0, r1\n\t"                                                                   \
     "bne     1b\n\t"                                                                       \
     "pop     {r4-r11, pc}\n\t"                                                             \
-    ".size " #name ", . - " #name "\n\t"                                                   \
-    ".popsection"
+    PB_ASM_END(name)
 
 __asm__(PB_DSP_LSTM_GATE_PASS(pb_dsp_lstm_sigmoid_pass, "", 9, "lsr     r12, r12, #10\n\t"));
 __asm__(PB_DSP_LSTM_GATE_PASS(pb_dsp_lstm_tanh_pass, "ssat    r11, #17, r11\n\t", 8, "asr     r12, r12, #8\n\t"));
 
 /* r0 the unit's activations i, f, g, o; r1 its cell state; r2 its output; r3 the
  * constants, by LDM (13 words with writeback, then 4 without); lr the end. */
-__asm__(".pushsection .text.pb_dsp_lstm_cell_pass,\"ax\",%progbits\n\t"
-        ".balign 4\n\t"
-        ".global pb_dsp_lstm_cell_pass\n\t"
-        ".type pb_dsp_lstm_cell_pass, %function\n\t"
-        ".syntax unified\n\t"
-        ".thumb\n\t"
-        ".thumb_func\n"
-        "pb_dsp_lstm_cell_pass:\n\t"
+__asm__(PB_ASM_FUNCTION(pb_dsp_lstm_cell_pass)
         "push    {r4-r11, lr}\n\t"
         "ldr     lr, [sp, #36]\n\t"
         "add     lr, r2, lr\n"
@@ -326,8 +311,7 @@ __asm__(".pushsection .text.pb_dsp_lstm_cell_pass,\"ax\",%progbits\n\t"
         "cmp     r2, lr\n\t"
         "bne     1b\n\t"
         "pop     {r4-r11, pc}\n\t"
-        ".size pb_dsp_lstm_cell_pass, . - pb_dsp_lstm_cell_pass\n\t"
-        ".popsection");
+        PB_ASM_END(pb_dsp_lstm_cell_pass));
 
 /* Both halves of a word hold v's low 16 bits. */
 static uint32_t pb_dsp_lstm_both(int32_t v)
@@ -452,14 +436,7 @@ void pb_dsp_lstm_dots(pb_dsp_lstm_dots_t *f);
 /* frame: [0] xb, [4] hb, [8] the input run's entry, [12] the hidden run's, [16] units left,
  * [20] f, [24] wr, [28] wi; r12 the biases, lr the accumulator rows, r11 the rows, r10 the
  * vector */
-__asm__(".pushsection .text.pb_dsp_lstm_dots,\"ax\",%progbits\n\t"
-        ".balign 4\n\t"
-        ".global pb_dsp_lstm_dots\n\t"
-        ".type pb_dsp_lstm_dots, %function\n\t"
-        ".syntax unified\n\t"
-        ".thumb\n\t"
-        ".thumb_func\n"
-        "pb_dsp_lstm_dots:\n\t"
+__asm__(PB_ASM_FUNCTION(pb_dsp_lstm_dots)
         "push    {r4-r11, lr}\n\t"
         "sub     sp, sp, #32\n\t"
         "str     r0, [sp, #20]\n\t"
@@ -509,8 +486,7 @@ __asm__(".pushsection .text.pb_dsp_lstm_dots,\"ax\",%progbits\n\t"
         "str     lr, [r0, #32]\n\t"
         "add     sp, sp, #32\n\t"
         "pop     {r4-r11, pc}\n\t"
-        ".size pb_dsp_lstm_dots, . - pb_dsp_lstm_dots\n\t"
-        ".popsection");
+        PB_ASM_END(pb_dsp_lstm_dots));
 #endif
 
 /* The step of pb_fast_lstm_s8_with for the wide rows, the input and hidden vectors widened

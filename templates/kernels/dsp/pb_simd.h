@@ -33,6 +33,19 @@
 #define PB_NOINLINE
 #endif
 
+/* A function written wholly in assembly (a top-level asm statement: every register its
+ * own, r7 too): its own section, so the link drops it where nothing calls it, Thumb code,
+ * global. PB_ASM_END closes it. */
+#define PB_ASM_FUNCTION(name)                               \
+    ".pushsection .text." #name ",\"ax\",%progbits\n\t"      \
+    ".balign 4\n\t"                                          \
+    ".global " #name "\n\t"                                  \
+    ".type " #name ", %function\n\t"                         \
+    ".syntax unified\n\t"                                    \
+    ".thumb\n\t"                                             \
+    ".thumb_func\n" #name ":\n\t"
+#define PB_ASM_END(name) ".size " #name ", . - " #name "\n\t.popsection"
+
 /* A 32-bit load from any address: one LDR on Cortex-M (unaligned LDR is allowed), and no
  * strict-aliasing or alignment trouble in C. */
 static inline uint32_t pb_load32(const void *p)
