@@ -214,9 +214,10 @@ void pb_dsp_lstm_tanh_pass(int32_t *a, int32_t count, const pb_dsp_lstm_gate_k_t
 void pb_dsp_lstm_cell_pass(int32_t (*acc)[8], int16_t *cell, int8_t *out, const pb_dsp_lstm_cell_k_t *k,
                            int32_t count);
 
-/* r0 the gate's accumulator, r1 the end, r2..r10 the constants in pb_dsp_lstm_gate_k_t's
- * order; the tanh gate saturates 3g to 17 bits first. node: the grid's step (2^node); BFI
- * writes the fraction's node bits over the top half of r9, whose low half keeps the step. */
+/* r0 the gate's accumulator, r1 the count (then the end), r2..r10 the constants in
+ * pb_dsp_lstm_gate_k_t's order; the tanh gate saturates 3g to 17 bits first. node: the grid's
+ * step (2^node); BFI writes the fraction's node bits over the top half of r9, whose low half
+ * keeps the step. */
 #define PB_DSP_LSTM_GATE_PASS(name, saturate, node, rescale)                               \
     PB_ASM_FUNCTION(name)                                                                  \
     "push    {r4-r11, lr}\n\t"                                                             \
