@@ -357,7 +357,8 @@ static PB_ALWAYS_INLINE void pb_fast_widen_split(const int8_t *src, int32_t stri
 
 #if defined(PB_SIMD_DSP)
 /* pb_fast_widen_split for the most common split layer, a 3x3 window on 3 channels (run 9:
- * two body words and one tail tap per filter row, 32 values): 37 instructions. */
+ * two body words and one tail tap per filter row, 28 values): 34 instructions. With
+ * depth_pad 32 (the generic loop's blocks of 8) the caller zeroes the last block. */
 static PB_ALWAYS_INLINE void pb_fast_widen_split_3x9(const int8_t *src, int32_t stride, uint32_t *dst)
 {
     uint32_t v, a, b, t, u;
@@ -379,9 +380,6 @@ static PB_ALWAYS_INLINE void pb_fast_widen_split_3x9(const int8_t *src, int32_t 
                      "sxtb16 %[a], %[t]\n\t"
                      "sxtb16 %[b], %[t], ror #8\n\t"
                      "strd   %[a], %[b], [%[dst], #96]\n\t"
-                     "movs   %[a], #0\n\t"
-                     "movs   %[b], #0\n\t"
-                     "strd   %[a], %[b], [%[dst], #112]\n\t"
                      : [src] "+r"(src), [v] "=&r"(v), [a] "=&r"(a), [b] "=&r"(b), [t] "=&r"(t), [u] "=&r"(u)
                      : [dst] "r"(dst), [stride] "r"(stride)
                      : "cc", "memory");
@@ -405,8 +403,11 @@ static void pb_fast_widen_split_window(const pb_fast_mm_params_t *p, const pb_fa
         pb_fast_im2col(p, win, row, run, p->depth);
     }
 #if defined(PB_SIMD_DSP)
-    if (filter_h == 3 && run == 9 && p->depth_pad == 32) {
+    if (filter_h == 3 && run == 9 && (p->depth_pad == 28 || p->depth_pad == 32)) {
         pb_fast_widen_split_3x9(src, stride, dst);
+        if (p->depth_pad == 32) {
+            dst[28] = dst[29] = 0;
+        }
         return;
     }
 #endif
@@ -819,8 +820,9 @@ void pb_fast_mm_short_pairs_sparse(const pb_fast_short_t *f);
 
 /* frame on the stack: [0] cols, [4] x_end, [16] out0, [20] out1, [24] q_end, [28] index,
  * [32] the turns' entry; the weights (r1) and quant words (lr) stepped in registers
- * throughout. The blocks after the first number depth_pad / 4 - 1 (odd: depth_pad is a
- * multiple of 8); the first turn takes that count modulo 8 of them, or 8. */
+ * throughout. The blocks after the first number depth_pad / 4 - 1, at least 1 (the
+ * generator pads depth_pad to a multiple of 4, at least 8); the first turn takes that
+ * count modulo 8 of them, or 8. */
 #define PB_SHORT_ROUTINE(name, store)                                                      \
         PB_ASM_FUNCTION(name)                                                              \
         "push   {r4-r11, lr}\n\t"                                                          \

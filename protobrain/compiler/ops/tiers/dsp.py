@@ -24,6 +24,8 @@ from protobrain.compiler.ops.tiers.common import (
 )
 
 DEPTH_BLOCK = 8  # depth padded to this (zero weights), so inner loops have no tail
+# the channel-loop routine (pb_fast_mm_short_pairs) takes the depth in blocks of 4, at least two
+CHANNEL_LOOP_BLOCK = 4
 FEW_CHANNELS, SINGLE_ROW_SCRATCH = 8, 1024  # single rows stay portable past this scratch
 DW_CHANNELS = 4  # depthwise channels per step
 DW_LINES_MIN = 8  # shortest output line (the longer side) the lines form pays off on
@@ -34,12 +36,13 @@ DW_ONE_MAX_RUN = 64  # PB_FAST_DW_ONE_MAX_RUN in dsp/pb_depthwise_conv.h: longes
 ROWS4_GROUPS = 32  # PB_DSP_ROWS4_GROUPS_MAX in dsp/pb_rows4.h: groups of 4 values per run
 
 
-def _mm_weights(w2d: np.ndarray, wide: bool, lean: bool = False) -> tuple[np.ndarray, int]:
-    """[out_c][depth] weights (int8, or int16 when wide) in the kernel's block order; lean:
-    int8 with each odd byte less 1 where the even byte before it is negative, so a word's
-    int16 lanes are 256 * w1 + w0 and 256 * w3 + w2 (see _lean_fits)."""
+def _mm_weights(w2d: np.ndarray, wide: bool, lean: bool = False, depth_pad: int | None = None) -> tuple[np.ndarray, int]:
+    """[out_c][depth] weights (int8, or int16 when wide) in the kernel's block order, the
+    depth padded with zeros to depth_pad (by default a multiple of DEPTH_BLOCK); lean: int8
+    with each odd byte less 1 where the even byte before it is negative, so a word's int16
+    lanes are 256 * w1 + w0 and 256 * w3 + w2 (see _lean_fits)."""
     oc, depth = w2d.shape
-    dp = -(-depth // DEPTH_BLOCK) * DEPTH_BLOCK
+    dp = depth_pad if depth_pad is not None else -(-depth // DEPTH_BLOCK) * DEPTH_BLOCK
     ocp = oc + (oc % 2)
     w = np.zeros((ocp, dp), np.int16 if wide else np.int8)
     w[:oc, :depth] = w2d
@@ -222,7 +225,7 @@ def _duplicate_last(fields: dict, w2d: np.ndarray, out_c: int) -> None:
     """An odd count of computed channels in the channel-loop routine's sparse form: the
     last pair's second channel is a copy of the last computed one (weights and quant words),
     so both of its stores, at the channel out_index repeats, write the same value."""
-    words, _ = _mm_weights(np.vstack([w2d, w2d[-1:]]), wide=True)
+    words, _ = _mm_weights(np.vstack([w2d, w2d[-1:]]), wide=True, depth_pad=fields["depth_pad"])
     q = np.asarray(fields["quant"].values, np.int64).reshape(-1, 4)
     q[out_c] = q[out_c - 1]
     fields.update(weights=const("weights", words, "int32_t"), quant=const("quant", q.reshape(-1), "int32_t"))
@@ -255,7 +258,12 @@ def _matmul(call: KernelCall, wide: bool, one_row: bool = True) -> KernelCall | 
     lean = not wide and _lean_fits(w2d, peaks(w2d, bias, mm.input_offset))
     if lean:
         _lean_quant(fields, w2d)
-    words, dp = _mm_weights(w2d, wide, lean)
+    if wide and mm_instance({**fields, "wide_weights": 1, "lean_weights": 0}).startswith("pb_fast_mm_wide_short_full"):
+        # the channel-loop routine takes the depth in blocks of 4 (at least two: it peels
+        # one, then enters its turns): an RGB 3x3 window's 27 taps multiply as 28, not 32
+        b = CHANNEL_LOOP_BLOCK
+        fields["depth_pad"] = max(2 * b, -(-mm.depth // b) * b)
+    words, dp = _mm_weights(w2d, wide, lean, fields["depth_pad"])
     if wide:  # the wide instances read each channel's words
         fields["quant_shared"] = "NULL"
     else:
