@@ -107,7 +107,9 @@ def mismatches_on_device(board, programs, blobs, out: Path, n_random: int = 3, s
 # A check that does not fail on these cannot see a kernel bug. Paths are under
 # templates/kernels/.
 KERNEL_CORRUPTIONS = {
-    "dsp": [("dsp/pb_requant.h", "q.mult, q.round - ", "q.mult, q.round + (1 << (q.shift - 1)) - ")],
+    # the C requantization and the channel-loop routine's (the rounding doubled in both)
+    "dsp": [("dsp/pb_requant.h", "q.mult, q.round - ", "q.mult, q.round + (1 << (q.shift - 1)) - "),
+            ("dsp/pb_conv.c", '"sub    " rd ", r8, " ra ", lsr #31\\n\\t"', '"add    " rd ", r8, r8\\n\\t"')],
     "mve": [("mve/pb_conv.c", "vrshl.s32", "vshl.s32"), ("mve/pb_depthwise_conv.c", "vrshl.s32", "vshl.s32")],
 }
 
