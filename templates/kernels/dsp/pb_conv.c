@@ -771,6 +771,7 @@ typedef struct {
     int8_t *out0, *out1;    /* the next pair's outputs in rows 0 and 1; sparse: the rows */
     const int32_t *q_end;   /* quant + PB_QUANT_WORDS * out_c */
     const int32_t *index;   /* sparse: the next pair's output channels (out_index) */
+    int32_t entry_back;     /* bytes from the turns' end back to the first turn's entry */
 } pb_fast_short_t;
 
 #if defined(PB_SIMD_DSP)
@@ -819,25 +820,16 @@ void pb_fast_mm_short_pairs_sparse(const pb_fast_short_t *f);
     "strb   r12, [r3, r7]\n\t"
 
 /* frame on the stack: [0] cols, [4] x_end, [16] out0, [20] out1, [24] q_end, [28] index,
- * [32] the turns' entry; the weights (r1) and quant words (lr) stepped in registers
- * throughout. The blocks after the first number depth_pad / 4 - 1, at least 1 (the
- * generator pads depth_pad to a multiple of 4, at least 8); the first turn takes that
- * count modulo 8 of them, or 8. */
+ * [32] the turns' entry (their end less entry_back); the weights (r1) and quant words (lr)
+ * stepped in registers throughout. */
 #define PB_SHORT_ROUTINE(name, store)                                                      \
         PB_ASM_FUNCTION(name)                                                              \
         "push   {r4-r11, lr}\n\t"                                                          \
-        "ldm    r0, {r0-r7}\n\t"                                                           \
+        "ldm    r0, {r0-r8}\n\t"                                                           \
         "sub    sp, sp, #36\n\t"                                                           \
         "stm    sp, {r0-r7}\n\t"                                                           \
-        "sub    r7, r1, r0\n\t"                                                             \
-        "lsr    r7, r7, #4\n\t"                                                             \
-        "sub    r7, r7, #1\n\t"                                                             \
-        "ands   r7, r7, #7\n\t"                                                             \
-        "it     eq\n\t"                                                                     \
-        "moveq  r7, #8\n\t"                                                                 \
-        "movs   r8, #44\n\t"                                                                \
         "adr.w  r9, 3f\n\t"                                                                 \
-        "mls    r9, r7, r8, r9\n\t"                                                         \
+        "sub    r9, r9, r8\n\t"                                                             \
         "orr    r9, r9, #1\n\t"                                                             \
         "str    r9, [sp, #32]\n\t"                                                          \
         "mov    r1, r2\n\t"                                                                 \
@@ -931,6 +923,10 @@ static PB_ALWAYS_INLINE void pb_fast_mm_short_rows(const pb_fast_mm_params_t *p,
     f.q_end = p->quant + PB_QUANT_WORDS * ((p->out_c + 1) & ~1);
     f.w = (const uint32_t *)p->weights;
     f.q = p->quant;
+    f.index = p->out_index;
+    /* the blocks after the first, depth_pad / 4 - 1 >= 1 (dsp.py pads depth_pad to a multiple
+     * of 4, at least 8): the first turn takes that count modulo 8 of them, or 8, each 44 bytes */
+    f.entry_back = 44 * ((((p->depth_pad >> 2) - 2) & 7) + 1);
     for (r = 0; r < p->rows; r += 2) {
         const int two_rows = r + 1 < p->rows;
         if (pointwise) {  /* each row its input pixel: no window */
@@ -948,7 +944,6 @@ static PB_ALWAYS_INLINE void pb_fast_mm_short_rows(const pb_fast_mm_params_t *p,
         f.out0 = output + r * stride;
         f.out1 = two_rows ? f.out0 + stride : f.out0;
         if (sparse) {
-            f.index = p->out_index;
             pb_fast_copy(f.out0, (const int8_t *)p->const_row, stride);
             pb_fast_copy(f.out1, (const int8_t *)p->const_row, stride);
             pb_fast_mm_short_pairs_sparse(&f);
