@@ -654,9 +654,9 @@ def test_scratch_keeps_ram_within_bound(name, tier):
 
 SHORT_CASES = [  # depth 3, 8, 27 (RGB 3x3) and more; odd sizes and row counts, SAME/VALID, strides, dilation;
     # pointwise layers (1x1, stride 1: each row its input pixel) and the other widenings;
-    # deeper layers whose blocks after the first enter the eight-block turns at each of
-    # their entries (depth_pad 40, 56, 64, 144, 20: 9, 13, 15, 35 and 4 blocks after the first,
-    # 1, 5, 7, 3 and 4 the first turn; 28 taps (RGB 3x3), 36 and 12 above: 6, 8 and 2)
+    # layers whose blocks after the first enter the eight-block turns at each of their
+    # entries (depth_pad 20, 40, 56, 64, 144: 4, 9, 13, 15 and 35 blocks after the first,
+    # 4, 1, 5, 7 and 3 the first turn; 28 taps (RGB 3x3), 36 and 12 below: 6, 8 and 2)
     dict(hw=(4, 5), cin=20, filters=6, kernel=1, strides=1, padding="valid"),
     dict(hw=(5, 6), cin=40, filters=6, kernel=1, strides=1, padding="valid"),
     dict(hw=(3, 5), cin=56, filters=4, kernel=1, strides=1, padding="same"),

@@ -493,6 +493,13 @@ typedef struct {
     uint32_t zlo, zhi;          /* the zero point, widened */
 } pb_dw_rows_t;
 
+/* One pixel's 4 channels (word v) widened into ring column d, both positions. */
+static PB_ALWAYS_INLINE void pb_dw_rows_put(uint32_t *d, uint32_t v)
+{
+    d[0] = d[6] = pb_sxtb16(v);
+    d[1] = d[7] = pb_sxtb16_hi(v);
+}
+
 /* Fills ring columns from d to end with the zero point, both positions. */
 static void pb_dw_rows_pad(uint32_t *d, const uint32_t *end, uint32_t zlo, uint32_t zhi)
 {
@@ -510,10 +517,7 @@ static void pb_dw_rows_copy(const int8_t *src, int32_t C, uint32_t *d, const uin
 {
     uint32_t v, w, lo, hi;
     if (((end - d) / (PB_DW_ROW_COL / 4)) & 1) {
-        v = pb_load32(src);
-        lo = pb_sxtb16(v), hi = pb_sxtb16_hi(v);
-        d[0] = d[6] = lo;
-        d[1] = d[7] = hi;
+        pb_dw_rows_put(d, pb_load32(src));
         d += PB_DW_ROW_COL / 4;
         src += C;
         if (d == end) {
@@ -544,9 +548,7 @@ static void pb_dw_rows_copy(const int8_t *src, int32_t C, uint32_t *d, const uin
 static void pb_dw_rows_copy(const int8_t *src, int32_t C, uint32_t *d, const uint32_t *end)
 {
     for (; d != end; d += PB_DW_ROW_COL / 4, src += C) {
-        const uint32_t v = pb_load32(src), lo = pb_sxtb16(v), hi = pb_sxtb16_hi(v);
-        d[0] = d[6] = lo;
-        d[1] = d[7] = hi;
+        pb_dw_rows_put(d, pb_load32(src));
     }
 }
 

@@ -44,12 +44,6 @@ def _rounding_fits(v_peak: int, right: int) -> bool:
     return v_peak + 2 + 2 ** (right - 1) + 128 * 2 ** right < 2**31
 
 
-def channel_fast(peak: int, shift: int) -> bool:
-    """One channel can take the FAST requantization (quant_words): a right shift, |2 * acc|
-    < 2^31 for its accumulator bound `peak`, and its rounding within int32."""
-    return -shift >= 1 and 2 * peak < 2**31 and _rounding_fits(peak, -shift)
-
-
 def quant_words(bias_folded, mults, shifts, peaks, output_offset, channels_padded) -> tuple[np.ndarray, int]:
     """The per-channel words (bias', multiplier, shift, rounding) and the requant mode.
 
@@ -58,7 +52,8 @@ def quant_words(bias_folded, mults, shifts, peaks, output_offset, channels_padde
     the doubled accumulator is the operand of one rounded high multiply (SMMULR). EXACT is
     TFLite's arithmetic step by step, for everything else."""
     rs = -shifts
-    fast = all(channel_fast(int(p), int(s)) for p, s in zip(peaks, shifts))
+    fast = bool(np.all(rs >= 1)) and all(2 * int(p) < 2**31 and _rounding_fits(int(p), int(r))
+                                         for p, r in zip(peaks, rs))
     q = np.zeros((channels_padded, QUANT_WORDS), np.int64)
     n = len(mults)
     q[:n, 0] = wrap32(bias_folded)

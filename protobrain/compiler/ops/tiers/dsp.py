@@ -258,7 +258,9 @@ def _matmul(call: KernelCall, wide: bool, one_row: bool = True) -> KernelCall | 
     lean = not wide and _lean_fits(w2d, peaks(w2d, bias, mm.input_offset))
     if lean:
         _lean_quant(fields, w2d)
-    if wide and mm_instance({**fields, "wide_weights": 1, "lean_weights": 0}).startswith("pb_fast_mm_wide_short_full"):
+    channel_loop = wide and mm_instance({**fields, "wide_weights": 1, "lean_weights": 0}).startswith(
+        "pb_fast_mm_wide_short_full")
+    if channel_loop:
         # the channel-loop routine takes the depth in blocks of 4 (at least two: it peels
         # one, then enters its turns): an RGB 3x3 window's 27 taps multiply as 28, not 32
         b = CHANNEL_LOOP_BLOCK
@@ -269,7 +271,7 @@ def _matmul(call: KernelCall, wide: bool, one_row: bool = True) -> KernelCall | 
     else:
         _share_quant(fields, mm.out_c)
     fields.update(wide_weights=int(wide), lean_weights=int(lean), weights=const("weights", words, "int32_t"))
-    if mm_instance(fields) == "pb_fast_mm_wide_short_full_sparse" and mm.out_c % 2:
+    if channel_loop and mm.live is not None and mm.out_c % 2:
         _duplicate_last(fields, w2d, mm.out_c)
     if mm_instance(fields) == "pb_fast_mm_wide_pw8_full":
         records = _pointwise8_records(words, np.asarray(fields["quant"].values, np.int64), mm.out_c)
