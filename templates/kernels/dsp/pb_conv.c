@@ -752,7 +752,7 @@ static PB_ALWAYS_INLINE void pb_fast_mm_rows(const pb_fast_mm_params_t *p, const
 
 /* ---- the channel loop in one assembly routine --------------------------------------- */
 
-/* Wide FAST full-range dense layers with an even channel count, whatever their depth:
+/* Wide FAST full-range layers, whatever their depth:
  * the generic loop's per-pair set-up (its live values spilled around the multiply) costs
  * as much as a short depth's multiply (vww's first 3x3 convolution on RGB, 27 taps) and a
  * tenth of a long one. This form runs every channel pair of a row pair in one routine
@@ -760,9 +760,10 @@ static PB_ALWAYS_INLINE void pb_fast_mm_rows(const pb_fast_mm_params_t *p, const
  * on the stack: per pair it multiplies the first block peeled (the accumulators start
  * from the biases), then the rest in turns of eight blocks, entered the first time at the
  * block that leaves a whole number of turns (every block 44 bytes of 32-bit instructions,
- * so the entry is the loop's end less 44 bytes a block, worked out once per call), and
+ * so the entry is the loop's end less 44 bytes a block, worked out once per layer call), and
  * requantizes the four outputs as pb_fast_out does. The generator (dsp.py's mm_instance)
- * picks it; out_c must be even (no padding channel to store). */
+ * picks it; dense, out_c must be even (no padding channel to store); sparse, an odd count's
+ * last pair ends with a copy of its last channel (dsp.py's _duplicate_last). */
 typedef struct {
     const uint32_t *cols;   /* the two interleaved widened rows */
     const uint32_t *x_end;  /* cols + depth_pad */
